@@ -296,8 +296,17 @@ export function advancedOffsets(op: string, x: NDArray, idx: readonly AdvIndexPr
   const lt = vtab[last];
   const ls = vstride[last];
   const ctr = new Int32Array(nv);
+  // A table axis contributes table[0] even at counter 0, so the first row needs it too.
+  const outerAt = (): number => {
+    let o = base;
+    for (let q = 0; q < last; q++) {
+      const t = vtab[q];
+      o += t ? t[ctr[q]] : ctr[q] * vstride[q];
+    }
+    return o;
+  };
   let k = 0;
-  let outer = base;
+  let outer = outerAt();
   for (;;) {
     if (lt) for (let i = 0; i < L; i++) offsets[k++] = outer + lt[i];
     else for (let i = 0, o = outer; i < L; i++, o += ls) offsets[k++] = o;
@@ -308,11 +317,7 @@ export function advancedOffsets(op: string, x: NDArray, idx: readonly AdvIndexPr
       d--;
     }
     if (d < 0) break;
-    outer = base;
-    for (let q = 0; q < last; q++) {
-      const t = vtab[q];
-      outer += t ? t[ctr[q]] : ctr[q] * vstride[q];
-    }
+    outer = outerAt();
   }
   return { shape: outShape, offsets };
 }
