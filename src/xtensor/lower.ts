@@ -1,0 +1,81 @@
+/**
+ * The `lower_xtensor` pass: rewrite every named op into positional ops, to a fixed point, and
+ * cancel the conversion pairs that lowering leaves between adjacent ops.
+ *
+ * Each named op's lowering rule lives beside the op (`XOp.lower`); this file only drives them.
+ */
+import { type Apply, Constant, type Variable } from "../graph/basic.js";
+import { FunctionGraph } from "../graph/fgraph.js";
+import { ancestors } from "../graph/traversal.js";
+import { type GraphRewriter, type NodeRewriter, type RewriteResult, RewriteContext, equilibrium, nodeRewriter } from "../rewriting/engine.js";
+import { Rename, TensorFromXTensor, XTensorFromTensor } from "./basic.js";
+import { XOp } from "./op.js";
+import { XTensorType } from "./type.js";
+
+/** Only replace when the graph will accept it: the new type must refine the old one. */
+function accept(node: Apply, replacement: Variable): RewriteResult {
+  return node.outputs[0].type.isSuper(replacement.type) ? [replacement] : null;
+}
+
+/** Any named op → its own lowering. */
+export const lowerNamedOp: NodeRewriter = nodeRewriter("lower_xop", [XOp], (_fg, node) => (node.op as XOp).lower(node));
+
+/** `TensorFromXTensor(XTensorFromTensor(t))` → `t`: labelling then unlabelling moves nothing. */
+export const uselessTensorFromXTensor: NodeRewriter = nodeRewriter("useless_tensor_from_xtensor", [TensorFromXTensor], (_fg, node) => {
+  const inner = node.inputs[0].owner;
+  if (inner === null || !(inner.op instanceof XTensorFromTensor)) return null;
+  return accept(node, inner.inputs[0]);
+});
+
+/**
+ * `XTensorFromTensor(dims)(TensorFromXTensor(x))` → `x` when x already has exactly `dims`, and
+ * → `Rename(dims)(x)` when only the labels differ. PyTensor's rule returns x whatever the
+ * dims, and its type conversion then turns a positional relabel into a transpose; a relabel
+ * must stay a relabel.
+ */
+export const uselessXTensorFromTensor: NodeRewriter = nodeRewriter("useless_xtensor_from_tensor", [XTensorFromTensor], (_fg, node) => {
+  const inner = node.inputs[0].owner;
+  if (inner === null || !(inner.op instanceof TensorFromXTensor)) return null;
+  const x = inner.inputs[0];
+  const dims = (node.op as XTensorFromTensor).props.dims;
+  const xt = x.type as XTensorType;
+  const same = xt.dims.length === dims.length && xt.dims.every((d, i) => d === dims[i]);
+  return accept(node, same ? x : new Rename(dims).makeNode(x).out);
+});
+
+/** `TensorFromXTensor(Rename(x))` → `TensorFromXTensor(x)`: a relabel does not move values. */
+export const uselessTensorFromRename: NodeRewriter = nodeRewriter("useless_tensor_from_xtensor_of_rename", [TensorFromXTensor], (_fg, node) => {
+  const inner = node.inputs[0].owner;
+  if (inner === null || !(inner.op instanceof Rename)) return null;
+  return accept(node, new TensorFromXTensor().makeNode(inner.inputs[0]).out);
+});
+
+/** `Rename(Rename(x))` → one Rename (or x itself when the labels come back to x's). */
+export const uselessRename: NodeRewriter = nodeRewriter("useless_rename", [Rename], (_fg, node) => {
+  const inner = node.inputs[0].owner;
+  const dims = (node.op as Rename).props.dims;
+  const src = inner !== null && inner.op instanceof Rename ? inner.inputs[0] : node.inputs[0];
+  const st = src.type as XTensorType;
+  if (st.dims.every((d, i) => d === dims[i])) return accept(node, src);
+  if (src === node.inputs[0]) return null;
+  return accept(node, new Rename(dims).makeNode(src).out);
+});
+
+/** Every rule of the pass, lowering first. */
+export const LOWER_XTENSOR_REWRITERS: readonly NodeRewriter[] = [lowerNamedOp, uselessTensorFromXTensor, uselessXTensorFromTensor, uselessTensorFromRename, uselessRename];
+
+/** The pass: all rules to a fixed point (nodes created by a lowering are revisited). */
+export const lowerXTensorPass: GraphRewriter = equilibrium("lower_xtensor", LOWER_XTENSOR_REWRITERS);
+
+/**
+ * Lower a copy of the graph of `outputs`: the returned outputs compute the same values with
+ * positional ops only (conversions remain only at the boundary). The argument's nodes are never
+ * modified. Rewrite failures are raised, never skipped: a half-lowered graph cannot run.
+ */
+export function lower(outputs: readonly Variable[]): Variable[] {
+  const roots = ancestors(outputs).filter((v) => v.owner === null && !(v instanceof Constant));
+  const fg = new FunctionGraph(roots, outputs, { clone: true });
+  lowerXTensorPass.addRequirements?.(fg);
+  lowerXTensorPass.apply(fg, new RewriteContext({ onOptError: "raise" }));
+  return [...fg.outputs];
+}
