@@ -12,7 +12,7 @@
  */
 import { Apply, Variable } from "../graph/basic.js";
 import { type AliasMap, type GradTerm, Op, UndefinedGrad } from "../graph/op.js";
-import { type DType, TensorType, isInt, shapeToString } from "../graph/type.js";
+import { type DType, TensorType, isFloat, isInt, shapeToString } from "../graph/type.js";
 import { NDArray, coerce, fmtShape, normalizeSlice, sizeOf } from "../ndarray/ndarray.js";
 import { DataError, OpInputError } from "../errors.js";
 import { type TensorLike, asTensor, constant, upcast } from "./basic.js";
@@ -414,6 +414,10 @@ function checkUpdateValue(op: string, xt: TensorType, yt: TensorType, view: read
 
 /** The update as a value for the kernel: y, for a number a constant of x's dtype. */
 function asUpdate(y: TensorLike, dtype: DType, op: string): Variable {
+  // NEP 50: a weak float written into an int or bool x would be a silent truncation.
+  if (typeof y === "number" && !Number.isInteger(y) && !isFloat(dtype)) {
+    throw new OpInputError(`${op}: y = ${y} cannot be written into x of dtype ${dtype} without a downcast`);
+  }
   return asTensor(y, dtype, op);
 }
 

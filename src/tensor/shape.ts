@@ -11,7 +11,7 @@
  */
 import { Apply, Constant, Variable } from "../graph/basic.js";
 import { DISCONNECTED, type GradTerm, Op } from "../graph/op.js";
-import { type Shape, TensorType, isFloat, isInt, shapeToString } from "../graph/type.js";
+import { TensorType, isFloat, isInt, shapeToString } from "../graph/type.js";
 import { NDArray, allocBuffer, coerce, cStrides, fmtShape, sizeOf } from "../ndarray/ndarray.js";
 import { DataError, OpInputError } from "../errors.js";
 import { type TensorLike, type TensorVariable, asTensor, constant, resultDtype, upcast } from "./basic.js";
@@ -654,9 +654,4 @@ function arangeLength(start: number, stop: number, step: number): number {
 /** An int64 vector `start, start + step, ...` stopping before `stop`; numbers or int scalars. */
 export function arange(start: number | Variable, stop: number | Variable, step: number | Variable = 1): Variable {
   return new Arange().makeNode(asLength("arange", "start", start), asLength("arange", "stop", stop), asLength("arange", "step", step)).out;
-}
-
-/** A shape type check helper shared by indexing and contraction: the static shape of a tensor. */
-export function staticShape(v: Variable): Shape {
-  return tensorTypeOf("staticShape", "x", v).shape;
 }

@@ -329,6 +329,7 @@ describe("tensor/indexing", () => {
       assert.deepEqual(evalOne(setSubtensor(x, constant([[0]]), [{ start: null, stop: null, step: -2 }])).toNested(), [[1, 2, 3], [0, 0, 0]]);
       assert.throws(() => incSubtensor(x, constant([1, 2]), [0]), (e: Error) => e instanceof OpInputError && /IncSubtensor.*\(2,\).*\(3,\)/.test(e.message));
       assert.throws(() => incSubtensor(constant([1], "float32"), constant([1]), [0]), OpInputError);
+      assert.throws(() => setSubtensor(constant(NDArray.fromFlat([1], [1], "int64")), 0.5, [0]), OpInputError);
     });
 
     it("advanced inc accumulates repeats (np.add.at); set keeps the last write", () => {
