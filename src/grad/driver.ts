@@ -1,0 +1,486 @@
+/**
+ * The reverse-mode grad driver: a port of PyTensor's `pytensor.gradient.grad` (reference §5.3).
+ *
+ * Outline, as in PyTensor:
+ *  1. seed the cost with ones (or take the caller's `knownGrads`);
+ *  2. find the variables on a *true* path wrt → cost: walk up from the roots following only the
+ *     input→output pairs `connectionPattern` marks, not expanding `considerConstant` variables,
+ *     then keep only what is reachable downward from `wrt`;
+ *  3. compute one term per (node, input slot), each node's pullback called at most once, and sum
+ *     the terms of every consumer slot of a variable in a fixed order (so `x*x` gives `2x`);
+ *  4. apply the disconnected/undefined policies to the results.
+ *
+ * Two deliberate departures from PyTensor's code, neither changing results:
+ *  - PyTensor computes terms by memoised recursion. Graphs here reach 10,000+ nodes, which
+ *    would overflow the JS stack, so nodes are processed in reverse topological order instead;
+ *    a node's consumers always come first, so every cotangent is complete when it is read.
+ *  - Every rule result is checked for count, family, dtype, dims and static shape before use
+ *    (tfjs `tape.ts` style), and named cotangents are aligned to their primal **by name**: a
+ *    rule that returns dims in another order gets a transpose, never a silent reinterpretation
+ *    (with square shapes the two are indistinguishable by shape alone).
+ */
+import { type Apply, Variable } from "../graph/basic.js";
+import { DISCONNECTED, type Disconnected, type GradTerm, UndefinedGrad, isDisconnected, isUndefinedGrad } from "../graph/op.js";
+import { isFloat, shapeToString } from "../graph/type.js";
+import { GradError, InvariantError } from "../errors.js";
+import { algebraFor, dimsOf } from "./algebra.js";
+import { type PullbackRule, type ResolvedRule, resolveRule } from "./registry.js";
+import "./tensor-algebra.js";
+
+/** What to do when the cost does not depend on a requested variable. */
+export type DisconnectedPolicy = "raise" | "warn" | "ignore";
+
+/** What to return for a requested variable the cost does not depend on. */
+export type ReturnDisconnected = "zero" | "none" | "disconnected";
+
+/** Options of `grad` (and, minus `knownGrads`, of `pullback` and `pushforward`). */
+export interface GradOptions {
+  /** Variables treated as constants: the walk does not go through them. */
+  readonly considerConstant?: readonly Variable[];
+  /**
+   * Cotangents supplied by the caller. Each value is the *whole* gradient of the cost with
+   * respect to its key: terms the key would otherwise receive from its consumers are ignored.
+   * Values must be float; they are cast to a float key's dtype and aligned to a named key by name.
+   */
+  readonly knownGrads?: ReadonlyMap<Variable, Variable>;
+  /** Default "raise": a GradError naming the variable. "warn" reports through `onWarning`. */
+  readonly disconnectedInputs?: DisconnectedPolicy;
+  /** Default "zero": float zeros of the variable's shape. "none" gives null; "disconnected" the marker. */
+  readonly returnDisconnected?: ReturnDisconnected;
+  /**
+   * Hook for nodes without a usable `op.pullback` (named ops, lazy ops): return a rule, or null
+   * to fall through to the op's own pullback and then the registry (see `resolveRule`).
+   */
+  readonly ruleFor?: (node: Apply) => PullbackRule | null;
+  /** Name gradients `(d<cost>/d<var>)` when both names are known and the gradient has none. Default true. */
+  readonly addNames?: boolean;
+  /** Receives warnings ("warn" policy, disconnected terms from ops without a connectionPattern). Default `console.warn`. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/**
+ * The result for one requested variable under a `returnDisconnected` policy `R`: a Variable
+ * when it is absent or "zero", wider otherwise. It distributes over unions, so an options
+ * object typed as plain `GradOptions` gets the full union, which is the sound answer.
+ */
+export type GradResult<R> = R extends "none" ? Variable | null : R extends "disconnected" ? Variable | Disconnected : Variable;
+
+/** Options of `pullback`: those of `grad` except `knownGrads` (the cotangents play that part). */
+export type PullbackOptions = Omit<GradOptions, "knownGrads">;
+
+/**
+ * d cost / d wrt. `cost` must be a 0-d float variable. Returns one gradient per `wrt` (a single
+ * gradient when `wrt` is a single variable), each of its variable's type: a float variable's
+ * gradient has its dtype and (for named variables) its dims, in its order; a discrete
+ * variable's gradient, when connected at all, is float.
+ *
+ * Throws a GradError when the cost is not a 0-d float, when a requested gradient is undefined
+ * (e.g. an integer index), when the cost does not depend on a requested variable (unless
+ * `disconnectedInputs` says otherwise), when a node on the path has no pullback rule, and when a
+ * rule returns a malformed result (the message names the op and the input).
+ */
+export function grad<R extends ReturnDisconnected | undefined = undefined>(cost: Variable, wrt: Variable, options?: GradOptions & { readonly returnDisconnected?: R }): GradResult<R>;
+export function grad<R extends ReturnDisconnected | undefined = undefined>(
+  cost: Variable,
+  wrt: readonly Variable[],
+  options?: GradOptions & { readonly returnDisconnected?: R },
+): GradResult<R>[];
+export function grad<R extends ReturnDisconnected | undefined = undefined>(
+  cost: Variable,
+  wrt: Variable | readonly Variable[],
+  options?: GradOptions & { readonly returnDisconnected?: R },
+): GradResult<R> | GradResult<R>[] {
+  checkCost(cost);
+  const list = asList(wrt, "grad");
+  const res = finish(list, gradTerms(cost, list, options ?? {}), options ?? {}, cost);
+  return (wrt instanceof Variable ? res[0] : res) as GradResult<R> | GradResult<R>[];
+}
+
+/**
+ * The vector-Jacobian product: Σ_k cotangents[k] · d outputs[k] / d wrt, for outputs of any rank
+ * and type. It is `grad` with no cost and the cotangents as known gradients (PyTensor's
+ * `pullback`). An output listed twice receives the sum of its cotangents.
+ */
+export function pullback<R extends ReturnDisconnected | undefined = undefined>(
+  outputs: readonly Variable[],
+  wrt: Variable,
+  cotangents: readonly Variable[],
+  options?: PullbackOptions & { readonly returnDisconnected?: R },
+): GradResult<R>;
+export function pullback<R extends ReturnDisconnected | undefined = undefined>(
+  outputs: readonly Variable[],
+  wrt: readonly Variable[],
+  cotangents: readonly Variable[],
+  options?: PullbackOptions & { readonly returnDisconnected?: R },
+): GradResult<R>[];
+export function pullback<R extends ReturnDisconnected | undefined = undefined>(
+  outputs: readonly Variable[],
+  wrt: Variable | readonly Variable[],
+  cotangents: readonly Variable[],
+  options?: PullbackOptions & { readonly returnDisconnected?: R },
+): GradResult<R> | GradResult<R>[] {
+  if (outputs.length !== cotangents.length) {
+    throw new GradError(`pullback: ${outputs.length} outputs but ${cotangents.length} cotangents`);
+  }
+  const known = new Map<Variable, Variable>();
+  outputs.forEach((out, k) => {
+    const ct = alignCotangent(cotangents[k], out, `pullback: cotangent ${k} (for output ${out.toString()})`);
+    const prev = known.get(out);
+    known.set(out, prev === undefined ? ct : algebraFor(out.type).add(prev, ct));
+  });
+  const opts: GradOptions = { ...(options ?? {}), knownGrads: known };
+  const list = asList(wrt, "pullback");
+  const res = finish(list, gradTerms(null, list, opts), opts, null);
+  return (wrt instanceof Variable ? res[0] : res) as GradResult<R> | GradResult<R>[];
+}
+
+/**
+ * The low-level driver: one raw term per `wrt` (a Variable, DISCONNECTED or an UndefinedGrad),
+ * with no policy applied. `cost` may be null when `options.knownGrads` supplies the roots. This
+ * is the entry point for strategies (lazy pullbacks, per-node lowering) that must see the
+ * markers themselves; everything else should call `grad` or `pullback`.
+ */
+export function gradTerms(cost: Variable | null, wrt: readonly Variable[], options: GradOptions = {}): GradTerm[] {
+  const warn = options.onWarning ?? ((m: string) => console.warn(m));
+  const constant = new Set(options.considerConstant ?? []);
+  const gradDict = new Map<Variable, GradTerm>();
+  const roots: Variable[] = [];
+  if (cost !== null) {
+    checkCost(cost);
+    roots.push(cost);
+  }
+  for (const [key, value] of options.knownGrads ?? new Map<Variable, Variable>()) {
+    gradDict.set(key, alignCotangent(value, key, `grad: knownGrads entry for ${key.toString()}`));
+    if (!roots.includes(key)) roots.push(key);
+  }
+  if (cost !== null && !gradDict.has(cost)) gradDict.set(cost, algebraFor(cost.type).onesLike(cost, cost.type.dtype));
+  if (roots.length === 0) throw new GradError("grad: no cost and no knownGrads: nothing to differentiate");
+
+  const patterns = new PatternCache();
+  const consumers = relevantConsumers(roots, wrt, constant, patterns);
+  const order = reverseTopo(consumers);
+  const costName = options.addNames === false || cost === null ? null : cost.name;
+  const termCache = new Map<Apply, GradTerm[]>();
+
+  // Sum of the terms of every consumer slot, in the consumer map's (deterministic) order.
+  // Reading a variable whose consumers are not all processed yet would silently drop terms.
+  const accessGrad = (v: Variable): GradTerm => {
+    const cached = gradDict.get(v);
+    if (cached !== undefined) return cached;
+    const uses = consumers.get(v);
+    let result: GradTerm = DISCONNECTED;
+    if (uses !== undefined) {
+      let undefinedTerm: UndefinedGrad | null = null;
+      let sum: Variable | null = null;
+      for (const [node, slots] of uses) {
+        const terms = termCache.get(node);
+        if (terms === undefined) throw new InvariantError(`grad: ${node.toString()} read before its terms were computed`);
+        for (const slot of slots) {
+          const t = terms[slot];
+          if (isUndefinedGrad(t)) undefinedTerm ??= t;
+          else if (!isDisconnected(t)) sum = sum === null ? t : algebraFor(v.type).add(sum, t);
+        }
+      }
+      result = undefinedTerm ?? sum ?? DISCONNECTED;
+      if (result instanceof Variable && costName !== null && v.name !== null && result.name === null) {
+        result.name = `(d${costName}/d${v.name})`;
+      }
+    }
+    gradDict.set(v, result);
+    return result;
+  };
+
+  for (const node of order) termCache.set(node, nodeTerms(node, accessGrad, patterns, options, warn));
+  return wrt.map((w) => accessGrad(w));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relevant subgraph
+
+/** Connection patterns, computed once per node and checked for shape. */
+class PatternCache {
+  private readonly cache = new Map<Apply, boolean[][]>();
+  get(node: Apply): boolean[][] {
+    let p = this.cache.get(node);
+    if (p === undefined) {
+      p = node.op.connectionPattern?.(node) ?? node.inputs.map(() => node.outputs.map(() => true));
+      if (p.length !== node.inputs.length || p.some((row) => row.length !== node.outputs.length)) {
+        throw new GradError(
+          `grad: ${node.op.toString()}.connectionPattern must be ${node.inputs.length}×${node.outputs.length} (inputs × outputs), ` +
+            `got ${p.length}×${p.map((r) => r.length).join("/")}`,
+        );
+      }
+      this.cache.set(node, p);
+    }
+    return p;
+  }
+}
+
+/** var → (consumer node → input slots), for the variables on a true path wrt → roots. */
+type ConsumerMap = Map<Variable, Map<Apply, number[]>>;
+
+/**
+ * PyTensor's `_populate_var_to_app_to_idx`, iteratively. The upward walk is a depth-first
+ * pre-order identical to PyTensor's recursive `account_for`, so the insertion order of every
+ * consumer map (hence the order in which terms are summed) matches PyTensor's.
+ */
+function relevantConsumers(roots: readonly Variable[], wrt: readonly Variable[], constant: ReadonlySet<Variable>, patterns: PatternCache): ConsumerMap {
+  const consumers: ConsumerMap = new Map();
+  const visited = new Set<Variable>();
+  interface Frame {
+    readonly node: Apply;
+    readonly out: number;
+    next: number;
+  }
+  const stack: Frame[] = [];
+  const enter = (v: Variable): void => {
+    if (visited.has(v)) return;
+    visited.add(v);
+    if (v.owner !== null && !constant.has(v)) stack.push({ node: v.owner, out: v.index, next: 0 });
+  };
+  for (const root of roots) {
+    enter(root);
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1];
+      if (f.next >= f.node.inputs.length) {
+        stack.pop();
+        continue;
+      }
+      const i = f.next++;
+      if (!patterns.get(f.node)[i][f.out]) continue;
+      const input = f.node.inputs[i];
+      let byNode = consumers.get(input);
+      if (byNode === undefined) consumers.set(input, (byNode = new Map()));
+      let slots = byNode.get(f.node);
+      if (slots === undefined) byNode.set(f.node, (slots = []));
+      if (!slots.includes(i)) slots.push(i);
+      enter(input);
+    }
+  }
+  // Keep only descendants of wrt (along true connections).
+  const live = new Set<Variable>();
+  const todo = [...wrt];
+  while (todo.length > 0) {
+    const v = todo.pop() as Variable;
+    const byNode = consumers.get(v);
+    if (live.has(v) || byNode === undefined) continue;
+    live.add(v);
+    for (const [node, slots] of byNode) {
+      const p = patterns.get(node);
+      for (const i of slots) node.outputs.forEach((out, j) => p[i][j] && todo.push(out));
+    }
+  }
+  for (const v of [...consumers.keys()]) if (!live.has(v)) consumers.delete(v);
+  return consumers;
+}
+
+/**
+ * The consumer nodes in reverse topological order (consumers before producers), by an
+ * iterative post-order DFS over the nodes' inputs, restricted to the relevant nodes.
+ */
+function reverseTopo(consumers: ConsumerMap): Apply[] {
+  const nodes = new Set<Apply>();
+  for (const byNode of consumers.values()) for (const node of byNode.keys()) nodes.add(node);
+  const order: Apply[] = [];
+  const seen = new Set<Apply>();
+  const stack: { node: Apply; next: number }[] = [];
+  for (const start of nodes) {
+    if (seen.has(start)) continue;
+    seen.add(start);
+    stack.push({ node: start, next: 0 });
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1];
+      if (f.next < f.node.inputs.length) {
+        const owner = f.node.inputs[f.next++].owner;
+        if (owner !== null && nodes.has(owner) && !seen.has(owner)) {
+          seen.add(owner);
+          stack.push({ node: owner, next: 0 });
+        }
+      } else {
+        stack.pop();
+        order.push(f.node);
+      }
+    }
+  }
+  return order.reverse();
+}
+
+// ---------------------------------------------------------------------------------------------
+// One node's terms
+
+function nodeTerms(node: Apply, accessGrad: (v: Variable) => GradTerm, patterns: PatternCache, options: GradOptions, warn: (m: string) => void): GradTerm[] {
+  const pattern = patterns.get(node);
+  const outGrads = node.outputs.map(accessGrad);
+  const outConnected = outGrads.map((g) => !isDisconnected(g));
+  // inputConnected[i]: input i reaches an output whose cotangent is connected to the cost.
+  const inputConnected = pattern.map((row) => row.some((c, j) => c && outConnected[j]));
+  // The first undefined cotangent among input i's connected outputs, if any: it poisons input i.
+  const undefinedVia = pattern.map((row) => {
+    for (let j = 0; j < row.length; j++) if (row[j] && isUndefinedGrad(outGrads[j])) return outGrads[j] as UndefinedGrad;
+    return null;
+  });
+  const onlyUndefined = pattern.map((row, i) => inputConnected[i] && row.every((c, j) => !c || !outConnected[j] || isUndefinedGrad(outGrads[j])));
+  if (!inputConnected.some(Boolean)) return node.inputs.map(() => DISCONNECTED);
+  if (inputConnected.every((c, i) => !c || onlyUndefined[i])) {
+    return node.inputs.map((_, i) => (inputConnected[i] ? (undefinedVia[i] as UndefinedGrad) : DISCONNECTED));
+  }
+
+  const resolved = resolveRule(node, options.ruleFor);
+  if (resolved === null) {
+    throw new GradError(
+      `grad: ${node.op.toString()} has no pullback rule (node ${node.toString()}). Named ops never differentiate ` +
+        `themselves: lower the graph first (lowerThenGrad), or supply a rule with options.ruleFor or registerPullbackRule`,
+    );
+  }
+
+  // PyTensor replaces inputs the node destroys by copies: the destroyed buffer holds the
+  // output after the node runs, so a gradient reading the input itself would either read
+  // clobbered data or force the destroyer to wait for its own gradient (a cycle).
+  const destroyed = new Set(Object.values(node.op.destroyMap).flat());
+  const inputs = node.inputs.map((v, i) => (destroyed.has(i) ? algebraFor(v.type).copy(v) : v));
+
+  // Cotangents are always variables: disconnected and undefined outputs get zeros (whatever a
+  // rule does with them is overridden below for the inputs they reach). Float outputs get their
+  // own dtype; discrete outputs have no float dtype to match, so they get float64 zeros or the
+  // float cotangent they were given, uncast.
+  const cotangents = node.outputs.map((out, j) => {
+    const g = outGrads[j];
+    const alg = algebraFor(out.type);
+    if (g instanceof Variable) return isFloat(out.type.dtype) && g.type.dtype !== out.type.dtype ? alg.cast(g, out.type.dtype) : g;
+    return alg.zerosLike(out, isFloat(out.type.dtype) ? out.type.dtype : "float64");
+  });
+
+  const raw: unknown = resolved.rule(inputs, node.outputs, cotangents, node);
+  const where = (i: number): string => `${describeRule(node, resolved)}, input ${i} (${node.inputs[i].toString()}: ${node.inputs[i].type.toString()})`;
+  if (!Array.isArray(raw) || raw.length !== node.inputs.length) {
+    throw new GradError(
+      `grad: ${describeRule(node, resolved)} returned ${Array.isArray(raw) ? `${raw.length} terms` : String(raw)} for ${node.inputs.length} inputs`,
+    );
+  }
+  return raw.map((t: unknown, i): GradTerm => {
+    const declared = pattern[i].some(Boolean);
+    if (isUndefinedGrad(t)) {
+      if (!declared) throw new GradError(`grad: ${where(i)}: connectionPattern says this input reaches no output, but the pullback returned an undefined gradient`);
+      if (!inputConnected[i]) return DISCONNECTED;
+      return undefinedVia[i] ?? new UndefinedGrad(`${node.op.toString()} has no gradient for input ${i} (${node.inputs[i].toString()}): ${t.reason}`);
+    }
+    if (isDisconnected(t)) {
+      if (inputConnected[i] && undefinedVia[i] === null) {
+        const msg = `grad: ${where(i)}: the pullback returned DISCONNECTED, but the input reaches an output that the cost depends on`;
+        if (node.op.connectionPattern !== undefined) throw new GradError(`${msg} according to connectionPattern`);
+        warn(`${msg}; define connectionPattern to declare it`);
+      }
+      return undefinedVia[i] ?? DISCONNECTED;
+    }
+    if (!(t instanceof Variable)) throw new GradError(`grad: ${where(i)}: expected a Variable, DISCONNECTED or UndefinedGrad, got ${String(t)}`);
+    if (!declared) throw new GradError(`grad: ${where(i)}: connectionPattern says this input reaches no output, but the pullback returned ${t.toString()}`);
+    const term = conform(t, node.inputs[i], `grad: ${where(i)}`, false);
+    // Linear in the cotangents: with every connected cotangent of this input zero, so is the term.
+    if (!inputConnected[i]) return DISCONNECTED;
+    if (undefinedVia[i] !== null) return undefinedVia[i] as UndefinedGrad;
+    const throughFloat = pattern[i].some((c, j) => c && outConnected[j] && isFloat(node.outputs[j].type.dtype));
+    if (!throughFloat && !algebraFor(term.type).isZero(term)) {
+      throw new GradError(
+        `grad: ${where(i)}: this input reaches the cost only through integer outputs, so its term must be ` +
+          `DISCONNECTED, undefined or provably zero, but the pullback returned ${term.toString()}`,
+      );
+    }
+    return term;
+  });
+}
+
+function describeRule(node: Apply, r: ResolvedRule): string {
+  const via = r.source === "op" ? "" : ` (rule from ${r.source === "option" ? "options.ruleFor" : r.source === "registry" ? "the registry" : "a test override"})`;
+  return `${node.op.toString()}.pullback${via}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks and conversions
+
+/**
+ * Check `term` against its primal and align it: same type family, float dtype (the primal's
+ * own when it is float, else any float; `cast` converts instead of failing), the same dims set
+ * (transposed by name into the primal's order), and a static shape compatible with the primal's.
+ */
+function conform(term: Variable, primal: Variable, where: string, castDtype: boolean): Variable {
+  const pt = primal.type;
+  if (term.type.kind !== pt.kind) {
+    throw new GradError(`${where}: expected a ${pt.kind} cotangent for ${pt.toString()}, got ${term.type.toString()}`);
+  }
+  const alg = algebraFor(pt);
+  let t = term;
+  if (!isFloat(t.type.dtype)) throw new GradError(`${where}: cotangents must be float, got ${t.type.toString()}`);
+  if (isFloat(pt.dtype) && t.type.dtype !== pt.dtype) {
+    if (!castDtype) throw new GradError(`${where}: expected a ${pt.dtype} cotangent (the input's dtype), got ${t.type.toString()}`);
+    t = alg.cast(t, pt.dtype);
+  }
+  const pd = dimsOf(pt);
+  if (pd !== null) {
+    const td = dimsOf(t.type) ?? [];
+    const sameSet = td.length === pd.length && pd.every((d) => td.includes(d));
+    if (!sameSet) throw new GradError(`${where}: expected a cotangent with dims {${pd.join(", ")}}, got dims (${td.join(", ")})`);
+    if (td.some((d, k) => d !== pd[k])) {
+      if (alg.transpose === undefined) throw new GradError(`${where}: the "${pt.kind}" algebra cannot transpose by name`);
+      t = alg.transpose(t, pd);
+    }
+  }
+  const ps = pt.shape;
+  const ts = t.type.shape;
+  if (ts.length !== ps.length || ps.some((p, k) => p !== null && ts[k] !== null && p !== ts[k])) {
+    throw new GradError(`${where}: expected a cotangent of shape ${shapeToString(ps)}, got ${shapeToString(ts)} (${t.type.toString()})`);
+  }
+  return t;
+}
+
+/**
+ * Check a caller-supplied cotangent (or tangent) against its primal and align it: it must be a
+ * float variable of the primal's type family with a compatible static shape; it is cast to a
+ * float primal's dtype, and a named one is transposed **by name** into the primal's dims order.
+ * Throws a GradError starting with `where` otherwise.
+ */
+export function alignCotangent(value: Variable, key: Variable, where = "alignCotangent"): Variable {
+  if (!(value instanceof Variable)) throw new GradError(`${where}: expected a Variable, got ${String(value)}`);
+  return conform(value, key, where, true);
+}
+
+function checkCost(cost: Variable): void {
+  if (!(cost instanceof Variable)) throw new GradError(`grad: the cost must be a Variable, got ${String(cost)}`);
+  if (cost.type.ndim !== 0 || !isFloat(cost.type.dtype)) {
+    throw new GradError(`grad: the cost must be a 0-d float variable, got ${cost.toString()} of type ${cost.type.toString()}`);
+  }
+}
+
+function asList(wrt: Variable | readonly Variable[], fn: string): readonly Variable[] {
+  const list = wrt instanceof Variable ? [wrt] : wrt;
+  if (!Array.isArray(list)) throw new GradError(`${fn}: wrt must be a Variable or a list of Variables`);
+  list.forEach((w, k) => {
+    if (!(w instanceof Variable)) throw new GradError(`${fn}: wrt[${k}] is not a Variable: ${String(w)}`);
+  });
+  return list;
+}
+
+/** Apply the undefined, disconnected and dtype policies to the raw terms (PyTensor's final pass). */
+function finish(wrt: readonly Variable[], terms: readonly GradTerm[], options: GradOptions, cost: Variable | null): (Variable | Disconnected | null)[] {
+  const costName = options.addNames === false || cost === null ? null : cost.name;
+  const policy = options.disconnectedInputs ?? "raise";
+  const ret = options.returnDisconnected ?? "zero";
+  const warn = options.onWarning ?? ((m: string) => console.warn(m));
+  return terms.map((t, k) => {
+    const w = wrt[k];
+    if (isUndefinedGrad(t)) throw new GradError(`grad: the gradient with respect to ${w.toString()} (wrt[${k}]) is undefined: ${t.reason}`);
+    if (isDisconnected(t)) {
+      const msg =
+        `grad: the ${cost === null ? "outputs do" : `cost${cost.name === null ? "" : ` ${cost.name}`} does`} not depend on ${w.toString()} (wrt[${k}], ${w.type.toString()}); ` +
+        `pass disconnectedInputs: "ignore" or "warn" to allow this`;
+      if (policy === "raise") throw new GradError(msg);
+      if (policy === "warn") warn(msg);
+      if (ret === "none") return null;
+      if (ret === "disconnected") return DISCONNECTED;
+      const z = algebraFor(w.type).zerosLike(w, isFloat(w.type.dtype) ? w.type.dtype : "float64");
+      if (costName !== null && w.name !== null) z.name = `(d${costName}/d${w.name})`;
+      return z;
+    }
+    const g = t as Variable;
+    return isFloat(w.type.dtype) && g.type.dtype !== w.type.dtype ? algebraFor(w.type).cast(g, w.type.dtype) : g;
+  });
+}
