@@ -6,7 +6,8 @@ import { Apply, type Variable } from "../graph/basic.js";
 import { OpInputError } from "../errors.js";
 import { cumprod as ptCumprod, cumsum as ptCumsum } from "../tensor/cumulative.js";
 import { values } from "./basic.js";
-import { XOp, requireDim, requireX, wrapLowered, xtype } from "./op.js";
+import { XOp } from "./op.js";
+import { requireDim, requireX, wrapLowered, xtype } from "./common.js";
 import type { XTensorType, XTensorVariable } from "./type.js";
 import { accumulatorInput } from "./reduce.js";
 

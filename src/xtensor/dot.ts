@@ -7,7 +7,8 @@ import { OpInputError } from "../errors.js";
 import { upcast } from "../tensor/basic.js";
 import { einsum } from "../tensor/contraction.js";
 import { values } from "./basic.js";
-import { XOp, requireX, unionDims, wrapLowered, xtype } from "./op.js";
+import { XOp } from "./op.js";
+import { requireX, unionDims, wrapLowered, xtype } from "./common.js";
 import { XTensorType, type XTensorVariable, fmtDims } from "./type.js";
 
 /** The contracted dims of `dot`: null = the shared dims, "..." = every dim, or an explicit list. */

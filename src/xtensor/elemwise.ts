@@ -9,8 +9,9 @@ import { Apply, type Variable } from "../graph/basic.js";
 import type { DType } from "../graph/type.js";
 import { OpInputError } from "../errors.js";
 import { resultDtype } from "../tensor/basic.js";
-import { type ScalarName, cast as ptCast, elemwise as ptElemwise, isScalarName, scalarOutDtype } from "../tensor/elemwise.js";
-import { XOp, argLabel, lowerAligned, unionDims, wrapLowered, xtype } from "./op.js";
+import { type ScalarName, cast as ptCast, elemwise as ptElemwise, isScalarName, scalarOutDtype, scalarSpec } from "../tensor/elemwise.js";
+import { XOp } from "./op.js";
+import { argLabel, lowerAligned, unionDims, wrapLowered, xtype } from "./common.js";
 import { transpose } from "./shape.js";
 import { XTensorType, type XTensorLike, type XTensorVariable, isXTensorVariable, xconstant } from "./type.js";
 
@@ -28,7 +29,8 @@ export class XElemwise extends XOp {
 
   makeNode(...inputs: Variable[]): Apply {
     const op = this.props.scalar;
-    if (inputs.length === 0) throw new OpInputError(`${op}: needs at least one input`);
+    const arity = scalarSpec(op).arity;
+    if (inputs.length !== arity) throw new OpInputError(`${op}: expected ${arity} arguments, got ${inputs.length}`);
     const args = inputs.map((v, i) => ({ label: argLabel(i, inputs.length), type: xtype(op, argLabel(i, inputs.length), v) }));
     const { dims, shape } = unionDims(op, args);
     // The positional scalar table's dtype rule, so the named and positional rules cannot drift.

@@ -24,7 +24,8 @@ import {
 import { arange, dimshuffle, shapeI, transpose as ptTranspose } from "../tensor/shape.js";
 import { values } from "./basic.js";
 import { cast } from "./elemwise.js";
-import { XOp, type NamedArg, lowerAligned, requireDim, requireX, unionDims, wrapLowered, xtype } from "./op.js";
+import { XOp } from "./op.js";
+import { type NamedArg, lowerAligned, requireDim, requireX, unionDims, wrapLowered, xtype } from "./common.js";
 import { XTensorType, type XTensorLike, type XTensorVariable, fmtDims, isXTensorVariable, xconstant } from "./type.js";
 
 /** A slice as an object (null or missing bounds mean numpy's defaults). */

@@ -14,7 +14,8 @@ import { mul as ptMul } from "../tensor/elemwise.js";
 import { shapeI } from "../tensor/shape.js";
 import { asXTensor, values } from "./basic.js";
 import { cast, div, ne, sqrt, square, sub } from "./elemwise.js";
-import { XOp, requireX, resolveDims, wrapLowered, xtype } from "./op.js";
+import { XOp } from "./op.js";
+import { requireX, resolveDims, wrapLowered, xtype } from "./common.js";
 import { type ReduceOptions, type VarOptions, XTensorType, type XTensorLike, type XTensorVariable, fmtDims } from "./type.js";
 
 /** The reductions XReduce can lower, each to its positional builder. */
@@ -135,22 +136,25 @@ export function mean(x: XTensorVariable, opts: ReduceOptions = {}): XTensorVaria
   return div(sum(xv, { dims }), countOf(xv, dims, floatOf(xv.type.dtype)));
 }
 
-/**
- * Variance over `dims`: sum((x − mean)²) / (n − ddof), with ddof (default 0) the delta degrees
- * of freedom, as numpy and xarray define it. Exported as `variance` because `var` is reserved.
- */
-export function variance(x: XTensorVariable, opts: VarOptions = {}): XTensorVariable {
-  const xv = requireX("var", "x", x);
-  const dims = resolveDims("var", "x", xv.type, opts.dims);
+function varianceOf(op: string, x: XTensorVariable, opts: VarOptions): XTensorVariable {
+  const xv = requireX(op, "x", x);
+  const dims = resolveDims(op, "x", xv.type, opts.dims);
   const ddof = opts.ddof ?? 0;
-  if (!Number.isInteger(ddof) || ddof < 0) throw new OpInputError(`var: ddof must be a non-negative integer, got ${ddof}`);
+  if (!Number.isInteger(ddof) || ddof < 0) throw new OpInputError(`${op}: ddof must be a non-negative integer, got ${ddof}`);
   const dev = sub(xv, mean(xv, { dims }));
   const n = countOf(xv, dims, floatOf(xv.type.dtype));
   return div(sum(square(dev), { dims }), typeof n === "number" ? n - ddof : ddof === 0 ? n : sub(n, ddof));
 }
 
+/**
+ * Variance over `dims`: sum((x − mean)²) / (n − ddof), with ddof (default 0) the delta degrees
+ * of freedom, as numpy and xarray define it. Exported as `variance` because `var` is reserved.
+ */
+export function variance(x: XTensorVariable, opts: VarOptions = {}): XTensorVariable {
+  return varianceOf("var", x, opts);
+}
+
 /** Standard deviation over `dims`: √var, with the same `ddof`. */
 export function std(x: XTensorVariable, opts: VarOptions = {}): XTensorVariable {
-  requireX("std", "x", x);
-  return sqrt(variance(x, opts));
+  return sqrt(varianceOf("std", x, opts));
 }

@@ -8,7 +8,8 @@ import { upcast } from "../tensor/basic.js";
 import { cast as ptCast, mul as ptMul } from "../tensor/elemwise.js";
 import { broadcastTo, dimshuffle, join, lengthOf, reshape, squeeze as ptSqueeze, transpose as ptTranspose } from "../tensor/shape.js";
 import { Rename, values } from "./basic.js";
-import { XOp, argLabel, dimLengthAmong, lowerAligned, requireDim, requireX, unionDims, wrapLowered, xtype } from "./op.js";
+import { XOp } from "./op.js";
+import { argLabel, dimLengthAmong, lowerAligned, requireDim, requireX, unionDims, wrapLowered, xtype } from "./common.js";
 import { XTensorType, type XTensorVariable, fmtDims } from "./type.js";
 
 /** Product of lengths, folded statically where possible. */
