@@ -335,7 +335,10 @@ function nodeTerms(node: Apply, accessGrad: (v: Variable) => GradTerm, patterns:
 
   // PyTensor replaces inputs the node destroys by copies: the destroyed buffer holds the
   // output after the node runs, so a gradient reading the input itself would either read
-  // clobbered data or force the destroyer to wait for its own gradient (a cycle).
+  // clobbered data or force the destroyer to wait for its own gradient (a cycle). The copy
+  // only covers this node's own rule; another rule reading the destroyed value (exp's rule
+  // reads its output) would still form a cycle. As in PyTensor, graphs are meant to reach
+  // grad before the inplace pass (pipeline position 50.5) introduces destroyers at all.
   const destroyed = new Set(Object.values(node.op.destroyMap).flat());
   const inputs = node.inputs.map((v, i) => (destroyed.has(i) ? algebraFor(v.type).copy(v) : v));
 
@@ -364,8 +367,11 @@ function nodeTerms(node: Apply, accessGrad: (v: Variable) => GradTerm, patterns:
       if (!inputConnected[i]) return DISCONNECTED;
       return undefinedVia[i] ?? new UndefinedGrad(`${node.op.toString()} has no gradient for input ${i} (${node.inputs[i].toString()}): ${t.reason}`);
     }
+    // Input i reaches the cost through a float output; otherwise only integer outputs carry it,
+    // and its term must be DISCONNECTED, undefined or provably zero.
+    const throughFloat = pattern[i].some((c, j) => c && outConnected[j] && isFloat(node.outputs[j].type.dtype));
     if (isDisconnected(t)) {
-      if (inputConnected[i] && undefinedVia[i] === null) {
+      if (throughFloat && undefinedVia[i] === null) {
         const msg = `grad: ${where(i)}: the pullback returned DISCONNECTED, but the input reaches an output that the cost depends on`;
         if (node.op.connectionPattern !== undefined) throw new GradError(`${msg} according to connectionPattern`);
         warn(`${msg}; define connectionPattern to declare it`);
@@ -378,7 +384,6 @@ function nodeTerms(node: Apply, accessGrad: (v: Variable) => GradTerm, patterns:
     // Linear in the cotangents: with every connected cotangent of this input zero, so is the term.
     if (!inputConnected[i]) return DISCONNECTED;
     if (undefinedVia[i] !== null) return undefinedVia[i] as UndefinedGrad;
-    const throughFloat = pattern[i].some((c, j) => c && outConnected[j] && isFloat(node.outputs[j].type.dtype));
     if (!throughFloat && !algebraFor(term.type).isZero(term)) {
       throw new GradError(
         `grad: ${where(i)}: this input reaches the cost only through integer outputs, so its term must be ` +

@@ -269,6 +269,18 @@ describe("grad driver (toy ops)", () => {
       });
     });
 
+    it("DISCONNECTED is accepted for a term reaching the cost only through integer outputs", () => {
+      const x = toy("x");
+      const y = toy("y");
+      const cost = add(mul(y, y), cast(new ToyRound().makeNode(x).out, "float64"));
+      const warnings: string[] = [];
+      withPullbackOverride(ToyRound, () => [DISCONNECTED], () => {
+        const z = grad(cost, x, { disconnectedInputs: "ignore", returnDisconnected: "disconnected", onWarning: (m) => warnings.push(m) });
+        assert.equal(z, DISCONNECTED);
+      });
+      assert.deepEqual(warnings, []);
+    });
+
     it("a multi-output node: only the float output carries gradient", () => {
       const x = toy("x");
       const [twice, rounded] = new ToyTwoOut().makeNode(x).outputs;
