@@ -1,0 +1,86 @@
+/**
+ * The two other gradient paths for named-dim graphs, kept deliberately separate from the lazy
+ * path (src/grad/lazy.ts) because the harness compares all three:
+ *
+ * - `perNodeRule`: the background PR's first design. Each named node is differentiated on its
+ *   own: fresh stand-ins for its float inputs (so a repeated input such as `x * x` gets one
+ *   term per slot, which the driver then sums), the single node lowered, the positional
+ *   pullback taken, and the real inputs graph-replaced back. It duplicates conversion views on
+ *   purpose, which exercises merge and the DestroyHandler downstream.
+ * - `lowerThenGrad`: the reference. Lower a copy of the whole cost graph with `wrt` and
+ *   `considerConstant` cut into inputs, then take the positional gradient.
+ */
+import type { Apply, Variable } from "../graph/basic.js";
+import { DISCONNECTED, type GradTerm, UndefinedGrad } from "../graph/op.js";
+import { isFloat } from "../graph/type.js";
+import { GradError } from "../errors.js";
+import { clone, graphReplace } from "../graph/traversal.js";
+import { rewriteGraph } from "../rewriting/db.js";
+import { XOp } from "../xtensor/op.js";
+import { type Differentiate, PullbackOp, expandPullbackNode } from "./lazy.js";
+
+
+/** Lower (and expand nested pullbacks in) a copy; the argument is never mutated. */
+function lowerCopy(outputs: readonly Variable[]): Variable[] {
+  return rewriteGraph(outputs, { include: ["expand_pullback", "lower_xtensor"], onOptError: "raise" });
+}
+
+/**
+ * The per-node pullback of a named (or lazy Pullback) node, built by lowering that node alone.
+ * Integer inputs keep their real variables (an index must stay an index) and get an undefined
+ * gradient; float inputs get fresh stand-ins.
+ */
+export function perNodeRule(differentiate: Differentiate): (inputs: readonly Variable[], outputs: readonly Variable[], cotangents: readonly Variable[], node: Apply) => GradTerm[] {
+  return (inputs, _outputs, cotangents, node) => {
+    const standIns = inputs.map((v) => (isFloat(v.type.dtype) ? v.cloneRoot() : v));
+    let lowered: Variable[];
+    if (node.op instanceof PullbackOp) {
+      // A lazy node met by the per-node strategy (e.g. grad of a lazy grad): expand it on the
+      // stand-ins, which yields a positional graph of them.
+      const local = node.op.makeNode(...standIns);
+      lowered = expandPullbackNode(local, differentiate);
+      lowered = lowerCopy(lowered);
+    } else if (node.op instanceof XOp) {
+      lowered = lowerCopy(node.op.makeNode(...standIns).outputs);
+    } else {
+      throw new GradError(`perNode: ${node.op.toString()} is neither a named op nor a Pullback node`);
+    }
+    const cotStandIns = cotangents.map((c) => c.cloneRoot());
+    const floatSlots = standIns.map((v, i) => (v !== inputs[i] ? i : -1)).filter((i) => i >= 0);
+    const grads = differentiate(
+      lowered,
+      floatSlots.map((i) => standIns[i]),
+      cotStandIns,
+    );
+    const back = new Map<Variable, Variable>();
+    floatSlots.forEach((i) => back.set(standIns[i], inputs[i]));
+    cotStandIns.forEach((c, k) => back.set(c, cotangents[k]));
+    const present = grads.filter((g): g is Variable => g !== null);
+    const replaced = graphReplace(present, back);
+    const terms: GradTerm[] = inputs.map((v) =>
+      isFloat(v.type.dtype) ? DISCONNECTED : new UndefinedGrad(`${v.toString()} is an integer input of ${node.op.toString()}`),
+    );
+    let k = 0;
+    floatSlots.forEach((slot, j) => {
+      if (grads[j] !== null) terms[slot] = replaced[k++];
+    });
+    return terms;
+  };
+}
+
+/**
+ * The reference path: lower a copy of `cost`'s graph with `wrt` (and `considerConstant`) cut
+ * into fresh inputs, differentiate positionally, and express the result over the real `wrt`.
+ */
+export function lowerThenGradWith(differentiate: Differentiate, cost: Variable, wrt: readonly Variable[], considerConstant: readonly Variable[], seed: Variable): (Variable | null)[] {
+  const cut = [...new Set([...wrt, ...considerConstant])];
+  const fresh = cut.map((v) => v.cloneRoot());
+  const { outputs } = clone([cost], { replace: new Map(cut.map((v, i) => [v, fresh[i]])) });
+  const [lowered] = lowerCopy(outputs);
+  const grads = differentiate([lowered], wrt.map((w) => fresh[cut.indexOf(w)]), [seed]);
+  const back = new Map(cut.map((v, i) => [fresh[i], v] as const));
+  const present = grads.filter((g): g is Variable => g !== null);
+  const replaced = graphReplace(present, back);
+  let k = 0;
+  return grads.map((g) => (g === null ? null : replaced[k++]));
+}
