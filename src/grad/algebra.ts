@@ -73,7 +73,6 @@ const ZERO_PRESERVING_OPS = new Set([
   "TensorFromXTensor",
   "XTensorFromTensor",
   "Rename",
-  "XTranspose",
   "Transpose",
 ]);
 

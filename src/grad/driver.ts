@@ -26,6 +26,7 @@ import { GradError, InvariantError } from "../errors.js";
 import { algebraFor, dimsOf } from "./algebra.js";
 import { type PullbackRule, type ResolvedRule, resolveRule } from "./registry.js";
 import "./tensor-algebra.js";
+import "./xtensor-algebra.js";
 
 /** What to do when the cost does not depend on a requested variable. */
 export type DisconnectedPolicy = "raise" | "warn" | "ignore";
