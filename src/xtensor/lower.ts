@@ -1,16 +1,34 @@
 /**
  * The `lower_xtensor` pass: rewrite every named op into positional ops, to a fixed point, and
- * cancel the conversion pairs that lowering leaves between adjacent ops.
+ * cancel the conversion pairs that lowering leaves between adjacent ops. Registered in `optdb`
+ * at 0.09 (tags "required", "lower_xtensor") when this module loads; `type.ts` imports it, so
+ * loading any part of `src/xtensor/` registers the pass.
  *
  * Each named op's lowering rule lives beside the op (`XOp.lower`); this file only drives them.
  */
-import { type Apply, Constant, type Variable } from "../graph/basic.js";
-import { FunctionGraph } from "../graph/fgraph.js";
-import { ancestors } from "../graph/traversal.js";
-import { type GraphRewriter, type NodeRewriter, type RewriteResult, RewriteContext, equilibrium, nodeRewriter } from "../rewriting/engine.js";
+import type { Apply, Variable } from "../graph/basic.js";
+import type { FunctionGraph } from "../graph/fgraph.js";
+import type { OpClass } from "../graph/op.js";
+import { type GraphRewriter, type NodeRewriter, type RewriteResult, equilibrium } from "../rewriting/engine.js";
+import { register, rewriteGraph } from "../rewriting/db.js";
 import { Rename, TensorFromXTensor, XTensorFromTensor } from "./basic.js";
 import { XOp } from "./op.js";
-import { XTensorType } from "./type.js";
+import type { XTensorType } from "./type.js";
+
+/**
+ * A node rewriter whose tracked classes are read when the engine first needs them, not when
+ * this module loads: the xtensor modules import each other cyclically, and this one may load
+ * before `basic.ts` has defined the conversion classes.
+ */
+function rule(name: string, tracks: () => readonly OpClass[], transform: (fg: FunctionGraph, node: Apply) => RewriteResult): NodeRewriter {
+  return {
+    name,
+    get tracks() {
+      return tracks();
+    },
+    transform,
+  };
+}
 
 /** Only replace when the graph will accept it: the new type must refine the old one. */
 function accept(node: Apply, replacement: Variable): RewriteResult {
@@ -18,10 +36,10 @@ function accept(node: Apply, replacement: Variable): RewriteResult {
 }
 
 /** Any named op → its own lowering. */
-export const lowerNamedOp: NodeRewriter = nodeRewriter("lower_xop", [XOp], (_fg, node) => (node.op as XOp).lower(node));
+export const lowerNamedOp: NodeRewriter = rule("lower_xop", () => [XOp], (_fg, node) => (node.op as XOp).lower(node));
 
 /** `TensorFromXTensor(XTensorFromTensor(t))` → `t`: labelling then unlabelling moves nothing. */
-export const uselessTensorFromXTensor: NodeRewriter = nodeRewriter("useless_tensor_from_xtensor", [TensorFromXTensor], (_fg, node) => {
+export const uselessTensorFromXTensor: NodeRewriter = rule("useless_tensor_from_xtensor", () => [TensorFromXTensor], (_fg, node) => {
   const inner = node.inputs[0].owner;
   if (inner === null || !(inner.op instanceof XTensorFromTensor)) return null;
   return accept(node, inner.inputs[0]);
@@ -33,7 +51,7 @@ export const uselessTensorFromXTensor: NodeRewriter = nodeRewriter("useless_tens
  * dims, and its type conversion then turns a positional relabel into a transpose; a relabel
  * must stay a relabel.
  */
-export const uselessXTensorFromTensor: NodeRewriter = nodeRewriter("useless_xtensor_from_tensor", [XTensorFromTensor], (_fg, node) => {
+export const uselessXTensorFromTensor: NodeRewriter = rule("useless_xtensor_from_tensor", () => [XTensorFromTensor], (_fg, node) => {
   const inner = node.inputs[0].owner;
   if (inner === null || !(inner.op instanceof TensorFromXTensor)) return null;
   const x = inner.inputs[0];
@@ -44,14 +62,14 @@ export const uselessXTensorFromTensor: NodeRewriter = nodeRewriter("useless_xten
 });
 
 /** `TensorFromXTensor(Rename(x))` → `TensorFromXTensor(x)`: a relabel does not move values. */
-export const uselessTensorFromRename: NodeRewriter = nodeRewriter("useless_tensor_from_xtensor_of_rename", [TensorFromXTensor], (_fg, node) => {
+export const uselessTensorFromRename: NodeRewriter = rule("useless_tensor_from_xtensor_of_rename", () => [TensorFromXTensor], (_fg, node) => {
   const inner = node.inputs[0].owner;
   if (inner === null || !(inner.op instanceof Rename)) return null;
   return accept(node, new TensorFromXTensor().makeNode(inner.inputs[0]).out);
 });
 
 /** `Rename(Rename(x))` → one Rename (or x itself when the labels come back to x's). */
-export const uselessRename: NodeRewriter = nodeRewriter("useless_rename", [Rename], (_fg, node) => {
+export const uselessRename: NodeRewriter = rule("useless_rename", () => [Rename], (_fg, node) => {
   const inner = node.inputs[0].owner;
   const dims = (node.op as Rename).props.dims;
   const src = inner !== null && inner.op instanceof Rename ? inner.inputs[0] : node.inputs[0];
@@ -67,15 +85,20 @@ export const LOWER_XTENSOR_REWRITERS: readonly NodeRewriter[] = [lowerNamedOp, u
 /** The pass: all rules to a fixed point (nodes created by a lowering are revisited). */
 export const lowerXTensorPass: GraphRewriter = equilibrium("lower_xtensor", LOWER_XTENSOR_REWRITERS);
 
+register("lower_xtensor", 0.09, ["required", "lower_xtensor"], lowerXTensorPass);
+
+/** Options of {@link lower}. */
+export interface LowerOptions {
+  /** Verify the graph after every rewrite (checked mode), naming the rewrite that broke it. */
+  readonly checked?: boolean;
+}
+
 /**
  * Lower a copy of the graph of `outputs`: the returned outputs compute the same values with
- * positional ops only (conversions remain only at the boundary). The argument's nodes are never
- * modified. Rewrite failures are raised, never skipped: a half-lowered graph cannot run.
+ * positional ops only (conversions remain only at the boundary), over the same input
+ * variables. The argument's nodes are never modified. Rewrite failures are raised, never
+ * skipped: a half-lowered graph cannot run.
  */
-export function lower(outputs: readonly Variable[]): Variable[] {
-  const roots = ancestors(outputs).filter((v) => v.owner === null && !(v instanceof Constant));
-  const fg = new FunctionGraph(roots, outputs, { clone: true });
-  lowerXTensorPass.addRequirements?.(fg);
-  lowerXTensorPass.apply(fg, new RewriteContext({ onOptError: "raise" }));
-  return [...fg.outputs];
+export function lower(outputs: readonly Variable[], opts: LowerOptions = {}): Variable[] {
+  return rewriteGraph(outputs, { include: ["lower_xtensor"], clone: true, onOptError: "raise", checked: opts.checked ?? false });
 }

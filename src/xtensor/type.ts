@@ -18,6 +18,8 @@ import { cumprod, cumsum } from "./cumulative.js";
 import { type DotDims, dot } from "./dot.js";
 import { expandDims, rename, squeeze, stack, transpose, unstack } from "./shape.js";
 import { type Indexer, inc, isel, set } from "./indexing.js";
+// For its side effect: registers the lower_xtensor pass whenever named tensors are in use.
+import "./lower.js";
 
 /** Render dims as `(a, b)`; used in every error message so that dims read the same everywhere. */
 export function fmtDims(dims: readonly string[]): string {
