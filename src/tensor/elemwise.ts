@@ -117,51 +117,168 @@ const truthy = (v: number): boolean => v !== 0;
  * output value.
  */
 export const SCALAR_OPS = {
-  add: { arity: 2, dtype: "upcast", impl: (a, b) => a + b, pullback: (_x, _o, g) => [g, g], domain: dom([REAL, REAL]) },
-  sub: { arity: 2, dtype: "upcast", noBool: true, impl: (a, b) => a - b, pullback: (_x, _o, g) => [g, neg(g)], domain: dom([REAL, REAL]) },
+  add: {
+    arity: 2, dtype: "upcast", impl: (a, b) => a + b,
+    pullback: (_x, _o, g) => [g, g],
+    domain: dom([REAL, REAL]),
+  },
+  sub: {
+    arity: 2, dtype: "upcast", noBool: true, impl: (a, b) => a - b,
+    pullback: (_x, _o, g) => [g, neg(g)],
+    domain: dom([REAL, REAL]),
+  },
   // d(xy) = y dx + x dy
-  mul: { arity: 2, dtype: "upcast", impl: (a, b) => a * b, implFor: { int32: Math.imul }, pullback: ([x, y], _o, g) => [mul(g, y), mul(g, x)], domain: dom([REAL, REAL]) },
+  mul: {
+    arity: 2, dtype: "upcast", impl: (a, b) => a * b, implFor: { int32: Math.imul },
+    pullback: ([x, y], _o, g) => [mul(g, y), mul(g, x)],
+    domain: dom([REAL, REAL]),
+  },
   // d(x/y) = dx/y - (x/y²) dy = dx/y - out/y dy
-  div: { arity: 2, dtype: "float", impl: (a, b) => a / b, pullback: ([, y], o, g) => [div(g, y), neg(div(mul(g, o), y))], domain: dom([REAL, avoid([0], 0.5)]) },
-  neg: { arity: 1, dtype: "upcast", noBool: true, impl: (a) => -a, pullback: (_x, _o, g) => [neg(g)], domain: dom([REAL]) },
-  // d(x^y) = y x^(y-1) dx + x^y log(x) dy; exact only for x > 0, hence the domain.
-  pow: { arity: 2, dtype: "upcast", impl: (a, b) => Math.pow(a, b), pullback: ([x, y], o, g) => [mul(g, mul(y, pow(x, sub(y, 1)))), mul(g, mul(o, log(x)))], domain: dom([positive(0.2, 3), REAL]) },
+  div: {
+    arity: 2, dtype: "float", impl: (a, b) => a / b,
+    pullback: ([, y], o, g) => [div(g, y), neg(div(mul(g, o), y))],
+    domain: dom([REAL, avoid([0], 0.5)]),
+  },
+  neg: {
+    arity: 1, dtype: "upcast", noBool: true, impl: (a) => -a,
+    pullback: (_x, _o, g) => [neg(g)],
+    domain: dom([REAL]),
+  },
+  // d(x^y) = y x^(y-1) dx + x^y log(x) dy; exact only for x > 0, hence the domain. An int base
+  // with a negative int exponent truncates (numpy raises); int results are exact below 2^53.
+  pow: {
+    arity: 2, dtype: "upcast", impl: (a, b) => Math.pow(a, b),
+    pullback: ([x, y], o, g) => [mul(g, mul(y, pow(x, sub(y, 1)))), mul(g, mul(o, log(x)))],
+    domain: dom([positive(0.2, 3), REAL]),
+  },
   // abs'(x) = sign(x), so abs'(0) = 0 (PyTensor's convention).
-  abs: { arity: 1, dtype: "upcast", impl: Math.abs, pullback: ([x], _o, g) => [mul(g, sign(x))], domain: dom([avoid([0], 0.1)]) },
+  abs: {
+    arity: 1, dtype: "upcast", impl: Math.abs,
+    pullback: ([x], _o, g) => [mul(g, sign(x))],
+    domain: dom([avoid([0], 0.1)]),
+  },
   // sign is piecewise constant: its derivative is 0 away from 0.
-  sign: { arity: 1, dtype: "upcast", impl: Math.sign, pullback: (_x, _o, g) => [zerosLike(g)], domain: dom([avoid([0], 0.1)]) },
+  sign: {
+    arity: 1, dtype: "upcast", impl: Math.sign,
+    pullback: (_x, _o, g) => [zerosLike(g)],
+    domain: dom([avoid([0], 0.1)]),
+  },
   // The cotangent goes to the first argument at a tie (x >= y), PyTensor's convention.
-  maximum: { arity: 2, dtype: "upcast", impl: (a, b) => (a >= b || a !== a ? a : b), pullback: ([x, y], _o, g) => [mul(g, ge(x, y)), mul(g, lt(x, y))], domain: dom([REAL, REAL], [apart(0.1)]) },
-  minimum: { arity: 2, dtype: "upcast", impl: (a, b) => (a <= b || a !== a ? a : b), pullback: ([x, y], _o, g) => [mul(g, le(x, y)), mul(g, gt(x, y))], domain: dom([REAL, REAL], [apart(0.1)]) },
+  maximum: {
+    arity: 2, dtype: "upcast", impl: (a, b) => (a >= b || a !== a ? a : b),
+    pullback: ([x, y], _o, g) => [mul(g, ge(x, y)), mul(g, lt(x, y))],
+    domain: dom([REAL, REAL], [apart(0.1)]),
+  },
+  minimum: {
+    arity: 2, dtype: "upcast", impl: (a, b) => (a <= b || a !== a ? a : b),
+    pullback: ([x, y], _o, g) => [mul(g, le(x, y)), mul(g, gt(x, y))],
+    domain: dom([REAL, REAL], [apart(0.1)]),
+  },
   // exp' = exp = out
   exp: { arity: 1, dtype: "float", impl: Math.exp, pullback: (_x, o, g) => [mul(g, o)], domain: dom([REAL]) },
   // log' = 1/x
-  log: { arity: 1, dtype: "float", impl: Math.log, pullback: ([x], _o, g) => [div(g, x)], domain: dom([positive(0.1)]) },
+  log: {
+    arity: 1, dtype: "float", impl: Math.log,
+    pullback: ([x], _o, g) => [div(g, x)],
+    domain: dom([positive(0.1)]),
+  },
   // log1p' = 1/(1+x)
-  log1p: { arity: 1, dtype: "float", impl: Math.log1p, pullback: ([x], _o, g) => [div(g, add(x, 1))], domain: dom([positive(-0.9)]) },
+  log1p: {
+    arity: 1, dtype: "float", impl: Math.log1p,
+    pullback: ([x], _o, g) => [div(g, add(x, 1))],
+    domain: dom([positive(-0.9)]),
+  },
   // expm1' = exp = out + 1
-  expm1: { arity: 1, dtype: "float", impl: Math.expm1, pullback: (_x, o, g) => [mul(g, add(o, 1))], domain: dom([REAL]) },
+  expm1: {
+    arity: 1, dtype: "float", impl: Math.expm1,
+    pullback: (_x, o, g) => [mul(g, add(o, 1))],
+    domain: dom([REAL]),
+  },
   // sqrt' = 1/(2 sqrt x) = 0.5/out
-  sqrt: { arity: 1, dtype: "float", impl: Math.sqrt, pullback: (_x, o, g) => [div(mul(g, 0.5), o)], domain: dom([positive(0.1)]) },
+  sqrt: {
+    arity: 1, dtype: "float", impl: Math.sqrt,
+    pullback: (_x, o, g) => [div(mul(g, 0.5), o)],
+    domain: dom([positive(0.1)]),
+  },
   // (x²)' = 2x
-  square: { arity: 1, dtype: "upcast", impl: (a) => a * a, pullback: ([x], _o, g) => [mul(g, mul(x, 2))], domain: dom([REAL]) },
-  sin: { arity: 1, dtype: "float", impl: Math.sin, pullback: ([x], _o, g) => [mul(g, cos(x))], domain: dom([REAL]) },
-  cos: { arity: 1, dtype: "float", impl: Math.cos, pullback: ([x], _o, g) => [neg(mul(g, sin(x)))], domain: dom([REAL]) },
+  square: {
+    arity: 1, dtype: "upcast", impl: (a) => a * a,
+    pullback: ([x], _o, g) => [mul(g, mul(x, 2))],
+    domain: dom([REAL]),
+  },
+  sin: {
+    arity: 1, dtype: "float", impl: Math.sin,
+    pullback: ([x], _o, g) => [mul(g, cos(x))],
+    domain: dom([REAL]),
+  },
+  cos: {
+    arity: 1, dtype: "float", impl: Math.cos,
+    pullback: ([x], _o, g) => [neg(mul(g, sin(x)))],
+    domain: dom([REAL]),
+  },
   // tanh' = 1 - tanh² = 1 - out²
-  tanh: { arity: 1, dtype: "float", impl: Math.tanh, pullback: (_x, o, g) => [mul(g, sub(1, square(o)))], domain: dom([REAL]) },
+  tanh: {
+    arity: 1, dtype: "float", impl: Math.tanh,
+    pullback: (_x, o, g) => [mul(g, sub(1, square(o)))],
+    domain: dom([REAL]),
+  },
   // σ' = σ(1 - σ); each branch only exponentiates a non-positive number, so neither overflows.
-  sigmoid: { arity: 1, dtype: "float", impl: (a) => (a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) / (1 + Math.exp(a))), pullback: (_x, o, g) => [mul(g, mul(o, sub(1, o)))], domain: dom([REAL]) },
+  sigmoid: {
+    arity: 1, dtype: "float", impl: (a) => (a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) / (1 + Math.exp(a))),
+    pullback: (_x, o, g) => [mul(g, mul(o, sub(1, o)))],
+    domain: dom([REAL]),
+  },
   // softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|), which never overflows; softplus' = σ(x).
-  softplus: { arity: 1, dtype: "float", impl: (a) => (a > 0 ? a + Math.log1p(Math.exp(-a)) : Math.log1p(Math.exp(a))), pullback: ([x], _o, g) => [mul(g, sigmoid(x))], domain: dom([REAL]) },
-  lt: { arity: 2, dtype: "bool", impl: (a, b) => (a < b ? 1 : 0), pullback: none(2), domain: dom([REAL, REAL], [apart(0.1)], false) },
-  gt: { arity: 2, dtype: "bool", impl: (a, b) => (a > b ? 1 : 0), pullback: none(2), domain: dom([REAL, REAL], [apart(0.1)], false) },
-  le: { arity: 2, dtype: "bool", impl: (a, b) => (a <= b ? 1 : 0), pullback: none(2), domain: dom([REAL, REAL], [apart(0.1)], false) },
-  ge: { arity: 2, dtype: "bool", impl: (a, b) => (a >= b ? 1 : 0), pullback: none(2), domain: dom([REAL, REAL], [apart(0.1)], false) },
-  eq: { arity: 2, dtype: "bool", impl: (a, b) => (a === b ? 1 : 0), pullback: none(2), domain: dom([REAL, REAL], [], false) },
-  ne: { arity: 2, dtype: "bool", impl: (a, b) => (a !== b ? 1 : 0), pullback: none(2), domain: dom([REAL, REAL], [], false) },
-  logicalAnd: { arity: 2, dtype: "bool", impl: (a, b) => (truthy(a) && truthy(b) ? 1 : 0), pullback: none(2), domain: dom([COND, COND], [], false) },
-  logicalOr: { arity: 2, dtype: "bool", impl: (a, b) => (truthy(a) || truthy(b) ? 1 : 0), pullback: none(2), domain: dom([COND, COND], [], false) },
-  logicalNot: { arity: 1, dtype: "bool", impl: (a) => (truthy(a) ? 0 : 1), pullback: none(1), domain: dom([COND], [], false) },
+  softplus: {
+    arity: 1, dtype: "float", impl: (a) => (a > 0 ? a + Math.log1p(Math.exp(-a)) : Math.log1p(Math.exp(a))),
+    pullback: ([x], _o, g) => [mul(g, sigmoid(x))],
+    domain: dom([REAL]),
+  },
+  lt: {
+    arity: 2, dtype: "bool", impl: (a, b) => (a < b ? 1 : 0),
+    pullback: none(2),
+    domain: dom([REAL, REAL], [apart(0.1)], false),
+  },
+  gt: {
+    arity: 2, dtype: "bool", impl: (a, b) => (a > b ? 1 : 0),
+    pullback: none(2),
+    domain: dom([REAL, REAL], [apart(0.1)], false),
+  },
+  le: {
+    arity: 2, dtype: "bool", impl: (a, b) => (a <= b ? 1 : 0),
+    pullback: none(2),
+    domain: dom([REAL, REAL], [apart(0.1)], false),
+  },
+  ge: {
+    arity: 2, dtype: "bool", impl: (a, b) => (a >= b ? 1 : 0),
+    pullback: none(2),
+    domain: dom([REAL, REAL], [apart(0.1)], false),
+  },
+  eq: {
+    arity: 2, dtype: "bool", impl: (a, b) => (a === b ? 1 : 0),
+    pullback: none(2),
+    domain: dom([REAL, REAL], [], false),
+  },
+  ne: {
+    arity: 2, dtype: "bool", impl: (a, b) => (a !== b ? 1 : 0),
+    pullback: none(2),
+    domain: dom([REAL, REAL], [], false),
+  },
+  logicalAnd: {
+    arity: 2, dtype: "bool", impl: (a, b) => (truthy(a) && truthy(b) ? 1 : 0),
+    pullback: none(2),
+    domain: dom([COND, COND], [], false),
+  },
+  logicalOr: {
+    arity: 2, dtype: "bool", impl: (a, b) => (truthy(a) || truthy(b) ? 1 : 0),
+    pullback: none(2),
+    domain: dom([COND, COND], [], false),
+  },
+  logicalNot: {
+    arity: 1, dtype: "bool", impl: (a) => (truthy(a) ? 0 : 1),
+    pullback: none(1),
+    domain: dom([COND], [], false),
+  },
   // The condition only selects: it is disconnected. dx = where(c, g, 0), dy = where(c, 0, g).
   where: {
     arity: 3,
@@ -175,7 +292,11 @@ export const SCALAR_OPS = {
   cast: { arity: 1, dtype: "cast", impl: (a) => a, pullback: (_x, _o, g) => [g], domain: dom([REAL]) },
   identity: { arity: 1, dtype: "upcast", impl: (a) => a, pullback: (_x, _o, g) => [g], domain: dom([REAL]) },
   // second(x, y) only reads x's shape, so x is disconnected.
-  second: { arity: 2, dtype: "second", impl: (_a, b) => b, connected: [false, true], pullback: (_x, _o, g) => [null, g], domain: dom([REAL, REAL]) },
+  second: {
+    arity: 2, dtype: "second", impl: (_a, b) => b, connected: [false, true],
+    pullback: (_x, _o, g) => [null, g],
+    domain: dom([REAL, REAL]),
+  },
 } as const satisfies Record<ScalarName, ScalarSpec>;
 
 /** The spec of a scalar op, typed as the general interface. */
@@ -256,7 +377,7 @@ export function broadcastStaticShape(op: string, shapes: readonly Shape[]): (num
  * The run-time output shape, and per input its strides aligned to that shape (0 on broadcast
  * axes). Only statically-1 axes broadcast; any other length must equal the output's.
  */
-function broadcastRuntime(op: string, node: Apply, values: readonly NDArray[]): { shape: number[]; strides: number[][] } {
+function broadcastRuntime(op: Op, node: Apply, values: readonly NDArray[]): { shape: number[]; strides: number[][] } {
   const nd = node.outputs[0].type.ndim;
   const shape = new Array<number>(nd).fill(1);
   const owner = new Array<number>(nd).fill(-1);
@@ -325,18 +446,22 @@ class KernelCache {
   }
 }
 
+/** What `runElementwise` needs from Elemwise and Composite. */
+interface ElementwiseOp extends Op {
+  readonly props: { readonly inplace: number | null };
+  /** The kernel for this node's dtypes and a loop's inner-stride pattern. */
+  kernelFor(node: Apply, pattern: number): Kernel;
+}
+
 /**
  * Run one broadcast loop: allocate outputs (or reuse the destroyed input's buffer for output 0),
  * plan the loop and call the kernel. Inputs that share the destroyed buffer with a different
  * layout are copied first, so an in-place write never clobbers a value still to be read.
+ * This runs for every node the fuzzer evaluates, so it allocates only small arrays and builds
+ * the op's name only for an error message.
  */
-function runElementwise(
-  op: string,
-  node: Apply,
-  inputs: readonly NDArray[],
-  inplace: number | null,
-  kernelFor: (pattern: number) => Kernel,
-): NDArray[] {
+function runElementwise(op: ElementwiseOp, node: Apply, inputs: readonly NDArray[]): NDArray[] {
+  const inplace = op.props.inplace;
   const { shape, strides } = broadcastRuntime(op, node, inputs);
   const outs: NDArray[] = [];
   let ins = inputs;
@@ -345,13 +470,13 @@ function runElementwise(
     if (j === 0 && inplace !== null) {
       const target = inputs[inplace];
       if (selfOverlaps(target)) {
-        throw new DataError(`${op}: cannot write in place into input ${inplace} with shape ${fmtShape(target.shape)} and strides (${target.strides.join(", ")}): it is a broadcast view`);
+        throw new DataError(`${op.toString()}: cannot write in place into input ${inplace} with shape ${fmtShape(target.shape)} and strides (${target.strides.join(", ")}): it is a broadcast view`);
       }
       if (target.shape.length !== shape.length || target.shape.some((s, i) => s !== shape[i])) {
-        throw new DataError(`${op}: in-place input ${inplace} has shape ${fmtShape(target.shape)} but the output has ${fmtShape(shape)}`);
+        throw new DataError(`${op.toString()}: in-place input ${inplace} has shape ${fmtShape(target.shape)} but the output has ${fmtShape(shape)}`);
       }
       if (target.dtype !== node.outputs[0].type.dtype) {
-        throw new DataError(`${op}: in-place input ${inplace} has dtype ${target.dtype} but the output is ${node.outputs[0].type.dtype}`);
+        throw new DataError(`${op.toString()}: in-place input ${inplace} has dtype ${target.dtype} but the output is ${node.outputs[0].type.dtype}`);
       }
       outs.push(target);
       if (inputs.some((v, k) => k !== inplace && v.sharesBuffer(target) && !sameLayout(v, target))) {
@@ -363,19 +488,23 @@ function runElementwise(
     const dtype = node.outputs[j].type.dtype;
     outs.push(new NDArray(dtype, shape, allocBuffer(dtype, sizeOf(shape))));
   }
-  const outStrides = outs.map((o) => o.strides.map((s, d) => (o.shape[d] === 1 ? 0 : s)));
-  const plan = planLoop(shape, [...outStrides, ...inStrides]);
-  const bufs: TypedBuffer[] = [];
-  const offs: number[] = [];
-  for (const o of outs) {
-    bufs.push(o.data);
-    offs.push(o.offset);
+  const nOut = outs.length;
+  const all: number[][] = new Array<number[]>(nOut + ins.length);
+  const bufs: TypedBuffer[] = new Array<TypedBuffer>(nOut + ins.length);
+  const offs: number[] = new Array<number>(nOut + ins.length);
+  for (let j = 0; j < nOut; j++) {
+    const o = outs[j];
+    all[j] = o.strides.map((s, d) => (o.shape[d] === 1 ? 0 : s));
+    bufs[j] = o.data;
+    offs[j] = o.offset;
   }
-  for (const v of ins) {
-    bufs.push(v.data);
-    offs.push(v.offset);
+  for (let k = 0; k < ins.length; k++) {
+    all[nOut + k] = inStrides[k];
+    bufs[nOut + k] = ins[k].data;
+    offs[nOut + k] = ins[k].offset;
   }
-  runKernel(kernelFor(patternOf(plan)), plan, bufs, offs);
+  const plan = planLoop(shape, all);
+  runKernel(op.kernelFor(node, patternOf(plan)), plan, bufs, offs);
   return outs;
 }
 
@@ -484,28 +613,30 @@ export class Elemwise extends Op {
   }
 
   override perform(node: Apply, inputs: readonly NDArray[]): NDArray[] {
+    return runElementwise(this, node, inputs);
+  }
+
+  /** The generated loop for this node's output dtype and a stride pattern (cached per op). */
+  kernelFor(node: Apply, pattern: number): Kernel {
     const outDtype = node.outputs[0].type.dtype;
     const name = this.props.scalar;
-    const n = inputs.length;
-    return runElementwise(this.toString(), node, inputs, this.props.inplace, (pattern) =>
-      this.kernels.get(outDtype, pattern, 1, n, () => {
-        const fns: ((...a: number[]) => number)[] = [implOf(name, outDtype)];
-        const fnIndex = (f: (v: number) => number): string => {
-          let i = fns.indexOf(f);
-          if (i < 0) i = fns.push(f) - 1;
-          return `f${i}`;
-        };
-        return {
-          fns,
-          emit: (reads) => {
-            // Float32Array and Int32Array stores round and wrap by themselves.
-            const call = `f0(${reads.join(", ")})`;
-            const v = outDtype === "float32" || outDtype === "int32" ? call : coerceExpr(outDtype, call, fnIndex);
-            return { stmts: "", outs: [v] };
-          },
-        };
-      }),
-    );
+    return this.kernels.get(outDtype, pattern, 1, node.inputs.length, () => {
+      const fns: ((...a: number[]) => number)[] = [implOf(name, outDtype)];
+      const fnIndex = (f: (v: number) => number): string => {
+        let i = fns.indexOf(f);
+        if (i < 0) i = fns.push(f) - 1;
+        return `f${i}`;
+      };
+      return {
+        fns,
+        emit: (reads) => {
+          // Float32Array and Int32Array stores round and wrap by themselves.
+          const call = `f0(${reads.join(", ")})`;
+          const v = outDtype === "float32" || outDtype === "int32" ? call : coerceExpr(outDtype, call, fnIndex);
+          return { stmts: "", outs: [v] };
+        },
+      };
+    });
   }
 
   override connectionPattern(node: Apply): boolean[][] {
@@ -761,12 +892,14 @@ export class Composite extends Op {
   }
 
   override perform(node: Apply, inputs: readonly NDArray[]): NDArray[] {
+    return runElementwise(this, node, inputs);
+  }
+
+  /** The generated loop for this node's input dtypes (they fix every intermediate's rounding). */
+  kernelFor(node: Apply, pattern: number): Kernel {
     const expr = this.props.expr;
     const inDts = node.inputs.map((v) => v.type.dtype);
-    const sig = inDts.join(",");
-    return runElementwise("Composite", node, inputs, this.props.inplace, (pattern) =>
-      this.kernels.get(sig, pattern, expr.outputs.length, expr.nin, () => compositeBody(expr, inDts)),
-    );
+    return this.kernels.get(inDts.join(","), pattern, expr.outputs.length, expr.nin, () => compositeBody(expr, inDts));
   }
 
   override connectionPattern(node: Apply): boolean[][] {

@@ -637,6 +637,23 @@ describe("Composite", () => {
     assert.equal(mismatch(vy, f64([wantY]), 1e-12), null);
   });
 
+  it("a hand-built Composite broadcasts a narrower output to the full shape, and its pullback sums it back", () => {
+    const comp = new Composite({ nin: 2, nodes: [{ op: "exp", args: [0] }], outputs: [2, 0] });
+    const x = tensor("x", { shape: [2, 1] });
+    const y = tensor("y", { shape: [3] });
+    const node = comp.makeNode(x, y);
+    assert.deepEqual(node.outputs.map((o) => o.type.toString()), ["Tensor(float64, shape=(2, 3))", "Tensor(float64, shape=(2, 3))"]);
+    const [e, xx] = evalGraph(node.outputs, [[x, f64([[0], [1]])], [y, f64([5, 6, 7])]]);
+    assert.deepEqual(e.toNested(), [[1, 1, 1], [E, E, E]]);
+    assert.deepEqual(xx.toNested(), [[0, 0, 0], [1, 1, 1]]);
+    checkPullback(([a, b]) => new Composite({ nin: 2, nodes: [{ op: "exp", args: [0] }], outputs: [2] }).makeNode(a, b).out, [f64([[0.5], [-1]]), f64([1, 2, 3])], {
+      wrt: [0],
+    });
+    const [tx, ty] = comp.pullback([x, y], node.outputs, [tensor("g1", { shape: [2, 3] }), tensor("g2", { shape: [2, 3] })]);
+    assert.equal((tx as Variable).type.toString(), "Tensor(float64, shape=(2, 1))");
+    assert.ok(isDisconnected(ty));
+  });
+
   it("an int input of a Composite is disconnected", () => {
     const x = tensor("x", { shape: [2] });
     const i = tensor("i", { shape: [2], dtype: "int64" });
