@@ -155,6 +155,9 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
     if (!roots.includes(key)) roots.push(key);
   }
   if (cost !== null && !gradDict.has(cost)) gradDict.set(cost, algebraFor(cost.type).onesLike(cost, cost.type.dtype));
+  // Seeds may be the caller's own variables (a known gradient passed straight through by an
+  // identity-like rule): naming must never rename those.
+  const seeds = new Set<GradTerm>(gradDict.values());
   if (roots.length === 0) throw new GradError("grad: no cost and no knownGrads: nothing to differentiate");
 
   const patterns = new PatternCache();
@@ -183,7 +186,7 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
         }
       }
       result = undefinedTerm ?? sum ?? DISCONNECTED;
-      if (result instanceof Variable && costName !== null && v.name !== null && result.name === null) {
+      if (result instanceof Variable && costName !== null && v.name !== null && result.name === null && !seeds.has(result)) {
         result.name = `(d${costName}/d${v.name})`;
       }
     }

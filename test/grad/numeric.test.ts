@@ -7,13 +7,14 @@
 import assert from "node:assert/strict";
 import type { Variable } from "../../src/graph/basic.js";
 import { GradError } from "../../src/errors.js";
-import { tensor } from "../../src/tensor/basic.js";
+import { constant, tensor } from "../../src/tensor/basic.js";
 import { Elemwise, add, cast, exp, log, log1p, mul, neg, pow, sin, square, sub, tanh } from "../../src/tensor/elemwise.js";
 import { sum } from "../../src/tensor/reduce.js";
 import { shapeI } from "../../src/tensor/shape.js";
 import { advancedSubtensor } from "../../src/tensor/indexing.js";
 import { grad, pullback } from "../../src/grad/driver.js";
 import { hessianVectorProduct, pushforward } from "../../src/grad/pushforward.js";
+import { jacobian } from "../../src/grad/jacobian.js";
 import { withPullbackOverride } from "../../src/grad/registry.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { evalGraph } from "./eval.js";
@@ -157,6 +158,18 @@ describe("grad driver on real ops vs finite differences", () => {
       const num = numericGrad((xs) => scalarAt(sum(mul(f, rv)), [x, rv], [xs[0], r]), values);
       assertOk(compareArrays([flat(vjp, new Map([[x, values[0]], [rv, r]]))], num));
     });
+  });
+
+  it("jacobian: one pullback per output element, shaped output ++ wrt, matches FD", () => {
+    const xv = rand([3], 30);
+    const x = tensor("x", { shape: [3] });
+    const W = rand([2, 3], 31);
+    const f = mul(tanh(x), constant(W));
+    const J = jacobian(f, x);
+    assert.deepEqual(J.type.shape, [2, 3, 3]);
+    const got = flat(J, new Map([[x, xv]]));
+    const numeric = [0, 1, 2, 3, 4, 5].flatMap((k) => numericGrad((xs) => evalGraph([f], new Map([[x, xs[0]]]))[0].toFlat()[k], [xv])[0]);
+    assertOk(compareArrays([got], [numeric]), "J");
   });
 
   describe("markers from real ops", () => {
