@@ -12,7 +12,7 @@
  * exact: the cotangent is summed over exactly the statically broadcast axes (reference §5.6).
  */
 import { Apply, Constant, Variable } from "../graph/basic.js";
-import { type AliasMap, DISCONNECTED, type GradTerm, Op } from "../graph/op.js";
+import { type AliasMap, DISCONNECTED, type GradTerm, Op, stableStringify } from "../graph/op.js";
 import { type DType, type Shape, TensorType, isDiscrete, isFloat, shapeToString } from "../graph/type.js";
 import { NDArray, allocBuffer, coerce, fmtShape, sizeOf, type TypedBuffer } from "../ndarray/ndarray.js";
 import { type Kernel, type KernelBody, coerceExpr, generateKernel, patternOf, planLoop, runKernel } from "../ndarray/kernels.js";
@@ -428,13 +428,26 @@ function sameLayout(a: NDArray, b: NDArray): boolean {
 // The shared machinery of Elemwise and Composite
 // ---------------------------------------------------------------------------------------------
 
-/** A per-op cache of generated kernels keyed by dtype signature and inner-stride pattern. */
+/** Generated kernels shared by every op instance, keyed by what fixes their code. */
+const KERNELS = new Map<string, Kernel[]>();
+
+/**
+ * A per-op cache of generated kernels keyed by dtype signature and inner-stride pattern, backed
+ * by the module-wide `KERNELS`: rewrites create fresh but equal ops all the time, and compiling
+ * a kernel costs far more than running a small one.
+ */
 class KernelCache {
   private readonly map = new Map<string, Kernel[]>();
+  constructor(private readonly opKey: string) {}
   get(sig: string, pattern: number, nOut: number, nIn: number, body: () => KernelBody): Kernel {
     let arr = this.map.get(sig);
     if (arr === undefined) {
-      arr = [];
+      const key = `${this.opKey}|${sig}`;
+      arr = KERNELS.get(key);
+      if (arr === undefined) {
+        arr = [];
+        KERNELS.set(key, arr);
+      }
       this.map.set(sig, arr);
     }
     let k = arr[pattern];
@@ -568,7 +581,7 @@ export class Elemwise extends Op {
   readonly name = "Elemwise";
   readonly props: ElemwiseProps;
   override readonly destroyMap: AliasMap;
-  private readonly kernels = new KernelCache();
+  private readonly kernels: KernelCache;
 
   constructor(scalar: ScalarName, opts: { inplace?: number | null; dtype?: DType } = {}) {
     super();
@@ -582,6 +595,8 @@ export class Elemwise extends Op {
       this.props = { scalar, inplace };
     }
     this.destroyMap = inplace === null ? {} : { 0: [inplace] };
+    // The in-place flag does not change the loop: the output's strides are part of the pattern.
+    this.kernels = new KernelCache(`Elemwise:${scalar}`);
   }
 
   /** The scalar op's rules. */
@@ -841,7 +856,7 @@ export class Composite extends Op {
   readonly name = "Composite";
   readonly props: { readonly expr: CompositeExpr; readonly inplace: number | null };
   override readonly destroyMap: AliasMap;
-  private readonly kernels = new KernelCache();
+  private readonly kernels: KernelCache;
 
   constructor(expr: CompositeExpr, opts: { inplace?: number | null } = {}) {
     super();
@@ -867,6 +882,7 @@ export class Composite extends Op {
     const inplace = opts.inplace ?? null;
     this.props = { expr: { nin, nodes: Object.freeze(frozen), outputs: Object.freeze([...outputs]) }, inplace };
     this.destroyMap = inplace === null ? {} : { 0: [inplace] };
+    this.kernels = new KernelCache(`Composite:${stableStringify(this.props.expr)}`);
   }
 
   /** The same expression writing output 0 into input `k` (or not in place, for null). */
