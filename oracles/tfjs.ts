@@ -741,8 +741,9 @@ export function compareWithTfjs(reference: TfjsReference, tfjs: TfjsResult): Ora
  * Types must agree exactly: a node positional on one side and named on the other, a different
  * dims order, or a different shape is a `fail` (dims order is semantics, not noise). Values are
  * compared with the float32 tolerance; a value mismatch is a `fail` only at a node whose args
- * all matched and whose op moves values without arithmetic (so float32 cannot explain it),
- * and `inconclusive` otherwise.
+ * all matched and whose op moves or selects values without rounding (so float32 cannot explain
+ * it), and `inconclusive` otherwise. Nodes absent from `engineValues` are skipped, and count as
+ * unverified args for the nodes that use them.
  */
 export function compareForwardWithTfjs(engineValues: Record<string, RefArray>, tfjs: TfjsResult, c: Case): OracleCheck {
   const acc = { maxAbsErr: 0, maxRelErr: 0 };
