@@ -117,7 +117,8 @@ export function generateKernel(nOut: number, nIn: number, pattern: number, body:
   for (let k = 0; k < nops; k++) {
     lines.push(`const b${k} = bufs[${k}]; const st${k} = strides[${k}]; const s${k} = st${k}[nd - 1]; let q${k} = offs[${k}];`);
   }
-  lines.push("const idx = new Int32Array(nd);");
+  // The odometer counters; a plain array is cheaper to allocate than a typed one for a few axes.
+  lines.push("const idx = nd > 1 ? new Array(nd - 1).fill(0) : null;");
   lines.push("for (let o = 0; o < outer; o++) {");
   for (let k = nOut; k < nops; k++) if (cls[k] === 1) lines.push(`const v${k} = b${k}[q${k}];`);
   lines.push("for (let i = 0; i < n; i++) {");
