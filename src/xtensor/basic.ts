@@ -11,15 +11,11 @@ import { OpInputError } from "../errors.js";
 import type { NDArray } from "../ndarray/ndarray.js";
 import { type TensorVariable, constant } from "../tensor/basic.js";
 import { transpose as ptTranspose } from "../tensor/shape.js";
-import { XTensorType, type XTensorVariable, fmtDims, isXTensorVariable } from "./type.js";
+import { XTensorType, type XTensorVariable, checkDimNames, fmtDims, isXTensorVariable } from "./type.js";
 
 function checkDims(op: string, dims: readonly string[]): readonly string[] {
-  // Reuse the type's validation (unique, non-empty names) so the rules live in one place.
-  try {
-    return new XTensorType("float64", dims).dims;
-  } catch (e) {
-    throw new OpInputError(`${op}: ${(e as Error).message.replace(/^XTensorType: /, "")}`);
-  }
+  checkDimNames(op, dims);
+  return Object.freeze([...dims]);
 }
 
 /**

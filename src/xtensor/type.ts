@@ -27,6 +27,22 @@ export function fmtDims(dims: readonly string[]): string {
 }
 
 /**
+ * Check a list of dim names: an array of unique non-empty strings, none of them `"..."` (which
+ * stands for "the other dims" in transpose). Errors name `op`.
+ */
+export function checkDimNames(op: string, dims: readonly string[]): void {
+  // A bare string would otherwise be iterated character by character.
+  if (!Array.isArray(dims)) throw new OpInputError(`${op}: dims must be an array of names, got ${JSON.stringify(dims)}`);
+  const seen = new Set<string>();
+  for (const d of dims) {
+    if (typeof d !== "string" || d.length === 0) throw new OpInputError(`${op}: dims must be non-empty strings, got ${JSON.stringify(d)} in ${fmtDims(dims)}`);
+    if (d === "...") throw new OpInputError(`${op}: "..." is not a valid dim name in ${fmtDims(dims)}`);
+    if (seen.has(d)) throw new OpInputError(`${op}: duplicate dim "${d}" in ${fmtDims(dims)}`);
+    seen.add(d);
+  }
+}
+
+/**
  * A named-dim tensor type: `dims` (unique, ordered: the order is the memory layout), one static
  * length per dim (null = known only at run time) and a dtype. Dims order is part of equality:
  * `(a, b)` and `(b, a)` are different types, because a positional view of one is the transpose
@@ -42,13 +58,7 @@ export class XTensorType implements Type {
     dims: readonly string[],
     shape?: Shape,
   ) {
-    const seen = new Set<string>();
-    for (const d of dims) {
-      if (typeof d !== "string" || d.length === 0) throw new OpInputError(`XTensorType: dims must be non-empty strings, got ${JSON.stringify(d)} in ${fmtDims(dims)}`);
-      if (d === "...") throw new OpInputError(`XTensorType: "..." is not a valid dim name in ${fmtDims(dims)}`);
-      if (seen.has(d)) throw new OpInputError(`XTensorType: duplicate dim "${d}" in ${fmtDims(dims)}`);
-      seen.add(d);
-    }
+    checkDimNames("XTensorType", dims);
     const sh = shape ?? dims.map(() => null);
     if (sh.length !== dims.length) {
       throw new OpInputError(`XTensorType: shape ${shapeToString(sh)} has ${sh.length} lengths but dims ${fmtDims(dims)} has ${dims.length}`);

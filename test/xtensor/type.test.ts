@@ -30,6 +30,7 @@ describe("xtensor/type", () => {
     throwsOp(() => new XTensorType("float64", ["a"], [1, 2]), "dims (a)");
     throwsOp(() => xtensor("x", { dims: ["a", "a"] }), 'duplicate dim "a"');
     throwsOp(() => new XTensorType("float64", ["..."]), '"..."');
+    throwsOp(() => xtensor("x", { dims: "ab" as never }), "dims must be an array");
   });
 
   it("xtensor builds a root XTensorVariable (float64 by default)", () => {
