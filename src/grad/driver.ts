@@ -27,6 +27,8 @@ import { algebraFor, dimsOf } from "./algebra.js";
 import { type PullbackRule, type ResolvedRule, resolveRule } from "./registry.js";
 import "./tensor-algebra.js";
 import "./xtensor-algebra.js";
+import { lazyPullback, needsRegionStrategy, setExpansionDifferentiator } from "./lazy.js";
+import { lowerThenGradWith, perNodeRule } from "./strategies.js";
 
 /** What to do when the cost does not depend on a requested variable. */
 export type DisconnectedPolicy = "raise" | "warn" | "ignore";
@@ -57,7 +59,19 @@ export interface GradOptions {
   readonly addNames?: boolean;
   /** Receives warnings ("warn" policy, disconnected terms from ops without a connectionPattern). Default `console.warn`. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * How a path through named ops (or lazy Pullback nodes) is differentiated:
+   * - "lazy" (default): the whole region becomes one `Pullback` node, expanded by the compiler
+   *   (src/grad/lazy.ts);
+   * - "perNode": each named node is lowered alone inside its rule (the background PR's first
+   *   design, src/grad/strategies.ts).
+   * Purely positional paths use the ops' own rules either way.
+   */
+  readonly gradStrategy?: GradStrategy;
 }
+
+/** The strategies for differentiating through named ops. */
+export type GradStrategy = "lazy" | "perNode";
 
 /**
  * The result for one requested variable under a `returnDisconnected` policy `R`: a Variable
@@ -162,6 +176,17 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
 
   const patterns = new PatternCache();
   const consumers = relevantConsumers(roots, wrt, constant, patterns);
+  if (hasRegionNode(consumers)) {
+    if ((options.gradStrategy ?? "lazy") === "lazy") {
+      // One graph-level Pullback node for the whole region; the compiler expands it later.
+      return lazyPullback(roots, roots.map((r) => gradDict.get(r) as Variable), wrt, options.considerConstant ?? []).map((t, k) =>
+        isConnectedWrt(wrt[k], consumers, roots) ? t : DISCONNECTED,
+      );
+    }
+    const perNode = perNodeRule(differentiate);
+    const outer = options.ruleFor;
+    options = { ...options, ruleFor: (node) => outer?.(node) ?? (needsRegionStrategy(node) ? perNode : null) };
+  }
   const order = reverseTopo(consumers);
   const costName = options.addNames === false || cost === null ? null : cost.name;
   const termCache = new Map<Apply, GradTerm[]>();
@@ -196,6 +221,42 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
 
   for (const node of order) termCache.set(node, nodeTerms(node, accessGrad, patterns, options, warn));
   return wrt.map((w) => accessGrad(w));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Named regions
+
+/** True when a node on a true path wrt → roots has no positional rule (a named op or a Pullback node). */
+function hasRegionNode(consumers: ConsumerMap): boolean {
+  for (const byNode of consumers.values()) for (const node of byNode.keys()) if (needsRegionStrategy(node)) return true;
+  return false;
+}
+
+/** A wrt is connected when it has a consumer on a true path to the roots, or is a root itself. */
+function isConnectedWrt(w: Variable, consumers: ConsumerMap, roots: readonly Variable[]): boolean {
+  return consumers.has(w) || roots.includes(w);
+}
+
+/**
+ * The positional differentiator used inside expansions and per-node rules: a pullback with
+ * disconnected gradients reported as null (the caller decides what a missing term means).
+ */
+function differentiate(outputs: readonly Variable[], wrt: readonly Variable[], cotangents: readonly Variable[]): (Variable | null)[] {
+  return pullback(outputs, wrt, cotangents, { disconnectedInputs: "ignore", returnDisconnected: "none", gradStrategy: "perNode" });
+}
+setExpansionDifferentiator(differentiate);
+
+/**
+ * The reference path for named graphs: lower a copy of the cost's graph with `wrt` (and
+ * `considerConstant`) cut into inputs, then differentiate positionally. The harness checks the
+ * lazy and per-node strategies against it, so it shares none of their region handling.
+ */
+export function lowerThenGrad(cost: Variable, wrt: readonly Variable[], options: Pick<GradOptions, "considerConstant" | "disconnectedInputs" | "returnDisconnected"> = {}): (Variable | null)[] {
+  checkCost(cost);
+  const seed = algebraFor(cost.type).onesLike(cost, cost.type.dtype);
+  const raw = lowerThenGradWith(differentiate, cost, wrt, options.considerConstant ?? [], seed);
+  const terms: GradTerm[] = raw.map((g) => g ?? DISCONNECTED);
+  return finish(wrt, terms, { ...options, returnDisconnected: options.returnDisconnected ?? "zero" }, cost).map((g) => (g === null || isDisconnected(g) ? null : g));
 }
 
 // ---------------------------------------------------------------------------------------------

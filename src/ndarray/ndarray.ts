@@ -46,7 +46,7 @@ export function coerce(dtype: DType): (v: number) => number {
     case "int32":
       return (v) => v | 0;
     case "bool":
-      return (v) => (v !== 0 && !Number.isNaN(v) ? 1 : 0);
+      return (v) => (v !== 0 ? 1 : 0); // numpy: bool(NaN) is True
   }
 }
 
