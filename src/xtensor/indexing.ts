@@ -98,11 +98,6 @@ function basicOf(s: IndexSpec): BasicIndex {
   return { start: null, stop: null, step: null };
 }
 
-/** Place an index array's axes on the positions of `target` (its dims, in order) with 'x' elsewhere. */
-function spread(a: Variable, target: readonly string[]): Variable {
-  return lowerAligned(a, target);
-}
-
 /** 0..n-1 (then sliced by `s`) along one dim, as an int64 index array placed in `target`. */
 function rangeIndex(t: Variable, axis: number, s: IndexSpec, dim: string, target: readonly string[]): Variable {
   const n = t.type.shape[axis];
@@ -130,7 +125,7 @@ function rangeIndex(t: Variable, axis: number, s: IndexSpec, dim: string, target
 function lowerIndex(x: Variable, idx: readonly IndexSpec[], arrays: readonly Variable[], out: readonly string[]): Variable {
   const xt = x.type as XTensorType;
   let t: Variable = values(x);
-  if (!idx.every(isFull)) t = subtensor(t, idx.map(basicOf));
+  if (!idx.every((s) => isFull(s) || "arg" in s)) t = subtensor(t, idx.map(basicOf));
   if (arrays.length === 0) return t;
   const kept = xt.dims.filter((_, p) => !("int" in idx[p]));
   const keptSpecs = idx.filter((s) => !("int" in s));
@@ -139,7 +134,9 @@ function lowerIndex(x: Variable, idx: readonly IndexSpec[], arrays: readonly Var
   const isAdv = kept.map((d, p) => "arg" in keptSpecs[p] || arrayDims.has(d));
   const index = kept.map((d, p): BasicIndex | Variable => {
     const s = keptSpecs[p];
-    if ("arg" in s) return spread(arrays[s.arg], adv);
+    // Each array's axes land on its dims' positions among the advanced dims ('x' elsewhere),
+    // so numpy's broadcasting of the index arrays is exactly xarray's zipping by name.
+    if ("arg" in s) return lowerAligned(arrays[s.arg], adv);
     // The slice was already applied by the Subtensor; a shared dim needs only 0..n-1.
     if (arrayDims.has(d)) return rangeIndex(t, p, FULL, d, adv);
     return { start: null, stop: null, step: null };
@@ -229,7 +226,7 @@ export class IndexUpdate extends XOp {
       // out in broadcast order, which is the view's order, so y aligns with no transpose.
       index = idx.map((s, p) => {
         if ("int" in s) return constant(s.int, "int64");
-        if ("arg" in s) return spread(arrays[s.arg], view.dims);
+        if ("arg" in s) return lowerAligned(arrays[s.arg], view.dims);
         return rangeIndex(t, p, s, xt.dims[p], view.dims);
       });
     }
