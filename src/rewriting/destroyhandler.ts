@@ -130,11 +130,14 @@ export class DestroyHandler implements Feature {
 
   onPrune(fg: FunctionGraph, node: Apply): void {
     if (!this.allApps.has(node)) throw new InvariantError(`DestroyHandler.onPrune: prune of ${node.toString()}, which was never imported`);
-    for (const [j, v] of node.inputs.entries()) {
+    // A variable read in several slots (x * x) is one client entry with a multiplicity.
+    const slots = new Map<Variable, number>();
+    for (const v of node.inputs) slots.set(v, (slots.get(v) ?? 0) + 1);
+    for (const [v, n] of slots) {
       const m = this.clients.get(v);
-      if (m === undefined || !m.has(node)) {
+      if (m === undefined || m.get(node) !== n) {
         throw new InvariantError(
-          `DestroyHandler.onPrune: ${node.toString()} is not a recorded client of its input ${j} (${v.toString()}); ` +
+          `DestroyHandler.onPrune: ${node.toString()} reads ${v.toString()} in ${n} slot(s) but is recorded as ${m?.get(node) ?? 0}; ` +
             `its inputs were changed without FunctionGraph.changeNodeInput on this graph`,
         );
       }
@@ -395,14 +398,14 @@ export class DestroyHandler implements Feature {
     for (const n of fg.applyNodes) if (!this.allApps.has(n)) fail(`node ${n.toString()} is in the graph but was never imported by the handler`);
     for (const n of this.allApps) if (!fg.applyNodes.has(n)) fail(`node ${n.toString()} is recorded by the handler but is not in the graph`);
     for (const n of fg.applyNodes) if (isDestroyer(n) !== this.destroyers.has(n)) fail(`destroyer set disagrees on ${n.toString()}`);
-    // Clients, as multisets without Output pseudo-clients; empty maps are equivalent to none.
+    // Clients, as multisets, rebuilt from the nodes' actual inputs (not from fg.clients, which a
+    // mutation behind the graph's back leaves just as stale). Empty maps are equivalent to none.
     const fresh = new Map<Variable, Map<Apply, number>>();
-    for (const [v, cl] of fg.clients) {
-      for (const [c] of cl) {
-        if (isOutputNode(c)) continue;
+    for (const n of fg.applyNodes) {
+      for (const v of n.inputs) {
         let m = fresh.get(v);
         if (m === undefined) fresh.set(v, (m = new Map()));
-        m.set(c, (m.get(c) ?? 0) + 1);
+        m.set(n, (m.get(n) ?? 0) + 1);
       }
     }
     const show = (m: Map<Apply, number> | undefined): string => `{${[...(m ?? new Map<Apply, number>())].map(([a, k]) => `${a.toString()}: ${k}`).join(", ")}}`;

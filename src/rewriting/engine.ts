@@ -81,10 +81,13 @@ export class RewriteContext {
    */
   fail(rewrite: string, node: Apply | null, error: unknown): void {
     const err = error instanceof Error ? error : new Error(String(error));
-    const where = node === null ? rewrite : `${rewrite} on ${node.toString()}`;
-    if (!named.has(err)) {
+    // Node-level failures are prefixed at every nesting level (an outer rewrite whose transform
+    // ran a nested rewrite reads "rewrite outer on N: rewrite inner on M: ..."); pass-level
+    // wrappers add nothing to an error that already names its rewrite.
+    if (node !== null || !named.has(err)) {
+      const prefix = `rewrite ${node === null ? rewrite : `${rewrite} on ${node.toString()}`}: `;
+      if (!err.message.startsWith(prefix)) err.message = prefix + err.message;
       named.add(err);
-      err.message = `rewrite ${where}: ${err.message}`;
     }
     if (err instanceof InvariantError || this.onOptError === "raise") throw err;
     this.report.failures.push({ rewrite, node: node === null ? "" : node.toString(), error: err });
@@ -178,11 +181,20 @@ class Tracker {
   }
 }
 
-/** A temporary feature that hands every newly imported node to a callback. */
+/**
+ * A temporary feature collecting newly imported nodes. They are handed to the walker only after
+ * a rewrite succeeded: a rejected rewrite's revert re-imports the nodes it had pruned, and
+ * queueing those again would retry the same failing rewrite forever.
+ */
 class ImportListener implements Feature {
-  constructor(private readonly cb: (node: Apply) => void) {}
+  private pending: Apply[] = [];
   onImport(_fg: FunctionGraph, node: Apply): void {
-    this.cb(node);
+    this.pending.push(node);
+  }
+  /** Move the still-live pending nodes into `queue` (when `keep`), and clear. */
+  flush(fg: FunctionGraph, queue: Apply[], keep: boolean): void {
+    if (keep) for (const n of this.pending) if (fg.applyNodes.has(n)) queue.push(n);
+    this.pending = [];
   }
 }
 
@@ -210,7 +222,7 @@ function walker(order: "in" | "out", rewriters: readonly NodeRewriter[], opts: W
     apply(fg, ctx) {
       const queue = fg.toposort();
       let head = 0;
-      const listener = opts.ignoreNewtrees ? null : new ImportListener((n) => queue.push(n));
+      const listener = opts.ignoreNewtrees ? null : new ImportListener();
       if (listener) fg.attachFeature(listener);
       try {
         while (head < queue.length) {
@@ -218,7 +230,8 @@ function walker(order: "in" | "out", rewriters: readonly NodeRewriter[], opts: W
           const node = order === "in" ? queue[head++] : (queue.pop() as Apply);
           for (const rw of tracker.get(node)) {
             if (!fg.applyNodes.has(node)) break;
-            applyNodeRewriter(fg, node, rw, ctx);
+            const ok = applyNodeRewriter(fg, node, rw, ctx);
+            listener?.flush(fg, queue, ok);
           }
         }
       } finally {
@@ -310,18 +323,23 @@ export function equilibrium(name: string, rewriters: readonly (NodeRewriter | Gr
             }
           }
           const queue = fg.toposort();
-          const listener = opts.ignoreNewtrees ? null : new ImportListener((n) => queue.push(n));
+          const listener = opts.ignoreNewtrees ? null : new ImportListener();
           if (listener) fg.attachFeature(listener);
           try {
             while (queue.length > 0) {
               const node = queue.pop() as Apply;
               for (const rw of tracker.get(node)) {
                 if (!fg.applyNodes.has(node)) break;
-                if (!applyNodeRewriter(fg, node, rw, ctx)) continue;
+                const ok = applyNodeRewriter(fg, node, rw, ctx);
+                listener?.flush(fg, queue, ok);
+                if (!ok) continue;
                 changed = true;
                 maxNodes = Math.max(maxNodes, fg.applyNodes.size);
                 if (overBudget(rw.name)) return;
-                for (const c of cleanup) runGraph(c);
+                for (const c of cleanup) {
+                  runGraph(c);
+                  listener?.flush(fg, queue, true);
+                }
               }
             }
           } finally {

@@ -86,7 +86,8 @@ export class MergeFeature implements Feature {
     this.blacklist.clear();
   }
 
-  private isBlacklisted(a: Apply, b: Apply): boolean {
+  /** True when merging `a` and `b` already failed validation in this pass. */
+  isBlacklisted(a: Apply, b: Apply): boolean {
     return this.blacklist.get(a)?.has(b) ?? false;
   }
 
@@ -197,6 +198,9 @@ export class MergeOptimizer implements GraphRewriter {
         for (const cand of e.cands) {
           if (!fg.applyNodes.has(node)) break;
           if (!fg.applyNodes.has(cand) || !sameInputs(node, cand) || !node.op.equals(cand.op)) continue;
+          // Checked again here: a rejected merge's revert re-imports the pruned node, which
+          // re-schedules the very pair that just failed.
+          if (mf.isBlacklisted(node, cand)) continue;
           let pairs: [Variable, Variable][] = node.outputs.map((o, k) => [o, cand.outputs[k]]);
           if (this.guardDestroyed && dh !== undefined && pairs.some(([a, b]) => dh.hasDirectDestroyer(a) && dh.hasDirectDestroyer(b))) {
             stats.skippedDestroyed++;

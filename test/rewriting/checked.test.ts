@@ -1,0 +1,147 @@
+import { strict as assert } from "node:assert";
+import { Apply, type Variable } from "../../src/graph/basic.js";
+import { FunctionGraph } from "../../src/graph/fgraph.js";
+import { CheckedFeature, typesCompatible } from "../../src/rewriting/checked.js";
+import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
+import { inToOut, nodeRewriter, outToIn, RewriteContext } from "../../src/rewriting/engine.js";
+import { rewriteGraph, SequenceDB } from "../../src/rewriting/db.js";
+import { InvariantError } from "../../src/errors.js";
+import { ap, destroyOp, MyOp, op1, toyType, toyVar } from "../graph/utils.js";
+
+// Toy stand-ins for the PR #2269 ops: XTensorFromTensor / TensorFromXTensor (views), Shape, Subtensor.
+const XFromT = new MyOp("XTensorFromTensor", { viewMap: { 0: [0] } });
+const TFromX = new MyOp("TensorFromXTensor", { viewMap: { 0: [0] } });
+const Shape = new MyOp("Shape");
+const Sub = new MyOp("Subtensor");
+const Div = new MyOp("div");
+const Lazy = new MyOp("LazyGrad");
+
+/** T(X(v)) -> v, the useless_tensor_from_xtensor rewrite. */
+const uselessTFromX = nodeRewriter("useless_tensor_from_xtensor", [MyOp], (_fg, node) => {
+  const inner = node.inputs[0]?.owner;
+  return node.op === TFromX && inner?.op === XFromT ? [inner.inputs[0]] : null;
+});
+
+/** The reconstructed graph: xt -> X -> T1 -> Shape -> Sub (= n), read by a div and a LazyGrad. */
+function prGraph(): { xt: Variable; out: Variable } {
+  const xt = toyVar("xt");
+  const x = ap(XFromT, xt);
+  const n = ap(Sub, ap(Shape, ap(TFromX, x)));
+  const q = ap(Div, x, n);
+  // A destroyer elsewhere, as after inplace: the DestroyHandler has real work to do.
+  const scratch = ap(destroyOp, ap(op1, xt));
+  return { xt, out: ap(new MyOp("join"), ap(Lazy, q, n), scratch) };
+}
+
+function liveGraph(): { fg: FunctionGraph; dh: DestroyHandler } {
+  const { xt, out } = prGraph();
+  const dh = new DestroyHandler();
+  const fg = new FunctionGraph([xt], [out], { features: [dh, new CheckedFeature()] });
+  fg.validate();
+  return { fg, dh };
+}
+
+const nestedDb = new SequenceDB();
+nestedDb.register("lower_xtensor", 0.09, ["required"], inToOut([uselessTFromX]));
+
+describe("rewriting/checked", () => {
+  it("typesCompatible allows refinement and rejects contradiction", () => {
+    assert.ok(typesCompatible(toyType([null]), toyType([3])));
+    assert.ok(typesCompatible(toyType([3]), toyType([null])));
+    assert.ok(!typesCompatible(toyType([3]), toyType([4])));
+    assert.ok(!typesCompatible(toyType([3]), toyType([3, 1])));
+  });
+
+  describe("the PR #2269 failure pattern: a nested in-place rewrite over a live graph's nodes", () => {
+    /**
+     * expand_lazy_grad's transform runs `rewriteGraph(..., {clone: false})` over nodes it shares
+     * with the live graph (which has a DestroyHandler attached). Lowering there rewires the shared
+     * Shape node from T1 to xt, which only the throwaway graph hears about.
+     */
+    const expandLazyGrad = nodeRewriter("expand_lazy_grad", [MyOp], (_fg, node) => {
+      if (node.op !== Lazy) return null;
+      rewriteGraph([node.inputs[1]], { include: ["lower_xtensor"], clone: false, db: nestedDb });
+      return null;
+    });
+
+    it("checked mode stops the nested graph at its first mutation of a shared node", () => {
+      const { fg } = liveGraph();
+      assert.throws(
+        () => outToIn([expandLazyGrad]).apply(fg, new RewriteContext({ checked: true })),
+        (e: Error) =>
+          e instanceof InvariantError &&
+          /rewrite expand_lazy_grad on LazyGrad/.test(e.message) &&
+          /Shape.*belongs to live FunctionGraph#\d+/.test(e.message) &&
+          /useless_tensor_from_xtensor/.test(e.message),
+      );
+      // Nothing was mutated: the live graph and its DestroyHandler are intact.
+      fg.checkIntegrity();
+      fg.getFeature(DestroyHandler)?.checkConsistency();
+    });
+
+    it("a transform that rewires node.inputs directly is caught right after it, naming the rewrite", () => {
+      const { fg } = liveGraph();
+      const rewireBehindTheBack = nodeRewriter("expand_lazy_grad_raw", [MyOp], (_fg, node) => {
+        if (node.op !== Lazy) return null;
+        const shape = node.inputs[1].owner?.inputs[0].owner as Apply;
+        const t1 = shape.inputs[0].owner as Apply;
+        shape.inputs[0] = (t1.inputs[0].owner as Apply).inputs[0]; // Shape(T1) -> Shape(xt), unannounced
+        return null;
+      });
+      assert.throws(
+        () => outToIn([rewireBehindTheBack]).apply(fg, new RewriteContext({ checked: true })),
+        (e: Error) =>
+          e instanceof InvariantError &&
+          /checked mode: rewrite "expand_lazy_grad_raw" on LazyGrad/.test(e.message) &&
+          /during transform/.test(e.message) &&
+          /checkIntegrity \[/.test(e.message),
+      );
+    });
+
+    it("unchecked, the corruption surfaces later, in another rewrite — still an InvariantError, never a bare KeyError", () => {
+      const { xt, out } = prGraph();
+      const fg = new FunctionGraph([xt], [out], { features: [new DestroyHandler()] });
+      const ctx = new RewriteContext({ checked: false });
+      outToIn([expandLazyGrad]).apply(fg, ctx);
+      // The live graph is now silently inconsistent...
+      assert.throws(() => fg.checkIntegrity(), InvariantError);
+      assert.throws(() => fg.getFeature(DestroyHandler)?.checkConsistency(), InvariantError);
+      // ...and the live graph's own lowering trips over the stale client, far from the cause.
+      assert.throws(() => inToOut([uselessTFromX]).apply(fg, ctx), (e: Error) => e instanceof InvariantError && /applyNodes/.test(e.message));
+      // Replacing T1 directly, as the live lowering would: PyTensor's change_node_input returns
+      // early here (Shape already reads xt), leaving a zombie T1; xgrad refuses the stale client.
+      const shape = [...fg.applyNodes].find((n) => n.op === Shape) as Apply;
+      const t1 = [...fg.applyNodes].find((n) => n.op === TFromX) as Apply;
+      assert.throws(
+        () => fg.replace(t1.outputs[0], shape.inputs[0], "useless_tensor_from_xtensor"),
+        (e: Error) => e instanceof InvariantError && /useless_tensor_from_xtensor/.test(e.message) && /not a registered client/.test(e.message),
+      );
+    });
+
+    it("the fix: lowering a clone leaves the live graph consistent", () => {
+      const { fg } = liveGraph();
+      const cloneFirst = nodeRewriter("expand_lazy_grad_clone", [MyOp], (_fg, node) => {
+        if (node.op !== Lazy) return null;
+        rewriteGraph([node.inputs[1]], { include: ["lower_xtensor"], clone: true, db: nestedDb });
+        return null;
+      });
+      outToIn([cloneFirst]).apply(fg, new RewriteContext({ checked: true }));
+      fg.checkIntegrity();
+    });
+  });
+
+  it("a replacement that contradicts a recorded static type is named", () => {
+    const x = toyVar("x");
+    const y = toyVar("y", [4]);
+    // The node's output was refined to length 3 (as by a shape rewrite); y has length 4.
+    const node = new Apply(op1, [x], [toyType([3])]);
+    const fg = new FunctionGraph([x, y], [ap(new MyOp("join"), node.out)], { features: [new CheckedFeature()] });
+    const bad = nodeRewriter("x_to_y", null, (_g, n) => (n.op === op1 && n.inputs[0] === x ? new Map([[x, y]]) : null));
+    assert.throws(
+      () => inToOut([bad]).apply(fg, new RewriteContext({ checked: true })),
+      (e: Error) => e instanceof InvariantError && /rewrite "x_to_y"/.test(e.message) && /recorded as .*shape=\(3,\).*give.*shape=\(4,\)/.test(e.message),
+    );
+    fg.checkIntegrity();
+    assert.equal(fg.outputs[0].owner?.inputs[0].owner?.inputs[0], x, "the bad replacement was reverted");
+  });
+});
