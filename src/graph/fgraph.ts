@@ -201,6 +201,13 @@ export class FunctionGraph {
     for (const n of this.applyNodes) if (!guardOwner.has(n)) guardOwner.set(n, this);
   }
 
+  /** Release the claim taken by `guardNodes` (e.g. when checked mode is detached). */
+  unguardNodes(): void {
+    if (!this.guarded) return;
+    this.guarded = false;
+    for (const n of this.applyNodes) if (guardOwner.get(n) === this) guardOwner.delete(n);
+  }
+
   private emitImport(node: Apply, reason: string): void {
     for (const f of [...this.features]) f.onImport?.(this, node, reason);
   }

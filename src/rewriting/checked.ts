@@ -42,8 +42,18 @@ export class CheckedFeature implements Feature, TransformChecker {
   private readonly touched = new Set<Apply>();
   private lastReason = "(graph construction)";
 
+  private current: { rewrite: string; node: Apply } | null = null;
+
   onAttach(fg: FunctionGraph): void {
     fg.guardNodes();
+  }
+
+  onDetach(fg: FunctionGraph): void {
+    fg.unguardNodes();
+  }
+
+  beforeReplace(rewrite: string, node: Apply): void {
+    this.current = { rewrite, node };
   }
 
   onImport(_fg: FunctionGraph, node: Apply, reason: string): void {
@@ -63,7 +73,9 @@ export class CheckedFeature implements Feature, TransformChecker {
   }
 
   onValidate(fg: FunctionGraph): void {
-    this.verify(fg, this.lastReason, null);
+    const cur = this.current;
+    this.current = null;
+    this.verify(fg, this.lastReason, cur !== null && cur.rewrite === this.lastReason ? cur.node : null);
   }
 
   afterTransform(fg: FunctionGraph, rewrite: string, node: Apply): void {

@@ -102,6 +102,8 @@ const named = new WeakSet<Error>();
 export interface TransformChecker {
   /** Called after every `transform`, whether or not it returned replacements. */
   afterTransform(fg: FunctionGraph, rewrite: string, node: Apply): void;
+  /** Called before a node rewrite's replacements, so later failures can name the node. */
+  beforeReplace(rewrite: string, node: Apply): void;
 }
 
 function findChecker(fg: FunctionGraph): TransformChecker | undefined {
@@ -152,11 +154,13 @@ export function applyNodeRewriter(fg: FunctionGraph, node: Apply, rw: NodeRewrit
     return false;
   }
   // A transform that rewired shared nodes (a nested in-place rewrite) is caught here, naming it.
-  if (ctx.checked) findChecker(fg)?.afterTransform(fg, rw.name, node);
+  const checker = ctx.checked ? findChecker(fg) : undefined;
+  checker?.afterTransform(fg, rw.name, node);
   let pairs: [Variable, Variable][];
   try {
     pairs = replacementPairs(fg, rw, node, result);
     if (pairs.length === 0) return false;
+    checker?.beforeReplace(rw.name, node);
     fg.replaceAllValidate(pairs, rw.name);
   } catch (e) {
     ctx.fail(rw.name, node, e);

@@ -130,6 +130,26 @@ describe("rewriting/checked", () => {
     });
   });
 
+  it("a DestroyHandler desynchronised behind the graph's back is caught at the next rewrite step, naming it", () => {
+    const { fg, dh } = liveGraph();
+    // Simulate a lost callback: the handler forgets every client it recorded.
+    (dh as unknown as { clients: Map<unknown, unknown> }).clients.clear();
+    const rw = nodeRewriter("op1_to_op1_copy", [MyOp], (_g, n) => (n.op === op1 ? [ap(new MyOp("copy"), ...n.inputs)] : null));
+    assert.throws(
+      () => inToOut([rw]).apply(fg, new RewriteContext({ checked: true })),
+      (e: Error) => e instanceof InvariantError && /rewrite "op1_to_op1_copy" on /.test(e.message) && /DestroyHandler.checkConsistency/.test(e.message),
+    );
+  });
+
+  it("checked FAST_RUN-style merging over a graph with destroyers stays consistent", () => {
+    const x = toyVar("x");
+    const b1 = ap(op1, x);
+    const b2 = ap(op1, x);
+    const out = ap(new MyOp("join"), ap(destroyOp, b1), ap(destroyOp, b2), ap(op1, x));
+    const [r] = rewriteGraph([out], { include: ["merge1"], checked: true, features: [new DestroyHandler()] });
+    assert.equal(r.owner?.inputs.length, 3);
+  });
+
   it("a replacement that contradicts a recorded static type is named", () => {
     const x = toyVar("x");
     const y = toyVar("y", [4]);
@@ -139,7 +159,7 @@ describe("rewriting/checked", () => {
     const bad = nodeRewriter("x_to_y", null, (_g, n) => (n.op === op1 && n.inputs[0] === x ? new Map([[x, y]]) : null));
     assert.throws(
       () => inToOut([bad]).apply(fg, new RewriteContext({ checked: true })),
-      (e: Error) => e instanceof InvariantError && /rewrite "x_to_y"/.test(e.message) && /recorded as .*shape=\(3,\).*give.*shape=\(4,\)/.test(e.message),
+      (e: Error) => e instanceof InvariantError && /rewrite "x_to_y" on op1/.test(e.message) && /recorded as .*shape=\(3,\).*give.*shape=\(4,\)/.test(e.message),
     );
     fg.checkIntegrity();
     assert.equal(fg.outputs[0].owner?.inputs[0].owner?.inputs[0], x, "the bad replacement was reverted");
