@@ -766,9 +766,11 @@ class Parser {
    * `args[firstIndex..]`; each must be referenced by some `{arg: k}`.
    *
    * Result dims follow xarray's `Variable._broadcast_indexes`: when every index array is 1-d and
-   * their dims are distinct it is outer (orthogonal) indexing, each array's dim replacing the dim
-   * it indexes in place; otherwise it is vectorized indexing, and the result dims are the
-   * ordered union, walking x's dims, of kept dims and each index array's dims.
+   * the result's dims (each kept dim, each array's dim) are distinct it is outer (orthogonal)
+   * indexing, each array's dim replacing the dim it indexes in place; otherwise it is vectorized
+   * indexing, and the result dims are the ordered union, walking x's dims, of kept dims and each
+   * index array's dims. So an array over a kept dim `b` is zipped with `b` (`isel(a=i(b))` gives
+   * `out[b, c] = x[i[b], b, c]`), not refused.
    */
   private isel(o: Obj, node: Record<string, unknown>, args: ArgInfo[], firstIndex: number, path: string): { view: VarType } {
     const x = args[0].t;
@@ -834,14 +836,13 @@ class Parser {
       sizes.set(d, len);
       if (!outDims.includes(d)) outDims.push(d);
     };
-    const arrayDims = arrays.map((a) => a.dims[0]);
-    const outer = arrays.every((a) => a.dims.length === 1) && new Set(arrayDims).size === arrayDims.length;
+    // As xarray: kept dims count too, so an array over a kept dim makes the indexing vectorized.
+    const outerDims = entries.flatMap(({ d, e }) => (e === undefined || e.kind === "slice" ? [d] : e.kind === "arg" ? [e.dims[0]] : []));
+    const outer = arrays.every((a) => a.dims.length === 1) && new Set(outerDims).size === outerDims.length;
     if (outer) {
       for (const { d, e } of entries) {
         const [od, len] = e === undefined ? [d, sizeOf(x, d)] : e.kind === "slice" ? [d, e.length] : e.kind === "arg" ? [e.dims[0], e.shape[0]] : [null, 0];
         if (od === null) continue;
-        // Outer indexing keeps positions, so a name reused by another position would repeat a dim.
-        if (outDims.includes(od)) fail(ip, `the result would have dim ${JSON.stringify(od)} twice (an index array's dim equals a kept dim); rename the index array`);
         outDims.push(od);
         sizes.set(od, len as number);
       }
