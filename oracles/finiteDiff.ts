@@ -296,7 +296,8 @@ class Tally {
  *   no finite differences and is checked even where f is not smooth.
  *
  * @param f - the function; it must not mutate its argument.
- * @param x - the point. Only its float buffers are perturbed.
+ * @param x - the point: exactly the float inputs to differentiate (close over integer inputs,
+ *   index arrays and anything held constant inside `f`). Every entry is perturbed.
  * @returns `pass`, `fail` (with the first offending comparison) or `inconclusive` (with why the
  *   point cannot be judged).
  */

@@ -546,7 +546,12 @@ function evalNode(node: RefCaseNode, env: ReadonlyMap<string, Arr>): Arr {
     if (a.dims === null) {
       if (op !== "sum") throw new RefEvalError(`${ctx}: only sum is defined on positional tensors`);
       const given = field<number[] | null | undefined>(node, "axes");
-      axes = given == null ? a.shape.map((_, i) => i) : given.map((ax) => (ax < 0 ? ax + a.shape.length : ax));
+      axes = given == null ? a.shape.map((_, i) => i) : given.map((ax) => {
+        if (!Number.isInteger(ax) || ax < -a.shape.length || ax >= a.shape.length) {
+          throw new RefEvalError(`${ctx}: axis ${ax} is out of range for a ${a.shape.length}-d tensor`);
+        }
+        return ax < 0 ? ax + a.shape.length : ax;
+      });
     } else {
       const dims = field<string[] | null>(node, "dims");
       axes = dims === null ? a.shape.map((_, i) => i) : dims.map((d) => dimIndex(ctx, a, d));
