@@ -14,6 +14,7 @@
  * `evaluateCaseEngine` and `caseGradients` produce the `values` and `grads` sections of the
  * `xgrad check --json` verdict, each from one compiled function.
  */
+import type { RewriteContext } from "../rewriting/engine.js";
 import { compile } from "../compile/function.js";
 import { XgradError } from "../errors.js";
 import type { Variable } from "../graph/basic.js";
@@ -90,6 +91,8 @@ export interface CaseRunOptions {
   readonly mode?: Mode;
   /** Default false. */
   readonly checked?: boolean;
+  /** A rewrite context to compile with (its counters then say which rewrites fired). */
+  readonly ctx?: RewriteContext;
 }
 
 /** The gradient paths of the verdict that the engine computes. */
@@ -322,7 +325,7 @@ export function caseEvaluator(built: BuiltCase, opts: CaseRunOptions = {}): Case
   const ids = [...built.nodes.keys()];
   const outs = ids.map((id) => built.nodes.get(id) as Variable);
   const names = [...built.inputs.keys()];
-  const f = compile(names.map((n) => built.inputs.get(n) as Variable), outs, { mode: opts.mode ?? "NONE", checked: opts.checked ?? false });
+  const f = compile(names.map((n) => built.inputs.get(n) as Variable), outs, { mode: opts.mode ?? "NONE", checked: opts.checked ?? false, ...(opts.ctx !== undefined ? { ctx: opts.ctx } : {}) });
   return (values = built.values) => {
     const res = f(...names.map((n) => values.get(n) ?? (built.values.get(n) as NDArray)));
     const out: Record<string, VerdictArray> = {};
@@ -365,7 +368,7 @@ export function caseGradients(built: BuiltCase, strategy: CaseGradStrategy, opts
       : grad(built.cost, built.wrt, { gradStrategy: strategy, disconnectedInputs: "ignore" });
   const live = gs.flatMap((g, i) => (g === null ? [] : [i]));
   const names = [...built.inputs.keys()];
-  const f = compile(names.map((n) => built.inputs.get(n) as Variable), live.map((i) => gs[i] as Variable), { mode: opts.mode ?? "NONE", checked: opts.checked ?? false });
+  const f = compile(names.map((n) => built.inputs.get(n) as Variable), live.map((i) => gs[i] as Variable), { mode: opts.mode ?? "NONE", checked: opts.checked ?? false, ...(opts.ctx !== undefined ? { ctx: opts.ctx } : {}) });
   const res = f(...names.map((n) => built.values.get(n) as NDArray));
   const byIndex = new Map(live.map((i, k) => [i, res[k]] as const));
   built.wrtNames.forEach((name, i) => {

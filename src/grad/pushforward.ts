@@ -13,7 +13,8 @@ import { type Apply, Variable, makeVariable } from "../graph/basic.js";
 import { DISCONNECTED, type Disconnected, type GradTerm, isDisconnected, isUndefinedGrad } from "../graph/op.js";
 import { isFloat } from "../graph/type.js";
 import { GradError } from "../errors.js";
-import { ancestors, toposort } from "../graph/traversal.js";
+import { ancestors, graphReplace, toposort } from "../graph/traversal.js";
+import { PullbackOp } from "./lazy.js";
 import { algebraFor } from "./algebra.js";
 import { type DisconnectedPolicy, type GradOptions, type GradResult, type ReturnDisconnected, alignCotangent, grad, gradTerms, pullback } from "./driver.js";
 
@@ -81,14 +82,26 @@ function doublePullback(outs: readonly Variable[], wrt: readonly Variable[], tan
   // Several wrt may share one gradient variable: pullback sums their tangents.
   const res = pullback(outputsG, u, cots, { ...common, disconnectedInputs: "ignore", returnDisconnected: "disconnected" });
   const placeholders = new Set<Variable>(u);
+  const live = res.filter((r): r is Variable => r instanceof Variable);
+  // A lazy Pullback node (src/grad/lazy.ts) takes the placeholders as inputs even though its
+  // expansion is linear in them and cancels them out: such a dependence is only structural.
+  const lazyOutputs = ancestors(live, wrt).filter((v) => v.owner?.op instanceof PullbackOp);
   res.forEach((r, j) => {
-    if (r instanceof Variable && ancestors([r], wrt).some((a) => placeholders.has(a))) {
+    if (r instanceof Variable && ancestors([r], [...wrt, ...lazyOutputs]).some((a) => placeholders.has(a))) {
       throw new GradError(
         `pushforward: the tangent of output ${j} (${outs[j].toString()}) still depends on its cotangent placeholder, ` +
           `so some pullback on the path is not linear in its cotangent; use useOpPushforward or fix that rule`,
       );
     }
   });
+  if (lazyOutputs.length > 0) {
+    // J t does not depend on u, so any value works; zeros of the outputs (PyTensor's choice)
+    // make the compiled function need no placeholder input.
+    const zeros = new Map(u.map((uk, k) => [uk, algebraFor(outs[k].type).zerosLike(outs[k], uk.type.dtype)] as const));
+    const replaced = graphReplace(live, zeros);
+    let k = 0;
+    return res.map((r) => (r instanceof Variable ? replaced[k++] : r));
+  }
   return res;
 }
 

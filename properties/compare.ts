@@ -1,0 +1,79 @@
+/**
+ * Array comparison for the engine-vs-engine properties (direct vs lowered, FAST_RUN vs NONE).
+ *
+ * Both sides are float64 (or float32) computations of the same mathematical quantity along
+ * different code paths, so they differ only by rounding: a different summation order, a fused
+ * kernel. The tolerance is relative to the largest magnitude in the array (an element that is
+ * small by cancellation carries the rounding of the large terms that produced it), scaled by
+ * the dtype's unit roundoff with generous headroom: the bugs the harness hunts (a transposed
+ * cotangent, a lost term, a wrong factor) are relative errors of order 1e-2 and above.
+ */
+import type { ArrayValue } from "./types.js";
+
+/** Result of comparing two arrays. */
+export interface ArrayComparison {
+  readonly ok: boolean;
+  readonly reason?: string;
+  readonly maxAbsErr: number;
+  readonly maxRelErr: number;
+}
+
+/** Relative tolerance for engine-vs-engine comparisons, by the least precise dtype involved. */
+export function engineRtol(dtype: string): number {
+  // float64: 2^-52 ≈ 2.2e-16, with ~4.5e6 headroom; float32: 2^-23 ≈ 1.2e-7, with ~850.
+  return dtype === "float32" ? 1e-4 : 1e-9;
+}
+
+/**
+ * Compare `a` (claimed) with `b` (reference): same dims order, shape and dtype, and every
+ * element within `rtol · (S + max(|a|, |b|))`, where S is the largest |b| in the array. Equal
+ * non-finite values match; a non-finite value against a finite one does not.
+ */
+export function compareArrays(a: ArrayValue, b: ArrayValue, what: string, rtol = engineRtol(a.dtype === "float32" || b.dtype === "float32" ? "float32" : "float64")): ArrayComparison {
+  const dimsA = a.dims?.join(", ");
+  const dimsB = b.dims?.join(", ");
+  if (dimsA !== dimsB) return { ok: false, reason: `${what}: dims (${dimsA ?? "positional"}) but the reference has (${dimsB ?? "positional"})`, maxAbsErr: Infinity, maxRelErr: Infinity };
+  if (a.shape.length !== b.shape.length || a.shape.some((s, i) => s !== b.shape[i])) {
+    return { ok: false, reason: `${what}: shape [${a.shape.join(", ")}] but the reference has [${b.shape.join(", ")}]`, maxAbsErr: Infinity, maxRelErr: Infinity };
+  }
+  if (a.dtype !== b.dtype) return { ok: false, reason: `${what}: dtype ${a.dtype} but the reference has ${b.dtype}`, maxAbsErr: Infinity, maxRelErr: Infinity };
+  let scale = 0;
+  for (const v of b.data) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+  let maxAbs = 0;
+  let maxRel = 0;
+  let worst: string | undefined;
+  for (let i = 0; i < a.data.length; i++) {
+    const x = a.data[i];
+    const y = b.data[i];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) {
+      if (Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y))) continue;
+      return { ok: false, reason: `${what}[${i}]: ${x} but the reference has ${y}`, maxAbsErr: Infinity, maxRelErr: Infinity };
+    }
+    const err = Math.abs(x - y);
+    const rel = err / Math.max(Math.abs(x) + Math.abs(y), Number.MIN_VALUE);
+    maxAbs = Math.max(maxAbs, err);
+    if (err > 0) maxRel = Math.max(maxRel, rel);
+    if (err > rtol * (scale + Math.max(Math.abs(x), Math.abs(y))) && worst === undefined) {
+      worst = `${what}[${i}]: ${x} but the reference has ${y} (|diff| ${err.toExponential(3)} > rtol ${rtol} × scale ${(scale + Math.max(Math.abs(x), Math.abs(y))).toExponential(3)})`;
+    }
+  }
+  return worst === undefined ? { ok: true, maxAbsErr: maxAbs, maxRelErr: maxRel } : { ok: false, reason: worst, maxAbsErr: maxAbs, maxRelErr: maxRel };
+}
+
+/** Compare every named array of `claimed` with `reference`; the first disagreement wins. */
+export function compareRecords(claimed: Readonly<Record<string, ArrayValue>>, reference: Readonly<Record<string, ArrayValue>>, what: string): ArrayComparison {
+  let maxAbs = 0;
+  let maxRel = 0;
+  const keys = Object.keys(reference);
+  const extra = Object.keys(claimed).filter((k) => !(k in reference));
+  if (extra.length > 0) return { ok: false, reason: `${what}: unexpected entries ${extra.join(", ")}`, maxAbsErr: Infinity, maxRelErr: Infinity };
+  for (const k of keys) {
+    const a = claimed[k];
+    if (a === undefined) return { ok: false, reason: `${what}: no entry for ${k}`, maxAbsErr: Infinity, maxRelErr: Infinity };
+    const r = compareArrays(a, reference[k], `${what} ${k}`);
+    if (!r.ok) return r;
+    maxAbs = Math.max(maxAbs, r.maxAbsErr);
+    maxRel = Math.max(maxRel, r.maxRelErr);
+  }
+  return { ok: true, maxAbsErr: maxAbs, maxRelErr: maxRel };
+}

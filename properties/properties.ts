@@ -1,0 +1,410 @@
+/**
+ * The seven properties, run on one case. Every property can run alone; all of them share the
+ * case, its built graph and whatever gradients more than one of them needs.
+ *
+ * | property | claim | judge |
+ * |---|---|---|
+ * | direct-vs-lowered | lazy `grad` | `lowerThenGrad` (tight float tolerance) |
+ * | perNode-vs-lowered | per-node `grad` | `lowerThenGrad` |
+ * | direct-vs-finiteDiff | lazy `grad` | float64 central differences (oracles/finiteDiff.ts) |
+ * | direct-vs-tfjs | lazy `grad` | TensorFlow.js translating the case itself (oracles/tfjs.ts) |
+ * | rewrite-soundness | FAST_RUN forward and gradient, checked, onOptError raise | NONE |
+ * | second-order | lazy Hessian-vector product | central differences of the lazy gradient |
+ * | pushforward-duality | ⟨w, J u⟩ from pushforward | ⟨Jᵀ w, u⟩ from pullback |
+ * | forward-vs-tfjs | engine forward values | tfjs forward values (dims order included) |
+ *
+ * An oracle that cannot judge a point says `inconclusive` with a reason; an exception inside a
+ * property is an `error` check carrying the error's class, so one broken path never hides the
+ * verdicts of the others.
+ */
+import { type Variable, makeVariable } from "../src/graph/basic.js";
+import { isFloat } from "../src/graph/type.js";
+import { NDArray } from "../src/ndarray/ndarray.js";
+import { compile } from "../src/compile/function.js";
+import { RewriteContext } from "../src/rewriting/engine.js";
+import { grad, pullback } from "../src/grad/driver.js";
+import { hessianVectorProduct, pushforward } from "../src/grad/pushforward.js";
+import { XTensorType } from "../src/xtensor/type.js";
+import type { Case, CaseTypes } from "../src/case/format.js";
+import { caseTypes } from "../src/case/parse.js";
+import { writeCase } from "../src/case/write.js";
+import { type BuiltCase, type CaseGradStrategy, buildCase, caseGradients, evaluateCaseEngine } from "../src/case/build.js";
+import { type FiniteDiffVerdict, type Point, checkGradient, checkHessianVectorProduct, mulberry32 } from "../oracles/finiteDiff.js";
+import { type TfjsResult, compareForwardWithTfjs, compareWithTfjs, runTfjs } from "../oracles/tfjs.js";
+import { compareRecords, engineRtol } from "./compare.js";
+import { type ArrayValue, type Check, type GradPath, PROPERTY_NAMES, type PropertyName, type Verdict } from "./types.js";
+
+/** Options of {@link runProperties}. */
+export interface PropertyRunOptions {
+  /** The properties to run (default: all). */
+  readonly properties?: readonly PropertyName[];
+  /** The verdict's `case` label (default: the case's `name`, else "case"). */
+  readonly name?: string;
+  /** Also put a full central-difference gradient in `grads.finiteDiff` (one evaluation pair per element; for `xgrad check`). */
+  readonly finiteDiffGrads?: boolean;
+}
+
+/** A verdict plus what the fuzz runner aggregates across cases. */
+export interface PropertyRun {
+  readonly verdict: Verdict;
+  /** Rewrites that fired while compiling this case in FAST_RUN (feature coverage). */
+  readonly fired: Readonly<Record<string, number>>;
+  /** The tfjs backend, when tfjs ran. */
+  readonly backend: string | null;
+  /** Wall time of each property, milliseconds. */
+  readonly millis: Partial<Record<PropertyName, number>>;
+}
+
+type Grads = Record<string, ArrayValue>;
+interface VerdictParts {
+  values: Record<string, ArrayValue>;
+  grads: Partial<Record<GradPath, Grads>>;
+}
+type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: Error };
+
+/** Run the selected properties on one (already validated) case. */
+export async function runProperties(c: Case, opts: PropertyRunOptions = {}, types: CaseTypes = caseTypes(c)): Promise<PropertyRun> {
+  const selected = new Set<PropertyName>(opts.properties ?? PROPERTY_NAMES);
+  const label = opts.name ?? c.name ?? "case";
+  const checks: Check[] = [];
+  const millis: Partial<Record<PropertyName, number>> = {};
+  const ctx = new RewriteContext({ onOptError: "raise", checked: true });
+  let backend: string | null = null;
+
+  const built = attempt(() => buildCase(c, types));
+  const values = built.ok ? attempt(() => evaluateCaseEngine(built.value)) : built;
+  const result: VerdictParts = { values: values.ok ? values.value : {}, grads: {} };
+  if (!values.ok) {
+    // Nothing can be judged when the case does not even build or run forward.
+    for (const p of PROPERTY_NAMES) if (selected.has(p)) checks.push(errorCheck(p, values.error, built.ok ? "forward evaluation" : "building the graph"));
+    return { verdict: verdict(label, result, checks), fired: {}, backend, millis };
+  }
+  const b = built.ok ? built.value : (undefined as never);
+  const seed = caseSeed(c);
+
+  const paths = new Map<CaseGradStrategy, Outcome<Grads>>();
+  const gradsOf = (s: CaseGradStrategy): Outcome<Grads> => {
+    let r = paths.get(s);
+    if (r === undefined) {
+      r = attempt(() => caseGradients(b, s));
+      paths.set(s, r);
+      if (r.ok) result.grads[s === "lazy" ? "direct" : s] = r.value;
+    }
+    return r;
+  };
+  let tfjs: Outcome<TfjsResult> | null = null;
+  const tfjsResult = async (): Promise<Outcome<TfjsResult>> => {
+    if (tfjs === null) {
+      try {
+        const r = await runTfjs(c, types);
+        tfjs = { ok: true, value: r };
+        backend = r.backend;
+        if (r.grads !== undefined) result.grads.tfjs = Object.fromEntries(Object.entries(r.grads).map(([k, g]) => [k, { ...g, dtype: "float32" }]));
+      } catch (e) {
+        tfjs = { ok: false, error: asError(e) };
+      }
+    }
+    return tfjs;
+  };
+
+  const run = async (p: PropertyName, body: () => Check | Promise<Check>): Promise<void> => {
+    if (!selected.has(p)) return;
+    const t0 = performance.now();
+    try {
+      checks.push(await body());
+    } catch (e) {
+      checks.push(errorCheck(p, asError(e)));
+    }
+    millis[p] = performance.now() - t0;
+  };
+
+  const pathVsLowered = (p: PropertyName, s: CaseGradStrategy): Check => {
+    const claim = gradsOf(s);
+    if (!claim.ok) return errorCheck(p, claim.error, `the ${s === "lazy" ? "direct" : s} gradient`);
+    const ref = gradsOf("lowered");
+    if (!ref.ok) return errorCheck(p, ref.error, "the lowerThenGrad reference");
+    return fromComparison(p, compareRecords(claim.value, ref.value, "gradient"));
+  };
+
+  await run("direct-vs-lowered", () => pathVsLowered("direct-vs-lowered", "lazy"));
+  await run("perNode-vs-lowered", () => pathVsLowered("perNode-vs-lowered", "perNode"));
+
+  await run("direct-vs-finiteDiff", () => {
+    const claim = gradsOf("lazy");
+    if (!claim.ok) return errorCheck("direct-vs-finiteDiff", claim.error, "the direct gradient");
+    if (b.wrt.length === 0) return inconclusive("direct-vs-finiteDiff", "no float input to differentiate");
+    const typeProblem = gradTypeProblem(b, claim.value);
+    if (typeProblem !== null) return { property: "direct-vs-finiteDiff", status: "fail", reason: typeProblem };
+    const f = costFunction(b);
+    const x = wrtPoint(b);
+    const g: Record<string, Float64Array> = {};
+    for (const n of b.wrtNames) g[n] = Float64Array.from(claim.value[n].data);
+    if (opts.finiteDiffGrads === true) result.grads.finiteDiff = fullFiniteDiff(b, f, x);
+    return fromFiniteDiff("direct-vs-finiteDiff", checkGradient(f, x, { grad: g }, { seed, noise: noiseFor(b) }));
+  });
+
+  await run("direct-vs-tfjs", async () => {
+    const claim = gradsOf("lazy");
+    if (!claim.ok) return errorCheck("direct-vs-tfjs", claim.error, "the direct gradient");
+    const t = await tfjsResult();
+    if (!t.ok) return inconclusive("direct-vs-tfjs", `tfjs could not run this case: ${firstLine(t.error)}`);
+    const r = compareWithTfjs({ grads: claim.value as Record<string, never> }, t.value);
+    return { property: "direct-vs-tfjs", status: r.status, ...(r.reason !== undefined ? { reason: r.reason } : {}), maxAbsErr: r.maxAbsErr, maxRelErr: r.maxRelErr };
+  });
+
+  await run("rewrite-soundness", () => {
+    const fast = attempt(() => evaluateCaseEngine(b, { mode: "FAST_RUN", checked: true, ctx }));
+    if (!fast.ok) return errorCheck("rewrite-soundness", fast.error, "the FAST_RUN forward graph");
+    const fwd = compareRecords(fast.value, result.values, "FAST_RUN forward value of node");
+    if (!fwd.ok) return fromComparison("rewrite-soundness", fwd);
+    if (b.wrt.length === 0) return fromComparison("rewrite-soundness", fwd);
+    const ref = gradsOf("lazy");
+    if (!ref.ok) return errorCheck("rewrite-soundness", ref.error, "the NONE direct gradient");
+    const fastGrads = attempt(() => caseGradients(b, "lazy", { mode: "FAST_RUN", checked: true, ctx }));
+    if (!fastGrads.ok) return errorCheck("rewrite-soundness", fastGrads.error, "the FAST_RUN gradient graph");
+    const bwd = compareRecords(fastGrads.value, ref.value, "FAST_RUN gradient");
+    return fromComparison("rewrite-soundness", bwd.ok ? { ...bwd, maxAbsErr: Math.max(bwd.maxAbsErr, fwd.maxAbsErr), maxRelErr: Math.max(bwd.maxRelErr, fwd.maxRelErr) } : bwd);
+  });
+
+  await run("second-order", () => {
+    if (b.wrt.length === 0) return inconclusive("second-order", "no float input to differentiate");
+    const { gradFn, hvpFn } = secondOrderFunctions(b);
+    return fromFiniteDiff("second-order", checkHessianVectorProduct(gradFn, wrtPoint(b), hvpFn, { seed, noise: noiseFor(b) }));
+  });
+
+  await run("pushforward-duality", () => dualityCheck(b, seed));
+
+  await run("forward-vs-tfjs", async () => {
+    const t = await tfjsResult();
+    if (!t.ok) return inconclusive("forward-vs-tfjs", `tfjs could not run this case: ${firstLine(t.error)}`);
+    const r = compareForwardWithTfjs(result.values as Record<string, never>, t.value, c);
+    return { property: "forward-vs-tfjs", status: r.status, ...(r.reason !== undefined ? { reason: r.reason } : {}), maxAbsErr: r.maxAbsErr, maxRelErr: r.maxRelErr };
+  });
+
+  return { verdict: verdict(label, result, checks), fired: Object.fromEntries(ctx.fired), backend, millis };
+}
+
+// ---------------------------------------------------------------------------------------------
+// checks
+
+function verdict(label: string, result: VerdictParts, checks: Check[]): Verdict {
+  return { format: "xgrad-verdict/1", case: label, values: result.values, grads: result.grads, checks, ok: checks.every((k) => k.status !== "fail" && k.status !== "error") };
+}
+
+function attempt<T>(fn: () => T): Outcome<T> {
+  try {
+    return { ok: true, value: fn() };
+  } catch (e) {
+    return { ok: false, error: asError(e) };
+  }
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+function firstLine(e: Error): string {
+  return e.message.split("\n")[0];
+}
+
+/** An `error` check: the error's class and first message line, and where it happened. */
+export function errorCheck(property: PropertyName, e: Error, during?: string): Check {
+  const failingOp = opFromMessage(e.message);
+  return {
+    property,
+    status: "error",
+    errorClass: e.name && e.name !== "Error" ? e.name : e.constructor.name,
+    reason: `${during !== undefined ? `${during}: ` : ""}${firstLine(e)}`,
+    ...(failingOp !== null ? { failingOp } : {}),
+  };
+}
+
+/**
+ * The op (or rewrite) an engine error names first: errors name `rewrite <name>` or an op as
+ * `Family{props}`. Used for triage signatures, so it keeps only the stable part.
+ */
+export function opFromMessage(message: string): string | null {
+  const rw = /rewrite ([A-Za-z_][\w]*)/.exec(message);
+  if (rw !== null) return `rewrite:${rw[1]}`;
+  const op = /\b([A-Z][A-Za-z]+)(?:\{[^}]*\})?(?=\(|\.|:| )/.exec(message);
+  return op !== null ? op[1] : null;
+}
+
+function inconclusive(property: PropertyName, reason: string): Check {
+  return { property, status: "inconclusive", reason };
+}
+
+function fromComparison(property: PropertyName, r: { ok: boolean; reason?: string; maxAbsErr: number; maxRelErr: number }): Check {
+  return r.ok
+    ? { property, status: "pass", maxAbsErr: r.maxAbsErr, maxRelErr: r.maxRelErr }
+    : { property, status: "fail", reason: r.reason ?? "mismatch", maxAbsErr: r.maxAbsErr, maxRelErr: r.maxRelErr };
+}
+
+function fromFiniteDiff(property: PropertyName, v: FiniteDiffVerdict): Check {
+  return { property, status: v.status, ...(v.reason !== undefined ? { reason: v.reason } : {}), maxAbsErr: v.maxAbsErr, maxRelErr: v.maxRelErr };
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers shared by the finite-difference properties
+
+/** A deterministic 32-bit seed from the case's canonical JSON (FNV-1a). */
+export function caseSeed(c: Case): number {
+  const s = writeCase(c);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** The relative accuracy of one evaluation: float32 anywhere in the case means float32 noise. */
+function noiseFor(b: BuiltCase): number {
+  const any32 = [...b.types.values()].some((t) => t.dtype === "float32");
+  return any32 ? 64 * 2 ** -23 : 64 * 2 ** -52;
+}
+
+/** The wrt inputs' values as float64 buffers. */
+function wrtPoint(b: BuiltCase): Point {
+  const x: Record<string, Float64Array> = {};
+  for (const n of b.wrtNames) x[n] = Float64Array.from((b.values.get(n) as NDArray).toFlat());
+  return x;
+}
+
+/** Input arrays with the wrt entries taken from `p` (cast to each input's dtype). */
+function withPoint(b: BuiltCase, p: Point): NDArray[] {
+  return [...b.inputs.entries()].map(([n, v]) => {
+    const override = p[n];
+    if (override === undefined) return b.values.get(n) as NDArray;
+    return NDArray.fromFlat(override, (b.values.get(n) as NDArray).shape, v.type.dtype);
+  });
+}
+
+/** The cost as a black-box float64 function of the wrt inputs (one compile, NONE mode). */
+function costFunction(b: BuiltCase): (p: Point) => number {
+  const f = compile([...b.inputs.values()], [b.cost], { mode: "NONE" });
+  return (p) => f(...withPoint(b, p))[0].toFlat()[0];
+}
+
+/** A gradient whose type is not exactly its input's (dims order, shape, dtype) breaks the contract. */
+function gradTypeProblem(b: BuiltCase, g: Grads): string | null {
+  for (const [i, n] of b.wrtNames.entries()) {
+    const t = b.wrt[i].type;
+    const a = g[n];
+    const dims = t instanceof XTensorType ? t.dims.join(", ") : undefined;
+    if (a.dims?.join(", ") !== dims) return `the gradient for ${n} has dims (${a.dims?.join(", ") ?? "positional"}) but ${n} has (${dims ?? "positional"})`;
+    if (a.dtype !== t.dtype) return `the gradient for ${n} has dtype ${a.dtype} but ${n} is ${t.dtype}`;
+  }
+  return null;
+}
+
+/** A full central-difference gradient (for reports; the check itself uses random directions). */
+function fullFiniteDiff(b: BuiltCase, f: (p: Point) => number, x: Point): Grads {
+  const out: Grads = {};
+  for (const [i, n] of b.wrtNames.entries()) {
+    const base = x[n];
+    const data: number[] = [];
+    for (let k = 0; k < base.length; k++) {
+      const h = 1e-6 * Math.max(1, Math.abs(base[k]));
+      const plus = Float64Array.from(base);
+      const minus = Float64Array.from(base);
+      plus[k] += h;
+      minus[k] -= h;
+      data.push((f({ ...x, [n]: plus }) - f({ ...x, [n]: minus })) / (plus[k] - minus[k]));
+    }
+    const t = b.wrt[i].type;
+    out[n] = { ...(t instanceof XTensorType ? { dims: [...t.dims] } : {}), shape: [...(b.values.get(n) as NDArray).shape], dtype: "float64", data };
+  }
+  return out;
+}
+
+/** Fresh root variables with the types of `vs` (tangents, cotangents, Hessian directions). */
+function freshLike(vs: readonly Variable[], tag: string): Variable[] {
+  return vs.map((v, i) => makeVariable(v.type, null, 0, `${tag}${i}`));
+}
+
+function secondOrderFunctions(b: BuiltCase): { gradFn: (p: Point) => Point; hvpFn: (v: Point) => Point } {
+  const inputs = [...b.inputs.values()];
+  const gs = grad(b.cost, b.wrt, { disconnectedInputs: "ignore" });
+  const vs = freshLike(b.wrt, "v");
+  const hv = hessianVectorProduct(b.cost, b.wrt, vs, { disconnectedInputs: "ignore" });
+  const gf = compile(inputs, gs, { mode: "NONE" });
+  const hf = compile([...inputs, ...vs], hv, { mode: "NONE" });
+  const toPoint = (arrs: NDArray[]): Point => Object.fromEntries(b.wrtNames.map((n, i) => [n, Float64Array.from(arrs[i].toFlat())]));
+  const x0 = wrtPoint(b);
+  return {
+    gradFn: (p) => toPoint(gf(...withPoint(b, p))),
+    hvpFn: (v) =>
+      toPoint(
+        hf(
+          ...withPoint(b, x0),
+          ...b.wrtNames.map((n, i) => NDArray.fromFlat(v[n], (b.values.get(n) as NDArray).shape, b.wrt[i].type.dtype)),
+        ),
+      ),
+  };
+}
+
+/**
+ * The output the duality check differentiates: the last float node of rank ≥ 1 (a vector
+ * function makes ⟨w, J u⟩ = ⟨Jᵀ w, u⟩ non-trivial), else the cost.
+ */
+function dualityOutput(b: BuiltCase): Variable {
+  const ids = [...b.nodes.keys()].reverse();
+  for (const id of ids) {
+    const v = b.nodes.get(id) as Variable;
+    if (v !== b.cost && isFloat(v.type.dtype) && v.type.ndim > 0 && b.case.nodes.some((n) => n.id === id)) return v;
+  }
+  return b.cost;
+}
+
+function randomArray(rand: () => number, like: Variable): NDArray {
+  const shape = like.type.shape.map((s) => s ?? 1);
+  const n = shape.reduce((a, s) => a * s, 1);
+  return NDArray.fromFlat(
+    Array.from({ length: n }, () => 2 * rand() - 1),
+    shape,
+    like.type.dtype,
+  );
+}
+
+function dualityCheck(b: BuiltCase, seed: number): Check {
+  if (b.wrt.length === 0) return inconclusive("pushforward-duality", "no float input to differentiate");
+  const out = dualityOutput(b);
+  const us = freshLike(b.wrt, "u");
+  const [w] = freshLike([out], "w");
+  const jvp = pushforward([out], b.wrt, us, { returnDisconnected: "zero" })[0] as Variable;
+  const vjp = pullback([out], b.wrt, [w], { disconnectedInputs: "ignore" });
+  const f = compile([...b.inputs.values(), ...us, w], [jvp, ...vjp], { mode: "NONE" });
+  const rand = mulberry32(seed ^ 0x9e3779b9);
+  const uVals = us.map((u) => randomArray(rand, u));
+  const wVal = randomArray(rand, out);
+  const [jv, ...vj] = f(...b.values.values(), ...uVals, wVal);
+  // Both sides are exact linear maps of the same J; they differ only by rounding of the sums.
+  const dot = (a: NDArray, c: NDArray): [number, number] => {
+    const x = a.toFlat();
+    const y = c.toFlat();
+    let s = 0;
+    let m = 0;
+    for (let i = 0; i < x.length; i++) {
+      s += x[i] * y[i];
+      m += Math.abs(x[i] * y[i]);
+    }
+    return [s, m];
+  };
+  const [lhs, lm] = dot(wVal, jv);
+  let rhs = 0;
+  let rm = 0;
+  vj.forEach((g, i) => {
+    const [s, m] = dot(g, uVals[i]);
+    rhs += s;
+    rm += m;
+  });
+  const err = Math.abs(lhs - rhs);
+  const any32 = out.type.dtype === "float32" || b.wrt.some((v) => v.type.dtype === "float32");
+  const tol = engineRtol(any32 ? "float32" : "float64") * (lm + rm) + 1e-300;
+  if (!Number.isFinite(lhs) || !Number.isFinite(rhs)) return inconclusive("pushforward-duality", `non-finite inner products: ⟨w, J u⟩ = ${lhs}, ⟨Jᵀ w, u⟩ = ${rhs}`);
+  const rel = err / Math.max(Math.abs(lhs) + Math.abs(rhs), Number.MIN_VALUE);
+  return err <= tol
+    ? { property: "pushforward-duality", status: "pass", maxAbsErr: err, maxRelErr: rel }
+    : { property: "pushforward-duality", status: "fail", reason: `⟨w, J u⟩ = ${lhs} but ⟨Jᵀ w, u⟩ = ${rhs} for output ${out.toString()}: pushforward and pullback are not transposes`, maxAbsErr: err, maxRelErr: rel };
+}
