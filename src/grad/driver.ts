@@ -436,7 +436,10 @@ function nodeTerms(node: Apply, accessGrad: (v: Variable) => GradTerm, patterns:
     // and its term must be DISCONNECTED, undefined or provably zero.
     const throughFloat = pattern[i].some((c, j) => c && outConnected[j] && isFloat(node.outputs[j].type.dtype));
     if (isDisconnected(t)) {
-      if (throughFloat && undefinedVia[i] === null) {
+      // A discrete input carries no gradient whatever it feeds (`cast(x > 0, float)`, `b * x`
+      // with b bool): DISCONNECTED is its correct term even through a float output, so only a
+      // float input's dropped term is a rule bug.
+      if (throughFloat && undefinedVia[i] === null && isFloat(node.inputs[i].type.dtype)) {
         const msg = `grad: ${where(i)}: the pullback returned DISCONNECTED, but the input reaches an output that the cost depends on`;
         if (node.op.connectionPattern !== undefined) throw new GradError(`${msg} according to connectionPattern`);
         warn(`${msg}; define connectionPattern to declare it`);
