@@ -446,6 +446,9 @@ class Parser {
         } else {
           if ("axes" in o) fail(`${path}.axes`, `${args[0].ref} is an xtensor; use dims`);
           const red = this.reduceDims(o, node, args[0], path);
+          // numpy (and so xarray) refuses max/min over nothing: they have no identity element.
+          const empty = (op === "max" || op === "min") ? red.find((d) => sizeOf(x, d) === 0) : undefined;
+          if (empty !== undefined) fail(`${path}.dims`, `${op} over dim ${JSON.stringify(empty)} of ${descVar(args[0].ref, x)}, which has length 0 (max/min of nothing is undefined)`);
           outDims = (x.dims ?? []).filter((d) => !red.includes(d));
           outShape = outDims.map((d) => sizeOf(x, d));
         }

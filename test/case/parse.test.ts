@@ -137,6 +137,8 @@ describe("case/parse", () => {
         "nodes[0].args[1]", 'dim "b" of y (b) is not a dim of the indexed view (a, c)'],
       ["inc float into int", withNodes([{ id: "xi", op: "cast", args: ["x"], dtype: "int64" }, { id: "s", op: "inc", args: ["xi", 0.5], indexers: { b: 0 } }, { id: "f", op: "cast", args: ["s"], dtype: "float64" }]),
         "nodes[1].args[1]", "cannot inc float64 values into xi"],
+      ["max over a zero-length dim", withNodes([{ id: "s", op: "isel", args: ["x"], indexers: { b: { slice: [0, 0, 1] } } }, { id: "m", op: "max", args: ["s"], dims: ["b"] }]),
+        "nodes[1].dims", 'max over dim "b" of s (a, b, c), which has length 0'],
       ["reduce axes on an xtensor", withNodes([{ id: "s", op: "sum", args: ["x"], axes: [0] }]), "nodes[0].axes", "use dims"],
       ["prod on a positional tensor", withNodes([{ id: "v", op: "values", args: ["x"] }, { id: "p", op: "prod", args: ["v"], dims: null }]), "nodes[1].args[0]", "needs an xtensor"],
       ["sum axes out of range", withNodes([{ id: "v", op: "values", args: ["x"] }, { id: "p", op: "sum", args: ["v"], axes: [3] }]), "nodes[1].axes[0]", "axis 3 is out of range"],
