@@ -28,7 +28,7 @@ import { type PullbackRule, type ResolvedRule, resolveRule } from "./registry.js
 import "./tensor-algebra.js";
 import "./xtensor-algebra.js";
 import { lazyPullback, needsRegionStrategy, setExpansionDifferentiator } from "./lazy.js";
-import { lowerThenGradWith, perNodeRule } from "./strategies.js";
+import { chainThroughWrt, lowerThenGradWith, perNodeRule } from "./strategies.js";
 
 /** What to do when the cost does not depend on a requested variable. */
 export type DisconnectedPolicy = "raise" | "warn" | "ignore";
@@ -178,9 +178,14 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
   const consumers = relevantConsumers(roots, wrt, constant, patterns);
   if (hasRegionNode(consumers)) {
     if ((options.gradStrategy ?? "lazy") === "lazy") {
-      // One graph-level Pullback node for the whole region; the compiler expands it later.
-      return lazyPullback(roots, roots.map((r) => gradDict.get(r) as Variable), wrt, options.considerConstant ?? []).map((t, k) =>
+      // One graph-level Pullback node for the whole region; the compiler expands it later. The
+      // region is cut at every wrt, so its outputs are partials: chain them into totals.
+      const cc = options.considerConstant ?? [];
+      const partial = lazyPullback(roots, roots.map((r) => gradDict.get(r) as Variable), wrt, cc).map((t, k) =>
         isConnectedWrt(wrt[k], consumers, roots) ? t : DISCONNECTED,
+      );
+      return chainThroughWrt(partial, wrt, cc, (u, gu, upstream, blockers) =>
+        gradTerms(null, upstream, { ...options, knownGrads: new Map([[u, gu]]), considerConstant: blockers }),
       );
     }
     const perNode = perNodeRule(differentiate);

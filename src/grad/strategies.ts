@@ -10,11 +10,12 @@
  * - `lowerThenGrad`: the reference. Lower a copy of the whole cost graph with `wrt` and
  *   `considerConstant` cut into inputs, then take the positional gradient.
  */
-import type { Apply, Variable } from "../graph/basic.js";
-import { DISCONNECTED, type GradTerm, UndefinedGrad } from "../graph/op.js";
+import { type Apply, Variable } from "../graph/basic.js";
+import { DISCONNECTED, type GradTerm, UndefinedGrad, isUndefinedGrad } from "../graph/op.js";
 import { isFloat } from "../graph/type.js";
 import { GradError } from "../errors.js";
-import { clone, graphReplace } from "../graph/traversal.js";
+import { ancestors, clone, graphReplace, toposort } from "../graph/traversal.js";
+import { algebraFor } from "./algebra.js";
 import { rewriteGraph } from "../rewriting/db.js";
 import { XOp } from "../xtensor/op.js";
 import { type Differentiate, PullbackOp, expandPullbackNode } from "./lazy.js";
@@ -73,6 +74,15 @@ export function perNodeRule(differentiate: Differentiate): (inputs: readonly Var
  * into fresh inputs, differentiate positionally, and express the result over the real `wrt`.
  */
 export function lowerThenGradWith(differentiate: Differentiate, cost: Variable, wrt: readonly Variable[], considerConstant: readonly Variable[], seed: Variable): (Variable | null)[] {
+  const partial = lowerCut(differentiate, cost, wrt, considerConstant, seed);
+  const terms = chainThroughWrt(partial.map((g) => g ?? DISCONNECTED), wrt, considerConstant, (u, gu, upstream, blockers) =>
+    lowerCut(differentiate, u, upstream, blockers, gu).map((g) => g ?? DISCONNECTED),
+  );
+  return terms.map((t) => (t instanceof Variable ? t : null));
+}
+
+/** One lowering with every `wrt` and `considerConstant` variable cut into an input: partial gradients. */
+function lowerCut(differentiate: Differentiate, cost: Variable, wrt: readonly Variable[], considerConstant: readonly Variable[], seed: Variable): (Variable | null)[] {
   const cut = [...new Set([...wrt, ...considerConstant])];
   const fresh = cut.map((v) => v.cloneRoot());
   const { outputs } = clone([cost], { replace: new Map(cut.map((v, i) => [v, fresh[i]])) });
@@ -83,4 +93,59 @@ export function lowerThenGradWith(differentiate: Differentiate, cost: Variable, 
   const replaced = graphReplace(present, back);
   let k = 0;
   return grads.map((g) => (g === null ? null : replaced[k++]));
+}
+
+/**
+ * Partial gradients → total gradients, for paths that cut the graph at every `wrt`.
+ *
+ * Both the lazy region and the lowering reference make each `wrt` an input of the graph they
+ * differentiate (lowering would otherwise rewrite an interior `wrt` away). That yields
+ * ∂cost/∂w with the *other* wrt held fixed. `grad` promises what the positional driver (and
+ * PyTensor's `grad`) gives: the total derivative of the cost with respect to each w, so that
+ * `grad(c, [y, x])[1]` equals `grad(c, [x])[0]` when y = f(x). By the chain rule over the DAG
+ * of the wrt themselves,
+ *
+ *   total(w) = partial(w) + Σ_{u computed from w} (∂u/∂w)ᵀ total(u),
+ *
+ * where ∂u/∂w is taken through u's own graph cut at the other wrt (and at `considerConstant`),
+ * so that each path is counted once. `pullThrough(u, g, upstream, blockers)` returns the
+ * vector-Jacobian product gᵀ ∂u/∂upstream with `blockers` cut. The wrt are visited downstream
+ * first, so total(u) is complete before it is pulled back.
+ */
+export function chainThroughWrt(
+  partial: readonly GradTerm[],
+  wrt: readonly Variable[],
+  considerConstant: readonly Variable[],
+  pullThrough: (u: Variable, g: Variable, upstream: readonly Variable[], blockers: readonly Variable[]) => GradTerm[],
+): GradTerm[] {
+  const unique = [...new Set(wrt)];
+  const constant = new Set(considerConstant);
+  const blockersOf = (u: Variable): Variable[] => [...new Set([...considerConstant, ...unique.filter((w) => w !== u)])];
+  // The wrt each u reads without passing through another wrt (or a considerConstant variable).
+  const direct = new Map<Variable, Variable[]>();
+  for (const u of unique) {
+    if (u.owner === null || constant.has(u)) continue;
+    const reach = new Set(ancestors(u.owner.inputs, blockersOf(u)));
+    const ups = unique.filter((w) => w !== u && reach.has(w));
+    if (ups.length > 0) direct.set(u, ups);
+  }
+  if (direct.size === 0) return [...partial];
+  const total = new Map<Variable, GradTerm>(unique.map((w) => [w, partial[wrt.indexOf(w)]]));
+  // Downstream first: reverse topological order of the wrt's owners.
+  const rank = new Map(toposort(unique).map((node, k) => [node, k] as const));
+  const order = [...direct.keys()].sort((p, q) => (rank.get(q.owner as Apply) ?? 0) - (rank.get(p.owner as Apply) ?? 0));
+  for (const u of order) {
+    const gu = total.get(u);
+    if (!(gu instanceof Variable)) continue;
+    const ups = direct.get(u) as Variable[];
+    const contrib = pullThrough(u, gu, ups, blockersOf(u));
+    ups.forEach((w, k) => {
+      const c = contrib[k];
+      const prev = total.get(w) as GradTerm;
+      if (isUndefinedGrad(prev)) return;
+      if (isUndefinedGrad(c)) total.set(w, c);
+      else if (c instanceof Variable) total.set(w, prev instanceof Variable ? algebraFor(w.type).add(prev, c) : c);
+    });
+  }
+  return wrt.map((w) => total.get(w) as GradTerm);
 }
