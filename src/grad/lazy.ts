@@ -23,7 +23,7 @@
  * refer to it.
  */
 import { Apply, Constant, type Variable, makeVariable } from "../graph/basic.js";
-import { type GradTerm, Op, stableStringify } from "../graph/op.js";
+import { DISCONNECTED, type GradTerm, Op, stableStringify } from "../graph/op.js";
 import { isFloat } from "../graph/type.js";
 import { GradError, OpInputError } from "../errors.js";
 import { ancestors, clone, graphReplace, toposort } from "../graph/traversal.js";
@@ -114,7 +114,8 @@ export function needsRegionStrategy(node: Apply): boolean {
 /**
  * Wrap the region between `wrt` (and `considerConstant`) and `outputs` in one Pullback node
  * whose cotangent inputs are `cotangents` (already aligned to `outputs` by name). Returns one
- * gradient term per `wrt` entry (repeated entries share one gradient).
+ * gradient term per `wrt` entry (repeated entries share one gradient); a wrt the region does
+ * not read (absent, or only behind another cut) gets DISCONNECTED.
  */
 export function lazyPullback(outputs: readonly Variable[], cotangents: readonly Variable[], wrt: readonly Variable[], considerConstant: readonly Variable[] = []): GradTerm[] {
   const uniqueWrt = [...new Set(wrt)];
@@ -122,14 +123,21 @@ export function lazyPullback(outputs: readonly Variable[], cotangents: readonly 
     if (!isFloat(w.type.dtype)) throw new GradError(`grad: cannot differentiate with respect to ${w.toString()} of dtype ${w.type.dtype}: integer and bool variables have no gradient`);
   });
   const cut = new Set<Variable>([...uniqueWrt, ...considerConstant]);
-  const others = ancestors(outputs, cut).filter((v) => v.owner === null && !(v instanceof Constant) && !cut.has(v));
-  const extra = [...considerConstant.filter((v) => !uniqueWrt.includes(v)), ...others];
-  const outer = [...uniqueWrt, ...new Set(extra)];
+  const reach = ancestors(outputs, cut);
+  const reached = new Set(reach);
+  // Only what the region reads becomes an input of the node: a wrt or considerConstant variable
+  // outside the region (or behind another cut) would otherwise drag its own, unrelated graph
+  // (and that graph's roots, as required inputs) into every function that uses the gradient.
+  const inWrt = uniqueWrt.filter((w) => reached.has(w));
+  if (inWrt.length === 0) return wrt.map(() => DISCONNECTED);
+  const others = reach.filter((v) => v.owner === null && !(v instanceof Constant) && !cut.has(v));
+  const extra = [...considerConstant.filter((v) => reached.has(v) && !inWrt.includes(v)), ...others];
+  const outer = [...inWrt, ...new Set(extra)];
   const inner = outer.map((v) => makeVariable(v.type, null, 0, v.name));
   const { outputs: innerOutputs } = clone(outputs, { replace: new Map(outer.map((v, i) => [v, inner[i]])) });
-  const op = new PullbackOp(inner, innerOutputs, uniqueWrt.length);
+  const op = new PullbackOp(inner, innerOutputs, inWrt.length);
   const node = op.makeNode(...outer, ...cotangents);
-  return wrt.map((w) => node.outputs[uniqueWrt.indexOf(w)]);
+  return wrt.map((w) => (reached.has(w) ? node.outputs[inWrt.indexOf(w)] : DISCONNECTED));
 }
 
 /**
