@@ -64,7 +64,7 @@ export function pushforward<R extends ReturnDisconnected | undefined = undefined
 
 /** J t by pulling back through g(u) = Jᵀu. Returns one raw term per output. */
 function doublePullback(outs: readonly Variable[], wrt: readonly Variable[], tangents: readonly Variable[], opts: PushforwardOptions): GradTerm[] {
-  const common: GradOptions = { considerConstant: opts.considerConstant, ruleFor: opts.ruleFor, onWarning: opts.onWarning, addNames: false };
+  const common: GradOptions = { considerConstant: opts.considerConstant, ruleFor: opts.ruleFor, onWarning: opts.onWarning, gradStrategy: opts.gradStrategy, addNames: false };
   // Free roots, not zeros_like(outputs) as PyTensor does: a root cannot be rewritten or merged
   // into the forward graph, and a leftover dependence on it is then easy to detect (below).
   const u = outs.map((o, k) => makeVariable(isFloat(o.type.dtype) ? o.type : o.type.withDtype("float64"), null, 0, `u${k}`));
