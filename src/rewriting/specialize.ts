@@ -1,0 +1,81 @@
+/**
+ * Specialization rules (PyTensor `local_pow_specialize`, `local_mul_specialize`): replace a
+ * general op by a cheaper special case with the same values.
+ *
+ * Each rule states where the two sides agree under IEEE 754 and numpy's integer semantics, and
+ * fires only there.
+ */
+import type { Variable } from "../graph/basic.js";
+import type { DType } from "../graph/type.js";
+import { Elemwise, cast, sqrt, square } from "../tensor/elemwise.js";
+import { nodeRewriter, type NodeRewriter } from "./engine.js";
+import { registerSpecialize } from "./db.js";
+import { conformTo, elemwiseOwner, isConstantFill } from "./canonicalize.js";
+
+function spec(rw: NodeRewriter): NodeRewriter {
+  registerSpecialize(rw);
+  return rw;
+}
+
+/**
+ * int32 is excluded from the square rules: `mul` on int32 multiplies with `Math.imul` (exact
+ * wrap-around, as numpy), but `square` computes `a * a` in doubles, which rounds once the
+ * product passes 2^53 (|a| > 94906265) before the int32 store wraps it, so the low bits differ.
+ */
+function squareable(dtype: DType): boolean {
+  return dtype !== "int32";
+}
+
+/**
+ * `pow(x, 2)` → `square(x)`. Computed in pow's output dtype (x is cast first when the exponent
+ * raised the dtype, e.g. int x with 2.0).
+ */
+export const powTwo = spec(
+  nodeRewriter("local_pow_2_to_square", [Elemwise], (_fg, node) => {
+    if (elemwiseOwner(node.outputs[0], "pow") === null || !isConstantFill(node.inputs[1], (v) => v === 2)) return null;
+    const out = node.outputs[0];
+    if (!squareable(out.type.dtype)) return null;
+    const x = node.inputs[0];
+    const r = conformTo(square(x.type.dtype === out.type.dtype ? x : cast(x, out.type.dtype)), out, node);
+    return r === null ? null : [r];
+  }),
+);
+
+/**
+ * Producers whose outputs are never -0.0 nor -inf (possibly NaN): exp, sigmoid and softplus are
+ * positive or +0; square and abs map -0 to +0 and -inf to +inf.
+ */
+const NO_NEG_ZERO_OR_NEG_INF = ["exp", "sigmoid", "softplus", "square", "abs"];
+
+/**
+ * `pow(x, 0.5)` → `sqrt(x)`, only when x is known to be neither -0.0 nor -inf. The two differ
+ * exactly there (numpy agrees): `pow(-0, 0.5)` is +0 but `sqrt(-0)` is -0, and
+ * `pow(-inf, 0.5)` is +inf but `sqrt(-inf)` is NaN. Elsewhere both are NaN for x < 0 and equal
+ * (up to pow's rounding; sqrt is correctly rounded) for x >= 0. PyTensor rewrites
+ * unconditionally and so diverges at those two points; we rewrite when x's producer rules them
+ * out (see `NO_NEG_ZERO_OR_NEG_INF`).
+ */
+export const powHalf = spec(
+  nodeRewriter("local_pow_half_to_sqrt", [Elemwise], (_fg, node) => {
+    if (elemwiseOwner(node.outputs[0], "pow") === null || !isConstantFill(node.inputs[1], (v) => v === 0.5)) return null;
+    const x = node.inputs[0];
+    if (elemwiseOwner(x, ...NO_NEG_ZERO_OR_NEG_INF) === null) return null;
+    const out = node.outputs[0];
+    const r = conformTo(sqrt(x.type.dtype === out.type.dtype ? x : cast(x, out.type.dtype)), out, node);
+    return r === null ? null : [r];
+  }),
+);
+
+/** `x * x` → `square(x)` (the same variable in both slots; exact, except int32: see `squareable`). */
+export const mulSelf = spec(
+  nodeRewriter("local_mul_self_to_square", [Elemwise], (_fg, node) => {
+    if (elemwiseOwner(node.outputs[0], "mul") === null) return null;
+    const [a, b] = node.inputs;
+    if (a !== b || !squareable(a.type.dtype)) return null;
+    const r: Variable = square(a);
+    return node.outputs[0].type.isSuper(r.type) ? [r] : null;
+  }),
+);
+
+/** Every specialization defined here. */
+export const SPECIALIZE_RULES: readonly NodeRewriter[] = [powTwo, powHalf, mulSelf];
