@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { type VerdictArray, buildCase, evaluateCaseEngine } from "../../src/case/build.js";
-import type { Case } from "../../src/case/format.js";
+import { type Case, CASE_OPS } from "../../src/case/format.js";
 import { parseTypedCase } from "../../src/case/parse.js";
 import type { Mode } from "../../src/rewriting/db.js";
 import { hasNamedOps } from "../../src/xtensor/op.js";
@@ -66,7 +66,10 @@ function assertArray(where: string, got: VerdictArray, want: Expected, rtol: num
 const MODES: readonly Mode[] = ["NONE", "FAST_RUN"];
 
 describe("xtensor/golden (xarray parity through buildCase)", () => {
-  it("has fixtures", () => assert.ok(golden.fixtures.length > 0));
+  it("has fixtures, which use every op of the case format", () => {
+    const used = new Set(golden.fixtures.flatMap((f) => f.case.nodes.map((n) => n.op)));
+    assert.deepEqual(CASE_OPS.filter((op) => !used.has(op)), []);
+  });
   for (const { case: raw, expected } of golden.fixtures) {
     const reason = KNOWN_FAILURES.get(raw.name ?? "");
     describe(raw.name ?? "(unnamed)", () => {
