@@ -16,6 +16,8 @@ import { MODE_TAGS, type Mode, optdb } from "../rewriting/db.js";
 import { RewriteContext, type OnOptError } from "../rewriting/engine.js";
 import { DestroyHandler } from "../rewriting/destroyhandler.js";
 import { CheckedFeature } from "../rewriting/checked.js";
+// Registers every pass (canonicalize, fusion, inplace, lowering, ...) in optdb.
+import "../rewriting/passes.js";
 import { type InputValue, toInputArray } from "./input.js";
 import { type Program, buildProgram, runProgram } from "./vm.js";
 

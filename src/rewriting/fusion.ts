@@ -1,0 +1,130 @@
+/**
+ * Elementwise fusion (PyTensor `FusionOptimizer`, position 49): collapse connected Elemwise
+ * subgraphs into one `Composite` node, so a chain of k elementwise ops makes one pass over
+ * memory and allocates one output instead of k.
+ *
+ * Groups are grown from a root towards the inputs, absorbing a producer only when *every* client
+ * of its output is already in the group and it has the root's static shape. That single rule
+ * gives the three properties fusion needs:
+ * - no cycle: only the root is read outside the group, and the root is downstream of every
+ *   member, so no path can leave the group and re-enter it;
+ * - one output: the Composite replaces the root alone; every absorbed value dies with it;
+ * - one loop shape: members share the root's static shape, and connected Elemwise nodes with
+ *   equal static shapes have equal run-time shapes (only statically-1 axes broadcast).
+ * The Composite rounds every intermediate to its dtype, so fusing never changes a value.
+ */
+import { type Apply, Constant, type Variable } from "../graph/basic.js";
+import type { FunctionGraph } from "../graph/fgraph.js";
+import { TensorType } from "../graph/type.js";
+import { Elemwise, compositeFromGraph } from "../tensor/elemwise.js";
+import { InconsistencyError } from "../errors.js";
+import type { GraphRewriter, RewriteContext } from "./engine.js";
+import { register } from "./db.js";
+
+function fusable(node: Apply): boolean {
+  return node.op instanceof Elemwise && node.op.props.inplace === null;
+}
+
+function sameShape(a: Variable, b: Variable): boolean {
+  const s = a.type.shape;
+  const t = b.type.shape;
+  return s.length === t.length && s.every((x, i) => x === t[i]);
+}
+
+/** A 0-d tensor constant: Composite inlines it into the loop body instead of taking it as an input. */
+function inlinable(v: Variable): boolean {
+  return v instanceof Constant && v.type instanceof TensorType && v.type.ndim === 0;
+}
+
+/**
+ * Partition the fusable nodes into groups: node → its group's root. Nodes are visited outputs
+ * first, so all clients of a node are assigned before the node itself.
+ */
+export function fusionGroups(fg: FunctionGraph): Map<Apply, Apply[]> {
+  const rootOf = new Map<Apply, Apply>();
+  const groups = new Map<Apply, Apply[]>();
+  const order = fg.toposort();
+  for (let k = order.length - 1; k >= 0; k--) {
+    const node = order[k];
+    if (!fusable(node)) continue;
+    const out = node.outputs[0];
+    const clients = fg.clients.get(out) ?? [];
+    let root: Apply | undefined;
+    let absorbed = clients.length > 0;
+    for (const [c] of clients) {
+      const r = rootOf.get(c);
+      if (r === undefined || (root !== undefined && r !== root) || !sameShape(out, r.outputs[0])) {
+        absorbed = false;
+        break;
+      }
+      root = r;
+    }
+    if (absorbed && root !== undefined) {
+      rootOf.set(node, root);
+      (groups.get(root) as Apply[]).push(node);
+    } else {
+      rootOf.set(node, node);
+      groups.set(node, [node]);
+    }
+  }
+  return groups;
+}
+
+/** Counters of the last fusion pass. */
+export interface FusionStats {
+  /** Composite nodes created. */
+  fused: number;
+  /** Elemwise nodes they replaced. */
+  nodes: number;
+}
+
+/** The elemwise fusion pass. */
+export class ElemwiseFusion implements GraphRewriter {
+  readonly name = "elemwise_fusion";
+  lastStats: FusionStats = { fused: 0, nodes: 0 };
+
+  apply(fg: FunctionGraph, ctx: RewriteContext): void {
+    const stats: FusionStats = { fused: 0, nodes: 0 };
+    this.lastStats = stats;
+    // Groups are disjoint, and replacing one root only rewires readers of that root (possibly a
+    // member of an upstream-visited group's Composite), so the partition stays valid throughout.
+    for (const [root, members] of fusionGroups(fg)) {
+      if (members.length < 2 || !fg.applyNodes.has(root)) continue;
+      const inside = new Set(members);
+      const inputs: Variable[] = [];
+      const seen = new Set<Variable>();
+      // Members were collected outputs first; walking them backwards lists inputs roughly in order.
+      for (let m = members.length - 1; m >= 0; m--) {
+        for (const v of members[m].inputs) {
+          if (seen.has(v) || (v.owner !== null && inside.has(v.owner)) || inlinable(v)) continue;
+          seen.add(v);
+          inputs.push(v);
+        }
+      }
+      if (inputs.length === 0) continue;
+      const out = root.outputs[0];
+      let fused: Variable;
+      try {
+        fused = compositeFromGraph(inputs, [out]).makeNode(...inputs).outputs[0];
+      } catch (e) {
+        ctx.fail(this.name, root, e);
+        continue;
+      }
+      try {
+        fg.replaceAllValidate([[out, fused]], this.name);
+      } catch (e) {
+        // A DestroyHandler veto (an in-place node reading a member, if fusion ever runs after the
+        // inplace pass) leaves the group unfused; anything else is a bug to report.
+        if (!(e instanceof InconsistencyError)) ctx.fail(this.name, root, e);
+        continue;
+      }
+      stats.fused++;
+      stats.nodes += members.length;
+      ctx.recordFired(this.name);
+    }
+  }
+}
+
+/** The pass instance registered in `optdb` at position 49. */
+export const elemwiseFusion = new ElemwiseFusion();
+register("elemwise_fusion", 49, ["fast_run", "fusion"], elemwiseFusion);

@@ -1,0 +1,91 @@
+import { strict as assert } from "node:assert";
+import { tensor } from "../../src/tensor/basic.js";
+import * as E from "../../src/tensor/elemwise.js";
+import { sum } from "../../src/tensor/reduce.js";
+import { grad } from "../../src/grad/driver.js";
+import { FunctionGraph } from "../../src/graph/fgraph.js";
+import { RewriteContext } from "../../src/rewriting/engine.js";
+import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
+import { CheckedFeature } from "../../src/rewriting/checked.js";
+import { elemwiseFusion, fusionGroups } from "../../src/rewriting/fusion.js";
+import { assertAllSame, opNames, runBoth } from "./compare.js";
+
+const X = [
+  [0.5, -1, 2, 0],
+  [-0, 3, -2.5, 1e-3],
+  [Infinity, NaN, -Infinity, 7],
+];
+
+const composites = (ops: string[]): string[] => ops.filter((o) => o.startsWith("Composite"));
+
+describe("rewriting/fusion", () => {
+  it("fuses a chain with a broadcast operand into one Composite, exactly", () => {
+    const x = tensor("x", { shape: [3, 4] });
+    const y = tensor("y", { shape: [4] });
+    const out = E.tanh(E.add(E.mul(E.exp(x), y), E.sin(x)));
+    const r = runBoth([x, y], [out], [X, [1, 2, 3, 4]], "FAST_RUN", ["inplace"]);
+    assert.equal(r.fired.get("elemwise_fusion"), 1);
+    assert.equal(opNames(r.f.fgraph).length, 1);
+    assertAllSame(r, { exact: true });
+  });
+
+  it("keeps float32 rounding of every intermediate", () => {
+    const x = tensor("x", { shape: [4], dtype: "float32" });
+    const out = E.mul(E.add(E.mul(x, 1.1), 0.3), E.sqrt(E.abs(x)));
+    const r = runBoth([x], [out], [[0.1, 1e8 + 3, -7.77, 3.3]]);
+    assert.equal(r.fired.get("elemwise_fusion"), 1);
+    assertAllSame(r, { exact: true });
+  });
+
+  it("does not absorb an intermediate read outside the group (it becomes an input)", () => {
+    const x = tensor("x", { shape: [3, 4] });
+    const a = E.exp(E.neg(x));
+    const r = runBoth([x], [E.tanh(E.sin(a)), a], [X], "FAST_RUN", ["inplace"]);
+    const ops = opNames(r.f.fgraph);
+    assert.equal(composites(ops).length, 2, ops.join(", "));
+    assertAllSame(r, { exact: true });
+  });
+
+  it("does not fuse across a change of shape (reduction or broadcast)", () => {
+    const x = tensor("x", { shape: [3, 4] });
+    const s = E.exp(sum(E.sin(E.cos(x)), [0]));
+    const b = E.mul(E.add(s, 1), E.tanh(x));
+    const r = runBoth([x], [b], [X], "FAST_RUN", ["inplace"]);
+    const groups = [...fusionGroups(new FunctionGraph([x], [b])).values()].map((g) => g.length).sort();
+    // {sin, cos} at (3, 4) | {add, exp} at (4,) | {mul, tanh} at (3, 4): the (4,) group stays apart.
+    assert.deepEqual(groups, [2, 2, 2]);
+    assertAllSame(r, { exact: true });
+  });
+
+  it("fuses forward and gradient graphs without changing values (checked, DestroyHandler attached)", () => {
+    const x = tensor("x", { shape: [3, 4] });
+    const y = tensor("y", { shape: [4] });
+    const cost = sum(E.mul(E.tanh(E.mul(x, y)), E.sigmoid(E.sub(x, y))));
+    const g = grad(cost, [x, y]);
+    const args = [
+      [
+        [0.5, -1, 2, 0],
+        [0.25, 3, -2.5, 1e-3],
+        [1, 0.5, -1, 0.7],
+      ],
+      [1, -2, 0.5, 3],
+    ];
+    const r = runBoth([x, y], [cost, ...g], args);
+    assert.ok((r.fired.get("elemwise_fusion") ?? 0) >= 2);
+    assertAllSame(r, { rtol: 1e-12 });
+  });
+
+  it("leaves a graph with no fusable pair unchanged, and never builds a cycle", () => {
+    const x = tensor("x", { shape: [3, 4] });
+    const a = E.exp(x);
+    // a feeds both b and c; c reads b: absorbing a into c's group would need b inside too.
+    const b = E.sin(a);
+    const c = E.add(a, b);
+    const fg = new FunctionGraph([x], [c, b], { features: [new DestroyHandler(), new CheckedFeature()] });
+    const ctx = new RewriteContext({ checked: true });
+    elemwiseFusion.apply(fg, ctx);
+    fg.checkIntegrity();
+    assert.equal(fg.toposort().length, 3);
+    assert.equal(elemwiseFusion.lastStats.fused, 0);
+  });
+});

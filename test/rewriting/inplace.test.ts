@@ -1,0 +1,99 @@
+import { strict as assert } from "node:assert";
+import type { Apply } from "../../src/graph/basic.js";
+import { constant, tensor } from "../../src/tensor/basic.js";
+import * as E from "../../src/tensor/elemwise.js";
+import { sum } from "../../src/tensor/reduce.js";
+import { advancedIncSubtensor, setSubtensor } from "../../src/tensor/indexing.js";
+import { transpose } from "../../src/tensor/shape.js";
+import { NDArray } from "../../src/ndarray/ndarray.js";
+import { grad } from "../../src/grad/driver.js";
+import type { FunctionGraph } from "../../src/graph/fgraph.js";
+import { inplacePass } from "../../src/rewriting/inplace.js";
+import { assertAllSame, runBoth } from "./compare.js";
+
+const destroyers = (fg: FunctionGraph): Apply[] => fg.toposort().filter((n) => Object.keys(n.op.destroyMap).length > 0);
+
+const X = [
+  [0.5, -1, 2, 0],
+  [0.25, 3, -2.5, 1e-3],
+  [1, 0.5, -1, 0.7],
+];
+
+describe("rewriting/inplace", () => {
+  it("makes a dead single-reader intermediate's consumer write in place (unfused chain)", () => {
+    const x = tensor("x", { shape: [3, 4] });
+    const y = tensor("y", { shape: [4] });
+    const out = E.tanh(E.exp(E.mul(x, y)));
+    const r = runBoth([x, y], [out], [X, [1, 2, 3, 4]], "FAST_RUN", ["fusion"]);
+    const d = destroyers(r.f.fgraph);
+    assert.deepEqual(
+      d.map((n) => n.op.toString()),
+      ["Elemwise{exp, inplace=0}", "Elemwise{tanh, inplace=0}"],
+    );
+    assert.equal(r.fired.get("inplace_elemwise"), 2);
+    assertAllSame(r, { exact: true });
+  });
+
+  it("makes a fused Composite write in place", () => {
+    const x = tensor("x", { shape: [2, 3, 4] });
+    // The sum is a fresh (3, 4) buffer read only by the fused sin(add(mul(s, 2), 1)).
+    const out = E.sin(E.add(E.mul(sum(x, [0]), 2), 1));
+    const r = runBoth([x], [out], [[X, X]]);
+    assert.ok(destroyers(r.f.fgraph).some((n) => n.op.toString().startsWith("Composite") && n.op.toString().includes("inplace=0")));
+    assertAllSame(r, { exact: true });
+  });
+
+  it("never destroys a graph input or output", () => {
+    const x = tensor("x", { shape: [3, 4] });
+    const a = E.exp(x);
+    const r = runBoth([x], [a, E.tanh(a)], [X], "FAST_RUN", ["fusion"]);
+    assert.equal(destroyers(r.f.fgraph).length, 0);
+    const arg = NDArray.fromNested(X);
+    const before = arg.toFlat();
+    const [o1] = r.f(arg);
+    assert.deepEqual(arg.toFlat(), before, "the caller's input array is unchanged");
+    assertAllSame({ ...r, fast: [o1, r.f(arg)[1]] }, { exact: true });
+  });
+
+  it("never clobbers a value that is still read later", () => {
+    const x = tensor("x", { shape: [3, 4] });
+    const a = E.exp(x);
+    const b = E.tanh(a);
+    const out = E.add(b, a);
+    const r = runBoth([x], [out], [X], "FAST_RUN", ["fusion"]);
+    for (const n of destroyers(r.f.fgraph)) {
+      const j = n.op.destroyMap[0][0];
+      assert.ok(!(n.op.toString().startsWith("Elemwise{tanh") && j === 0), "tanh must not overwrite exp(x), which add reads after it");
+    }
+    assertAllSame(r, { exact: true });
+  });
+
+  it("makes IncSubtensor and AdvancedIncSubtensor update a dead buffer in place", () => {
+    const x = tensor("x", { shape: [3, 4] });
+    const idx = tensor("i", { shape: [2], dtype: "int64" });
+    const s = setSubtensor(E.exp(x), 0, [1]);
+    const t = advancedIncSubtensor(E.sin(x), 1, [idx]);
+    const r = runBoth([x, idx], [E.add(s, t)], [X, [0, 0]], "FAST_RUN", ["fusion"]);
+    const ops = destroyers(r.f.fgraph).map((n) => n.op.name);
+    assert.ok(ops.includes("IncSubtensor") && ops.includes("AdvancedIncSubtensor"), ops.join(", "));
+    assert.ok((r.fired.get("inplace_incsubtensor") ?? 0) >= 2);
+    assertAllSame(r, { exact: true });
+  });
+
+  it("leaves constants and views of graph inputs alone", () => {
+    const x = tensor("x", { shape: [4, 4] });
+    const r = runBoth([x], [E.exp(transpose(x)), setSubtensor(constant([1, 2, 3]), sum(x), [0])], [[[1, 2, 3, 4], [5, 6, 7, 8], [1, 1, 1, 1], [0, 0, 0, 0]]], "FAST_RUN", ["fusion"]);
+    assert.equal(destroyers(r.f.fgraph).length, 0);
+    assertAllSame(r, { exact: true });
+  });
+
+  it("keeps gradients unchanged with in-place nodes in the graph", () => {
+    const x = tensor("x", { shape: [3, 4] });
+    const y = tensor("y", { shape: [4] });
+    const cost = sum(E.mul(setSubtensor(E.exp(E.mul(x, y)), 0, [0]), E.sigmoid(x)));
+    const g = grad(cost, [x, y]);
+    const r = runBoth([x, y], [cost, ...g], [X, [1, -2, 0.5, 3]]);
+    assert.ok(inplacePass.lastStats.elemwise + inplacePass.lastStats.incSubtensor > 0);
+    assertAllSame(r, { rtol: 1e-12 });
+  });
+});
