@@ -58,8 +58,8 @@ export function perNodeRule(differentiate: Differentiate): (inputs: readonly Var
     cotStandIns.forEach((c, k) => back.set(c, cotangents[k]));
     const present = grads.filter((g): g is Variable => g !== null);
     const replaced = graphReplace(present, back);
-    const terms: GradTerm[] = inputs.map((v) =>
-      isFloat(v.type.dtype) ? DISCONNECTED : new UndefinedGrad(`${v.toString()} is an integer input of ${node.op.toString()}`),
+    const terms: GradTerm[] = inputs.map((v, i) =>
+      isFloat(v.type.dtype) || !isIndexSlot(node, i) ? DISCONNECTED : new UndefinedGrad(`${v.toString()} is an integer index input of ${node.op.toString()}`),
     );
     let k = 0;
     floatSlots.forEach((slot, j) => {
@@ -82,6 +82,16 @@ export function lowerThenGradWith(differentiate: Differentiate, cost: Variable, 
 }
 
 /** One lowering with every `wrt` and `considerConstant` variable cut into an input: partial gradients. */
+/**
+ * Index arrays (inputs ≥ 1 of `Index`, ≥ 2 of `IndexUpdate`) have an undefined gradient: the
+ * output depends on their values, but not differentiably. Any other discrete input (a
+ * comparison's result used as a `where` condition, an int operand) is simply disconnected, as
+ * the positional rules say.
+ */
+function isIndexSlot(node: Apply, i: number): boolean {
+  return (node.op.name === "Index" && i >= 1) || (node.op.name === "IndexUpdate" && i >= 2);
+}
+
 function lowerCut(differentiate: Differentiate, cost: Variable, wrt: readonly Variable[], considerConstant: readonly Variable[], seed: Variable): (Variable | null)[] {
   const cut = [...new Set([...wrt, ...considerConstant])];
   const fresh = cut.map((v) => v.cloneRoot());
