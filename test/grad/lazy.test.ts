@@ -1,0 +1,166 @@
+/**
+ * The rules of the lazy design (src/grad/lazy.ts): `grad` through named ops builds one
+ * graph-level `Pullback` node and lowers nothing; the compiler's `expand_pullback` pass expands
+ * it on a private copy, never touching the node's inner graph or the caller's graph; equal
+ * regions give equal ops, which merge; and graphs holding Pullback nodes differentiate again.
+ */
+import assert from "node:assert/strict";
+import type { Apply, Variable } from "../../src/graph/basic.js";
+import { toposort } from "../../src/graph/traversal.js";
+import { compile } from "../../src/compile/function.js";
+import { RewriteContext } from "../../src/rewriting/engine.js";
+import { grad, lowerThenGrad } from "../../src/grad/driver.js";
+import { PullbackOp, expandPullbacks } from "../../src/grad/lazy.js";
+import { pushforward } from "../../src/grad/pushforward.js";
+import { type PullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
+import { TensorFromXTensor, XOp, type XTensorVariable, asXTensor, exp, sin, tanh, xconstant, xtensor } from "../../src/xtensor/index.js";
+import type { Mode } from "../../src/rewriting/db.js";
+import { MODES, centralDiff, compare, assertClose, forward, rand, runCompiled } from "./named-check.js";
+
+const XV = rand([3, 3], 7);
+const WV = rand([3, 3], 8, 0.5, 2); // labelled (b, a)
+const W = xconstant(WV, ["b", "a"]);
+const build = (): { x: XTensorVariable; cost: Variable } => {
+  const x = xtensor("x", { dims: ["a", "b"], shape: [3, 3] });
+  return { x, cost: exp(x).mul(W).sum({ dims: "a" }).mul(tanh(x.isel({ a: 1 }))).sum().values };
+};
+const pullbackNodes = (outs: readonly Variable[]): Apply[] => toposort(outs).filter((n) => n.op instanceof PullbackOp);
+const isNamed = (n: Apply): boolean => n.op instanceof XOp;
+
+/** Every Apply reachable from `outs`, including inside Pullback ops' inner graphs, with a copy of its inputs and outputs. */
+function snapshot(outs: readonly Variable[]): Map<Apply, { inputs: Variable[]; outputs: Variable[] }> {
+  const snap = new Map<Apply, { inputs: Variable[]; outputs: Variable[] }>();
+  const visit = (vs: readonly Variable[]): void => {
+    for (const n of toposort(vs)) {
+      if (snap.has(n)) continue;
+      snap.set(n, { inputs: [...n.inputs], outputs: [...n.outputs] });
+      if (n.op instanceof PullbackOp) visit(n.op.innerOutputs);
+    }
+  };
+  visit(outs);
+  return snap;
+}
+function assertUnchanged(before: Map<Apply, { inputs: Variable[]; outputs: Variable[] }>, what: string): void {
+  for (const [n, s] of before) {
+    assert.equal(n.inputs.length, s.inputs.length, `${what}: ${n.op.toString()} changed its number of inputs`);
+    n.inputs.forEach((v, i) => assert.equal(v, s.inputs[i], `${what}: input ${i} of ${n.op.toString()} was replaced`));
+    n.outputs.forEach((o, j) => {
+      assert.equal(o, s.outputs[j], `${what}: output ${j} of ${n.op.toString()} was replaced`);
+      assert.equal(o.owner, n, `${what}: output ${j} of ${n.op.toString()} changed owner`);
+    });
+  }
+}
+
+describe("lazy Pullback node", () => {
+  it("grad through named ops builds one Pullback node and lowers nothing", () => {
+    const { x, cost } = build();
+    const forwardNodes = new Set(toposort([cost]));
+    const g = grad(cost, x);
+    assert.ok(g.type.equals(x.type));
+    const nodes = toposort([g]);
+    const pbs = nodes.filter((n) => n.op instanceof PullbackOp);
+    assert.equal(pbs.length, 1, "one Pullback node for the whole region");
+    assert.equal(g.owner, pbs[0], "the gradient is the Pullback node's output");
+    // Everything else is the caller's own forward graph (read for the cotangent seed), plus
+    // the seed itself: no lowered copy of the region was built at grad time.
+    const extra = nodes.filter((n) => !forwardNodes.has(n) && n !== pbs[0]);
+    assert.ok(extra.every((n) => !isNamed(n) && n.inputs.every((v) => v === cost || v.owner === null || extra.includes(v.owner))), `unexpected nodes: ${extra.map((n) => n.op.toString()).join(", ")}`);
+    assert.ok(extra.length <= 2, `the seed is a ones_like of the cost, got ${extra.map((n) => n.op.toString()).join(", ")}`);
+    // The node's inner graph is the named region itself, un-lowered.
+    const op = pbs[0].op as PullbackOp;
+    const inner = toposort(op.innerOutputs);
+    assert.ok(inner.some(isNamed), "the inner graph keeps its named ops");
+    assert.deepEqual(
+      inner.map((n) => n.op.name),
+      [...forwardNodes].map((n) => n.op.name),
+      "the inner graph is a copy of the forward region, op for op",
+    );
+  });
+
+  it("the perNode strategy and lowerThenGrad build no Pullback node; pushforward honours gradStrategy", () => {
+    const { x, cost } = build();
+    assert.equal(pullbackNodes([grad(cost, x, { gradStrategy: "perNode" })]).length, 0);
+    assert.equal(pullbackNodes([lowerThenGrad(cost, [x])[0] as Variable]).length, 0);
+    const t = xtensor("t", { dims: ["b", "a"], shape: [3, 3] });
+    const f = exp(x).mul(W).sum({ dims: "a" });
+    assert.equal(pullbackNodes([pushforward(f, [x], [t], { gradStrategy: "perNode" })]).length, 0);
+    assert.ok(pullbackNodes([pushforward(f, [x], [t])]).length > 0);
+  });
+
+  it("differentiation happens at compile time: an override active only while calling grad changes nothing", () => {
+    const { x, cost } = build();
+    const wrong: PullbackRule = ([v], _o, [g]) => [asXTensor(g, [...(v.type as XTensorVariable["type"]).dims].reverse())];
+    const numeric = centralDiff(forward([x], cost), [XV], [0]);
+    const g = withPullbackOverride(TensorFromXTensor, wrong, () => grad(cost, x));
+    for (const mode of MODES) assertClose(compare(runCompiled([x], [g], [XV], mode), numeric, 1e-7, 1e-8), `${mode}: the override was not active while compiling`);
+    // ...and one active while compiling is what the expansion uses.
+    const g2 = grad(cost, x);
+    const bad = withPullbackOverride(TensorFromXTensor, wrong, () => runCompiled([x], [g2], [XV], "NONE"));
+    assert.ok(!compare(bad, numeric, 1e-7, 1e-8).ok, "the override active at compile time must reach the expansion");
+  });
+
+  for (const mode of ["NONE", "FAST_RUN"] as Mode[]) {
+    it(`${mode}: expand_pullback mutates neither the op's inner graph nor the caller's graph`, () => {
+      const { x, cost } = build();
+      const g = grad(cost, x);
+      const h = grad((g as XTensorVariable).sum().values, x); // nested: a Pullback node inside a Pullback's inner graph
+      const before = snapshot([g, h, cost]);
+      const innerNamed = toposort((pullbackNodes([g])[0].op as PullbackOp).innerOutputs).filter(isNamed).length;
+      const f = compile([x], [cost, g, h], { mode, checked: true, onOptError: "raise" });
+      f(XV);
+      assertUnchanged(before, `compile ${mode}`);
+      expandPullbacks([g, h]);
+      assertUnchanged(before, "expandPullbacks");
+      assert.equal(toposort((pullbackNodes([g])[0].op as PullbackOp).innerOutputs).filter(isNamed).length, innerNamed, "the inner graph is still named");
+      assert.ok(f.fgraph.toposort().every((n) => !(n.op instanceof PullbackOp) && !isNamed(n)), "the compiled graph has no Pullback or named node left");
+    });
+  }
+
+  it("expandPullbacks returns the expanded gradient over the caller's own inputs", () => {
+    const { x, cost } = build();
+    const [e] = expandPullbacks([grad(cost, x)]);
+    assert.equal(pullbackNodes([e]).length, 0);
+    assert.ok(toposort([e]).some((n) => n.inputs.includes(x)), "x itself is an input of the expansion");
+    const numeric = centralDiff(forward([x], cost), [XV], [0]);
+    assertClose(compare(runCompiled([x], [e], [XV], "NONE"), numeric, 1e-7, 1e-8), "expansion vs FD");
+  });
+
+  it("structurally equal Pullback nodes carry equal ops and MergeOptimizer merges them (FAST_RUN)", () => {
+    const x = xtensor("x", { dims: ["a", "b"], shape: [3, 3] });
+    const mk = (): Variable => exp(x).mul(W).sum({ dims: "a" }).pow(2).sum().values;
+    const g1 = grad(mk(), x);
+    const g2 = grad(mk(), x);
+    const [op1, op2] = [g1, g2].map((g) => g.owner?.op as PullbackOp);
+    assert.ok(op1 instanceof PullbackOp && op2 instanceof PullbackOp);
+    assert.notEqual(op1, op2);
+    assert.ok(op1.equals(op2) && op1.hash() === op2.hash(), "equal regions, equal ops");
+    const other = grad(exp(x).mul(W).sum({ dims: "b" }).pow(2).sum().values, x).owner?.op as PullbackOp;
+    assert.ok(!op1.equals(other), "a different region is a different op");
+    const expansions = (mode: Mode, outs: Variable[]): number => {
+      const ctx = new RewriteContext({ onOptError: "raise", checked: true });
+      const f = compile([x], outs, { mode, ctx });
+      const [r1, r2] = f(XV);
+      assert.deepEqual(r1.toFlat(), r2.toFlat());
+      return ctx.fired.get("expand_pullback") ?? 0;
+    };
+    assert.equal(expansions("NONE", [g1, g2]), 2, "NONE has no merge: both nodes expand");
+    assert.equal(expansions("FAST_RUN", [g1, g2]), 1, "FAST_RUN merges the two nodes before expanding");
+  });
+
+  it("higher order: grad of a graph holding Pullback nodes gives the second derivative", () => {
+    const x = xtensor("x", { dims: ["a", "b"], shape: [3, 3] });
+    const cost = x.pow(3).add(sin(x)).sum().values;
+    const g = grad(cost, x); // 3x² + cos x, lazily
+    const h = grad((g as XTensorVariable).mul(W).sum().values, x); // (6x − sin x)·W, by name
+    const pbs = pullbackNodes([h]);
+    assert.equal(h.owner?.op instanceof PullbackOp, true);
+    assert.ok(
+      pbs.some((n) => toposort((n.op as PullbackOp).innerOutputs).some((m) => m.op instanceof PullbackOp)),
+      "the second-order region wraps the first-order Pullback node",
+    );
+    const w = WV.toNested() as number[][]; // (b, a)
+    const xs = XV.toNested() as number[][];
+    const expected = xs.flatMap((row, i) => row.map((v, j) => (6 * v - Math.sin(v)) * w[j][i]));
+    for (const mode of MODES) assertClose(compare(runCompiled([x], [h], [XV], mode), [expected], 1e-13, 1e-13), `${mode} second derivative`);
+  });
+});
