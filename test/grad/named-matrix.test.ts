@@ -217,6 +217,16 @@ describe("named-graph gradients: the PR #2269 matrix, three paths Ã— two modes Ã
       const both = checkCase({ inputs: [x], values: [SQUARE], cost, wrt: [y, x], fd: { inputs: [x], values: [SQUARE], cost, which: [0], of: [1] } });
       for (const [key, r] of both.results) assertClose(compare([r[1]], alone.results.get(key) as number[][], 1e-12, 1e-12), `${key}: d/dx with y also requested`);
     });
+    it("wrt = an exit (a .values between two named regions), and the same wrt listed twice", () => {
+      const x = X("x", ["a", "b"], [3, 3]);
+      const e = tanh(x).values;
+      const cost = asXTensor(pexp(e), ["b", "a"]).mul(x).sum({ dims: "a" }).pow(2).sum().values;
+      const eIn = tensor("e", { shape: [3, 3] });
+      const [fdCost] = graphReplace([cost], new Map([[e, eIn as Variable]]));
+      const ev = valueOf([x], [SQUARE], e);
+      const r = checkCase({ inputs: [x], values: [SQUARE], cost, wrt: [e, e], fd: { inputs: [x, eIn], values: [SQUARE, ev], cost: fdCost, which: [1, 1] } });
+      for (const [key, [g1, g2]] of r.results) assert.deepEqual(g1, g2, key);
+    });
     it("a diamond: one named intermediate and one exit each feed three consumers", () => {
       checkCase(
         unary(["a", "b"], RECT, (x) => {
