@@ -60,6 +60,44 @@ interface Derived {
   readonly rootDestroyer: Map<Variable, Apply>;
 }
 
+/**
+ * TEST-ONLY fault injection, so that the harness can prove it catches a broken DestroyHandler
+ * (test/properties/proof.test.ts). Production code must never call this.
+ *
+ * - `dropViewReaderOrdering`: the handler forgets the readers of the *views* in a destroyed
+ *   tree (it still knows the readers of the tree's foundation). It then neither orders them
+ *   before the destroyer (`orderings`) nor lets them block an in-place candidate
+ *   (`inplaceCandidates`), so an in-place op may overwrite a buffer that a view's reader has not
+ *   read yet: the PyTensor class of bug where one ordering is missing.
+ */
+export type DestroyHandlerFault = "dropViewReaderOrdering";
+
+let activeFault: DestroyHandlerFault | null = null;
+
+/**
+ * TEST-ONLY. Run `fn` with the DestroyHandler broken as `fault` describes, then restore it (also
+ * when `fn` throws or its promise rejects). Compile inside `fn`: the fault acts while rewriting.
+ */
+export function withDestroyHandlerFault<T>(fault: DestroyHandlerFault, fn: () => T): T {
+  const prev = activeFault;
+  activeFault = fault;
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    activeFault = prev;
+    throw e;
+  }
+  if (result instanceof Promise) return result.finally(() => (activeFault = prev)) as T;
+  activeFault = prev;
+  return result;
+}
+
+/** True when the injected fault hides the readers of `v`, a non-foundation member of a tree. */
+function faultHidesReaders(v: Variable, root: Variable): boolean {
+  return activeFault === "dropViewReaderOrdering" && v !== root;
+}
+
 /** The in-place policing feature. Attach at most one per graph (a second declines). */
 export class DestroyHandler implements Feature {
   private fg: FunctionGraph | null = null;
@@ -284,6 +322,7 @@ export class DestroyHandler implements Feature {
         let before = out.get(app);
         if (before === undefined) out.set(app, (before = new Set()));
         for (const v of imp) {
+          if (faultHidesReaders(v, root)) continue;
           for (const reader of this.clients.get(v)?.keys() ?? []) if (reader !== app) before.add(reader);
         }
       }
@@ -365,6 +404,7 @@ export class DestroyHandler implements Feature {
       const tree = this.impactOf(root);
       for (const t of tree) {
         if (prot.has(t)) return;
+        if (faultHidesReaders(t, root)) continue;
         for (const reader of this.clients.get(t)?.keys() ?? []) {
           if (reader === node) continue;
           // A pure view node inside the tree is fine; its own readers are checked as tree members.
