@@ -1,0 +1,1273 @@
+/**
+ * Recipes: plain-data programs that build valid `xgrad-case/1` cases, so that shrinking a
+ * recipe (deleting steps, lowering numbers) can never produce an invalid case.
+ *
+ * A {@link Recipe} is a list of steps, each an op name from the case-format table plus a few
+ * small integers `p` (abstract choices, never concrete dims or node ids). {@link buildFromRecipe}
+ * interprets the steps in order against the graph built so far:
+ * - every choice is taken modulo what currently exists: "the k-th most recent float node",
+ *   "a subset of this node's dims given by these bits", "the j-th factorisation of this
+ *   length". Choice 0 is always the simplest (most recent node, no extra dims, first mode), so
+ *   shrinking numbers towards 0 simplifies the graph;
+ * - a step whose op cannot apply is **repaired** deterministically (another candidate node,
+ *   fewer reduced dims, an adapter such as `exp(tanh(x))` in front of `log`, or a fresh input
+ *   drawn from the op's domain) or, when nothing fits (e.g. `squeeze` with no length-1 dim
+ *   anywhere), **skipped**;
+ * - fresh inputs (partners of binary ops, index arrays, update values) are created by the step
+ *   that uses them and their values are seeded from the step's content, so deleting one step
+ *   neither invalidates nor perturbs the others.
+ *
+ * Every node's type is inferred here with the rules of `semantics.md` (mirroring
+ * `src/case/parse.ts`), and the contract tests check 100% of built cases with `parseTypedCase`.
+ *
+ * **Values.** Each node carries a conservative value set and a distinctness gap
+ * (`domains.ts`). An op is applied to a node only if the set satisfies the op's domain from the
+ * engine's tables (`SCALAR_OPS`, `REDUCE_DOMAINS`, `CUM_DOMAINS`) and its result stays within
+ * ±CAP: log/sqrt/pow-base sets are bounded below by the table's lower bound; div denominators,
+ * prod/cumprod inputs and abs inputs keep the table's margin away from 0; maximum/minimum and
+ * lt/gt/le/ge get a partner whose difference set keeps the `apart` margin (a constant or a
+ * fresh input placed in a gap of the other's set, or beyond it); max/min reductions need the
+ * node's gap ≥ the table's `distinct`; std needs the gap-implied variance bound inside sqrt's
+ * domain. Nothing is filtered after the fact: the values are drawn from sets chosen so that
+ * the domains hold at every node. Inputs use two-decimal values; float constants in args are
+ * never integral (an integral number in args is a weak int, and is used as one on purpose).
+ */
+import type { Case, CaseArg, CaseDType, CaseInput, CaseNode, CaseOp, Indexer, SliceSpec } from "../src/case/format.js";
+import { isFloatDtype, UNARY_OPS, BINARY_OPS, COMPARE_OPS } from "../src/case/format.js";
+import { normalizeSlice } from "../src/case/parse.js";
+import type { ScalarName } from "../src/tensor/elemwise.js";
+import {
+  type VSet, CAP, SAFETY, absSet, addSet, apart, apartMargin, capped, cumDomain, cumprodN, cumsumN, distinctEnough, divSet,
+  drawSetFor, hi, hull, iv, lo, mapMono, maxAbs, maxSet, minSet, mulSet, point, powSet, prodN, reduceDomain, satisfies,
+  scalarDomain, scaleSet, squareSet, subSet, sumN, trigSet, union, varianceLowerBound, width,
+} from "./domains.js";
+
+/** One recipe step: a case op and abstract choices (small non-negative integers). */
+export interface RecipeStep {
+  op: CaseOp;
+  p: number[];
+}
+
+/** A whole recipe. All fields are plain data; see the module comment. */
+export interface Recipe {
+  /** Lengths of the dims a, b, c, d (1..4). */
+  lens: number[];
+  /** Choices for the root input (its dims and value set). */
+  root: number;
+  /** Seeds every drawn value together with the content of the step that draws it. */
+  seed: number;
+  steps: RecipeStep[];
+}
+
+/** Options of {@link buildFromRecipe}. */
+export interface BuildOptions {
+  /** Largest element count of any node (default 256). */
+  maxElems?: number;
+  /** Allow casts to float32 (default true). */
+  float32?: boolean;
+  /** Case name. */
+  name?: string;
+}
+
+/** The dim alphabet: small, so names collide and broadcast. */
+export const DIM_ALPHABET = ["a", "b", "c", "d"] as const;
+/** Extra dim names, used only when a node already holds the whole alphabet. */
+const EXTRA_DIMS = ["e", "f", "g", "h"];
+const ALL_NAMES = [...DIM_ALPHABET, ...EXTRA_DIMS];
+
+// ---------------------------------------------------------------------------------------------
+// Deterministic choices and values
+
+/**
+ * Reads a step's choices in order. Choice i uses p[i mod |p|] (mixed for i ≥ |p|), so an
+ * all-zero p makes every choice 0: the most recent node, no subset, identity permutation.
+ */
+class Chooser {
+  private i = 0;
+  constructor(private readonly p: readonly number[]) {}
+  int(n: number): number {
+    const k = this.i++;
+    if (n <= 1) return 0;
+    const P = this.p.length;
+    if (P === 0) return 0;
+    const v = k < P ? this.p[k] : this.p[k % P] * 7 + Math.floor(k / P) * this.p[(k + 1) % P];
+    return Math.abs(v) % n;
+  }
+  bool(): boolean { return this.int(2) === 1; }
+  /** True with probability about 1/n (false at p = 0). */
+  rare(n: number): boolean { return this.int(n) === n - 1; }
+  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]; }
+  /** The most recent element for choice 0. */
+  recent<T>(xs: readonly T[]): T { return xs[xs.length - 1 - this.int(xs.length)]; }
+  /** A permutation (identity for choice 0). */
+  perm<T>(xs: readonly T[]): T[] {
+    const out = [...xs];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = i - this.int(i + 1);
+      [out[i], out[j]] = [out[j], out[i]];
+    }
+    return out;
+  }
+  subset<T>(xs: readonly T[]): T[] { return xs.filter(() => this.bool()); }
+}
+
+/** 32-bit FNV-1a over a string. */
+function hashStr(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
+  return h >>> 0;
+}
+
+/** mulberry32. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Two decimals; never -0 (JSON would write it as 0, and the round trip must be exact). */
+const round2 = (v: number): number => Math.round(v * 100) / 100 + 0;
+const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
+/** Spacing of the grid distinct inputs are drawn from. */
+const DISTINCT_SPACING = 0.15;
+
+/**
+ * n two-decimal values inside `set`. With `distinct`, pairwise DISTINCT_SPACING apart (a
+ * random choice of grid points), when the set has room; `gap` reports what was achieved.
+ */
+function drawValues(set: VSet, n: number, r: () => number, distinct: boolean, spacing = DISTINCT_SPACING): { vals: number[]; gap: number } {
+  if (n <= 1 && set.length === 1 && set[0][0] === set[0][1]) return { vals: n === 1 ? [set[0][0]] : [], gap: Infinity };
+  if (distinct) {
+    const grid: number[] = [];
+    for (const [a, b] of set) {
+      const start = Math.ceil(a * 100 - 1e-9) / 100;
+      for (let k = 0; ; k++) {
+        const v = round2(start + k * spacing);
+        if (v > b) break;
+        grid.push(v);
+      }
+    }
+    if (grid.length >= n) {
+      for (let i = grid.length - 1; i > 0; i--) {
+        const j = Math.floor(r() * (i + 1));
+        [grid[i], grid[j]] = [grid[j], grid[i]];
+      }
+      return { vals: grid.slice(0, n), gap: n <= 1 ? Infinity : spacing - 1e-9 };
+    }
+  }
+  const weights = set.map(([a, b]) => Math.max(b - a, 0.05));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const vals: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let u = r() * total;
+    let k = 0;
+    while (k < set.length - 1 && u > weights[k]) { u -= weights[k]; k++; }
+    const [a, b] = set[k];
+    let v = round2(a + r() * (b - a));
+    if (v < a) v = Math.ceil(a * 100 - 1e-9) / 100;
+    if (v > b) v = Math.floor(b * 100 + 1e-9) / 100;
+    if (v < a || v > b) v = a; // a piece narrower than 0.01 with non-round ends
+    vals.push(v);
+  }
+  return { vals, gap: n <= 1 ? Infinity : 0 };
+}
+
+function nest(flat: readonly (number | boolean)[], shape: readonly number[]): CaseInput["value"] {
+  if (shape.length === 0) return flat[0];
+  const step = prod(shape.slice(1));
+  return Array.from({ length: shape[0] }, (_, i) => nest(flat.slice(i * step, (i + 1) * step), shape.slice(1)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types and dtype rules (mirroring src/case/parse.ts)
+
+type Kind = "xtensor" | "tensor";
+
+/** What the builder knows about one input or node. */
+interface Info {
+  id: string;
+  kind: Kind;
+  /** [] for positional tensors. */
+  dims: string[];
+  shape: number[];
+  dtype: CaseDType;
+  /** Conservative set of element values (bool: {0, 1}). */
+  set: VSet;
+  /** Lower bound on |v_i − v_j| over distinct elements; Infinity when size ≤ 1. */
+  gap: number;
+  role: "node" | "data" | "index" | "weight";
+  /** For positional tensors from `values(x)`: x's dims. */
+  srcDims?: string[];
+}
+
+const KIND: Record<CaseDType, number> = { bool: 0, int32: 1, int64: 1, float32: 2, float64: 2 };
+
+function promote2(a: CaseDType, b: CaseDType): CaseDType {
+  if (a === b) return a;
+  if (a === "bool") return b;
+  if (b === "bool") return a;
+  if (KIND[a] === 1 && KIND[b] === 1) return "int64";
+  return "float64";
+}
+
+function resultDtype(strong: CaseDType[], weak: number[]): CaseDType {
+  let dt: CaseDType | null = strong.length > 0 ? strong.reduce(promote2) : null;
+  for (const w of weak) {
+    const isInt = Number.isInteger(w);
+    if (dt === null) dt = isInt ? "int64" : "float64";
+    else if (!isInt && KIND[dt] < 2) dt = "float64";
+    else if (isInt && KIND[dt] < 1) dt = "int64";
+  }
+  return dt ?? "float64";
+}
+
+const FLOAT_RESULT = new Set<string>(["div", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus"]);
+
+type Operand = Info | number;
+const isNum = (o: Operand): o is number => typeof o === "number";
+const argOf = (o: Operand): CaseArg => (isNum(o) ? o : o.id);
+const setOf = (o: Operand): VSet => (isNum(o) ? point(o) : o.set);
+const sizeOf = (i: { shape: number[] }): number => prod(i.shape);
+
+/** Elemwise result type (name alignment for xtensors, numpy broadcasting for tensors), or null. */
+function elemType(op: string, args: Operand[]): { kind: Kind; dims: string[]; shape: number[]; dtype: CaseDType } | null {
+  const strong = args.filter((a): a is Info => !isNum(a));
+  if (strong.length === 0) return null;
+  const kind = strong[0].kind;
+  if (strong.some((a) => a.kind !== kind)) return null;
+  let dims: string[] = [];
+  let shape: number[] = [];
+  if (kind === "xtensor") {
+    for (const a of strong) {
+      for (let j = 0; j < a.dims.length; j++) {
+        const k = dims.indexOf(a.dims[j]);
+        if (k < 0) { dims.push(a.dims[j]); shape.push(a.shape[j]); } else if (shape[k] !== a.shape[j]) return null;
+      }
+    }
+  } else {
+    const nd = Math.max(...strong.map((a) => a.shape.length));
+    shape = new Array<number>(nd).fill(1);
+    for (const a of strong) {
+      for (let j = 0; j < a.shape.length; j++) {
+        const k = nd - a.shape.length + j;
+        if (shape[k] === 1) shape[k] = a.shape[j];
+        else if (a.shape[j] !== 1 && a.shape[j] !== shape[k]) return null;
+      }
+    }
+    dims = [];
+  }
+  const valueArgs = op === "where" ? args.slice(1) : args;
+  const rd = resultDtype(valueArgs.filter((a): a is Info => !isNum(a)).map((a) => a.dtype), valueArgs.filter(isNum));
+  let dtype: CaseDType;
+  if ((COMPARE_OPS as readonly string[]).includes(op)) dtype = "bool";
+  else if (op === "where") dtype = rd;
+  else if (FLOAT_RESULT.has(op)) dtype = isFloatDtype(rd) ? rd : "float64";
+  else dtype = rd;
+  return { kind, dims, shape, dtype };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value-set transfer for unary ops: the image and the minimum |f'| (0 if not monotone).
+
+const sig = (v: number): number => 1 / (1 + Math.exp(-v));
+const UNARY_TF: Record<(typeof UNARY_OPS)[number], { set: (s: VSet) => VSet; deriv: (s: VSet) => number }> = {
+  neg: { set: (s) => scaleSet(s, -1), deriv: () => 1 },
+  exp: { set: (s) => mapMono(s, Math.exp), deriv: (s) => Math.exp(lo(s)) },
+  log: { set: (s) => mapMono(s, Math.log), deriv: (s) => 1 / hi(s) },
+  log1p: { set: (s) => mapMono(s, Math.log1p), deriv: (s) => 1 / (1 + hi(s)) },
+  expm1: { set: (s) => mapMono(s, Math.expm1), deriv: (s) => Math.exp(lo(s)) },
+  sqrt: { set: (s) => mapMono(s, Math.sqrt), deriv: (s) => 0.5 / Math.sqrt(hi(s)) },
+  square: { set: squareSet, deriv: (s) => (lo(s) > 0 ? 2 * lo(s) : hi(s) < 0 ? -2 * hi(s) : 0) },
+  abs: { set: absSet, deriv: (s) => (lo(s) > 0 || hi(s) < 0 ? 1 : 0) },
+  sin: { set: (s) => trigSet(s, Math.sin), deriv: () => 0 },
+  cos: { set: (s) => trigSet(s, Math.cos), deriv: () => 0 },
+  tanh: { set: (s) => mapMono(s, Math.tanh), deriv: (s) => 1 - Math.tanh(maxAbs(s)) ** 2 },
+  sigmoid: { set: (s) => mapMono(s, sig), deriv: (s) => sig(maxAbs(s)) * (1 - sig(maxAbs(s))) },
+  softplus: { set: (s) => mapMono(s, (v) => (v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v)))), deriv: (s) => sig(lo(s)) },
+};
+
+const scaleGap = (g: number, k: number): number => (g === Infinity ? Infinity : Math.max(0, g * k));
+
+/**
+ * Gap of x ⊕ y (add/sub) from the operands' gaps and widths: two distinct output positions
+ * differ in x's position only (≥ gx), in y's only (≥ gy), or in both (≥ max(gx − wy, gy − wx)).
+ */
+function sumGap(x: Operand, y: Operand): number {
+  if (isNum(x) || isNum(y)) return isNum(x) ? (isNum(y) ? Infinity : y.gap) : x.gap;
+  const nontriv = (a: Info, b: Info): boolean => a.dims.some((d, i) => a.shape[i] > 1 && !b.dims.includes(d));
+  const xs = sizeOf(x) > 1;
+  const ys = sizeOf(y) > 1;
+  if (x.kind === "tensor") return !ys ? x.gap : !xs ? y.gap : 0;
+  let g = Infinity;
+  if (nontriv(x, y)) g = Math.min(g, x.gap);
+  if (nontriv(y, x)) g = Math.min(g, y.gap);
+  if (xs && ys) g = Math.min(g, Math.max(x.gap - width(y.set), y.gap - width(x.set)));
+  return Math.max(0, g);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The builder
+
+/** Float constants (never integral) and weak ints used as the second operand. */
+const CONSTS = [0.5, 1.5, -0.75, 2, 0.25, -1, 3, -2.5, 1.25, -0.4];
+
+class Builder {
+  readonly inputs: CaseInput[] = [];
+  readonly nodes: CaseNode[] = [];
+  readonly infos: Info[] = [];
+  private nNode = 0;
+  private nInput = 0;
+  private stepKey = "root";
+  private freshInStep = 0;
+  readonly maxElems: number;
+  readonly float32: boolean;
+
+  constructor(readonly recipe: Recipe, opts: BuildOptions) {
+    this.maxElems = opts.maxElems ?? 256;
+    this.float32 = opts.float32 ?? true;
+  }
+
+  len(d: string): number {
+    const i = (DIM_ALPHABET as readonly string[]).indexOf(d);
+    const l = i >= 0 ? this.recipe.lens[i] : 2;
+    return Number.isInteger(l) && l >= 1 && l <= 6 ? l : 2;
+  }
+
+  beginStep(step: RecipeStep, index: number): void {
+    this.stepKey = `${step.op}:${step.p.join(",")}:${index === 0 ? "first" : ""}`;
+    this.freshInStep = 0;
+  }
+
+  private rngFor(tag: string): () => number {
+    return rng(hashStr(`${this.recipe.seed}|${this.stepKey}|${this.freshInStep++}|${tag}`));
+  }
+
+  // ---- inputs and nodes ----
+
+  /** A fresh float (or int data) input drawn from `set`. */
+  fresh(kind: Kind, dims: string[], shape: number[], set: VSet, o: { distinct?: boolean; spacing?: number; dtype?: CaseDType; role?: Info["role"] } = {}): Info {
+    const dtype = o.dtype ?? "float64";
+    const r = this.rngFor("v");
+    const n = prod(shape);
+    const prefix = o.role === "weight" ? "w" : KIND[dtype] === 1 ? "k" : "x";
+    let vals: (number | boolean)[];
+    let gap: number;
+    let vset = set;
+    if (KIND[dtype] === 1) {
+      const l = Math.ceil(lo(set));
+      const h = Math.floor(hi(set));
+      vals = Array.from({ length: n }, () => l + Math.floor(r() * (h - l + 1)));
+      gap = n <= 1 ? Infinity : 0;
+      vset = iv(l, h);
+    } else {
+      ({ vals, gap } = drawValues(set, n, r, o.distinct ?? false, o.spacing));
+    }
+    const name = `${prefix}${this.nInput++}`;
+    const value = nest(vals, shape);
+    this.inputs.push(kind === "xtensor" ? { name, kind, dims: [...dims], shape: [...shape], dtype, value } : { name, kind, shape: [...shape], dtype, value });
+    const info: Info = { id: name, kind, dims: kind === "xtensor" ? [...dims] : [], shape: [...shape], dtype, set: vset, gap, role: o.role ?? "data" };
+    this.infos.push(info);
+    return info;
+  }
+
+  /** A fresh integer index array with the given values (flat, C order). */
+  freshIndex(dims: string[], shape: number[], vals: number[], dtype: CaseDType): Info {
+    const name = `i${this.nInput++}`;
+    this.inputs.push({ name, kind: "xtensor", dims: [...dims], shape: [...shape], dtype, value: nest(vals, shape) });
+    const info: Info = { id: name, kind: "xtensor", dims: [...dims], shape: [...shape], dtype, set: iv(Math.min(...vals), Math.max(...vals)), gap: 0, role: "index" };
+    this.infos.push(info);
+    return info;
+  }
+
+  emit(op: CaseOp, args: CaseArg[], fields: Record<string, unknown>, t: { kind: Kind; dims: string[]; shape: number[]; dtype: CaseDType }, set: VSet, gap: number, id?: string): Info {
+    const nid = id ?? `n${this.nNode++}`;
+    this.nodes.push({ id: nid, op, args, ...fields } as unknown as CaseNode);
+    const size = prod(t.shape);
+    const info: Info = { id: nid, kind: t.kind, dims: [...t.dims], shape: [...t.shape], dtype: t.dtype, set, gap: size <= 1 ? Infinity : gap, role: "node" };
+    this.infos.push(info);
+    return info;
+  }
+
+  /** Emit an elemwise node (type inferred); null when the args do not align. */
+  elem(op: CaseOp, args: Operand[], set: VSet, gap: number): Info | null {
+    const t = elemType(op, args);
+    if (t === null || prod(t.shape) > this.maxElems) return null;
+    const s = t.dtype === "bool" ? norm01() : set;
+    return this.emit(op, args.map(argOf), {}, t, s, gap);
+  }
+
+  // ---- candidates ----
+
+  /** Float nodes and data inputs (not index arrays or weights). */
+  floats(kind?: Kind): Info[] {
+    return this.infos.filter((i) => isFloatDtype(i.dtype) && (i.role === "node" || i.role === "data") && (kind === undefined || i.kind === kind));
+  }
+  bools(): Info[] { return this.infos.filter((i) => i.dtype === "bool" && i.kind === "xtensor"); }
+
+  /** Pick the first element, in recency order starting at the chooser's pick, that passes `ok`. */
+  pickOk<T>(c: Chooser, xs: readonly T[], ok: (x: T) => boolean): T | undefined {
+    if (xs.length === 0) return undefined;
+    const start = c.int(xs.length);
+    for (let k = 0; k < xs.length; k++) {
+      const x = xs[xs.length - 1 - ((start + k) % xs.length)];
+      if (ok(x)) return x;
+    }
+    return undefined;
+  }
+
+  /** Dim names not in `used`, alphabet first. */
+  unused(used: readonly string[]): string[] {
+    return ALL_NAMES.filter((n) => !used.includes(n));
+  }
+
+  /** Fresh partner dims for x: a subset of x's dims and maybe one new dim, in random order. */
+  partnerDims(c: Chooser, x: Info): { dims: string[]; shape: number[] } {
+    if (x.kind === "tensor") {
+      // numpy broadcasting: a suffix of x's shape with some axes set to 1, sometimes one more
+      // leading axis.
+      const k = c.int(x.shape.length + 1);
+      const shape = x.shape.slice(x.shape.length - k).map((l) => (c.rare(3) ? 1 : l));
+      if (c.rare(4)) shape.unshift(this.len(c.pick(DIM_ALPHABET)));
+      return { dims: [], shape };
+    }
+    const dims = c.subset(x.dims);
+    if (c.rare(3)) {
+      const nu = this.unused(x.dims).filter((d) => (DIM_ALPHABET as readonly string[]).includes(d));
+      if (nu.length > 0) dims.push(c.pick(nu));
+    }
+    const order = c.perm(dims);
+    return { dims: order, shape: order.map((d) => (x.dims.includes(d) ? x.shape[x.dims.indexOf(d)] : this.len(d))) };
+  }
+
+  /** Same lengths on shared names (xtensors) or broadcastable (tensors), within the size cap. */
+  compatible(op: string, x: Info, y: Info): boolean {
+    const t = elemType(op, [x, y]);
+    return t !== null && prod(t.shape) <= this.maxElems;
+  }
+
+  // ---- adapters (deterministic repairs that put a node into a domain) ----
+
+  /** exp(tanh(x)) ∈ [0.37, 2.72]: positive, for log/sqrt/log1p and pow's base. */
+  positive(x: Info): Info | null {
+    const t = this.elem("tanh", [x], mapMono(x.set, Math.tanh), scaleGap(x.gap, UNARY_TF.tanh.deriv(x.set)));
+    if (t === null) return null;
+    return this.elem("exp", [t], mapMono(t.set, Math.exp), scaleGap(t.gap, Math.exp(lo(t.set))));
+  }
+
+  /**
+   * exp(0.5·tanh(x)) · s with s a fresh ±1 input: both signs, |v| ∈ [0.6, 1.65]. For div
+   * denominators, abs, prod and cumprod.
+   */
+  signed(c: Chooser, x: Info): Info | null {
+    const t = this.elem("tanh", [x], mapMono(x.set, Math.tanh), 0);
+    if (t === null) return null;
+    const h = this.elem("mul", [t, 0.5], scaleSet(t.set, 0.5), 0);
+    if (h === null) return null;
+    const e = this.elem("exp", [h], mapMono(h.set, Math.exp), 0);
+    if (e === null) return null;
+    const pd = this.partnerDims(c, x);
+    const s = this.fresh(x.kind, pd.dims, pd.shape, union(point(-1), point(1)));
+    return this.elem("mul", [e, s], mulSet(e.set, s.set), 0);
+  }
+
+  /** A fresh input with the dims of (a random part of) the alphabet, drawn from `set`. */
+  freshLeaf(c: Chooser, set: VSet, distinct = false, maxSize = this.maxElems, spacing?: number): Info {
+    let dims = c.perm(c.subset([...DIM_ALPHABET]));
+    while (dims.length > 0 && prod(dims.map((d) => this.len(d))) > maxSize) dims = dims.slice(1);
+    if (dims.length === 0 && c.bool()) dims = [DIM_ALPHABET[0]];
+    return this.fresh("xtensor", dims, dims.map((d) => this.len(d)), set, { distinct, spacing });
+  }
+
+  // ---- steps ----
+
+  step(op: CaseOp, c: Chooser): void {
+    if ((UNARY_OPS as readonly string[]).includes(op)) return void this.unary(op as (typeof UNARY_OPS)[number], c);
+    if ((BINARY_OPS as readonly string[]).includes(op) || (COMPARE_OPS as readonly string[]).includes(op)) return void this.binary(op, c);
+    switch (op) {
+      case "where": return void this.where(c);
+      case "cast": return void this.cast(c);
+      case "sum": case "prod": case "mean": case "max": case "min": case "all": case "any": case "var": case "std":
+        return void this.reduce(op, c);
+      case "cumsum": case "cumprod": return void this.cum(op, c);
+      case "dot": return void this.dot(c);
+      case "transpose": return void this.transpose(c);
+      case "rename": return void this.rename(c);
+      case "stack": return void this.stack(c);
+      case "unstack": return void this.unstack(c);
+      case "concat": return void this.concat(c);
+      case "expand_dims": return void this.expandDims(c);
+      case "squeeze": return void this.squeeze(c);
+      case "isel": return void this.isel(c);
+      case "set": case "inc": return void this.update(op, c);
+      case "values": return void this.values(c);
+      case "as_xtensor": return void this.asXTensor(c);
+      default: return;
+    }
+  }
+
+  unary(op: (typeof UNARY_OPS)[number], c: Chooser): Info | null {
+    const dom = scalarDomain(op as ScalarName);
+    const tf = UNARY_TF[op];
+    const ok = (x: Info): boolean => satisfies(x.set, dom) && capped(tf.set(x.set));
+    let x = this.pickOk(c, this.floats(), ok);
+    if (x === undefined) {
+      const base = c.recent(this.floats());
+      const needsPositive = dom.lo > -1;
+      const repaired = needsPositive ? this.positive(base) : dom.avoid.length > 0 ? this.signed(c, base) : this.elem("tanh", [base], mapMono(base.set, Math.tanh), 0);
+      x = repaired !== null && ok(repaired) ? repaired : this.freshLeaf(c, drawSetFor(dom));
+    }
+    return this.elem(op, [x], tf.set(x.set), scaleGap(x.gap, tf.deriv(x.set)));
+  }
+
+  /** Constants in the gaps of s (and beyond it) that keep `margin` from every element. */
+  apartConstants(s: VSet, margin: number): number[] {
+    const m = margin + 2 * SAFETY;
+    const out: number[] = [];
+    const fix = (v: number): number => (Number.isInteger(v) ? v + 0.05 : v);
+    for (let i = 0; i + 1 < s.length; i++) {
+      const mid = fix(round2((s[i][1] + s[i + 1][0]) / 2));
+      if (mid - s[i][1] >= m && s[i + 1][0] - mid >= m) out.push(mid);
+    }
+    out.push(fix(round2(hi(s) + m + 0.25)), fix(round2(lo(s) - m - 0.25)));
+    return out;
+  }
+
+  /** Sets for a fresh partner that keep `margin` from every element of s: gaps, above, below. */
+  apartSets(s: VSet, margin: number): VSet[] {
+    const m = margin + 3 * SAFETY;
+    const out: VSet[] = [];
+    for (let i = 0; i + 1 < s.length; i++) {
+      const a = Math.ceil((s[i][1] + m) * 100) / 100;
+      const b = Math.floor((s[i + 1][0] - m) * 100) / 100;
+      if (b >= a) out.push(iv(a, b));
+    }
+    const up = Math.ceil((hi(s) + m) * 100) / 100;
+    const dn = Math.floor((lo(s) - m) * 100) / 100;
+    out.push(iv(up, up + 1.5), iv(dn - 1.5, dn));
+    return out;
+  }
+
+  /**
+   * A second operand for x: an existing compatible node (x itself included: x·x), a fresh
+   * input (float, sometimes int data), or a constant, whichever first passes `accept`, starting
+   * from the mode the chooser picks.
+   */
+  partner(c: Chooser, op: string, x: Info, accept: (y: Operand) => boolean, freshSets: VSet[], consts: number[]): Operand | null {
+    const mode = c.int(4);
+    const tryMode = (m: number): Operand | null => {
+      switch (m) {
+        case 0: return this.pickOk(c, this.floats(x.kind).filter((y) => this.compatible(op, x, y)), (y) => accept(y)) ?? null;
+        case 1: {
+          const pd = this.partnerDims(c, x);
+          const probe = { ...x, id: "?", dims: pd.dims, shape: pd.shape, gap: 0, role: "data" as const };
+          if (!this.compatible(op, x, probe)) return null;
+          if (c.rare(6) && !(COMPARE_OPS as readonly string[]).includes(op) && op !== "pow" && op !== "div") {
+            const intSet = iv(-3, 3);
+            if (accept({ ...probe, set: intSet })) return this.fresh(x.kind, pd.dims, pd.shape, intSet, { dtype: c.bool() ? "int32" : "int64" });
+          }
+          const start = c.int(Math.max(freshSets.length, 1));
+          for (let k = 0; k < freshSets.length; k++) {
+            const s = freshSets[(start + k) % freshSets.length];
+            if (accept({ ...probe, set: s })) return this.fresh(x.kind, pd.dims, pd.shape, s, { distinct: c.bool() });
+          }
+          return null;
+        }
+        case 2: {
+          const start = c.int(Math.max(consts.length, 1));
+          for (let k = 0; k < consts.length; k++) {
+            const v = consts[(start + k) % consts.length];
+            if (accept(v)) return v;
+          }
+          return null;
+        }
+        default: return accept(x) ? x : null;
+      }
+    };
+    for (let k = 0; k < 4; k++) {
+      const r = tryMode((mode + k) % 4);
+      if (r !== null) return r;
+    }
+    return null;
+  }
+
+  binary(op: CaseOp, c: Chooser): Info | null {
+    const sop = op as ScalarName;
+    const margin = apartMargin(sop);
+    const xs = this.floats();
+    const x0 = c.recent(xs);
+    let x: Info = x0;
+    // Which side x takes: div and pow may put a partner first; sub/lt/... swap for variety.
+    const swap = c.rare(3);
+    const transfer = (a: VSet, b: VSet): VSet => {
+      switch (op) {
+        case "add": return addSet(a, b);
+        case "sub": return subSet(a, b);
+        case "mul": return mulSet(a, b);
+        case "div": return divSet(a, b);
+        case "pow": return powSet(a, b);
+        case "maximum": return maxSet(a, b);
+        case "minimum": return minSet(a, b);
+        default: return norm01();
+      }
+    };
+    const order = (y: Operand): [Operand, Operand] => (swap ? [y, x] : [x, y]);
+    const accept = (y: Operand): boolean => {
+      const [a, b] = order(y);
+      const sa = setOf(a);
+      const sb = setOf(b);
+      if (!satisfies(sa, scalarDomain(sop, 0)) || !satisfies(sb, scalarDomain(sop, 1))) return false;
+      if (margin !== null && !apart(sa, sb, margin)) return false;
+      if (margin !== null && !isNum(y) && y.id === x.id) return false;
+      return capped(transfer(sa, sb));
+    };
+    let freshSets: VSet[];
+    let consts = CONSTS;
+    if (margin !== null) {
+      freshSets = this.apartSets(x.set, margin);
+      consts = this.apartConstants(x.set, margin);
+    } else if (op === "div") {
+      freshSets = swap ? [iv(-2, 2)] : [drawSetFor(scalarDomain("div", 1))];
+      consts = [1.5, -2, 0.75, 4, -0.6];
+    } else if (op === "pow") {
+      freshSets = swap ? [iv(0.3, 2), iv(0.5, 1.5)] : [iv(-1, 1), iv(0.5, 1.5), iv(-0.5, 0.5)];
+      consts = swap ? [1.5, 0.5, 2.5] : [2, 0.5, 1.5, -0.5, 3, -1];
+    } else {
+      freshSets = [iv(-2, 2), union(iv(-2, -0.3), iv(0.3, 2)), iv(0.3, 2)];
+    }
+    // Put x into the domain of its own slot first (pow's base, div's denominator).
+    const slot = swap ? 1 : 0;
+    if (!satisfies(x.set, scalarDomain(sop, slot))) {
+      const r = op === "pow" ? this.positive(x) : this.signed(c, x);
+      if (r === null || !satisfies(r.set, scalarDomain(sop, slot))) return null;
+      x = r;
+      if (margin !== null) { freshSets = this.apartSets(x.set, margin); consts = this.apartConstants(x.set, margin); }
+    }
+    let y = this.partner(c, op, x, accept, freshSets, consts);
+    if (y === null) {
+      // Squash x and retry with a constant: tanh keeps everything bounded.
+      const t = this.elem("tanh", [x], mapMono(x.set, Math.tanh), 0);
+      if (t === null) return null;
+      x = t;
+      const cs = margin !== null ? this.apartConstants(x.set, margin) : consts;
+      y = cs.find((v) => accept(v)) ?? null;
+      if (y === null) return null;
+    }
+    const [a, b] = order(y);
+    let gap = 0;
+    if (op === "add" || op === "sub") gap = sumGap(a, b);
+    else if (op === "mul" && isNum(y)) gap = scaleGap(x.gap, Math.abs(y));
+    else if (op === "div" && !swap && isNum(y)) gap = scaleGap(x.gap, 1 / Math.abs(y));
+    else if (op === "pow" && !swap && isNum(y) && y !== 0) gap = scaleGap(x.gap, Math.min(...[lo(x.set), hi(x.set)].map((v) => Math.abs(y as number) * v ** ((y as number) - 1))));
+    return this.elem(op, [a, b], transfer(setOf(a), setOf(b)), gap);
+  }
+
+  /** A bool condition: a comparison of a float node against a constant or partner kept apart. */
+  condition(c: Chooser): Info | null {
+    const mode = c.int(3);
+    if (mode === 2) {
+      // eq(x, transpose(x)): all true, but only if alignment is by name.
+      const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length >= 2);
+      if (x !== undefined) {
+        const t = this.emit("transpose", [x.id], { dims: [...x.dims].reverse() }, { ...x, dims: [...x.dims].reverse(), shape: [...x.shape].reverse() }, x.set, x.gap);
+        return this.elem(c.bool() ? "ne" : "eq", [x, t], norm01(), 0);
+      }
+    }
+    const ops: CaseOp[] = ["gt", "lt", "ge", "le"];
+    const r = this.binary(ops[c.int(4)], c);
+    return r === null || r.kind !== "xtensor" || r.dtype !== "bool" ? null : r;
+  }
+
+  where(c: Chooser): Info | null {
+    let cond = this.pickOk(c, this.bools(), () => true);
+    if (cond === undefined || c.rare(3)) cond = this.condition(c) ?? cond;
+    if (cond === undefined) return null;
+    const cd = cond;
+    const x = this.pickOk(c, this.floats("xtensor"), (i) => this.compatible("where", cd, i));
+    const xv: Operand = x ?? c.pick(CONSTS);
+    const yMode = c.int(3);
+    let y: Operand = c.pick(CONSTS);
+    if (yMode === 1 && x !== undefined) {
+      const pd = this.partnerDims(c, x);
+      y = this.fresh("xtensor", pd.dims, pd.shape, iv(-2, 2));
+    } else if (yMode === 2) {
+      y = this.pickOk(c, this.floats("xtensor"), (i) => this.compatible("where", cd, i) && (x === undefined || this.compatible("where", x, i))) ?? y;
+    }
+    const args: Operand[] = c.rare(4) ? [cond, y, xv] : [cond, xv, y];
+    const t = elemType("where", args);
+    if (t === null || !isFloatDtype(t.dtype)) return null;
+    return this.elem("where", args, union(setOf(args[1]), setOf(args[2])), 0);
+  }
+
+  cast(c: Chooser): Info | null {
+    const cands = this.infos.filter((i) => (i.role === "node" || i.role === "data") && (isFloatDtype(i.dtype) || i.dtype === "bool"));
+    const x = c.recent(cands);
+    let to: CaseDType;
+    if (x.dtype === "bool") to = this.float32 && c.rare(3) ? "float32" : "float64";
+    else if (x.dtype === "float32") to = "float64";
+    else to = this.float32 ? "float32" : "float64";
+    const set = x.dtype === "bool" ? union(point(0), point(1)) : x.set;
+    const gap = to === "float32" && x.gap !== Infinity ? Math.max(0, x.gap - maxAbs(set) * 2 ** -22) : x.dtype === "bool" ? 0 : x.gap;
+    return this.emit("cast", [x.id], { dtype: to }, { kind: x.kind, dims: x.dims, shape: x.shape, dtype: to }, set, gap);
+  }
+
+  /** Reduce dims chosen by the chooser: a list in random order, null, absent (all), or []. */
+  private reduceDims(c: Chooser, x: Info): { field: Record<string, unknown>; red: string[] } {
+    const mode = c.int(5);
+    if (mode === 1) return { field: { dims: null }, red: [...x.dims] };
+    if (mode === 2) return { field: {}, red: [...x.dims] };
+    const red = mode === 3 ? c.perm(x.dims) : c.perm(c.subset(x.dims));
+    return { field: { dims: red }, red };
+  }
+
+  reduce(op: "sum" | "prod" | "mean" | "max" | "min" | "all" | "any" | "var" | "std", c: Chooser): Info | null {
+    if (op === "all" || op === "any") {
+      let x = this.pickOk(c, this.bools(), () => true);
+      if (x === undefined) x = this.condition(c) ?? undefined;
+      if (x === undefined) return null;
+      const { field, red } = this.reduceDims(c, x);
+      const kept = x.dims.filter((d) => !red.includes(d));
+      return this.emit(op, [x.id], field, { kind: "xtensor", dims: kept, shape: kept.map((d) => x.shape[x.dims.indexOf(d)]), dtype: "bool" }, norm01(), 0);
+    }
+    // Positional sum with axes, on a tensor from `values`.
+    const tensors = this.floats("tensor");
+    if (op === "sum" && (tensors.length > 0 ? c.bool() : c.rare(4))) {
+      const x = tensors.length > 0 ? c.recent(tensors) : (this.values(c) as Info);
+      const nd = x.shape.length;
+      const mode = c.int(3);
+      let field: Record<string, unknown> = {};
+      let axes = x.shape.map((_, i) => i);
+      if (mode === 1) field = { axes: null };
+      else if (mode === 2) {
+        axes = c.perm(c.subset(axes));
+        field = { axes: axes.map((a) => (c.bool() ? a - nd : a)) };
+      }
+      const keptShape = x.shape.filter((_, i) => !axes.includes(i));
+      const set = sumN(hull(x.set), prod(axes.map((a) => x.shape[a])));
+      // Beyond the cap: fall through to a named reduction, which repairs by reducing less.
+      if (capped(set)) return this.emit("sum", [x.id], field, { kind: "tensor", dims: [], shape: keptShape, dtype: x.dtype }, set, 0);
+    }
+    const dom = reduceDomain(op === "mean" || op === "var" || op === "std" ? "sum" : op);
+    const xs = this.floats("xtensor");
+    // The dims choice must not depend on how many candidates were tried: fixed salts.
+    const salts = [c.int(256), c.int(256), c.int(256), c.int(256)];
+    const plan = (x: Info): { field: Record<string, unknown>; red: string[]; set: VSet; gap: number } | null => {
+      if (!satisfies(x.set, dom.input)) return null;
+      const cc = new Chooser(salts);
+      let { field, red } = this.reduceDims(cc, x);
+      const n = (): number => prod(red.map((d) => x.shape[x.dims.indexOf(d)]));
+      const outSet = (): VSet | null => {
+        switch (op) {
+          case "sum": return sumN(hull(x.set), n());
+          case "mean": return hull(x.set);
+          case "prod": return prodN(x.set, n());
+          case "max": case "min": return n() >= 2 && !distinctEnough(x.gap, dom.distinct) ? null : x.set;
+          case "var": case "std": {
+            const ddof = (field as { ddof?: number }).ddof ?? 0;
+            const k = n();
+            if (k - ddof < 1) return null;
+            const vhi = ((width(x.set) ** 2) / 4) * (k / (k - ddof));
+            if (op === "var") return iv(0, vhi);
+            const vlo = varianceLowerBound(x.gap, k);
+            return satisfies(iv(vlo, vhi), scalarDomain("sqrt")) ? iv(Math.sqrt(vlo), Math.sqrt(vhi)) : null;
+          }
+        }
+      };
+      if (op === "var" || op === "std") {
+        const dd = cc.int(3);
+        if (dd > 0) field = { ...field, ddof: dd - 1 };
+      }
+      let s = outSet();
+      // Repair: reduce over fewer dims until the result is inside the domain and the cap.
+      while ((s === null || !capped(s)) && red.length > 0) {
+        red = red.slice(0, -1);
+        field = { ...field, dims: red };
+        s = outSet();
+      }
+      if (s === null || !capped(s)) return null;
+      const gap = op === "max" || op === "min" ? x.gap : 0;
+      return { field, red, set: s, gap };
+    };
+    let x = this.pickOk(c, xs, (i) => plan(i) !== null);
+    if (x === undefined) {
+      const base = c.recent(xs);
+      const r = op === "prod" ? this.signed(c, base) : null;
+      x = r !== null && plan(r) !== null ? r
+        : op === "std" ? this.freshLeaf(c, iv(-3, 3), true, 8, 0.8)
+        : this.freshLeaf(c, drawSetFor(dom.input), dom.distinct !== null, 40);
+    }
+    const pl = plan(x);
+    if (pl === null) return null;
+    const xx = x;
+    const kept = x.dims.filter((d) => !pl.red.includes(d));
+    const dtype: CaseDType = op === "mean" || op === "var" || op === "std" ? (isFloatDtype(x.dtype) ? x.dtype : "float64") : x.dtype;
+    return this.emit(op, [x.id], pl.field, { kind: "xtensor", dims: kept, shape: kept.map((d) => xx.shape[xx.dims.indexOf(d)]), dtype }, pl.set, pl.gap);
+  }
+
+  cum(op: "cumsum" | "cumprod", c: Chooser): Info | null {
+    const dom = cumDomain(op === "cumsum" ? "add" : "mul");
+    const xs = this.floats("xtensor").filter((i) => i.dims.length > 0);
+    const out = (x: Info, d: string): VSet => {
+      const n = x.shape[x.dims.indexOf(d)];
+      return op === "cumsum" ? cumsumN(x.set, n) : cumprodN(x.set, n);
+    };
+    const ok = (x: Info): boolean => satisfies(x.set, dom) && x.dims.some((d) => capped(out(x, d)));
+    let x = this.pickOk(c, xs, ok);
+    if (x === undefined) {
+      const base = xs.length > 0 ? c.recent(xs) : undefined;
+      const r = base !== undefined ? (op === "cumprod" ? this.signed(c, base) : this.elem("tanh", [base], mapMono(base.set, Math.tanh), 0)) : null;
+      x = r !== null && ok(r) ? r : this.freshLeaf(c, drawSetFor(dom));
+      if (x.dims.length === 0 || !ok(x)) return null;
+    }
+    const xx = x;
+    const dims = x.dims.filter((d) => capped(out(xx, d)));
+    const d = c.pick(dims);
+    return this.emit(op, [x.id], { dim: d }, { kind: "xtensor", dims: x.dims, shape: x.shape, dtype: x.dtype }, out(x, d), 0);
+  }
+
+  dot(c: Chooser): Info | null {
+    const xs = this.floats("xtensor");
+    const x = c.recent(xs);
+    const mode = c.int(3);
+    let y: Info | undefined;
+    if (mode === 0) y = this.pickOk(c, xs, (i) => this.compatible("mul", x, i));
+    if (mode === 2) y = x; // dot(x, x)
+    if (y === undefined) {
+      const pd = this.partnerDims(c, x);
+      if (c.bool() && pd.dims.length < 3) {
+        const nu = this.unused([...x.dims, ...pd.dims]).filter((d) => (DIM_ALPHABET as readonly string[]).includes(d));
+        if (nu.length > 0) { pd.dims.push(nu[0]); pd.shape.push(this.len(nu[0])); }
+      }
+      y = this.fresh("xtensor", pd.dims, pd.shape, iv(-2, 2));
+    }
+    const yy = y;
+    const union_ = [...x.dims, ...y.dims.filter((d) => !x.dims.includes(d))];
+    const shared = x.dims.filter((d) => yy.dims.includes(d));
+    const dm = c.int(5);
+    let field: string[] | null | "...";
+    let contracted: string[];
+    if (dm === 0) { field = null; contracted = shared; }
+    else if (dm === 1) { field = "..."; contracted = union_; }
+    else if (dm === 2) { field = []; contracted = []; }
+    else if (dm === 3) { contracted = c.perm(c.subset(shared)); field = contracted; }
+    else { contracted = c.perm(c.subset(union_)); field = contracted; }
+    const len = (d: string): number => (x.dims.includes(d) ? x.shape[x.dims.indexOf(d)] : yy.shape[yy.dims.indexOf(d)]);
+    const out = union_.filter((d) => !contracted.includes(d));
+    const m = prod(contracted.map(len));
+    const pset = mulSet(x.set, y.set);
+    const set = m === 1 ? pset : sumN(hull(pset), m);
+    if (!capped(set) || prod(out.map(len)) > this.maxElems) return null;
+    return this.emit("dot", [x.id, y.id], { dims: field }, { kind: "xtensor", dims: out, shape: out.map(len), dtype: promote2(x.dtype, y.dtype) }, set, 0);
+  }
+
+  transpose(c: Chooser): Info | null {
+    const x = this.pickOk(c, this.infos.filter((i) => i.kind === "xtensor" && i.role !== "index" && i.role !== "weight"), () => true);
+    if (x === undefined) return null;
+    const perm = c.perm(x.dims);
+    let field: string[] = perm;
+    let dims = perm;
+    if (c.bool() && perm.length > 0) {
+      // "..." stands for the unnamed dims in their original order.
+      const named = perm.slice(0, c.int(perm.length + 1));
+      const at = c.int(named.length + 1);
+      field = [...named.slice(0, at), "...", ...named.slice(at)];
+      const rest = x.dims.filter((d) => !named.includes(d));
+      dims = [...named.slice(0, at), ...rest, ...named.slice(at)];
+    }
+    return this.emit("transpose", [x.id], { dims: field }, { kind: "xtensor", dims, shape: dims.map((d) => x.shape[x.dims.indexOf(d)]), dtype: x.dtype }, x.set, x.gap);
+  }
+
+  rename(c: Chooser): Info | null {
+    const x = this.pickOk(c, this.infos.filter((i) => i.kind === "xtensor" && i.dims.length > 0 && (i.role === "node" || i.role === "data")), () => true);
+    if (x === undefined) return null;
+    const mode = c.int(3);
+    const map: Record<string, string> = {};
+    if (mode === 0 && x.dims.length >= 2) {
+      const [p, q] = c.perm(x.dims);
+      map[p] = q; map[q] = p; // a swap
+    } else if (mode === 1 && x.dims.length >= 3) {
+      const [p, q, r] = c.perm(x.dims);
+      map[p] = q; map[q] = r; map[r] = p;
+    } else {
+      const d = c.pick(x.dims);
+      map[d] = c.pick(this.unused(x.dims).slice(0, 3));
+    }
+    const dims = x.dims.map((d) => map[d] ?? d);
+    return this.emit("rename", [x.id], { map }, { kind: "xtensor", dims, shape: x.shape, dtype: x.dtype }, x.set, x.gap);
+  }
+
+  stack(c: Chooser): Info | null {
+    const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length >= 1);
+    if (x === undefined) return null;
+    let from = c.perm(x.dims);
+    from = from.slice(0, Math.max(1, from.length - c.int(from.length)));
+    // Prefer an order different from the input's: that is where the two conventions differ.
+    const inInputOrder = from.every((d, i) => i === 0 || x.dims.indexOf(from[i - 1]) < x.dims.indexOf(d));
+    if (from.length >= 2 && inInputOrder && !c.rare(4)) from.reverse();
+    const name = c.pick(this.unused(x.dims).slice(0, 2));
+    const kept = x.dims.filter((d) => !from.includes(d));
+    const len = prod(from.map((d) => x.shape[x.dims.indexOf(d)]));
+    return this.emit("stack", [x.id], { dim: name, from }, { kind: "xtensor", dims: [...kept, name], shape: [...kept.map((d) => x.shape[x.dims.indexOf(d)]), len], dtype: x.dtype }, x.set, x.gap);
+  }
+
+  unstack(c: Chooser): Info | null {
+    const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length >= 1);
+    if (x === undefined) return null;
+    const d = c.recent(x.dims);
+    const L = x.shape[x.dims.indexOf(d)];
+    const facts: number[][] = [[L]];
+    for (let a = 1; a <= L; a++) if (L % a === 0) facts.push([a, L / a]);
+    const sizes = c.pick(facts);
+    const kept = x.dims.filter((e) => e !== d);
+    // The removed dim's own name may be reused for a new dim.
+    const names = c.perm(this.unused(kept).slice(0, 4)).slice(0, sizes.length);
+    const to = names.map((n, i) => [n, sizes[i]] as [string, number]);
+    return this.emit("unstack", [x.id], { dim: d, to }, { kind: "xtensor", dims: [...kept, ...names], shape: [...kept.map((e) => x.shape[x.dims.indexOf(e)]), ...sizes], dtype: x.dtype }, x.set, x.gap);
+  }
+
+  concat(c: Chooser): Info | null {
+    const x = c.recent(this.floats("xtensor"));
+    const existing = x.dims.length > 0 && !c.rare(3);
+    const dim = existing ? c.pick(x.dims) : c.pick(this.unused(x.dims).slice(0, 2));
+    const parts: Info[] = [x];
+    const n = 1 + c.int(2);
+    for (let k = 0; k < n; k++) {
+      const mode = c.int(3);
+      if (mode === 1) { parts.push(x); continue; } // concat(x, x)
+      const other = mode === 2 ? this.pickOk(c, this.floats("xtensor"), (i) => i !== x && this.concatOk(dim, [...parts, i])) : undefined;
+      if (other !== undefined) { parts.push(other); continue; }
+      // A fresh input, sometimes lacking the dim (it then counts as one broadcast slice).
+      let dims = c.perm(x.dims);
+      if (existing && c.bool()) dims = dims.filter((d) => d !== dim);
+      const shape = dims.map((d) => (d === dim ? 1 + c.int(3) : x.shape[x.dims.indexOf(d)]));
+      parts.push(this.fresh("xtensor", dims, shape, iv(-2, 2)));
+    }
+    if (!this.concatOk(dim, parts)) return null;
+    const t = this.concatType(dim, parts);
+    if (prod(t.shape) > this.maxElems) return null;
+    return this.emit("concat", parts.map((p) => p.id), { dim }, t, union(...parts.map((p) => p.set)), 0);
+  }
+
+  private concatOk(dim: string, parts: Info[]): boolean {
+    const sizes = new Map<string, number>();
+    for (const p of parts) {
+      for (let j = 0; j < p.dims.length; j++) {
+        if (p.dims[j] === dim) continue;
+        const prev = sizes.get(p.dims[j]);
+        if (prev !== undefined && prev !== p.shape[j]) return false;
+        sizes.set(p.dims[j], p.shape[j]);
+      }
+    }
+    return true;
+  }
+
+  private concatType(dim: string, parts: Info[]): { kind: Kind; dims: string[]; shape: number[]; dtype: CaseDType } {
+    const exists = parts.some((p) => p.dims.includes(dim));
+    const order: string[] = exists ? [] : [dim];
+    const sizes = new Map<string, number>();
+    for (const p of parts) {
+      p.dims.forEach((d, j) => {
+        if (!order.includes(d)) order.push(d);
+        if (d !== dim) sizes.set(d, p.shape[j]);
+      });
+    }
+    sizes.set(dim, exists ? parts.reduce((s, p) => s + (p.dims.includes(dim) ? p.shape[p.dims.indexOf(dim)] : 1), 0) : parts.length);
+    return { kind: "xtensor", dims: order, shape: order.map((d) => sizes.get(d) as number), dtype: parts.map((p) => p.dtype).reduce(promote2) };
+  }
+
+  expandDims(c: Chooser): Info | null {
+    const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length < 6);
+    if (x === undefined) return null;
+    const name = c.pick(this.unused(x.dims).slice(0, 2));
+    const sz = c.int(4);
+    const size = sz === 0 ? 1 : sz;
+    if (prod(x.shape) * size > this.maxElems) return null;
+    const field: Record<string, unknown> = sz === 0 ? { dim: name } : { dim: name, size };
+    return this.emit("expand_dims", [x.id], field, { kind: "xtensor", dims: [name, ...x.dims], shape: [size, ...x.shape], dtype: x.dtype }, x.set, size === 1 ? x.gap : 0);
+  }
+
+  squeeze(c: Chooser): Info | null {
+    const x = this.pickOk(c, this.floats("xtensor"), (i) => i.shape.includes(1));
+    if (x === undefined) return null; // skipped: nothing to squeeze anywhere
+    const ones = x.dims.filter((_, i) => x.shape[i] === 1);
+    let dims = c.perm(c.subset(ones));
+    if (dims.length === 0) dims = [ones[0]];
+    const kept = x.dims.filter((d) => !dims.includes(d));
+    return this.emit("squeeze", [x.id], { dims }, { kind: "xtensor", dims: kept, shape: kept.map((d) => x.shape[x.dims.indexOf(d)]), dtype: x.dtype }, x.set, x.gap);
+  }
+
+  /**
+   * Indexers for x: ints (negative too), slices (negative steps and bounds, never empty), and
+   * integer index arrays over a new dim, zipped on a shared new dim, over a kept dim of x
+   * (vectorized, xarray's pointwise rule), or 2-d. Returns the args, indexers and view type.
+   */
+  indexers(c: Chooser, x: Info, firstArg: number, repeat: boolean): { idx: Info[]; indexers: Record<string, Indexer>; view: { dims: string[]; shape: number[] }; distinct: boolean; mult: number } | null {
+    const indexers: Record<string, Indexer> = {};
+    type Arr = { d: string; dims: string[]; shape: number[] };
+    const arrays: Arr[] = [];
+    const kinds = new Map<string, "int" | "slice" | "arr">();
+    for (const d of c.perm(x.dims)) {
+      const k = c.int(4);
+      if (k === 1) kinds.set(d, "int");
+      else if (k === 2) kinds.set(d, "slice");
+      else if (k === 3) kinds.set(d, "arr");
+    }
+    const len = (d: string): number => x.shape[x.dims.indexOf(d)];
+    const keptDims = x.dims.filter((d) => !kinds.has(d));
+    const taken = new Set(x.dims);
+    let sharedNew: { name: string; len: number } | null = null;
+    for (const d of x.dims) {
+      const kd = kinds.get(d);
+      const n = len(d);
+      if (kd === "int") indexers[d] = c.bool() ? -1 - c.int(n) : c.int(n);
+      else if (kd === "slice") {
+        const steps = [null, 1, -1, 2, -2];
+        const step = steps[c.int(steps.length)];
+        const bound = (): number | null => (c.bool() ? null : c.int(2 * n + 2) - n - 1);
+        let spec: SliceSpec = [bound(), bound(), step];
+        if (normalizeSlice(spec, n).length === 0) spec = [null, null, step];
+        indexers[d] = { slice: spec };
+      } else if (kd === "arr") {
+        const form = c.int(4);
+        let dims: string[];
+        let shape: number[];
+        if (form === 1 && keptDims.length > 0) {
+          const kdim = c.pick(keptDims); // an array over a kept dim: zipped with it
+          dims = [kdim]; shape = [len(kdim)];
+        } else if (form === 2 && sharedNew !== null) {
+          dims = [sharedNew.name]; shape = [sharedNew.len]; // zipped with an earlier array
+        } else {
+          const nm = ALL_NAMES.find((m) => !taken.has(m)) as string;
+          taken.add(nm);
+          const l = 1 + c.int(3);
+          if (form === 3) {
+            const nm2 = ALL_NAMES.find((m) => !taken.has(m)) as string;
+            taken.add(nm2);
+            dims = [nm, nm2]; shape = [l, 1 + c.int(2)];
+          } else {
+            dims = [nm]; shape = [l];
+            sharedNew = { name: nm, len: l };
+          }
+        }
+        arrays.push({ d, dims, shape });
+      }
+    }
+    // Index values: random in [-n, n), with repeats when asked (set/inc accumulate them).
+    const idx: Info[] = [];
+    let distinct = true;
+    let mult = 1;
+    arrays.forEach((a, j) => {
+      const n = len(a.d);
+      const size = prod(a.shape);
+      const r = this.rngFor("idx");
+      let vals: number[];
+      const perm = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i--) { const k = Math.floor(r() * (i + 1)); [perm[i], perm[k]] = [perm[k], perm[i]]; }
+      if (!repeat && size <= n) vals = perm.slice(0, size);
+      else vals = Array.from({ length: size }, () => Math.floor(r() * n));
+      vals = vals.map((v) => (r() < 0.3 ? v - n : v));
+      const norm = vals.map((v) => (v < 0 ? v + n : v));
+      const counts = new Map<number, number>();
+      norm.forEach((v) => counts.set(v, (counts.get(v) ?? 0) + 1));
+      const m = Math.max(...counts.values());
+      if (m > 1) distinct = false;
+      mult *= m;
+      idx.push(this.freshIndex(a.dims, a.shape, vals, c.rare(4) ? "int32" : "int64"));
+      indexers[a.d] = { arg: firstArg + j };
+    });
+    // The view's type, as in parse.ts (xarray's _broadcast_indexes).
+    const entries = x.dims.map((d) => ({ d, a: arrays.find((q) => q.d === d), k: kinds.get(d) }));
+    const outerDims = entries.flatMap(({ d, a, k }) => (k === undefined || k === "slice" ? [d] : a !== undefined ? [a.dims[0]] : []));
+    const outer = arrays.every((a) => a.dims.length === 1) && new Set(outerDims).size === outerDims.length;
+    const dims: string[] = [];
+    const sizes = new Map<string, number>();
+    const sliceLen = (d: string): number => normalizeSlice((indexers[d] as { slice: SliceSpec }).slice, len(d)).length;
+    for (const { d, a, k } of entries) {
+      const add = (nm: string, l: number): boolean => {
+        const prev = sizes.get(nm);
+        if (prev !== undefined && prev !== l) return false;
+        sizes.set(nm, l);
+        if (!dims.includes(nm)) dims.push(nm);
+        return true;
+      };
+      let ok = true;
+      if (k === undefined) ok = add(d, len(d));
+      else if (k === "slice") ok = add(d, sliceLen(d));
+      else if (a !== undefined) {
+        if (outer) ok = add(a.dims[0], a.shape[0]);
+        else a.dims.forEach((ad, j) => { ok = add(ad, a.shape[j]) && ok; });
+      }
+      // A clash (a kept dim sliced shorter than an array zipped with it): drop this indexing.
+      if (!ok) return null;
+    }
+    const shape = dims.map((d) => sizes.get(d) as number);
+    if (prod(shape) > this.maxElems) return null;
+    return { idx, indexers, view: { dims, shape }, distinct, mult };
+  }
+
+  isel(c: Chooser): Info | null {
+    const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length >= 1);
+    if (x === undefined) return null;
+    const r = this.indexers(c, x, 1, c.rare(3));
+    if (r === null) return null;
+    return this.emit("isel", [x.id, ...r.idx.map((i) => i.id)], { indexers: r.indexers }, { kind: "xtensor", dims: r.view.dims, shape: r.view.shape, dtype: x.dtype }, x.set, r.distinct ? x.gap : 0);
+  }
+
+  update(op: "set" | "inc", c: Chooser): Info | null {
+    const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length >= 1);
+    if (x === undefined) return null;
+    const r = this.indexers(c, x, 2, c.bool());
+    if (r === null) return null;
+    const view = r.view;
+    const mode = c.int(3);
+    let y: Operand;
+    const fits = (i: Info): boolean => i.kind === "xtensor" && i.dims.every((d, j) => view.dims.includes(d) && view.shape[view.dims.indexOf(d)] === i.shape[j]) && KIND[i.dtype] <= KIND[x.dtype];
+    if (mode === 0) y = c.pick(CONSTS);
+    else {
+      const ex = mode === 2 ? this.pickOk(c, this.floats("xtensor"), fits) : undefined;
+      if (ex !== undefined) y = ex;
+      else {
+        // A fresh update aligned by name to a random subset of the view's dims, in random order.
+        const dims = c.perm(c.subset(view.dims));
+        y = this.fresh("xtensor", dims, dims.map((d) => view.shape[view.dims.indexOf(d)]), iv(-2, 2), { dtype: x.dtype === "float32" ? "float32" : "float64" });
+      }
+    }
+    const ys = setOf(y);
+    const set = op === "set" ? union(x.set, ys) : union(x.set, addSet(x.set, iv(Math.min(lo(ys), r.mult * lo(ys)), Math.max(hi(ys), r.mult * hi(ys)))));
+    if (!capped(set)) return null;
+    return this.emit(op, [x.id, argOf(y), ...r.idx.map((i) => i.id)], { indexers: r.indexers }, { kind: "xtensor", dims: x.dims, shape: x.shape, dtype: x.dtype }, set, 0);
+  }
+
+  values(c: Chooser): Info | null {
+    const x = c.recent(this.floats("xtensor"));
+    const info = this.emit("values", [x.id], {}, { kind: "tensor", dims: [], shape: x.shape, dtype: x.dtype }, x.set, x.gap);
+    info.srcDims = [...x.dims];
+    return info;
+  }
+
+  asXTensor(c: Chooser): Info | null {
+    let t = this.pickOk(c, this.infos.filter((i) => i.kind === "tensor" && i.role === "node"), () => true);
+    if (t === undefined || c.rare(3)) t = this.values(c) ?? undefined;
+    if (t === undefined) return null;
+    const nd = t.shape.length;
+    let dims: string[];
+    const mode = c.int(3);
+    if (t.srcDims !== undefined && t.srcDims.length === nd && mode !== 2) {
+      // Round trip, or a positional relabel with permuted names (a silent transpose when square).
+      dims = mode === 0 ? c.perm(t.srcDims) : [...t.srcDims];
+    } else {
+      dims = c.perm(ALL_NAMES).slice(0, nd);
+      if (nd > ALL_NAMES.length) return null;
+    }
+    return this.emit("as_xtensor", [t.id], { dims }, { kind: "xtensor", dims, shape: t.shape, dtype: t.dtype }, t.set, t.gap);
+  }
+
+  // ---- root and cost ----
+
+  root(): void {
+    const r = Math.abs(Math.trunc(this.recipe.root)) % 4096;
+    const c = new Chooser([r % 7, (r >> 3) % 5, (r >> 5) % 3, r % 11]);
+    const nd = [2, 1, 2, 3, 2, 0, 3][r % 7];
+    const dims = c.perm([...DIM_ALPHABET]).slice(0, nd);
+    const sets: VSet[] = [iv(-2, 2), union(iv(-2, -0.3), iv(0.3, 2)), iv(0.3, 2), iv(-3, 3), iv(-1, 1)];
+    const set = sets[(r >> 3) % sets.length];
+    this.fresh("xtensor", dims, dims.map((d) => this.len(d)), set, { distinct: ((r >> 6) & 1) === 0 });
+  }
+
+  /** `cost = Σ_k sum(w_k · sink_k)`; returns the cost id and wrt. */
+  finish(): { cost: string; wrt: string[] } {
+    this.stepKey = "cost";
+    this.freshInStep = 0;
+    const used = new Set(this.nodes.flatMap((n) => n.args.filter((a): a is string => typeof a === "string")));
+    let sinks = this.infos.filter((i) => i.role === "node" && isFloatDtype(i.dtype) && !used.has(i.id));
+    if (sinks.length === 0) {
+      const fl = this.floats();
+      sinks = [fl[fl.length - 1]];
+    }
+    const c = new Chooser([this.recipe.seed % 97, this.recipe.seed % 89, this.recipe.seed % 83]);
+    const parts: Info[] = [];
+    for (const s of sinks) {
+      if (s.kind === "tensor") {
+        const w = this.fresh("tensor", [], s.shape, iv(0.5, 1.49), { role: "weight" });
+        const m = this.emit("mul", [s.id, w.id], {}, { kind: "tensor", dims: [], shape: s.shape, dtype: promote2(s.dtype, "float64") }, iv(-CAP * 1.5, CAP * 1.5), 0);
+        const r = this.emit("sum", [m.id], {}, { kind: "tensor", dims: [], shape: [], dtype: m.dtype }, point(0), 0);
+        parts.push(this.emit("as_xtensor", [r.id], { dims: [] }, { kind: "xtensor", dims: [], shape: [], dtype: m.dtype }, point(0), 0));
+      } else {
+        // Weights in a permuted dims order: the product must align them by name.
+        const wd = c.perm(s.dims);
+        const w = this.fresh("xtensor", wd, wd.map((d) => s.shape[s.dims.indexOf(d)]), iv(0.5, 1.49), { role: "weight" });
+        const m = this.emit("mul", [s.id, w.id], {}, { kind: "xtensor", dims: s.dims, shape: s.shape, dtype: promote2(s.dtype, "float64") }, point(0), 0);
+        parts.push(this.emit("sum", [m.id], { dims: null }, { kind: "xtensor", dims: [], shape: [], dtype: m.dtype }, point(0), 0));
+      }
+    }
+    let acc = parts[0];
+    for (let k = 1; k < parts.length; k++) {
+      acc = this.emit("add", [acc.id, parts[k].id], {}, { kind: "xtensor", dims: [], shape: [], dtype: "float64" }, point(0), 0);
+    }
+    // Name the final node "cost" (rename it in place: it is the last node).
+    const last = this.nodes[this.nodes.length - 1];
+    last.id = "cost";
+    acc.id = "cost";
+    return { cost: "cost", wrt: this.connectedFloatInputs("cost") };
+  }
+
+  /** Float data inputs with a differentiable path to `cost` (weights excluded). */
+  private connectedFloatInputs(cost: string): string[] {
+    const byId = new Map(this.nodes.map((n) => [n.id, n]));
+    const seen = new Set<string>();
+    const stack = [cost];
+    while (stack.length > 0) {
+      const id = stack.pop() as string;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const n = byId.get(id);
+      if (n === undefined) continue;
+      const all: CaseArg[] = n.args;
+      let args: string[] = all.filter((a): a is string => typeof a === "string");
+      if ((COMPARE_OPS as readonly string[]).includes(n.op) || n.op === "all" || n.op === "any") args = [];
+      else if (n.op === "where") args = args.filter((a) => a !== n.args[0]);
+      else if (n.op === "isel") args = [n.args[0] as string];
+      else if (n.op === "set" || n.op === "inc") args = all.slice(0, 2).filter((a): a is string => typeof a === "string");
+      stack.push(...args);
+    }
+    const weights = new Set(this.infos.filter((i) => i.role === "weight").map((i) => i.id));
+    return this.inputs.filter((i) => isFloatDtype(i.dtype) && seen.has(i.name) && !weights.has(i.name)).map((i) => i.name);
+  }
+}
+
+const norm01 = (): VSet => union(point(0), point(1));
+
+/**
+ * Build the case a recipe describes. Pure and total: every recipe (any step list, any
+ * numbers) gives a valid case, and the same recipe always gives the same case.
+ */
+export function buildFromRecipe(recipe: Recipe, opts: BuildOptions = {}): Case {
+  const b = new Builder(recipe, opts);
+  b.root();
+  recipe.steps.forEach((s, i) => {
+    b.beginStep(s, i);
+    const before = { n: b.nodes.length, i: b.inputs.length, infos: b.infos.length };
+    try {
+      b.step(s.op, new Chooser(s.p));
+    } catch (e) {
+      // A step must never break the case; a builder bug here is a bug, but the graph built so
+      // far stays valid, so roll the step back rather than emit a half-built step.
+      b.nodes.length = before.n;
+      b.inputs.length = before.i;
+      b.infos.length = before.infos;
+      if (!(e instanceof StepSkipped)) throw e;
+    }
+  });
+  const { cost, wrt } = b.finish();
+  const c: Case = { format: "xgrad-case/1", inputs: b.inputs, nodes: b.nodes, cost, wrt };
+  if (opts.name !== undefined) c.name = opts.name;
+  return c;
+}
+
+/** Thrown by a step that cannot apply and has nothing to repair with. */
+export class StepSkipped extends Error {}

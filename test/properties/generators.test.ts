@@ -1,0 +1,363 @@
+/**
+ * Contract tests of the case generator (fast-check's ArbitraryAssertions, applied to recipes):
+ * the same seed gives the same case, every generated case is valid, shrinks stay valid and get
+ * smaller, every op is generated, and the values keep every op inside its domain — the last
+ * judged on the actual values computed by the independent reference interpreter, not on the
+ * generator's own value sets.
+ */
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import { CASE_OPS, isFloatDtype, type Case, type CaseNode } from "../../src/case/format.js";
+import { parseTypedCase } from "../../src/case/parse.js";
+import { writeCase } from "../../src/case/write.js";
+import { SCALAR_OPS, type InputDomain, type ScalarName } from "../../src/tensor/elemwise.js";
+import { REDUCE_DOMAINS } from "../../src/tensor/reduce.js";
+import { CUM_DOMAINS } from "../../src/tensor/cumulative.js";
+import { caseArbitrary, recipeArbitrary, buildFromRecipe, type GeneratedCase, type Recipe } from "../../properties/generators.js";
+import { caseFeatures, costTail, featureCounts, formatFeatureCounts } from "../../properties/stats.js";
+import { CAP } from "../../properties/domains.js";
+import { evaluateCase, type RefValue } from "../xtensor/reference.js";
+
+const sample = (n: number, seed: number, opts = {}): GeneratedCase[] => fc.sample(caseArbitrary(opts), { numRuns: n, seed });
+
+/** Parse a case exactly as a file would be read (JSON round trip, so no shared references). */
+const reparse = (c: Case) => parseTypedCase(JSON.parse(JSON.stringify(c)));
+
+describe("properties/generators", function () {
+  this.timeout(120000);
+
+  // One shared sample of 2,000 cases for the validity, coverage and domain tests.
+  const N = 2000;
+  let cases: GeneratedCase[] = [];
+  before(() => {
+    // XGRAD_GEN_SEED reruns the whole contract on another sample (stress runs).
+    cases = sample(N, Number(process.env.XGRAD_GEN_SEED ?? 20261126));
+  });
+
+  describe("determinism", () => {
+    it("the same seed gives the same recipes and cases", () => {
+      const a = sample(60, 1234);
+      const b = sample(60, 1234);
+      assert.deepEqual(a, b);
+      assert.notDeepEqual(a, sample(60, 1235));
+    });
+
+    it("buildFromRecipe is pure: rebuilding a recipe gives the same case text", () => {
+      for (const g of cases.slice(0, 200)) {
+        const again = buildFromRecipe(JSON.parse(JSON.stringify(g.recipe)) as Recipe);
+        assert.equal(writeCase(again), writeCase(g.case));
+      }
+    });
+  });
+
+  describe("validity", () => {
+    it(`100% of ${N} generated cases parse with parseTypedCase and round-trip through writeCase`, () => {
+      let valid = 0;
+      const failures: string[] = [];
+      for (const g of cases) {
+        try {
+          const { case: parsed } = reparse(g.case);
+          assert.equal(writeCase(parsed), writeCase(g.case));
+          valid++;
+        } catch (e) {
+          if (failures.length < 3) failures.push(`${(e as Error).message}\n${JSON.stringify(g.recipe)}`);
+        }
+      }
+      console.log(`      generators: ${valid}/${N} cases valid (${((100 * valid) / N).toFixed(2)}%)`);
+      assert.equal(valid, N, failures.join("\n\n"));
+    });
+
+    it("cost is a 0-d float64 sum of weighted sinks; wrt lists float data inputs only, never the weights", () => {
+      for (const g of cases.slice(0, 500)) {
+        const { case: c, types } = reparse(g.case);
+        const t = types.get(c.cost);
+        assert.ok(t !== undefined && t.shape.length === 0 && t.dtype === "float64");
+        const tail = costTail(c);
+        const weights = c.inputs.filter((i) => i.name.startsWith("w"));
+        assert.ok(weights.length >= 1);
+        for (const w of weights) {
+          assert.ok(!(c.wrt ?? []).includes(w.name), `weight ${w.name} is in wrt`);
+          // Weights are drawn from [0.5, 1.5): every output element matters.
+          const flat = [w.value].flat(8) as number[];
+          assert.ok(flat.every((v) => v >= 0.5 && v < 1.5));
+          // A weight is used once, by a mul in the cost tail.
+          const users = c.nodes.filter((n) => (n.args as unknown[]).includes(w.name));
+          assert.equal(users.length, 1);
+          assert.ok(tail.has(users[0].id) && users[0].op === "mul");
+        }
+        for (const name of c.wrt ?? []) {
+          const inp = c.inputs.find((i) => i.name === name);
+          assert.ok(inp !== undefined && isFloatDtype(inp.dtype));
+        }
+      }
+    });
+
+    it("any recipe at all builds a valid case: empty, huge or negative choices, odd lengths", () => {
+      const wild = fc.record({
+        lens: fc.array(fc.integer({ min: -3, max: 9 }), { minLength: 0, maxLength: 6 }),
+        root: fc.integer({ min: -5, max: 100000 }),
+        seed: fc.integer(),
+        steps: fc.array(fc.record({
+          op: fc.constantFrom(...CASE_OPS),
+          p: fc.array(fc.integer({ min: -1000, max: 1000000 }), { maxLength: 10 }),
+        }, { noNullPrototype: true }), { maxLength: 12 }),
+      }, { noNullPrototype: true });
+      fc.assert(fc.property(wild, (r) => {
+        reparse(buildFromRecipe(r as Recipe));
+      }), { seed: 99, numRuns: 300 });
+    });
+
+    it("deleting any one step of a recipe still builds a valid case", () => {
+      for (const g of cases.slice(0, 150)) {
+        for (let k = 0; k < g.recipe.steps.length; k++) {
+          const r = { ...g.recipe, steps: g.recipe.steps.filter((_, i) => i !== k) };
+          reparse(buildFromRecipe(r));
+        }
+      }
+    });
+  });
+
+  describe("shrinking", () => {
+    it("shrinks (3 levels, 100 cases) all parse and never grow; most cases have a strictly smaller shrink", () => {
+      const arb = caseArbitrary();
+      let checked = 0;
+      let withSmaller = 0;
+      let levels = 0;
+      for (const g0 of cases.slice(0, 100)) {
+        let g = g0;
+        for (let level = 0; level < 3; level++) {
+          assert.ok(arb.canShrinkWithoutContext(g));
+          const shrinks = [...arb.shrink(g, undefined).take(60)].map((v) => v.value);
+          const n = g.case.nodes.length;
+          let smaller: GeneratedCase | undefined;
+          for (const s of shrinks) {
+            reparse(s.case);
+            assert.ok(s.case.nodes.length <= n, `shrink grew from ${n} to ${s.case.nodes.length} nodes`);
+            // The case is a function of the recipe: a shrink is its recipe rebuilt.
+            assert.equal(writeCase(buildFromRecipe(s.recipe)), writeCase(s.case));
+            checked++;
+            smaller ??= s.case.nodes.length < n ? s : undefined;
+          }
+          if (level === 0 && smaller !== undefined) withSmaller++;
+          if (smaller === undefined) break;
+          levels++;
+          g = smaller;
+        }
+      }
+      // A case may have no smaller shrink: at the minimum step count (3) nothing can be deleted,
+      // and deleting a step that was skipped, or whose node was a sink, may not reduce nodes.
+      console.log(`      generators: ${checked} shrinks checked; ${withSmaller}/100 cases have a strictly smaller shrink among their first 60; ${levels} levels walked`);
+      assert.ok(withSmaller >= 80, `${withSmaller}`);
+    });
+
+    it("fc.assert shrinks a failing property to a small valid case and replays it from the path", () => {
+      const prop = fc.property(caseArbitrary(), (g) => !g.case.nodes.some((n) => n.op === "dot"));
+      const out = fc.check(prop, { seed: 5, numRuns: 500 });
+      assert.ok(out.failed && out.counterexample !== null);
+      const [g] = out.counterexample as [GeneratedCase];
+      reparse(g.case);
+      assert.ok(g.recipe.steps.length <= 3, `shrunk to ${g.recipe.steps.length} steps`);
+      const replay = fc.check(prop, { seed: 5, numRuns: 500, path: out.counterexamplePath ?? undefined, endOnFailure: true });
+      assert.deepEqual((replay.counterexample as [GeneratedCase])[0].case, g.case);
+    });
+  });
+
+  describe("coverage", () => {
+    it(`every op of the case-format table is generated within ${N} cases (cost tail excluded)`, () => {
+      const stats = featureCounts(cases.map((g) => g.case));
+      const missing = CASE_OPS.filter((op) => !stats.counts.has(`op:${op}`));
+      assert.deepEqual(missing, []);
+      const least = CASE_OPS.map((op) => [op, stats.counts.get(`op:${op}`) ?? 0] as const).sort((a, b) => a[1] - b[1]).slice(0, 4);
+      console.log(`      generators: rarest ops (cases): ${least.map(([o, k]) => `${o} ${k}`).join(", ")}; ${[...stats.counts.keys()].filter((k) => k.startsWith("pair:")).length} op pairs`);
+    });
+
+    it("the bug-finding patterns all occur", () => {
+      const stats = featureCounts(cases.map((g) => g.case));
+      const want = [
+        "square-shape", "repeated-input", "diamond", "rename-swap", "stack-reordered", "unstack-split", "concat-new-dim",
+        "concat-missing-dim", "concat-self", "isel-vectorized", "isel-array-over-kept-dim", "isel-zipped-arrays", "isel-2d-array",
+        "isel-negative-step", "isel-negative-int", "isel-negative-index", "set-repeated-indices", "inc-repeated-indices",
+        "dot-shared", "dot-all", "dot-none", "dot-list", "dot-nonshared-dim", "dot-self", "reduce-dims-null", "reduce-reordered",
+        "reduce-subset", "transpose-ellipsis", "relabel-permuted", "values-roundtrip", "positional-input", "positional-broadcast",
+        "where-computed-cond", "compare-with-own-transpose", "cast-float32", "float32-roundtrip", "weak-int-const", "float-const",
+        "int-data-input", "multi-sink", "expand-size>1", "var-ddof", "unstack-reuses-name", "named-broadcast", "sum-axes",
+      ];
+      const missing = want.filter((w) => !stats.counts.has(w));
+      if (missing.length > 0) console.log(formatFeatureCounts(stats).split("\n").filter((l) => !l.startsWith("pair:")).join("\n"));
+      assert.deepEqual(missing, []);
+    });
+
+    it("the ops filter restricts the steps and rejects unknown names", () => {
+      for (const g of sample(100, 3, { ops: ["log", "max"] })) {
+        assert.ok(g.recipe.steps.every((s) => s.op === "log" || s.op === "max"));
+        reparse(g.case);
+      }
+      assert.throws(() => recipeArbitrary({ ops: ["logg" as never] }), /unknown op "logg"/);
+      assert.throws(() => recipeArbitrary({ minSteps: 5, maxSteps: 2 }), /minSteps/);
+      const lens = sample(200, 4, { minSteps: 0, maxSteps: 2 }).map((g) => g.recipe.steps.length);
+      assert.ok(Math.max(...lens) <= 2 && Math.min(...lens) === 0);
+    });
+
+    it("caseFeatures names the patterns of a hand-written case", () => {
+      const c: Case = {
+        format: "xgrad-case/1",
+        inputs: [
+          { name: "x", kind: "xtensor", dims: ["a", "b"], shape: [2, 2], dtype: "float64", value: [[1, 2], [3, 4]] },
+          { name: "i", kind: "xtensor", dims: ["k"], shape: [2], dtype: "int64", value: [1, -1] },
+          { name: "w", kind: "xtensor", dims: ["b", "k"], shape: [2, 2], dtype: "float64", value: [[1, 1], [1, 1]] },
+        ],
+        nodes: [
+          { id: "r", op: "rename", args: ["x"], map: { a: "b", b: "a" } },
+          { id: "m", op: "mul", args: ["x", "r"] },
+          { id: "s", op: "isel", args: ["m", "i"], indexers: { a: { arg: 1 } } },
+          { id: "t", op: "mul", args: ["s", "w"] },
+          { id: "cost", op: "sum", args: ["t"], dims: null },
+        ],
+        cost: "cost",
+        wrt: ["x"],
+      };
+      const f = caseFeatures(c);
+      for (const t of ["op:rename", "op:mul", "op:isel", "pair:rename>mul", "pair:mul>isel", "rename-swap", "square-shape", "diamond", "isel-vectorized", "isel-negative-index", "isel-repeated-indices"]) {
+        assert.ok(f.includes(t), `missing ${t} in ${f.join(", ")}`);
+      }
+      assert.ok(!f.includes("op:sum"), "the cost tail is not counted");
+    });
+  });
+
+  describe("domains hold at every node (judged on reference-interpreter values)", () => {
+    const REAL = SCALAR_OPS.add.domain.inputs[0];
+    /** A domain violation message, or null. The tables' default [-3, 3] is a draw range, not a limit. */
+    const violates = (d: InputDomain, v: number): string | null => {
+      if (d.bool === true) return null;
+      if (d.lo > REAL.lo && v < d.lo) return `${v} < ${d.lo}`;
+      if (d.hi < REAL.hi && v > d.hi) return `${v} > ${d.hi}`;
+      for (const p of d.avoid) if (Math.abs(v - p) < d.margin) return `${v} within ${d.margin} of ${p}`;
+      return null;
+    };
+
+    /** The elements of each arg of an elemwise node, aligned to the node's output. */
+    function aligned(n: CaseNode, out: RefValue, vals: Record<string, RefValue>): number[][] {
+      const size = out.shape.reduce((a, b) => a * b, 1);
+      const rows: number[][] = [];
+      for (let k = 0; k < size; k++) {
+        const idx: number[] = [];
+        let r = k;
+        for (let ax = out.shape.length - 1; ax >= 0; ax--) { idx.unshift(r % out.shape[ax]); r = Math.floor(r / out.shape[ax]); }
+        rows.push((n.args as (string | number)[]).map((a) => {
+          if (typeof a === "number") return a;
+          const v = vals[a];
+          let off = 0;
+          if (v.dims !== undefined && out.dims !== undefined) {
+            v.dims.forEach((d, j) => { off = off * v.shape[j] + idx[(out.dims as string[]).indexOf(d)]; });
+          } else {
+            const lead = out.shape.length - v.shape.length;
+            v.shape.forEach((len, j) => { off = off * len + (len === 1 ? 0 : idx[lead + j]); });
+          }
+          return v.data[off];
+        }));
+      }
+      return rows;
+    }
+
+    /** Elements of x grouped by the coordinates of the dims a reduction keeps. */
+    function groups(x: RefValue, reduced: string[]): number[][] {
+      const dims = x.dims ?? [];
+      const m = new Map<string, number[]>();
+      const size = x.shape.reduce((a, b) => a * b, 1);
+      for (let k = 0; k < size; k++) {
+        const idx: number[] = [];
+        let r = k;
+        for (let ax = x.shape.length - 1; ax >= 0; ax--) { idx.unshift(r % x.shape[ax]); r = Math.floor(r / x.shape[ax]); }
+        const key = dims.map((d, j) => (reduced.includes(d) ? "*" : idx[j])).join();
+        if (!m.has(key)) m.set(key, []);
+        m.get(key)?.push(x.data[k]);
+      }
+      return [...m.values()];
+    }
+
+    function check(c: Case): string[] {
+      // test/xtensor/reference.ts reads an absent reduce `dims` as a list (crash) although the
+      // format says absent means all, like null; hand it null until that is fixed there.
+      const forRef = { ...c, nodes: c.nodes.map((n) => (["sum", "prod", "mean", "max", "min", "all", "any", "var", "std"].includes(n.op) && !("dims" in n) && !("axes" in n) ? { ...n, dims: null } : n)) };
+      const vals = evaluateCase(forRef);
+      const tail = costTail(c);
+      const bad: string[] = [];
+      const say = (n: CaseNode, msg: string): void => { bad.push(`${n.id} = ${n.op}(${n.args.join(", ")}): ${msg}`); };
+      for (const n of c.nodes) {
+        const out = vals[n.id];
+        if (out.data.some((v) => !Number.isFinite(v))) say(n, "non-finite value");
+        if (!tail.has(n.id) && isFloatDtype(out.dtype) && out.data.some((v) => Math.abs(v) > CAP)) say(n, `value beyond ±${CAP}`);
+        const x = typeof n.args[0] === "string" ? vals[n.args[0]] : undefined;
+        if (n.op in SCALAR_OPS && n.op !== "where" && n.op !== "cast") {
+          const spec = SCALAR_OPS[n.op as ScalarName].domain;
+          for (const row of aligned(n, out, vals)) {
+            row.forEach((v, i) => { const m = violates(spec.inputs[i], v); if (m !== null) say(n, `arg ${i}: ${m}`); });
+            for (const rel of spec.relations) {
+              const d = Math.abs(row[rel.inputs[0]] - row[rel.inputs[1]]);
+              if (d < rel.margin) say(n, `args ${row.join(", ")} closer than ${rel.margin}`);
+            }
+          }
+        }
+        if (x === undefined) continue;
+        const red = (): string[] => {
+          const dn = n as { dims?: string[] | null };
+          return dn.dims === undefined || dn.dims === null ? [...(x.dims ?? [])] : dn.dims;
+        };
+        switch (n.op) {
+          case "prod":
+            for (const v of x.data) { const m = violates(REDUCE_DOMAINS.prod.input, v); if (m !== null) say(n, m); }
+            break;
+          case "cumprod":
+            for (const v of x.data) { const m = violates(CUM_DOMAINS.mul, v); if (m !== null) say(n, m); }
+            break;
+          case "max": case "min":
+            for (const g of groups(x, red())) {
+              const s = [...g].sort((a, b) => a - b);
+              for (let i = 1; i < s.length; i++) if (s[i] - s[i - 1] < REDUCE_DOMAINS.max.distinct) say(n, `tie-close values ${s[i - 1]}, ${s[i]}`);
+            }
+            break;
+          case "std":
+            for (const g of groups(x, red())) {
+              const mean = g.reduce((a, b) => a + b, 0) / g.length;
+              const v = g.reduce((a, b) => a + (b - mean) ** 2, 0) / g.length;
+              const m = violates(SCALAR_OPS.sqrt.domain.inputs[0], v);
+              if (m !== null) say(n, `variance ${m}`);
+            }
+            break;
+          default:
+            break;
+        }
+      }
+      return bad;
+    }
+
+    it(`${N} cases: log/sqrt/pow arguments positive, no near-ties for max/min/maximum/comparisons, no near-zero prod/cumprod/div/abs inputs, std away from 0, values within the cap`, function () {
+      const bad: string[] = [];
+      let nodes = 0;
+      for (const g of cases) {
+        const b = check(g.case);
+        nodes += g.case.nodes.length;
+        if (b.length > 0 && bad.length < 5) bad.push(`${b.slice(0, 3).join("\n")}\n${JSON.stringify(g.recipe)}`);
+      }
+      console.log(`      generators: domains checked on ${nodes} nodes of ${N} cases`);
+      assert.deepEqual(bad, []);
+    });
+
+    it("the checker catches a domain violation (log of a value below the table's bound)", () => {
+      const c: Case = {
+        format: "xgrad-case/1",
+        inputs: [{ name: "x", kind: "xtensor", dims: ["a"], shape: [2], dtype: "float64", value: [0.05, 2] }],
+        nodes: [{ id: "l", op: "log", args: ["x"] }, { id: "cost", op: "sum", args: ["l"], dims: null }],
+        cost: "cost",
+      };
+      assert.equal(check(c).length, 1);
+      const ties: Case = {
+        format: "xgrad-case/1",
+        inputs: [{ name: "x", kind: "xtensor", dims: ["a", "b"], shape: [2, 2], dtype: "float64", value: [[1, 1.05], [1, 2]] }],
+        nodes: [{ id: "m", op: "max", args: ["x"], dims: ["b"] }, { id: "cost", op: "sum", args: ["m"], dims: null }],
+        cost: "cost",
+      };
+      assert.equal(check(ties).length, 1);
+    });
+  });
+});
