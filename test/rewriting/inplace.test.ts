@@ -8,7 +8,13 @@ import { transpose } from "../../src/tensor/shape.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { grad } from "../../src/grad/driver.js";
 import type { FunctionGraph } from "../../src/graph/fgraph.js";
-import { inplacePass } from "../../src/rewriting/inplace.js";
+import { InplacePass, inplacePass } from "../../src/rewriting/inplace.js";
+import { FunctionGraph as FG } from "../../src/graph/fgraph.js";
+import type { Feature } from "../../src/graph/features.js";
+import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
+import { CheckedFeature } from "../../src/rewriting/checked.js";
+import { RewriteContext } from "../../src/rewriting/engine.js";
+import { InconsistencyError } from "../../src/errors.js";
 import { assertAllSame, runBoth } from "./compare.js";
 
 const destroyers = (fg: FunctionGraph): Apply[] => fg.toposort().filter((n) => Object.keys(n.op.destroyMap).length > 0);
@@ -95,5 +101,26 @@ describe("rewriting/inplace", () => {
     const r = runBoth([x, y], [cost, ...g], [X, [1, -2, 0.5, 3]]);
     assert.ok(inplacePass.lastStats.elemwise + inplacePass.lastStats.incSubtensor > 0);
     assertAllSame(r, { rtol: 1e-12 });
+  });
+
+  it("reverts a vetoed batch and retries its halves, keeping what validates", () => {
+    const x = tensor("x", { shape: [3, 4] });
+    const y = tensor("y", { shape: [4] });
+    const out = E.sin(E.tanh(E.exp(E.mul(x, y))));
+    /** A stand-in for a DestroyHandler veto: no in-place tanh allowed. */
+    const veto: Feature = {
+      onValidate(fg: FunctionGraph) {
+        for (const n of fg.applyNodes) if (n.op.toString() === "Elemwise{tanh, inplace=0}") throw new InconsistencyError("test veto: in-place tanh");
+      },
+    };
+    const fg = new FG([x, y], [out], { features: [new DestroyHandler(), new CheckedFeature(), veto] });
+    const pass = new InplacePass();
+    pass.apply(fg, new RewriteContext({ checked: true, onOptError: "raise" }));
+    const d = destroyers(fg).map((n) => n.op.toString());
+    assert.deepEqual(d.sort(), ["Elemwise{exp, inplace=0}", "Elemwise{sin, inplace=0}"]);
+    assert.equal(pass.lastStats.elemwise, 2);
+    assert.ok(pass.lastStats.rejected >= 2, `rejected ${pass.lastStats.rejected}`);
+    fg.checkIntegrity();
+    (fg.getFeature(DestroyHandler) as DestroyHandler).checkConsistency();
   });
 });
