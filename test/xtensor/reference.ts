@@ -553,8 +553,9 @@ function evalNode(node: RefCaseNode, env: ReadonlyMap<string, Arr>): Arr {
         return ax < 0 ? ax + a.shape.length : ax;
       });
     } else {
-      const dims = field<string[] | null>(node, "dims");
-      axes = dims === null ? a.shape.map((_, i) => i) : dims.map((d) => dimIndex(ctx, a, d));
+      // An absent `dims` means every dim, like null (case-format.md).
+      const dims = field<string[] | null | undefined>(node, "dims");
+      axes = dims == null ? a.shape.map((_, i) => i) : dims.map((d) => dimIndex(ctx, a, d));
     }
     return reduceAxes(ctx, a, op, [...new Set(axes)], ddof);
   }
