@@ -302,7 +302,7 @@ export function buildProgram(io: CliIO, result: { code: number }): Command {
     .option("--shard <i/n>", "run only cases whose index is i-1 mod n (combine with merge-reports)")
     .option("--case-timeout <duration>", "per-case time limit (default 60s)")
     .option("--max-memory <mb>", "V8 heap cap per worker in MB (default 2048; resident limit 2x+256)")
-    .option("--coverage", "collect V8 code coverage of the engine (slower: ~10-30%)")
+    .option("--coverage", "collect V8 code coverage of the engine (slower: ~40%)")
     .option("--shrink-time <duration>", "time limit for shrinking each new signature", "60s")
     .addOption(regressions())
     .addHelpText("after", "\nExit codes: 0 no new finding, 1 new findings, 2 bad usage, 130 interrupted (resume with --resume DIR).")
