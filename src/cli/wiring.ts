@@ -11,7 +11,7 @@ import { shrinkFailure } from "../../properties/shrink.js";
 import { caseFeatures } from "../../properties/stats.js";
 import { loadTfjs } from "../../oracles/tfjs.js";
 import { optdb } from "../rewriting/db.js";
-import { writeCase } from "../case/write.js";
+import { caseToSnippet } from "../../properties/snippet.js";
 import type { Case, CaseOp } from "../case/format.js";
 import type { CaseRunner, FeatureSink } from "../fuzz/runner.js";
 import { PROPERTY_NAMES } from "../../properties/types.js";
@@ -48,19 +48,9 @@ function addCaseFeatures(c: Case, sink: FeatureSink): void {
   }
 }
 
-/**
- * TODO(wiring): the shrinker does not write a TypeScript snippet yet (issue 6 asks for one that
- * builds the case with the public API). Until it does, the snippet embeds the case and replays
- * it through the CLI.
- */
+/** The ready-to-paste TypeScript repro (properties/snippet.ts), with the signature in its header. */
 function snippetOf(c: Case, signature?: string): string {
-  return [
-    `// xgrad repro${signature ? `: ${signature}` : ""}`,
-    `// Not yet a builder snippet (TODO(wiring)): save the JSON below as repro.json and run`,
-    `//   npx xgrad check repro.json`,
-    `export const reproCase = ${writeCase(c).trimEnd()};`,
-    "",
-  ].join("\n");
+  return caseToSnippet(c, signature !== undefined ? { signature } : {});
 }
 
 /** The runner module's entry point. */
