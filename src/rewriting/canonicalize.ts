@@ -117,6 +117,16 @@ export function isGraphOutput(fg: FunctionGraph, v: Variable): boolean {
   return (fg.clients.get(v) ?? []).some(([c]) => isOutputNode(c));
 }
 
+/**
+ * True when replacing `node`'s output by `x` would hand the caller's own input array back as a
+ * graph output. Copying ops (identity, cast, x * 1) give a fresh array in NONE; after the
+ * rewrite the caller would get its argument back, and mutating one would change the other.
+ * (View ops already alias their input in NONE, so removing them changes nothing a caller sees.)
+ */
+function wouldReturnInput(fg: FunctionGraph, node: Apply, x: Variable): boolean {
+  return x.owner === null && !(x instanceof Constant) && isGraphOutput(fg, node.outputs[0]);
+}
+
 /** Register a canonicalization and return it (so tests can name it). */
 function canon(rw: NodeRewriter, tags: readonly string[] = []): NodeRewriter {
   registerCanonicalize(rw, tags);
@@ -217,13 +227,15 @@ export const uselessReshape = canon(
 
 /**
  * `identity(x)` → x, and `cast(x, dtype)` → x when x already has that dtype. Both are copies,
- * so the result now aliases x; that is safe because in-place rewrites consult the
- * DestroyHandler, which sees the aliasing in the graph.
+ * so the result now aliases x; inside the graph that is safe because in-place rewrites consult
+ * the DestroyHandler, which sees the aliasing. At the graph boundary it is not (see
+ * `wouldReturnInput`).
  */
 export const uselessCastIdentity = canon(
-  nodeRewriter("useless_cast_identity", [Elemwise], (_fg, node) => {
+  nodeRewriter("useless_cast_identity", [Elemwise], (fg, node) => {
     const s = scalarOf(node);
     const x = node.inputs[0];
+    if (wouldReturnInput(fg, node, x)) return null;
     if (s === "identity" || (s === "cast" && x.type.dtype === node.outputs[0].type.dtype)) {
       return x.type.isSuper(node.outputs[0].type) && node.outputs[0].type.isSuper(x.type) ? [x] : null;
     }
@@ -285,7 +297,7 @@ export const dimshuffleLift = canon(
  * The result is cast and broadcast to the original output's type (`conformTo`).
  */
 export const neutralElement = canon(
-  nodeRewriter("local_neutral_element", [Elemwise], (_fg, node) => {
+  nodeRewriter("local_neutral_element", [Elemwise], (fg, node) => {
     const s = scalarOf(node);
     const out = node.outputs[0];
     const [a, b] = node.inputs;
@@ -313,7 +325,7 @@ export const neutralElement = canon(
     if (x === null || x instanceof Constant) return null;
     // The identity must hold in the output dtype: e.g. bool + False stays bool (logical or).
     const r = conformTo(x, out, node);
-    return r === null ? null : [r];
+    return r === null || (r === x && wouldReturnInput(fg, node, x)) ? null : [r];
   }),
   ["fast_compile"],
 );
