@@ -45,7 +45,7 @@ import { writeCase } from "../src/case/write.js";
 import { buildCase, evaluateCaseEngine, type VerdictArray } from "../src/case/build.js";
 import { failureClassOf } from "../src/fuzz/triage.js";
 import { type Localization, ancestorsOf, localize, refsOf, runOneProperty } from "./localize.js";
-import { type Check, PROPERTY_NAMES, type PropertyName, signatureOf } from "./types.js";
+import { type Check, type FailureClass, PROPERTY_NAMES, type PropertyName, signatureOf } from "./types.js";
 
 /** Options of {@link shrinkCase}. */
 export interface ShrinkOptions {
@@ -254,10 +254,23 @@ export async function checkSignature(c: Case, check: Check, runCheck?: ShrinkFai
  * @throws Error when `c` does not fail with `signature` to begin with.
  */
 export async function shrinkFailure(c: Case, signature: string, opts: ShrinkFailureOptions = {}): Promise<ShrinkFailureResult> {
+  const { stillFails, signature: target } = await failurePredicate(c, signature, opts.runCheck);
+  const r = await shrinkCase(c, stillFails, opts);
+  return { ...r, signature: target };
+}
+
+/**
+ * The predicate {@link shrinkFailure} reduces with: "the case fails with this signature", where
+ * the op part is the localized one (see there). Exported so that tests and tools can check a
+ * result's 1-minimality against exactly the predicate that produced it.
+ *
+ * @throws Error when `c` does not fail with `signature`.
+ */
+export async function failurePredicate(c: Case, signature: string, runCheck?: ShrinkFailureOptions["runCheck"]): Promise<{ stillFails: (x: Case) => Promise<boolean>; signature: string }> {
   const want = parseSignature(signature);
   if (!(PROPERTY_NAMES as readonly string[]).includes(want.property)) throw new Error(`shrinkFailure: ${JSON.stringify(want.property)} is not a property`);
   const property = want.property as PropertyName;
-  const run = opts.runCheck ?? runOneProperty;
+  const run = runCheck ?? runOneProperty;
   const matchingCheck = async (x: Case): Promise<Check | null> => {
     const k = await run(x, property);
     if (k === undefined || (k.status !== "fail" && k.status !== "error")) return null;
@@ -269,15 +282,13 @@ export async function shrinkFailure(c: Case, signature: string, opts: ShrinkFail
   if (first === null) throw new Error(`shrinkFailure: the case does not fail with ${signature}`);
   const { signature: localized } = await checkSignature(c, first, run);
   const target = want.failingOp === "-" || want.failingOp === "" ? parseSignature(localized).failingOp : want.failingOp;
-  const targetSignature = signatureOf(want.property, want.failureClass as never, target, want.errorClass);
   const stillFails = async (x: Case): Promise<boolean> => {
     const k = await matchingCheck(x);
     if (k === null) return false;
     const s = await checkSignature(x, k, run);
     return parseSignature(s.signature).failingOp === target;
   };
-  const r = await shrinkCase(c, stillFails, opts);
-  return { ...r, signature: targetSignature };
+  return { stillFails, signature: signatureOf(want.property, want.failureClass as FailureClass, target, want.errorClass) };
 }
 
 // ---------------------------------------------------------------------------------------------
