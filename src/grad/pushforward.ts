@@ -87,22 +87,46 @@ function doublePullback(outs: readonly Variable[], wrt: readonly Variable[], tan
   // expansion is linear in them and cancels them out: such a dependence is only structural.
   const lazyOutputs = ancestors(live, wrt).filter((v) => v.owner?.op instanceof PullbackOp);
   res.forEach((r, j) => {
-    if (r instanceof Variable && ancestors([r], [...wrt, ...lazyOutputs]).some((a) => placeholders.has(a))) {
+    if (r instanceof Variable && connectedAncestors([r], [...wrt, ...lazyOutputs]).some((a) => placeholders.has(a))) {
       throw new GradError(
         `pushforward: the tangent of output ${j} (${outs[j].toString()}) still depends on its cotangent placeholder, ` +
           `so some pullback on the path is not linear in its cotangent; use useOpPushforward or fix that rule`,
       );
     }
   });
-  if (lazyOutputs.length > 0) {
-    // J t does not depend on u, so any value works; zeros of the outputs (PyTensor's choice)
-    // make the compiled function need no placeholder input.
+  if (ancestors(live, wrt).some((a) => placeholders.has(a))) {
+    // J t does not depend on u (checked above), but a lazy Pullback node or a shape-only use
+    // (zeros shaped like a cotangent) may still reach it structurally. Any value works; zeros
+    // of the outputs (PyTensor's choice) make the compiled function need no placeholder input.
     const zeros = new Map(u.map((uk, k) => [uk, algebraFor(outs[k].type).zerosLike(outs[k], uk.type.dtype)] as const));
     const replaced = graphReplace(live, zeros);
     let k = 0;
     return res.map((r) => (r instanceof Variable ? replaced[k++] : r));
   }
   return res;
+}
+
+/**
+ * The ancestors of `outputs` along true connections only (`connectionPattern`): a value used
+ * only for its shape (the first input of `second`, the input of `Shape`) is not a dependence.
+ * Rules build zeros shaped like their cotangent, which is linear (constant) in it.
+ */
+function connectedAncestors(outputs: readonly Variable[], blockers: readonly Variable[]): Variable[] {
+  const blocked = new Set(blockers);
+  const seen = new Set<Variable>();
+  const stack = [...outputs];
+  while (stack.length > 0) {
+    const v = stack.pop() as Variable;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    const node = v.owner;
+    if (node === null || blocked.has(v)) continue;
+    const pattern = node.op.connectionPattern?.(node);
+    node.inputs.forEach((inp, i) => {
+      if (pattern === undefined || pattern[i][v.index]) stack.push(inp);
+    });
+  }
+  return [...seen];
 }
 
 /**
