@@ -61,7 +61,7 @@ export function compareArrays(a: ArrayValue, b: ArrayValue, what: string, rtol =
 }
 
 /** Compare every named array of `claimed` with `reference`; the first disagreement wins. */
-export function compareRecords(claimed: Readonly<Record<string, ArrayValue>>, reference: Readonly<Record<string, ArrayValue>>, what: string): ArrayComparison {
+export function compareRecords(claimed: Readonly<Record<string, ArrayValue>>, reference: Readonly<Record<string, ArrayValue>>, what: string, rtol?: number): ArrayComparison {
   let maxAbs = 0;
   let maxRel = 0;
   const keys = Object.keys(reference);
@@ -70,7 +70,7 @@ export function compareRecords(claimed: Readonly<Record<string, ArrayValue>>, re
   for (const k of keys) {
     const a = claimed[k];
     if (a === undefined) return { ok: false, reason: `${what}: no entry for ${k}`, maxAbsErr: Infinity, maxRelErr: Infinity };
-    const r = compareArrays(a, reference[k], `${what} ${k}`);
+    const r = compareArrays(a, reference[k], `${what} ${k}`, rtol);
     if (!r.ok) return r;
     maxAbs = Math.max(maxAbs, r.maxAbsErr);
     maxRel = Math.max(maxRel, r.maxRelErr);
