@@ -104,7 +104,12 @@ function build(inputs: readonly Variable[], recipe: readonly Step[]): Variable[]
           break;
         }
         const y = sum(vb);
-        out = p % 2 === 0 ? setSubtensor(E.exp(E.tanh(va)), y, [{ start: 0, stop: 1, step: null }]) : incSubtensor(va, E.tanh(y), [p % shp[0]]);
+        // An int x is made float first: IncSubtensor's pullback returns a float term for an
+        // integer x, which the grad driver rejects (see the pending test below).
+        const target = p % 2 === 0 ? E.exp(E.tanh(va)) : isFloat(va.type.dtype) ? va : E.cast(va, "float64");
+        // Updates refuse a downcast: give y the target's dtype.
+        const yv = (v: Variable): Variable => (v.type.dtype === target.type.dtype ? v : E.cast(v, target.type.dtype));
+        out = p % 2 === 0 ? setSubtensor(target, yv(y), [{ start: 0, stop: 1, step: null }]) : incSubtensor(target, yv(isFloat(target.type.dtype) ? E.tanh(y) : y), [p % shp[0]]);
         break;
       }
       case 7:
@@ -127,7 +132,9 @@ function build(inputs: readonly Variable[], recipe: readonly Step[]): Variable[]
         }
         // Repeated advanced indices: inc accumulates, set keeps the last write.
         const idx = constant([0, shp[0] - 1, 0], "int64");
-        out = p % 2 === 0 ? advancedIncSubtensor(E.tanh(va), E.tanh(sum(vb)), [idx]) : E.tanh(advancedSubtensor(va, [idx]));
+        const target = E.tanh(va);
+        const y = E.tanh(sum(vb));
+        out = p % 2 === 0 ? advancedIncSubtensor(target, y.type.dtype === target.type.dtype ? y : E.cast(y, target.type.dtype), [idx]) : E.tanh(advancedSubtensor(va, [idx]));
       }
     }
     pool.push(out);
@@ -154,7 +161,7 @@ const TOL = { rtol: 1e-7, atol: 1e-9 };
 const coverage = new Map<string, number>();
 
 /** Compile `outputs` in NONE and FAST_RUN (checked, raising), run both, compare; inputs must survive. */
-function checkSound(inputs: readonly Variable[], outputs: readonly Variable[], args: readonly NDArray[]): void {
+function checkSound(inputs: readonly Variable[], outputs: readonly Variable[], args: readonly NDArray[], tol = TOL): void {
   const none = compile(inputs, outputs, { mode: "NONE", checked: true, onOptError: "raise" });
   const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
   const fast = compile(inputs, outputs, { mode: "FAST_RUN", ctx });
@@ -163,7 +170,7 @@ function checkSound(inputs: readonly Variable[], outputs: readonly Variable[], a
   const want = none(...args);
   const got = fast(...args);
   args.forEach((a, i) => assert.deepEqual(a.toFlat(), before[i], `FAST_RUN wrote into input ${i}`));
-  got.forEach((g, i) => assertSame(g, want[i], TOL, `output ${i} (${outputs[i].toString()})`));
+  got.forEach((g, i) => assertSame(g, want[i], tol, `output ${i} (${outputs[i].toString()})`));
 }
 
 /** The forward result and the gradient of sum(result) with respect to every input. */
@@ -197,6 +204,34 @@ describe("rewriting/soundness: FAST_RUN equals NONE", function () {
     if (process.env.XGRAD_COVERAGE) console.log([...coverage].sort());
     const missing = ["constant_folding", "local_dimshuffle_lift", "local_neutral_element", "local_log1p", "local_log_sigmoid", "local_mul_self_to_square", "elemwise_fusion", "inplace_elemwise", "inplace_incsubtensor", "merge1"].filter((r) => !coverage.has(r));
     assert.deepEqual(missing, [], `rewrites never exercised: ${missing.join(", ")}; fired: ${JSON.stringify([...coverage].sort())}`);
+  });
+
+  it("on random graphs with float32, int64 and int32 inputs (dtype paths of every rule)", () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 8 }), fc.nat(), (recipe, seed) => {
+        const inputs = [tensor("f", { shape: [2, 3], dtype: "float32" }), tensor("k", { shape: [3], dtype: "int64" }), tensor("j", { shape: [2, 3], dtype: "int32" }), tensor("d", { shape: [3] })];
+        const pool = build(inputs, recipe);
+        const out = pool[pool.length - 1];
+        // Integer values: small, so int32 products stay exact; float32 compares at its precision.
+        const vals = inputs.map((v, i) => {
+          const a = valuesFor(v.type.dtype === "float32" ? v : tensor(null, { shape: v.type.shape }), seed + 31 * i);
+          return isFloat(v.type.dtype) ? a.astype(v.type.dtype) : NDArray.fromFlat(a.toFlat().map((q) => Math.round(q * 3)), a.shape, v.type.dtype);
+        });
+        checkSound(inputs, withGrads(inputs.filter((v) => isFloat(v.type.dtype)), out), vals, { rtol: 2e-5, atol: 1e-6 });
+      }),
+      { seed: Number(process.env.XGRAD_SOUNDNESS_SEED ?? 99), numRuns: Number(process.env.XGRAD_SOUNDNESS_RUNS ?? 100) },
+    );
+  });
+
+  // Found by the property above (seed 99): with an int64 x, `grad` fails at construction, in any
+  // mode. IncSubtensor.pullback (src/tensor/indexing.ts) returns `g` for x whatever its dtype,
+  // where a discrete input needs DISCONNECTED (Elemwise.pullback does this). Unskip when fixed.
+  it.skip("known bug (indexing.ts): grad through incSubtensor of an int x", () => {
+    const f = tensor("f", { shape: [2, 3], dtype: "float32" });
+    const k = tensor("k", { shape: [3], dtype: "int64" });
+    const inc = incSubtensor(k, E.cast(sum(f), "int64"), [1]);
+    const out = join(0, inc, E.sin(inc));
+    checkSound([f, k], withGrads([f], out), [valuesFor(f, 1).astype("float32"), NDArray.fromFlat([1, 2, 3], [3], "int64")]);
   });
 
   it("generator contract: the same recipe builds the same graph, and every prefix is valid", () => {
