@@ -25,6 +25,13 @@ export interface Program {
   readonly outputSlots: readonly number[];
   readonly constants: ReadonlyMap<number, NDArray>;
   readonly steps: readonly Step[];
+  /**
+   * Outputs returned as copies: those that are (views of) a graph input or a constant, or that
+   * share a buffer with an earlier output. Handing those back directly would let the caller's
+   * writes reach its own inputs, the function's constants (for every later call) or another
+   * output. PyTensor inserts DeepCopyOp for the same reason.
+   */
+  readonly copyOutputs: readonly boolean[];
 }
 
 /**
@@ -67,11 +74,28 @@ export function buildProgram(inputs: readonly Variable[], outputs: readonly Vari
     if (v instanceof Constant) constants.set(s, v.value);
     return s;
   });
+  // Follow view and destroy maps to the variable whose buffer an output may share.
+  const foundation = (v: Variable): Variable => {
+    let cur = v;
+    for (;;) {
+      const node = cur.owner;
+      const src = node === null ? undefined : (node.op.viewMap[cur.index] ?? node.op.destroyMap[cur.index]);
+      if (node === null || src === undefined || src.length === 0) return cur;
+      cur = node.inputs[src[0]];
+    }
+  };
+  const seenFoundations = new Set<Variable>();
+  const copyOutputs = outputs.map((v) => {
+    const f = foundation(v);
+    const shared = f.owner === null || seenFoundations.has(f);
+    seenFoundations.add(f);
+    return shared;
+  });
   const keep = new Set<number>([...outputSlots, ...constants.keys()]);
   const frees: number[][] = steps.map(() => []);
   for (const [s, k] of lastUse) if (!keep.has(s)) frees[k].push(s);
   steps.forEach((st, k) => (st.freeAfter = Int32Array.from(frees[k])));
-  return { nSlots: slot.size, inputSlots: inputs.map((v) => slot.get(v)!), outputSlots, constants, steps };
+  return { nSlots: slot.size, inputSlots: inputs.map((v) => slot.get(v)!), outputSlots, constants, steps, copyOutputs };
 }
 
 /** Run a program on already-validated input arrays. */
@@ -93,7 +117,7 @@ export function runProgram(p: Program, args: readonly NDArray[]): NDArray[] {
     }
     for (let i = 0; i < step.freeAfter.length; i++) values[step.freeAfter[i]] = undefined;
   }
-  return p.outputSlots.map((s) => values[s]!);
+  return p.outputSlots.map((s, k) => (p.copyOutputs[k] ? values[s]!.copy() : values[s]!));
 }
 
 /** A kernel that returns the wrong dtype or a shape contradicting its static type is an engine bug. */

@@ -18,9 +18,10 @@ function spec(rw: NodeRewriter): NodeRewriter {
 }
 
 /**
- * int32 is excluded from the square rules: `mul` on int32 multiplies with `Math.imul` (exact
- * wrap-around, as numpy), but `square` computes `a * a` in doubles, which rounds once the
- * product passes 2^53 (|a| > 94906265) before the int32 store wraps it, so the low bits differ.
+ * int32 is excluded from `pow(x, 2)` → `square(x)`: `square` and `mul` on int32 multiply with
+ * `Math.imul` (exact wrap-around, as numpy), but `pow` computes `a ** 2` in doubles, which
+ * rounds once the product passes 2^53 (|a| > 94906265) before the int32 store wraps it, so the
+ * rewrite would change the low bits of an overflowing pow.
  */
 function squareable(dtype: DType): boolean {
   return dtype !== "int32";
@@ -66,12 +67,12 @@ export const powHalf = spec(
   }),
 );
 
-/** `x * x` → `square(x)` (the same variable in both slots; exact, except int32: see `squareable`). */
+/** `x * x` → `square(x)` (the same variable in both slots; exact for every dtype, int32 included). */
 export const mulSelf = spec(
   nodeRewriter("local_mul_self_to_square", [Elemwise], (_fg, node) => {
     if (elemwiseOwner(node.outputs[0], "mul") === null) return null;
     const [a, b] = node.inputs;
-    if (a !== b || !squareable(a.type.dtype)) return null;
+    if (a !== b) return null;
     const r: Variable = square(a);
     return node.outputs[0].type.isSuper(r.type) ? [r] : null;
   }),

@@ -202,7 +202,7 @@ export const SCALAR_OPS = {
   },
   // (x²)' = 2x
   square: {
-    arity: 1, dtype: "upcast", impl: (a) => a * a,
+    arity: 1, dtype: "upcast", impl: (a) => a * a, implFor: { int32: (a) => Math.imul(a, a) },
     pullback: ([x], _o, g) => [mul(g, mul(x, 2))],
     domain: dom([REAL]),
   },

@@ -11,7 +11,7 @@
  * when a slice separates them, the broadcast dims go to the front.
  */
 import { Apply, Variable } from "../graph/basic.js";
-import { type AliasMap, type GradTerm, Op, UndefinedGrad } from "../graph/op.js";
+import { type AliasMap, DISCONNECTED, type GradTerm, Op, UndefinedGrad } from "../graph/op.js";
 import { type DType, TensorType, isFloat, isInt, shapeToString } from "../graph/type.js";
 import { NDArray, coerce, fmtShape, normalizeSlice, sizeOf } from "../ndarray/ndarray.js";
 import { DataError, OpInputError } from "../errors.js";
@@ -142,8 +142,13 @@ export class Subtensor extends Op {
   }
   /** Indexing selects entries, so its adjoint scatters: dx = zeros_like(x) with g added at idx. */
   override pullback([x]: readonly Variable[], _outputs: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
-    return [incSubtensor(zerosLike(x), g, this.props.idx)];
+    return [onlyFloat(x, () => incSubtensor(zerosLike(x), g, this.props.idx))];
   }
+}
+
+/** The term for a float input, DISCONNECTED for an integer or bool one (it has no gradient). */
+function onlyFloat(v: Variable, term: () => Variable): GradTerm {
+  return isFloat(v.type.dtype) ? term() : DISCONNECTED;
 }
 
 /** `x[idx]` with ints and slices only: a view. */
@@ -381,7 +386,7 @@ export class AdvancedSubtensor extends Op {
   }
   /** A gather's adjoint is a scatter-add: dx = zeros_like(x) with g accumulated at idx (repeats add up). */
   override pullback([x, ...arrays]: readonly Variable[], _outputs: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
-    return [advancedIncSubtensor(zerosLike(x), g, joinAdvanced(this.props.idx, arrays)), ...arrays.map(() => new UndefinedGrad("integer index input of AdvancedSubtensor"))];
+    return [onlyFloat(x, () => advancedIncSubtensor(zerosLike(x), g, joinAdvanced(this.props.idx, arrays))), ...arrays.map(() => new UndefinedGrad("integer index input of AdvancedSubtensor"))];
   }
 }
 
@@ -496,10 +501,10 @@ export class IncSubtensor extends Op {
    * set: out = x with x[idx] replaced, so dx = g with g[idx] = 0 and dy = unbroadcast(g[idx])
    * (basic indices never repeat, so every written position is a last write).
    */
-  override pullback([, y]: readonly Variable[], _outputs: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
+  override pullback([x, y]: readonly Variable[], _outputs: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
     const idx = this.props.idx;
-    const dx = this.props.mode === "inc" ? g : setSubtensor(g, 0, idx);
-    return [dx, sumToShapeOf(subtensor(g, idx), y)];
+    const dx = onlyFloat(x, () => (this.props.mode === "inc" ? g : setSubtensor(g, 0, idx)));
+    return [dx, onlyFloat(y, () => sumToShapeOf(subtensor(g, idx), y))];
   }
 }
 
@@ -557,14 +562,16 @@ export class AdvancedIncSubtensor extends Op {
   override pullback([x, y, ...arrays]: readonly Variable[], _outputs: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
     const idx = joinAdvanced(this.props.idx, arrays);
     const undef = arrays.map(() => new UndefinedGrad("integer index input of AdvancedIncSubtensor"));
+    // An integer x (or y) has no gradient: the update's output is then integer too.
+    if (!isFloat(x.type.dtype)) return [DISCONNECTED, DISCONNECTED, ...undef];
     const gathered = advancedSubtensor(g, idx);
-    if (this.props.mode === "inc") return [g, sumToShapeOf(gathered, y), ...undef];
+    if (this.props.mode === "inc") return [g, onlyFloat(y, () => sumToShapeOf(gathered, y)), ...undef];
     const n = lengthOf(reshape(gathered, [-1]), 0);
     const ids = reshape(arange(0, n, 1), shapeOf(gathered));
     const canvas = alloc(constant(-1, "int64"), shapeOf(x));
     const survivors = advancedSubtensor(advancedSetSubtensor(canvas, ids, idx), idx);
     const dy = where(eq(survivors, ids), gathered, 0);
-    return [advancedSetSubtensor(g, 0, idx), sumToShapeOf(dy, y), ...undef];
+    return [advancedSetSubtensor(g, 0, idx), onlyFloat(y, () => sumToShapeOf(dy, y)), ...undef];
   }
 }
 

@@ -289,13 +289,15 @@ describe("rewriting/specialize", () => {
     assert.ok(Object.is(r.fast[0].toFlat()[0], 0) && r.fast[0].toFlat()[1] === Infinity);
   });
 
-  it("local_mul_self_to_square: x * x → square(x), except int32 (square is not wrap-exact there)", () => {
+  it("local_mul_self_to_square: x * x → square(x), wrap-exact on int32 too", () => {
     const ops = fires("local_mul_self_to_square", [x], [E.mul(x, x)], [vals]);
     assert.deepEqual(ops, ["Elemwise{square}"]);
+    // 123456789² overflows int32: both sides must wrap like numpy (-1757895751).
     const i = F("i", [2], "int32");
     const r = runBoth([i], [E.mul(i, i)], [[123456789, -3]], "FAST_RUN", NO_LATE);
-    assert.equal(r.fired.get("local_mul_self_to_square") ?? 0, 0);
+    assert.equal(r.fired.get("local_mul_self_to_square") ?? 0, 1);
     assertAllSame(r, { exact: true });
+    assert.deepEqual(r.fast[0].toFlat(), [-1757895751, 9]);
   });
 });
 

@@ -104,9 +104,7 @@ function build(inputs: readonly Variable[], recipe: readonly Step[]): Variable[]
           break;
         }
         const y = sum(vb);
-        // An int x is made float first: IncSubtensor's pullback returns a float term for an
-        // integer x, which the grad driver rejects (see the pending test below).
-        const target = p % 2 === 0 ? E.exp(E.tanh(va)) : isFloat(va.type.dtype) ? va : E.cast(va, "float64");
+        const target = p % 2 === 0 ? E.exp(E.tanh(va)) : va;
         // Updates refuse a downcast: give y the target's dtype.
         const yv = (v: Variable): Variable => (v.type.dtype === target.type.dtype ? v : E.cast(v, target.type.dtype));
         out = p % 2 === 0 ? setSubtensor(target, yv(y), [{ start: 0, stop: 1, step: null }]) : incSubtensor(target, yv(isFloat(target.type.dtype) ? E.tanh(y) : y), [p % shp[0]]);
@@ -223,10 +221,9 @@ describe("rewriting/soundness: FAST_RUN equals NONE", function () {
     );
   });
 
-  // Found by the property above (seed 99): with an int64 x, `grad` fails at construction, in any
-  // mode. IncSubtensor.pullback (src/tensor/indexing.ts) returns `g` for x whatever its dtype,
-  // where a discrete input needs DISCONNECTED (Elemwise.pullback does this). Unskip when fixed.
-  it.skip("known bug (indexing.ts): grad through incSubtensor of an int x", () => {
+  // Found by the property above (seed 99): with an int64 x, `grad` failed at construction, in
+  // any mode, because IncSubtensor.pullback returned a float term for an integer x.
+  it("regression: grad through incSubtensor of an int x (the int x is disconnected)", () => {
     const f = tensor("f", { shape: [2, 3], dtype: "float32" });
     const k = tensor("k", { shape: [3], dtype: "int64" });
     const inc = incSubtensor(k, E.cast(sum(f), "int64"), [1]);
