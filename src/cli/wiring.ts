@@ -10,7 +10,8 @@ import { runProperties } from "../../properties/properties.js";
 import { shrinkFailure } from "../../properties/shrink.js";
 import { caseFeatures } from "../../properties/stats.js";
 import { loadTfjs } from "../../oracles/tfjs.js";
-import { optdb } from "../rewriting/db.js";
+import { MODE_TAGS, optdb } from "../rewriting/db.js";
+import { rulesOf } from "../rewriting/engine.js";
 import { caseToSnippet } from "../../properties/snippet.js";
 import type { Case, CaseOp } from "../case/format.js";
 import type { CaseRunner, FeatureSink } from "../fuzz/runner.js";
@@ -90,14 +91,9 @@ export async function createRunner(): Promise<CaseRunner> {
     snippet: (c) => snippetOf(c),
     backend: async () => (await loadTfjs()).backend,
     featureUniverse() {
-      const rewrites: string[] = [];
-      for (const p of optdb.list()) {
-        try {
-          rewrites.push(...optdb.group(p.name).names());
-        } catch {
-          rewrites.push(p.name); // a graph rewriter, not a group of rules
-        }
-      }
+      // Every rule name any FAST_RUN pass can record as fired (node rules inside equilibria and
+      // walkers, or the pass itself for graph-level passes such as merge and fusion).
+      const rewrites = [...rulesOf(optdb.query({ include: MODE_TAGS.FAST_RUN }))];
       return {
         rewrites: [...new Set(rewrites)].sort(),
         strategies: ["lazy", "lowered", "perNode"],

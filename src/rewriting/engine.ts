@@ -27,9 +27,19 @@ export interface NodeRewriter {
 /** A whole-graph pass. */
 export interface GraphRewriter {
   readonly name: string;
+  /**
+   * The names this pass records in `RewriteContext.fired` (its node rules, or its own name).
+   * Coverage reports list the never-fired ones, so it must name exactly what can fire.
+   */
+  readonly ruleNames?: readonly string[];
   /** Attach the features this pass needs. Called for every pass of a sequence before any runs. */
   addRequirements?(fg: FunctionGraph): void;
   apply(fg: FunctionGraph, ctx: RewriteContext): void;
+}
+
+/** The names a graph rewriter can record as fired: its declared rules, else its own name. */
+export function rulesOf(g: GraphRewriter): readonly string[] {
+  return g.ruleNames ?? [g.name];
 }
 
 /** What to do when a rewrite throws or its replacement is rejected. */
@@ -223,6 +233,7 @@ function walker(order: "in" | "out", rewriters: readonly NodeRewriter[], opts: W
   const name = opts.name ?? `${order === "in" ? "inToOut" : "outToIn"}(${rewriters.map((r) => r.name).join(",")})`;
   return {
     name,
+    ruleNames: rewriters.map((r) => r.name),
     apply(fg, ctx) {
       const queue = fg.toposort();
       let head = 0;
@@ -289,6 +300,7 @@ export function equilibrium(name: string, rewriters: readonly (NodeRewriter | Gr
   const maxUseRatio = opts.maxUseRatio ?? 8;
   return {
     name,
+    ruleNames: [...nodeRewriters.map((r) => r.name), ...[...graphRewriters, ...cleanup].flatMap(rulesOf)],
     addRequirements(fg) {
       for (const g of [...graphRewriters, ...cleanup]) g.addRequirements?.(fg);
     },
@@ -361,6 +373,7 @@ export function equilibrium(name: string, rewriters: readonly (NodeRewriter | Gr
 export function sequence(name: string, passes: readonly GraphRewriter[]): GraphRewriter {
   return {
     name,
+    ruleNames: passes.flatMap(rulesOf),
     addRequirements(fg) {
       for (const p of passes) p.addRequirements?.(fg);
     },

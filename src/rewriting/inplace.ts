@@ -70,6 +70,7 @@ interface Proposal {
  */
 export class InplacePass implements GraphRewriter {
   readonly name = "inplace";
+  readonly ruleNames = ["inplace_elemwise", "inplace_incsubtensor"];
   lastStats: InplaceStats = { elemwise: 0, incSubtensor: 0, rejected: 0 };
 
   addRequirements(fg: FunctionGraph): void {
