@@ -19,9 +19,11 @@
  */
 import { type Variable, makeVariable } from "../src/graph/basic.js";
 import { isFloat } from "../src/graph/type.js";
+import { ancestors } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
 import { RewriteContext } from "../src/rewriting/engine.js";
+import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
 import { grad, pullback } from "../src/grad/driver.js";
 import { hessianVectorProduct, pushforward } from "../src/grad/pushforward.js";
 import { XTensorType } from "../src/xtensor/type.js";
@@ -49,6 +51,8 @@ export interface PropertyRun {
   readonly verdict: Verdict;
   /** Rewrites that fired while compiling this case in FAST_RUN (feature coverage). */
   readonly fired: Readonly<Record<string, number>>;
+  /** DestroyHandler decision paths taken in the FAST_RUN compile (feature coverage). */
+  readonly destroyHandlerPaths: Readonly<Record<string, number>>;
   /** The tfjs backend, when tfjs ran. */
   readonly backend: string | null;
   /** Wall time of each property, milliseconds. */
@@ -70,6 +74,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   const millis: Partial<Record<PropertyName, number>> = {};
   const ctx = new RewriteContext({ onOptError: "raise", checked: true });
   let backend: string | null = null;
+  const dhPaths: Record<string, number> = {};
 
   const built = attempt(() => buildCase(c, types));
   const values = built.ok ? attempt(() => evaluateCaseEngine(built.value)) : built;
@@ -77,7 +82,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   if (!values.ok) {
     // Nothing can be judged when the case does not even build or run forward.
     for (const p of PROPERTY_NAMES) if (selected.has(p)) checks.push(errorCheck(p, values.error, built.ok ? "forward evaluation" : "building the graph"));
-    return { verdict: verdict(label, result, checks), fired: {}, backend, millis };
+    return { verdict: verdict(label, result, checks), fired: {}, destroyHandlerPaths: {}, backend, millis };
   }
   const b = built.ok ? built.value : (undefined as never);
   const seed = caseSeed(c);
@@ -160,7 +165,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     if (ref !== null && !ref.ok) return errorCheck("rewrite-soundness", ref.error, "the NONE direct gradient");
     // One checked FAST_RUN compile of every node's value and the direct gradient together, so
     // the rewrites also see the forward and backward graphs interact (merge, inplace).
-    const fast = attempt(() => fastRunValues(b, ctx));
+    const fast = attempt(() => fastRunValues(b, ctx, dhPaths));
     if (!fast.ok) return errorCheck("rewrite-soundness", fast.error, "the checked FAST_RUN graph");
     const fwd = compareRecords(fast.value.values, result.values, "FAST_RUN forward value of node", rtol);
     if (!fwd.ok || ref === null) return fromComparison("rewrite-soundness", fwd);
@@ -183,7 +188,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     return { property: "forward-vs-tfjs", status: r.status, ...(r.reason !== undefined ? { reason: r.reason } : {}), maxAbsErr: r.maxAbsErr, maxRelErr: r.maxRelErr };
   });
 
-  return { verdict: verdict(label, result, checks), fired: Object.fromEntries(ctx.fired), backend, millis };
+  return { verdict: verdict(label, result, checks), fired: Object.fromEntries(ctx.fired), destroyHandlerPaths: dhPaths, backend, millis };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,12 +354,14 @@ function secondOrderFunctions(b: BuiltCase): { gradFn: (p: Point) => Point; hvpF
 }
 
 /** Every node's value and the direct gradient from one checked FAST_RUN compile. */
-function fastRunValues(b: BuiltCase, ctx: RewriteContext): { values: Record<string, ArrayValue>; grads: Grads } {
+function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string, number>): { values: Record<string, ArrayValue>; grads: Grads } {
   const ids = [...b.nodes.keys()];
   const nodeVars = ids.map((id) => b.nodes.get(id) as Variable);
   const gs = b.wrt.length > 0 ? grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
   const inputs = [...b.inputs.values()];
   const f = compile(inputs, [...nodeVars, ...gs], { mode: "FAST_RUN", checked: true, onOptError: "raise", ctx });
+  const dh = f.fgraph.getFeatures().find((x): x is DestroyHandler => x instanceof DestroyHandler);
+  for (const [k, n] of dh?.paths ?? []) dhPaths[k] = (dhPaths[k] ?? 0) + n;
   const res = f(...b.values.values());
   const values: Record<string, ArrayValue> = {};
   ids.forEach((id, k) => (values[id] = toArrayValue(nodeVars[k], res[k])));
@@ -374,9 +381,11 @@ function toArrayValue(v: Variable, a: NDArray): ArrayValue {
  */
 function dualityOutput(b: BuiltCase): Variable {
   const ids = [...b.nodes.keys()].reverse();
+  const wrt = new Set(b.wrt);
   for (const id of ids) {
     const v = b.nodes.get(id) as Variable;
-    if (v !== b.cost && isFloat(v.type.dtype) && v.type.ndim > 0 && b.case.nodes.some((n) => n.id === id)) return v;
+    if (v === b.cost || !isFloat(v.type.dtype) || v.type.ndim === 0 || !b.case.nodes.some((n) => n.id === id)) continue;
+    if (ancestors([v]).some((a) => wrt.has(a))) return v;
   }
   return b.cost;
 }
@@ -396,7 +405,8 @@ function dualityCheck(b: BuiltCase, seed: number): Check {
   const out = dualityOutput(b);
   const us = freshLike(b.wrt, "u");
   const [w] = freshLike([out], "w");
-  const jvp = pushforward([out], b.wrt, us, { returnDisconnected: "zero" })[0] as Variable;
+  // The output may still depend on no wrt (a cost built from weights only): J = 0 on both sides.
+  const jvp = pushforward([out], b.wrt, us, { returnDisconnected: "zero", disconnectedOutputs: "ignore" })[0] as Variable;
   const vjp = pullback([out], b.wrt, [w], { disconnectedInputs: "ignore" });
   const f = compile([...b.inputs.values(), ...us, w], [jvp, ...vjp], { mode: "NONE" });
   const rand = mulberry32(seed ^ 0x9e3779b9);

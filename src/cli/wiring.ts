@@ -12,6 +12,7 @@ import { caseFeatures } from "../../properties/stats.js";
 import { loadTfjs } from "../../oracles/tfjs.js";
 import { MODE_TAGS, optdb } from "../rewriting/db.js";
 import { rulesOf } from "../rewriting/engine.js";
+import { DESTROY_HANDLER_PATHS } from "../rewriting/destroyhandler.js";
 import { caseToSnippet } from "../../properties/snippet.js";
 import type { Case, CaseOp } from "../case/format.js";
 import type { CaseRunner, FeatureSink } from "../fuzz/runner.js";
@@ -78,9 +79,8 @@ export async function createRunner(): Promise<CaseRunner> {
       const run = await runProperties(c, opts.properties === null ? {} : { properties: opts.properties });
       if (opts.features) {
         for (const [k, n] of Object.entries(run.fired)) opts.features.add("rewrites", k, n);
+        for (const [k, n] of Object.entries(run.destroyHandlerPaths)) opts.features.add("destroyHandler", k, n);
         for (const k of run.verdict.checks) for (const s of STRATEGIES[k.property] ?? []) opts.features.add("strategies", s);
-        // TODO(wiring): DestroyHandler paths are not reported by the engine yet (no counter API
-        // on DestroyHandler); the report lists the category as empty until they are.
       }
       return run.verdict;
     },
@@ -97,6 +97,7 @@ export async function createRunner(): Promise<CaseRunner> {
       return {
         rewrites: [...new Set(rewrites)].sort(),
         strategies: ["lazy", "lowered", "perNode"],
+        destroyHandler: [...DESTROY_HANDLER_PATHS],
         properties: PROPERTY_NAMES,
       };
     },

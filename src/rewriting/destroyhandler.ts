@@ -72,6 +72,28 @@ interface Derived {
  */
 export type DestroyHandlerFault = "dropViewReaderOrdering";
 
+/**
+ * The decision paths the handler counts in `paths` (feature coverage: the fuzzer reports the
+ * ones it never exercised, so generators can be steered toward them).
+ */
+export const DESTROY_HANDLER_PATHS = [
+  "validate:no_destroyers",
+  "validate:ordered",
+  "reject:multiple_destroyers",
+  "reject:destroyed_constant",
+  "reject:input_aliasing",
+  "reject:protected",
+  "reject:cycle",
+  "candidate:accepted",
+  "candidate:protected",
+  "candidate:constant_or_destroyed",
+  "candidate:other_reader",
+  "candidate:aliased_slot",
+] as const;
+
+/** One of {@link DESTROY_HANDLER_PATHS}. */
+export type DestroyHandlerPath = (typeof DESTROY_HANDLER_PATHS)[number];
+
 let activeFault: DestroyHandlerFault | null = null;
 
 /**
@@ -113,6 +135,12 @@ export class DestroyHandler implements Feature {
   private readonly viewO = new Map<Variable, Set<Variable>>();
   private derived: Derived | null = null;
   private readonly mutable: Set<Variable>;
+  /** How often each decision path was taken (see DESTROY_HANDLER_PATHS). */
+  readonly paths = new Map<DestroyHandlerPath, number>();
+
+  private hit(path: DestroyHandlerPath): void {
+    this.paths.set(path, (this.paths.get(path) ?? 0) + 1);
+  }
 
   constructor(opts: DestroyHandlerOptions = {}) {
     this.mutable = new Set(opts.mutableInputs ?? []);
@@ -277,6 +305,7 @@ export class DestroyHandler implements Feature {
         const root = this.getRoot(app.inputs[j]);
         const prev = d.rootDestroyer.get(root);
         if (prev !== undefined) {
+          this.hit("reject:multiple_destroyers");
           throw new InconsistencyError(
             prev === app
               ? `Multiple destroyers of ${root.toString()}: ${app.toString()} destroys it through more than one input`
@@ -312,10 +341,14 @@ export class DestroyHandler implements Feature {
     for (const app of this.destroyers) {
       for (const j of destroyedInputs(app)) {
         const root = d.droot.get(app.inputs[j]) as Variable;
-        if (root instanceof Constant) throw new InconsistencyError(`${app.toString()} destroys input ${j}, a view of the constant ${root.toString()}`);
+        if (root instanceof Constant) {
+          this.hit("reject:destroyed_constant");
+          throw new InconsistencyError(`${app.toString()} destroys input ${j}, a view of the constant ${root.toString()}`);
+        }
         const imp = d.impact.get(root) as Set<Variable>;
         app.inputs.forEach((v, k) => {
           if (k !== j && imp.has(v)) {
+            this.hit("reject:input_aliasing");
             throw new InconsistencyError(`Input aliasing: ${app.toString()} destroys input ${j} (${app.inputs[j].toString()}) while its input ${k} (${v.toString()}) aliases the same buffer (rooted at ${root.toString()})`);
           }
         });
@@ -337,7 +370,10 @@ export class DestroyHandler implements Feature {
    */
   onValidate(fg: FunctionGraph): void {
     // No destroyers, no orderings, hence no cycles beyond the data graph's own.
-    if (this.destroyers.size === 0) return;
+    if (this.destroyers.size === 0) {
+      this.hit("validate:no_destroyers");
+      return;
+    }
     const ord = this.orderings(fg);
     const d = this.build();
     const prot = this.protectedVars(fg);
@@ -345,6 +381,7 @@ export class DestroyHandler implements Feature {
       for (const v of d.impact.get(root) as Set<Variable>) {
         if (!prot.has(v)) continue;
         const what = fg.inputs.includes(v) ? "graph input" : "graph output";
+        this.hit("reject:protected");
         throw new InconsistencyError(`${app.toString()} destroys the protected ${what} ${v.toString()}${v === root ? "" : ` (a view of ${root.toString()})`}`);
       }
     }
@@ -355,9 +392,11 @@ export class DestroyHandler implements Feature {
         ord,
       );
     } catch (e) {
+      if (e instanceof InconsistencyError) this.hit("reject:cycle");
       if (e instanceof InconsistencyError) throw new InconsistencyError(`Dependency graph contains cycles once destroyers are ordered after their tree's readers: ${e.message}`);
       throw e;
     }
+    this.hit("validate:ordered");
   }
 
   // ---- queries ----
@@ -400,22 +439,23 @@ export class DestroyHandler implements Feature {
     const out: number[] = [];
     node.inputs.forEach((v, j) => {
       const root = this.getRoot(v);
-      if (roots.has(root) || root instanceof Constant || d?.droot.has(v)) return;
+      if (roots.has(root) || root instanceof Constant || d?.droot.has(v)) return this.hit("candidate:constant_or_destroyed");
       const tree = this.impactOf(root);
       for (const t of tree) {
-        if (prot.has(t)) return;
+        if (prot.has(t)) return this.hit("candidate:protected");
         if (faultHidesReaders(t, root)) continue;
         for (const reader of this.clients.get(t)?.keys() ?? []) {
           if (reader === node) continue;
           // A pure view node inside the tree is fine; its own readers are checked as tree members.
           const isView = reader.outputs.every((o, k) => viewedInput(reader, k) !== null && tree.has(o));
-          if (!isView) return;
+          if (!isView) return this.hit("candidate:other_reader");
         }
       }
       // The node must read the tree through exactly one slot (otherwise input aliasing).
-      if (node.inputs.some((w, k) => k !== j && tree.has(w))) return;
+      if (node.inputs.some((w, k) => k !== j && tree.has(w))) return this.hit("candidate:aliased_slot");
       roots.add(root);
       out.push(j);
+      this.hit("candidate:accepted");
     });
     return out;
   }
@@ -475,5 +515,38 @@ export class DestroyHandler implements Feature {
       }
     }
     if (nViewO !== vi.size) fail(`viewO holds ${nViewO} edges, the graph has ${vi.size}`);
+  }
+
+  /**
+   * Emit every field `checkConsistency` reads from this handler (its graph, node sets, client
+   * multisets and view edges), in a fixed order, to `put`. Checked mode records this with the
+   * graph's own fields: two equal records give the same `checkConsistency` outcome.
+   */
+  recordState(put: (x: unknown) => void): void {
+    put(this.fg);
+    put(this.allApps.size);
+    for (const n of this.allApps) put(n);
+    put(this.destroyers.size);
+    for (const n of this.destroyers) put(n);
+    put(this.clients.size);
+    for (const [v, m] of this.clients) {
+      put(v);
+      put(m.size);
+      for (const [a, k] of m) {
+        put(a);
+        put(k);
+      }
+    }
+    put(this.viewI.size);
+    for (const [o, src] of this.viewI) {
+      put(o);
+      put(src);
+    }
+    put(this.viewO.size);
+    for (const [src, s] of this.viewO) {
+      put(src);
+      put(s.size);
+      for (const o of s) put(o);
+    }
   }
 }
