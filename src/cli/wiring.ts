@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { caseArbitrary } from "../../properties/generators.js";
 import { runProperties } from "../../properties/properties.js";
-import { shrinkFailure } from "../../properties/shrink.js";
+import { failurePredicate, shrinkFailure } from "../../properties/shrink.js";
 import { caseFeatures } from "../../properties/stats.js";
 import { loadTfjs } from "../../oracles/tfjs.js";
 import { MODE_TAGS, optdb } from "../rewriting/db.js";
@@ -55,6 +55,27 @@ function snippetOf(c: Case, signature?: string): string {
   return caseToSnippet(c, signature !== undefined ? { signature } : {});
 }
 
+/**
+ * Replay the generated case at `path` (`caseFcSeed:0`) and let fast-check shrink its recipe
+ * while the failure keeps `signature`. Returns the smallest such case, or `found` when the
+ * replay does not reproduce (the generator changed since the run): never a different bug.
+ */
+async function shrinkRecipe(arb: fc.Arbitrary<{ case: Case }>, path: string, signature: string, found: Case): Promise<Case> {
+  const [seedText, ...rest] = path.split(":");
+  let stillFails: (x: Case) => Promise<boolean>;
+  try {
+    ({ stillFails } = await failurePredicate(found, signature));
+  } catch {
+    return found; // the representative no longer fails this way in-process: the reducer reports it
+  }
+  const r = await fc.check(
+    fc.asyncProperty(arb, async (g) => !(await stillFails(g.case))),
+    { seed: Number(seedText), path: rest.join(":"), numRuns: 1, endOnFailure: false },
+  );
+  const ce = r.counterexample?.[0]?.case;
+  return r.failed && ce !== undefined ? { ...ce, name: found.name } : found;
+}
+
 /** The runner module's entry point. */
 export async function createRunner(): Promise<CaseRunner> {
   const arbs = new Map<string, fc.Arbitrary<{ case: Case }>>();
@@ -84,8 +105,11 @@ export async function createRunner(): Promise<CaseRunner> {
       }
       return run.verdict;
     },
-    async shrink(c, signature) {
-      const r = await shrinkFailure(c, signature, { timeLimitMs: 50_000 });
+    async shrink(c, signature, origin) {
+      // First fast-check's own shrinking on the recipe (deleting steps keeps cases valid), then
+      // the graph reducer to a 1-minimal case; both keep the failure's signature.
+      const start = origin === undefined ? c : await shrinkRecipe(arbFor(origin.ops), origin.path, signature, c);
+      const r = await shrinkFailure(start, signature, { timeLimitMs: 50_000 });
       return { case: r.case, snippet: snippetOf(r.case, signature) };
     },
     snippet: (c) => snippetOf(c),

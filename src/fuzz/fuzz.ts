@@ -233,7 +233,7 @@ export function representatives(findings: readonly Finding[]): Map<string, Findi
  * inside one process). A shrink that crashes or overruns its limit keeps the original case.
  */
 export async function shrinkSignatures(dir: string, pool: WorkerPool, corpus: Corpus, timeoutMs: number, stop: () => boolean): Promise<void> {
-  const { findings } = loadRun(dir);
+  const { findings, config } = loadRun(dir);
   const reproDir = join(dir, RUN_FILES.repros);
   mkdirSync(reproDir, { recursive: true });
   const jobs = [...representatives(findings)].map(async ([signature, f]) => {
@@ -252,7 +252,8 @@ export async function shrinkSignatures(dir: string, pool: WorkerPool, corpus: Co
     let snippet = "";
     let shrunk = false;
     if (f.case !== "") {
-      const r = await pool.run({ kind: "shrink", caseText: f.case, signature, minimise: note === undefined }, { timeoutMs });
+      const origin = f.path.includes(":") ? { origin: { path: f.path, ops: config.ops } } : {};
+      const r = await pool.run({ kind: "shrink", caseText: f.case, signature, minimise: note === undefined, ...origin }, { timeoutMs });
       if (stop()) return;
       if (r.shrunk !== undefined) {
         caseText = r.shrunk.caseText;

@@ -13,7 +13,15 @@ export type Task =
   /** Check a given case (replay). */
   | { readonly kind: "check"; readonly caseText: string; readonly properties: readonly PropertyName[] | null }
   /** Shrink a failing case keeping `signature` (when `minimise`), and write its snippet. */
-  | { readonly kind: "shrink"; readonly caseText: string; readonly signature: string; readonly minimise: boolean };
+  | { readonly kind: "shrink"; readonly caseText: string; readonly signature: string; readonly minimise: boolean; readonly origin?: ShrinkOrigin };
+
+/** Where a fuzz case came from, so the runner can shrink its recipe before the graph. */
+export interface ShrinkOrigin {
+  /** The generation path (`caseFcSeed:0`) the finding recorded. */
+  readonly path: string;
+  /** The run's `--ops` filter (null: all ops). */
+  readonly ops: readonly string[] | null;
+}
 
 export type ToWorker = { readonly t: "task"; readonly id: number; readonly task: Task } | { readonly t: "exit" };
 

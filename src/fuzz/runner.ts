@@ -7,6 +7,7 @@
  * down a worker, never the run.
  */
 import { pathToFileURL } from "node:url";
+import type { ShrinkOrigin } from "./protocol.js";
 import { resolve } from "node:path";
 import { XgradError } from "../errors.js";
 import type { Case } from "../case/format.js";
@@ -62,7 +63,11 @@ export interface CaseRunner {
   /** Run the properties on one case; exceptions inside a property are `error` checks. */
   check(c: Case, opts: CheckOptions): Promise<Verdict> | Verdict;
   /** Minimise a failing case while keeping the failure's signature. */
-  shrink?(c: Case, signature: string): Promise<ShrinkResult>;
+  /**
+   * Minimise a failing case keeping `signature`. `origin` (fuzz findings only) lets the runner
+   * first shrink the generator's recipe from the recorded path, then the graph.
+   */
+  shrink?(c: Case, signature: string, origin?: ShrinkOrigin): Promise<ShrinkResult>;
   /** A TypeScript snippet building `c` with the public API (used when a case is not shrunk). */
   snippet?(c: Case): string;
   /** The tfjs backend the oracle uses ("cpu", "tensorflow", ...). */

@@ -44,7 +44,7 @@ async function runTask(runner: CaseRunner, id: number, task: Task): Promise<void
   if (task.kind === "shrink") {
     const c = readCase(task.caseText).case;
     if (task.minimise && runner.shrink !== undefined) {
-      const r = await runner.shrink(c, task.signature);
+      const r = await runner.shrink(c, task.signature, task.origin);
       await send({ t: "shrunk", id, caseText: caseText(r.case), snippet: r.snippet });
     } else {
       await send({ t: "shrunk", id, caseText: caseText(c), snippet: runner.snippet?.(c) ?? fallbackSnippet(task.signature) });
