@@ -682,6 +682,16 @@ function fmt(dims: readonly string[] | undefined): string {
 }
 
 /**
+ * The size of the computation a gradient comes from: |cost| and the largest |input|. A gradient
+ * entry is a sum of terms of size about |cost| / |x|; when they cancel (x / x, a difference of
+ * equal paths), float32 leaves noise of that size times its rtol however small the true entry.
+ */
+export interface GradientScale {
+  readonly cost: number;
+  readonly input: number;
+}
+
+/**
  * Compare a float64 reference gradient (and, when given, its forward values) with tfjs.
  *
  * - `fail`: a gradient's dims, shape or values disagree beyond the float32 tolerance while the
@@ -691,7 +701,7 @@ function fmt(dims: readonly string[] | undefined): string {
  *   is not finite;
  * - `pass` otherwise.
  */
-export function compareWithTfjs(reference: TfjsReference, tfjs: TfjsResult): OracleCheck {
+export function compareWithTfjs(reference: TfjsReference, tfjs: TfjsResult, scale?: GradientScale): OracleCheck {
   const acc = { maxAbsErr: 0, maxRelErr: 0 };
   const inconclusive = (reason: string): OracleCheck => ({ status: "inconclusive", reason, ...acc });
   if (tfjs.unsupported !== undefined) {
@@ -724,19 +734,28 @@ export function compareWithTfjs(reference: TfjsReference, tfjs: TfjsResult): Ora
   }
   let firstFail: string | undefined;
   let nonFinite: string | undefined;
+  let worstAbs = 0;
   for (const [w, got] of Object.entries(tfjs.grads)) {
     const ref = reference.grads?.[w];
-    if (ref === undefined) { firstFail ??= `the reference has no gradient for ${w}`; continue; }
+    if (ref === undefined) { firstFail ??= `the reference has no gradient for ${w}`; worstAbs = Infinity; continue; }
     if (!sameList(ref.dims, got.dims)) {
       firstFail ??= `gradient of ${w} has dims ${fmt(ref.dims)} in the reference but the input's dims are ${fmt(got.dims)}`;
+      worstAbs = Infinity; // a type error is never noise
       continue;
     }
-    if (!sameList(ref.shape, got.shape)) { firstFail ??= `gradient of ${w} has shape [${ref.shape.join(", ")}], expected [${got.shape.join(", ")}]`; continue; }
+    if (!sameList(ref.shape, got.shape)) { firstFail ??= `gradient of ${w} has shape [${ref.shape.join(", ")}], expected [${got.shape.join(", ")}]`; worstAbs = Infinity; continue; }
     const r = compareArrays(ref.data, got.data, rtol, globalScale);
     acc.maxAbsErr = Math.max(acc.maxAbsErr, r.maxAbs);
     acc.maxRelErr = Math.max(acc.maxRelErr, r.maxRel);
     if (!r.finite) nonFinite ??= `gradient of ${w} is not finite`;
-    else if (!r.ok) firstFail ??= `gradient of ${w} differs from tfjs at ${r.worst} (rtol ${rtol.toPrecision(2)})`;
+    else if (!r.ok) {
+      firstFail ??= `gradient of ${w} differs from tfjs at ${r.worst} (rtol ${rtol.toPrecision(2)})`;
+      worstAbs = Math.max(worstAbs, r.maxAbs);
+    }
+  }
+  const floor = scale === undefined ? 0 : (rtol * Math.abs(scale.cost)) / Math.max(1, scale.input);
+  if (firstFail !== undefined && worstAbs <= floor) {
+    return inconclusive(`${firstFail}; but every difference is below the float32 noise of cancelling terms (rtol·|cost|/max(1,|x|) = ${floor.toPrecision(3)})`);
   }
   if (firstFail !== undefined) return { status: "fail", reason: firstFail, ...acc };
   if (nonFinite !== undefined) return inconclusive(nonFinite);

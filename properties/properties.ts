@@ -156,7 +156,10 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     if (!claim.ok) return errorCheck("direct-vs-tfjs", claim.error, "the direct gradient");
     const t = await tfjsResult();
     if (!t.ok) return inconclusive("direct-vs-tfjs", `tfjs could not run this case: ${firstLine(t.error)}`);
-    const r = compareWithTfjs({ grads: claim.value as Record<string, never> }, t.value);
+    const costValue = result.values[c.cost]?.data[0] ?? 0;
+    let inputScale = 0;
+    for (const n of b.wrtNames) for (const v of (b.values.get(n) as NDArray).toFlat()) inputScale = Math.max(inputScale, Math.abs(v));
+    const r = compareWithTfjs({ grads: claim.value as Record<string, never> }, t.value, { cost: costValue, input: inputScale });
     return { property: "direct-vs-tfjs", status: r.status, ...(r.reason !== undefined ? { reason: r.reason } : {}), maxAbsErr: r.maxAbsErr, maxRelErr: r.maxRelErr };
   });
 

@@ -137,6 +137,27 @@ describe("oracles/tfjs", () => {
   });
 
   describe("inconclusive, never fail, when tfjs cannot judge", () => {
+    it("when a gradient is zero by cancellation and float32 leaves noise (fuzz finding: x/x, seed 11 case 67)", async () => {
+      const { case: c, types } = parseTypedCase({
+        format: "xgrad-case/1",
+        inputs: [{ name: "n1", kind: "xtensor", dims: ["d"], shape: [2], dtype: "float64", value: [1, 0.8] }],
+        nodes: [
+          { id: "n2", op: "div", args: ["n1", "n1"] },
+          { id: "n3", op: "dot", args: ["n2", "n2"], dims: null },
+        ],
+        cost: "n3",
+        wrt: ["n1"],
+      });
+      const r = await runTfjs(c, types);
+      const exact = { n1: { dims: ["d"], shape: [2], data: [0, 0] } };
+      // Without the cost's scale a 1e-7 float32 residue would be a fail.
+      const scaled = compareWithTfjs({ grads: exact }, r, { cost: 2, input: 1 });
+      assert.notEqual(scaled.status, "fail", scaled.reason);
+      // A real error of the cost's own size still fails.
+      const wrong = compareWithTfjs({ grads: { n1: { dims: ["d"], shape: [2], data: [0.5, -0.4] } } }, r, { cost: 2, input: 1 });
+      assert.equal(wrong.status, "fail");
+    });
+
     it("when the forward values differ beyond float32 noise", async () => {
       const { r, types, fx } = await run("exp");
       const vals = withDims(fx.values, types);
