@@ -34,7 +34,8 @@
  */
 import type { Case, CaseArg, CaseDType, CaseInput, CaseNode, CaseOp, Indexer, SliceSpec } from "../src/case/format.js";
 import { isFloatDtype, UNARY_OPS, BINARY_OPS, COMPARE_OPS } from "../src/case/format.js";
-import { normalizeSlice } from "../src/case/parse.js";
+import { normalizeSlice, promote2, resultDtype } from "../src/case/parse.js";
+import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { ScalarName } from "../src/tensor/elemwise.js";
 import {
   type VSet, CAP, SAFETY, absSet, addSet, apart, apartMargin, capped, cumDomain, cumprodN, cumsumN, distinctEnough, divSet,
@@ -118,17 +119,8 @@ function hashStr(s: string): number {
   return h >>> 0;
 }
 
-/** mulberry32. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG (mulberry32) shared with the finite-difference oracle. */
+const rng = mulberry32;
 
 /** Two decimals; never -0 (JSON would write it as 0, and the round trip must be exact). */
 const round2 = (v: number): number => Math.round(v * 100) / 100 + 0;
@@ -206,26 +198,11 @@ interface Info {
   srcDims?: string[];
 }
 
+// Dtype rules are the case format's own (src/case/parse.ts), so the generator can never disagree
+// with the validator about a node's dtype.
+
+/** The kind rank of a dtype: bool 0, ints 1, floats 2. */
 const KIND: Record<CaseDType, number> = { bool: 0, int32: 1, int64: 1, float32: 2, float64: 2 };
-
-function promote2(a: CaseDType, b: CaseDType): CaseDType {
-  if (a === b) return a;
-  if (a === "bool") return b;
-  if (b === "bool") return a;
-  if (KIND[a] === 1 && KIND[b] === 1) return "int64";
-  return "float64";
-}
-
-function resultDtype(strong: CaseDType[], weak: number[]): CaseDType {
-  let dt: CaseDType | null = strong.length > 0 ? strong.reduce(promote2) : null;
-  for (const w of weak) {
-    const isInt = Number.isInteger(w);
-    if (dt === null) dt = isInt ? "int64" : "float64";
-    else if (!isInt && KIND[dt] < 2) dt = "float64";
-    else if (isInt && KIND[dt] < 1) dt = "int64";
-  }
-  return dt ?? "float64";
-}
 
 const FLOAT_RESULT = new Set<string>(["div", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus"]);
 

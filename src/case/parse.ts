@@ -184,7 +184,8 @@ function sizeOf(t: VarType, dim: string): number {
 
 const KIND: Record<CaseDType, number> = { bool: 0, int32: 1, int64: 1, float32: 2, float64: 2 };
 
-function promote2(a: CaseDType, b: CaseDType): CaseDType {
+/** Promote two strongly typed case dtypes (numpy 2). */
+export function promote2(a: CaseDType, b: CaseDType): CaseDType {
   if (a === b) return a;
   if (a === "bool") return b;
   if (b === "bool") return a;
@@ -194,7 +195,7 @@ function promote2(a: CaseDType, b: CaseDType): CaseDType {
 }
 
 /** Mixed strong dtypes and weak JS numbers: numbers raise the kind, never the precision. */
-function resultDtype(strong: CaseDType[], weak: number[]): CaseDType {
+export function resultDtype(strong: CaseDType[], weak: number[]): CaseDType {
   let dt: CaseDType | null = strong.length > 0 ? strong.reduce(promote2) : null;
   for (const w of weak) {
     const isInt = Number.isInteger(w);
