@@ -467,11 +467,13 @@ export class FunctionGraph {
     }
     // Every input slot is registered exactly once.
     const checkSlots = (n: Apply): void => {
-      n.inputs.forEach((v, i) => {
+      for (let i = 0; i < n.inputs.length; i++) {
+        const v = n.inputs[i];
         const cl = this.clients.get(v);
-        const count = cl === undefined ? 0 : cl.filter(([c, j]) => c === n && j === i).length;
+        let count = 0;
+        if (cl !== undefined) for (const c of cl) if (c[0] === n && c[1] === i) count++;
         if (count !== 1) fail("slot-registered", `(${n.toString()}, ${i}) appears ${count} times in clients[${v.toString()}] (expected once)`);
-      });
+      }
     };
     for (const n of this.applyNodes) checkSlots(n);
     for (const n of this.outputNodes) checkSlots(n);

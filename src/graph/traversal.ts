@@ -48,34 +48,61 @@ export function toposortFrom(roots: readonly (Apply | null)[], isBlocked: (v: Va
   const order: Apply[] = [];
   // 1 = on the current DFS path, 2 = finished. A node met again while on the path is a cycle.
   const state = new Map<Apply, 1 | 2>();
-  const stack: { node: Apply; deps: Apply[]; next: number }[] = [];
-  const depsOf = (node: Apply): Apply[] => {
-    const deps: Apply[] = [];
-    for (const v of node.inputs) if (v.owner !== null && !isBlocked(v)) deps.push(v.owner);
-    const extra = orderings?.get(node);
-    if (extra !== undefined) for (const a of extra) deps.push(a);
-    return deps;
-  };
+  // The DFS stack as parallel arrays (no frame object or dependency list per node: this walk
+  // runs for every import, clone, graphReplace and checked-mode integrity check). A frame's
+  // cursor runs over the node's input slots, then over its ordering prerequisites:
+  // cursor < nIn is an input slot, cursor === nIn means "fetch the prerequisites", and
+  // cursor > nIn indexes them (cursor - nIn - 1).
+  const nodes: Apply[] = [];
+  const cursor: number[] = [];
+  const extras: (Apply[] | null)[] = [];
   for (const root of roots) {
     if (root === null || state.has(root)) continue;
     state.set(root, 1);
-    stack.push({ node: root, deps: depsOf(root), next: 0 });
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1];
-      if (top.next < top.deps.length) {
-        const dep = top.deps[top.next++];
-        const s = state.get(dep);
-        if (s === 2) continue;
-        if (s === 1) {
-          throw new InconsistencyError(`toposort: dependency graph contains a cycle through node ${dep.toString()} (needed by ${top.node.toString()})`);
+    nodes.push(root);
+    cursor.push(0);
+    extras.push(null);
+    while (nodes.length > 0) {
+      const top = nodes.length - 1;
+      const node = nodes[top];
+      const ins = node.inputs;
+      const nIn = ins.length;
+      let p = cursor[top];
+      let dep: Apply | null = null;
+      while (p < nIn) {
+        const v = ins[p++];
+        if (v.owner !== null && !isBlocked(v)) {
+          dep = v.owner;
+          break;
         }
-        state.set(dep, 1);
-        stack.push({ node: dep, deps: depsOf(dep), next: 0 });
-      } else {
-        stack.pop();
-        state.set(top.node, 2);
-        order.push(top.node);
       }
+      if (dep === null && orderings !== undefined) {
+        if (p === nIn) {
+          const ex = orderings.get(node);
+          extras[top] = ex === undefined ? null : Array.from(ex);
+          p++;
+        }
+        const ex = extras[top];
+        if (ex !== null && p - nIn - 1 < ex.length) dep = ex[p++ - nIn - 1];
+      }
+      cursor[top] = p;
+      if (dep === null) {
+        nodes.pop();
+        cursor.pop();
+        extras.pop();
+        state.set(node, 2);
+        order.push(node);
+        continue;
+      }
+      const s = state.get(dep);
+      if (s === 2) continue;
+      if (s === 1) {
+        throw new InconsistencyError(`toposort: dependency graph contains a cycle through node ${dep.toString()} (needed by ${node.toString()})`);
+      }
+      state.set(dep, 1);
+      nodes.push(dep);
+      cursor.push(0);
+      extras.push(null);
     }
   }
   return order;

@@ -54,52 +54,70 @@ export class GraphRecord {
   private k = 0;
   private same = false;
   private valid = false;
-  private readonly put = (x: unknown): void => {
-    if (this.cells[this.k] !== x) {
+
+  /** Append one cell, noting whether it differs from the previous record's. */
+  put(x: unknown): void {
+    const k = this.k++;
+    if (this.cells[k] !== x) {
       this.same = false;
-      this.cells[this.k] = x;
+      this.cells[k] = x;
     }
-    this.k++;
-  };
+  }
 
   /** Overwrite the record with the current state; true when it equals the previous (valid) record. */
   update(fg: FunctionGraph, dh: DestroyHandler | undefined): boolean {
-    const put = this.put;
     this.k = 0;
     this.same = this.valid;
-    put(fg);
-    put(fg.inputs.length);
+    this.put(fg);
+    this.put(fg.inputs.length);
     for (const v of fg.inputs) {
-      put(v);
-      put(v.owner);
+      this.put(v);
+      this.put(v.owner);
     }
-    put(fg.outputs.length);
-    for (const v of fg.outputs) put(v);
-    put(fg.outputNodes.length);
-    for (const on of fg.outputNodes) recordNode(put, on);
-    put(fg.applyNodes.size);
-    for (const n of fg.applyNodes) recordNode(put, n);
-    put(fg.variables.size);
+    this.put(fg.outputs.length);
+    for (const v of fg.outputs) this.put(v);
+    this.put(fg.outputNodes.length);
+    for (const on of fg.outputNodes) this.node(on);
+    this.put(fg.applyNodes.size);
+    for (const n of fg.applyNodes) this.node(n);
+    this.put(fg.variables.size);
     for (const v of fg.variables) {
-      put(v);
-      put(v.owner);
+      this.put(v);
+      this.put(v.owner);
     }
-    put(fg.clients.size);
+    this.put(fg.clients.size);
     for (const [v, cl] of fg.clients) {
-      put(v);
-      put(cl.length);
+      this.put(v);
+      this.put(cl.length);
       for (const c of cl) {
-        put(c[0]);
-        put(c[1]);
+        this.put(c[0]);
+        this.put(c[1]);
       }
     }
-    put(dh);
-    dh?.recordState(put);
+    this.put(dh);
+    dh?.recordState(this);
     if (this.k !== this.cells.length) {
       this.same = false;
       this.cells.length = this.k;
     }
     return this.same;
+  }
+
+  private node(n: Apply): void {
+    this.put(n);
+    const op = n.op;
+    this.put(op);
+    this.put(op.viewMap);
+    this.put(op.destroyMap);
+    const ins = n.inputs;
+    this.put(ins.length);
+    for (let i = 0; i < ins.length; i++) this.put(ins[i]);
+    const outs = n.outputs;
+    this.put(outs.length);
+    for (let i = 0; i < outs.length; i++) {
+      this.put(outs[i]);
+      this.put(outs[i].owner);
+    }
   }
 
   /** Forget the record (the recorded state failed a check, or was never checked). */
@@ -110,20 +128,6 @@ export class GraphRecord {
   /** The recorded state passed the checks: later states may be compared with it. */
   confirm(): void {
     this.valid = true;
-  }
-}
-
-function recordNode(put: (x: unknown) => void, n: Apply): void {
-  put(n);
-  put(n.op);
-  put(n.op.viewMap);
-  put(n.op.destroyMap);
-  put(n.inputs.length);
-  for (const v of n.inputs) put(v);
-  put(n.outputs.length);
-  for (const o of n.outputs) {
-    put(o);
-    put(o.owner);
   }
 }
 

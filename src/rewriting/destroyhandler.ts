@@ -120,6 +120,19 @@ function faultHidesReaders(v: Variable, root: Variable): boolean {
   return activeFault === "dropViewReaderOrdering" && v !== root;
 }
 
+/** A client multiset for checkConsistency's messages. */
+function showClients(m: Map<Apply, number> | undefined): string {
+  return `{${[...(m ?? new Map<Apply, number>())].map(([a, k]) => `${a.toString()}: ${k}`).join(", ")}}`;
+}
+
+/** Equal client multisets (an absent map is an empty one). Module-level: checked mode calls checkConsistency after every replacement. */
+function sameClients(a: Map<Apply, number> | undefined, b: Map<Apply, number> | undefined): boolean {
+  const sa = a?.size ?? 0;
+  if (sa !== (b?.size ?? 0)) return false;
+  if (a !== undefined) for (const [k, c] of a) if (b?.get(k) !== c) return false;
+  return true;
+}
+
 /** The in-place policing feature. Attach at most one per graph (a second declines). */
 export class DestroyHandler implements Feature {
   private fg: FunctionGraph | null = null;
@@ -488,15 +501,8 @@ export class DestroyHandler implements Feature {
         m.set(n, (m.get(n) ?? 0) + 1);
       }
     }
-    const show = (m: Map<Apply, number> | undefined): string => `{${[...(m ?? new Map<Apply, number>())].map(([a, k]) => `${a.toString()}: ${k}`).join(", ")}}`;
-    const same = (a: Map<Apply, number> | undefined, b: Map<Apply, number> | undefined): boolean => {
-      const sa = a?.size ?? 0;
-      if (sa !== (b?.size ?? 0)) return false;
-      for (const [k, c] of a ?? []) if (b?.get(k) !== c) return false;
-      return true;
-    };
-    for (const [v, m] of fresh) if (!same(m, this.clients.get(v))) fail(`clients of ${v.toString()}: the handler records ${show(this.clients.get(v))} but the graph has ${show(m)}`);
-    for (const [v, m] of this.clients) if (!same(m, fresh.get(v))) fail(`clients of ${v.toString()}: the handler records ${show(m)} but the graph has ${show(fresh.get(v))}`);
+    for (const [v, m] of fresh) if (!sameClients(m, this.clients.get(v))) fail(`clients of ${v.toString()}: the handler records ${showClients(this.clients.get(v))} but the graph has ${showClients(m)}`);
+    for (const [v, m] of this.clients) if (!sameClients(m, fresh.get(v))) fail(`clients of ${v.toString()}: the handler records ${showClients(m)} but the graph has ${showClients(fresh.get(v))}`);
     // View edges.
     const vi = new Map<Variable, Variable>();
     for (const n of fg.applyNodes) {
@@ -522,31 +528,31 @@ export class DestroyHandler implements Feature {
    * multisets and view edges), in a fixed order, to `put`. Checked mode records this with the
    * graph's own fields: two equal records give the same `checkConsistency` outcome.
    */
-  recordState(put: (x: unknown) => void): void {
-    put(this.fg);
-    put(this.allApps.size);
-    for (const n of this.allApps) put(n);
-    put(this.destroyers.size);
-    for (const n of this.destroyers) put(n);
-    put(this.clients.size);
+  recordState(rec: { put(x: unknown): void }): void {
+    rec.put(this.fg);
+    rec.put(this.allApps.size);
+    for (const n of this.allApps) rec.put(n);
+    rec.put(this.destroyers.size);
+    for (const n of this.destroyers) rec.put(n);
+    rec.put(this.clients.size);
     for (const [v, m] of this.clients) {
-      put(v);
-      put(m.size);
+      rec.put(v);
+      rec.put(m.size);
       for (const [a, k] of m) {
-        put(a);
-        put(k);
+        rec.put(a);
+        rec.put(k);
       }
     }
-    put(this.viewI.size);
+    rec.put(this.viewI.size);
     for (const [o, src] of this.viewI) {
-      put(o);
-      put(src);
+      rec.put(o);
+      rec.put(src);
     }
-    put(this.viewO.size);
+    rec.put(this.viewO.size);
     for (const [src, s] of this.viewO) {
-      put(src);
-      put(s.size);
-      for (const o of s) put(o);
+      rec.put(src);
+      rec.put(s.size);
+      for (const o of s) rec.put(o);
     }
   }
 }
