@@ -52,15 +52,24 @@ export class NodeRewriterGroup {
     readonly maxUseRatio = 8,
   ) {}
 
+  private changes = 0;
+
+  /** Bumped by every change to the rules or cleanups (invalidates cached queries). */
+  get version(): number {
+    return this.changes;
+  }
+
   /** Add a rule; it is tagged "fast_run" plus `tags`. Names must be unique within the group. */
   add(rw: NodeRewriter, tags: readonly string[] = []): void {
     if (this.rules.some((r) => r.rw.name === rw.name)) throw new GraphError(`${this.name}: a rewrite named "${rw.name}" is already registered`);
     this.rules.push({ rw, tags: new Set(["fast_run", ...tags]) });
+    this.changes++;
   }
 
   /** Add a graph rewriter run after every successful rule (PyTensor's cleanup merge). */
   addCleanup(g: GraphRewriter): void {
     this.cleanup.push(g);
+    this.changes++;
   }
 
   /** The registered rule names. */
@@ -86,6 +95,14 @@ interface Entry {
 export class SequenceDB {
   private readonly entries = new Map<string, Entry>();
   private readonly reserved = new Map<string, number>();
+  /**
+   * Query results by query, with the registration state they were built from. Every compile
+   * queries its mode; rebuilding the sequence each time also rebuilt each equilibrium's
+   * rewriter-by-op-class index. The passes keep no state between applications (each `apply`
+   * keeps its state in locals), so one instance serves every compile, nested ones included.
+   */
+  private readonly cache = new Map<string, { stamp: string; pass: GraphRewriter }>();
+  private version = 0;
 
   /** Reserve `name` at `position`: a later `register` of that name must use that position. */
   reserve(name: string, position: number): void {
@@ -99,6 +116,7 @@ export class SequenceDB {
     if (r !== undefined && r !== position) throw new GraphError(`SequenceDB: pass "${name}" is reserved at position ${r}, not ${position}`);
     if (!Number.isFinite(position)) throw new GraphError(`SequenceDB: pass "${name}" has a non-finite position ${position}`);
     this.entries.set(name, { name, position, tags: new Set(tags), pass });
+    this.version++;
   }
 
   /** True when a pass of that name is registered. */
@@ -124,6 +142,17 @@ export class SequenceDB {
 
   /** The selected passes, in position order, as one GraphRewriter. */
   query(q: Query): GraphRewriter {
+    const key = JSON.stringify([q.include, q.exclude ?? []]);
+    let stamp = String(this.version);
+    for (const e of this.entries.values()) if (e.pass instanceof NodeRewriterGroup) stamp += `,${e.pass.version}`;
+    const hit = this.cache.get(key);
+    if (hit !== undefined && hit.stamp === stamp) return hit.pass;
+    const pass = this.build(q);
+    this.cache.set(key, { stamp, pass });
+    return pass;
+  }
+
+  private build(q: Query): GraphRewriter {
     const passes = this.sorted()
       .filter((e) => matches(e.name, e.tags, q))
       .map((e) => (e.pass instanceof NodeRewriterGroup ? e.pass.query(q) : e.pass));
