@@ -14,18 +14,12 @@ export default {
   ],
   trigger: {
     format: "xgrad-case/1",
-    name: "fault 15: named broadcast in add",
-    inputs: [
-      { name: "x", kind: "xtensor", dims: ["a"], shape: [2], dtype: "float64", value: [0.1, 0.2] },
-      { name: "y", kind: "xtensor", dims: ["a", "b"], shape: [2, 3], dtype: "float64", value: [[0.3, 0.4, 0.5], [0.6, 0.7, 0.8]] },
-    ],
-    nodes: [
-      { id: "s", op: "add", args: ["x", "y"] },
-      { id: "cost", op: "sum", args: ["s"], dims: null },
-    ],
+    name: "fault 15: var (x - mean broadcasts the mean back over the reduced dim)",
+    inputs: [{ name: "x", kind: "xtensor", dims: ["b"], shape: [2], dtype: "float64", value: [0.1, 0.5] }],
+    nodes: [{ id: "cost", op: "var", args: ["x"] }],
     cost: "cost",
   },
-  minNodes: 2,
-  minimal: "2 nodes: s = add(x, y) where x lacks one of y's dims (named broadcast lowers to a length-1 axis), cost = sum(s).",
+  minNodes: 1,
+  minimal: "1 node: cost = var(x) on a vector (the composition x - mean(x) broadcasts the 0-d mean back over x); any named broadcast in an elemwise op also exposes it (add(x, y) with x lacking one of y's dims, then sum: 2 nodes).",
   expectedBy: ["direct-vs-lowered", "direct-vs-finiteDiff"],
 } satisfies Fault;

@@ -19,7 +19,10 @@
  *
  * Usage: node --import tsx bench/faults/run.ts [--only 3,7] [--budget 60s] [--seeds 1,2,3]
  *   [--workers 2] [--shrink-time 60s] [--ops a,b] [--properties a,b] [--no-baseline]
- *   [--no-shrink] [--no-verify] [--verify-only] [--out reports/bench] [--keep]
+ *   [--no-shrink] [--no-verify] [--verify-only] [--render-only] [--out reports/bench] [--keep]
+ *
+ * --render-only re-renders an existing faults.json (after a correction of a fault's known
+ * minimum, say) without measuring anything again.
  */
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -55,6 +58,8 @@ export interface BenchOptions {
   /** Where faults.json and faults.md go (null: write nothing). */
   readonly out: string | null;
   readonly keep: boolean;
+  /** Re-render `out`/faults.json: refresh each fault's known minimum from the zoo, recompute the summary, rewrite both files. */
+  readonly renderOnly?: boolean;
   readonly log: (s: string) => void;
 }
 
@@ -99,6 +104,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case "--no-verify": o = { ...o, verify: false }; break;
       case "--keep": o = { ...o, keep: true }; break;
       case "--verify-only": o = { ...o, seeds: [], baseline: false, shrink: false }; break;
+      case "--render-only": o = { ...o, renderOnly: true }; break;
       case "--help":
         process.stdout.write(`${readFileSync(fileURLToPath(import.meta.url), "utf8").split("*/")[0]}*/\n`);
         process.exit(0);
@@ -453,8 +459,26 @@ function gitCommit(): string {
   }
 }
 
+/** Re-render a measured report with the zoo's current known minima (no measurement is redone). */
+export function rerender(o: BenchOptions): BenchReport {
+  if (o.out === null) throw new Error("--render-only needs --out");
+  const old = JSON.parse(readFileSync(join(o.out, "faults.json"), "utf8")) as BenchReport;
+  const faults = old.faults.map((f) => {
+    const z = FAULTS.find((x) => x.id === f.id);
+    const minNodes = z?.minNodes ?? f.minNodes;
+    const repro = f.repro === null ? null : { ...f.repro, minNodes, withinOne: minNodes === null || f.repro.nodes === null ? null : f.repro.nodes <= minNodes + 1 };
+    return { ...f, minNodes, repro };
+  });
+  const report: BenchReport = { ...old, faults, summary: summarize(old, faults, old.baseline) };
+  writeFileSync(join(o.out, "faults.json"), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(o.out, "faults.md"), renderMarkdown(report));
+  o.log(`re-rendered ${join(o.out, "faults.json")} and faults.md`);
+  return report;
+}
+
 /** Run the benchmark. */
 export async function runFaultBench(o: BenchOptions): Promise<BenchReport> {
+  if (o.renderOnly === true) return rerender(o);
   const started = new Date();
   const t0 = performance.now();
   const root = mkdtempSync(join(tmpdir(), "xgrad-faults-"));
