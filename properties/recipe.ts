@@ -353,6 +353,21 @@ class Builder {
     return info;
   }
 
+  /**
+   * The float dtype of a fresh partner of a structural op (dot, concat, an inc/set update): the
+   * other float width than `like` about one time in four, so the pullbacks' casts back to each
+   * input's dtype are exercised (dx of a float32 x from a float64 contraction, a float32 update
+   * summed from a float64 cotangent). Drawn from the step's content, not from its choices, so
+   * recipes keep their meaning and shrink the same way; never float32 when float32 is off.
+   * `narrowOnly`: only float64 → float32 (an update may not be wider than what it writes into).
+   */
+  partnerDtype(like: CaseDType, narrowOnly = false): CaseDType {
+    const other = like === "float32" ? "float64" : "float32";
+    if (!this.float32 || (narrowOnly && other === "float64")) return like === "float32" ? "float32" : "float64";
+    const r = rng(hashStr(`${this.recipe.seed}|${this.stepKey}|${this.freshInStep}|dtype`))();
+    return r < 0.25 ? other : like === "float32" ? "float32" : "float64";
+  }
+
   /** A fresh integer index array with the given values (flat, C order). */
   freshIndex(dims: string[], shape: number[], vals: number[], dtype: CaseDType): Info {
     const name = `i${this.nInput++}`;
@@ -820,7 +835,7 @@ class Builder {
         const nu = this.unused([...x.dims, ...pd.dims]).filter((d) => (DIM_ALPHABET as readonly string[]).includes(d));
         if (nu.length > 0) { pd.dims.push(nu[0]); pd.shape.push(this.len(nu[0])); }
       }
-      y = this.fresh("xtensor", pd.dims, pd.shape, iv(-2, 2));
+      y = this.fresh("xtensor", pd.dims, pd.shape, iv(-2, 2), { dtype: this.partnerDtype(x.dtype) });
     }
     const yy = y;
     const union_ = [...x.dims, ...y.dims.filter((d) => !x.dims.includes(d))];
@@ -922,7 +937,7 @@ class Builder {
       let dims = c.perm(x.dims);
       if (existing && c.bool()) dims = dims.filter((d) => d !== dim);
       const shape = dims.map((d) => (d === dim ? 1 + c.int(3) : x.shape[x.dims.indexOf(d)]));
-      parts.push(this.fresh("xtensor", dims, shape, iv(-2, 2)));
+      parts.push(this.fresh("xtensor", dims, shape, iv(-2, 2), { dtype: this.partnerDtype(x.dtype) }));
     }
     if (!this.concatOk(dim, parts)) return null;
     const t = this.concatType(dim, parts);
@@ -1111,7 +1126,7 @@ class Builder {
       else {
         // A fresh update aligned by name to a random subset of the view's dims, in random order.
         const dims = c.perm(c.subset(view.dims));
-        y = this.fresh("xtensor", dims, dims.map((d) => view.shape[view.dims.indexOf(d)]), iv(-2, 2), { dtype: x.dtype === "float32" ? "float32" : "float64" });
+        y = this.fresh("xtensor", dims, dims.map((d) => view.shape[view.dims.indexOf(d)]), iv(-2, 2), { dtype: this.partnerDtype(x.dtype, true) });
       }
     }
     const ys = setOf(y);
