@@ -481,10 +481,15 @@ export class DestroyHandler implements Feature {
   /**
    * Rebuild all bookkeeping from the graph and compare with the incremental state.
    *
+   * Checked mode calls this after every replacement, so a state that agrees is first recognised
+   * without building anything ({@link consistentFast}); any doubt runs the full rebuild, which
+   * names the first difference. `full: true` always runs the rebuild (tests compare the two).
+   *
    * @throws InvariantError naming the first difference.
    */
-  checkConsistency(): void {
+  checkConsistency(opts: { readonly full?: boolean } = {}): void {
     const fg = this.requireGraph("checkConsistency");
+    if (opts.full !== true && this.consistentFast(fg)) return;
     const fail = (msg: string): never => {
       throw new InvariantError(`DestroyHandler.checkConsistency (FunctionGraph#${fg.id}): ${msg}`);
     };
@@ -521,6 +526,69 @@ export class DestroyHandler implements Feature {
       }
     }
     if (nViewO !== vi.size) fail(`viewO holds ${nViewO} edges, the graph has ${vi.size}`);
+  }
+
+  /**
+   * True only when the full rebuild of `checkConsistency` would find no difference; false means
+   * "run it" (it then names the difference). Counting replaces the rebuilt maps: two sets of
+   * equal size one of which contains the other are equal, and a map that holds every expected
+   * entry with its expected value and no more entries than expected is the expected map.
+   */
+  private consistentFast(fg: FunctionGraph): boolean {
+    try {
+      if (fg.applyNodes.size !== this.allApps.size) return false;
+      let pairs = 0;
+      // View outputs, as a set: a variable listed as the output of two nodes counts once, as a
+      // key of the rebuilt map does. Views are few, so this set stays small.
+      const viewOuts = new Set<Variable>();
+      for (const n of fg.applyNodes) {
+        if (!this.allApps.has(n)) return false;
+        // isDestroyer without Object.keys' array.
+        const dm = n.op.destroyMap;
+        let destroys = false;
+        for (const k in dm) {
+          if (Object.hasOwn(dm, k)) {
+            destroys = true;
+            break;
+          }
+        }
+        if (destroys !== this.destroyers.has(n)) return false;
+        const ins = n.inputs;
+        for (let i = 0; i < ins.length; i++) {
+          const v = ins[i];
+          // Each distinct (variable, reader) pair once, at its first slot, with its multiplicity.
+          let first = true;
+          for (let j = 0; j < i; j++) if (ins[j] === v) first = false;
+          if (!first) continue;
+          let count = 1;
+          for (let j = i + 1; j < ins.length; j++) if (ins[j] === v) count++;
+          if (this.clients.get(v)?.get(n) !== count) return false;
+          pairs++;
+        }
+        for (let k = 0; k < n.outputs.length; k++) {
+          const j = viewedInput(n, k);
+          if (j === null) continue;
+          const o = n.outputs[k];
+          // The rebuilt map keeps the last edge of a repeated output: let the rebuild judge that.
+          if (viewOuts.has(o) || this.viewI.get(o) !== ins[j]) return false;
+          viewOuts.add(o);
+        }
+      }
+      let recorded = 0;
+      for (const m of this.clients.values()) recorded += m.size;
+      const views = viewOuts.size;
+      if (recorded !== pairs || this.viewI.size !== views) return false;
+      let edges = 0;
+      for (const [src, set] of this.viewO) {
+        for (const o of set) {
+          if (this.viewI.get(o) !== src) return false;
+          edges++;
+        }
+      }
+      return edges === views;
+    } catch {
+      return false;
+    }
   }
 
   /**

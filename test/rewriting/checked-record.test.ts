@@ -2,6 +2,8 @@
  * Checked mode skips the full checks when the graph's record is unchanged since the last state
  * that passed (GraphRecord). The skip must never hide a failure: on randomly corrupted states,
  * the record path and the full-rebuild path (`useRecord = false`) must agree, message included.
+ * The same states check DestroyHandler.checkConsistency's counting fast path against its full
+ * rebuild (`full: true`).
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
@@ -166,6 +168,25 @@ const CORRUPTIONS: Record<string, Corruption> = {
     const n = nodes(fg)[pick(fg.applyNodes.size)];
     if (n !== undefined) dhState(dh).destroyers.add(n);
   },
+  dhZeroCount: (_fg, dh, pick) => {
+    const inner = [...dhState(dh).clients.values()].filter((x) => x.size > 0);
+    if (inner.length > 0) {
+      const c = inner[pick(inner.length)];
+      c.set([...c.keys()][0], 0);
+    }
+  },
+  dhExtraViewEdge: (fg, dh, pick) => {
+    const viewO = (dh as unknown as { viewO: Map<Variable, Set<Variable>> }).viewO;
+    const v = vars(fg)[pick(fg.variables.size)];
+    const w = vars(fg)[pick(fg.variables.size)];
+    if (v !== undefined && w !== undefined) viewO.set(v, new Set([...(viewO.get(v) ?? []), w]));
+  },
+  shareOutput: (fg, _dh, pick) => {
+    const ns = nodes(fg);
+    const a = ns[pick(ns.length)];
+    const b = ns[pick(ns.length)];
+    if (a !== undefined && b !== undefined && a.outputs.length > 0 && b.outputs.length > 0) a.outputs[0] = b.outputs[0];
+  },
   validReplaceThroughGraph: (fg, _dh, pick) => {
     // A legal change: every feature hears it, so both paths run the full checks.
     const v = vars(fg).filter((w) => w.owner !== null);
@@ -226,6 +247,12 @@ describe("rewriting/checked: the unchanged-record skip", () => {
           checked.useRecord = false;
           const viaFull = outcome(() => checked.verify(fg, "corrupt", null));
           assert.equal(viaRecord, viaFull, `corruptions ${corruptions.join(", ")}`);
+          // DestroyHandler.checkConsistency: the counting fast path and the full rebuild agree.
+          assert.equal(
+            outcome(() => dh.checkConsistency()),
+            outcome(() => dh.checkConsistency({ full: true })),
+            `checkConsistency, corruptions ${corruptions.join(", ")}`,
+          );
           const key = corruptions.join("+");
           const s = seen.get(key) ?? { pass: 0, fail: 0 };
           if (viaFull === "pass") s.pass++;
