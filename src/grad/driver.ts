@@ -143,19 +143,24 @@ export function pullback<R extends ReturnDisconnected | undefined = undefined>(
     const prev = known.get(out);
     known.set(out, prev === undefined ? ct : algebraFor(out.type).add(prev, ct));
   });
-  const opts: GradOptions = { ...(options ?? {}), knownGrads: known };
+  // Seeds, not knownGrads: an output that is also an ancestor of another output (pullback of
+  // [y, f(y)]) must receive its own cotangent *plus* what flows back from f. knownGrads would
+  // replace the latter (PyTensor's known_grads semantics, which its Lop inherits).
+  const opts: GradOptions = { ...(options ?? {}) };
   const list = asList(wrt, "pullback");
-  const res = finish(list, gradTerms(null, list, opts), opts, null);
+  const res = finish(list, gradTerms(null, list, opts, known), opts, null);
   return (wrt instanceof Variable ? res[0] : res) as GradResult<R> | GradResult<R>[];
 }
 
 /**
  * The low-level driver: one raw term per `wrt` (a Variable, DISCONNECTED or an UndefinedGrad),
- * with no policy applied. `cost` may be null when `options.knownGrads` supplies the roots. This
- * is the entry point for strategies (lazy pullbacks, per-node lowering) that must see the
+ * with no policy applied. `cost` may be null when `options.knownGrads` or `seeds` supply the
+ * roots. A seed is an *additive* cotangent: a seeded variable's gradient is its seed plus the
+ * terms of its consumers (the vector-Jacobian product Σ_k ⟨seed_k, d key_k / d wrt⟩), whereas a
+ * knownGrads entry *is* the whole gradient of its key. This is the entry point for strategies (lazy pullbacks, per-node lowering) that must see the
  * markers themselves; everything else should call `grad` or `pullback`.
  */
-export function gradTerms(cost: Variable | null, wrt: readonly Variable[], options: GradOptions = {}): GradTerm[] {
+export function gradTerms(cost: Variable | null, wrt: readonly Variable[], options: GradOptions = {}, seeds: ReadonlyMap<Variable, Variable> = new Map()): GradTerm[] {
   const warn = options.onWarning ?? ((m: string) => console.warn(m));
   const constant = new Set(options.considerConstant ?? []);
   const gradDict = new Map<Variable, GradTerm>();
@@ -169,9 +174,15 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
     if (!roots.includes(key)) roots.push(key);
   }
   if (cost !== null && !gradDict.has(cost)) gradDict.set(cost, algebraFor(cost.type).onesLike(cost, cost.type.dtype));
+  const additive = new Map<Variable, Variable>();
+  for (const [key, value] of seeds) {
+    if (gradDict.has(key)) throw new GradError(`grad: ${key.toString()} is both a knownGrads key and a pullback seed`);
+    additive.set(key, alignCotangent(value, key, `grad: cotangent for ${key.toString()}`));
+    if (!roots.includes(key)) roots.push(key);
+  }
   // Seeds may be the caller's own variables (a known gradient passed straight through by an
   // identity-like rule): naming must never rename those.
-  const seeds = new Set<GradTerm>(gradDict.values());
+  const callerValues = new Set<GradTerm>([...gradDict.values(), ...additive.values()]);
   if (roots.length === 0) throw new GradError("grad: no cost and no knownGrads: nothing to differentiate");
 
   const patterns = new PatternCache();
@@ -181,7 +192,7 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
       // One graph-level Pullback node for the whole region; the compiler expands it later. The
       // region is cut at every wrt, so its outputs are partials: chain them into totals.
       const cc = options.considerConstant ?? [];
-      const partial = lazyPullback(roots, roots.map((r) => gradDict.get(r) as Variable), wrt, cc).map((t, k) =>
+      const partial = lazyPullback(roots, roots.map((r) => (gradDict.get(r) ?? additive.get(r)) as Variable), wrt, cc).map((t, k) =>
         isConnectedWrt(wrt[k], consumers, roots) ? t : DISCONNECTED,
       );
       return chainThroughWrt(partial, wrt, cc, (u, gu, upstream, blockers) =>
@@ -216,9 +227,12 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
         }
       }
       result = undefinedTerm ?? sum ?? DISCONNECTED;
-      if (result instanceof Variable && costName !== null && v.name !== null && result.name === null && !seeds.has(result)) {
-        result.name = `(d${costName}/d${v.name})`;
-      }
+    }
+    // A seeded variable also gets its own cotangent (an undefined term still poisons it).
+    const seed = additive.get(v);
+    if (seed !== undefined && !isUndefinedGrad(result)) result = result instanceof Variable ? algebraFor(v.type).add(result, seed) : seed;
+    if (result instanceof Variable && costName !== null && v.name !== null && result.name === null && !callerValues.has(result)) {
+      result.name = `(d${costName}/d${v.name})`;
     }
     gradDict.set(v, result);
     return result;

@@ -68,7 +68,13 @@ function doublePullback(outs: readonly Variable[], wrt: readonly Variable[], tan
   // Free roots, not zeros_like(outputs) as PyTensor does: a root cannot be rewritten or merged
   // into the forward graph, and a leftover dependence on it is then easy to detect (below).
   const u = outs.map((o, k) => makeVariable(isFloat(o.type.dtype) ? o.type : o.type.withDtype("float64"), null, 0, `u${k}`));
-  const g = gradTerms(null, wrt, { ...common, knownGrads: new Map(outs.map((o, k) => [o, u[k]] as const)) });
+  // Additive seeds: outputs may be nested (pushforward of [y, f(y)]), see `pullback`.
+  const seeds = new Map<Variable, Variable>();
+  outs.forEach((o, k) => {
+    const prev = seeds.get(o);
+    seeds.set(o, prev === undefined ? u[k] : algebraFor(o.type).add(prev, u[k]));
+  });
+  const g = gradTerms(null, wrt, common, seeds);
   const outputsG: Variable[] = [];
   const cots: Variable[] = [];
   g.forEach((gk, k) => {

@@ -64,6 +64,10 @@ export function perNodeRule(differentiate: Differentiate): (inputs: readonly Var
     let k = 0;
     floatSlots.forEach((slot, j) => {
       if (grads[j] !== null) terms[slot] = replaced[k++];
+      // A Pullback node declares no connection pattern (it cannot know which inputs its
+      // expansion cancels, e.g. the forward inputs of a linear map): an exact zero says "no
+      // dependence here" without claiming the input is disconnected.
+      else if (node.op instanceof PullbackOp) terms[slot] = algebraFor(inputs[slot].type).zerosLike(inputs[slot], inputs[slot].type.dtype);
     });
     return terms;
   };
