@@ -846,7 +846,13 @@ class Builder {
     if (dm === 0) { field = null; contracted = shared; }
     else if (dm === 1) { field = "..."; contracted = union_; }
     else if (dm === 2) { field = []; contracted = []; }
-    else if (dm === 3) { contracted = c.perm(c.subset(shared)); field = contracted; }
+    else if (dm === 3) {
+      // Shared dims, sometimes with one dim of only one operand: xarray sums it there alone, and
+      // the pullback must broadcast it back (einsum's privately summed letter).
+      const priv = union_.filter((d) => !shared.includes(d));
+      contracted = c.perm([...c.subset(shared), ...(priv.length > 0 && c.bool() ? [c.pick(priv)] : [])]);
+      field = contracted;
+    }
     else { contracted = c.perm(c.subset(union_)); field = contracted; }
     const len = (d: string): number => (x.dims.includes(d) ? x.shape[x.dims.indexOf(d)] : yy.shape[yy.dims.indexOf(d)]);
     const out = union_.filter((d) => !contracted.includes(d));

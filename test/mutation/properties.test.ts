@@ -11,9 +11,11 @@
  * Under Stryker (or with XGRAD_MUTATION_FULL=1) every case runs; under plain `npm test` every
  * 8th case, a ~3 s smoke check that the list still builds and passes.
  *
- * Two batches: small graphs (1–3 steps) exercise each rule nearly alone, where a wrong term
+ * Three batches: small graphs (1–3 steps) exercise each rule nearly alone, where a wrong term
  * cannot be masked by a later op; the generator's default graphs (3–8 steps) exercise the
- * rewriter on interacting nodes (merge, fusion, inplace across forward and backward).
+ * rewriter on interacting nodes (merge, fusion, inplace across forward and backward); and
+ * structural graphs (2–5 steps of shape, indexing and contraction ops) reach the rare branches
+ * of those ops' pullbacks often enough for a fixed list of cases.
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
@@ -27,9 +29,21 @@ interface Batch {
   readonly opts: GeneratorOptions;
 }
 
+/**
+ * The ops of the third batch: the named shape, indexing and contraction ops, which the default
+ * mix reaches rarely (dot, squeeze and unstack are its rarest ops) and whose pullbacks have the
+ * most branches (privately summed letters, length-1 dims, dtype casts), with a few smooth
+ * elementwise ops between them so that gradients are not constant.
+ */
+const STRUCTURAL_OPS: NonNullable<GeneratorOptions["ops"]> = [
+  "dot", "concat", "stack", "unstack", "rename", "transpose", "expand_dims", "squeeze", "isel", "set", "inc",
+  "cumsum", "values", "as_xtensor", "mul", "tanh", "exp", "sum",
+];
+
 export const MUTATION_BATCHES: readonly Batch[] = [
   { label: "small", seed: 0x6d75_7401, numRuns: 80, opts: { minSteps: 1, maxSteps: 3 } },
   { label: "default", seed: 0x6d75_7402, numRuns: 160, opts: {} },
+  { label: "structural", seed: 0x6d75_7403, numRuns: 80, opts: { minSteps: 2, maxSteps: 5, ops: STRUCTURAL_OPS } },
 ];
 
 /** The fixed case list: a pure function of the batches. */
