@@ -30,7 +30,7 @@ import { XTensorType } from "../src/xtensor/type.js";
 import type { Case, CaseTypes } from "../src/case/format.js";
 import { caseTypes } from "../src/case/parse.js";
 import { writeCase } from "../src/case/write.js";
-import { type BuiltCase, type CaseGradStrategy, buildCase, caseGradients, evaluateCaseEngine } from "../src/case/build.js";
+import { type BuiltCase, type CaseEvaluator, type CaseGradStrategy, buildCase, caseEvaluator, caseGradients } from "../src/case/build.js";
 import { type FiniteDiffVerdict, type Point, checkGradient, checkHessianVectorProduct, mulberry32 } from "../oracles/finiteDiff.js";
 import { type TfjsResult, compareForwardWithTfjs, compareWithTfjs, runTfjs } from "../oracles/tfjs.js";
 import { compareRecords, engineRtol } from "./compare.js";
@@ -77,7 +77,9 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   const dhPaths: Record<string, number> = {};
 
   const built = attempt(() => buildCase(c, types));
-  const values = built.ok ? attempt(() => evaluateCaseEngine(built.value)) : built;
+  // One NONE compile of every node: the verdict's values, and re-runs at other points.
+  const evaluator = built.ok ? attempt(() => caseEvaluator(built.value)) : built;
+  const values = evaluator.ok ? attempt(() => evaluator.value()) : evaluator;
   const result: VerdictParts = { values: values.ok ? values.value : {}, grads: {} };
   if (!values.ok) {
     // Nothing can be judged when the case does not even build or run forward.
@@ -171,7 +173,14 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     const fast = attempt(() => fastRunValues(b, ctx, dhPaths));
     if (!fast.ok) return errorCheck("rewrite-soundness", fast.error, "the checked FAST_RUN graph");
     const fwd = compareRecords(fast.value.values, result.values, "FAST_RUN forward value of node", rtol);
-    if (!fwd.ok || ref === null) return fromComparison("rewrite-soundness", fwd);
+    if (!fwd.ok) return fromComparison("rewrite-soundness", fwd);
+    // The same two graphs at a point with inf, NaN and ±0 planted (forward values only).
+    const special = specialInputs(b, seed);
+    const evalNone = (evaluator as { value: CaseEvaluator }).value;
+    const sp = attempt(() => compareSpecial(fast.value.at(special), evalNone(new Map([...b.inputs.keys()].map((n, i) => [n, special[i]]))), rtol));
+    if (!sp.ok) return errorCheck("rewrite-soundness", sp.error, "evaluating at IEEE special values");
+    if (!sp.value.ok) return fromComparison("rewrite-soundness", sp.value);
+    if (ref === null) return fromComparison("rewrite-soundness", fwd);
     const bwd = compareRecords(fast.value.grads, (ref as { value: Grads }).value, "FAST_RUN gradient", rtol);
     return fromComparison("rewrite-soundness", bwd.ok ? { ...bwd, maxAbsErr: Math.max(bwd.maxAbsErr, fwd.maxAbsErr), maxRelErr: Math.max(bwd.maxRelErr, fwd.maxRelErr) } : bwd);
   });
@@ -358,7 +367,14 @@ function secondOrderFunctions(b: BuiltCase): { gradFn: (p: Point) => Point; hvpF
 }
 
 /** Every node's value and the direct gradient from one checked FAST_RUN compile. */
-function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string, number>): { values: Record<string, ArrayValue>; grads: Grads } {
+interface FastRun {
+  values: Record<string, ArrayValue>;
+  grads: Grads;
+  /** Every node's FAST_RUN value at other input values (same compiled function). */
+  at(inputs: NDArray[]): Record<string, ArrayValue>;
+}
+
+function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string, number>): FastRun {
   const ids = [...b.nodes.keys()];
   const nodeVars = ids.map((id) => b.nodes.get(id) as Variable);
   const gs = b.wrt.length > 0 ? grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
@@ -371,7 +387,46 @@ function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string
   ids.forEach((id, k) => (values[id] = toArrayValue(nodeVars[k], res[k])));
   const grads: Grads = {};
   b.wrtNames.forEach((name, i) => (grads[name] = toArrayValue(gs[i], res[ids.length + i])));
-  return { values, grads };
+  const at = (xs: NDArray[]): Record<string, ArrayValue> => {
+    const r = f(...xs);
+    const out: Record<string, ArrayValue> = {};
+    ids.forEach((id, k) => (out[id] = toArrayValue(nodeVars[k], r[k])));
+    return out;
+  };
+  return { values, grads, at };
+}
+
+/**
+ * Input values with IEEE special values planted: about a third of the float elements become
+ * ±inf, NaN, ±0 or ±1e300 (seeded). Domains do not matter here: only forward values are
+ * compared, NONE against FAST_RUN, and a rewrite must not change a value even where it is inf
+ * or NaN (PyTensor folds x·0 to 0, which is wrong for x = inf or NaN).
+ */
+function specialInputs(b: BuiltCase, seed: number): NDArray[] {
+  const rand = mulberry32(seed ^ 0x51ec1a1);
+  const specials = [Infinity, -Infinity, NaN, 0, -0, 1e300, -1e300];
+  return [...b.inputs.entries()].map(([n, v]) => {
+    const a = b.values.get(n) as NDArray;
+    if (!isFloat(v.type.dtype)) return a;
+    const flat = a.toFlat().map((x) => (rand() < 0.35 ? specials[Math.floor(rand() * specials.length)] : x));
+    return NDArray.fromFlat(flat, a.shape, a.dtype);
+  });
+}
+
+/** Forward values must agree exactly in kind: NaN with NaN, ±inf with the same ±inf (±0 alike). */
+function compareSpecial(fast: Record<string, ArrayValue>, none: Record<string, ArrayValue>, rtol: number): { ok: boolean; reason?: string; maxAbsErr: number; maxRelErr: number } {
+  for (const [id, ref] of Object.entries(none)) {
+    const got = fast[id];
+    for (let i = 0; i < ref.data.length; i++) {
+      const x = got.data[i];
+      const y = ref.data[i];
+      const same = Number.isNaN(x) ? Number.isNaN(y) : !Number.isFinite(x) || !Number.isFinite(y) ? x === y : Math.abs(x - y) <= rtol * (Math.abs(x) + Math.abs(y)) || x === y;
+      if (!same) {
+        return { ok: false, reason: `with IEEE special values in the inputs, FAST_RUN node ${id}[${i}] is ${x} but NONE gives ${y}`, maxAbsErr: Infinity, maxRelErr: Infinity };
+      }
+    }
+  }
+  return { ok: true, maxAbsErr: 0, maxRelErr: 0 };
 }
 
 function toArrayValue(v: Variable, a: NDArray): ArrayValue {
