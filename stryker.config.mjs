@@ -5,7 +5,7 @@
 //   npm run mutate                                   # everything (nightly; hours on 2 cores)
 //   npm run mutate -- --mutate src/grad/driver.ts    # one whole file (Stryker's own override)
 //   XGRAD_MUTATE=shape.ts npm run mutate             # a shard of the default list below, ranges kept
-//   XGRAD_MUTATE=grad,rewriting npm run mutate       # comma-separated substrings
+//   XGRAD_MUTATE=grad/driver,rewriting/merge npm run mutate   # comma-separated substrings
 //
 // The pullback rules live beside the forward code of each op (src/tensor/*.ts,
 // src/xtensor/basic.ts), so only their line ranges are mutated: every `pullback(...)` method,
@@ -13,7 +13,7 @@
 // use (sumToShapeOf, sumToInput, castLike, onlyFloat, keepdimsOrder, permutationTo,
 // alignedValues). The ranges are computed from the sources when Stryker loads this file, so
 // they follow edits to those files.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 const PULLBACK_FILES = [
   "src/tensor/contraction.ts",
@@ -55,7 +55,10 @@ function pullbackRanges(file) {
   return out;
 }
 
-const DEFAULT_MUTATE = ["src/grad/**/*.ts", "src/rewriting/**/*.ts", ...PULLBACK_FILES.flatMap(pullbackRanges)];
+/** Every .ts file of a source directory, one entry each, so that a shard can name one file. */
+const wholeFiles = (dir) => readdirSync(new URL(dir, import.meta.url)).filter((f) => f.endsWith(".ts")).sort().map((f) => `${dir}/${f}`);
+
+const DEFAULT_MUTATE = [...wholeFiles("src/grad"), ...wholeFiles("src/rewriting"), ...PULLBACK_FILES.flatMap(pullbackRanges)];
 const shard = (process.env.XGRAD_MUTATE ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
 const mutate = shard.length === 0 ? DEFAULT_MUTATE : DEFAULT_MUTATE.filter((m) => shard.some((s) => m.includes(s)));
 // A shard writes its own report directory, so shards can run one after another (or on
