@@ -632,6 +632,10 @@ class Builder {
     } else {
       freshSets = [iv(-2, 2), union(iv(-2, -0.3), iv(0.3, 2)), iv(0.3, 2)];
     }
+    // Sometimes the neutral or absorbing constant (x + 0, x * 1, x * 0): algebraic folds only
+    // fire on literal constants, and x * 0 is where NaN-unsafe folding hides. 0 and 1 are weak
+    // ints, so the operand keeps its own dtype.
+    const neutral = (op === "add" || op === "sub" || op === "mul") && c.rare(4) ? c.pick([0, 1]) : null;
     // Put x into the domain of its own slot first (pow's base, div's denominator).
     const slot = swap ? 1 : 0;
     if (!satisfies(x.set, scalarDomain(sop, slot))) {
@@ -640,7 +644,7 @@ class Builder {
       x = r;
       if (margin !== null) { freshSets = this.apartSets(x.set, margin); consts = this.apartConstants(x.set, margin); }
     }
-    let y = this.partner(c, op, x, accept, freshSets, consts);
+    let y = neutral !== null && accept(neutral) ? neutral : this.partner(c, op, x, accept, freshSets, consts);
     if (y === null) {
       // Squash x and retry with a constant: tanh keeps everything bounded.
       const t = this.elem("tanh", [x], mapMono(x.set, Math.tanh), 0);
