@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { caseArbitrary } from "../../properties/generators.js";
 import { runProperties } from "../../properties/properties.js";
 import { failurePredicate, shrinkFailure } from "../../properties/shrink.js";
+import { localize } from "../../properties/localize.js";
 import { caseFeatures } from "../../properties/stats.js";
 import { loadTfjs } from "../../oracles/tfjs.js";
 import { MODE_TAGS, optdb } from "../rewriting/db.js";
@@ -103,7 +104,16 @@ export async function createRunner(): Promise<CaseRunner> {
         for (const [k, n] of Object.entries(run.destroyHandlerPaths)) opts.features.add("destroyHandler", k, n);
         for (const k of run.verdict.checks) for (const s of STRATEGIES[k.property] ?? []) opts.features.add("strategies", s);
       }
-      return run.verdict;
+      // A failing check's signature names the first failing op kind: localize it by re-running
+      // the property on the case cut after each node (only for failures, which are rare).
+      const checks = await Promise.all(
+        run.verdict.checks.map(async (k) => {
+          if (k.status !== "fail" || k.failingOp !== undefined) return k;
+          const where = await localize(c, k).catch(() => null);
+          return where === null ? k : { ...k, failingOp: where.failingOp };
+        }),
+      );
+      return { ...run.verdict, checks };
     },
     async shrink(c, signature, origin) {
       // First fast-check's own shrinking on the recipe (deleting steps keeps cases valid), then
