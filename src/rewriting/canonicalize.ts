@@ -18,7 +18,7 @@ import { Reduce } from "../tensor/reduce.js";
 import { Alloc, DimShuffle, Reshape, Shape, ShapeI, alloc, constantInt, dimshuffle, shapeI } from "../tensor/shape.js";
 import { AdvancedIncSubtensor, IncSubtensor, type SliceProp, Subtensor } from "../tensor/indexing.js";
 import { constant } from "../tensor/basic.js";
-import { nodeRewriter, type NodeRewriter } from "./engine.js";
+import { inputOwnedBy, nodeRewriter, type NodeRewriter } from "./engine.js";
 import { registerCanonicalize } from "./db.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -108,6 +108,30 @@ function scalarOf(node: Apply): string | null {
   return node.op instanceof Elemwise && node.op.props.inplace === null ? node.op.props.scalar : null;
 }
 
+/** A pre-filter (`NodeRewriter.matches`): the node is a non-in-place Elemwise applying one of `scalars`. */
+export function appliesScalar(...scalars: string[]): (node: Apply) => boolean {
+  return (node) => node.op instanceof Elemwise && node.op.props.inplace === null && scalars.includes(node.op.props.scalar);
+}
+
+/** A pre-filter: input `i` of the node is computed by a non-in-place Elemwise (applying one of `scalars`, when given). */
+export function inputFromScalar(i: number, ...scalars: string[]): (node: Apply) => boolean {
+  return (node) => i < node.inputs.length && elemwiseOwner(node.inputs[i], ...scalars) !== null;
+}
+
+/** A pre-filter: the node is a non-in-place Elemwise applying one of `scalars`, with a constant operand. */
+export function appliesScalarToConstant(...scalars: string[]): (node: Apply) => boolean {
+  const applies = appliesScalar(...scalars);
+  return (node) => applies(node) && node.inputs.some((v) => v instanceof Constant);
+}
+
+const inputFromScalar0 = inputFromScalar(0);
+
+/** True when every input of the node is a constant (constant folding's pre-filter). */
+function allInputsConstant(node: Apply): boolean {
+  for (const v of node.inputs) if (!(v instanceof Constant)) return false;
+  return true;
+}
+
 /**
  * True when `v` is read by a graph output. The VM returns a constant output as the same array on
  * every call, so a caller that mutates one result would change the next call's: rules that
@@ -187,7 +211,7 @@ export const constantFolding = canon(
       out.push(constant(a.copy(), t.dtype));
     }
     return out;
-  }),
+  }, allInputsConstant),
   ["fast_compile"],
 );
 
@@ -200,6 +224,9 @@ export const uselessDimshuffle = canon(
   nodeRewriter("useless_dimshuffle", [DimShuffle], (_fg, node) => {
     const { inputNdim, order } = (node.op as DimShuffle).props;
     return order.length === inputNdim && order.every((o, i) => o === i) ? [node.inputs[0]] : null;
+  }, (node) => {
+    const { inputNdim, order } = (node.op as DimShuffle).props;
+    return order.length === inputNdim && order.every((o, i) => o === i);
   }),
   ["fast_compile"],
 );
@@ -240,7 +267,7 @@ export const uselessCastIdentity = canon(
       return x.type.isSuper(node.outputs[0].type) && node.outputs[0].type.isSuper(x.type) ? [x] : null;
     }
     return null;
-  }),
+  }, appliesScalar("identity", "cast")),
   ["fast_compile"],
 );
 
@@ -256,7 +283,7 @@ export const dimshuffleMerge = canon(
     const o1 = inner.op.props.order;
     const order = (node.op as DimShuffle).props.order.map((o) => (o === "x" ? "x" : o1[o]));
     return [dimshuffle(inner.inputs[0], order)];
-  }),
+  }, inputOwnedBy(DimShuffle)),
   ["fast_compile"],
 );
 
@@ -280,7 +307,7 @@ export const dimshuffleLift = canon(
     });
     const out = ew.op.makeNode(...ins).outputs[0];
     return node.outputs[0].type.isSuper(out.type) ? [out] : null;
-  }),
+  }, (node, fg) => inputFromScalar0(node) && (fg.clients.get(node.inputs[0])?.length ?? 0) === 1),
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -326,7 +353,7 @@ export const neutralElement = canon(
     // The identity must hold in the output dtype: e.g. bool + False stays bool (logical or).
     const r = conformTo(x, out, node);
     return r === null || (r === x && wouldReturnInput(fg, node, x)) ? null : [r];
-  }),
+  }, appliesScalarToConstant("mul", "div", "sub", "add")),
   ["fast_compile"],
 );
 
@@ -346,7 +373,7 @@ export const mulByZero = canon(
     if (!broadcastsStatically(x, out)) return null;
     const lens = outputLengths(out, node);
     return lens === null ? null : [alloc(constant(0, out.type.dtype), lens)];
-  }),
+  }, appliesScalarToConstant("mul")),
   ["fast_compile"],
 );
 
@@ -374,7 +401,7 @@ export const reduceOfReduce = canon(
     const merged = [...a1, ...outer.axes.map((j) => kept[j])];
     const out = new Reduce(kind, merged).makeNode(x).outputs[0];
     return node.outputs[0].type.isSuper(out.type) ? [out] : null;
-  }),
+  }, inputOwnedBy(Reduce)),
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -446,7 +473,7 @@ export const subtensorOfAlloc = canon(
     const v2 = vOrder.length === v.type.ndim ? v : dimshuffle(v, vOrder);
     const out = alloc(v2, newLens);
     return node.outputs[0].type.isSuper(out.type) ? [out] : null;
-  }),
+  }, inputOwnedBy(Alloc)),
 );
 
 /** Every canonicalization defined here, by rule name (for tests and coverage reports). */

@@ -21,6 +21,14 @@ export interface NodeRewriter {
   readonly name: string;
   /** The op classes this rewriter looks at; null = every node. */
   readonly tracks: readonly OpClass[] | null;
+  /**
+   * An optional cheap pre-filter: false promises that `transform` would return null (no
+   * replacement) for this node. It must be a necessary condition of a replacement, read only
+   * from the node, its inputs (their owners' ops included) and the graph, without side effects. The engine
+   * then skips `transform` and, in checked mode, the verification after it: most transforms
+   * change nothing, and each checked one costs a snapshot of the whole graph.
+   */
+  readonly matches?: (node: Apply, fg: FunctionGraph) => boolean;
   transform(fg: FunctionGraph, node: Apply): RewriteResult;
 }
 
@@ -157,6 +165,8 @@ export function replacementPairs(fg: FunctionGraph, rw: NodeRewriter, node: Appl
 export function applyNodeRewriter(fg: FunctionGraph, node: Apply, rw: NodeRewriter, ctx: RewriteContext): boolean {
   let result: RewriteResult;
   try {
+    // A declined pre-filter: transform would change nothing, so there is nothing to verify.
+    if (rw.matches !== undefined && !rw.matches(node, fg)) return false;
     result = rw.transform(fg, node);
   } catch (e) {
     if (ctx.checked) findChecker(fg)?.afterTransform(fg, rw.name, node);
@@ -389,7 +399,23 @@ export function sequence(name: string, passes: readonly GraphRewriter[]): GraphR
   };
 }
 
-/** Convenience: a NodeRewriter from a name, tracked classes and a transform function. */
-export function nodeRewriter(name: string, tracks: readonly OpClass[] | null, transform: (fg: FunctionGraph, node: Apply) => RewriteResult): NodeRewriter {
-  return { name, tracks, transform };
+/**
+ * Convenience: a NodeRewriter from a name, tracked classes, a transform function and an optional
+ * pre-filter (see {@link NodeRewriter.matches}).
+ */
+export function nodeRewriter(
+  name: string,
+  tracks: readonly OpClass[] | null,
+  transform: (fg: FunctionGraph, node: Apply) => RewriteResult,
+  matches?: (node: Apply, fg: FunctionGraph) => boolean,
+): NodeRewriter {
+  return matches === undefined ? { name, tracks, transform } : { name, tracks, transform, matches };
+}
+
+/** A pre-filter: input `i` of the node is computed by an op of class `cls`. */
+export function inputOwnedBy(cls: OpClass, i = 0): (node: Apply) => boolean {
+  return (node) => {
+    const o = node.inputs[i]?.owner;
+    return o !== null && o !== undefined && o.op instanceof cls;
+  };
 }

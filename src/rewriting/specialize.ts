@@ -5,12 +5,12 @@
  * Each rule states where the two sides agree under IEEE 754 and numpy's integer semantics, and
  * fires only there.
  */
-import type { Variable } from "../graph/basic.js";
+import type { Apply, Variable } from "../graph/basic.js";
 import type { DType } from "../graph/type.js";
 import { Elemwise, cast, sqrt, square } from "../tensor/elemwise.js";
 import { nodeRewriter, type NodeRewriter } from "./engine.js";
 import { registerSpecialize } from "./db.js";
-import { conformTo, elemwiseOwner, isConstantFill } from "./canonicalize.js";
+import { appliesScalar, conformTo, elemwiseOwner, isConstantFill } from "./canonicalize.js";
 
 function spec(rw: NodeRewriter): NodeRewriter {
   registerSpecialize(rw);
@@ -39,7 +39,7 @@ export const powTwo = spec(
     const x = node.inputs[0];
     const r = conformTo(square(x.type.dtype === out.type.dtype ? x : cast(x, out.type.dtype)), out, node);
     return r === null ? null : [r];
-  }),
+  }, appliesScalar("pow")),
 );
 
 /**
@@ -64,8 +64,15 @@ export const powHalf = spec(
     const out = node.outputs[0];
     const r = conformTo(sqrt(x.type.dtype === out.type.dtype ? x : cast(x, out.type.dtype)), out, node);
     return r === null ? null : [r];
-  }),
+  }, appliesScalar("pow")),
 );
+
+const isMul = appliesScalar("mul");
+
+/** A pre-filter: a mul whose two operands are the same variable. */
+function mulOfSelf(node: Apply): boolean {
+  return node.inputs[0] === node.inputs[1] && isMul(node);
+}
 
 /** `x * x` → `square(x)` (the same variable in both slots; exact for every dtype, int32 included). */
 export const mulSelf = spec(
@@ -75,7 +82,7 @@ export const mulSelf = spec(
     if (a !== b) return null;
     const r: Variable = square(a);
     return node.outputs[0].type.isSuper(r.type) ? [r] : null;
-  }),
+  }, mulOfSelf),
 );
 
 /** Every specialization defined here. */

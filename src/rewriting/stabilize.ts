@@ -12,11 +12,18 @@ import { cast, expm1, log1p, neg, softplus } from "../tensor/elemwise.js";
 import { Elemwise } from "../tensor/elemwise.js";
 import { nodeRewriter, type NodeRewriter } from "./engine.js";
 import { registerStabilize } from "./db.js";
-import { conformTo, elemwiseOwner, isConstantFill, isOne } from "./canonicalize.js";
+import { appliesScalar, conformTo, elemwiseOwner, inputFromScalar, isConstantFill, isOne } from "./canonicalize.js";
 
 function stab(rw: NodeRewriter): NodeRewriter {
   registerStabilize(rw);
   return rw;
+}
+
+/** A pre-filter: the node applies `scalar` to an input computed by `inner`. */
+function scalarOfScalar(scalar: string, inner: string): (node: Apply) => boolean {
+  const outer = appliesScalar(scalar);
+  const input = inputFromScalar(0, inner);
+  return (node) => outer(node) && input(node);
 }
 
 /** x computed in `dtype` first (the outer op computed in it), so the rewritten op rounds alike. */
@@ -49,7 +56,7 @@ export const logOnePlus = stab(
     // An int addition can wrap around (int32 max + 1); log1p of the float would not.
     if (m === null || m.node.outputs[0].type.dtype !== node.outputs[0].type.dtype) return null;
     return finish(log1p(inDtype(m.x, node.outputs[0].type.dtype)), node, m.node);
-  }),
+  }, scalarOfScalar("log", "add")),
 );
 
 /**
@@ -63,7 +70,7 @@ export const logSigmoid = stab(
     if (s === null) return null;
     // neg is undefined on bool (numpy), so compute in the (float) output dtype first.
     return finish(neg(softplus(neg(inDtype(s.inputs[0], node.outputs[0].type.dtype)))), node, s);
-  }),
+  }, scalarOfScalar("log", "sigmoid")),
 );
 
 /**
@@ -78,7 +85,7 @@ export const logOneMinusSigmoid = stab(
     const s = elemwiseOwner(m.x, "sigmoid");
     if (s === null) return null;
     return finish(neg(softplus(inDtype(s.inputs[0], node.outputs[0].type.dtype))), node, m.node);
-  }),
+  }, scalarOfScalar("log", "sub")),
 );
 
 /** `exp(x) - 1` → `expm1(x)`: accurate for |x| ≪ 1, where e^x - 1 cancels. */
@@ -89,7 +96,7 @@ export const expMinusOne = stab(
     const e = elemwiseOwner(node.inputs[0], "exp");
     if (e === null) return null;
     return finish(expm1(inDtype(e.inputs[0], node.outputs[0].type.dtype)), node, node);
-  }),
+  }, scalarOfScalar("sub", "exp")),
 );
 
 /** Every stabilization defined here. */

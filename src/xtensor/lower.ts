@@ -20,13 +20,22 @@ import type { XTensorType } from "./type.js";
  * this module loads: the xtensor modules import each other cyclically, and this one may load
  * before `basic.ts` has defined the conversion classes.
  */
-function rule(name: string, tracks: () => readonly OpClass[], transform: (fg: FunctionGraph, node: Apply) => RewriteResult): NodeRewriter {
+function rule(name: string, tracks: () => readonly OpClass[], transform: (fg: FunctionGraph, node: Apply) => RewriteResult, matches?: (node: Apply) => boolean): NodeRewriter {
   return {
     name,
     get tracks() {
       return tracks();
     },
     transform,
+    ...(matches === undefined ? {} : { matches }),
+  };
+}
+
+/** A pre-filter (`NodeRewriter.matches`): the node's input is computed by an op of the class `cls()` (read late, as `rule`'s tracks). */
+function inputFrom(cls: () => OpClass): (node: Apply) => boolean {
+  return (node) => {
+    const o = node.inputs[0]?.owner;
+    return o !== null && o !== undefined && o.op instanceof cls();
   };
 }
 
@@ -43,7 +52,7 @@ export const uselessTensorFromXTensor: NodeRewriter = rule("useless_tensor_from_
   const inner = node.inputs[0].owner;
   if (inner === null || !(inner.op instanceof XTensorFromTensor)) return null;
   return accept(node, inner.inputs[0]);
-});
+}, inputFrom(() => XTensorFromTensor));
 
 /**
  * `XTensorFromTensor(dims)(TensorFromXTensor(x))` → `x` when x already has exactly `dims`, and
@@ -59,14 +68,14 @@ export const uselessXTensorFromTensor: NodeRewriter = rule("useless_xtensor_from
   const xt = x.type as XTensorType;
   const same = xt.dims.length === dims.length && xt.dims.every((d, i) => d === dims[i]);
   return accept(node, same ? x : new Rename(dims).makeNode(x).out);
-});
+}, inputFrom(() => TensorFromXTensor));
 
 /** `TensorFromXTensor(Rename(x))` → `TensorFromXTensor(x)`: a relabel does not move values. */
 export const uselessTensorFromRename: NodeRewriter = rule("useless_tensor_from_xtensor_of_rename", () => [TensorFromXTensor], (_fg, node) => {
   const inner = node.inputs[0].owner;
   if (inner === null || !(inner.op instanceof Rename)) return null;
   return accept(node, new TensorFromXTensor().makeNode(inner.inputs[0]).out);
-});
+}, inputFrom(() => Rename));
 
 /** `Rename(Rename(x))` → one Rename (or x itself when the labels come back to x's). */
 export const uselessRename: NodeRewriter = rule("useless_rename", () => [Rename], (_fg, node) => {
