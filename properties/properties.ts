@@ -398,13 +398,16 @@ function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string
 
 /**
  * Input values with IEEE special values planted: about a third of the float elements become
- * ±inf, NaN, ±0 or ±1e300 (seeded). Domains do not matter here: only forward values are
+ * ±inf, NaN or ±0 (seeded). Domains do not matter here: only forward values are
  * compared, NONE against FAST_RUN, and a rewrite must not change a value even where it is inf
  * or NaN (PyTensor folds x·0 to 0, which is wrong for x = inf or NaN).
  */
 function specialInputs(b: BuiltCase, seed: number): NDArray[] {
   const rand = mulberry32(seed ^ 0x51ec1a1);
-  const specials = [Infinity, -Infinity, NaN, 0, -0, 1e300, -1e300];
+  // No huge finite values: from those, a stabilization (log(sigmoid x) → −softplus(−x)) legitimately
+  // returns a finite number where the plain graph overflows to ±inf, and a later ·0 then turns
+  // the two into 0 and NaN (seed 2026 case 734). At ±inf, NaN and ±0 the rewrites agree exactly.
+  const specials = [Infinity, -Infinity, NaN, 0, -0];
   return [...b.inputs.entries()].map(([n, v]) => {
     const a = b.values.get(n) as NDArray;
     if (!isFloat(v.type.dtype)) return a;
