@@ -150,7 +150,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     const g: Record<string, Float64Array> = {};
     for (const n of b.wrtNames) g[n] = Float64Array.from(claim.value[n].data);
     if (opts.finiteDiffGrads === true) result.grads.finiteDiff = fullFiniteDiff(b, f, x);
-    return fromFiniteDiff("direct-vs-finiteDiff", checkGradient(f, x, { grad: g }, { seed, noise: noiseFor(b) }));
+    return fromFiniteDiff("direct-vs-finiteDiff", checkGradient(f, x, { grad: g }, { seed, ...fdTolerances(b) }));
   });
 
   await run("direct-vs-tfjs", async () => {
@@ -188,7 +188,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   await run("second-order", () => {
     if (b.wrt.length === 0) return inconclusive("second-order", "no float input to differentiate");
     const { gradFn, hvpFn } = secondOrderFunctions(b);
-    return fromFiniteDiff("second-order", checkHessianVectorProduct(gradFn, wrtPoint(b), hvpFn, { seed, noise: noiseFor(b) }));
+    return fromFiniteDiff("second-order", checkHessianVectorProduct(gradFn, wrtPoint(b), hvpFn, { seed, ...fdTolerances(b) }));
   });
 
   await run("pushforward-duality", () => dualityCheck(b, seed));
@@ -277,10 +277,17 @@ export function caseSeed(c: Case): number {
   return h >>> 0;
 }
 
-/** The relative accuracy of one evaluation: float32 anywhere in the case means float32 noise. */
-function noiseFor(b: BuiltCase): number {
+/**
+ * Finite-difference tolerances. float64 cases keep the oracle's tight defaults. A float32 value
+ * anywhere (a cast and back) rounds at 2^-24 *of the values flowing through it*, which a
+ * black-box difference of f cannot see: f(x) = f32(x) − x is 0 to float64 eyes at x = 0 but a
+ * staircase of float32 steps around it, so its differences read −1.7e-8 where the true derivative
+ * is 0 (seed 2026 case 7295). Those cases are judged at float32 resolution: the bugs the harness
+ * hunts are relative errors of 1e-2 and above.
+ */
+function fdTolerances(b: BuiltCase): { noise: number; rtol?: number; atol?: number } {
   const any32 = [...b.types.values()].some((t) => t.dtype === "float32");
-  return any32 ? 64 * 2 ** -23 : 64 * 2 ** -52;
+  return any32 ? { noise: 64 * 2 ** -23, rtol: 1e-4, atol: 1e-6 } : { noise: 64 * 2 ** -52 };
 }
 
 /** The wrt inputs' values as float64 buffers. */
@@ -508,7 +515,12 @@ function dualityCheck(b: BuiltCase, seed: number): Check {
   const err = Math.abs(lhs - rhs);
   // Any float32 value on the way (a cast and back) rounds both sides at float32 precision.
   const any32 = [...b.types.values()].some((t) => t.dtype === "float32");
-  const tol = engineRtol(any32 ? "float32" : "float64") * (lm + rm) + 1e-300;
+  // The floor ‖w‖₁·‖u‖₁ covers cancellation: through a float32 cast the map x ↦ f32(x) − x is zero
+  // in exact arithmetic, yet both sides carry rounding of the size of the vectors themselves
+  // (seed 2026 case 7295), which Σ|products| after the cancellation no longer shows.
+  const l1 = (a: NDArray): number => a.toFlat().reduce((t, v) => t + Math.abs(v), 0);
+  const norms = l1(wVal) * uVals.reduce((t, u) => t + l1(u), 0);
+  const tol = engineRtol(any32 ? "float32" : "float64") * (lm + rm + norms) + 1e-300;
   if (!Number.isFinite(lhs) || !Number.isFinite(rhs)) return inconclusive("pushforward-duality", `non-finite inner products: ⟨w, J u⟩ = ${lhs}, ⟨Jᵀ w, u⟩ = ${rhs}`);
   const rel = err / Math.max(Math.abs(lhs) + Math.abs(rhs), Number.MIN_VALUE);
   return err <= tol

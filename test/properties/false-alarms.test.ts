@@ -1,0 +1,70 @@
+/**
+ * Cases on which a check once cried wolf on the correct engine. Each must now pass or be
+ * inconclusive (never fail or error): the nightly user trusts the harness because of these.
+ */
+import assert from "node:assert/strict";
+import { parseCase } from "../../src/case/parse.js";
+import { runProperties } from "../../properties/properties.js";
+import type { PropertyName } from "../../properties/types.js";
+
+const CASES: { why: string; property: PropertyName; json: unknown }[] = [
+  {
+    why: "x/x has a zero gradient by cancellation; tfjs leaves float32 noise (seed 11 case 67)",
+    property: "direct-vs-tfjs",
+    json: {
+      format: "xgrad-case/1",
+      inputs: [{ name: "n1", kind: "xtensor", dims: ["d"], shape: [2], dtype: "float64", value: [1, 0.8] }],
+      nodes: [
+        { id: "n2", op: "div", args: ["n1", "n1"] },
+        { id: "n3", op: "dot", args: ["n2", "n2"], dims: null },
+      ],
+      cost: "n3",
+      wrt: ["n1"],
+    },
+  },
+  {
+    why: "f32(x) − x is zero in exact arithmetic; both duality sides are float32 rounding (seed 2026 case 7295)",
+    property: "pushforward-duality",
+    json: {
+      format: "xgrad-case/1",
+      inputs: [{ name: "x0", kind: "xtensor", dims: [], shape: [], dtype: "float64", value: 0 }],
+      nodes: [
+        { id: "n0", op: "cast", args: ["x0"], dtype: "float32" },
+        { id: "n3", op: "sub", args: ["n0", "x0"] },
+      ],
+      cost: "n3",
+      wrt: ["x0"],
+    },
+  },
+  {
+    why: "a stabilization (log(sigmoid) → −softplus) at planted special values, then ·0 (seed 1 case 1750)",
+    property: "rewrite-soundness",
+    json: {
+      format: "xgrad-case/1",
+      inputs: [
+        { name: "x0", kind: "xtensor", dims: ["c", "a", "d"], shape: [2, 2, 2], dtype: "float64", value: [[[0, -1], [2, 0]], [[1, 0], [0, 1]]] },
+        { name: "w1", kind: "xtensor", dims: ["a", "c"], shape: [2, 2], dtype: "float64", value: [[0, 2], [0, 2]] },
+      ],
+      nodes: [
+        { id: "n0", op: "mean", args: ["x0"], dims: ["d"] },
+        { id: "n1", op: "sigmoid", args: ["n0"] },
+        { id: "n2", op: "max", args: ["n1"], dims: [] },
+        { id: "n4", op: "log", args: ["n2"] },
+        { id: "n5", op: "mul", args: ["n4", "w1"] },
+        { id: "cost", op: "sum", args: ["n5"], dims: null },
+      ],
+      cost: "cost",
+      wrt: ["x0"],
+    },
+  },
+];
+
+describe("properties: former false alarms stay quiet", () => {
+  for (const { why, property, json } of CASES) {
+    it(`${property}: ${why}`, async () => {
+      const r = await runProperties(parseCase(json));
+      for (const k of r.verdict.checks) assert.ok(k.status === "pass" || k.status === "inconclusive", `${k.property}: ${k.status} ${k.reason ?? ""}`);
+      assert.ok(r.verdict.checks.some((k) => k.property === property));
+    });
+  }
+});
