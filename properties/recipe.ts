@@ -1044,11 +1044,17 @@ class Builder {
         } else if (form === 2 && sharedNew !== null) {
           dims = [sharedNew.name]; shape = [sharedNew.len]; // zipped with an earlier array
         } else {
-          const nm = ALL_NAMES.find((m) => !taken.has(m)) as string;
+          // Every name taken (many arrays on a 4-d value): repair to a full slice of the dim.
+          const free = ALL_NAMES.filter((m) => !taken.has(m));
+          if (free.length === 0) {
+            indexers[d] = { slice: [null, null, null] };
+            continue;
+          }
+          const nm = free[0];
           taken.add(nm);
           const l = 1 + c.int(3);
-          if (form === 3) {
-            const nm2 = ALL_NAMES.find((m) => !taken.has(m)) as string;
+          if (form === 3 && free.length >= 2) {
+            const nm2 = free[1];
             taken.add(nm2);
             dims = [nm, nm2]; shape = [l, 1 + c.int(2)];
           } else {

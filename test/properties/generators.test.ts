@@ -24,6 +24,11 @@ const sample = (n: number, seed: number, opts = {}): GeneratedCase[] => fc.sampl
 const reparse = (c: Case) => parseTypedCase(JSON.parse(JSON.stringify(c)));
 
 describe("properties/generators", function () {
+  it("regression: an update indexing four dims by new-dim arrays runs out of names and repairs to a slice (seed 2027 case 5653)", () => {
+    const recipe = {"steps":[{"op":"max","p":[3,144,63,208,41,1,219,5]},{"op":"pow","p":[1,249,249,48,6,225,20,253]},{"op":"min","p":[7,5,253,94,119,146,4,251]},{"op":"stack","p":[7,30,1,27,252,154,4,18]},{"op":"inc","p":[2,253,67,246,255,7,7,7]},{"op":"as_xtensor","p":[3,73,71,5,242,6,4,107]},{"op":"max","p":[251,231,137,254,5,23,195,175]},{"op":"unstack","p":[253,180,212,248,166,48,4,149]}],"lens":[2,1,2,1],"root":251,"seed":10} as unknown as Recipe;
+    parseTypedCase(buildFromRecipe(recipe));
+  });
+
   this.timeout(120000);
 
   // One shared sample of 2,000 cases for the validity, coverage and domain tests.
