@@ -9,6 +9,24 @@ import type { PropertyName } from "../../properties/types.js";
 
 const CASES: { why: string; property: PropertyName; json: unknown }[] = [
   {
+    why: "a comparison of values 1 ulp apart flips in float32, so tfjs's where takes the other branch (seed 2028 case 5140)",
+    property: "direct-vs-tfjs",
+    json: {
+      format: "xgrad-case/1",
+      inputs: [
+        { name: "n5", kind: "xtensor", dims: [], shape: [], dtype: "float64", value: 0 },
+        { name: "n2", kind: "xtensor", dims: [], shape: [], dtype: "float64", value: 0.37994896225522484 },
+        { name: "n0", kind: "xtensor", dims: [], shape: [], dtype: "float64", value: 0.3799489622552249 },
+      ],
+      nodes: [
+        { id: "n3", op: "ne", args: ["n2", "n0"] },
+        { id: "n6", op: "where", args: ["n3", "n5", 0.5] },
+      ],
+      cost: "n6",
+      wrt: ["n5"],
+    },
+  },
+  {
     why: "x/x has a zero gradient by cancellation; tfjs leaves float32 noise (seed 11 case 67)",
     property: "direct-vs-tfjs",
     json: {
