@@ -682,9 +682,11 @@ function fmt(dims: readonly string[] | undefined): string {
 }
 
 /**
- * The size of the computation a gradient comes from: |cost| and the largest |input|. A gradient
- * entry is a sum of terms of size about |cost| / |x|; when they cancel (x / x, a difference of
- * equal paths), float32 leaves noise of that size times its rtol however small the true entry.
+ * The size of the computation a gradient comes from: the largest forward magnitude (`cost`: at
+ * least |cost|, better the largest |value| of any node) and the largest |input|. A gradient entry
+ * is a sum of terms of size about value / |x|; when they cancel (x / x, log(x) / log(x), a
+ * difference of equal paths), float32 leaves noise of that size times its rtol however small the
+ * true entry.
  */
 export interface GradientScale {
   readonly cost: number;
@@ -755,7 +757,7 @@ export function compareWithTfjs(reference: TfjsReference, tfjs: TfjsResult, scal
   }
   const floor = scale === undefined ? 0 : (rtol * Math.abs(scale.cost)) / Math.max(1, scale.input);
   if (firstFail !== undefined && worstAbs <= floor) {
-    return inconclusive(`${firstFail}; but every difference is below the float32 noise of cancelling terms (rtol·|cost|/max(1,|x|) = ${floor.toPrecision(3)})`);
+    return inconclusive(`${firstFail}; but every difference is below the float32 noise of cancelling terms (rtol·max|value|/max(1,|x|) = ${floor.toPrecision(3)})`);
   }
   if (firstFail !== undefined) return { status: "fail", reason: firstFail, ...acc };
   if (nonFinite !== undefined) return inconclusive(nonFinite);

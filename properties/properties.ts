@@ -158,7 +158,12 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     if (!claim.ok) return errorCheck("direct-vs-tfjs", claim.error, "the direct gradient");
     const t = await tfjsResult();
     if (!t.ok) return inconclusive("direct-vs-tfjs", `tfjs could not run this case: ${firstLine(t.error)}`);
-    const costValue = result.values[c.cost]?.data[0] ?? 0;
+    // The size of the computation: a gradient entry that cancels (x/x, log(x)/log(x)) still
+    // carries float32 rounding of its terms, which scale with the forward values, not the cost.
+    let costValue = Math.abs(result.values[c.cost]?.data[0] ?? 0);
+    for (const v of Object.values(result.values)) {
+      if (v.dtype === "float64" || v.dtype === "float32") for (const e of v.data) if (Number.isFinite(e)) costValue = Math.max(costValue, Math.abs(e));
+    }
     let inputScale = 0;
     for (const n of b.wrtNames) for (const v of (b.values.get(n) as NDArray).toFlat()) inputScale = Math.max(inputScale, Math.abs(v));
     // With the forward values too: where tfjs's float32 forward pass already took another branch

@@ -9,6 +9,28 @@ import type { PropertyName } from "../../properties/types.js";
 
 const CASES: { why: string; property: PropertyName; json: unknown }[] = [
   {
+    why: "log(x)/log(x) cancels to a zero gradient while the cost itself is ~0; tfjs leaves float32 noise (seed 2029 case 1685)",
+    property: "direct-vs-tfjs",
+    json: {
+      format: "xgrad-case/1",
+      inputs: [
+        { name: "x1", kind: "xtensor", dims: [], shape: [], dtype: "float64", value: 2.93 },
+        { name: "w2", kind: "xtensor", dims: [], shape: [], dtype: "float64", value: 0.84 },
+      ],
+      nodes: [
+        { id: "n1", op: "log", args: ["x1"] },
+        { id: "n2", op: "div", args: ["n1", "n1"] },
+        { id: "n3", op: "expand_dims", args: ["n2"], dim: "b" },
+        { id: "n4", op: "min", args: ["n3"], dims: null },
+        { id: "n5", op: "log", args: ["n4"] },
+        { id: "n6", op: "mul", args: ["n5", "w2"] },
+        { id: "cost", op: "sum", args: ["n6"], dims: null },
+      ],
+      cost: "cost",
+      wrt: ["x1"],
+    },
+  },
+  {
     why: "a comparison of values 1 ulp apart flips in float32, so tfjs's where takes the other branch (seed 2028 case 5140)",
     property: "direct-vs-tfjs",
     json: {
