@@ -637,11 +637,7 @@ export class Elemwise extends Op {
     const name = this.props.scalar;
     return this.kernels.get(outDtype, pattern, 1, node.inputs.length, () => {
       const fns: ((...a: number[]) => number)[] = [implOf(name, outDtype)];
-      const fnIndex = (f: (v: number) => number): string => {
-        let i = fns.indexOf(f);
-        if (i < 0) i = fns.push(f) - 1;
-        return `f${i}`;
-      };
+      const fnIndex = fnIndexer(fns);
       return {
         fns,
         emit: (reads) => {
@@ -982,15 +978,20 @@ export function compositeToString(expr: CompositeExpr): string {
   return expr.outputs.map((r) => strs[r]).join("; ");
 }
 
-/** The kernel body of a Composite: SSA statements, each rounded to its node's dtype. */
-function compositeBody(expr: CompositeExpr, inDtypes: readonly DType[]): KernelBody {
-  const dts = compositeDtypes("Composite", expr, inDtypes);
-  const fns: ((...a: number[]) => number)[] = [];
-  const fnIndex = (f: (...a: number[]) => number): string => {
+/** The name (`f<i>`) under which generated kernel code calls `f`, adding it to `fns` once. */
+function fnIndexer(fns: ((...a: number[]) => number)[]): (f: (...a: number[]) => number) => string {
+  return (f) => {
     let i = fns.indexOf(f);
     if (i < 0) i = fns.push(f) - 1;
     return `f${i}`;
   };
+}
+
+/** The kernel body of a Composite: SSA statements, each rounded to its node's dtype. */
+function compositeBody(expr: CompositeExpr, inDtypes: readonly DType[]): KernelBody {
+  const dts = compositeDtypes("Composite", expr, inDtypes);
+  const fns: ((...a: number[]) => number)[] = [];
+  const fnIndex = fnIndexer(fns);
   return {
     fns,
     emit: (reads) => {

@@ -3,6 +3,7 @@
  * obviously-correct loops over multi-indices, strided NDArray views with random layouts, and
  * samplers that honour the scalar test domains.
  */
+import { mulberry32 } from "../../oracles/finiteDiff.js";
 import fc from "fast-check";
 import type { DType } from "../../src/graph/type.js";
 import { NDArray, coerce, sizeOf } from "../../src/ndarray/ndarray.js";
@@ -91,17 +92,8 @@ export function stridedCopy(src: NDArray, layout: Layout): NDArray {
   return out;
 }
 
-/** A seeded uniform generator in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform generator in [0, 1): the harness's own mulberry32. */
+export const rng: (seed: number) => () => number = mulberry32;
 
 /** A value drawn from an input domain (rejection sampling away from the avoided points). */
 export function sampleDomain(d: InputDomain, r: () => number): number {
