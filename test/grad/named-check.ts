@@ -13,6 +13,7 @@
  * Every comparison returns its worst element instead of throwing, so that a test can also
  * assert that a comparison *fails* (a checker that cannot fail proves nothing).
  */
+import { mulberry32 } from "../../oracles/finiteDiff.js";
 import assert from "node:assert/strict";
 import type { Variable } from "../../src/graph/basic.js";
 import { compile } from "../../src/compile/function.js";
@@ -42,19 +43,11 @@ export function gradBy(path: Path, cost: Variable, wrt: readonly Variable[], opt
   return grad(cost, wrt, { ...opts, gradStrategy: path });
 }
 
-/** Deterministic values in [lo, hi) (mulberry32). */
+/** Deterministic values in [lo, hi), from the harness's mulberry32. */
 export function rand(shape: readonly number[], seed: number, lo = -1, hi = 1): NDArray {
-  let a = seed >>> 0;
+  const r = mulberry32(seed);
   const n = shape.reduce((p, s) => p * s, 1);
-  const flat: number[] = [];
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    flat.push(lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296));
-  }
-  return NDArray.fromFlat(flat, shape);
+  return NDArray.fromFlat(Array.from({ length: n }, () => lo + (hi - lo) * r()), shape);
 }
 
 /**

@@ -4,6 +4,7 @@
  * accumulation over uses, broadcasting adjoints composed through a graph, second order,
  * forward mode, Hessian-vector products, markers from real ops, in-place nodes, depth.
  */
+import { mulberry32 } from "../../oracles/finiteDiff.js";
 import assert from "node:assert/strict";
 import type { Variable } from "../../src/graph/basic.js";
 import { GradError } from "../../src/errors.js";
@@ -20,19 +21,11 @@ import { NDArray } from "../../src/ndarray/ndarray.js";
 import { evalGraph } from "./eval.js";
 import { assertOk, compareArrays, compareGrad, numericGrad, scalarAt } from "./fd.js";
 
-/** Deterministic values in [lo, hi) (mulberry32). */
+/** Deterministic values in [lo, hi), from the harness's mulberry32. */
 function rand(shape: readonly number[], seed: number, lo = -1, hi = 1): NDArray {
-  let a = seed >>> 0;
+  const r = mulberry32(seed);
   const n = shape.reduce((p, s) => p * s, 1);
-  const flat: number[] = [];
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    flat.push(lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296));
-  }
-  return NDArray.fromFlat(flat, shape);
+  return NDArray.fromFlat(Array.from({ length: n }, () => lo + (hi - lo) * r()), shape);
 }
 
 const vars = (values: readonly NDArray[]): Variable[] => values.map((v, k) => tensor(`x${k}`, { shape: v.shape, dtype: v.dtype }));
