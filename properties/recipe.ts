@@ -844,17 +844,20 @@ class Builder {
     const yy = y;
     const union_ = [...x.dims, ...y.dims.filter((d) => !x.dims.includes(d))];
     const shared = x.dims.filter((d) => yy.dims.includes(d));
-    const dm = c.int(5);
+    // Modes 3 and 5 both sum a privately held dim when there is one (see below): twice as often.
+    const dm = c.int(6);
     let field: string[] | null | "...";
     let contracted: string[];
     if (dm === 0) { field = null; contracted = shared; }
     else if (dm === 1) { field = "..."; contracted = union_; }
     else if (dm === 2) { field = []; contracted = []; }
-    else if (dm === 3) {
-      // Shared dims, sometimes with one dim of only one operand: xarray sums it there alone, and
-      // the pullback must broadcast it back (einsum's privately summed letter).
+    else if (dm === 3 || dm === 5) {
+      // Shared dims plus one dim of only one operand: xarray sums it there alone, and the
+      // pullback must broadcast it back (einsum's privately summed letter). Always one when there
+      // is one: with an operand that also keeps other dims this is the pullback's rarest branch
+      // (its broadcast order), and mode 4 already draws contractions of shared dims only.
       const priv = union_.filter((d) => !shared.includes(d));
-      contracted = c.perm([...c.subset(shared), ...(priv.length > 0 && c.bool() ? [c.pick(priv)] : [])]);
+      contracted = c.perm([...c.subset(shared), ...(priv.length > 0 ? [c.pick(priv)] : [])]);
       field = contracted;
     }
     else { contracted = c.perm(c.subset(union_)); field = contracted; }

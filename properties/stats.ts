@@ -101,6 +101,12 @@ export function caseFeatures(c: Case): string[] {
         else {
           f.add("dot-list");
           if (n.dims.some((d) => !(xd.includes(d) && yd.includes(d)))) f.add("dot-nonshared-dim");
+          // A dim summed inside one operand while that operand keeps another: the pullback's
+          // broadcast-back branch with a non-trivial order (einsum's privately summed letter).
+          const summed = n.dims;
+          const privateSum = (o: readonly string[], other: readonly string[]): boolean =>
+            o.some((d) => summed.includes(d) && !other.includes(d)) && o.some((d) => other.includes(d) || !summed.includes(d));
+          if (args[0] !== args[1] && (privateSum(xd, yd) || privateSum(yd, xd))) f.add("dot-private-sum");
         }
         break;
       }

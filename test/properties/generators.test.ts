@@ -182,7 +182,7 @@ describe("properties/generators", function () {
         "square-shape", "repeated-input", "diamond", "rename-swap", "stack-reordered", "unstack-split", "concat-new-dim",
         "concat-missing-dim", "concat-self", "isel-vectorized", "isel-array-over-kept-dim", "isel-zipped-arrays", "isel-2d-array",
         "isel-negative-step", "isel-negative-int", "isel-negative-index", "set-repeated-indices", "inc-repeated-indices",
-        "dot-shared", "dot-all", "dot-none", "dot-list", "dot-nonshared-dim", "dot-self", "reduce-dims-null", "reduce-reordered",
+        "dot-shared", "dot-all", "dot-none", "dot-list", "dot-nonshared-dim", "dot-private-sum", "dot-self", "reduce-dims-null", "reduce-reordered",
         "reduce-subset", "transpose-ellipsis", "relabel-permuted", "values-roundtrip", "positional-input", "positional-broadcast",
         "where-computed-cond", "compare-with-own-transpose", "cast-float32", "float32-roundtrip", "weak-int-const", "float-const",
         "int-data-input", "multi-sink", "expand-size>1", "var-ddof", "unstack-reuses-name", "named-broadcast", "sum-axes",
