@@ -1,5 +1,5 @@
 /**
- * The seven properties, run on one case. Every property can run alone; all of them share the
+ * The nine properties, run on one case. Every property can run alone; all of them share the
  * case, its built graph and whatever gradients more than one of them needs.
  *
  * | property | claim | judge |
@@ -12,6 +12,7 @@
  * | second-order | lazy Hessian-vector product | central differences of the lazy gradient |
  * | pushforward-duality | ⟨w, J u⟩ from pushforward | ⟨Jᵀ w, u⟩ from pullback |
  * | forward-vs-tfjs | engine forward values | tfjs forward values (dims order included) |
+ * | grad-composition | interior wrt, considerConstant, two Pullback nodes in one FAST_RUN compile, jacobian | the graph cut at an interior node, NONE compiles, grad of a weighted sum (properties/gradComposition.ts) |
  *
  * An oracle that cannot judge a point says `inconclusive` with a reason; an exception inside a
  * property is an `error` check carrying the error's class, so one broken path never hides the
@@ -34,6 +35,7 @@ import { type BuiltCase, type CaseEvaluator, type CaseGradStrategy, buildCase, c
 import { type FiniteDiffVerdict, type Point, checkGradient, checkHessianVectorProduct, mulberry32 } from "../oracles/finiteDiff.js";
 import { type TfjsResult, compareForwardWithTfjs, compareWithTfjs, runTfjs } from "../oracles/tfjs.js";
 import { compareRecords, engineRtol } from "./compare.js";
+import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
 import { type ArrayValue, type Check, type GradPath, PROPERTY_NAMES, type PropertyName, type Verdict } from "./types.js";
 
 /** Options of {@link runProperties}. */
@@ -44,6 +46,14 @@ export interface PropertyRunOptions {
   readonly name?: string;
   /** Also put a full central-difference gradient in `grads.finiteDiff` (one evaluation pair per element; for `xgrad check`). */
   readonly finiteDiffGrads?: boolean;
+  /**
+   * Which claims `grad-composition` runs: "rotate" runs one claim group per case, chosen by the
+   * case seed (the fuzz loop's throughput budget); "all" runs every claim, or a list of claims.
+   * Default: "all" when grad-composition is the only property selected (shrinking and
+   * localization re-run one property on reduced cases, whose seeds rotate differently, and must
+   * still run the claim that failed), else "rotate".
+   */
+  readonly compositionClaims?: "rotate" | "all" | readonly CompositionClaim[];
 }
 
 /** A verdict plus what the fuzz runner aggregates across cases. */
@@ -117,11 +127,13 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     return tfjs;
   };
 
-  const run = async (p: PropertyName, body: () => Check | Promise<Check>): Promise<void> => {
+  // A body returning null records no check (grad-composition on a case its schedule skips).
+  const run = async (p: PropertyName, body: () => Check | null | Promise<Check | null>): Promise<void> => {
     if (!selected.has(p)) return;
     const t0 = performance.now();
     try {
-      checks.push(await body());
+      const k = await body();
+      if (k !== null) checks.push(k);
     } catch (e) {
       checks.push(errorCheck(p, asError(e)));
     }
@@ -210,7 +222,42 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     return { property: "forward-vs-tfjs", status: r.status, ...(r.reason !== undefined ? { reason: r.reason } : {}), maxAbsErr: r.maxAbsErr, maxRelErr: r.maxRelErr };
   });
 
+  await run("grad-composition", () => {
+    const claims = opts.compositionClaims ?? (selected.size === 1 ? "all" : "rotate");
+    const directGrads = (): Grads => {
+      const g = gradsOf("lazy");
+      if (!g.ok) throw g.error;
+      return g.value;
+    };
+    const outcomes = runCompositionClaims({ built: b, values: result.values, seed, rtol, directGrads, claims });
+    // Nothing scheduled for this case: no check at all (the journal's "not run"), not inconclusive.
+    return outcomes.length === 0 ? null : compositionCheck(outcomes);
+  });
+
   return { verdict: verdict(label, result, checks), fired: Object.fromEntries(ctx.fired), destroyHandlerPaths: dhPaths, backend, millis };
+}
+
+/**
+ * One check from the claims that ran: a failing claim wins (its reason names the claim, the
+ * node ids and the wrt names), then an error, then pass; inconclusive only when no claim
+ * applied. The reason always says which claims ran and which did not apply.
+ */
+function compositionCheck(outcomes: readonly ClaimOutcome[]): Check {
+  const p = "grad-composition";
+  const summary = outcomes.map((o) => (o.status === "pass" ? `ran ${o.detail}` : o.status === "skip" ? `${o.claim} did not apply (${o.reason})` : `${o.claim} ${o.status}`)).join("; ");
+  const fail = outcomes.find((o) => o.status === "fail");
+  if (fail !== undefined) return { property: p, status: "fail", reason: `${fail.reason} [${summary}]`, maxAbsErr: fail.maxAbsErr, maxRelErr: fail.maxRelErr };
+  const err = outcomes.find((o) => o.status === "error");
+  if (err !== undefined) return errorCheck(p, err.error, err.during);
+  const passed = outcomes.filter((o) => o.status === "pass");
+  if (passed.length === 0) return inconclusive(p, summary === "" ? "no claim selected" : summary);
+  return {
+    property: p,
+    status: "pass",
+    reason: summary,
+    maxAbsErr: Math.max(...passed.map((o) => o.maxAbsErr)),
+    maxRelErr: Math.max(...passed.map((o) => o.maxRelErr)),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ export const PROPERTY_NAMES = [
   "second-order",
   "pushforward-duality",
   "forward-vs-tfjs",
+  "grad-composition",
 ] as const;
 
 /** One property's name. */

@@ -40,6 +40,7 @@ const STRATEGIES: Partial<Record<PropertyName, readonly string[]>> = {
   "direct-vs-tfjs": ["lazy"],
   "second-order": ["lazy"],
   "pushforward-duality": ["lazy"],
+  "grad-composition": ["lazy"],
 };
 
 /** Feature tags of stats.ts (`op:x`, `pair:x>y`, patterns) into the shell's categories. */

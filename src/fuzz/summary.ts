@@ -31,6 +31,7 @@ export const ORACLE_OF: Record<PropertyName, string> = {
   "forward-vs-tfjs": "tfjs",
   "rewrite-soundness": "rewrites",
   "pushforward-duality": "duality",
+  "grad-composition": "composition",
 };
 
 /** One signature of the run. */
