@@ -21,15 +21,21 @@
  * 3. `replace-by-input`: replace a node by a fresh input holding its forward value at the point
  *    (from `evaluateCaseEngine`), so the computation downstream sees the same numbers. Latest
  *    node first: that cuts the most.
- * 4. `delete-node`: delete a node, rewiring its users to one of its args (a type the users
+ * 4. `relabel`: bypass a chain that only relabels an earlier value (`values` → `as_xtensor`,
+ *    `rename`, an order-keeping `transpose`): its users read the earlier value, and the dims
+ *    downstream (every node's dim parameters, and inputs only downstream nodes read) are renamed
+ *    consistently, clashing names to fresh ones (`relabel.ts`, with the soundness argument).
+ *    Deleting such nodes one at a time breaks types or changes which dims align, so a 1-minimal
+ *    reducer without this pass stops at the chain.
+ * 5. `delete-node`: delete a node, rewiring its users to one of its args (a type the users
  *    accept: the parser decides), or deleting its users too.
- * 5. `unused-input`, `wrt`: drop one unused input; stop differentiating one input.
- * 6. `dims`: drop a dim everywhere (every input holding it is indexed at 0, every parameter
+ * 6. `unused-input`, `wrt`: drop one unused input; stop differentiating one input.
+ * 7. `dims`: drop a dim everywhere (every input holding it is indexed at 0, every parameter
  *    naming it forgets it); shrink a length (slice every input holding the dim to 1, or to L−1);
  *    the same per axis for positional inputs.
- * 7. `params`: ddof → 0, dims lists → null (all) or one shorter, slices → full, slice bounds →
+ * 8. `params`: ddof → 0, dims lists → null (all) or one shorter, slices → full, slice bounds →
  *    default, steps → ±1, int indexers → 0, an indexer dropped, expand_dims size → 1.
- * 8. `values`: round a whole input to 1–3 significant digits, then single elements to 0, 1, an
+ * 9. `values`: round a whole input to 1–3 significant digits, then single elements to 0, 1, an
  *    integer or fewer digits; constants likewise, but a non-integral constant stays non-integral
  *    (JSON cannot tell 1.0 from 1, and an integral weak constant changes the result dtype).
  *
@@ -45,6 +51,7 @@ import { writeCase } from "../src/case/write.js";
 import { buildCase, evaluateCaseEngine, type VerdictArray } from "../src/case/build.js";
 import { failureClassOf } from "../src/fuzz/triage.js";
 import { type Localization, ancestorsOf, localize, refsOf, runOneProperty } from "./localize.js";
+import { relabelBypasses } from "./relabel.js";
 import { type Check, type FailureClass, PROPERTY_NAMES, type PropertyName, signatureOf } from "./types.js";
 
 /** Options of {@link shrinkCase}. */
@@ -506,6 +513,18 @@ function* replaceByInputPass(ctx: Ctx): Iterable<Candidate> {
   }
 }
 
+function* relabelPass(ctx: Ctx): Iterable<Candidate> {
+  for (const b of relabelBypasses(ctx.c, ctx.types)) {
+    const renamed = [...b.renaming].map(([k, v]) => `${k}→${v}`).join(", ");
+    const retyped = b.retypedInputs.length > 0 ? `; re-typed ${b.retypedInputs.join(", ")}` : "";
+    yield {
+      pass: "relabel",
+      detail: `bypass ${b.removed.join(" ← ")}: users read ${b.source}${renamed !== "" ? `; downstream dims ${renamed}` : ""}${retyped}`,
+      case: tidy(ctx, b.case),
+    };
+  }
+}
+
 function* deleteNodePass(ctx: Ctx): Iterable<Candidate> {
   const { c } = ctx;
   for (let k = 0; k < c.nodes.length; k++) {
@@ -769,4 +788,4 @@ function* deadCodePass(ctx: Ctx): Iterable<Candidate> {
   if (out !== null) yield { pass: "dead-code", detail: "drop nodes and inputs the cost does not use", case: out };
 }
 
-const PASSES: readonly Pass[] = [deadCodePass, costPass, replaceByInputPass, deleteNodePass, inputsPass, dimsPass, paramsPass, valuesPass];
+const PASSES: readonly Pass[] = [deadCodePass, costPass, replaceByInputPass, relabelPass, deleteNodePass, inputsPass, dimsPass, paramsPass, valuesPass];

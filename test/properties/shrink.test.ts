@@ -4,18 +4,39 @@ import type { Case, CaseInput } from "../../src/case/format.js";
 import { parseTypedCase } from "../../src/case/parse.js";
 import { writeCase } from "../../src/case/write.js";
 import { buildCase, evaluateCaseEngine } from "../../src/case/build.js";
-import { withPullbackOverride } from "../../src/grad/registry.js";
+import { type PullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
 import { mul, sub } from "../../src/tensor/elemwise.js";
+import { transpose as ptTranspose } from "../../src/tensor/shape.js";
+import { Rename, asXTensor, values } from "../../src/xtensor/basic.js";
+import { isXTensorVariable } from "../../src/xtensor/type.js";
 import { runProperties } from "../../properties/properties.js";
 import {
   caseSize, checkSignature, numComplexity, oneStepReductions, parseSignature, shrinkCase, shrinkFailure,
 } from "../../properties/shrink.js";
 import { SPEC_EXAMPLE, clone } from "../case/fixtures.js";
+import { fault1Repro } from "./fault1-repro.js";
 
 const isScalar = (s: string) => (op: { name: string; props: object }): boolean => op.name === "Elemwise" && (op.props as { scalar?: string }).scalar === s;
 const wrongTanh = <T>(fn: () => T): T => withPullbackOverride(isScalar("tanh"), (_i, [y], [g]) => [mul(g, sub(1, y))], fn);
 /** d exp = exp, broken to 2·exp. */
 const wrongExp = <T>(fn: () => T): T => withPullbackOverride(isScalar("exp"), (_i, [y], [g]) => [mul(mul(g, y), 2)], fn);
+
+/**
+ * Fault #1 of the zoo (bench/faults/01-rename-mapping.ts) as an override: when the cotangent
+ * arrives in the output's dims order and its names permute x's, Rename's pullback moves the
+ * values by name (a transpose) instead of relabelling them by position.
+ */
+const renameByName: PullbackRule = (inputs, outputs, cotangents, node) => {
+  const xDims = (inputs[0].type as unknown as { dims: readonly string[] }).dims;
+  const outDims = (outputs[0].type as unknown as { dims: readonly string[] }).dims;
+  const g = cotangents[0];
+  if (isXTensorVariable(g) && g.type.dims.every((d, i) => d === outDims[i])) {
+    const perm = xDims.map((d) => g.type.dims.indexOf(d));
+    if (perm.every((p) => p >= 0)) return [asXTensor(ptTranspose(values(g), perm), xDims)];
+  }
+  return (node.op as Rename).pullback(inputs, outputs, cotangents);
+};
+const faultOne = <T>(fn: () => T): T => withPullbackOverride(Rename, renameByName, fn);
 
 const xin = (name: string, dims: string[], shape: number[], value: CaseInput["value"]): CaseInput => ({ name, kind: "xtensor", dims, shape, dtype: "float64", value });
 
@@ -221,6 +242,27 @@ describe("properties/shrink", () => {
         const r = await shrinkFailure(noisy(), "direct-vs-finiteDiff/mismatch/-/-", { maxEvaluations: 200 });
         assert.equal(r.signature, "direct-vs-finiteDiff/mismatch/tanh/-");
       });
+    });
+
+    it("fault #1's zoo repro: the relabel pass bypasses values → as_xtensor and re-types the weight (5 → 3 nodes)", async () => {
+      await faultOne(async () => {
+        const c = fault1Repro();
+        const check = (await runProperties(c, { properties: ["perNode-vs-lowered"] })).verdict.checks[0];
+        const { signature } = await checkSignature(c, check);
+        assert.equal(signature, "perNode-vs-lowered/mismatch/rename/-");
+        const r = await shrinkFailure(c, signature);
+        assert.ok(r.case.nodes.length <= 3, writeCase(r.case));
+        assert.deepEqual(r.case.nodes.map((n) => n.op), ["rename", "mul", "sum"]);
+        assert.ok(r.steps.some((s) => s.pass === "relabel"), r.steps.map((s) => s.pass).join());
+        // The weight now varies along the renamed value's third dim, which keeps the failure.
+        const w = r.case.inputs.find((i) => i.name === "w2");
+        const rn = r.case.nodes[0];
+        assert.ok(w?.kind === "xtensor" && rn.op === "rename" && w.dims[0] === "c", writeCase(r.case));
+        assert.equal(r.minimal, true);
+      });
+      // Unpatched, the same 3-node case passes: the repro is about the fault, not the reducer.
+      const fixed = await shrinkFailure(fault1Repro(), "perNode-vs-lowered/mismatch/rename/-").catch((e: Error) => e);
+      assert.ok(fixed instanceof Error && /does not fail/.test(fixed.message));
     });
 
     it("refuses a case that does not fail with the signature", async () => {
