@@ -6,7 +6,7 @@
  * |---|---|---|
  * | `interior-wrt` | `grad(cost, [...wrt, v])` for an interior node v: the lazy region cut at v, `chainThroughWrt` | v's slot: `grad(cost', [v'])` on the cut graph (v replaced by a root v' fed with v's value); the wrt slots: `grad(cost, wrt)` |
  * | `consider-constant` | `grad(cost, wrt, {considerConstant: [v]})`, lazy and perNode | `grad(cost', wrt)` on the same cut graph: no gradient can flow through a root |
- * | `one-compile` | two lazy pullbacks over regions that differ in one constant, in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs) | each pullback compiled alone in NONE (no merge pass) |
+ * | `one-compile` | two lazy pullbacks (cotangent w = 1) over regions that differ in one constant, in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs) | the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass); the second: itself compiled alone in NONE |
  * | `jacobian` | `jacobian(y, xp)` for a small interior y, contracted with a seeded weight w | `grad(sum(w · y), xp)` |
  *
  * The cut graph is the key to the first two: in it v is an ordinary input, so its gradient and
@@ -32,7 +32,7 @@ import { isFloat } from "../src/graph/type.js";
 import { ancestors, clone } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
-import { grad, pullback } from "../src/grad/driver.js";
+import { type GradOptions, type PullbackOptions, grad, pullback } from "../src/grad/driver.js";
 import { jacobian } from "../src/grad/jacobian.js";
 import { GradError } from "../src/errors.js";
 import { constant, tensor } from "../src/tensor/basic.js";
@@ -79,6 +79,25 @@ export function scheduledGroup(seed: number): number | null {
 /** The most elements of the node whose Jacobian is built (one pullback row per element). */
 export const JACOBIAN_MAX_ELEMENTS = 12;
 
+/**
+ * The engine entry points under test (the claim sides only; references always call the real
+ * engine). Tests substitute faulty mechanisms here, e.g. a `grad` that ignores
+ * `considerConstant` or a `jacobian` with its rows transposed, to show that each claim can fail.
+ */
+export interface CompositionEngine {
+  /** `grad` with a list of wrt (results under the default "zero" policy). */
+  readonly grad: (cost: Variable, wrt: readonly Variable[], options: GradOptions) => Variable[];
+  readonly pullback: (outputs: readonly Variable[], wrt: readonly Variable[], cotangents: readonly Variable[], options: PullbackOptions) => Variable[];
+  readonly jacobian: (expression: Variable, wrt: Variable, options: Omit<PullbackOptions, "returnDisconnected">) => Variable;
+}
+
+/** The real engine. */
+export const ENGINE: CompositionEngine = {
+  grad: (cost, wrt, options) => grad(cost, wrt, { ...options, returnDisconnected: "zero" }),
+  pullback: (outputs, wrt, cotangents, options) => pullback(outputs, wrt, cotangents, { ...options, returnDisconnected: "zero" }),
+  jacobian: (expression, wrt, options) => jacobian(expression, wrt, options),
+};
+
 /** What the property needs from the runner. */
 export interface CompositionInput {
   readonly built: BuiltCase;
@@ -92,6 +111,8 @@ export interface CompositionInput {
   readonly directGrads: () => Readonly<Record<string, ArrayValue>>;
   /** "rotate" (default): the seed's scheduled claim group, if any (see the module comment); "all": every claim; or a list. */
   readonly claims?: "rotate" | "all" | readonly CompositionClaim[];
+  /** The engine whose claims are judged (default {@link ENGINE}; tests inject faults). */
+  readonly engine?: CompositionEngine;
 }
 
 /** The outcome of one claim. */
@@ -136,11 +157,15 @@ type Grads = Record<string, ArrayValue>;
 class ClaimContext {
   private interior: { readonly id: string; readonly v: Variable }[] | null = null;
 
+  private readonly engine: CompositionEngine;
+
   constructor(
     private readonly input: CompositionInput,
     /** The strategies `consider-constant` runs. */
     private readonly ccStrategies: readonly ("lazy" | "perNode")[],
-  ) {}
+  ) {
+    this.engine = input.engine ?? ENGINE;
+  }
 
   runGroup(claims: readonly CompositionClaim[]): ClaimOutcome[] {
     if (claims[0] === "interior-wrt" || claims[0] === "consider-constant") return this.cutGraphClaims(claims);
@@ -216,10 +241,10 @@ class ClaimContext {
       readonly build: () => Variable[];
     }
     const parts: Part[] = [];
-    if (claims.includes("interior-wrt")) parts.push({ claim: "interior-wrt", what: "grad(cost, [...wrt, v])", build: () => grad(b.cost, [...b.wrt, v], opts) });
+    if (claims.includes("interior-wrt")) parts.push({ claim: "interior-wrt", what: "grad(cost, [...wrt, v])", build: () => this.engine.grad(b.cost, [...b.wrt, v], opts) });
     if (claims.includes("consider-constant")) {
       for (const s of this.ccStrategies) {
-        parts.push({ claim: "consider-constant", what: `grad(cost, wrt, {considerConstant: [v], gradStrategy: "${s}"})`, build: () => grad(b.cost, b.wrt, { ...opts, considerConstant: [v], gradStrategy: s }) });
+        parts.push({ claim: "consider-constant", what: `grad(cost, wrt, {considerConstant: [v], gradStrategy: "${s}"})`, build: () => this.engine.grad(b.cost, b.wrt, { ...opts, considerConstant: [v], gradStrategy: s }) });
       }
     }
     const errors = new Map<CompositionClaim, ClaimOutcome>();
@@ -266,7 +291,7 @@ class ClaimContext {
       if (part.claim === "interior-wrt") {
         const cv = compareArrays(got[b.wrt.length], refV, `gradient for ${id}`, rtol);
         if (!cv.ok) {
-          fail("interior-wrt", `interior-wrt: ${part.what} with v = node ${id} (wrt ${wrtNames}, ${id}) disagrees with grad(cost', [${id}']) of the graph cut at ${id}: ${cv.reason ?? "mismatch"}`, cv);
+          fail("interior-wrt", `interior-wrt: ${part.what} with v = node ${id} (wrt ${wrtNames}) disagrees with grad(cost', [${id}']) of the graph cut at ${id}: ${cv.reason ?? "mismatch"}`, cv);
           continue;
         }
         let direct: Readonly<Grads>;
@@ -325,8 +350,8 @@ class ClaimContext {
     // already has from its own NONE compile (reached through grad, not pullback).
     const wVal = NDArray.fromFlat([1], [], b.cost.type.dtype);
     const opts = { disconnectedInputs: "ignore" } as const;
-    const g1 = pullback([b.cost], b.wrt, [w], opts);
-    const g2 = pullback([cost2], b.wrt, [w], opts);
+    const g1 = this.engine.pullback([b.cost], b.wrt, [w], opts);
+    const g2 = this.engine.pullback([cost2], b.wrt, [w], opts);
     const inputs = [...b.inputs.values(), w];
     const args = [...b.values.values(), wVal];
     const together = compile(inputs, [...g1, ...g2], { mode: "FAST_RUN" })(...args);
@@ -380,7 +405,7 @@ class ClaimContext {
     const wData = Array.from({ length: n }, () => 2 * rand() - 1);
     const w = constant(NDArray.fromFlat(wData, shape, yPos.type.dtype));
     const opts = { disconnectedInputs: "ignore" } as const;
-    const jac = jacobian(yPos, xp, opts);
+    const jac = this.engine.jacobian(yPos, xp, opts);
     const ref = grad(psum(pmul(yPos, w)), xp, opts);
     const f = compile([...b.inputs.values(), xp], [jac, ref], { mode: "NONE" });
     const [jv, rv] = f(...b.values.values(), b.values.get(name) as NDArray);

@@ -1,0 +1,213 @@
+/**
+ * The grad-composition property (properties/gradComposition.ts): it passes on generated cases of
+ * the correct engine, and each claim fails on a deliberately broken mechanism, in the spirit of
+ * proof.test.ts:
+ *
+ * - a `grad` that ignores `considerConstant` (consider-constant);
+ * - an interior wrt whose inputs get partial instead of total gradients, as a `chainThroughWrt`
+ *   that forgot the chain would give, and an interior wrt whose own gradient is doubled
+ *   (interior-wrt);
+ * - a `jacobian` with its rows transposed (jacobian);
+ * - a Pullback op whose signature forgets constants, so MergeOptimizer merges two different
+ *   regions in one FAST_RUN compile (one-compile). This one is a real engine fault (a patched
+ *   `PullbackOp.prototype.hash`), not a substituted entry point.
+ */
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import { parseCase } from "../../src/case/parse.js";
+import type { Case } from "../../src/case/format.js";
+import { buildCase, caseEvaluator, caseGradients } from "../../src/case/build.js";
+import { Constant, type Variable } from "../../src/graph/basic.js";
+import { ancestors, clone } from "../../src/graph/traversal.js";
+import { NDArray } from "../../src/ndarray/ndarray.js";
+import { pullback } from "../../src/grad/driver.js";
+import { PullbackOp, graphSignature } from "../../src/grad/lazy.js";
+import { mul as pmul } from "../../src/tensor/elemwise.js";
+import { reshape, transpose } from "../../src/tensor/shape.js";
+import * as X from "../../src/xtensor/index.js";
+import { caseArbitrary } from "../../properties/generators.js";
+import { caseSeed, runProperties } from "../../properties/properties.js";
+import { engineRtol } from "../../properties/compare.js";
+import { type ClaimOutcome, type CompositionClaim, type CompositionEngine, ENGINE, SCHEDULE, SLOTS, runCompositionClaims, scheduledGroup } from "../../properties/gradComposition.js";
+
+/**
+ * x(a) · 1.7 · u(a, b), summed over a, tanh, summed: every interior node lies on the only path
+ * from x to the cost (so cutting any of them changes x's gradient), the 0-d constant 1.7 moves
+ * the gradient, and the smallest interior nodes (n3, n4: 2 elements) have non-square Jacobians
+ * with respect to x (3 elements) and u (6).
+ */
+const CASE: Case = parseCase({
+  format: "xgrad-case/1",
+  inputs: [
+    { name: "x", kind: "xtensor", dims: ["a"], shape: [3], dtype: "float64", value: [0.3, -0.2, 0.5] },
+    { name: "u", kind: "xtensor", dims: ["a", "b"], shape: [3, 2], dtype: "float64", value: [[0.4, -0.1], [0.2, 0.7], [-0.6, 0.3]] },
+  ],
+  nodes: [
+    { id: "n1", op: "mul", args: ["x", 1.7] },
+    { id: "n2", op: "mul", args: ["n1", "u"] },
+    { id: "n3", op: "sum", args: ["n2"], dims: ["a"] },
+    { id: "n4", op: "tanh", args: ["n3"] },
+    { id: "cost", op: "sum", args: ["n4"], dims: null },
+  ],
+  cost: "cost",
+  wrt: ["x", "u"],
+});
+
+/** The claims of one case, with `engine` standing in for the real entry points. */
+function claimsOn(c: Case, claims: readonly CompositionClaim[], engine: CompositionEngine = ENGINE): ClaimOutcome[] {
+  const b = buildCase(c);
+  const values = caseEvaluator(b)();
+  const rtol = engineRtol([...b.types.values()].some((t) => t.dtype === "float32") ? "float32" : "float64");
+  return runCompositionClaims({ built: b, values, seed: caseSeed(c), rtol, directGrads: () => caseGradients(b, "lazy"), claims, engine });
+}
+
+function only(outcomes: readonly ClaimOutcome[], claim: CompositionClaim): ClaimOutcome {
+  const o = outcomes.find((k) => k.claim === claim);
+  assert.ok(o !== undefined, `no outcome for ${claim}`);
+  return o;
+}
+
+const reasonOf = (o: ClaimOutcome): string => (o.status === "fail" || o.status === "skip" ? o.reason : o.status === "error" ? `${o.during}: ${o.error.message}` : o.detail);
+
+/** An interior (non-root) variable of a wrt list. */
+const interiorOf = (wrt: readonly Variable[]): Variable[] => wrt.filter((w) => w.owner !== null);
+
+const scale2 = (g: Variable): Variable => (X.isXTensorVariable(g) ? X.mul(g, 2) : pmul(g, 2));
+
+const FAULTS: readonly { name: string; claim: CompositionClaim; engine: CompositionEngine; says: RegExp }[] = [
+  {
+    name: "a grad that ignores considerConstant",
+    claim: "consider-constant",
+    engine: { ...ENGINE, grad: (cost, wrt, o) => ENGINE.grad(cost, wrt, { ...o, considerConstant: [] }) },
+    says: /^consider-constant: .*node n\d.*wrt x, u/,
+  },
+  {
+    name: "an interior wrt that leaves the other wrt with partial gradients (the chain through it forgotten)",
+    claim: "interior-wrt",
+    engine: {
+      ...ENGINE,
+      grad: (cost, wrt, o) => {
+        const full = ENGINE.grad(cost, wrt, o);
+        const inner = interiorOf(wrt);
+        if (inner.length === 0) return full;
+        const roots = wrt.filter((w) => w.owner === null);
+        const partial = ENGINE.grad(cost, roots, { ...o, considerConstant: [...(o.considerConstant ?? []), ...inner] });
+        return wrt.map((w, i) => (w.owner === null ? partial[roots.indexOf(w)] : full[i]));
+      },
+    },
+    says: /^interior-wrt: adding node n\d to wrt changes the gradients for the wrt inputs \(wrt x, u\)/,
+  },
+  {
+    name: "an interior wrt whose own gradient is doubled",
+    claim: "interior-wrt",
+    engine: { ...ENGINE, grad: (cost, wrt, o) => ENGINE.grad(cost, wrt, o).map((g, i) => (wrt[i].owner !== null ? scale2(g) : g)) },
+    says: /^interior-wrt: .*v = node n\d \(wrt x, u\) disagrees with grad\(cost', \[n\d'\]\)/,
+  },
+  {
+    name: "a jacobian with its rows transposed",
+    claim: "jacobian",
+    engine: {
+      ...ENGINE,
+      jacobian: (y, x, o) => {
+        const j = ENGINE.jacobian(y, x, o);
+        const n = y.type.shape.reduce<number>((p, s) => p * (s ?? 1), 1);
+        const m = x.type.shape.reduce<number>((p, s) => p * (s ?? 1), 1);
+        return reshape(transpose(reshape(j, [n, m])), j.type.shape.map((s) => s ?? 1));
+      },
+    },
+    says: /^jacobian: .*\(node n\d, 2 rows, wrt [xu]\)/,
+  },
+];
+
+/**
+ * A Pullback signature that forgets constants: the real signature of the region with every
+ * constant zeroed. Two regions that differ only in a constant then carry equal ops.
+ */
+function constantBlindHash(this: PullbackOp): string {
+  const consts = ancestors(this.innerOutputs).filter((v): v is Constant => v instanceof Constant);
+  const zeroed = new Map<Variable, Variable>(consts.map((k) => [k, new Constant(k.type, NDArray.zeros(k.value.shape, k.type.dtype))]));
+  const { outputs } = clone(this.innerOutputs, { replace: zeroed });
+  return `Pullback${graphSignature(this.innerInputs, outputs)}|${this.nWrt}`;
+}
+
+async function withConstantBlindPullbacks<T>(fn: () => Promise<T>): Promise<T> {
+  const proto = PullbackOp.prototype as unknown as { hash?: () => string };
+  assert.ok(!Object.prototype.hasOwnProperty.call(proto, "hash"), "PullbackOp defines its own hash: update this test's fault");
+  proto.hash = constantBlindHash;
+  try {
+    return await fn();
+  } finally {
+    delete proto.hash;
+  }
+}
+
+describe("grad-composition", function () {
+  this.timeout(60_000);
+
+  it("passes on generated cases of the correct engine, every claim running", async () => {
+    const ran = new Map<string, number>();
+    for (const g of fc.sample(caseArbitrary({}), { seed: 2031, numRuns: 12 })) {
+      const k = (await runProperties(g.case, { properties: ["grad-composition"] })).verdict.checks[0];
+      assert.ok(k.status === "pass" || k.status === "inconclusive", `${k.status}: ${k.reason ?? ""}`);
+      for (const m of (k.reason ?? "").matchAll(/ran ([a-z-]+)/g)) ran.set(m[1], (ran.get(m[1]) ?? 0) + 1);
+    }
+    for (const c of ["interior-wrt", "consider-constant", "one-compile", "jacobian"]) assert.ok((ran.get(c) ?? 0) >= 6, `${c} ran on ${ran.get(c) ?? 0} of 12 cases`);
+  });
+
+  it("passes on the hand-written case, every claim applying", () => {
+    const outcomes = claimsOn(CASE, ["interior-wrt", "consider-constant", "one-compile", "jacobian"]);
+    for (const o of outcomes) assert.equal(o.status, "pass", `${o.claim}: ${reasonOf(o)}`);
+    assert.equal(outcomes.length, 4);
+  });
+
+  for (const fault of FAULTS) {
+    it(`${fault.claim} fails on ${fault.name}`, () => {
+      const o = only(claimsOn(CASE, [fault.claim], fault.engine), fault.claim);
+      assert.equal(o.status, "fail", `${fault.claim}: ${reasonOf(o)}`);
+      assert.match(reasonOf(o), fault.says);
+    });
+  }
+
+  it("one-compile fails when the Pullback signature forgets constants (two regions merged in FAST_RUN)", async () => {
+    const b = buildCase(CASE);
+    // The two pullbacks the claim builds: over the cost, and over a copy with the 0-d constant perturbed.
+    const [c17] = ancestors([b.cost]).filter((v): v is Constant => v instanceof Constant && v.type.ndim === 0 && v.value.toFlat()[0] === 1.7);
+    assert.ok(c17 !== undefined, "the case's constant 1.7 is in the graph");
+    const [cost2] = clone([b.cost], { replace: new Map<Variable, Variable>([[c17, new Constant(c17.type, NDArray.fromFlat([1.8], [], "float64"))]]) }).outputs;
+    const w = b.cost.cloneRoot();
+    const pullbackOp = (cost: Variable): PullbackOp => {
+      const ops = ancestors(pullback([cost], b.wrt, [w])).flatMap((v) => (v.owner?.op instanceof PullbackOp ? [v.owner.op] : []));
+      assert.equal(new Set(ops).size, 1, "one Pullback node per pullback");
+      return ops[0];
+    };
+    const [p1, p2] = [pullbackOp(b.cost), pullbackOp(cost2)];
+    assert.ok(!p1.equals(p2), "regions that differ in a constant carry different Pullback ops");
+
+    const healthy = await runProperties(CASE, { properties: ["grad-composition"], compositionClaims: ["one-compile"] });
+    assert.equal(healthy.verdict.checks[0].status, "pass", healthy.verdict.checks[0].reason);
+    await withConstantBlindPullbacks(async () => {
+      assert.ok(p1.equals(p2), "with the fault, the two Pullback ops are equal");
+      const k = (await runProperties(CASE, { properties: ["grad-composition"], compositionClaims: ["one-compile"] })).verdict.checks[0];
+      assert.equal(k.status, "fail", k.reason);
+      assert.match(k.reason ?? "", /^one-compile: the pullback of the cost \(node cost\) with constant 1\.7 → .* \(a number arg of node n1\) \(wrt x, u\)/);
+    });
+  });
+
+  it("the suite's schedule: deterministic, about 27 in 64 cases, every group reachable", () => {
+    assert.equal(SCHEDULE.reduce((a, k) => a + k, 0) <= SLOTS, true);
+    const counts = [0, 0, 0, 0];
+    for (let s = 0; s < 6400; s++) counts[scheduledGroup(Math.imul(s, 0x9e3779b1) >>> 0) ?? 3]++;
+    SCHEDULE.forEach((k, g) => assert.ok(Math.abs(counts[g] / 6400 - k / SLOTS) < 0.02, `group ${g}: ${counts[g]} of 6400`));
+    assert.equal(scheduledGroup(12345), scheduledGroup(12345));
+  });
+
+  it("records no check on a case its schedule skips, and one check otherwise", async () => {
+    const samples = fc.sample(caseArbitrary({}), { seed: 5, numRuns: 40 }).map((g) => g.case);
+    const skipped = samples.find((c) => scheduledGroup(caseSeed(c)) === null);
+    const scheduled = samples.find((c) => scheduledGroup(caseSeed(c)) !== null);
+    assert.ok(skipped !== undefined && scheduled !== undefined);
+    const both = ["grad-composition", "pushforward-duality"] as const;
+    assert.equal((await runProperties(skipped, { properties: [...both] })).verdict.checks.filter((k) => k.property === "grad-composition").length, 0);
+    assert.equal((await runProperties(scheduled, { properties: [...both] })).verdict.checks.filter((k) => k.property === "grad-composition").length, 1);
+  });
+});
