@@ -1,7 +1,7 @@
 /**
  * The property suite as a mutation-test runner: every harness property (`runProperties`, all
- * nine; grad-composition on its seeded schedule) on a fixed list of generated cases. A mutant of the differentiator, the rewriter or a
- * pullback rule is killed when some case's verdict is not ok (a `fail` or an `error` check), or
+ * nine; grad-composition on its seeded schedule, a quarter of the cases) on a fixed list of
+ * generated cases. A mutant of the differentiator, the rewriter or a pullback rule is killed when some case's verdict is not ok (a `fail` or an `error` check), or
  * when it makes a case hang (Stryker's timeout).
  *
  * One `it` per case, so Stryker's per-test coverage runs only the cases that reach a mutant and
