@@ -1,8 +1,9 @@
 /**
  * The property suite as a mutation-test runner: every harness property (`runProperties`, all
  * nine; grad-composition on its seeded schedule, a quarter of the cases) on a fixed list of
- * generated cases. A mutant of the differentiator, the rewriter or a pullback rule is killed when some case's verdict is not ok (a `fail` or an `error` check), or
- * when it makes a case hang (Stryker's timeout).
+ * generated cases. A mutant of the differentiator, the rewriter or a pullback rule is killed
+ * when some case's verdict is not ok (a `fail` or an `error` check), or when it makes a case
+ * hang (Stryker's timeout).
  *
  * One `it` per case, so Stryker's per-test coverage runs only the cases that reach a mutant and
  * stops at the first that kills it. The list is fixed (seeds and counts below), so the score is
