@@ -15,7 +15,7 @@ import type { NDArray } from "../ndarray/ndarray.js";
 import { MODE_TAGS, type Mode, optdb } from "../rewriting/db.js";
 import { RewriteContext, type OnOptError } from "../rewriting/engine.js";
 import { DestroyHandler } from "../rewriting/destroyhandler.js";
-import { CheckedFeature } from "../rewriting/checked.js";
+import { CheckedFeature, verifyPostconditions } from "../rewriting/checked.js";
 // Registers every pass (canonicalize, fusion, inplace, lowering, ...) in optdb.
 import "../rewriting/passes.js";
 import { type InputValue, toInputArray } from "./input.js";
@@ -55,9 +55,11 @@ export function compile(inputs: readonly Variable[], outputs: readonly Variable[
   if (mode === "FAST_RUN") features.push(new DestroyHandler());
   if (ctx.checked) features.push(new CheckedFeature());
   const fg = new FunctionGraph(inputs, outputs, { clone: true, features });
-  const pass = optdb.query({ include: MODE_TAGS[mode], exclude: opts.exclude });
+  const query = { include: MODE_TAGS[mode], exclude: opts.exclude };
+  const pass = optdb.query(query);
   pass.addRequirements?.(fg);
   pass.apply(fg, ctx);
+  if (ctx.checked) verifyPostconditions(fg, query);
   const order = fg.toposort();
   const program = buildProgram(fg.inputs, fg.outputs, order);
   const run = (...args: InputValue[]): NDArray[] => {

@@ -9,13 +9,15 @@
  * graph's back, e.g. a nested in-place rewrite, is named). Attaching the feature also guards the
  * graph's nodes against rewiring by any other FunctionGraph.
  */
-import type { Apply, Variable } from "../graph/basic.js";
+import { type Apply, Constant, type Variable } from "../graph/basic.js";
 import type { Type } from "../graph/type.js";
 import { type FunctionGraph, isOutputNode } from "../graph/fgraph.js";
 import type { Feature } from "../graph/features.js";
-import { InvariantError } from "../errors.js";
+import { InconsistencyError, InvariantError, OpInputError } from "../errors.js";
 import type { TransformChecker } from "./engine.js";
 import { DestroyHandler } from "./destroyhandler.js";
+import { findUnmergedDuplicates } from "./merge.js";
+import type { Query } from "./db.js";
 
 /**
  * True when two types describe possibly the same values: same family, dtype, rank and every
@@ -239,5 +241,109 @@ export class CheckedFeature implements Feature, TransformChecker {
       });
     }
     this.touched.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline postconditions
+
+/**
+ * What a mode promises beyond correct values, by query tag: FAST_COMPILE merges equal
+ * subexpressions; FAST_RUN also lets every op that can write in place do so. A pass that
+ * silently does less (a lost candidate, a skipped merge, an unregistered pass) changes no value,
+ * so no value-based property sees it; these checks do.
+ */
+const PROMISES: Readonly<Record<string, readonly Promised[]>> = {
+  fast_run: ["merge", "inplace"],
+  fast_compile: ["merge"],
+};
+type Promised = "merge" | "inplace";
+
+/** The promises of a pass query: those of its included tags, minus what it excludes. */
+export function promisesOf(query: Query): Promised[] {
+  const out = new Set<Promised>();
+  for (const tag of query.include) for (const p of PROMISES[tag] ?? []) out.add(p);
+  for (const tag of query.exclude ?? []) out.delete(tag as Promised);
+  return [...out];
+}
+
+/**
+ * Checked mode, after a whole pipeline: the graph keeps the promises of `query`.
+ *
+ * - merge: no two nodes with equal ops on the very same inputs and comparable types (unless both
+ *   are directly destroyed: PR #2355's guard), and no two equal constants. Judged by a fresh
+ *   scan of every node, not by MergeFeature's incremental index.
+ * - inplace: no node left out of place although the DestroyHandler proposes a slot for it and
+ *   validation would accept the write. Each such slot is tried in a checkpoint and reverted: the
+ *   pass is greedy in reverse topological order and a write only adds constraints, so a slot the
+ *   pass left must still be vetoed now.
+ *
+ * @throws InvariantError naming the promise, the query and the nodes.
+ */
+export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
+  const promises = promisesOf(query);
+  const mode = `pipeline [${query.include.join(", ")}]${query.exclude !== undefined && query.exclude.length > 0 ? ` minus [${query.exclude.join(", ")}]` : ""}`;
+  const broke = (what: string): never => {
+    throw new InvariantError(`checked mode: ${mode} broke its promise: ${what}`);
+  };
+  if (promises.includes("merge")) {
+    const dup = findUnmergedDuplicates(fg);
+    if (dup.length > 0) broke(`${dup.length} pair(s) of equal nodes left unmerged, first ${dup[0][0].toString()} and ${dup[0][1].toString()} (same op, same inputs)`);
+    const seen = new Map<string, Constant>();
+    for (const v of fg.variables) {
+      if (!(v instanceof Constant) || (fg.clients.get(v)?.length ?? 0) === 0) continue;
+      const key = `${v.type.key()}|${v.signature()}`;
+      const other = seen.get(key);
+      if (other !== undefined && other !== v) broke(`two equal constants left unmerged: ${other.toString()} and ${v.toString()}`);
+      seen.set(key, v);
+    }
+  }
+  if (promises.includes("inplace")) {
+    const dh = fg.getFeature(DestroyHandler);
+    if (dh === undefined) broke("no DestroyHandler is attached, so nothing was made in place");
+    const missed = missedInplace(fg, dh as DestroyHandler);
+    if (missed !== null) broke(`${missed.node.toString()} could write into input ${missed.slot} (the DestroyHandler proposes it and accepts the write) but was left out of place`);
+  }
+}
+
+/**
+ * The first node and slot a complete inplace pass would have taken, or null. The in-place
+ * variant is built from the op's own `withInplace` (Elemwise/Composite: `inplace` is null and
+ * any slot may be destroyed; the update ops: `inplace` is false and only x, slot 0), not from
+ * the pass's helper. The handler's decision counters are restored afterwards, so feature
+ * coverage counts only what the pipeline itself decided.
+ */
+function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; slot: number } | null {
+  const saved = new Map(dh.paths);
+  try {
+    for (const node of fg.toposort()) {
+      const op = node.op as unknown as { readonly props: { readonly inplace?: unknown }; withInplace?: (k?: number) => { makeNode(...xs: Variable[]): Apply } };
+      if (typeof op.withInplace !== "function" || (op.props.inplace !== null && op.props.inplace !== false)) continue;
+      for (const slot of dh.inplaceCandidates(node)) {
+        if (op.props.inplace === false && slot !== 0) continue;
+        let variant: Apply;
+        try {
+          variant = (op.props.inplace === null ? op.withInplace(slot) : op.withInplace()).makeNode(...node.inputs);
+        } catch (e) {
+          if (e instanceof OpInputError) continue; // no in-place kernel for this slot (dtype, broadcast)
+          throw e;
+        }
+        const chk = fg.checkpoint();
+        let accepted = true;
+        try {
+          fg.replaceAllValidate(node.outputs.map((o, k) => [o, variant.outputs[k]] as const), "checked: inplace postcondition");
+        } catch (e) {
+          if (!(e instanceof InconsistencyError)) throw e;
+          accepted = false;
+        } finally {
+          fg.revert(chk);
+        }
+        if (accepted) return { node, slot };
+      }
+    }
+    return null;
+  } finally {
+    dh.paths.clear();
+    for (const [k, n] of saved) dh.paths.set(k, n);
   }
 }

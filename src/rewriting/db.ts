@@ -15,7 +15,7 @@ import { Constant } from "../graph/basic.js";
 import type { Feature } from "../graph/features.js";
 import { GraphError } from "../errors.js";
 import { equilibrium, sequence, type GraphRewriter, type NodeRewriter, RewriteContext, type OnOptError } from "./engine.js";
-import { CheckedFeature } from "./checked.js";
+import { CheckedFeature, verifyPostconditions } from "./checked.js";
 import { MergeOptimizer } from "./merge.js";
 
 /** Compilation modes: which tags a query includes. */
@@ -239,5 +239,6 @@ export function rewriteGraph(outputs: readonly Variable[], opts: RewriteGraphOpt
   const pass = (opts.db ?? optdb).query(q);
   pass.addRequirements?.(fg);
   pass.apply(fg, ctx);
+  if (ctx.checked) verifyPostconditions(fg, q);
   return [...fg.outputs];
 }

@@ -1,10 +1,16 @@
 import { strict as assert } from "node:assert";
 import { Apply, type Variable } from "../../src/graph/basic.js";
 import { FunctionGraph } from "../../src/graph/fgraph.js";
-import { CheckedFeature, typesCompatible } from "../../src/rewriting/checked.js";
+import { CheckedFeature, promisesOf, typesCompatible, verifyPostconditions } from "../../src/rewriting/checked.js";
 import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
-import { inToOut, nodeRewriter, outToIn, RewriteContext } from "../../src/rewriting/engine.js";
-import { rewriteGraph, SequenceDB } from "../../src/rewriting/db.js";
+import { type GraphRewriter, inToOut, nodeRewriter, outToIn, RewriteContext } from "../../src/rewriting/engine.js";
+import { MODE_TAGS, rewriteGraph, SequenceDB } from "../../src/rewriting/db.js";
+import { MergeOptimizer } from "../../src/rewriting/merge.js";
+import { InplacePass } from "../../src/rewriting/inplace.js";
+import { constant, tensor } from "../../src/tensor/basic.js";
+import { add, exp, mul } from "../../src/tensor/elemwise.js";
+import { sum } from "../../src/tensor/reduce.js";
+import { compile } from "../../src/compile/function.js";
 import { InvariantError } from "../../src/errors.js";
 import { ap, destroyOp, MyOp, op1, toyType, toyVar } from "../graph/utils.js";
 
@@ -163,5 +169,75 @@ describe("rewriting/checked", () => {
     );
     fg.checkIntegrity();
     assert.equal(fg.outputs[0].owner?.inputs[0].owner?.inputs[0], x, "the bad replacement was reverted");
+  });
+});
+
+describe("checked mode: pipeline postconditions (what a mode promises beyond values)", () => {
+  const x = () => tensor("x", { shape: [3] });
+  /** A database holding only the given passes, under the fast_run tag. */
+  const dbWith = (passes: Record<string, GraphRewriter>): SequenceDB => {
+    const db = new SequenceDB();
+    Object.entries(passes).forEach(([name, p], i) => db.register(name, i, ["fast_run"], p));
+    return db;
+  };
+
+  it("promises follow the query: FAST_RUN merges and writes in place, FAST_COMPILE merges, NONE promises nothing, exclude drops one", () => {
+    assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_RUN }).sort(), ["inplace", "merge"]);
+    assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_COMPILE }), ["merge"]);
+    assert.deepEqual(promisesOf({ include: MODE_TAGS.NONE }), []);
+    assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_RUN, exclude: ["inplace"] }), ["merge"]);
+  });
+
+  it("the real FAST_RUN pipeline keeps them (checked compile of duplicated, in-place-able work)", () => {
+    const v = x();
+    // Two equal sums (merged) feeding elemwise work on an intermediate buffer (written in place).
+    const out = add(exp(sum(v)), mul(sum(v), constant(2)));
+    const f = compile([v], [out], { mode: "FAST_RUN", checked: true });
+    const nodes = [...f.fgraph.applyNodes];
+    assert.equal(nodes.filter((n) => n.op.toString().startsWith("Reduce{sum")).length, 1, nodes.map(String).join("; "));
+    assert.ok(nodes.some((n) => Object.keys(n.op.destroyMap).length > 0), `no in-place node in ${nodes.map(String).join("; ")}`);
+  });
+
+  it("a pipeline that lost its merge pass fails, naming the unmerged nodes", () => {
+    const v = x();
+    const out = add(exp(v), exp(v));
+    assert.throws(
+      () => rewriteGraph([out], { db: dbWith({ inplace: new InplacePass() }), checked: true }),
+      (e: Error) => e instanceof InvariantError && /broke its promise: 1 pair\(s\) of equal nodes left unmerged, first .*exp/.test(e.message),
+    );
+    // Unchecked, the same pipeline is silent (the values are right; only the promise is broken).
+    rewriteGraph([out], { db: dbWith({ inplace: new InplacePass() }) });
+  });
+
+  it("a pipeline that lost its inplace pass fails, naming the node and slot", () => {
+    const v = x();
+    const out = mul(exp(v), constant(2));
+    assert.throws(
+      () => rewriteGraph([out], { db: dbWith({ merge: new MergeOptimizer("merge") }), checked: true, features: [new DestroyHandler()] }),
+      (e: Error) => e instanceof InvariantError && /could write into input 0 .* but was left out of place/.test(e.message),
+    );
+  });
+
+  it("a vetoed slot is not a broken promise, and the trial leaves the graph and the handler's counters as they were", () => {
+    const v = x();
+    const e = exp(v);
+    // e is read twice, so neither reader may destroy it; v is a graph input (protected).
+    const outs = [mul(e, constant(2)), add(e, v)];
+    const dh = new DestroyHandler();
+    const fg = new FunctionGraph([v], outs, { features: [dh, new CheckedFeature()] });
+    const before = [...fg.applyNodes].map((n) => n.toString()).join(";");
+    const paths = JSON.stringify([...dh.paths]);
+    verifyPostconditions(fg, { include: ["fast_run"], exclude: ["merge"] });
+    assert.equal([...fg.applyNodes].map((n) => n.toString()).join(";"), before);
+    assert.equal(JSON.stringify([...dh.paths]), paths);
+  });
+
+  it("two equal constants left apart break the merge promise", () => {
+    const v = x();
+    const out = add(mul(v, constant(2)), constant(2));
+    assert.throws(
+      () => rewriteGraph([out], { db: dbWith({}), checked: true, exclude: ["inplace"] }),
+      (e: Error) => e instanceof InvariantError && /two equal constants left unmerged/.test(e.message),
+    );
   });
 });
