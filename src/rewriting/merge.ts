@@ -91,6 +91,15 @@ export class MergeFeature implements Feature {
     return this.blacklist.get(a)?.has(b) ?? false;
   }
 
+  /**
+   * Schedule `c` again against the current canonical constant of its signature. Used when the
+   * constant a scheduled merge pointed at has left the graph: dropping the entry would leave `c`
+   * and every other constant scheduled against the departed one unmerged for good.
+   */
+  rescheduleConstant(fg: FunctionGraph, c: Constant): void {
+    this.processConstant(fg, c);
+  }
+
   private processConstant(fg: FunctionGraph, c: Constant): void {
     const sig = c.signature();
     const keep = this.constBySig.get(sig);
@@ -187,7 +196,11 @@ export class MergeOptimizer implements GraphRewriter {
       while (mf.scheduled.length > 0) {
         const e = mf.scheduled.pop() as Scheduled;
         if (e.kind === "const") {
-          if (e.c === e.keep || !fg.variables.has(e.c) || !fg.variables.has(e.keep)) continue;
+          if (e.c === e.keep || !fg.variables.has(e.c)) continue;
+          if (!fg.variables.has(e.keep)) {
+            mf.rescheduleConstant(fg, e.c);
+            continue;
+          }
           if (!e.c.type.equals(e.keep.type)) continue;
           const owner = fg.clients.get(e.c)?.[0]?.[0];
           if (owner === undefined) continue;

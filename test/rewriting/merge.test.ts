@@ -53,6 +53,25 @@ describe("rewriting/merge", () => {
     assert.equal(fg.applyNodes.size, 3);
   });
 
+  it("merges equal constants whose scheduled partner left the graph before the pass ran (found by the merge postcondition, fuzz seed 2033)", () => {
+    // k is the canonical "1"; a and b are scheduled against it when the feature attaches. A
+    // rewrite then drops k's only client, so k leaves the graph: a and b must still be merged
+    // with each other, not dropped with their departed partner (Alloc(x, 1, 1) kept two 1s).
+    const x = toyVar("x");
+    const [k, a, b] = [toyConst([1]), toyConst([1]), toyConst([1])];
+    const viaK = ap(op2, x, k);
+    const fg = new FunctionGraph([x], [ap(join, viaK, ap(op1, x, a, b))], { clone: false });
+    const m = new MergeOptimizer("merge");
+    m.addRequirements(fg);
+    fg.replaceAllValidate([[viaK, x]], "drop k");
+    assert.ok(!fg.variables.has(k), "k left with its last client");
+    m.apply(fg, new RewriteContext());
+    fg.checkIntegrity();
+    const node = [...fg.applyNodes].find((n) => n.op === op1) as Apply;
+    assert.equal(node.inputs[1], node.inputs[2], "the two remaining 1s are one constant");
+    assert.deepEqual(findUnmergedDuplicates(fg), []);
+  });
+
   it("keeps the variable with the more specific static type, in either order", () => {
     for (const specificFirst of [true, false]) {
       const x = toyVar("x");
