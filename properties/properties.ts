@@ -35,6 +35,7 @@ import { type BuiltCase, type CaseEvaluator, type CaseGradStrategy, buildCase, c
 import { type FiniteDiffVerdict, type Point, checkGradient, checkHessianVectorProduct, mulberry32 } from "../oracles/finiteDiff.js";
 import { type TfjsResult, compareForwardWithTfjs, compareWithTfjs, runTfjs } from "../oracles/tfjs.js";
 import { compareRecords, engineRtol } from "./compare.js";
+import { compileInplaceWhereverValid } from "./inplaceMax.js";
 import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
 import { type ArrayValue, type Check, type GradPath, PROPERTY_NAMES, type PropertyName, type Verdict } from "./types.js";
 
@@ -202,9 +203,19 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     const sp = attempt(() => compareSpecial(fast.value.at(special), evalNone(new Map([...b.inputs.keys()].map((n, i) => [n, special[i]]))), rtol));
     if (!sp.ok) return errorCheck("rewrite-soundness", sp.error, "evaluating at IEEE special values");
     if (!sp.value.ok) return fromComparison("rewrite-soundness", sp.value);
-    if (ref === null) return fromComparison("rewrite-soundness", fwd);
-    const bwd = compareRecords(fast.value.grads, (ref as { value: Grads }).value, "FAST_RUN gradient", rtol);
-    return fromComparison("rewrite-soundness", bwd.ok ? { ...bwd, maxAbsErr: Math.max(bwd.maxAbsErr, fwd.maxAbsErr), maxRelErr: Math.max(bwd.maxRelErr, fwd.maxRelErr) } : bwd);
+    const refGrads = ref === null ? null : (ref as { value: Grads }).value;
+    const bwd = refGrads === null ? fwd : compareRecords(fast.value.grads, refGrads, "FAST_RUN gradient", rtol);
+    if (!bwd.ok) return fromComparison("rewrite-soundness", bwd);
+    // The same graphs with in-place writes wherever validation accepts them, not only where the
+    // DestroyHandler proposes them: validation is the safety net, so it must hold on its own.
+    const mx = attempt(() => inplaceWhereverValidValues(b));
+    if (!mx.ok) return errorCheck("rewrite-soundness", mx.error, "the graph made in place wherever validation allows");
+    const mxf = compareRecords(mx.value.values, { [c.cost]: result.values[c.cost] }, `cost value (in place wherever validation allows, ${mx.value.made} nodes)`, rtol);
+    if (!mxf.ok) return fromComparison("rewrite-soundness", mxf);
+    const mxb = refGrads === null ? mxf : compareRecords(mx.value.grads, refGrads, `gradient (in place wherever validation allows, ${mx.value.made} nodes)`, rtol);
+    if (!mxb.ok) return fromComparison("rewrite-soundness", mxb);
+    const worst = [fwd, bwd, mxf, mxb];
+    return fromComparison("rewrite-soundness", { ok: true, maxAbsErr: Math.max(...worst.map((r) => r.maxAbsErr)), maxRelErr: Math.max(...worst.map((r) => r.maxRelErr)) });
   });
 
   await run("second-order", () => {
@@ -458,6 +469,20 @@ function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string
     return out;
   };
   return { values, grads, at };
+}
+
+/**
+ * The cost and the direct gradient, compiled by {@link compileInplaceWhereverValid}. Only those
+ * are outputs: a graph output is protected from in-place writes, so asking for every node's
+ * value (as the FAST_RUN stage does) would leave nothing in the forward graph to destroy.
+ */
+function inplaceWhereverValidValues(b: BuiltCase): { values: Record<string, ArrayValue>; grads: Grads; made: number } {
+  const gs = b.wrt.length > 0 ? grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
+  const { run, made } = compileInplaceWhereverValid([...b.inputs.values()], [b.cost, ...gs]);
+  const res = run([...b.values.values()]);
+  const grads: Grads = {};
+  b.wrtNames.forEach((name, i) => (grads[name] = toArrayValue(gs[i], res[1 + i])));
+  return { values: { [b.case.cost]: toArrayValue(b.cost, res[0]) }, grads, made };
 }
 
 /**

@@ -306,28 +306,45 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
   }
 }
 
+type InplaceCapable = { readonly props: { readonly inplace?: unknown }; withInplace?: (k?: number) => { makeNode(...xs: Variable[]): Apply } };
+
+/** True for a node whose op has an in-place form it does not use yet. */
+function canWriteInPlace(node: Apply): boolean {
+  const op = node.op as unknown as InplaceCapable;
+  return typeof op.withInplace === "function" && (op.props.inplace === null || op.props.inplace === false);
+}
+
 /**
- * The first node and slot a complete inplace pass would have taken, or null. The in-place
- * variant is built from the op's own `withInplace` (Elemwise/Composite: `inplace` is null and
- * any slot may be destroyed; the update ops: `inplace` is false and only x, slot 0), not from
- * the pass's helper. The handler's decision counters are restored afterwards, so feature
- * coverage counts only what the pipeline itself decided.
+ * The in-place version of `node` writing into input `slot`, or null when its op has none for that
+ * slot. Built from the op's own `withInplace` (Elemwise/Composite: `inplace` is null and any slot
+ * may be destroyed; the update ops: `inplace` is false and only x, slot 0), not from the inplace
+ * pass's helper, so the checks that use it do not share the pass's code.
+ */
+export function inplaceVariant(node: Apply, slot: number): Apply | null {
+  if (!canWriteInPlace(node)) return null;
+  const op = node.op as unknown as InplaceCapable & { withInplace: (k?: number) => { makeNode(...xs: Variable[]): Apply } };
+  if (op.props.inplace === false && slot !== 0) return null;
+  try {
+    return (op.props.inplace === null ? op.withInplace(slot) : op.withInplace()).makeNode(...node.inputs);
+  } catch (e) {
+    if (e instanceof OpInputError) return null; // no in-place kernel for this slot (dtype, broadcast)
+    throw e;
+  }
+}
+
+/**
+ * The first node and slot a complete inplace pass would have taken, or null. The handler's
+ * decision counters are restored afterwards, so feature coverage counts only what the pipeline
+ * itself decided.
  */
 function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; slot: number } | null {
   const saved = new Map(dh.paths);
   try {
     for (const node of fg.toposort()) {
-      const op = node.op as unknown as { readonly props: { readonly inplace?: unknown }; withInplace?: (k?: number) => { makeNode(...xs: Variable[]): Apply } };
-      if (typeof op.withInplace !== "function" || (op.props.inplace !== null && op.props.inplace !== false)) continue;
+      if (!canWriteInPlace(node)) continue;
       for (const slot of dh.inplaceCandidates(node)) {
-        if (op.props.inplace === false && slot !== 0) continue;
-        let variant: Apply;
-        try {
-          variant = (op.props.inplace === null ? op.withInplace(slot) : op.withInplace()).makeNode(...node.inputs);
-        } catch (e) {
-          if (e instanceof OpInputError) continue; // no in-place kernel for this slot (dtype, broadcast)
-          throw e;
-        }
+        const variant = inplaceVariant(node, slot);
+        if (variant === null) continue;
         const chk = fg.checkpoint();
         let accepted = true;
         try {
