@@ -208,6 +208,9 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     if (!bwd.ok) return fromComparison("rewrite-soundness", bwd);
     // The same graphs with in-place writes wherever validation accepts them, not only where the
     // DestroyHandler proposes them: validation is the safety net, so it must hold on its own.
+    // A second FAST_RUN compile costs ~10% of the suite, so it runs on half the cases (seeded by
+    // the case, so `xgrad check` reproduces a fuzz verdict), and always when run alone.
+    if (selected.size > 1 && !inplaceStageScheduled(seed)) return fromComparison("rewrite-soundness", { ...bwd, maxAbsErr: Math.max(bwd.maxAbsErr, fwd.maxAbsErr), maxRelErr: Math.max(bwd.maxRelErr, fwd.maxRelErr) });
     const mx = attempt(() => inplaceWhereverValidValues(b));
     if (!mx.ok) return errorCheck("rewrite-soundness", mx.error, "the graph made in place wherever validation allows");
     const mxf = compareRecords(mx.value.values, { [c.cost]: result.values[c.cost] }, `cost value (in place wherever validation allows, ${mx.value.made} nodes)`, rtol);
@@ -469,6 +472,12 @@ function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string
     return out;
   };
   return { values, grads, at };
+}
+
+/** Whether a case (by its seed) runs the in-place-wherever-valid stage within the full suite: half of them. */
+export function inplaceStageScheduled(seed: number): boolean {
+  // Mixed bits, independent of grad-composition's schedule (which uses other multipliers).
+  return ((Math.imul((seed ^ 0x2545f491) >>> 0, 0x9e3779b1) >>> 17) & 1) === 0;
 }
 
 /**
