@@ -273,10 +273,12 @@ export function promisesOf(query: Query): Promised[] {
  * - merge: no two nodes with equal ops on the very same inputs and comparable types (unless both
  *   are directly destroyed: PR #2355's guard), and no two equal constants. Judged by a fresh
  *   scan of every node, not by MergeFeature's incremental index.
- * - inplace: no node left out of place although the DestroyHandler proposes a slot for it and
- *   validation would accept the write. Each such slot is tried in a checkpoint and reverted: the
- *   pass is greedy in reverse topological order and a write only adds constraints, so a slot the
- *   pass left must still be vetoed now.
+ * - inplace: no node left out of place with a slot the DestroyHandler proposes. Each such slot
+ *   is tried in a checkpoint and reverted. If validation accepts it, the pass missed it (the pass
+ *   is greedy and a write only adds constraints, so what it left must still be vetoed now). If
+ *   validation rejects it, the handler contradicts itself: a proposed slot's tree has no other
+ *   reader, nothing protected and no destroyer, so no rule of validation can apply. Checking the
+ *   two layers against each other matters because each one alone masks the other's holes.
  *
  * @throws InvariantError naming the promise, the query and the nodes.
  */
@@ -302,7 +304,8 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
     const dh = fg.getFeature(DestroyHandler);
     if (dh === undefined) broke("no DestroyHandler is attached, so nothing was made in place");
     const missed = missedInplace(fg, dh as DestroyHandler);
-    if (missed !== null) broke(`${missed.node.toString()} could write into input ${missed.slot} (the DestroyHandler proposes it and accepts the write) but was left out of place`);
+    if (missed !== null && missed.veto === null) broke(`${missed.node.toString()} could write into input ${missed.slot} (the DestroyHandler proposes it and accepts the write) but was left out of place`);
+    if (missed !== null) broke(`the DestroyHandler proposes input ${missed.slot} of ${missed.node.toString()} for an in-place write but its validation rejects it (${missed.veto}): the candidate filter and validation disagree`);
   }
 }
 
@@ -337,7 +340,7 @@ export function inplaceVariant(node: Apply, slot: number): Apply | null {
  * decision counters are restored afterwards, so feature coverage counts only what the pipeline
  * itself decided.
  */
-function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; slot: number } | null {
+function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; slot: number; veto: string | null } | null {
   const saved = new Map(dh.paths);
   try {
     for (const node of fg.toposort()) {
@@ -346,16 +349,16 @@ function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; sl
         const variant = inplaceVariant(node, slot);
         if (variant === null) continue;
         const chk = fg.checkpoint();
-        let accepted = true;
+        let veto: string | null = null;
         try {
           fg.replaceAllValidate(node.outputs.map((o, k) => [o, variant.outputs[k]] as const), "checked: inplace postcondition");
         } catch (e) {
           if (!(e instanceof InconsistencyError)) throw e;
-          accepted = false;
+          veto = e.message;
         } finally {
           fg.revert(chk);
         }
-        if (accepted) return { node, slot };
+        return { node, slot, veto };
       }
     }
     return null;

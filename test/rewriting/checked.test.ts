@@ -11,7 +11,7 @@ import { constant, tensor } from "../../src/tensor/basic.js";
 import { add, exp, mul } from "../../src/tensor/elemwise.js";
 import { sum } from "../../src/tensor/reduce.js";
 import { compile } from "../../src/compile/function.js";
-import { InvariantError } from "../../src/errors.js";
+import { InconsistencyError, InvariantError } from "../../src/errors.js";
 import { ap, destroyOp, MyOp, op1, toyType, toyVar } from "../graph/utils.js";
 
 // Toy stand-ins for the PR #2269 ops: XTensorFromTensor / TensorFromXTensor (views), Shape, Subtensor.
@@ -239,5 +239,28 @@ describe("checked mode: pipeline postconditions (what a mode promises beyond val
       () => rewriteGraph([out], { db: dbWith({}), checked: true, exclude: ["inplace"] }),
       (e: Error) => e instanceof InvariantError && /two equal constants left unmerged/.test(e.message),
     );
+  });
+
+  it("a DestroyHandler whose validation vetoes a slot its own candidate filter proposes is named (each layer alone would mask the other)", () => {
+    const v = x();
+    const out = add(exp(sum(v)), mul(sum(v), constant(2)));
+    type Patchable = { onValidate(fg: FunctionGraph): void; destroyersOf(v: Variable): Apply[] };
+    const proto = DestroyHandler.prototype as unknown as Patchable & { destroyers?: unknown };
+    const orig = proto.onValidate;
+    // Over-strict validation: any destroyer at all is rejected, so nothing is ever made in place.
+    proto.onValidate = function (this: { destroyers: Set<Apply> }, fg: FunctionGraph): void {
+      if (this.destroyers.size > 0) throw new InconsistencyError("test: every in-place write vetoed");
+      orig.call(this, fg);
+    };
+    try {
+      // Values stay right (nothing is in place), so only the postcondition can tell.
+      compile([v], [out], { mode: "FAST_RUN" });
+      assert.throws(
+        () => compile([v], [out], { mode: "FAST_RUN", checked: true }),
+        (e: Error) => e instanceof InvariantError && /proposes input 0 of .* but its validation rejects it \(test: every in-place write vetoed\): the candidate filter and validation disagree/.test(e.message),
+      );
+    } finally {
+      proto.onValidate = orig;
+    }
   });
 });
