@@ -314,6 +314,10 @@ export function errorCheck(property: PropertyName, e: Error, during?: string): C
  * `Family{props}`. Used for triage signatures, so it keeps only the stable part.
  */
 export function opFromMessage(message: string): string | null {
+  // A checked-mode pipeline postcondition (src/rewriting/checked.ts): which promise broke. First,
+  // because its message may quote a node or a veto that names other things.
+  const promise = /broke its promise (\w+):/.exec(message);
+  if (promise !== null) return `promise:${promise[1]}`;
   const rw = /rewrite ([A-Za-z_][\w]*)/.exec(message);
   if (rw !== null) return `rewrite:${rw[1]}`;
   const op = /\b([A-Z][A-Za-z]+)(?:\{[^}]*\})?(?=\(|\.|:| )/.exec(message);

@@ -285,27 +285,29 @@ export function promisesOf(query: Query): Promised[] {
 export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
   const promises = promisesOf(query);
   const mode = `pipeline [${query.include.join(", ")}]${query.exclude !== undefined && query.exclude.length > 0 ? ` minus [${query.exclude.join(", ")}]` : ""}`;
-  const broke = (what: string): never => {
-    throw new InvariantError(`checked mode: ${mode} broke its promise: ${what}`);
+  // "promise <name>" is the failing "op" of a finding's signature (properties' opFromMessage),
+  // so a broken merge promise and a broken inplace promise are told apart in triage.
+  const broke = (promise: Promised, what: string): never => {
+    throw new InvariantError(`checked mode: ${mode} broke its promise ${promise}: ${what}`);
   };
   if (promises.includes("merge")) {
     const dup = findUnmergedDuplicates(fg);
-    if (dup.length > 0) broke(`${dup.length} pair(s) of equal nodes left unmerged, first ${dup[0][0].toString()} and ${dup[0][1].toString()} (same op, same inputs)`);
+    if (dup.length > 0) broke("merge", `${dup.length} pair(s) of equal nodes left unmerged, first ${dup[0][0].toString()} and ${dup[0][1].toString()} (same op, same inputs)`);
     const seen = new Map<string, Constant>();
     for (const v of fg.variables) {
       if (!(v instanceof Constant) || (fg.clients.get(v)?.length ?? 0) === 0) continue;
       const key = `${v.type.key()}|${v.signature()}`;
       const other = seen.get(key);
-      if (other !== undefined && other !== v) broke(`two equal constants left unmerged: ${other.toString()} and ${v.toString()}`);
+      if (other !== undefined && other !== v) broke("merge", `two equal constants left unmerged: ${other.toString()} and ${v.toString()}`);
       seen.set(key, v);
     }
   }
   if (promises.includes("inplace")) {
     const dh = fg.getFeature(DestroyHandler);
-    if (dh === undefined) broke("no DestroyHandler is attached, so nothing was made in place");
+    if (dh === undefined) broke("inplace", "no DestroyHandler is attached, so nothing was made in place");
     const missed = missedInplace(fg, dh as DestroyHandler);
-    if (missed !== null && missed.veto === null) broke(`${missed.node.toString()} could write into input ${missed.slot} (the DestroyHandler proposes it and accepts the write) but was left out of place`);
-    if (missed !== null) broke(`the DestroyHandler proposes input ${missed.slot} of ${missed.node.toString()} for an in-place write but its validation rejects it (${missed.veto}): the candidate filter and validation disagree`);
+    if (missed !== null && missed.veto === null) broke("inplace", `${missed.node.toString()} could write into input ${missed.slot} (the DestroyHandler proposes it and accepts the write) but was left out of place`);
+    if (missed !== null) broke("inplace", `the DestroyHandler proposes input ${missed.slot} of ${missed.node.toString()} for an in-place write but its validation rejects it (${missed.veto}): the candidate filter and validation disagree`);
   }
 }
 

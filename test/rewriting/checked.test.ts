@@ -11,6 +11,7 @@ import { constant, tensor } from "../../src/tensor/basic.js";
 import { add, exp, mul } from "../../src/tensor/elemwise.js";
 import { sum } from "../../src/tensor/reduce.js";
 import { compile } from "../../src/compile/function.js";
+import { opFromMessage } from "../../properties/properties.js";
 import { InconsistencyError, InvariantError } from "../../src/errors.js";
 import { ap, destroyOp, MyOp, op1, toyType, toyVar } from "../graph/utils.js";
 
@@ -203,8 +204,14 @@ describe("checked mode: pipeline postconditions (what a mode promises beyond val
     const out = add(exp(v), exp(v));
     assert.throws(
       () => rewriteGraph([out], { db: dbWith({ inplace: new InplacePass() }), checked: true }),
-      (e: Error) => e instanceof InvariantError && /broke its promise: 1 pair\(s\) of equal nodes left unmerged, first .*exp/.test(e.message),
+      (e: Error) => e instanceof InvariantError && /broke its promise merge: 1 pair\(s\) of equal nodes left unmerged, first .*exp/.test(e.message),
     );
+    // A finding's signature names the broken promise (its failing "op").
+    try {
+      rewriteGraph([out], { db: dbWith({ inplace: new InplacePass() }), checked: true });
+    } catch (e) {
+      assert.equal(opFromMessage((e as Error).message), "promise:merge");
+    }
     // Unchecked, the same pipeline is silent (the values are right; only the promise is broken).
     rewriteGraph([out], { db: dbWith({ inplace: new InplacePass() }) });
   });
