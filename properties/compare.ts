@@ -8,7 +8,16 @@
  * the dtype's unit roundoff with generous headroom: the bugs the harness hunts (a transposed
  * cotangent, a lost term, a wrong factor) are relative errors of order 1e-2 and above.
  */
+import type { Variable } from "../src/graph/basic.js";
+import type { NDArray } from "../src/ndarray/ndarray.js";
+import { XTensorType } from "../src/xtensor/type.js";
 import type { ArrayValue } from "./types.js";
+
+/** A computed array in the verdict's format: flat C-order data, with dims for an xtensor. */
+export function toArrayValue(v: Variable, a: NDArray): ArrayValue {
+  const base = { shape: [...a.shape], dtype: a.dtype, data: a.toFlat() };
+  return v.type instanceof XTensorType ? { dims: [...v.type.dims], ...base } : base;
+}
 
 /** Result of comparing two arrays. */
 export interface ArrayComparison {

@@ -42,7 +42,7 @@ import { sum as psum } from "../src/tensor/reduce.js";
 import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
-import { compareArrays, compareRecords } from "./compare.js";
+import { compareArrays, compareRecords, toArrayValue } from "./compare.js";
 import type { ArrayValue } from "./types.js";
 
 /** The claims, in rotation order. */
@@ -456,9 +456,4 @@ class ClaimContext {
     }
     return { claim: "jacobian", status: "pass", detail: `jacobian of node ${id} (${n} rows) wrt ${name}`, maxAbsErr, maxRelErr };
   }
-}
-
-function toArrayValue(v: Variable, a: NDArray): ArrayValue {
-  const base = { shape: [...a.shape], dtype: a.dtype, data: a.toFlat() };
-  return X.isXTensorVariable(v) ? { dims: [...v.type.dims], ...base } : base;
 }

@@ -34,7 +34,7 @@ import { writeCase } from "../src/case/write.js";
 import { type BuiltCase, type CaseEvaluator, type CaseGradStrategy, buildCase, caseEvaluator, caseGradients } from "../src/case/build.js";
 import { type FiniteDiffVerdict, type Point, checkGradient, checkHessianVectorProduct, mulberry32 } from "../oracles/finiteDiff.js";
 import { type TfjsResult, compareForwardWithTfjs, compareWithTfjs, runTfjs } from "../oracles/tfjs.js";
-import { compareRecords, engineRtol } from "./compare.js";
+import { compareRecords, engineRtol, toArrayValue } from "./compare.js";
 import { compileInplaceWhereverValid } from "./inplaceMax.js";
 import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
 import { type ArrayValue, type Check, type GradPath, PROPERTY_NAMES, type PropertyName, type Verdict } from "./types.js";
@@ -211,7 +211,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     // A second FAST_RUN compile costs ~10% of the suite, so it runs on half the cases (seeded by
     // the case, so `xgrad check` reproduces a fuzz verdict), and always when run alone.
     if (selected.size > 1 && !inplaceStageScheduled(seed)) return fromComparison("rewrite-soundness", { ...bwd, maxAbsErr: Math.max(bwd.maxAbsErr, fwd.maxAbsErr), maxRelErr: Math.max(bwd.maxRelErr, fwd.maxRelErr) });
-    const mx = attempt(() => inplaceWhereverValidValues(b));
+    const mx = attempt(() => inplaceWhereverValidValues(b, fast.value.gradVars));
     if (!mx.ok) return errorCheck("rewrite-soundness", mx.error, "the graph made in place wherever validation allows");
     const mxf = compareRecords(mx.value.values, { [c.cost]: result.values[c.cost] }, `cost value (in place wherever validation allows, ${mx.value.made} nodes)`, rtol);
     if (!mxf.ok) return fromComparison("rewrite-soundness", mxf);
@@ -454,6 +454,8 @@ interface FastRun {
   grads: Grads;
   /** Every node's FAST_RUN value at other input values (same compiled function). */
   at(inputs: NDArray[]): Record<string, ArrayValue>;
+  /** The direct gradient graph compiled here (one per wrt), for the in-place stage to reuse. */
+  gradVars: readonly Variable[];
 }
 
 function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string, number>): FastRun {
@@ -475,7 +477,7 @@ function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string
     ids.forEach((id, k) => (out[id] = toArrayValue(nodeVars[k], r[k])));
     return out;
   };
-  return { values, grads, at };
+  return { values, grads, at, gradVars: gs };
 }
 
 /** Whether a case (by its seed) runs the in-place-wherever-valid stage within the full suite: half of them. */
@@ -485,12 +487,12 @@ export function inplaceStageScheduled(seed: number): boolean {
 }
 
 /**
- * The cost and the direct gradient, compiled by {@link compileInplaceWhereverValid}. Only those
+ * The cost and the direct gradient `gs` (the FAST_RUN stage's graph: compile clones it, so it is
+ * built once per case), compiled by {@link compileInplaceWhereverValid}. Only those
  * are outputs: a graph output is protected from in-place writes, so asking for every node's
  * value (as the FAST_RUN stage does) would leave nothing in the forward graph to destroy.
  */
-function inplaceWhereverValidValues(b: BuiltCase): { values: Record<string, ArrayValue>; grads: Grads; made: number } {
-  const gs = b.wrt.length > 0 ? grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
+function inplaceWhereverValidValues(b: BuiltCase, gs: readonly Variable[]): { values: Record<string, ArrayValue>; grads: Grads; made: number } {
   const { run, made } = compileInplaceWhereverValid([...b.inputs.values()], [b.cost, ...gs]);
   const res = run([...b.values.values()]);
   const grads: Grads = {};
@@ -542,11 +544,6 @@ function compareSpecial(fast: Record<string, ArrayValue>, none: Record<string, A
     }
   }
   return { ok: true, maxAbsErr: 0, maxRelErr: 0 };
-}
-
-function toArrayValue(v: Variable, a: NDArray): ArrayValue {
-  const base = { shape: [...a.shape], dtype: a.dtype, data: a.toFlat() };
-  return v.type instanceof XTensorType ? { dims: [...v.type.dims], ...base } : base;
 }
 
 /**

@@ -306,8 +306,14 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
     const dh = fg.getFeature(DestroyHandler);
     if (dh === undefined) broke("inplace", "no DestroyHandler is attached, so nothing was made in place");
     const missed = missedInplace(fg, dh as DestroyHandler);
-    if (missed !== null && missed.veto === null) broke("inplace", `${missed.node.toString()} could write into input ${missed.slot} (the DestroyHandler proposes it and accepts the write) but was left out of place`);
-    if (missed !== null) broke("inplace", `the DestroyHandler proposes input ${missed.slot} of ${missed.node.toString()} for an in-place write but its validation rejects it (${missed.veto}): the candidate filter and validation disagree`);
+    if (missed !== null) {
+      broke(
+        "inplace",
+        missed.veto === null
+          ? `${missed.node.toString()} could write into input ${missed.slot} (the DestroyHandler proposes it and accepts the write) but was left out of place`
+          : `the DestroyHandler proposes input ${missed.slot} of ${missed.node.toString()} for an in-place write but its validation rejects it (${missed.veto}): the candidate filter and validation disagree`,
+      );
+    }
   }
 }
 
@@ -338,9 +344,9 @@ export function inplaceVariant(node: Apply, slot: number): Apply | null {
 }
 
 /**
- * The first node and slot a complete inplace pass would have taken, or null. The handler's
- * decision counters are restored afterwards, so feature coverage counts only what the pipeline
- * itself decided.
+ * The first node left out of place with a slot the handler proposes, with validation's veto
+ * (null when validation accepts the write), or null when there is none. The handler's decision
+ * counters are restored afterwards, so feature coverage counts only what the pipeline decided.
  */
 function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; slot: number; veto: string | null } | null {
   const saved = new Map(dh.paths);

@@ -225,7 +225,7 @@ describe("checked mode: pipeline postconditions (what a mode promises beyond val
     );
   });
 
-  it("a vetoed slot is not a broken promise, and the trial leaves the graph and the handler's counters as they were", () => {
+  it("a slot the handler does not propose (another reader, a graph input) is no broken promise, and the check leaves the graph and the handler's counters as they were", () => {
     const v = x();
     const e = exp(v);
     // e is read twice, so neither reader may destroy it; v is a graph input (protected).
