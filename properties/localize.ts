@@ -40,7 +40,7 @@ export interface LocalizeOptions {
 /** Properties whose claim is only about gradients: a prefix without a `wrt` input cannot fail them. */
 const GRADIENT_ONLY: ReadonlySet<PropertyName> = new Set<PropertyName>([
   "direct-vs-lowered", "perNode-vs-lowered", "direct-vs-finiteDiff", "direct-vs-tfjs", "second-order", "pushforward-duality",
-  "grad-composition",
+  "grad-composition", "kink-conventions",
 ]);
 
 /** The default sub-case runner: the one property, nothing else. */

@@ -1,5 +1,5 @@
 /**
- * The nine properties, run on one case. Every property can run alone; all of them share the
+ * The ten properties, run on one case. Every property can run alone; all of them share the
  * case, its built graph and whatever gradients more than one of them needs.
  *
  * | property | claim | judge |
@@ -13,6 +13,7 @@
  * | pushforward-duality | ⟨w, J u⟩ from pushforward | ⟨Jᵀ w, u⟩ from pullback |
  * | forward-vs-tfjs | engine forward values | tfjs forward values (dims order included) |
  * | grad-composition | interior wrt, considerConstant, two Pullback nodes in one FAST_RUN compile, jacobian | the graph cut at an interior node, NONE compiles, grad of a weighted sum (properties/gradComposition.ts) |
+ * | kink-conventions | every gradient path at planted ties and zeros of the case's max/min/maximum/minimum/abs nodes | the spec's conventions, computed in plain JS (properties/kinks.ts) |
  *
  * An oracle that cannot judge a point says `inconclusive` with a reason; an exception inside a
  * property is an `error` check carrying the error's class, so one broken path never hides the
@@ -37,6 +38,7 @@ import { type TfjsResult, compareForwardWithTfjs, compareWithTfjs, runTfjs } fro
 import { compareRecords, engineRtol, toArrayValue } from "./compare.js";
 import { compileInplaceWhereverValid } from "./inplaceMax.js";
 import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
+import { kinkConventionCheck } from "./kinks.js";
 import { type ArrayValue, type Check, type GradPath, PROPERTY_NAMES, type PropertyName, type Verdict } from "./types.js";
 
 /** Options of {@link runProperties}. */
@@ -247,6 +249,9 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     // Nothing scheduled for this case: no check at all (the journal's "not run"), not inconclusive.
     return outcomes.length === 0 ? null : compositionCheck(outcomes);
   });
+
+  // Independent of the case's values: it plants its own ties on copies of the kink nodes.
+  await run("kink-conventions", () => kinkConventionCheck(c, types, seed));
 
   return { verdict: verdict(label, result, checks), fired: Object.fromEntries(ctx.fired), destroyHandlerPaths: dhPaths, backend, millis };
 }

@@ -33,7 +33,7 @@
  * never integral (an integral number in args is a weak int, and is used as one on purpose).
  */
 import type { Case, CaseArg, CaseDType, CaseInput, CaseNode, CaseOp, Indexer, SliceSpec } from "../src/case/format.js";
-import { isFloatDtype, UNARY_OPS, BINARY_OPS, COMPARE_OPS } from "../src/case/format.js";
+import { isFloatDtype, nestValue, UNARY_OPS, BINARY_OPS, COMPARE_OPS } from "../src/case/format.js";
 import { normalizeSlice, promote2, resultDtype } from "../src/case/parse.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { ScalarName } from "../src/tensor/elemwise.js";
@@ -170,11 +170,6 @@ function drawValues(set: VSet, n: number, r: () => number, distinct: boolean, sp
   return { vals, gap: n <= 1 ? Infinity : 0 };
 }
 
-function nest(flat: readonly (number | boolean)[], shape: readonly number[]): CaseInput["value"] {
-  if (shape.length === 0) return flat[0];
-  const step = prod(shape.slice(1));
-  return Array.from({ length: shape[0] }, (_, i) => nest(flat.slice(i * step, (i + 1) * step), shape.slice(1)));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Types and dtype rules (mirroring src/case/parse.ts)
@@ -346,7 +341,7 @@ class Builder {
       ({ vals, gap } = drawValues(set, n, r, o.distinct ?? false, o.spacing));
     }
     const name = `${prefix}${this.nInput++}`;
-    const value = nest(vals, shape);
+    const value = nestValue(vals, shape);
     this.inputs.push(kind === "xtensor" ? { name, kind, dims: [...dims], shape: [...shape], dtype, value } : { name, kind, shape: [...shape], dtype, value });
     const info: Info = { id: name, kind, dims: kind === "xtensor" ? [...dims] : [], shape: [...shape], dtype, set: vset, gap, role: o.role ?? "data" };
     this.infos.push(info);
@@ -371,7 +366,7 @@ class Builder {
   /** A fresh integer index array with the given values (flat, C order). */
   freshIndex(dims: string[], shape: number[], vals: number[], dtype: CaseDType): Info {
     const name = `i${this.nInput++}`;
-    this.inputs.push({ name, kind: "xtensor", dims: [...dims], shape: [...shape], dtype, value: nest(vals, shape) });
+    this.inputs.push({ name, kind: "xtensor", dims: [...dims], shape: [...shape], dtype, value: nestValue(vals, shape) });
     const info: Info = { id: name, kind: "xtensor", dims: [...dims], shape: [...shape], dtype, set: iv(Math.min(...vals), Math.max(...vals)), gap: 0, role: "index" };
     this.infos.push(info);
     return info;
@@ -779,6 +774,10 @@ class Builder {
         if (dd > 0) field = { ...field, ddof: dd - 1 };
       }
       let s = outSet();
+      // A max/min over values too close together is not repaired by reducing less: that ends,
+      // more often than not, at the identity reduction over no dims, which leaves the max/min
+      // pullback untested. Another operand (or a fresh distinct leaf) keeps the reduction real.
+      if (s === null && (op === "max" || op === "min") && red.length > 0) return null;
       // Repair: reduce over fewer dims until the result is inside the domain and the cap.
       while ((s === null || !capped(s)) && red.length > 0) {
         red = red.slice(0, -1);

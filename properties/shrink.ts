@@ -45,7 +45,7 @@
 import type {
   Case, CaseArg, CaseInput, CaseNode, CaseTypes, CaseValue, Indexer, SliceSpec,
 } from "../src/case/format.js";
-import { isFloatDtype } from "../src/case/format.js";
+import { isFloatDtype, nestValue } from "../src/case/format.js";
 import { parseTypedCase, resolveWrt } from "../src/case/parse.js";
 import { writeCase } from "../src/case/write.js";
 import { buildCase, evaluateCaseEngine, type VerdictArray } from "../src/case/build.js";
@@ -411,12 +411,6 @@ function dropDanglingWrt(c: Case): Case {
   return c;
 }
 
-/** A nested array of `shape` from flat C-order data. */
-function nest(data: readonly (number | boolean)[], shape: readonly number[]): CaseValue {
-  let k = 0;
-  const build = (d: number): CaseValue => (d === shape.length ? data[k++] : Array.from({ length: shape[d] }, () => build(d + 1)));
-  return build(0);
-}
 
 /** `value` with axis `axis` indexed at `index` (dropped). */
 function indexAxis(value: CaseValue, axis: number, index: number): CaseValue {
@@ -500,7 +494,7 @@ function* replaceByInputPass(ctx: Ctx): Iterable<Candidate> {
     const t = types.get(n.id);
     if (v === undefined || t === undefined) continue;
     const data = t.dtype === "bool" ? v.data.map((x) => x !== 0) : v.data;
-    const value = nest(data, t.shape);
+    const value = nestValue(data, t.shape);
     const input: CaseInput = t.kind === "xtensor"
       ? { name: n.id, kind: "xtensor", dims: [...(t.dims ?? [])], shape: [...t.shape], dtype: t.dtype, value }
       : { name: n.id, kind: "tensor", shape: [...t.shape], dtype: t.dtype, value };
@@ -722,7 +716,7 @@ function* valuesPass(ctx: Ctx): Iterable<Candidate> {
         const out = copy(c);
         const data = [...elems];
         data[e] = x;
-        out.inputs[ii].value = nest(data, inp.shape);
+        out.inputs[ii].value = nestValue(data, inp.shape);
         yield { pass: "values", detail: `${inp.name}[${e}]: ${v} → ${x}`, case: out };
       }
     }

@@ -18,6 +18,7 @@ export const PROPERTY_NAMES = [
   "pushforward-duality",
   "forward-vs-tfjs",
   "grad-composition",
+  "kink-conventions",
 ] as const;
 
 /** One property's name. */

@@ -38,6 +38,6 @@ export default {
   },
   minNodes: 1,
   minimal: "1 node: cost = max(x) with two tied elements (gradient [0.5, 0.5] instead of [1, 1]).",
-  expectedBy: [],
-  note: "Undetectable by design: every engine path shares the rule, and at a tie finite differences see a kink and tfjs is declared inconclusive (\"gradient conventions may differ\"); generated max inputs are kept 0.1 apart (REDUCE_DOMAINS.max.distinct). At a structural tie (max over a broadcast copy: expand_dims(x, b, size 2) then max over b) the true derivative is the split one, so there the *unpatched* engine disagrees with finite differences and the fault makes that check pass.",
+  expectedBy: ["kink-conventions"],
+  note: "Only kink-conventions can see it: every other check keeps values away from ties (finite differences see a kink there, and tfjs is declared inconclusive: \"gradient conventions may differ\"), and every engine path shares the rule. kink-conventions copies the case's max node onto planted exact ties and judges it against the spec's rule. At a structural tie (max over a broadcast copy) the split rule is the *true* derivative, which is why the spec fixes a convention rather than leaving it to the oracles.",
 } satisfies Fault;

@@ -164,3 +164,10 @@ export function isFloatDtype(d: CaseDType): boolean {
 export function isIntDtype(d: CaseDType): boolean {
   return d === "int32" || d === "int64";
 }
+
+/** A case value (nested arrays in dims order, or a scalar for 0-d) from flat C-order data. */
+export function nestValue(data: readonly (number | boolean)[], shape: readonly number[]): CaseValue {
+  let k = 0;
+  const build = (d: number): CaseValue => (d === shape.length ? data[k++] : Array.from({ length: shape[d] }, () => build(d + 1)));
+  return build(0);
+}

@@ -41,6 +41,7 @@ const STRATEGIES: Partial<Record<PropertyName, readonly string[]>> = {
   "second-order": ["lazy"],
   "pushforward-duality": ["lazy"],
   "grad-composition": ["lazy"],
+  "kink-conventions": ["lazy", "perNode", "lowered"],
 };
 
 /** Feature tags of stats.ts (`op:x`, `pair:x>y`, patterns) into the shell's categories. */

@@ -32,6 +32,7 @@ export const ORACLE_OF: Record<PropertyName, string> = {
   "rewrite-soundness": "rewrites",
   "pushforward-duality": "duality",
   "grad-composition": "composition",
+  "kink-conventions": "spec rule",
 };
 
 /** One signature of the run. */
