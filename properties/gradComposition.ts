@@ -28,25 +28,29 @@
  * property on reduced cases, whose seeds land in other slots, and must still run the claim
  * that failed.
  */
-import { Constant, type Variable } from "../src/graph/basic.js";
-import { isFloat } from "../src/graph/type.js";
+import { Constant, Variable } from "../src/graph/basic.js";
+import { type DType, isFloat } from "../src/graph/type.js";
+import { type Disconnected, isDisconnected } from "../src/graph/op.js";
 import { ancestors, clone } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
 import { type GradOptions, type PullbackOptions, grad, pullback } from "../src/grad/driver.js";
 import { jacobian } from "../src/grad/jacobian.js";
+import { graphSignature } from "../src/grad/lazy.js";
 import { GradError } from "../src/errors.js";
 import { constant, tensor } from "../src/tensor/basic.js";
-import { mul as pmul } from "../src/tensor/elemwise.js";
+import { add as padd, mul as pmul } from "../src/tensor/elemwise.js";
+import { transpose as ptranspose } from "../src/tensor/shape.js";
 import { sum as psum } from "../src/tensor/reduce.js";
 import * as X from "../src/xtensor/index.js";
+import { hasNamedOps } from "../src/xtensor/op.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import { compareArrays, compareRecords, toArrayValue } from "./compare.js";
 import type { ArrayValue } from "./types.js";
 
 /** The claims, in rotation order. */
-export const COMPOSITION_CLAIMS = ["interior-wrt", "consider-constant", "one-compile", "jacobian"] as const;
+export const COMPOSITION_CLAIMS = ["interior-wrt", "consider-constant", "one-compile", "jacobian", "known-grads", "disconnected"] as const;
 
 /** One claim of the property. */
 export type CompositionClaim = (typeof COMPOSITION_CLAIMS)[number];
@@ -55,10 +59,10 @@ export type CompositionClaim = (typeof COMPOSITION_CLAIMS)[number];
  * Claim groups that share their expensive part: interior-wrt and consider-constant are judged
  * against the same cut graph, in one compile. Scheduling is over groups.
  */
-const GROUPS: readonly (readonly CompositionClaim[])[] = [["jacobian"], ["interior-wrt", "consider-constant"], ["one-compile"]];
+const GROUPS: readonly (readonly CompositionClaim[])[] = [["jacobian"], ["interior-wrt", "consider-constant"], ["one-compile"], ["known-grads"], ["disconnected"]];
 
 /** Slots (of {@link SLOTS}) per group in the suite, in GROUPS order; the rest run nothing. */
-export const SCHEDULE: readonly number[] = [8, 5, 3];
+export const SCHEDULE: readonly number[] = [8, 5, 3, 3, 3];
 
 /** The number of schedule slots a case seed is reduced to. */
 export const SLOTS = 64;
@@ -90,6 +94,8 @@ export interface CompositionEngine {
   readonly grad: (cost: Variable, wrt: readonly Variable[], options: GradOptions) => Variable[];
   readonly pullback: (outputs: readonly Variable[], wrt: readonly Variable[], cotangents: readonly Variable[], options: PullbackOptions) => Variable[];
   readonly jacobian: (expression: Variable, wrt: Variable, options: Omit<PullbackOptions, "returnDisconnected">) => Variable;
+  /** `grad` with every option passed through as given (`disconnectedInputs`, `returnDisconnected`, `onWarning`). */
+  readonly gradWith: (cost: Variable, wrt: readonly Variable[], options: GradOptions) => (Variable | Disconnected | null)[];
 }
 
 /** The real engine. */
@@ -97,6 +103,7 @@ export const ENGINE: CompositionEngine = {
   grad: (cost, wrt, options) => grad(cost, wrt, { ...options, returnDisconnected: "zero" }),
   pullback: (outputs, wrt, cotangents, options) => pullback(outputs, wrt, cotangents, { ...options, returnDisconnected: "zero" }),
   jacobian: (expression, wrt, options) => jacobian(expression, wrt, options),
+  gradWith: (cost, wrt, options) => grad(cost, wrt, options),
 };
 
 /** What the property needs from the runner. */
@@ -171,6 +178,8 @@ class ClaimContext {
   runGroup(claims: readonly CompositionClaim[]): ClaimOutcome[] {
     if (claims[0] === "interior-wrt" || claims[0] === "consider-constant") return this.cutGraphClaims(claims);
     if (claims[0] === "one-compile") return [this.guard("one-compile", "building or running the one-compile pullbacks", () => this.oneCompile())];
+    if (claims[0] === "known-grads") return [this.guard("known-grads", "building or running the knownGrads gradients", () => this.knownGradsClaim())];
+    if (claims[0] === "disconnected") return [this.guard("disconnected", "building or running the disconnected-input gradients", () => this.disconnectedClaim())];
     return [this.guard("jacobian", "building or running the jacobian", () => this.jacobianClaim())];
   }
 
@@ -456,4 +465,316 @@ class ClaimContext {
     }
     return { claim: "jacobian", status: "pass", detail: `jacobian of node ${id} (${n} rows) wrt ${name}`, maxAbsErr, maxRelErr };
   }
+
+  // -------------------------------------------------------------------------------------------
+  // known-grads
+
+  /**
+   * `knownGrads: {v: w}` makes w the *whole* gradient of the cost at v (the driver's contract,
+   * PyTensor's `known_grads`): what v's consumers would send back is dropped, and paths that
+   * avoid v still count. So for every wrt x the result must be
+   *   d cost / d x with v held fixed  +  wᵀ · d v / d x,
+   * and that is the plain gradient of ONE graph without knownGrads: cost' + sum(w ⊙ v), where
+   * cost' is the cost with v cut into a fresh root v' (fed v's value). The reference never
+   * passes knownGrads, so it shares none of the code that seeds the backward pass at v.
+   *
+   * w is a seeded random cotangent (not the true dcost/dv: a known gradient equal to the real one
+   * cannot tell "replace" from "ignore"). It is given, seeded, in the other float dtype and, for a
+   * named v, with its dims permuted: the driver promises to cast it and align it by name.
+   */
+  private knownGradsClaim(): ClaimOutcome {
+    const claim = "known-grads";
+    const { built: b, rtol } = this.input;
+    const skip = (reason: string): ClaimOutcome => ({ claim, status: "skip", reason });
+    if (b.wrt.length === 0) return skip("no float input to differentiate");
+    const cands = this.interiorNodes();
+    if (cands.length === 0) return skip("no interior float node on a path from a wrt input to the cost");
+    const rand = this.rand(0x6b6e0a1);
+    const { id, v } = cands[Math.floor(rand() * cands.length)];
+    const value = this.input.values[id];
+    if (value === undefined) return skip(`no forward value for node ${id}`);
+    const wrtNames = b.wrtNames.join(", ");
+    const opts = { disconnectedInputs: "ignore" } as const;
+
+    // w, in v's own layout (verdict arrays are in the variable's own dims order).
+    const vDtype = v.type.dtype;
+    const given: DType = rand() < 0.5 ? vDtype : vDtype === "float64" ? "float32" : "float64";
+    const raw = Array.from({ length: value.data.length }, () => 2 * rand() - 1);
+    // Whichever side is float32 rounds w once; both sides then hold the same numbers.
+    const data = given === "float32" || vDtype === "float32" ? raw.map(Math.fround) : raw;
+    const vDims = X.isXTensorVariable(v) ? [...v.type.dims] : null;
+    let known: Variable;
+    let layout = "";
+    if (vDims !== null) {
+      const perm = seededPermutation(vDims, rand);
+      known = X.transpose(X.xconstant(NDArray.fromFlat(data, value.shape, given), vDims), perm);
+      if (perm.some((d, k) => d !== vDims[k])) layout = `, dims (${perm.join(", ")}) vs ${id}'s (${vDims.join(", ")})`;
+    } else {
+      known = constant(NDArray.fromFlat(data, value.shape, given));
+    }
+    const what = `w: ${given}${layout}`;
+
+    // The reference: grad(cost' + sum(w ⊙ v), wrt), w in v's dtype and dims order.
+    const vCut = v.cloneRoot();
+    vCut.name = `${id}_cut`;
+    let ref: Variable[];
+    try {
+      const [costCut] = clone([b.cost], { replace: new Map([[v, vCut]]) }).outputs;
+      const wRef = NDArray.fromFlat(data, value.shape, vDtype);
+      const weighted = vDims !== null ? X.values(X.sum(X.mul(v as X.XTensorVariable, X.xconstant(wRef, vDims)))) : psum(pmul(v, constant(wRef)));
+      ref = grad(padd(X.isXTensorVariable(costCut) ? X.values(costCut) : costCut, weighted), b.wrt, opts);
+    } catch (e) {
+      if (e instanceof GradError) return skip(`the reference graph cut at ${id} has no gradient: ${e.message.split("\n")[0]}`);
+      throw e;
+    }
+
+    // The strategies judged: those of this context, except the lazy one on named graphs while
+    // the driver's lazy region treats a knownGrads entry as additive (see KNOWN_GRADS_LAZY_NAMED_BUG).
+    const lazyBroken = KNOWN_GRADS_LAZY_NAMED_BUG && hasNamedOps([b.cost]);
+    const strategies = [...new Set(this.ccStrategies.map((s) => (s === "lazy" && lazyBroken ? "perNode" : s)))];
+    const outs = strategies.map((s) => this.engine.grad(b.cost, b.wrt, { ...opts, knownGrads: new Map([[v, known]]), gradStrategy: s }));
+    const f = compile([...b.inputs.values(), vCut], [...ref, ...outs.flat()], { mode: "NONE" });
+    const res = f(...b.values.values(), NDArray.fromFlat(value.data, value.shape, vDtype));
+    const rec = (gs: readonly Variable[], from: number): Grads => Object.fromEntries(b.wrtNames.map((n, i) => [n, toArrayValue(gs[i], res[from + i])]));
+    const expected = rec(ref, 0);
+    let maxAbsErr = 0;
+    let maxRelErr = 0;
+    for (let k = 0; k < strategies.length; k++) {
+      const c = compareRecords(rec(outs[k], ref.length * (k + 1)), expected, "gradient", rtol);
+      maxAbsErr = Math.max(maxAbsErr, c.maxAbsErr);
+      maxRelErr = Math.max(maxRelErr, c.maxRelErr);
+      if (!c.ok) {
+        return {
+          claim,
+          status: "fail",
+          reason:
+            `known-grads: grad(cost, wrt, {knownGrads: {node ${id}: w}, gradStrategy: "${strategies[k]}"}) (${what}; wrt ${wrtNames}) disagrees with ` +
+            `grad(cost' + sum(w·${id}), wrt), cost' being the cost with ${id} cut into an input: ${c.reason ?? "mismatch"}`,
+          maxAbsErr,
+          maxRelErr,
+        };
+      }
+    }
+    const note = lazyBroken && this.ccStrategies.includes("lazy") ? " (perNode for lazy: named graph)" : "";
+    return { claim, status: "pass", detail: `known-grads at node ${id}, ${strategies.join(" and ")}${note}, ${what} (wrt ${wrtNames})`, maxAbsErr, maxRelErr };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // disconnected
+
+  /**
+   * The disconnected-input options, judged on two variables the cost cannot depend on by
+   * construction (so the judge of "disconnected" is not the driver's own walk):
+   *  - `fresh_<x>`, a new root modelled on a wrt input x: its dims reversed, the other float dtype;
+   *  - `unread_<x>`, a node computed from x that the cost never reads (x transposed when it has
+   *    two dims or more, else x·2): an interior wrt on the wrong side of x.
+   * Both are inserted, seeded, among the case's wrt. The promises checked:
+   *  - `returnDisconnected` "zero" (and the default): a Variable of exactly the variable's type
+   *    (kind, dtype, dims order, static shape) evaluating to zeros of its runtime shape; "none":
+   *    null; "disconnected": the DISCONNECTED marker;
+   *  - `disconnectedInputs` "raise" (and the default): a GradError naming a disconnected
+   *    variable; "warn": `onWarning` called once per disconnected entry, each added variable
+   *    named by exactly one message; "ignore": no message names them;
+   *  - in every mode the connected wrt's gradients are graphs structurally identical
+   *    (graphSignature) to the plain `grad(cost, wrt)`'s, the graph the other properties judge
+   *    numerically, and "raise" with only the case's wrt does not throw.
+   * A case wrt may itself be disconnected (read only through shapes); "none" (run first) gives
+   * which, and every other mode must agree with it.
+   */
+  private disconnectedClaim(): ClaimOutcome {
+    const claim = "disconnected";
+    const { built: b } = this.input;
+    const skip = (reason: string): ClaimOutcome => ({ claim, status: "skip", reason });
+    if (b.wrt.length === 0) return skip("no float input to differentiate");
+    const rand = this.rand(0xd15c0e);
+    // Model the added variables on a wrt input with the most dims, so that dims order matters.
+    const most = Math.max(...b.wrt.map((w) => w.type.ndim));
+    const pool = b.wrt.flatMap((w, i) => (w.type.ndim === most ? [i] : []));
+    const xi = pool[Math.floor(rand() * pool.length)];
+    const x = b.wrt[xi];
+    const xName = b.wrtNames[xi];
+    const xValue = b.values.get(xName) as NDArray;
+    const otherDtype: DType = x.type.dtype === "float64" ? "float32" : "float64";
+    const revShape = [...x.type.shape].reverse();
+    const fresh: Variable = X.isXTensorVariable(x)
+      ? X.xtensor(`fresh_${xName}`, { dims: [...x.type.dims].reverse(), shape: revShape, dtype: otherDtype })
+      : tensor(`fresh_${xName}`, { shape: revShape, dtype: otherDtype });
+    let unread: Variable;
+    if (x.type.ndim >= 2) unread = X.isXTensorVariable(x) ? X.transpose(x) : ptranspose(x);
+    else unread = X.isXTensorVariable(x) ? X.mul(x, 2) : pmul(x, 2);
+    unread.name = `unread_${xName}`;
+    const added = [fresh, unread];
+    const list: Variable[] = [...b.wrt];
+    for (const d of added) list.splice(Math.floor(rand() * (list.length + 1)), 0, d);
+    const listNames = list.map((w) => w.toString()).join(", ");
+    const caseAt = b.wrt.map((w) => list.indexOf(w));
+    const addedAt = added.map((d) => list.indexOf(d));
+
+    // The reference structure: the plain gradients of the case's own wrt (the real driver).
+    const inputs = [...b.inputs.values()];
+    const sig = (g: Variable): string => graphSignature(inputs, [g]);
+    let plain: Variable[];
+    try {
+      plain = grad(b.cost, b.wrt, { disconnectedInputs: "ignore" });
+    } catch (e) {
+      // An undefined gradient (an integer index on the path) makes every mode throw alike.
+      if (e instanceof GradError) return skip(`grad(cost, wrt) has no gradient: ${e.message.split("\n")[0]}`);
+      throw e;
+    }
+    const plainSig = plain.map(sig);
+
+    const fail = (reason: string): ClaimOutcome => ({ claim, status: "fail", reason: `disconnected: ${reason} (added ${added.map((d) => `${d.toString()}: ${d.type.toString()}`).join(", ")}; wrt ${listNames})`, maxAbsErr: Infinity, maxRelErr: Infinity });
+    const show = (o: GradOptions): string => {
+      const parts = [o.disconnectedInputs === undefined ? "" : `disconnectedInputs: "${o.disconnectedInputs}"`, o.returnDisconnected === undefined ? "" : `returnDisconnected: "${o.returnDisconnected}"`].filter((p) => p !== "");
+      return `grad(cost, wrt, {${parts.join(", ")}})`;
+    };
+    const run = (o: GradOptions): { out: (Variable | Disconnected | null)[]; warnings: string[] } => {
+      const warnings: string[] = [];
+      const out = this.engine.gradWith(b.cost, list, { ...o, onWarning: (m) => warnings.push(m) });
+      if (out.length !== list.length) throw new GradError(`${show(o)} returned ${out.length} results for ${list.length} wrt`);
+      return { out, warnings };
+    };
+
+    // "none" first: it says which case wrt are disconnected, which every other mode must agree with.
+    const ignoreNone = { disconnectedInputs: "ignore", returnDisconnected: "none" } as const;
+    const base = run(ignoreNone);
+    for (const [k, at] of addedAt.entries()) if (base.out[at] !== null) return fail(`${show(ignoreNone)} gives ${String(base.out[at])} for ${added[k].toString()}, which the cost does not read, instead of null`);
+    const caseNull = new Set<number>();
+    for (const [i, at] of caseAt.entries()) {
+      const g = base.out[at];
+      if (g === null) caseNull.add(i);
+      else if (!(g instanceof Variable)) return fail(`${show(ignoreNone)} gives ${String(g)} for ${b.wrtNames[i]}, neither a Variable nor null`);
+      else if (sig(g) !== plainSig[i]) return fail(`${show(ignoreNone)}: the gradient for ${b.wrtNames[i]} is not the graph of grad(cost, wrt) without the disconnected variables`);
+    }
+    const nDisconnected = added.length + caseNull.size;
+    const baseWarnings = base.warnings.length;
+    const zeros: { d: Variable; g: Variable; mode: string }[] = [];
+
+    // Check one run's results against the promises of its returnDisconnected mode.
+    const judge = (o: GradOptions, out: readonly (Variable | Disconnected | null)[]): string | null => {
+      const ret = o.returnDisconnected ?? "zero";
+      for (const [k, at] of addedAt.entries()) {
+        const d = added[k];
+        const g = out[at];
+        if (ret === "none" && g !== null) return `${show(o)} gives ${String(g)} for ${d.toString()} instead of null`;
+        if (ret === "disconnected" && !isDisconnected(g)) return `${show(o)} gives ${String(g)} for ${d.toString()} instead of the DISCONNECTED marker`;
+        if (ret === "zero") {
+          if (!(g instanceof Variable)) return `${show(o)} gives ${String(g)} for ${d.toString()} instead of zeros`;
+          if (!g.type.equals(d.type)) return `${show(o)} gives zeros of type ${g.type.toString()} for ${d.toString()} of type ${d.type.toString()}`;
+          zeros.push({ d, g, mode: show(o) });
+        }
+      }
+      for (const [i, at] of caseAt.entries()) {
+        const g = out[at];
+        const name = b.wrtNames[i];
+        if (caseNull.has(i)) {
+          if (ret === "disconnected" && !isDisconnected(g)) return `${show(o)} gives ${String(g)} for ${name}, which "none" reports disconnected, instead of the DISCONNECTED marker`;
+          if (ret === "none" && g !== null) return `${show(o)} gives ${String(g)} for ${name} instead of null, which it gave before`;
+          if (ret === "zero" && !(g instanceof Variable && sig(g) === plainSig[i])) return `${show(o)} gives ${String(g)} for ${name}, which "none" reports disconnected, not the zeros grad(cost, wrt) gives`;
+        } else if (!(g instanceof Variable)) {
+          return `${show(o)} gives ${String(g)} for the connected ${name}`;
+        } else if (sig(g) !== plainSig[i]) {
+          return `${show(o)}: the gradient for the connected ${name} is not the graph of grad(cost, wrt) without the disconnected variables`;
+        }
+      }
+      return null;
+    };
+    const namedOnce = (warnings: readonly string[], d: Variable): number => warnings.filter((m) => m.includes(d.toString())).length;
+
+    // "ignore" with every return mode, the default included.
+    for (const ret of ["zero", "disconnected", undefined] as const) {
+      const o: GradOptions = { disconnectedInputs: "ignore", ...(ret === undefined ? {} : { returnDisconnected: ret }) };
+      const { out, warnings } = run(o);
+      const bad = judge(o, out);
+      if (bad !== null) return fail(bad);
+      if (warnings.length !== baseWarnings) return fail(`${show(o)} reported ${warnings.length} warnings but ${show(ignoreNone)} ${baseWarnings}: "ignore" must stay silent`);
+    }
+    for (const d of added) if (namedOnce(base.warnings, d) > 0) return fail(`${show(ignoreNone)} warned about ${d.toString()}: "ignore" must stay silent`);
+
+    // "warn" with a seeded return mode.
+    const warnRet = (["zero", "none", "disconnected", undefined] as const)[Math.floor(rand() * 4)];
+    const warnOpts: GradOptions = { disconnectedInputs: "warn", ...(warnRet === undefined ? {} : { returnDisconnected: warnRet }) };
+    const warned = run(warnOpts);
+    const bad = judge(warnOpts, warned.out);
+    if (bad !== null) return fail(bad);
+    if (warned.warnings.length !== baseWarnings + nDisconnected) {
+      return fail(`${show(warnOpts)} called onWarning ${warned.warnings.length - baseWarnings} times for ${nDisconnected} disconnected wrt (${warned.warnings.map((m) => JSON.stringify(m.split("\n")[0])).join("; ") || "none"})`);
+    }
+    for (const d of added) {
+      const k = namedOnce(warned.warnings, d);
+      if (k !== 1) return fail(`${show(warnOpts)}: ${k} warnings name ${d.toString()}, expected exactly one`);
+    }
+
+    // "raise", explicit or by default (seeded): with the added variables it throws a GradError
+    // naming one; without them (when the case's own wrt are all connected) it does not throw.
+    const explicitFirst = rand() < 0.5;
+    const raiseWith: GradOptions = explicitFirst ? { disconnectedInputs: "raise" } : {};
+    let raised: unknown = null;
+    try {
+      this.engine.gradWith(b.cost, list, { ...raiseWith, onWarning: () => undefined });
+    } catch (e) {
+      raised = e;
+    }
+    if (raised === null) return fail(`${show(raiseWith)} did not raise`);
+    if (!(raised instanceof GradError)) return fail(`${show(raiseWith)} raised ${String(raised)}, not a GradError`);
+    const disconnectedNames = [...added.map((d) => d.toString()), ...[...caseNull].map((i) => b.wrt[i].toString())];
+    if (!disconnectedNames.some((n) => raised.message.includes(n))) return fail(`${show(raiseWith)} raised a GradError naming none of the disconnected wrt: ${raised.message.split("\n")[0]}`);
+    let raiseChecked = "";
+    if (caseNull.size === 0) {
+      const raiseWithout: GradOptions = explicitFirst ? {} : { disconnectedInputs: "raise" };
+      let out: (Variable | Disconnected | null)[];
+      try {
+        out = this.engine.gradWith(b.cost, b.wrt, raiseWithout);
+      } catch (e) {
+        return fail(`${show(raiseWithout)} over the case's own wrt, all connected, raised: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`);
+      }
+      for (const [i, g] of out.entries()) {
+        if (!(g instanceof Variable) || sig(g) !== plainSig[i]) return fail(`${show(raiseWithout)} over the case's own wrt gives ${String(g)} for ${b.wrtNames[i]}, not the graph of grad(cost, wrt)`);
+      }
+      raiseChecked = ", raise without them";
+    }
+
+    // The zeros' values: one small NONE compile (no Pullback node in it).
+    const f = compile([...inputs, fresh], zeros.map((z) => z.g), { mode: "NONE" });
+    const freshValue = NDArray.fromFlat(Array.from({ length: xValue.size }, () => 2 * rand() - 1), [...xValue.shape].reverse(), otherDtype);
+    const zs = f(...b.values.values(), freshValue);
+    const runtimeShape = (d: Variable): number[] => (d === fresh ? [...xValue.shape].reverse() : d.type.ndim >= 2 ? [...xValue.shape].reverse() : [...xValue.shape]);
+    for (const [k, z] of zeros.entries()) {
+      const a = zs[k];
+      const want = runtimeShape(z.d);
+      if (a.shape.length !== want.length || a.shape.some((s, i) => s !== want[i])) return fail(`${z.mode}: the zeros for ${z.d.toString()} have shape [${a.shape.join(", ")}], its value has [${want.join(", ")}]`);
+      if (a.dtype !== z.d.type.dtype) return fail(`${z.mode}: the zeros for ${z.d.toString()} evaluate to ${a.dtype}, it is ${z.d.type.dtype}`);
+      const nz = a.toFlat().findIndex((e) => e !== 0);
+      if (nz >= 0) return fail(`${z.mode}: the "zeros" for ${z.d.toString()} hold ${a.toFlat()[nz]} at ${nz}`);
+    }
+    const warnShown = warnRet === undefined ? "default" : warnRet;
+    return {
+      claim,
+      status: "pass",
+      detail: `disconnected with ${added.map((d) => d.toString()).join(", ")}${caseNull.size > 0 ? ` and the case's ${[...caseNull].map((i) => b.wrtNames[i]).join(", ")}` : ""} (ignore × every return mode, warn × ${warnShown}, ${explicitFirst ? "explicit" : "default"} raise${raiseChecked})`,
+      maxAbsErr: 0,
+      maxRelErr: 0,
+    };
+  }
+}
+
+/**
+ * The driver's lazy strategy currently treats a `knownGrads` entry on a named graph as an
+ * additive cotangent (its region pulls back [cost, v] with seeds [1, w], so v also receives its
+ * consumers' terms), contrary to its own contract; perNode and positional graphs replace. While
+ * this is true, known-grads judges perNode where it would judge lazy on a graph with named ops,
+ * and test/properties/gradComposition.test.ts pins the bug (that test fails once it is fixed:
+ * then set this to false).
+ */
+export const KNOWN_GRADS_LAZY_NAMED_BUG = true;
+
+/** A seeded permutation of `dims`, not the identity when there are two dims or more. */
+function seededPermutation(dims: readonly string[], rand: () => number): string[] {
+  const p = [...dims];
+  for (let i = p.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  if (p.length >= 2 && p.every((d, k) => d === dims[k])) p.reverse();
+  return p;
 }
