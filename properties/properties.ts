@@ -250,8 +250,14 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     return outcomes.length === 0 ? null : compositionCheck(outcomes);
   });
 
-  // Independent of the case's values: it plants its own ties on copies of the kink nodes.
-  await run("kink-conventions", () => kinkConventionCheck(c, types, seed));
+  // Independent of the case's values: it plants its own ties on copies of the kink nodes. A case
+  // without a kink node records no check (the journal's "not run") rather than an inconclusive,
+  // so a nightly report's inconclusive counts stay about points an oracle could not judge; run
+  // alone, it says why it judged nothing.
+  await run("kink-conventions", () => {
+    const k = kinkConventionCheck(c, types, seed);
+    return k.status === "inconclusive" && selected.size > 1 ? null : k;
+  });
 
   return { verdict: verdict(label, result, checks), fired: Object.fromEntries(ctx.fired), destroyHandlerPaths: dhPaths, backend, millis };
 }
