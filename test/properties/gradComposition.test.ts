@@ -71,6 +71,26 @@ const CASE: Case = parseCase({
   wrt: ["x", "u"],
 });
 
+/**
+ * A positional case whose own wrt z reaches the cost only through a comparison: the driver
+ * reports it disconnected, so the disconnected claim must judge it with the variables it adds.
+ */
+const CASE_GT: Case = parseCase({
+  format: "xgrad-case/1",
+  inputs: [
+    { name: "x", kind: "tensor", shape: [2, 3], dtype: "float32", value: [[0.3, -0.2, 0.5], [0.1, 0.2, 0.3]] },
+    { name: "z", kind: "tensor", shape: [2, 3], dtype: "float32", value: [[0.3, -0.2, 0.5], [0.1, -0.2, 0.3]] },
+  ],
+  nodes: [
+    { id: "g", op: "gt", args: ["z", 0] },
+    { id: "m", op: "mul", args: ["x", "g"] },
+    { id: "e", op: "exp", args: ["m"] },
+    { id: "cost", op: "sum", args: ["e"] },
+  ],
+  cost: "cost",
+  wrt: ["x", "z"],
+});
+
 /** The claims of one case, with `engine` standing in for the real entry points. */
 function claimsOn(c: Case, claims: readonly CompositionClaim[], engine: CompositionEngine = ENGINE): ClaimOutcome[] {
   const b = buildCase(c);
@@ -280,6 +300,17 @@ describe("grad-composition", function () {
       assert.match(reasonOf(o), fault.says);
     });
   }
+
+  it("disconnected judges a case wrt the cost reads only through a comparison, on the real engine and on a faulty one", () => {
+    const ok = only(claimsOn(CASE_GT, ["disconnected"]), "disconnected");
+    assert.equal(ok.status, "pass", `disconnected: ${reasonOf(ok)}`);
+    assert.match(reasonOf(ok), /^disconnected with fresh_[xz], unread_[xz] and the case's z /);
+    // "disconnected" giving null for every disconnected wrt, the case's z included.
+    const faulty: CompositionEngine = { ...ENGINE, gradWith: (cost, wrt, o) => ENGINE.gradWith(cost, wrt, o.returnDisconnected === "disconnected" ? { ...o, returnDisconnected: "none" } : o) };
+    const o = only(claimsOn(CASE_GT, ["disconnected"], faulty), "disconnected");
+    assert.equal(o.status, "fail", `disconnected: ${reasonOf(o)}`);
+    assert.match(reasonOf(o), /returnDisconnected: "disconnected"\}\) gives null for (fresh_[xz]|unread_[xz]) instead of the DISCONNECTED marker/);
+  });
 
   it("known-grads catches the lazy strategy's additive knownGrads on a named graph (a real driver bug, so the claim judges perNode there)", () => {
     // The driver's contract: a knownGrads value is the WHOLE gradient at its key. The lazy
