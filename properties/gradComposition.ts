@@ -8,6 +8,8 @@
  * | `consider-constant` | `grad(cost, wrt, {considerConstant: [v]})`, lazy and perNode | `grad(cost', wrt)` on the same cut graph: no gradient can flow through a root |
  * | `one-compile` | two lazy pullbacks (cotangent w = 1) over regions that differ in one constant, in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs) | the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass); the second: itself compiled alone in NONE |
  * | `jacobian` | `jacobian(y, xp)` for a small interior y, contracted with a seeded weight w | `grad(sum(w · y), xp)` |
+ * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time) | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v: no knownGrads on the reference path |
+ * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt |
  *
  * The cut graph is the key to the first two: in it v is an ordinary input, so its gradient and
  * the gradients with v held fixed come from the plain driver on a root, a path the other
@@ -19,9 +21,11 @@
  * suite ("rotate", the default) the property runs on a seeded subset of the cases: the case seed
  * picks one of 64 slots, and {@link SCHEDULE} gives 8 slots to `jacobian` (~1 ms), 5 to the
  * cut-graph group (`interior-wrt` + `consider-constant`, ~3 ms, the considerConstant strategy
- * alternating lazy / perNode by seed) and 3 to `one-compile` (~3.5 ms): ~0.5 ms per case on
- * average, ~3% of the suite. On the other 48 slots it records no check (the journal's "not
- * run"), which is not an inconclusive verdict. A scheduled group that does
+ * alternating lazy / perNode by seed), 3 to `one-compile` (~3.5 ms), 3 to `known-grads` (~2 ms)
+ * and 3 to `disconnected` (~1 ms; graph building and signatures, one tiny compile): ~0.65 ms per
+ * case on average, ~4% of the suite (the last two measured relative to `jacobian` under load).
+ * On the other 42 slots it records no check (the journal's "not run"), which is not an
+ * inconclusive verdict. A scheduled group that does
  * not apply passes its turn to the next group. The schedule is a pure function of the case, so
  * `xgrad check` reproduces a fuzz verdict exactly. "all" runs every claim: the default when
  * grad-composition is the only property selected, since shrinking and localization re-run one
