@@ -47,7 +47,6 @@ import { add as padd, mul as pmul } from "../src/tensor/elemwise.js";
 import { transpose as ptranspose } from "../src/tensor/shape.js";
 import { sum as psum } from "../src/tensor/reduce.js";
 import * as X from "../src/xtensor/index.js";
-import { hasNamedOps } from "../src/xtensor/op.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import { compareArrays, compareRecords, toArrayValue } from "./compare.js";
@@ -532,10 +531,7 @@ class ClaimContext {
       throw e;
     }
 
-    // The strategies judged: those of this context, except the lazy one on named graphs while
-    // the driver's lazy region treats a knownGrads entry as additive (see KNOWN_GRADS_LAZY_NAMED_BUG).
-    const lazyBroken = KNOWN_GRADS_LAZY_NAMED_BUG && hasNamedOps([b.cost]);
-    const strategies = [...new Set(this.ccStrategies.map((s) => (s === "lazy" && lazyBroken ? "perNode" : s)))];
+    const strategies = this.ccStrategies;
     const outs = strategies.map((s) => this.engine.grad(b.cost, b.wrt, { ...opts, knownGrads: new Map([[v, known]]), gradStrategy: s }));
     const f = compile([...b.inputs.values(), vCut], [...ref, ...outs.flat()], { mode: "NONE" });
     const res = f(...b.values.values(), NDArray.fromFlat(value.data, value.shape, vDtype));
@@ -559,8 +555,7 @@ class ClaimContext {
         };
       }
     }
-    const note = lazyBroken && this.ccStrategies.includes("lazy") ? " (perNode for lazy: named graph)" : "";
-    return { claim, status: "pass", detail: `known-grads at node ${id}, ${strategies.join(" and ")}${note}, ${what} (wrt ${wrtNames})`, maxAbsErr, maxRelErr };
+    return { claim, status: "pass", detail: `known-grads at node ${id}, ${strategies.join(" and ")}, ${what} (wrt ${wrtNames})`, maxAbsErr, maxRelErr };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -761,16 +756,6 @@ class ClaimContext {
     };
   }
 }
-
-/**
- * The driver's lazy strategy currently treats a `knownGrads` entry on a named graph as an
- * additive cotangent (its region pulls back [cost, v] with seeds [1, w], so v also receives its
- * consumers' terms), contrary to its own contract; perNode and positional graphs replace. While
- * this is true, known-grads judges perNode where it would judge lazy on a graph with named ops,
- * and test/properties/gradComposition.test.ts pins the bug (that test fails once it is fixed:
- * then set this to false).
- */
-export const KNOWN_GRADS_LAZY_NAMED_BUG = true;
 
 /** A seeded permutation of `dims`, not the identity when there are two dims or more. */
 function seededPermutation(dims: readonly string[], rand: () => number): string[] {

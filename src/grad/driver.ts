@@ -29,6 +29,7 @@ import "./tensor-algebra.js";
 import "./xtensor-algebra.js";
 import { lazyPullback, needsRegionStrategy, setExpansionDifferentiator } from "./lazy.js";
 import { chainThroughWrt, lowerThenGradWith, perNodeRule } from "./strategies.js";
+import { ancestors } from "../graph/traversal.js";
 
 /** What to do when the cost does not depend on a requested variable. */
 export type DisconnectedPolicy = "raise" | "warn" | "ignore";
@@ -192,12 +193,21 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
       // One graph-level Pullback node for the whole region; the compiler expands it later. The
       // region is cut at every wrt, so its outputs are partials: chain them into totals.
       const cc = options.considerConstant ?? [];
-      const partial = lazyPullback(roots, roots.map((r) => (gradDict.get(r) ?? additive.get(r)) as Variable), wrt, cc).map((t, k) =>
-        isConnectedWrt(wrt[k], consumers, roots) ? t : DISCONNECTED,
+      // A region output's cotangent is additive, but a knownGrads entry is its key's *whole*
+      // gradient. So a key that another root or a wrt reads through is not an output: the region
+      // is cut there too, the key's total is fixed to its entry, and the chain pulls that entry
+      // upstream. (A key nothing reads through, e.g. the chain's own single root, stays an
+      // output: with nothing flowing into it, additive and whole are the same.)
+      const fixed = fixedKnownKeys(gradDict, cost, [...roots, ...wrt]);
+      const outs = roots.filter((r) => !fixed.has(r));
+      const cut = [...wrt, ...[...fixed].filter((k) => !wrt.includes(k))];
+      const partial = lazyPullback(outs, outs.map((r) => (gradDict.get(r) ?? additive.get(r)) as Variable), cut, cc).map((t, k) =>
+        fixed.has(cut[k]) ? (gradDict.get(cut[k]) as Variable) : isConnectedWrt(cut[k], consumers, roots) ? t : DISCONNECTED,
       );
-      return chainThroughWrt(partial, wrt, cc, (u, gu, upstream, blockers) =>
+      const totals = chainThroughWrt(partial, cut, cc, (u, gu, upstream, blockers) =>
         gradTerms(null, upstream, { ...options, knownGrads: new Map([[u, gu]]), considerConstant: blockers }),
-      );
+      fixed);
+      return totals.slice(0, wrt.length);
     }
     const perNode = perNodeRule(differentiate);
     const outer = options.ruleFor;
@@ -244,6 +254,17 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
 
 // ---------------------------------------------------------------------------------------------
 // Named regions
+
+/**
+ * The knownGrads keys (never the cost's own seed) that some other root or wrt is computed from:
+ * a gradient would flow into them from downstream, which their entry replaces.
+ */
+function fixedKnownKeys(gradDict: ReadonlyMap<Variable, GradTerm>, cost: Variable | null, targets: readonly Variable[]): Set<Variable> {
+  const keys = [...gradDict.keys()].filter((k) => k !== cost);
+  if (keys.length === 0) return new Set();
+  const upstream = new Set(ancestors(targets.flatMap((t) => (t.owner === null ? [] : t.owner.inputs))));
+  return new Set(keys.filter((k) => upstream.has(k)));
+}
 
 /** True when a node on a true path wrt → roots has no positional rule (a named op or a Pullback node). */
 function hasRegionNode(consumers: ConsumerMap): boolean {

@@ -124,13 +124,15 @@ function lowerCut(differentiate: Differentiate, cost: Variable, wrt: readonly Va
  * where ∂u/∂w is taken through u's own graph cut at the other wrt (and at `considerConstant`),
  * so that each path is counted once. `pullThrough(u, g, upstream, blockers)` returns the
  * vector-Jacobian product gᵀ ∂u/∂upstream with `blockers` cut. The wrt are visited downstream
- * first, so total(u) is complete before it is pulled back.
+ * first, so total(u) is complete before it is pulled back. A `fixed` wrt (a knownGrads key: its
+ * entry is its whole gradient) takes no contributions from downstream, but is still pulled back.
  */
 export function chainThroughWrt(
   partial: readonly GradTerm[],
   wrt: readonly Variable[],
   considerConstant: readonly Variable[],
   pullThrough: (u: Variable, g: Variable, upstream: readonly Variable[], blockers: readonly Variable[]) => GradTerm[],
+  fixed: ReadonlySet<Variable> = new Set(),
 ): GradTerm[] {
   const unique = [...new Set(wrt)];
   const constant = new Set(considerConstant);
@@ -154,6 +156,7 @@ export function chainThroughWrt(
     const ups = direct.get(u) as Variable[];
     const contrib = pullThrough(u, gu, ups, blockersOf(u));
     ups.forEach((w, k) => {
+      if (fixed.has(w)) return;
       const c = contrib[k];
       const prev = total.get(w) as GradTerm;
       if (isUndefinedGrad(prev)) return;

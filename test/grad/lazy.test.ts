@@ -125,6 +125,33 @@ describe("lazy Pullback node", () => {
     assertClose(compare(runCompiled([x], [e], [XV], "NONE"), numeric, 1e-7, 1e-8), "expansion vs FD");
   });
 
+  it("a knownGrads entry is its key's whole gradient in the lazy region too, not an extra cotangent", () => {
+    // y = x*x is read by the cost; a known gradient k for y replaces what the cost sends back to
+    // it. The lazy region once pulled back [cost, y] with seeds [1, k], so y got both (found by
+    // grad-composition's known-grads claim). Judged against the perNode strategy and by hand.
+    const x = xtensor("x", { dims: ["a", "b"], shape: [3, 3] });
+    const y = x.mul(x);
+    const z = exp(y).mul(W);
+    const cost = z.add(x).sum().values;
+    const K = rand([3, 3], 9);
+    const k = xconstant(K, ["a", "b"]);
+    const kz = xconstant(rand([3, 3], 10), ["a", "b"]);
+    const xv = XV.toFlat();
+    const want = xv.map((v, i) => 1 + 2 * v * K.toFlat()[i]);
+    for (const [what, known, wrt] of [
+      ["a key the cost reads through", new Map([[y, k]]), [x]],
+      ["a key that is also a wrt", new Map([[y, k]]), [x, y]],
+      ["two keys, one read through the other", new Map<Variable, Variable>([[y, k], [z, kz]]), [x]],
+    ] as const) {
+      const [lazy, perNode] = (["lazy", "perNode"] as const).map((s) => grad(cost, [...wrt], { knownGrads: known, gradStrategy: s }));
+      assert.equal(pullbackNodes(lazy).length > 0, true, `${what}: the lazy strategy builds a Pullback node`);
+      const [l, p] = [lazy, perNode].map((gs) => runCompiled([x], gs, [XV], "NONE"));
+      assertClose(compare(l, p, 1e-12, 1e-12), `${what}: lazy vs perNode`);
+      if (known.size === 1) assertClose(compare([l[0]], [want], 1e-12, 1e-12), `${what}: 1 + 2x·k`);
+      if (wrt.length === 2) assertClose(compare([l[1]], [K.toFlat()], 0, 0), `${what}: the key's own gradient is its entry`);
+    }
+  });
+
   it("structurally equal Pullback nodes carry equal ops and MergeOptimizer merges them (FAST_RUN)", () => {
     const x = xtensor("x", { dims: ["a", "b"], shape: [3, 3] });
     const mk = (): Variable => exp(x).mul(W).sum({ dims: "a" }).pow(2).sum().values;
