@@ -38,7 +38,7 @@ import { type Disconnected, isDisconnected } from "../src/graph/op.js";
 import { ancestors, clone } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
-import { type GradOptions, type PullbackOptions, grad, pullback } from "../src/grad/driver.js";
+import { type GradOptions, type PullbackOptions, grad, lowerThenGrad, pullback } from "../src/grad/driver.js";
 import { jacobian } from "../src/grad/jacobian.js";
 import { graphSignature } from "../src/grad/lazy.js";
 import { GradError } from "../src/errors.js";
@@ -644,6 +644,17 @@ class ClaimContext {
       if (g === null) caseNull.add(i);
       else if (!(g instanceof Variable)) return fail(`${show(ignoreNone)} gives ${String(g)} for ${b.wrtNames[i]}, neither a Variable nor null`);
       else if (sig(g) !== plainSig[i]) return fail(`${show(ignoreNone)}: the gradient for ${b.wrtNames[i]} is not the graph of grad(cost, wrt) without the disconnected variables`);
+    }
+    // Which case wrt are disconnected is a fact about the graph, not about a strategy: perNode
+    // and the lowering reference must name the same ones (a bool or integer value on the only
+    // path carries no cotangent; the lazy region once counted such a wrt as connected).
+    const perNodeNone = run({ ...ignoreNone, gradStrategy: "perNode" }).out;
+    const loweredNone = lowerThenGrad(b.cost, list, ignoreNone);
+    for (const [i, at] of caseAt.entries()) {
+      const byStrategy = { lazy: caseNull.has(i), perNode: perNodeNone[at] === null, lowerThenGrad: loweredNone[at] === null };
+      if (new Set(Object.values(byStrategy)).size > 1) {
+        return fail(`the strategies disagree on whether the cost depends on ${b.wrtNames[i]}: ${Object.entries(byStrategy).map(([k, v]) => `${k} says ${v ? "disconnected" : "connected"}`).join(", ")}`);
+      }
     }
     const nDisconnected = added.length + caseNull.size;
     const baseWarnings = base.warnings.length;

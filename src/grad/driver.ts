@@ -202,7 +202,7 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
       const outs = roots.filter((r) => !fixed.has(r));
       const cut = [...wrt, ...[...fixed].filter((k) => !wrt.includes(k))];
       const partial = lazyPullback(outs, outs.map((r) => (gradDict.get(r) ?? additive.get(r)) as Variable), cut, cc).map((t, k) =>
-        fixed.has(cut[k]) ? (gradDict.get(cut[k]) as Variable) : isConnectedWrt(cut[k], consumers, roots) ? t : DISCONNECTED,
+        fixed.has(cut[k]) ? (gradDict.get(cut[k]) as Variable) : isConnectedWrt(cut[k], consumers, roots, patterns) ? t : DISCONNECTED,
       );
       const totals = chainThroughWrt(partial, cut, cc, (u, gu, upstream, blockers) =>
         gradTerms(null, upstream, { ...options, knownGrads: new Map([[u, gu]]), considerConstant: blockers }),
@@ -272,9 +272,26 @@ function hasRegionNode(consumers: ConsumerMap): boolean {
   return false;
 }
 
-/** A wrt is connected when it has a consumer on a true path to the roots, or is a root itself. */
-function isConnectedWrt(w: Variable, consumers: ConsumerMap, roots: readonly Variable[]): boolean {
-  return consumers.has(w) || roots.includes(w);
+/**
+ * A wrt is connected when it is a root, or reaches one along true connections through float
+ * values only: a bool or integer value carries no cotangent (every rule returns DISCONNECTED
+ * through one), so `sum(x * (z > 0))` does not depend on z, as the per-node strategy and the
+ * lowering reference already said. The lazy region cannot tell, because its node reads z.
+ */
+function isConnectedWrt(w: Variable, consumers: ConsumerMap, roots: readonly Variable[], patterns: PatternCache): boolean {
+  const seen = new Set<Variable>();
+  const todo = [w];
+  while (todo.length > 0) {
+    const v = todo.pop() as Variable;
+    if (roots.includes(v)) return true;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    for (const [node, slots] of consumers.get(v) ?? []) {
+      const p = patterns.get(node);
+      for (const i of slots) node.outputs.forEach((out, j) => p[i][j] && (isFloat(out.type.dtype) || roots.includes(out)) && todo.push(out));
+    }
+  }
+  return false;
 }
 
 /**

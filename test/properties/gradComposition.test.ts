@@ -90,6 +90,23 @@ const CASE_GT: Case = parseCase({
   wrt: ["x", "z"],
 });
 
+/** CASE_GT with named dims: the lazy strategy's region reads z, yet the cost does not depend on it. */
+const CASE_GT_NAMED: Case = parseCase({
+  format: "xgrad-case/1",
+  inputs: [
+    { name: "x", kind: "xtensor", dims: ["a", "b"], shape: [2, 3], dtype: "float64", value: [[0.3, -0.2, 0.5], [0.1, 0.2, 0.3]] },
+    { name: "z", kind: "xtensor", dims: ["b", "a"], shape: [3, 2], dtype: "float64", value: [[0.3, -0.2], [0.5, 0.1], [-0.2, 0.3]] },
+  ],
+  nodes: [
+    { id: "g", op: "gt", args: ["z", 0] },
+    { id: "m", op: "mul", args: ["x", "g"] },
+    { id: "e", op: "exp", args: ["m"] },
+    { id: "cost", op: "sum", args: ["e"], dims: null },
+  ],
+  cost: "cost",
+  wrt: ["x", "z"],
+});
+
 /** The claims of one case, with `engine` standing in for the real entry points. */
 function claimsOn(c: Case, claims: readonly CompositionClaim[], engine: CompositionEngine = ENGINE): ClaimOutcome[] {
   const b = buildCase(c);
@@ -309,6 +326,18 @@ describe("grad-composition", function () {
     const o = only(claimsOn(CASE_GT, ["disconnected"], faulty), "disconnected");
     assert.equal(o.status, "fail", `disconnected: ${reasonOf(o)}`);
     assert.match(reasonOf(o), /returnDisconnected: "disconnected"\}\) gives null for (fresh_[xz]|unread_[xz]) instead of the DISCONNECTED marker/);
+  });
+
+  it("disconnected: the strategies must agree on which case wrt the cost depends on (a bool on the only path disconnects)", () => {
+    // The lazy region used to call z connected here (its Pullback node reads z) and return
+    // zeros where perNode and lowerThenGrad said disconnected; the driver now walks float values only.
+    const ok = only(claimsOn(CASE_GT_NAMED, ["disconnected"]), "disconnected");
+    assert.equal(ok.status, "pass", `disconnected on the named case: ${reasonOf(ok)}`);
+    // perNode calling every wrt connected (zeros for a disconnected one) is a disagreement.
+    const faulty: CompositionEngine = { ...ENGINE, gradWith: (cost, wrt, o) => ENGINE.gradWith(cost, wrt, o.gradStrategy === "perNode" ? { ...o, returnDisconnected: "zero" } : o) };
+    const o = only(claimsOn(CASE_GT_NAMED, ["disconnected"], faulty), "disconnected");
+    assert.equal(o.status, "fail", `disconnected with a faulty perNode: ${reasonOf(o)}`);
+    assert.match(reasonOf(o), /the strategies disagree on whether the cost depends on z: lazy says disconnected, perNode says connected, lowerThenGrad says disconnected/);
   });
 
   it("known-grads judges the lazy strategy on a named graph, where it caught knownGrads treated as additive (a driver bug, fixed)", () => {
