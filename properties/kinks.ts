@@ -199,7 +199,7 @@ function plant(op: KinkOp, operands: Operand[], out: VarType, rand: () => number
     const k = Math.floor(rand() * x.data.length);
     if (x.data.length > 0) x.data[k] = 0;
     const zeros = x.data.flatMap((v, i) => (v === 0 ? [i] : []));
-    return zeros.length === 0 ? "no element (empty operand)" : `zeros planted at flat [${zeros.join(", ")}]`;
+    return zeros.length === 0 ? "no element (empty operand)" : `zeros planted at flat [${zeros.join(", ")}] (x = [${x.data.join(", ")}])`;
   }
   if (op === "max" || op === "min") {
     const x = operands[0] as Operand & { kind: "input" };
@@ -238,7 +238,9 @@ function plant(op: KinkOp, operands: Operand[], out: VarType, rand: () => number
   const av = (k: number): number => operandValue(a, maps[0], unravel(k, out.shape), out.dtype);
   const bv = (k: number): number => operandValue(b, maps[1], unravel(k, out.shape), out.dtype);
   const tied = Array.from({ length: size(out.shape) }, (_, k) => k).filter((k) => av(k) === bv(k));
-  return tied.length === 0 ? "no tie possible in these dtypes" : `tied at output flat [${tied.join(", ")}]`;
+  const show = (o: Operand): string => (o.kind === "literal" ? String(o.value) : `[${o.data.join(", ")}]`);
+  const vals = `(a = ${show(a)}, b = ${show(b)})`;
+  return tied.length === 0 ? `no tie possible in these dtypes ${vals}` : `tied at output flat [${tied.join(", ")}] ${vals}`;
 }
 
 // ---------------------------------------------------------------------------------------------
