@@ -5,23 +5,60 @@
  * human then confirms or corrects.
  *
  *   node --import tsx test/mutation/summarize.ts reports/mutation/**\/mutation.json [--mutants]
+ *       [--triage test/mutation/triage.json]
  *
  * Score as Stryker computes it: (killed + timeout) / (killed + timeout + survived + no coverage);
  * compile errors (the TypeScript checker) are not valid mutants and are left out.
+ *
+ * `--triage` applies a reviewed per-mutant classification (test/mutation/triage.json) and adds a
+ * second table: the raw score, the score with `equivalent` mutants left out of the denominator
+ * (they cannot be killed by any test), the count per class and the undetected mutants nobody has
+ * classified yet. Entries are matched by content, not by line number, because the reports were
+ * produced at older commits and lines shift: (file, trimmed source line text taken from the
+ * report's own `source`, mutatorName, replacement), plus the optional `original` (the start of
+ * the mutated span) that tells apart mutants of one line with the same replacement, e.g. the
+ * three `=> true` mutants of `a && b && c`.
  */
 import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 
-interface Mutant {
+export interface Mutant {
   id: string;
   mutatorName: string;
   replacement?: string;
   status: string;
-  location: { start: { line: number; column: number } };
+  location: { start: { line: number; column: number }; end: { line: number; column: number } };
 }
-interface Report {
+export interface Report {
   files: Record<string, { source: string; mutants: Mutant[] }>;
 }
 type Counts = Record<"Killed" | "Timeout" | "Survived" | "NoCoverage" | "CompileError" | "RuntimeError" | "Ignored", number>;
+
+/** The triage classes, in the order they are printed. */
+export const TRIAGE_CLASSES = ["gap", "defensive", "reporting", "equivalent"] as const;
+export type TriageClass = (typeof TRIAGE_CLASSES)[number];
+
+/** One reviewed undetected mutant (test/mutation/triage.json holds an array of these). */
+export interface TriageEntry {
+  file: string;
+  /** The trimmed text of the source line the mutant starts on, as in the report's `source`. */
+  line: string;
+  /** Optional: the start of the mutated span (whitespace collapsed), to tell apart same-line mutants. */
+  original?: string;
+  mutator: string;
+  replacement: string;
+  class: TriageClass;
+  reason: string;
+}
+
+/** An undetected (survived or no-coverage) mutant with its source text and its triage entry, if any. */
+export interface Undetected {
+  file: string;
+  mutant: Mutant;
+  line: string;
+  span: string;
+  entry: TriageEntry | null;
+}
 
 const zero = (): Counts => ({ Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, CompileError: 0, RuntimeError: 0, Ignored: 0 });
 const score = (c: Counts): number => {
@@ -30,6 +67,93 @@ const score = (c: Counts): number => {
   return valid === 0 ? NaN : (100 * detected) / valid;
 };
 
+/**
+ * The raw Stryker score and the score without the equivalent mutants: an equivalent mutant
+ * cannot be killed by any test, so it belongs in neither the numerator nor the denominator.
+ */
+export function adjustedScore(c: Pick<Counts, "Killed" | "Timeout" | "Survived" | "NoCoverage">, equivalent: number): { raw: number; adjusted: number } {
+  const detected = c.Killed + c.Timeout;
+  const valid = detected + c.Survived + c.NoCoverage;
+  return { raw: valid === 0 ? NaN : (100 * detected) / valid, adjusted: valid - equivalent <= 0 ? NaN : (100 * detected) / (valid - equivalent) };
+}
+
+/** Whitespace-collapsed text, so that a span that runs over several lines compares as one line. */
+const norm = (s: string): string => s.replace(/\s+/g, " ").trim();
+
+/** The source text a mutant replaces (1-based lines and columns, end exclusive, as Stryker writes them). */
+export function mutatedSpan(src: readonly string[], m: Mutant): string {
+  const { start: s, end: e } = m.location;
+  if (s.line === e.line) return src[s.line - 1].slice(s.column - 1, e.column - 1);
+  return [src[s.line - 1].slice(s.column - 1), ...src.slice(s.line, e.line - 1), src[e.line - 1].slice(0, e.column - 1)].join("\n");
+}
+
+/** Check the shape of a parsed triage file; a malformed entry would otherwise just never match. */
+export function parseTriage(json: unknown): TriageEntry[] {
+  if (!Array.isArray(json)) throw new Error("triage: expected a JSON array of entries");
+  return json.map((e: unknown, i): TriageEntry => {
+    const o = e as Record<string, unknown>;
+    for (const k of ["file", "line", "mutator", "replacement", "class", "reason"]) {
+      if (typeof o?.[k] !== "string") throw new Error(`triage: entry ${i} has no string field "${k}"`);
+    }
+    if (!(TRIAGE_CLASSES as readonly string[]).includes(o.class as string)) throw new Error(`triage: entry ${i} has unknown class ${JSON.stringify(o.class)}`);
+    if (o.original !== undefined && typeof o.original !== "string") throw new Error(`triage: entry ${i}: "original" must be a string`);
+    return o as unknown as TriageEntry;
+  });
+}
+
+/**
+ * The undetected mutants of a report, each paired with at most one triage entry, and each entry
+ * used at most once (identical mutants need one entry each). Mutants are visited in source
+ * order and the entry with the longest matching `original` is preferred (one without comes
+ * last), so a loose entry never takes the place of a precise one.
+ */
+export function matchTriage(report: Report, entries: readonly TriageEntry[]): { undetected: Undetected[]; unused: TriageEntry[] } {
+  const used = new Set<TriageEntry>();
+  const undetected: Undetected[] = [];
+  for (const [file, v] of Object.entries(report.files)) {
+    const src = v.source.split("\n");
+    const ms = v.mutants
+      .filter((m) => m.status === "Survived" || m.status === "NoCoverage")
+      .sort((a, b) => a.location.start.line - b.location.start.line || a.location.start.column - b.location.start.column);
+    for (const m of ms) {
+      const line = src[m.location.start.line - 1].trim();
+      const span = norm(mutatedSpan(src, m));
+      const cands = entries.filter(
+        (e) => !used.has(e) && e.file === file && e.line === line && e.mutator === m.mutatorName && e.replacement === (m.replacement ?? "") && (e.original === undefined || span.startsWith(e.original)),
+      );
+      // The longest matching `original` is the most precise: "a && b" must not take the entry
+      // written for "a" just because "a && b".startsWith("a").
+      const entry = cands.reduce<TriageEntry | null>((best, e) => ((e.original?.length ?? -1) > (best?.original?.length ?? -1) ? e : best), cands[0] ?? null);
+      if (entry !== null) used.add(entry);
+      undetected.push({ file, mutant: m, line, span, entry });
+    }
+  }
+  return { undetected, unused: entries.filter((e) => !used.has(e)) };
+}
+
+/** Per-file triage totals: the Stryker counts plus the undetected mutants per class. */
+export interface TriageCounts {
+  counts: Pick<Counts, "Killed" | "Timeout" | "Survived" | "NoCoverage">;
+  classes: Record<TriageClass, number>;
+  unclassified: number;
+}
+
+/** Stryker counts and class counts per file of a report, from `matchTriage`'s pairing. */
+export function triageCounts(report: Report, undetected: readonly Undetected[]): Map<string, TriageCounts> {
+  const out = new Map<string, TriageCounts>();
+  for (const [file, v] of Object.entries(report.files)) {
+    const t: TriageCounts = { counts: { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0 }, classes: { gap: 0, defensive: 0, reporting: 0, equivalent: 0 }, unclassified: 0 };
+    for (const m of v.mutants) if (m.status in t.counts) t.counts[m.status as keyof TriageCounts["counts"]]++;
+    out.set(file, t);
+  }
+  for (const u of undetected) {
+    const t = out.get(u.file) as TriageCounts;
+    if (u.entry === null) t.unclassified++;
+    else t.classes[u.entry.class]++;
+  }
+  return out;
+}
+
 /** A first-pass tag from the mutated line alone. */
 function tag(line: string, m: Mutant): string {
   if (/throw new |new (GradError|OpInputError|InvariantError|UndefinedGrad|InconsistencyError)\(/.test(line) && m.mutatorName === "StringLiteral") return "message";
@@ -37,43 +161,102 @@ function tag(line: string, m: Mutant): string {
   return "";
 }
 
-const args = process.argv.slice(2);
-const showMutants = args.includes("--mutants");
-const files = new Map<string, Counts>();
-const lines: string[] = [];
-for (const path of args.filter((a) => !a.startsWith("--"))) {
-  const r = JSON.parse(readFileSync(path, "utf8")) as Report;
-  for (const [f, v] of Object.entries(r.files)) {
-    const c = files.get(f) ?? zero();
-    files.set(f, c);
-    const src = v.source.split("\n");
-    for (const m of v.mutants) {
-      c[m.status as keyof Counts] = (c[m.status as keyof Counts] ?? 0) + 1;
-      if (m.status !== "Survived" && m.status !== "NoCoverage") continue;
-      const l = m.location.start.line;
-      const text = src[l - 1].trim();
-      lines.push(`${m.status === "Survived" ? "S" : "N"} ${f}:${l}:${m.location.start.column} ${m.mutatorName} [${tag(text, m)}] ${text.slice(0, 100)} => ${(m.replacement ?? "").replace(/\s+/g, " ").slice(0, 70)}`);
+function main(args: readonly string[]): void {
+  const showMutants = args.includes("--mutants");
+  const ti = args.indexOf("--triage");
+  const triagePath = ti >= 0 ? args[ti + 1] : undefined;
+  if (ti >= 0 && (triagePath === undefined || triagePath.startsWith("--"))) throw new Error("--triage needs a path (test/mutation/triage.json)");
+  const entries = triagePath === undefined ? null : parseTriage(JSON.parse(readFileSync(triagePath, "utf8")));
+  const paths = args.filter((a, i) => !a.startsWith("--") && !(ti >= 0 && i === ti + 1));
+
+  const files = new Map<string, Counts>();
+  const lines: string[] = [];
+  const triaged = new Map<string, TriageCounts>();
+  const gapLines: string[] = [];
+  const otherLines: string[] = [];
+  let unusedEntries: TriageEntry[] = entries ?? [];
+  for (const path of paths) {
+    const r = JSON.parse(readFileSync(path, "utf8")) as Report;
+    for (const [f, v] of Object.entries(r.files)) {
+      const c = files.get(f) ?? zero();
+      files.set(f, c);
+      const src = v.source.split("\n");
+      for (const m of v.mutants) {
+        c[m.status as keyof Counts] = (c[m.status as keyof Counts] ?? 0) + 1;
+        if (m.status !== "Survived" && m.status !== "NoCoverage") continue;
+        const l = m.location.start.line;
+        const text = src[l - 1].trim();
+        lines.push(`${m.status === "Survived" ? "S" : "N"} ${f}:${l}:${m.location.start.column} ${m.mutatorName} [${tag(text, m)}] ${text.slice(0, 100)} => ${(m.replacement ?? "").replace(/\s+/g, " ").slice(0, 70)}`);
+      }
     }
+    if (entries === null) continue;
+    // Each report is matched against the entries the earlier reports left, so one entry never
+    // counts for two reports that share a file.
+    const { undetected, unused } = matchTriage(r, unusedEntries);
+    unusedEntries = unused;
+    for (const [f, t] of triageCounts(r, undetected)) {
+      const acc = triaged.get(f);
+      if (acc === undefined) triaged.set(f, t);
+      else {
+        for (const k of Object.keys(t.counts) as (keyof TriageCounts["counts"])[]) acc.counts[k] += t.counts[k];
+        for (const k of TRIAGE_CLASSES) acc.classes[k] += t.classes[k];
+        acc.unclassified += t.unclassified;
+      }
+    }
+    for (const u of undetected) {
+      const m = u.mutant;
+      const head = `${m.status === "Survived" ? "S" : "N"} ${u.file}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName} ${u.line.slice(0, 100)} => ${(m.replacement ?? "").replace(/\s+/g, " ").slice(0, 70)}`;
+      const cls = u.entry === null ? "UNCLASSIFIED" : u.entry.class;
+      const line = `[${cls}] ${head}${u.entry === null ? "" : `\n      ${u.entry.reason}`}`;
+      (u.entry?.class === "gap" ? gapLines : otherLines).push(line);
+    }
+  }
+
+  const dirs = new Map<string, Counts>();
+  for (const [f, c] of files) {
+    const d = f.slice(0, f.lastIndexOf("/"));
+    const dc = dirs.get(d) ?? zero();
+    for (const k of Object.keys(c) as (keyof Counts)[]) dc[k] += c[k];
+    dirs.set(d, dc);
+  }
+  const total = zero();
+  for (const c of dirs.values()) for (const k of Object.keys(c) as (keyof Counts)[]) total[k] += c[k];
+
+  const row = (name: string, c: Counts): string =>
+    `| ${name} | ${score(c).toFixed(1)} | ${c.Killed} | ${c.Timeout} | ${c.Survived} | ${c.NoCoverage} | ${c.CompileError} |`;
+  console.log("| file | score % | killed | timeout | survived | no coverage | compile errors |");
+  console.log("|---|---|---|---|---|---|---|");
+  for (const [d, dc] of [...dirs].sort()) {
+    console.log(row(`**${d}/**`, dc));
+    for (const [f, c] of [...files].filter(([f]) => f.startsWith(`${d}/`) && !f.slice(d.length + 1).includes("/")).sort()) console.log(row(f, c));
+  }
+  console.log(row("**all**", total));
+
+  if (entries !== null) {
+    const sum: TriageCounts = { counts: { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0 }, classes: { gap: 0, defensive: 0, reporting: 0, equivalent: 0 }, unclassified: 0 };
+    const trow = (name: string, t: TriageCounts): string => {
+      const s = adjustedScore(t.counts, t.classes.equivalent);
+      return `| ${name} | ${s.raw.toFixed(1)} | ${s.adjusted.toFixed(1)} | ${TRIAGE_CLASSES.map((k) => t.classes[k]).join(" | ")} | ${t.unclassified} |`;
+    };
+    console.log(`\nTriage (${triagePath}): adjusted score = (killed + timeout) / (valid − equivalent)\n`);
+    console.log(`| file | raw % | adjusted % | ${TRIAGE_CLASSES.join(" | ")} | unclassified |`);
+    console.log(`|---|---|---|${TRIAGE_CLASSES.map(() => "---|").join("")}---|`);
+    for (const [f, t] of [...triaged].sort(([a], [b]) => a.localeCompare(b))) {
+      console.log(trow(f, t));
+      for (const k of Object.keys(t.counts) as (keyof TriageCounts["counts"])[]) sum.counts[k] += t.counts[k];
+      for (const k of TRIAGE_CLASSES) sum.classes[k] += t.classes[k];
+      sum.unclassified += t.unclassified;
+    }
+    console.log(trow("**all**", sum));
+    // A stale entry (its mutant no longer in any report given) is worth knowing about: the
+    // source changed, or the entry has a typo and some mutant is silently unclassified.
+    if (unusedEntries.length > 0) console.log(`\n${unusedEntries.length} triage entries matched no undetected mutant of these reports`);
+  }
+  if (showMutants) {
+    if (entries === null) console.log(`\n${lines.sort().join("\n")}`);
+    else console.log(`\n${[...gapLines.sort(), ...otherLines.sort()].join("\n")}`);
   }
 }
 
-const dirs = new Map<string, Counts>();
-for (const [f, c] of files) {
-  const d = f.slice(0, f.lastIndexOf("/"));
-  const dc = dirs.get(d) ?? zero();
-  for (const k of Object.keys(c) as (keyof Counts)[]) dc[k] += c[k];
-  dirs.set(d, dc);
-}
-const total = zero();
-for (const c of dirs.values()) for (const k of Object.keys(c) as (keyof Counts)[]) total[k] += c[k];
-
-const row = (name: string, c: Counts): string =>
-  `| ${name} | ${score(c).toFixed(1)} | ${c.Killed} | ${c.Timeout} | ${c.Survived} | ${c.NoCoverage} | ${c.CompileError} |`;
-console.log("| file | score % | killed | timeout | survived | no coverage | compile errors |");
-console.log("|---|---|---|---|---|---|---|");
-for (const [d, dc] of [...dirs].sort()) {
-  console.log(row(`**${d}/**`, dc));
-  for (const [f, c] of [...files].filter(([f]) => f.startsWith(`${d}/`) && !f.slice(d.length + 1).includes("/")).sort()) console.log(row(f, c));
-}
-console.log(row("**all**", total));
-if (showMutants) console.log(`\n${lines.sort().join("\n")}`);
+// Run only as a script, so that the test can import the matching without printing anything.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2));
