@@ -12,7 +12,7 @@
  * | second-order | lazy Hessian-vector product | central differences of the lazy gradient |
  * | pushforward-duality | ⟨w, J u⟩ from pushforward | ⟨Jᵀ w, u⟩ from pullback |
  * | forward-vs-tfjs | engine forward values | tfjs forward values (dims order included) |
- * | grad-composition | interior wrt, considerConstant, two Pullback nodes in one FAST_RUN compile, jacobian | the graph cut at an interior node, NONE compiles, grad of a weighted sum (properties/gradComposition.ts) |
+ * | grad-composition | interior wrt, considerConstant, two Pullback nodes in one FAST_RUN compile, jacobian, knownGrads, the disconnected-input options, grad of the FAST_RUN-rewritten graph | the graph cut at an interior node, NONE compiles, grad of a weighted sum, the strategies agreeing, the un-rewritten direct gradient (properties/gradComposition.ts) |
  * | kink-conventions | every gradient path at planted ties and zeros of the case's max/min/maximum/minimum/abs nodes | the spec's conventions, computed in plain JS (properties/kinks.ts) |
  *
  * An oracle that cannot judge a point says `inconclusive` with a reason; an exception inside a

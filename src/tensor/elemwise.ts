@@ -916,11 +916,16 @@ export class Composite extends Op {
 
   override connectionPattern(node: Apply): boolean[][] {
     const expr = this.props.expr;
+    // An intermediate of a bool or integer dtype carries no cotangent (every scalar pullback
+    // returns DISCONNECTED through one), so it cuts the connection: `cast(x > y, float)` does not
+    // connect x to the output. Without the cut the driver reads the pullback's correct
+    // DISCONNECTED as a broken rule (found by grad-composition's rewritten-grad claim).
+    const dts = compositeDtypes("Composite", expr, node.inputs.map((v) => v.type.dtype));
     // deps[r][i]: does reference r depend on input i through connected edges?
     const deps: boolean[][] = node.inputs.map((_, i) => node.inputs.map((__, k) => k === i));
-    for (const n of expr.nodes) {
+    for (const [j, n] of expr.nodes.entries()) {
       const row = new Array<boolean>(expr.nin).fill(false);
-      if (!("const" in n)) {
+      if (!("const" in n) && !isDiscrete(dts[expr.nin + j])) {
         const c = (SCALAR_OPS[n.op] as ScalarSpec).connected;
         n.args.forEach((a, k) => {
           if (c?.[k] === false) return;
