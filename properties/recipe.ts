@@ -85,7 +85,23 @@ const ALL_NAMES = [...DIM_ALPHABET, ...EXTRA_DIMS];
  */
 class Chooser {
   private i = 0;
+  private j = 0;
   constructor(private readonly p: readonly number[]) {}
+  /**
+   * The choice of an extra pattern ({@link Builder.pattern}), in 0..n-1 for n dividing 8: read
+   * from the step's choices from the last one backwards (p[7], then p[6], ...), by their high
+   * bits (⌊v / 32⌋ of a choice in 0..255), with its own counter. The ordinary choices above are
+   * untouched by it, so a step whose pattern choice is "none" builds exactly what it built
+   * before patterns existed; 0 (the shrink target) is always "none".
+   */
+  side(n: number): number {
+    const P = this.p.length;
+    if (P === 0 || n <= 1) return 0;
+    const v = Math.abs(this.p[P - 1 - (this.j++ % P)]);
+    return Number.isFinite(v) ? Math.floor(v / 32) % n : 0;
+  }
+  /** A fresh chooser over the same choices (its ordinary choices start again at choice 0). */
+  fork(): Chooser { return new Chooser(this.p); }
   int(n: number): number {
     const k = this.i++;
     if (n <= 1) return 0;
@@ -263,6 +279,9 @@ const UNARY_TF: Record<(typeof UNARY_OPS)[number], { set: (s: VSet) => VSet; der
   sigmoid: { set: (s) => mapMono(s, sig), deriv: (s) => sig(maxAbs(s)) * (1 - sig(maxAbs(s))) },
   softplus: { set: (s) => mapMono(s, (v) => (v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v)))), deriv: (s) => sig(lo(s)) },
 };
+
+/** s widened by SAFETY on both sides: a set that satisfies a domain this way keeps SAFETY to spare. */
+const widened = (s: VSet): VSet => union(addSet(s, point(-SAFETY)), addSet(s, point(SAFETY)));
 
 const scaleGap = (g: number, k: number): number => (g === Infinity ? Infinity : Math.max(0, g * k));
 
@@ -474,6 +493,7 @@ class Builder {
   // ---- steps ----
 
   step(op: CaseOp, c: Chooser): void {
+    if (this.pattern(op, c)) return;
     if ((UNARY_OPS as readonly string[]).includes(op)) return void this.unary(op as (typeof UNARY_OPS)[number], c);
     if ((BINARY_OPS as readonly string[]).includes(op) || (COMPARE_OPS as readonly string[]).includes(op)) return void this.binary(op, c);
     switch (op) {
@@ -496,6 +516,204 @@ class Builder {
       case "as_xtensor": return void this.asXTensor(c);
       default: return;
     }
+  }
+
+  // ---- extra patterns (the rewrites' own shapes; see the module comment) ----
+
+  /**
+   * Some steps of a few ops build, instead of their ordinary node, a small pattern that a
+   * FAST_RUN rewrite matches exactly, so that rewrite-soundness judges that rewrite: the pattern
+   * choice ({@link Chooser.side}, 0..7) picks it; 0 and the values an op does not use build the
+   * ordinary step, as does a pattern that cannot apply. About a quarter of these ops' steps,
+   * some 4% of all steps. The pattern's own choices come from a fresh chooser over the step's
+   * choices, so they shrink towards the simplest form like every other step.
+   */
+  pattern(op: CaseOp, c: Chooser): boolean {
+    const k = c.side(8);
+    if (k === 0) return false;
+    const pc = c.fork();
+    let r: Info | null;
+    switch (op) {
+      case "log": r = k === 1 ? this.logOnePlus(pc) : k === 2 ? this.logSigmoid(pc, true) : k === 3 ? this.logSigmoid(pc, false) : null; break;
+      case "add": r = k === 1 ? this.logOnePlus(pc) : null; break;
+      case "sigmoid": r = k === 1 ? this.logSigmoid(pc, false) : k === 2 ? this.logSigmoid(pc, true) : null; break;
+      case "pow": r = k === 1 ? this.powConst(pc, 2) : k <= 3 ? this.powConst(pc, 0.5) : null; break;
+      case "mul": r = k <= 2 ? this.mulZero(pc) : null; break;
+      case "isel": r = k <= 2 ? this.iselOfExpand(pc) : null; break;
+      case "expand_dims": r = k <= 2 ? this.expandTwice(pc) : null; break;
+      case "cast": r = k <= 2 ? this.castSame(pc) : null; break;
+      default: return false;
+    }
+    return r !== null;
+  }
+
+  /** x cast to float32 (the gap shrinks by float32 rounding, as in {@link cast}). */
+  toFloat32(x: Info): Info {
+    const gap = x.gap === Infinity ? Infinity : Math.max(0, x.gap - maxAbs(x.set) * 2 ** -22);
+    return this.emit("cast", [x.id], { dtype: "float32" }, { kind: x.kind, dims: x.dims, shape: x.shape, dtype: "float32" }, x.set, gap);
+  }
+
+  /** The case op of the node `id` (undefined for an input). */
+  opOf(id: string): CaseOp | undefined {
+    for (let k = this.nodes.length - 1; k >= 0; k--) if (this.nodes[k].id === id) return this.nodes[k].op;
+    return undefined;
+  }
+
+  /**
+   * `log(add(x, 1))` or `log(add(1, x))` (local_log1p, then log1p(x) in FAST_RUN): x keeps both
+   * log's bound for 1 + x and log1p's for x, with a SAFETY margin to spare (float32 rounding of
+   * 1 + x); sometimes x is cast to float32 first. Repair: 0.5·tanh(x) ∈ (−0.5, 0.5).
+   */
+  logOnePlus(c: Chooser): Info | null {
+    const ok = (x: Info): boolean => {
+      const s = addSet(x.set, point(1));
+      return satisfies(widened(x.set), scalarDomain("log1p")) && satisfies(widened(s), scalarDomain("log")) && capped(s);
+    };
+    let x = this.pickOk(c, this.floats(), ok);
+    if (x === undefined) {
+      const base = c.recent(this.floats());
+      const t = this.elem("tanh", [base], mapMono(base.set, Math.tanh), 0);
+      const h = t === null ? null : this.elem("mul", [t, 0.5], scaleSet(t.set, 0.5), 0);
+      if (h === null || !ok(h)) return null;
+      x = h;
+    }
+    if (this.float32 && x.dtype === "float64" && c.rare(3)) x = this.toFloat32(x);
+    const a = this.elem("add", c.bool() ? [1, x] : [x, 1], addSet(x.set, point(1)), x.gap);
+    if (a === null) return null;
+    return this.elem("log", [a], mapMono(a.set, Math.log), scaleGap(a.gap, UNARY_TF.log.deriv(a.set)));
+  }
+
+  /**
+   * `log(sigmoid(x))` (local_log_sigmoid) or `log(sub(1, sigmoid(x)))` (local_log1msigm): x such
+   * that σ(x), resp. 1 − σ(x), keeps log's bound with a SAFETY margin; sometimes in float32.
+   * Repair: tanh(x), whose σ lies in [0.26, 0.74].
+   */
+  logSigmoid(c: Chooser, oneMinus: boolean): Info | null {
+    const inner = (s: VSet): VSet => (oneMinus ? subSet(point(1), mapMono(s, sig)) : mapMono(s, sig));
+    const ok = (x: Info): boolean => satisfies(widened(inner(x.set)), scalarDomain("log"));
+    let x = this.pickOk(c, this.floats(), ok);
+    if (x === undefined) {
+      const base = c.recent(this.floats());
+      const t = this.elem("tanh", [base], mapMono(base.set, Math.tanh), 0);
+      if (t === null || !ok(t)) return null;
+      x = t;
+    }
+    if (this.float32 && x.dtype === "float64" && c.rare(4)) x = this.toFloat32(x);
+    const s = this.elem("sigmoid", [x], mapMono(x.set, sig), scaleGap(x.gap, UNARY_TF.sigmoid.deriv(x.set)));
+    if (s === null) return null;
+    const arg = oneMinus ? this.elem("sub", [1, s], subSet(point(1), s.set), s.gap) : s;
+    if (arg === null) return null;
+    return this.elem("log", [arg], mapMono(arg.set, Math.log), scaleGap(arg.gap, UNARY_TF.log.deriv(arg.set)));
+  }
+
+  /**
+   * `pow(x, 2)` (local_pow_2_to_square) or `pow(x, 0.5)` (local_pow_half_to_sqrt) with x inside
+   * pow's base domain. The half power is rewritten only when x's producer rules out −0 and −inf
+   * (the engine's list in specialize.ts: exp, sigmoid, softplus, square, abs), so x is such a
+   * node. Repair: exp(tanh(x)), which ends in exp.
+   */
+  powConst(c: Chooser, e: 2 | 0.5): Info | null {
+    const producers: readonly string[] = ["exp", "sigmoid", "softplus", "square", "abs"];
+    const ok = (x: Info): boolean => satisfies(widened(x.set), scalarDomain("pow", 0)) && capped(powSet(x.set, point(e)))
+      && (e === 2 || producers.includes(this.opOf(x.id) ?? ""));
+    let x = this.pickOk(c, this.floats(), ok);
+    if (x === undefined) {
+      const p = this.positive(c.recent(this.floats()));
+      if (p === null || !ok(p)) return null;
+      x = p;
+    }
+    const d = e === 2 ? 2 * lo(x.set) : 0.5 / Math.sqrt(hi(x.set));
+    return this.elem("pow", [x, e], powSet(x.set, point(e)), scaleGap(x.gap, d));
+  }
+
+  /**
+   * `mul(k, 0)` or `mul(0, k)` for a bool k (a comparison) or an int k (int data), which
+   * local_mul_zero folds to zeros (never for floats, where inf·0 is NaN). The int64 zeros are
+   * then added to a float node when one aligns (x + 0·k = x), so they reach the cost.
+   */
+  mulZero(c: Chooser): Info | null {
+    let k: Info | undefined;
+    if (!c.bool()) {
+      k = this.pickOk(c, this.bools(), () => true);
+      if (k === undefined) k = this.condition(c) ?? undefined;
+    } else {
+      k = this.pickOk(c, this.infos.filter((i) => KIND[i.dtype] === 1 && i.kind === "xtensor" && (i.role === "data" || i.role === "node")), () => true);
+      if (k === undefined) {
+        const x = c.recent(this.floats("xtensor"));
+        const pd = this.partnerDims(c, x);
+        k = this.fresh("xtensor", pd.dims, pd.shape, iv(-3, 3), { dtype: c.bool() ? "int32" : "int64" });
+      }
+    }
+    if (k === undefined) return null;
+    const m = this.elem("mul", c.bool() ? [0, k] : [k, 0], point(0), 0);
+    if (m === null) return null;
+    const mm = m;
+    const y = this.pickOk(c, this.floats("xtensor"), (i) => this.compatible("add", i, mm));
+    if (y !== undefined) {
+      const s = addSet(y.set, m.set);
+      if (capped(s)) this.elem("add", [y, m], s, sumGap(y, m));
+    }
+    return m;
+  }
+
+  /**
+   * `isel(expand_dims(x, d, size ≥ 2), {d: int or slice})`: the expansion lowers to an Alloc and
+   * the selection on the broadcast dim alone to a Subtensor of it (local_subtensor_of_alloc).
+   */
+  iselOfExpand(c: Chooser): Info | null {
+    const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length < 6 && prod(i.shape) * 2 <= this.maxElems);
+    if (x === undefined) return null;
+    const d = c.pick(this.unused(x.dims).slice(0, 2));
+    let size = 2 + c.int(2);
+    if (prod(x.shape) * size > this.maxElems) size = 2;
+    const e = this.emit("expand_dims", [x.id], { dim: d, size }, { kind: "xtensor", dims: [d, ...x.dims], shape: [size, ...x.shape], dtype: x.dtype }, x.set, 0);
+    const mode = c.int(3);
+    if (mode === 1) {
+      const steps = [null, 1, -1, 2, -2];
+      const step = steps[c.int(steps.length)];
+      const bound = (): number | null => (c.bool() ? null : c.int(2 * size + 2) - size - 1);
+      let spec: SliceSpec = [bound(), bound(), step];
+      const ns = normalizeSlice(spec, size);
+      // Never empty, and never everything in order (that view lowers to no Subtensor).
+      if (ns.length === 0 || (ns.length === size && ns.step === 1)) spec = [1, null, step];
+      if (normalizeSlice(spec, size).length === 0) spec = [1, null, null];
+      const len = normalizeSlice(spec, size).length;
+      return this.emit("isel", [e.id], { indexers: { [d]: { slice: spec } } }, { kind: "xtensor", dims: [d, ...x.dims], shape: [len, ...x.shape], dtype: x.dtype }, x.set, len === 1 ? x.gap : 0);
+    }
+    const i = mode === 2 ? -1 - c.int(size) : c.int(size);
+    return this.emit("isel", [e.id], { indexers: { [d]: i } }, { kind: "xtensor", dims: x.dims, shape: x.shape, dtype: x.dtype }, x.set, x.gap);
+  }
+
+  /**
+   * `expand_dims(expand_dims(x, d1, s1 ≥ 2), d2, s2 ≥ 2)`: the gradient sums the cotangent over
+   * d2 and then over d1, a reduction of a reduction with one client (local_reduce_of_reduce).
+   * A forward `sum(sum(x))` does not fire it: every case node is an output of rewrite-soundness's
+   * compile, so the inner sum has a second client and the rule rightly declines.
+   */
+  expandTwice(c: Chooser): Info | null {
+    const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length <= 4 && prod(i.shape) * 4 <= this.maxElems);
+    if (x === undefined) return null;
+    const d1 = c.pick(this.unused(x.dims).slice(0, 2));
+    const d2 = c.pick(this.unused([d1, ...x.dims]).slice(0, 2));
+    let s1 = 2 + c.int(2);
+    let s2 = 2 + c.int(2);
+    if (prod(x.shape) * s1 * s2 > this.maxElems) { s1 = 2; s2 = 2; }
+    const e1 = this.emit("expand_dims", [x.id], { dim: d1, size: s1 }, { kind: "xtensor", dims: [d1, ...x.dims], shape: [s1, ...x.shape], dtype: x.dtype }, x.set, 0);
+    return this.emit("expand_dims", [e1.id], { dim: d2, size: s2 }, { kind: "xtensor", dims: [d2, ...e1.dims], shape: [s2, ...e1.shape], dtype: x.dtype }, x.set, 0);
+  }
+
+  /**
+   * A positional `cast` to the tensor's own dtype (useless_cast_identity). Only positional: the
+   * case builder maps a named same-dtype cast to its argument (X.cast returns x), so no graph
+   * node would exist. The argument is a node (a `values`), never an input: a graph output
+   * equal to an input is left alone on purpose (wouldReturnInput).
+   */
+  castSame(c: Chooser): Info | null {
+    const t = this.pickOk(c, this.floats("tensor").filter((i) => i.role === "node"), () => true) ?? this.values(c);
+    if (t === null) return null;
+    const info = this.emit("cast", [t.id], { dtype: t.dtype }, { kind: "tensor", dims: [], shape: t.shape, dtype: t.dtype }, t.set, t.gap);
+    if (t.srcDims !== undefined) info.srcDims = [...t.srcDims];
+    return info;
   }
 
   unary(op: (typeof UNARY_OPS)[number], c: Chooser): Info | null {
