@@ -661,7 +661,7 @@ class Builder {
    * the selection on the broadcast dim alone to a Subtensor of it (local_subtensor_of_alloc).
    */
   iselOfExpand(c: Chooser): Info | null {
-    const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length < 6 && prod(i.shape) * 2 <= this.maxElems);
+    const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length <= 3 && prod(i.shape) * 2 <= this.maxElems);
     if (x === undefined) return null;
     const d = c.pick(this.unused(x.dims).slice(0, 2));
     let size = 2 + c.int(2);
@@ -691,7 +691,9 @@ class Builder {
    * compile, so the inner sum has a second client and the rule rightly declines.
    */
   expandTwice(c: Chooser): Info | null {
-    const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length <= 4 && prod(i.shape) * 4 <= this.maxElems);
+    // At most 4 dims after both: tfjs has no tile gradient for rank 5 (its oracle would say
+    // inconclusive on the whole case).
+    const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length <= 2 && prod(i.shape) * 4 <= this.maxElems);
     if (x === undefined) return null;
     const d1 = c.pick(this.unused(x.dims).slice(0, 2));
     const d2 = c.pick(this.unused([d1, ...x.dims]).slice(0, 2));

@@ -17,6 +17,7 @@ import { caseArbitrary, recipeArbitrary, buildFromRecipe, type GeneratedCase, ty
 import { caseFeatures, costTail, featureCounts, formatFeatureCounts } from "../../properties/stats.js";
 import { CAP } from "../../properties/domains.js";
 import { evaluateCase, type RefValue } from "../xtensor/reference.js";
+import { runProperties } from "../../properties/properties.js";
 
 const sample = (n: number, seed: number, opts = {}): GeneratedCase[] => fc.sample(caseArbitrary(opts), { numRuns: n, seed });
 
@@ -360,6 +361,56 @@ describe("properties/generators", function () {
         cost: "cost",
       };
       assert.equal(check(ties).length, 1);
+    });
+  });
+
+  describe("rewrite patterns (the extra patterns of recipe.ts, so rewrite-soundness judges these rules)", () => {
+    /** The rules the patterns target, each with the pattern that fires it. */
+    const TARGETS: Record<string, string> = {
+      local_log1p: "log(add(1, x))",
+      local_log1msigm: "log(sub(1, sigmoid(x)))",
+      local_log_sigmoid: "log(sigmoid(x))",
+      local_pow_2_to_square: "pow(x, 2)",
+      local_pow_half_to_sqrt: "pow(exp(..), 0.5)",
+      local_mul_zero: "int/bool x * 0",
+      local_subtensor_of_alloc: "isel(expand_dims(x, size >= 2))",
+      local_reduce_of_reduce: "expand_dims(expand_dims(x)) (in the gradient)",
+      useless_cast_identity: "positional same-dtype cast",
+    };
+
+    const recipe = (op: string, k: number, p0 = 0): Recipe => ({ lens: [2, 3, 2, 2], root: 0, seed: 1, steps: [{ op: op as never, p: [p0, 0, 0, 0, 0, 0, 0, 32 * k] }] });
+    const ops = (c: Case): string[] => c.nodes.filter((n) => !costTail(c).has(n.id)).map((n) => n.op);
+
+    it("the pattern choice is the high bits of a step's last choice: 0 (the shrink target) builds the ordinary step", () => {
+      assert.deepEqual(ops(buildFromRecipe(recipe("log", 0))), ["tanh", "exp", "log"], "an ordinary log step repairs the root with exp(tanh(x))");
+      assert.deepEqual(ops(buildFromRecipe(recipe("log", 1))), ["tanh", "mul", "add", "log"], "log pattern 1 is log(1 + 0.5·tanh(x))");
+      assert.deepEqual(ops(buildFromRecipe(recipe("log", 2))), ["tanh", "sigmoid", "sub", "log"], "log pattern 2 is log(1 - sigmoid(tanh(x)))");
+      assert.deepEqual(ops(buildFromRecipe(recipe("sigmoid", 1))), ["tanh", "sigmoid", "log"], "sigmoid pattern 1 is log(sigmoid(tanh(x)))");
+      assert.deepEqual(ops(buildFromRecipe(recipe("expand_dims", 1))), ["expand_dims", "expand_dims"], "expand_dims pattern 1 expands twice");
+      assert.deepEqual(ops(buildFromRecipe(recipe("isel", 1))), ["expand_dims", "isel"], "isel pattern 1 selects from a fresh expansion");
+      assert.deepEqual(ops(buildFromRecipe(recipe("cast", 1))), ["values", "cast"], "cast pattern 1 casts a values node to its own dtype");
+      const cast = buildFromRecipe(recipe("cast", 1)).nodes.find((n) => n.op === "cast") as { dtype: string };
+      assert.equal(cast.dtype, "float64", "the same-dtype cast keeps the root's dtype");
+      // A value an op has no pattern for builds the ordinary step.
+      assert.deepEqual(buildFromRecipe(recipe("neg", 3)), buildFromRecipe(recipe("neg", 0)), "neg has no pattern");
+      for (const op of ["log", "mul", "pow", "isel", "cast"]) {
+        assert.deepEqual(buildFromRecipe(recipe(op, 0)), buildFromRecipe(recipe(op, 5)), `${op}: pattern value 5 is no pattern`);
+      }
+    });
+
+    it("each targeted rewrite fires a few times in FAST_RUN over 400 generated cases (rewrite-soundness's fired record)", async () => {
+      const fired: Record<string, number> = {};
+      const failing: string[] = [];
+      for (const g of sample(400, 2042)) {
+        const r = await runProperties(g.case, { properties: ["rewrite-soundness"] });
+        for (const [k, n] of Object.entries(r.fired)) fired[k] = (fired[k] ?? 0) + n;
+        for (const ch of r.verdict.checks) if (ch.status === "fail" || ch.status === "error") failing.push(`${ch.status}: ${JSON.stringify(g.recipe)}`);
+      }
+      console.log(`      generators: targeted rewrites fired ${Object.keys(TARGETS).map((k) => `${k} ${fired[k] ?? 0}`).join(", ")}`);
+      for (const [rule, pattern] of Object.entries(TARGETS)) {
+        assert.ok((fired[rule] ?? 0) >= 3, `${rule} fired ${fired[rule] ?? 0} times in 400 cases (want >= 3; pattern ${pattern})`);
+      }
+      assert.deepEqual(failing.slice(0, 3), [], `rewrite-soundness failed on ${failing.length} of 400 cases`);
     });
   });
 });
