@@ -31,6 +31,16 @@
  * domain. Nothing is filtered after the fact: the values are drawn from sets chosen so that
  * the domains hold at every node. Inputs use two-decimal values; float constants in args are
  * never integral (an integral number in args is a weak int, and is used as one on purpose).
+ *
+ * **Rewrite patterns.** A rewrite-soundness check can only judge a rewrite that fires, and
+ * several FAST_RUN rules match shapes a random mix almost never builds. So about a quarter of
+ * the steps of a few ops build such a shape instead ({@link Builder.pattern}; some 4% of all
+ * steps), always inside the domains above: `log(add(1, x))` (local_log1p), `log(sigmoid(x))`,
+ * `log(sub(1, sigmoid(x)))` (log, add and sigmoid steps, sometimes in float32), `pow(x, 2)` and
+ * `pow(exp(..), 0.5)` (pow), an int or bool `x * 0` (mul), `isel` of a size ≥ 2 `expand_dims`
+ * (Subtensor of Alloc), a double `expand_dims` (a reduction of a reduction in the gradient), and
+ * a positional same-dtype `cast`. The choice is read from the high bits of a step's last
+ * choice, so a step whose choice is "none" (0, the shrink target) builds what it always built.
  */
 import type { Case, CaseArg, CaseDType, CaseInput, CaseNode, CaseOp, Indexer, SliceSpec } from "../src/case/format.js";
 import { isFloatDtype, nestValue, UNARY_OPS, BINARY_OPS, COMPARE_OPS } from "../src/case/format.js";
