@@ -26,7 +26,12 @@ describe("xtensor: lowered engine = independent named-dim reference, on random g
             assert.equal(got.dtype, want.dtype, `${where}: dtype`);
             // The reference rounds float32 after every op like numpy; the engine may fuse
             // (FAST_RUN) or compute float32 transcendental functions in float64, within 1 ulp.
-            const rtol = want.dtype === "float32" ? 1e-5 : 1e-12;
+            // A stabilization changes a float32 value by design (log(1 − sigmoid(x)) becomes
+            // −softplus(x), 1 ulp away), and a float64 node downstream of it (a float32 value
+            // times a float64 weight) carries that difference: any float32 value in the case
+            // puts every node at float32 resolution, as the properties' engineRtol does.
+            const any32 = [...caseTypes(c).values()].some((t) => t.dtype === "float32");
+            const rtol = want.dtype === "float32" || (mode === "FAST_RUN" && any32) ? 1e-5 : 1e-12;
             let scale = 0;
             for (const v of want.data) scale = Math.max(scale, Math.abs(Number(v)));
             got.data.forEach((v, i) => {
