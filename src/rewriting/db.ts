@@ -177,13 +177,12 @@ export const RESERVED_POSITIONS: Readonly<Record<string, number>> = {
 };
 for (const [n, p] of Object.entries(RESERVED_POSITIONS)) optdb.reserve(n, p);
 optdb.register("merge1", 0, ["fast_run", "fast_compile", "merge"], new MergeOptimizer("merge1"));
-// As in PyTensor (merge1.1 at 0.65, merge1.2 at 1.2, both in FAST_COMPILE too): lowering makes
-// equal nodes (every use of a named input gets its own TensorFromXTensor), and FAST_COMPILE
-// has no merge2, so without these its graph kept them, breaking the mode's merge promise
-// (found by rewrite-soundness's FAST_COMPILE stage). canonicalize's cleanup merge only runs after
-// a rule fires.
+// As in PyTensor (merge1.1 at 0.65, in FAST_COMPILE too): lowering makes equal nodes (every use
+// of a named input gets its own TensorFromXTensor), and FAST_COMPILE has no merge2, so without
+// it that mode's graph kept them, breaking its merge promise (found by rewrite-soundness's
+// FAST_COMPILE stage). PyTensor's merge1.2 (after canonicalize) has nothing to do here:
+// canonicalize's cleanup merge runs after every rule that fires, and no pass runs between.
 optdb.register("merge1.1", 0.65, ["fast_run", "fast_compile", "merge"], new MergeOptimizer("merge1.1"));
-optdb.register("merge1.2", 1.2, ["fast_run", "fast_compile", "merge"], new MergeOptimizer("merge1.2"));
 const canonicalize = new NodeRewriterGroup("canonicalize");
 // PyTensor runs a merge after every canonicalization so that equal subexpressions meet the rules together.
 canonicalize.addCleanup(new MergeOptimizer("canonicalize_merge"));
