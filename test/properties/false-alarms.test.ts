@@ -9,6 +9,28 @@ import type { PropertyName } from "../../properties/types.js";
 
 const CASES: { why: string; property: PropertyName; json: unknown }[] = [
   {
+    why: "log(sigmoid(x)) of a float32 x = 20 (a cast of expm1(3)): NONE's sigmoid rounds to 1 and log gives 0, FAST_RUN's -softplus(-x) gives -2e-9, which the IEEE-special stage judged elementwise instead of against the array's scale (fault zoo baseline, seed 1 case 1773)",
+    property: "rewrite-soundness",
+    json: {
+      format: "xgrad-case/1",
+      inputs: [
+        { name: "w1", kind: "xtensor", dims: ["a", "c", "d"], shape: [2, 3, 2], dtype: "float64", value: [[[0, 0], [0, 0], [0, 0]], [[0, 0], [0, 0], [0, 0]]] },
+        { name: "n1", kind: "xtensor", dims: ["d", "a", "c"], shape: [2, 2, 3], dtype: "float64", value: [[[0, 0, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 0]]] },
+        { name: "n2", kind: "xtensor", dims: ["d", "a", "c"], shape: [2, 2, 3], dtype: "float32", value: [[[0, 6.4, 0], [0, 1, 20]], [[0, 0, 1.7], [0, 2, 1]]] },
+      ],
+      nodes: [
+        { id: "n3", op: "sigmoid", args: ["n2"] },
+        { id: "n4", op: "log", args: ["n3"] },
+        { id: "n5", op: "mul", args: ["n1", "w1"] },
+        { id: "n6", op: "sum", args: ["n5"], dims: null },
+        { id: "n8", op: "sum", args: ["n4"], dims: null },
+        { id: "cost", op: "add", args: ["n6", "n8"] },
+      ],
+      cost: "cost",
+      wrt: ["n2"],
+    },
+  },
+  {
     why: "log(x)/log(x) cancels to a zero gradient while the cost itself is ~0; tfjs leaves float32 noise (seed 2029 case 1685)",
     property: "direct-vs-tfjs",
     json: {
