@@ -691,6 +691,13 @@ function fmt(dims: readonly string[] | undefined): string {
 export interface GradientScale {
   readonly cost: number;
   readonly input: number;
+  /**
+   * The largest magnitude among the case's float inputs (weights included) and forward values.
+   * A gradient's terms are products of weights and local derivatives; where they cancel exactly
+   * (`where(b, x, x) − x` summed against weights), the float64 reference keeps a few ulps of them
+   * and float32 tfjs gives 0, or the reverse. 64 float32 ulps of this magnitude are noise.
+   */
+  readonly magnitude?: number;
 }
 
 /**
@@ -755,9 +762,9 @@ export function compareWithTfjs(reference: TfjsReference, tfjs: TfjsResult, scal
       worstAbs = Math.max(worstAbs, r.maxAbs);
     }
   }
-  const floor = scale === undefined ? 0 : (rtol * Math.abs(scale.cost)) / Math.max(1, scale.input);
+  const floor = scale === undefined ? 0 : Math.max((rtol * Math.abs(scale.cost)) / Math.max(1, scale.input), 64 * 2 ** -23 * (scale.magnitude ?? 0));
   if (firstFail !== undefined && worstAbs <= floor) {
-    return inconclusive(`${firstFail}; but every difference is below the float32 noise of cancelling terms (rtol·max|value|/max(1,|x|) = ${floor.toPrecision(3)})`);
+    return inconclusive(`${firstFail}; but every difference is below the float32 noise of cancelling terms (the larger of rtol·max|value|/max(1,|x|) and 64 float32 ulps of the largest input or value: ${floor.toPrecision(3)})`);
   }
   if (firstFail !== undefined) return { status: "fail", reason: firstFail, ...acc };
   if (nonFinite !== undefined) return inconclusive(nonFinite);

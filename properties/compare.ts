@@ -34,11 +34,26 @@ export function engineRtol(dtype: string): number {
 }
 
 /**
- * Compare `a` (claimed) with `b` (reference): same dims order, shape and dtype, and every
- * element within `rtol · (S + max(|a|, |b|))`, where S is the largest |b| in the array. Equal
- * non-finite values match; a non-finite value against a finite one does not.
+ * An absolute slack for engine-vs-engine comparisons: 64 units of roundoff of the dtype, times
+ * the magnitude of the computation (the largest finite value among the case's inputs and
+ * forward values). An array that is ~0 as a whole by cancellation (a gradient whose terms cancel
+ * exactly: `where(b, x, x) − x`) carries the rounding of its terms, not of itself, and two paths
+ * summing the same terms in another order differ there by a few ulps of the terms (seed 2
+ * case 1976: 8.9e-16 against 0). The relative tolerance alone, scaled by that array, would call
+ * it a mismatch. 64 ulps of the values is still orders of magnitude below the errors the
+ * harness hunts (a lost term or a wrong factor is a relative error of 1e-2 or more of a term).
  */
-export function compareArrays(a: ArrayValue, b: ArrayValue, what: string, rtol = engineRtol(a.dtype === "float32" || b.dtype === "float32" ? "float32" : "float64")): ArrayComparison {
+export function cancellationSlack(dtype: "float32" | "float64", magnitude: number): number {
+  return 64 * (dtype === "float32" ? 2 ** -23 : 2 ** -52) * magnitude;
+}
+
+/**
+ * Compare `a` (claimed) with `b` (reference): same dims order, shape and dtype, and every
+ * element within `rtol · (S + max(|a|, |b|)) + slack`, where S is the largest |b| in the array
+ * and `slack` an absolute allowance ({@link cancellationSlack}; 0 by default). Equal non-finite
+ * values match; a non-finite value against a finite one does not.
+ */
+export function compareArrays(a: ArrayValue, b: ArrayValue, what: string, rtol = engineRtol(a.dtype === "float32" || b.dtype === "float32" ? "float32" : "float64"), slack = 0): ArrayComparison {
   const dimsA = a.dims?.join(", ");
   const dimsB = b.dims?.join(", ");
   if (dimsA !== dimsB) return { ok: false, reason: `${what}: dims (${dimsA ?? "positional"}) but the reference has (${dimsB ?? "positional"})`, maxAbsErr: Infinity, maxRelErr: Infinity };
@@ -62,15 +77,16 @@ export function compareArrays(a: ArrayValue, b: ArrayValue, what: string, rtol =
     const rel = err / Math.max(Math.abs(x) + Math.abs(y), Number.MIN_VALUE);
     maxAbs = Math.max(maxAbs, err);
     if (err > 0) maxRel = Math.max(maxRel, rel);
-    if (err > rtol * (scale + Math.max(Math.abs(x), Math.abs(y))) && worst === undefined) {
-      worst = `${what}[${i}]: ${x} but the reference has ${y} (|diff| ${err.toExponential(3)} > rtol ${rtol} × scale ${(scale + Math.max(Math.abs(x), Math.abs(y))).toExponential(3)})`;
+    if (err > rtol * (scale + Math.max(Math.abs(x), Math.abs(y))) + slack && worst === undefined) {
+      const plus = slack > 0 ? ` + slack ${slack.toExponential(3)}` : "";
+      worst = `${what}[${i}]: ${x} but the reference has ${y} (|diff| ${err.toExponential(3)} > rtol ${rtol} × scale ${(scale + Math.max(Math.abs(x), Math.abs(y))).toExponential(3)}${plus})`;
     }
   }
   return worst === undefined ? { ok: true, maxAbsErr: maxAbs, maxRelErr: maxRel } : { ok: false, reason: worst, maxAbsErr: maxAbs, maxRelErr: maxRel };
 }
 
 /** Compare every named array of `claimed` with `reference`; the first disagreement wins. */
-export function compareRecords(claimed: Readonly<Record<string, ArrayValue>>, reference: Readonly<Record<string, ArrayValue>>, what: string, rtol?: number): ArrayComparison {
+export function compareRecords(claimed: Readonly<Record<string, ArrayValue>>, reference: Readonly<Record<string, ArrayValue>>, what: string, rtol?: number, slack = 0): ArrayComparison {
   let maxAbs = 0;
   let maxRel = 0;
   const keys = Object.keys(reference);
@@ -79,7 +95,7 @@ export function compareRecords(claimed: Readonly<Record<string, ArrayValue>>, re
   for (const k of keys) {
     const a = claimed[k];
     if (a === undefined) return { ok: false, reason: `${what}: no entry for ${k}`, maxAbsErr: Infinity, maxRelErr: Infinity };
-    const r = compareArrays(a, reference[k], `${what} ${k}`, rtol);
+    const r = compareArrays(a, reference[k], `${what} ${k}`, rtol, slack);
     if (!r.ok) return r;
     maxAbs = Math.max(maxAbs, r.maxAbsErr);
     maxRel = Math.max(maxRel, r.maxRelErr);

@@ -136,6 +136,8 @@ export interface CompositionInput {
   readonly seed: number;
   /** The comparison tolerance (`engineRtol` of the least precise dtype in the case). */
   readonly rtol: number;
+  /** The absolute slack for results that cancel to ~0 (`cancellationSlack`; default 0). */
+  readonly slack?: number;
   /** The lazy `grad(cost, wrt)` by wrt name (shared with other properties); throws when it cannot be computed. */
   readonly directGrads: () => Readonly<Record<string, ArrayValue>>;
   /** "rotate" (default): the seed's scheduled claim group, if any (see the module comment); "all": every claim; or a list. */
@@ -321,7 +323,7 @@ class ClaimContext {
       at += outs.length;
       const gotWrt: Grads = Object.fromEntries(b.wrtNames.map((n, i) => [n, got[i]]));
       if (part.claim === "interior-wrt") {
-        const cv = compareArrays(got[b.wrt.length], refV, `gradient for ${id}`, rtol);
+        const cv = compareArrays(got[b.wrt.length], refV, `gradient for ${id}`, rtol, this.input.slack ?? 0);
         if (!cv.ok) {
           fail("interior-wrt", `interior-wrt: ${part.what} with v = node ${id} (wrt ${wrtNames}) disagrees with grad(cost', [${id}']) of the graph cut at ${id}: ${cv.reason ?? "mismatch"}`, cv);
           continue;
@@ -333,11 +335,11 @@ class ClaimContext {
           outcomes.set("interior-wrt", { claim: "interior-wrt", status: "error", error: e as Error, during: "interior-wrt: the direct gradient grad(cost, wrt)" });
           continue;
         }
-        const cw = compareRecords(gotWrt, direct, "gradient", rtol);
+        const cw = compareRecords(gotWrt, direct, "gradient", rtol, this.input.slack ?? 0);
         if (!cw.ok) fail("interior-wrt", `interior-wrt: adding node ${id} to wrt changes the gradients for the wrt inputs (wrt ${wrtNames}): ${part.what} vs grad(cost, wrt): ${cw.reason ?? "mismatch"}`, cw);
         else pass("interior-wrt", `interior-wrt at node ${id} (wrt ${wrtNames})`, { maxAbsErr: Math.max(cv.maxAbsErr, cw.maxAbsErr), maxRelErr: Math.max(cv.maxRelErr, cw.maxRelErr) });
       } else {
-        const c = compareRecords(gotWrt, refWrt, "gradient", rtol);
+        const c = compareRecords(gotWrt, refWrt, "gradient", rtol, this.input.slack ?? 0);
         if (!c.ok) fail("consider-constant", `consider-constant: ${part.what} with v = node ${id} (wrt ${wrtNames}) disagrees with grad(cost', wrt) of the graph with ${id} cut into an input: ${c.reason ?? "mismatch"}`, c);
         else pass("consider-constant", `consider-constant at node ${id}, ${this.ccStrategies.join(" and ")} (wrt ${wrtNames})`, c);
       }
@@ -392,9 +394,9 @@ class ClaimContext {
     const alone2 = compile(inputs, g2, { mode: "NONE" })(...args);
     const rec = (gs: readonly Variable[], arrs: readonly NDArray[], from: number): Grads => Object.fromEntries(b.wrtNames.map((n, i) => [n, toArrayValue(gs[i], arrs[from + i])]));
     const wrtNames = b.wrtNames.join(", ");
-    const c1 = compareRecords(rec(g1, together, 0), this.input.directGrads(), "gradient", rtol);
+    const c1 = compareRecords(rec(g1, together, 0), this.input.directGrads(), "gradient", rtol, this.input.slack ?? 0);
     if (!c1.ok) return { claim: "one-compile", status: "fail", reason: `one-compile: the pullback of the cost (node ${b.case.cost}, wrt ${wrtNames}) compiled in FAST_RUN together with a second one over ${change} disagrees with grad(cost, wrt) compiled alone in NONE: ${c1.reason ?? "mismatch"}`, maxAbsErr: c1.maxAbsErr, maxRelErr: c1.maxRelErr };
-    const c2 = compareRecords(rec(g2, together, g1.length), rec(g2, alone2, 0), "gradient", rtol);
+    const c2 = compareRecords(rec(g2, together, g1.length), rec(g2, alone2, 0), "gradient", rtol, this.input.slack ?? 0);
     if (!c2.ok) return { claim: "one-compile", status: "fail", reason: `one-compile: the pullback of the cost (node ${b.case.cost}) with ${change}${this.constantNode(perturbed, b)} (wrt ${wrtNames}), compiled in FAST_RUN together with the unperturbed one, disagrees with the same pullback compiled alone in NONE: ${c2.reason ?? "mismatch"}`, maxAbsErr: c2.maxAbsErr, maxRelErr: c2.maxRelErr };
     return { claim: "one-compile", status: "pass", detail: `one-compile with ${change} (wrt ${wrtNames})`, maxAbsErr: Math.max(c1.maxAbsErr, c2.maxAbsErr), maxRelErr: Math.max(c1.maxRelErr, c2.maxRelErr) };
   }
@@ -481,7 +483,7 @@ class ClaimContext {
       const err = Math.abs(a - r);
       maxAbsErr = Math.max(maxAbsErr, err);
       if (err > 0) maxRelErr = Math.max(maxRelErr, err / (Math.abs(a) + Math.abs(r)));
-      if (err > rtol * (scale + mag[j] + Math.max(Math.abs(a), Math.abs(r)))) {
+      if (err > rtol * (scale + mag[j] + Math.max(Math.abs(a), Math.abs(r))) + (this.input.slack ?? 0)) {
         return { claim: "jacobian", status: "fail", reason: `jacobian: Σ_k w_k J(${id}, ${name})[k, ${j}] = ${a} but grad(sum(w·${id}), ${name})[${j}] = ${r}, |diff| ${err.toExponential(3)} (node ${id}, ${n} rows, wrt ${name})`, maxAbsErr, maxRelErr };
       }
     }
@@ -559,7 +561,7 @@ class ClaimContext {
     let maxAbsErr = 0;
     let maxRelErr = 0;
     for (let k = 0; k < strategies.length; k++) {
-      const c = compareRecords(rec(outs[k], ref.length * (k + 1)), expected, "gradient", rtol);
+      const c = compareRecords(rec(outs[k], ref.length * (k + 1)), expected, "gradient", rtol, this.input.slack ?? 0);
       maxAbsErr = Math.max(maxAbsErr, c.maxAbsErr);
       maxRelErr = Math.max(maxRelErr, c.maxRelErr);
       if (!c.ok) {
@@ -868,7 +870,7 @@ class ClaimContext {
     let maxRelErr = 0;
     for (const [k, s] of strategies.entries()) {
       const got: Grads = Object.fromEntries(b.wrtNames.map((n, i) => [n, toArrayValue(outs[k][i], res[k * b.wrt.length + i])]));
-      const c = compareRecords(got, direct, "gradient", rtol);
+      const c = compareRecords(got, direct, "gradient", rtol, this.input.slack ?? 0);
       maxAbsErr = Math.max(maxAbsErr, c.maxAbsErr);
       maxRelErr = Math.max(maxRelErr, c.maxRelErr);
       if (!c.ok) {

@@ -35,7 +35,7 @@ import { writeCase } from "../src/case/write.js";
 import { type BuiltCase, type CaseEvaluator, type CaseGradStrategy, buildCase, caseEvaluator, caseGradients } from "../src/case/build.js";
 import { type FiniteDiffVerdict, type Point, checkGradient, checkHessianVectorProduct, mulberry32 } from "../oracles/finiteDiff.js";
 import { type TfjsResult, compareForwardWithTfjs, compareWithTfjs, runTfjs } from "../oracles/tfjs.js";
-import { compareRecords, engineRtol, toArrayValue } from "./compare.js";
+import { cancellationSlack, compareRecords, engineRtol, toArrayValue } from "./compare.js";
 import { compileInplaceWhereverValid } from "./inplaceMax.js";
 import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
 import { kinkConventionCheck } from "./kinks.js";
@@ -103,7 +103,9 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   const seed = caseSeed(c);
   // A float32 value anywhere (a cast and back) rounds every path at float32 precision, and the
   // paths round differently (fusion, summation order), even for float64 inputs and gradients.
-  const rtol = engineRtol([...types.values()].some((t) => t.dtype === "float32") ? "float32" : "float64");
+  const any32 = [...types.values()].some((t) => t.dtype === "float32");
+  const rtol = engineRtol(any32 ? "float32" : "float64");
+  const slack = cancellationSlack(any32 ? "float32" : "float64", computationMagnitude(b, result.values));
 
   const paths = new Map<CaseGradStrategy, Outcome<Grads>>();
   const gradsOf = (s: CaseGradStrategy): Outcome<Grads> => {
@@ -148,7 +150,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     if (!claim.ok) return errorCheck(p, claim.error, `the ${s === "lazy" ? "direct" : s} gradient`);
     const ref = gradsOf("lowered");
     if (!ref.ok) return errorCheck(p, ref.error, "the lowerThenGrad reference");
-    return fromComparison(p, compareRecords(claim.value, ref.value, "gradient", rtol));
+    return fromComparison(p, compareRecords(claim.value, ref.value, "gradient", rtol, slack));
   };
 
   await run("direct-vs-lowered", () => pathVsLowered("direct-vs-lowered", "lazy"));
@@ -186,7 +188,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     // so inconclusive. Float values are not passed: a forward bug (a wrong ddof) changes them
     // beyond float32 noise too, and must still fail on its gradient here.
     const discrete = Object.fromEntries(Object.entries(result.values).filter(([, v]) => v.dtype !== "float64" && v.dtype !== "float32"));
-    const r = compareWithTfjs({ values: discrete as Record<string, never>, grads: claim.value as Record<string, never> }, t.value, { cost: costValue, input: inputScale });
+    const r = compareWithTfjs({ values: discrete as Record<string, never>, grads: claim.value as Record<string, never> }, t.value, { cost: costValue, input: inputScale, magnitude: computationMagnitude(b, result.values) });
     return { property: "direct-vs-tfjs", status: r.status, ...(r.reason !== undefined ? { reason: r.reason } : {}), maxAbsErr: r.maxAbsErr, maxRelErr: r.maxRelErr };
   });
 
@@ -197,16 +199,16 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     // the rewrites also see the forward and backward graphs interact (merge, inplace).
     const fast = attempt(() => fastRunValues(b, ctx, dhPaths));
     if (!fast.ok) return errorCheck("rewrite-soundness", fast.error, "the checked FAST_RUN graph");
-    const fwd = compareRecords(fast.value.values, result.values, "FAST_RUN forward value of node", rtol);
+    const fwd = compareRecords(fast.value.values, result.values, "FAST_RUN forward value of node", rtol, slack);
     if (!fwd.ok) return fromComparison("rewrite-soundness", fwd);
     // The same two graphs at a point with inf, NaN and ±0 planted (forward values only).
     const special = specialInputs(b, seed);
     const evalNone = (evaluator as { value: CaseEvaluator }).value;
-    const sp = attempt(() => compareSpecial(fast.value.at(special), evalNone(new Map([...b.inputs.keys()].map((n, i) => [n, special[i]]))), rtol));
+    const sp = attempt(() => compareSpecial(fast.value.at(special), evalNone(new Map([...b.inputs.keys()].map((n, i) => [n, special[i]]))), rtol, slack));
     if (!sp.ok) return errorCheck("rewrite-soundness", sp.error, "evaluating at IEEE special values");
     if (!sp.value.ok) return fromComparison("rewrite-soundness", sp.value);
     const refGrads = ref === null ? null : (ref as { value: Grads }).value;
-    const bwd = refGrads === null ? fwd : compareRecords(fast.value.grads, refGrads, "FAST_RUN gradient", rtol);
+    const bwd = refGrads === null ? fwd : compareRecords(fast.value.grads, refGrads, "FAST_RUN gradient", rtol, slack);
     if (!bwd.ok) return fromComparison("rewrite-soundness", bwd);
     // A second compile per case costs ~10% of the suite, so each extra stage runs on half the
     // cases (seeded by the case, so `xgrad check` reproduces a fuzz verdict), and both always
@@ -218,9 +220,9 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     if (alone || !inplaceStageScheduled(seed)) {
       const fc = attempt(() => fastCompileValues(b, fast.value.gradVars));
       if (!fc.ok) return errorCheck("rewrite-soundness", fc.error, "the checked FAST_COMPILE graph");
-      const fcf = compareRecords(fc.value.values, result.values, "FAST_COMPILE forward value of node", rtol);
+      const fcf = compareRecords(fc.value.values, result.values, "FAST_COMPILE forward value of node", rtol, slack);
       if (!fcf.ok) return fromComparison("rewrite-soundness", fcf);
-      const fcb = refGrads === null ? fcf : compareRecords(fc.value.grads, refGrads, "FAST_COMPILE gradient", rtol);
+      const fcb = refGrads === null ? fcf : compareRecords(fc.value.grads, refGrads, "FAST_COMPILE gradient", rtol, slack);
       if (!fcb.ok) return fromComparison("rewrite-soundness", fcb);
       worst.push(fcf, fcb);
     }
@@ -229,9 +231,9 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     if (!alone && !inplaceStageScheduled(seed)) return fromComparison("rewrite-soundness", { ok: true, maxAbsErr: Math.max(...worst.map((r) => r.maxAbsErr)), maxRelErr: Math.max(...worst.map((r) => r.maxRelErr)) });
     const mx = attempt(() => inplaceWhereverValidValues(b, fast.value.gradVars));
     if (!mx.ok) return errorCheck("rewrite-soundness", mx.error, "the graph made in place wherever validation allows");
-    const mxf = compareRecords(mx.value.values, { [c.cost]: result.values[c.cost] }, `cost value (in place wherever validation allows, ${mx.value.made} nodes)`, rtol);
+    const mxf = compareRecords(mx.value.values, { [c.cost]: result.values[c.cost] }, `cost value (in place wherever validation allows, ${mx.value.made} nodes)`, rtol, slack);
     if (!mxf.ok) return fromComparison("rewrite-soundness", mxf);
-    const mxb = refGrads === null ? mxf : compareRecords(mx.value.grads, refGrads, `gradient (in place wherever validation allows, ${mx.value.made} nodes)`, rtol);
+    const mxb = refGrads === null ? mxf : compareRecords(mx.value.grads, refGrads, `gradient (in place wherever validation allows, ${mx.value.made} nodes)`, rtol, slack);
     if (!mxb.ok) return fromComparison("rewrite-soundness", mxb);
     worst.push(mxf, mxb);
     return fromComparison("rewrite-soundness", { ok: true, maxAbsErr: Math.max(...worst.map((r) => r.maxAbsErr)), maxRelErr: Math.max(...worst.map((r) => r.maxRelErr)) });
@@ -259,7 +261,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
       if (!g.ok) throw g.error;
       return g.value;
     };
-    const outcomes = runCompositionClaims({ built: b, values: result.values, seed, rtol, directGrads, claims });
+    const outcomes = runCompositionClaims({ built: b, values: result.values, seed, rtol, slack, directGrads, claims });
     // Nothing scheduled for this case: no check at all (the journal's "not run"), not inconclusive.
     return outcomes.length === 0 ? null : compositionCheck(outcomes);
   });
@@ -505,6 +507,15 @@ function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string
   return { values, grads, at, gradVars: gs };
 }
 
+/** The largest finite magnitude among the case's float inputs and forward values (for {@link cancellationSlack}). */
+function computationMagnitude(b: BuiltCase, values: Readonly<Record<string, ArrayValue>>): number {
+  let m = 0;
+  for (const v of Object.values(values)) if (v.dtype === "float64" || v.dtype === "float32") for (const e of v.data) if (Number.isFinite(e)) m = Math.max(m, Math.abs(e));
+  // Every float input, weights included: a gradient's terms are products of weights and local derivatives.
+  for (const a of b.values.values()) if (a.dtype === "float64" || a.dtype === "float32") for (const e of a.toFlat()) if (Number.isFinite(e)) m = Math.max(m, Math.abs(e));
+  return m;
+}
+
 /** Every node's value and the gradient `gs` (the FAST_RUN stage's graph), compiled in checked FAST_COMPILE. */
 function fastCompileValues(b: BuiltCase, gs: readonly Variable[]): { values: Record<string, ArrayValue>; grads: Grads } {
   const ids = [...b.nodes.keys()];
@@ -567,7 +578,7 @@ function specialInputs(b: BuiltCase, seed: number): NDArray[] {
  * x·0 bug. Where NONE overflowed to ±inf, a stabilization (log(sigmoid x) → −softplus(−x)) may
  * legitimately give a finite value of the same sign. Finite NONE values must match.
  */
-function compareSpecial(fast: Record<string, ArrayValue>, none: Record<string, ArrayValue>, rtol: number): { ok: boolean; reason?: string; maxAbsErr: number; maxRelErr: number } {
+function compareSpecial(fast: Record<string, ArrayValue>, none: Record<string, ArrayValue>, rtol: number, slack: number): { ok: boolean; reason?: string; maxAbsErr: number; maxRelErr: number } {
   for (const [id, ref] of Object.entries(none)) {
     const got = fast[id];
     // Finite values are judged as compareArrays judges them, relative to the array's largest
@@ -584,7 +595,7 @@ function compareSpecial(fast: Record<string, ArrayValue>, none: Record<string, A
           ? Number.isNaN(x) && Number.isNaN(y)
           : !Number.isFinite(y)
             ? Math.sign(x) === Math.sign(y)
-            : Number.isFinite(x) && (x === y || Math.abs(x - y) <= rtol * (scale + Math.max(Math.abs(x), Math.abs(y))));
+            : Number.isFinite(x) && (x === y || Math.abs(x - y) <= rtol * (scale + Math.max(Math.abs(x), Math.abs(y))) + slack);
       if (!same) {
         return { ok: false, reason: `with IEEE special values in the inputs, FAST_RUN node ${id}[${i}] is ${x} but NONE gives ${y}`, maxAbsErr: Infinity, maxRelErr: Infinity };
       }

@@ -9,6 +9,53 @@ import type { PropertyName } from "../../properties/types.js";
 
 const CASES: { why: string; property: PropertyName; json: unknown }[] = [
   {
+    why: "a gradient that cancels to exactly 0 (where(x != xT, xT, x) expanded twice, minus x, against weights): FAST_RUN sums the terms in another order and gets 0 where NONE keeps 8.9e-16; the relative tolerance scaled by a ~0 array called it a mismatch (seed 2 case 1976)",
+    property: "rewrite-soundness",
+    json: {
+      format: "xgrad-case/1",
+      inputs: [
+        { name: "x0", kind: "xtensor", dims: ["c", "a"], shape: [2, 2], dtype: "float64", value: [[1.88, 1.88], [0.87, -0.84]] },
+        { name: "w1", kind: "xtensor", dims: ["c", "d", "b", "a"], shape: [2, 3, 2, 2], dtype: "float64", value: [[[[1.17, 0.86], [0.98, 0.82]], [[1.36, 1.12], [1.02, 0.84]], [[1.4, 0.98], [1.27, 1.05]]], [[[1.37, 1.03], [1.3, 1.22]], [[1.33, 1.41], [1.22, 0.87]], [[0.67, 1.36], [0.97, 1.19]]]] },
+      ],
+      nodes: [
+        { id: "n0", op: "neg", args: ["x0"] },
+        { id: "n1", op: "transpose", args: ["x0"], dims: ["a", "c"] },
+        { id: "n2", op: "ne", args: ["x0", "n1"] },
+        { id: "n3", op: "where", args: ["n2", "n1", "x0"] },
+        { id: "n4", op: "expand_dims", args: ["n3"], dim: "d", size: 3 },
+        { id: "n5", op: "expand_dims", args: ["n4"], dim: "b", size: 2 },
+        { id: "n6", op: "add", args: ["n5", "n0"] },
+        { id: "n7", op: "mul", args: ["n6", "w1"] },
+        { id: "cost", op: "sum", args: ["n7"], dims: null },
+      ],
+      cost: "cost",
+      wrt: ["x0"],
+    },
+  },
+  {
+    why: "the same cancellation, shrunk to zero inputs: tfjs's float32 gives 0 where the float64 reference keeps 4.4e-16, with forward values all 0 so the cost-based noise floor was 0 (seed 2 case 1976's repro)",
+    property: "direct-vs-tfjs",
+    json: {
+      format: "xgrad-case/1",
+      inputs: [
+        { name: "x0", kind: "xtensor", dims: ["a", "b"], shape: [2, 2], dtype: "float64", value: [[0, 0], [0, 0]] },
+        { name: "w1", kind: "xtensor", dims: ["d", "c", "a", "b"], shape: [2, 2, 2, 2], dtype: "float64", value: [[[[0, 0], [0, 1]], [[0, 0], [0, 0.92]]], [[[0, 0], [0, 1.3]], [[0, 0], [0, 0.51]]]] },
+        { name: "n2", kind: "xtensor", dims: ["a", "b"], shape: [2, 2], dtype: "bool", value: [[false, false], [false, false]] },
+      ],
+      nodes: [
+        { id: "n0", op: "neg", args: ["x0"] },
+        { id: "n3", op: "where", args: ["n2", "n0", "x0"] },
+        { id: "n4", op: "expand_dims", args: ["n3"], dim: "c", size: 2 },
+        { id: "n5", op: "expand_dims", args: ["n4"], dim: "d", size: 2 },
+        { id: "n6", op: "add", args: ["n5", "n0"] },
+        { id: "n7", op: "mul", args: ["n6", "w1"] },
+        { id: "cost", op: "sum", args: ["n7"], dims: null },
+      ],
+      cost: "cost",
+      wrt: ["x0"],
+    },
+  },
+  {
     why: "log(sigmoid(x)) of a float32 x = 20 (a cast of expm1(3)): NONE's sigmoid rounds to 1 and log gives 0, FAST_RUN's -softplus(-x) gives -2e-9, which the IEEE-special stage judged elementwise instead of against the array's scale (fault zoo baseline, seed 1 case 1773)",
     property: "rewrite-soundness",
     json: {
