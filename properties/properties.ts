@@ -105,7 +105,10 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   // paths round differently (fusion, summation order), even for float64 inputs and gradients.
   const any32 = [...types.values()].some((t) => t.dtype === "float32");
   const rtol = engineRtol(any32 ? "float32" : "float64");
-  const slack = cancellationSlack(any32 ? "float32" : "float64", computationMagnitude(b, result.values));
+  // The size of the computation's values, once per case: the absolute noise floor of results
+  // that cancel to ~0, for the engine comparisons and for the tfjs oracle.
+  const magnitude = computationMagnitude(b, result.values);
+  const slack = cancellationSlack(any32 ? "float32" : "float64", magnitude);
 
   const paths = new Map<CaseGradStrategy, Outcome<Grads>>();
   const gradsOf = (s: CaseGradStrategy): Outcome<Grads> => {
@@ -188,7 +191,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     // so inconclusive. Float values are not passed: a forward bug (a wrong ddof) changes them
     // beyond float32 noise too, and must still fail on its gradient here.
     const discrete = Object.fromEntries(Object.entries(result.values).filter(([, v]) => v.dtype !== "float64" && v.dtype !== "float32"));
-    const r = compareWithTfjs({ values: discrete as Record<string, never>, grads: claim.value as Record<string, never> }, t.value, { cost: costValue, input: inputScale, magnitude: computationMagnitude(b, result.values) });
+    const r = compareWithTfjs({ values: discrete as Record<string, never>, grads: claim.value as Record<string, never> }, t.value, { cost: costValue, input: inputScale, magnitude });
     return { property: "direct-vs-tfjs", status: r.status, ...(r.reason !== undefined ? { reason: r.reason } : {}), maxAbsErr: r.maxAbsErr, maxRelErr: r.maxRelErr };
   });
 

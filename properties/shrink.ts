@@ -411,7 +411,6 @@ function dropDanglingWrt(c: Case): Case {
   return c;
 }
 
-
 /** `value` with axis `axis` indexed at `index` (dropped). */
 function indexAxis(value: CaseValue, axis: number, index: number): CaseValue {
   if (!Array.isArray(value)) return value;
