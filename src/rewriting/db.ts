@@ -17,6 +17,7 @@ import { GraphError } from "../errors.js";
 import { equilibrium, sequence, type GraphRewriter, type NodeRewriter, RewriteContext, type OnOptError } from "./engine.js";
 import { CheckedFeature, verifyPostconditions } from "./checked.js";
 import { MergeOptimizer } from "./merge.js";
+import { normalFormsOf, verifyNormalForm } from "./normalform.js";
 
 /** Compilation modes: which tags a query includes. */
 export type Mode = "NONE" | "FAST_COMPILE" | "FAST_RUN";
@@ -77,10 +78,27 @@ export class NodeRewriterGroup {
     return this.rules.map((r) => r.rw.name);
   }
 
-  /** An equilibrium over the rules selected by `q`. */
+  /**
+   * An equilibrium over the rules selected by `q`. In checked mode it then verifies the group's
+   * normal form (normalform.ts): the promises of the rules `q` should have selected, judged
+   * independently of which rules the registration actually selected. A run that recorded a
+   * failed rewrite or a loop (under "warn"/"ignore") stopped short, so it promises nothing.
+   */
   query(q: Query): GraphRewriter {
     const selected = this.rules.filter((r) => matches(r.rw.name, r.tags, q)).map((r) => r.rw);
-    return equilibrium(this.name, selected, { maxUseRatio: this.maxUseRatio, cleanup: this.cleanup });
+    const eq = equilibrium(this.name, selected, { maxUseRatio: this.maxUseRatio, cleanup: this.cleanup });
+    const forms = normalFormsOf(this.name, q);
+    if (forms.length === 0) return eq;
+    const group = this.name;
+    return {
+      ...eq,
+      apply(fg, ctx) {
+        const failures = ctx.report.failures.length;
+        const loops = ctx.report.budgetExceeded.length;
+        eq.apply(fg, ctx);
+        if (ctx.checked && ctx.report.failures.length === failures && ctx.report.budgetExceeded.length === loops) verifyNormalForm(fg, group, q, forms);
+      },
+    };
   }
 }
 
