@@ -33,6 +33,11 @@ export interface CotangentAlgebra {
   isZero(v: Variable): boolean;
   /** Named families only: reorder `v`'s dims to `dims` (a permutation), moving values by name. */
   transpose?(v: Variable, dims: readonly string[]): Variable;
+  /**
+   * `v` with its static lengths refined to `shape` (null: keep v's own), checked at run time.
+   * Families without it cannot have a gradient's static type refined (see `expandPullbackNode`).
+   */
+  specifyShape?(v: Variable, shape: readonly (number | null)[]): Variable;
 }
 
 const algebras = new Map<string, CotangentAlgebra>();

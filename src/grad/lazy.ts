@@ -158,7 +158,30 @@ export function expandPullbackNode(node: Apply, differentiate: Differentiate): V
   const back = new Map<Variable, Variable>();
   freshIn.forEach((v, i) => back.set(v, node.inputs[i]));
   freshCot.forEach((v, k) => back.set(v, node.inputs[op.innerInputs.length + k]));
-  return graphReplace(grads, back);
+  return graphReplace(grads, back).map((g, i) => asOutputType(g, node, i));
+}
+
+/**
+ * Gradient `i` of an expansion, typed so that Pullback output `i` (the wrt's type) accepts it.
+ * Static inference may know less about a length than the wrt's declaration (a length lost
+ * through a Dot's pullback) and more about another (one learned from a cotangent). Both are facts
+ * about the same value, so the gradient is refined to their meet, checked at run time. Without
+ * this a wrt declared with a mix of known and unknown lengths made the replacement fail (found
+ * by the shape-erasure property). Contradicting lengths are a bug in some pullback, reported.
+ */
+function asOutputType(g: Variable, node: Apply, i: number): Variable {
+  const want = node.outputs[i].type;
+  if (want.isSuper(g.type)) return g;
+  const have = g.type;
+  const refine = algebraFor(have).specifyShape;
+  const meet = want.ndim === have.ndim ? want.shape.map((s, k) => s ?? have.shape[k]) : null;
+  const clash = meet === null || want.shape.some((s, k) => s !== null && have.shape[k] !== null && s !== have.shape[k]);
+  if (clash || refine === undefined) {
+    throw new GradError(`expand_pullback: the expansion of a Pullback node gives gradient ${i} (w.r.t. ${node.inputs[i].toString()}) the type ${have.toString()}, which the node's output type ${want.toString()} cannot accept`);
+  }
+  const r = refine(g, meet);
+  if (!want.isSuper(r.type)) throw new GradError(`expand_pullback: gradient ${i} (w.r.t. ${node.inputs[i].toString()}) refined to ${r.type.toString()} is still not accepted by ${want.toString()}`);
+  return r;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Variable } from "../graph/basic.js";
 import type { DType } from "../graph/type.js";
 import { add, cast, identity, mul, onesLike, zerosLike } from "../tensor/elemwise.js";
 import { sum } from "../tensor/reduce.js";
+import { specifyShape } from "../tensor/shape.js";
 import { type CotangentAlgebra, provablyZero, registerCotangentAlgebra } from "./algebra.js";
 
 const withDtype = (v: Variable, dtype: DType): Variable => (v.type.dtype === dtype ? v : cast(v, dtype));
@@ -21,6 +22,7 @@ export const tensorAlgebra: CotangentAlgebra = {
   copy: (v) => identity(v),
   vdot: (a, b) => sum(mul(a, b)),
   isZero: (v) => provablyZero(v),
+  specifyShape: (v, shape) => specifyShape(v, shape),
 };
 
 registerCotangentAlgebra("tensor", tensorAlgebra);

@@ -10,6 +10,8 @@ import { InvariantError } from "../errors.js";
 import { add, cast, identity, mul, onesLike, zerosLike } from "../xtensor/elemwise.js";
 import { sum } from "../xtensor/reduce.js";
 import { transpose } from "../xtensor/shape.js";
+import { asXTensor, values } from "../xtensor/basic.js";
+import { specifyShape } from "../tensor/shape.js";
 import { type XTensorVariable, isXTensorVariable } from "../xtensor/type.js";
 import { type CotangentAlgebra, provablyZero, registerCotangentAlgebra } from "./algebra.js";
 
@@ -31,6 +33,8 @@ export const xtensorAlgebra: CotangentAlgebra = {
   vdot: (a, b) => sum(mul(x(a), x(b))),
   isZero: (v) => provablyZero(v),
   transpose: (v, dims) => transpose(x(v), dims),
+  // Through the positional value: the refinement is of lengths only, the dims stay as they are.
+  specifyShape: (v, shape) => asXTensor(specifyShape(values(x(v)), shape), x(v).type.dims),
 };
 
 registerCotangentAlgebra("xtensor", xtensorAlgebra);

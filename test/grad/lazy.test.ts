@@ -13,7 +13,7 @@ import { grad, lowerThenGrad } from "../../src/grad/driver.js";
 import { PullbackOp, expandPullbacks } from "../../src/grad/lazy.js";
 import { pushforward } from "../../src/grad/pushforward.js";
 import { type PullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
-import { TensorFromXTensor, XOp, type XTensorVariable, asXTensor, exp, sin, tanh, xconstant, xtensor } from "../../src/xtensor/index.js";
+import { TensorFromXTensor, XOp, type XTensorVariable, asXTensor, dot, exp, sin, sum, tanh, xconstant, xtensor } from "../../src/xtensor/index.js";
 import type { Mode } from "../../src/rewriting/db.js";
 import { MODES, centralDiff, compare, assertClose, forward, rand, runCompiled } from "./named-check.js";
 
@@ -123,6 +123,20 @@ describe("lazy Pullback node", () => {
     assert.ok(toposort([e]).some((n) => n.inputs.includes(x)), "x itself is an input of the expansion");
     const numeric = centralDiff(forward([x], cost), [XV], [0]);
     assertClose(compare(runCompiled([x], [e], [XV], "NONE"), numeric, 1e-7, 1e-8), "expansion vs FD");
+  });
+
+  it("a wrt declared with known and unknown lengths gets a gradient its Pullback output accepts (shape-erasure's first find)", () => {
+    // Through the Dot's pullback the gradient w.r.t. x loses x's static c = 1 and learns b = 1
+    // from y: two facts about the same value, refined to their meet instead of failing the
+    // replacement ("cannot replace ... (c=1, b=?) by ... (c=?, b=1)").
+    const x = xtensor("x", { dims: ["c", "b"], shape: [1, null] });
+    const y = xtensor("y", { dims: ["d", "c", "b"], shape: [1, null, 1] });
+    const cost = sum(dot(x, y));
+    const [gx, gy] = grad(cost, [x, y]);
+    const f = compile([x, y], [gx, gy], { mode: "FAST_RUN", checked: true, onOptError: "raise" });
+    const [ax, ay] = f([[0.6]], [[[0.22]]]);
+    assert.deepEqual(ax.toFlat(), [0.22]);
+    assert.deepEqual(ay.toFlat(), [0.6]);
   });
 
   it("a knownGrads entry is its key's whole gradient in the lazy region too, not an extra cotangent", () => {
