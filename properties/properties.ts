@@ -1,5 +1,5 @@
 /**
- * The ten properties, run on one case. Every property can run alone; all of them share the
+ * The eleven properties, run on one case. Every property can run alone; all of them share the
  * case, its built graph and whatever gradients more than one of them needs.
  *
  * | property | claim | judge |
@@ -14,6 +14,7 @@
  * | forward-vs-tfjs | engine forward values | tfjs forward values (dims order included) |
  * | grad-composition | interior wrt, considerConstant, two Pullback nodes in one FAST_RUN compile, jacobian, knownGrads, the disconnected-input options, grad of the FAST_RUN-rewritten graph | the graph cut at an interior node, NONE compiles, grad of a weighted sum, the strategies agreeing, the un-rewritten direct gradient (properties/gradComposition.ts) |
  * | kink-conventions | every gradient path at planted ties and zeros of the case's max/min/maximum/minimum/abs nodes | the spec's conventions, computed in plain JS (properties/kinks.ts) |
+ * | shape-erasure | every node's value, the direct and the lowerThenGrad gradient, checked FAST_RUN, with some inputs' static lengths declared unknown | the static case's NONE results (properties/erasure.ts) |
  *
  * An oracle that cannot judge a point says `inconclusive` with a reason; an exception inside a
  * property is an `error` check carrying the error's class, so one broken path never hides the
@@ -39,6 +40,7 @@ import { cancellationSlack, compareRecords, engineRtol, toArrayValue } from "./c
 import { compileInplaceWhereverValid } from "./inplaceMax.js";
 import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
 import { kinkConventionCheck } from "./kinks.js";
+import { shapeErasureCheck } from "./erasure.js";
 import { type ArrayValue, type Check, type GradPath, PROPERTY_NAMES, type PropertyName, type Verdict } from "./types.js";
 
 /** Options of {@link runProperties}. */
@@ -275,6 +277,22 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   // alone, it says why it judged nothing.
   await run("kink-conventions", () => {
     const k = kinkConventionCheck(c, types, seed);
+    return k.status === "inconclusive" && selected.size > 1 ? null : k;
+  });
+
+  // Judged against the static case's NONE results. One more checked FAST_RUN compile of the
+  // forward and both gradients costs ~30% of the suite, so within the suite it runs on half the
+  // cases (seeded by the case, as the stages above), always when alone. An unscheduled case, or
+  // one declaring no erasable length, records no check (the journal's "not run").
+  await run("shape-erasure", () => {
+    if (selected.size > 1 && !erasureScheduled(seed)) return null;
+    let grads: Grads | null = null;
+    if (b.wrt.length > 0) {
+      const ref = gradsOf("lazy");
+      if (!ref.ok) return errorCheck("shape-erasure", ref.error, "the NONE direct gradient");
+      grads = ref.value;
+    }
+    const k = shapeErasureCheck(c, types, { values: result.values, grads, rtol, slack });
     return k.status === "inconclusive" && selected.size > 1 ? null : k;
   });
 
@@ -530,6 +548,12 @@ function fastCompileValues(b: BuiltCase, gs: readonly Variable[]): { values: Rec
   const grads: Grads = {};
   b.wrtNames.forEach((name, i) => (grads[name] = toArrayValue(gs[i], res[ids.length + i])));
   return { values, grads };
+}
+
+/** Whether a case (by its seed) runs shape-erasure within the full suite: half of them. */
+export function erasureScheduled(seed: number): boolean {
+  // Other multipliers than the in-place stage's, so the two schedules are independent.
+  return ((Math.imul((seed ^ 0x68e31da4) >>> 0, 0x85ebca6b) >>> 19) & 1) === 0;
 }
 
 /**

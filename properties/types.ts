@@ -19,6 +19,7 @@ export const PROPERTY_NAMES = [
   "forward-vs-tfjs",
   "grad-composition",
   "kink-conventions",
+  "shape-erasure",
 ] as const;
 
 /** One property's name. */

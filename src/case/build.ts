@@ -134,17 +134,24 @@ const NAMED_REDUCE = {
  *
  * @param types - the case's static types from `parseTypedCase`. When omitted the case is
  *   validated here (`caseTypes`); when given, the case is trusted to be the one they describe.
+ * @param opts.staticShapes - the static shape to declare for some inputs instead of the case's
+ *   own (each length the case's, or null for unknown); the values stay the case's. The engine
+ *   must give the same results either way (the `shape-erasure` property).
  * @throws CaseError when `types` is omitted and the case is malformed.
  * @throws CaseBuildError when the engine refuses a node, or types it differently from the parser.
  */
-export function buildCase(c: Case, types?: CaseTypes): BuiltCase {
+export function buildCase(c: Case, types?: CaseTypes, opts: { readonly staticShapes?: ReadonlyMap<string, readonly (number | null)[]> } = {}): BuiltCase {
   const ts = types ?? caseTypes(c);
   const env = new Map<string, Variable>();
   const inputs = new Map<string, Variable>();
   const values = new Map<string, NDArray>();
   for (const inp of c.inputs) {
     const dtype = inp.dtype as DType;
-    const v = inp.kind === "xtensor" ? X.xtensor(inp.name, { dims: inp.dims, shape: inp.shape, dtype }) : tensor(inp.name, { shape: inp.shape, dtype });
+    const shape = opts.staticShapes?.get(inp.name) ?? inp.shape;
+    if (shape.length !== inp.shape.length || shape.some((s, i) => s !== null && s !== inp.shape[i])) {
+      throw new CaseBuildError(inp.name, "input", `a declared static shape [${shape.map((s) => s ?? "?").join(", ")}] that contradicts the value's shape [${inp.shape.join(", ")}]`);
+    }
+    const v = inp.kind === "xtensor" ? X.xtensor(inp.name, { dims: inp.dims, shape, dtype }) : tensor(inp.name, { shape, dtype });
     inputs.set(inp.name, v);
     env.set(inp.name, v);
     // fromFlat with the declared shape, not fromNested: a nested array cannot show the lengths
@@ -376,7 +383,7 @@ export function caseGradients(built: BuiltCase, strategy: CaseGradStrategy, opts
     const g = gs[i];
     const arr = byIndex.get(i);
     // lowerThenGrad reports a disconnected input as null even under the "zero" policy.
-    out[name] = g === null || arr === undefined ? zerosLike(w) : toVerdictArray(g, arr);
+    out[name] = g === null || arr === undefined ? zerosLike(w, built.values.get(name) as NDArray) : toVerdictArray(g, arr);
   });
   return out;
 }
@@ -386,7 +393,7 @@ function toVerdictArray(v: Variable, a: NDArray): VerdictArray {
   return X.isXTensorVariable(v) ? { dims: [...v.type.dims], ...base } : base;
 }
 
-function zerosLike(w: Variable): VerdictArray {
-  const shape = w.type.shape.map((s) => s ?? 0);
-  return toVerdictArray(w, NDArray.zeros(shape, w.type.dtype));
+/** Zeros for `w`, shaped like its value (its static shape may be unknown). */
+function zerosLike(w: Variable, value: NDArray): VerdictArray {
+  return toVerdictArray(w, NDArray.zeros(value.shape, w.type.dtype));
 }

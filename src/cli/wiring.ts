@@ -42,6 +42,7 @@ const STRATEGIES: Partial<Record<PropertyName, readonly string[]>> = {
   "pushforward-duality": ["lazy"],
   "grad-composition": ["lazy"],
   "kink-conventions": ["lazy", "perNode", "lowered"],
+  "shape-erasure": ["lazy", "lowered"],
 };
 
 /** Feature tags of stats.ts (`op:x`, `pair:x>y`, patterns) into the shell's categories. */

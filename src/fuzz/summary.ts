@@ -33,6 +33,7 @@ export const ORACLE_OF: Record<PropertyName, string> = {
   "pushforward-duality": "duality",
   "grad-composition": "composition",
   "kink-conventions": "spec rule",
+  "shape-erasure": "static shapes",
 };
 
 /** One signature of the run. */

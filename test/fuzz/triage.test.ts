@@ -40,7 +40,7 @@ describe("fuzz/triage: signatures and failure classes", () => {
 describe("fuzz/journal", () => {
   it("check statuses round-trip through the one-letter encoding", () => {
     const c = encodeChecks([{ property: "direct-vs-tfjs", status: "inconclusive" }, { property: "direct-vs-lowered", status: "fail" }]);
-    assert.equal(c, "f--i------");
+    assert.equal(c, "f--i-------");
     assert.deepEqual(decodeChecks(c), { "direct-vs-lowered": "fail", "direct-vs-tfjs": "inconclusive" });
     // The ninth property (grad-composition) was appended: journals written with eight letters still decode.
     assert.deepEqual(decodeChecks("f--i----"), { "direct-vs-lowered": "fail", "direct-vs-tfjs": "inconclusive" });
@@ -48,6 +48,9 @@ describe("fuzz/journal", () => {
     // So was the tenth (kink-conventions): nine-letter journals still decode.
     assert.deepEqual(decodeChecks("f--i-----"), { "direct-vs-lowered": "fail", "direct-vs-tfjs": "inconclusive" });
     assert.deepEqual(decodeChecks("---------p"), { "kink-conventions": "pass" });
+    // And the eleventh (shape-erasure): ten-letter journals still decode.
+    assert.deepEqual(decodeChecks("f--i------"), { "direct-vs-lowered": "fail", "direct-vs-tfjs": "inconclusive" });
+    assert.deepEqual(decodeChecks("----------p"), { "shape-erasure": "pass" });
   });
 
   it("a torn last line (a kill mid-write) is ignored when read and cut before the next append", () => {
