@@ -90,13 +90,14 @@ export class NodeRewriterGroup {
     const forms = normalFormsOf(this.name, q);
     if (forms.length === 0) return eq;
     const group = this.name;
+    const registered = new Set(this.names());
     return {
       ...eq,
       apply(fg, ctx) {
         const failures = ctx.report.failures.length;
         const loops = ctx.report.budgetExceeded.length;
         eq.apply(fg, ctx);
-        if (ctx.checked && ctx.report.failures.length === failures && ctx.report.budgetExceeded.length === loops) verifyNormalForm(fg, group, q, forms);
+        if (ctx.checked && ctx.report.failures.length === failures && ctx.report.budgetExceeded.length === loops) verifyNormalForm(fg, group, q, forms, registered);
       },
     };
   }

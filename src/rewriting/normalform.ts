@@ -361,14 +361,16 @@ export function normalFormsOf(group: string, q: Query): NormalForm[] {
  *
  * @throws InvariantError naming the group, the query, the rule and the node.
  */
-export function verifyNormalForm(fg: FunctionGraph, group: string, q: Query, forms: readonly NormalForm[]): void {
+export function verifyNormalForm(fg: FunctionGraph, group: string, q: Query, forms: readonly NormalForm[], registered: ReadonlySet<string>): void {
   if (forms.length === 0) return;
   for (const node of fg.applyNodes) {
     for (const f of forms) {
       const why = f.leftover(fg, node);
       if (why === null) continue;
       const mode = `[${q.include.join(", ")}]${q.exclude !== undefined && q.exclude.length > 0 ? ` minus [${q.exclude.join(", ")}]` : ""}`;
-      throw new InvariantError(`checked mode: ${group} under ${mode} broke its promise ${f.rule}: ${node.toString()} is left (${why})`);
+      // Rules register themselves when their module loads: the likely cause when one is absent.
+      const hint = registered.has(f.rule) ? "" : `; no rule named ${f.rule} is registered in ${group} (rules register when their module loads: import src/rewriting/passes.ts)`;
+      throw new InvariantError(`checked mode: ${group} under ${mode} broke its promise ${f.rule}: ${node.toString()} is left (${why})${hint}`);
     }
   }
 }
