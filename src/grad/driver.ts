@@ -509,6 +509,14 @@ function nodeTerms(node: Apply, accessGrad: (v: Variable) => GradTerm, patterns:
     // Linear in the cotangents: with every connected cotangent of this input zero, so is the term.
     if (!inputConnected[i]) return DISCONNECTED;
     if (undefinedVia[i] !== null) return undefinedVia[i] as UndefinedGrad;
+    // A discrete input that reaches the cost only through discrete outputs carries no gradient:
+    // those outputs are piecewise constant, and the float cotangent that reached them (a
+    // contraction's term for its int operand) means nothing here. PyTensor guards this in each
+    // rule (DimShuffle.grad returns zeros for a discrete input); the driver does it once for every
+    // rule, so `transpose(cast(z, int64))` dotted with a float no longer makes grad throw. A
+    // float input keeps the check below: a rule that manufactures a term out of a discrete
+    // output's cotangent is a bug.
+    if (!throughFloat && !isFloat(node.inputs[i].type.dtype)) return DISCONNECTED;
     if (!throughFloat && !algebraFor(term.type).isZero(term)) {
       throw new GradError(
         `grad: ${where(i)}: this input reaches the cost only through integer outputs, so its term must be ` +
