@@ -38,6 +38,17 @@ export class XElemwise extends XOp {
     return new Apply(this, inputs, [new XTensorType(dtype, dims, shape)]);
   }
 
+  /**
+   * The scalar table's connections, as the positional Elemwise declares them: `second` reads
+   * only x's shape, `where`'s condition only selects. Without it the driver, meeting the named
+   * op (perNode through a graph that holds a lazy gradient's seed), warned that its rule's
+   * DISCONNECTED contradicted the default all-connected pattern.
+   */
+  override connectionPattern(node: Apply): boolean[][] {
+    const c = scalarSpec(this.props.scalar).connected;
+    return node.inputs.map((_, i) => [c?.[i] ?? true]);
+  }
+
   lower(node: Apply): Variable[] {
     const out = node.outputs[0].type as XTensorType;
     const ts = node.inputs.map((x) => lowerAligned(x, out.dims));

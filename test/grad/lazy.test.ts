@@ -139,6 +139,16 @@ describe("lazy Pullback node", () => {
     assert.deepEqual(ay.toFlat(), [0.6]);
   });
 
+  it("perNode through a graph that holds a lazy gradient warns nothing (the named seed's connections are declared)", () => {
+    const x = xtensor("x", { dims: ["a"], shape: [3] });
+    const cost = sum(tanh(x));
+    const [gx] = grad(cost, [x]);
+    const warnings: string[] = [];
+    const [h] = grad(sum(gx), [x], { gradStrategy: "perNode", onWarning: (m) => warnings.push(m) });
+    assert.deepEqual(warnings, []);
+    assert.ok(h !== null);
+  });
+
   it("a knownGrads entry is its key's whole gradient in the lazy region too, not an extra cotangent", () => {
     // y = x*x is read by the cost; a known gradient k for y replaces what the cost sends back to
     // it. The lazy region once pulled back [cost, y] with seeds [1, k], so y got both (found by
