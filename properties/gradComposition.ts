@@ -6,11 +6,12 @@
  * |---|---|---|
  * | `interior-wrt` | `grad(cost, [...wrt, v])` for an interior node v: the lazy region cut at v, `chainThroughWrt` | v's slot: `grad(cost', [v'])` on the cut graph (v replaced by a root v' fed with v's value); the wrt slots: `grad(cost, wrt)` |
  * | `consider-constant` | `grad(cost, wrt, {considerConstant: [v]})`, lazy and perNode | `grad(cost', wrt)` on the same cut graph: no gradient can flow through a root |
- * | `one-compile` | two lazy pullbacks (cotangent w = 1) over regions that differ in one constant, in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs) | the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass); the second: itself compiled alone in NONE |
+ * | `one-compile` | two lazy pullbacks (cotangent w = 1) over regions that differ in one constant, in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs) | the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass); the second: itself compiled alone in NONE; before that, each must hold exactly one Pullback node on a named graph (none on a positional one), or the claim would be vacuous |
  * | `jacobian` | `jacobian(y, xp)` for a small interior y, contracted with a seeded weight w | `grad(sum(w · y), xp)` |
- * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time) | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v: no knownGrads on the reference path |
- * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt |
- * | `rewritten-grad` | `grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt)`, lazy and perNode: the pullbacks of what only rewrites build (`Composite` from elemwise_fusion; log1p, expm1, softplus, square, sqrt from stabilize/specialize), which no other claim differentiates (every other `grad` runs before the compiler's rewrites) | `grad(cost, wrt)` of the un-rewritten graph (the suite's direct gradient) |
+ * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v, or a quarter of the time the cost itself (a key that is also the root), and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time) | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v (for v = cost: w · grad(cost, wrt)): no knownGrads on the reference path |
+ * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt; lazy, perNode and lowerThenGrad on which wrt are disconnected, with a third variable that reaches the cost only through a bool; the strategies' structure (Pullback nodes) | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt; the three strategies agreeing; a named op on a float wrt → cost path (lazy holds a Pullback node), none in the graph (no strategy builds one) |
+ * | `rewritten-grad` | `grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt)`, lazy and perNode: the pullbacks of what only rewrites build (`Composite` from elemwise_fusion; log1p, expm1, softplus, square, sqrt from stabilize/specialize), which no other claim differentiates (every other `grad` runs before the compiler's rewrites) | `grad(cost, wrt)` of the un-rewritten graph (the suite's direct gradient); no Pullback node from either strategy (the graph is positional) |
+ * | `grad-of-pullback` | `grad(c, wrt, {gradStrategy: "perNode"})` for c = Σ_i sum(u_i ⊙ g_i) (every output of the lazy gradient's Pullback node read) and c = sum(u_k ⊙ g_k) (one read), g = lazy `grad(cost, wrt)`, u seeded random weights: the per-node driver on a node with several outputs, which nothing else builds | the same with `gradStrategy: "lazy"` (the path `second-order` judges against finite differences): values, and which wrt are disconnected |
  *
  * The cut graph is the key to the first two: in it v is an ordinary input, so its gradient and
  * the gradients with v held fixed come from the plain driver on a root, a path the other
@@ -23,11 +24,16 @@
  * picks one of 64 slots, and {@link SCHEDULE} gives 8 slots to `jacobian` (~1 ms), 5 to the
  * cut-graph group (`interior-wrt` + `consider-constant`, ~3 ms, the considerConstant strategy
  * alternating lazy / perNode by seed), 3 to `one-compile` (~3.5 ms), 3 to `known-grads` (~2 ms),
- * 3 to `disconnected` (~1 ms; graph building and signatures, one tiny compile) and 3 to
- * `rewritten-grad` (~3 ms: a checked FAST_RUN rewrite, two positional gradients, one NONE
- * compile; about one-compile's cost, and ~95% of the generated cases it runs on fuse at least
- * one Composite): ~0.8 ms per case on average, ~5% of the suite (the last three measured
- * relative to `jacobian` under load). On the other 39 slots it records no check (the journal's
+ * 3 to `disconnected` (~1 ms; graph building and signatures, one tiny compile; the strategy
+ * agreement on the gated cost and the structure counts replaced its two reference gradients of
+ * the plain cost at no measurable cost), 3 to `rewritten-grad` (~3 ms: a checked FAST_RUN
+ * rewrite, two positional gradients, one NONE compile; about one-compile's cost, and ~95% of the
+ * generated cases it runs on fuse at least one Composite) and 2 to `grad-of-pullback` (~6 ms,
+ * ~1.7 times one-compile: the lazy gradient, four outer gradients, one NONE compile that expands
+ * nested Pullback nodes): ~1 ms per case on average, 4.2% of the suite's time in-process on 150
+ * generated cases, against 3.8% before `grad-of-pullback` (the last four measured relative to
+ * `jacobian` and `one-compile`, in CPU time, under load). The structure checks count
+ * Pullback nodes among gradients the claims build anyway. On the other 37 slots it records no check (the journal's
  * "not run"), which is not an inconclusive verdict. A scheduled group that does not apply passes
  * its turn to the next group. The schedule is a pure function of the case, so
  * `xgrad check` reproduces a fuzz verdict exactly. "all" runs every claim: the default when
@@ -43,11 +49,11 @@ import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
 import { type GradOptions, type PullbackOptions, grad, lowerThenGrad, pullback } from "../src/grad/driver.js";
 import { jacobian } from "../src/grad/jacobian.js";
-import { graphSignature } from "../src/grad/lazy.js";
+import { PullbackOp, graphSignature } from "../src/grad/lazy.js";
 import { GradError } from "../src/errors.js";
 import { type RewriteGraphOptions, rewriteGraph } from "../src/rewriting/db.js";
 import { constant, tensor } from "../src/tensor/basic.js";
-import { Composite, add as padd, mul as pmul } from "../src/tensor/elemwise.js";
+import { Composite, add as padd, cast as pcast, gt as pgt, mul as pmul } from "../src/tensor/elemwise.js";
 import { transpose as ptranspose } from "../src/tensor/shape.js";
 import { sum as psum } from "../src/tensor/reduce.js";
 import * as X from "../src/xtensor/index.js";
@@ -57,7 +63,7 @@ import { compareArrays, compareRecords, toArrayValue } from "./compare.js";
 import type { ArrayValue } from "./types.js";
 
 /** The claims, in rotation order. */
-export const COMPOSITION_CLAIMS = ["interior-wrt", "consider-constant", "one-compile", "jacobian", "known-grads", "disconnected", "rewritten-grad"] as const;
+export const COMPOSITION_CLAIMS = ["interior-wrt", "consider-constant", "one-compile", "jacobian", "known-grads", "disconnected", "rewritten-grad", "grad-of-pullback"] as const;
 
 /** One claim of the property. */
 export type CompositionClaim = (typeof COMPOSITION_CLAIMS)[number];
@@ -66,13 +72,13 @@ export type CompositionClaim = (typeof COMPOSITION_CLAIMS)[number];
  * Claim groups that share their expensive part: interior-wrt and consider-constant are judged
  * against the same cut graph, in one compile. Scheduling is over groups.
  */
-const GROUPS: readonly (readonly CompositionClaim[])[] = [["jacobian"], ["interior-wrt", "consider-constant"], ["one-compile"], ["known-grads"], ["disconnected"], ["rewritten-grad"]];
+const GROUPS: readonly (readonly CompositionClaim[])[] = [["jacobian"], ["interior-wrt", "consider-constant"], ["one-compile"], ["known-grads"], ["disconnected"], ["rewritten-grad"], ["grad-of-pullback"]];
 
 /**
  * Slots (of {@link SLOTS}) per group in the suite, in GROUPS order; the rest run nothing. A new
  * group goes last, so the slots of the earlier groups (and every earlier seed's group) stay put.
  */
-export const SCHEDULE: readonly number[] = [8, 5, 3, 3, 3, 3];
+export const SCHEDULE: readonly number[] = [8, 5, 3, 3, 3, 3, 2];
 
 /** The number of schedule slots a case seed is reduced to. */
 export const SLOTS = 64;
@@ -204,6 +210,7 @@ class ClaimContext {
     if (claims[0] === "known-grads") return [this.guard("known-grads", "building or running the knownGrads gradients", () => this.knownGradsClaim())];
     if (claims[0] === "disconnected") return [this.guard("disconnected", "building or running the disconnected-input gradients", () => this.disconnectedClaim())];
     if (claims[0] === "rewritten-grad") return [this.guard("rewritten-grad", "rewriting the cost or building or running its gradients", () => this.rewrittenGradClaim())];
+    if (claims[0] === "grad-of-pullback") return [this.guard("grad-of-pullback", "building or running the gradients through the lazy gradient's Pullback node", () => this.gradOfPullbackClaim())];
     return [this.guard("jacobian", "building or running the jacobian", () => this.jacobianClaim())];
   }
 
@@ -272,13 +279,15 @@ class ClaimContext {
     interface Part {
       readonly claim: CompositionClaim;
       readonly what: string;
+      /** The strategy whose Pullback-node structure is judged (consider-constant only). */
+      readonly strategy?: "lazy" | "perNode";
       readonly build: () => Variable[];
     }
     const parts: Part[] = [];
     if (claims.includes("interior-wrt")) parts.push({ claim: "interior-wrt", what: "grad(cost, [...wrt, v])", build: () => this.engine.grad(b.cost, [...b.wrt, v], opts) });
     if (claims.includes("consider-constant")) {
       for (const s of this.ccStrategies) {
-        parts.push({ claim: "consider-constant", what: `grad(cost, wrt, {considerConstant: [v], gradStrategy: "${s}"})`, build: () => this.engine.grad(b.cost, b.wrt, { ...opts, considerConstant: [v], gradStrategy: s }) });
+        parts.push({ claim: "consider-constant", what: `grad(cost, wrt, {considerConstant: [v], gradStrategy: "${s}"})`, strategy: s, build: () => this.engine.grad(b.cost, b.wrt, { ...opts, considerConstant: [v], gradStrategy: s }) });
       }
     }
     const errors = new Map<CompositionClaim, ClaimOutcome>();
@@ -290,6 +299,13 @@ class ClaimContext {
       } catch (e) {
         errors.set(part.claim, { claim: part.claim, status: "error", error: e instanceof Error ? e : new Error(String(e)), during: `${part.claim}: ${part.what} at ${where}` });
       }
+    }
+    // The strategy's structure, before any compile: perNode builds no Pullback node, lazy one
+    // wherever a wrt reaches the cost through a named op around v.
+    for (const { part, outs } of built) {
+      if (part.strategy === undefined || errors.has(part.claim)) continue;
+      const bad = structureProblem(`${part.what} at ${where}`, outs, part.strategy, gradStructure(b.cost, b.wrt, [v]));
+      if (bad !== null) errors.set(part.claim, { claim: part.claim, status: "fail", reason: `${part.claim}: ${bad}`, maxAbsErr: Infinity, maxRelErr: Infinity });
     }
     const live = built.filter((x) => !errors.has(x.part.claim));
     // One NONE compile for claims and reference: NONE runs only the node-local required passes
@@ -388,6 +404,14 @@ class ClaimContext {
     const opts = { disconnectedInputs: "ignore" } as const;
     const g1 = this.engine.pullback([b.cost], b.wrt, [w], opts);
     const g2 = this.engine.pullback([cost2], b.wrt, [w], opts);
+    const wrtList = b.wrt.map((x) => x.toString()).join(", ");
+    // Each pullback (the default, lazy strategy) is one region: exactly one Pullback node when a
+    // wrt reaches the cost through a named op, none on a positional graph. Without them the
+    // claim would pass vacuously (no merge to get wrong).
+    const shapeBad =
+      structureProblem(`pullback([cost], [${wrtList}], [w])`, g1, "lazy", gradStructure(b.cost, b.wrt), true) ??
+      structureProblem(`pullback([cost with ${change}], [${wrtList}], [w])`, g2, "lazy", gradStructure(cost2, b.wrt), true);
+    if (shapeBad !== null) return { claim: "one-compile", status: "fail", reason: `one-compile: ${shapeBad}`, maxAbsErr: Infinity, maxRelErr: Infinity };
     const inputs = [...b.inputs.values(), w];
     const args = [...b.values.values(), wVal];
     const together = compile(inputs, [...g1, ...g2], { mode: "FAST_RUN" })(...args);
@@ -505,16 +529,24 @@ class ClaimContext {
    * w is a seeded random cotangent (not the true dcost/dv: a known gradient equal to the real one
    * cannot tell "replace" from "ignore"). It is given, seeded, in the other float dtype and, for a
    * named v, with its dims permuted: the driver promises to cast it and align it by name.
+   *
+   * v is an interior node on a wrt → cost path or, a quarter of the time (always when there is
+   * none), the cost itself: a key that is also the backward pass's root, whose entry replaces the
+   * seed ones_like(cost). The same reference then reads w · grad(cost, wrt). The perNode
+   * strategy's result must hold no Pullback node.
    */
   private knownGradsClaim(): ClaimOutcome {
     const claim = "known-grads";
     const { built: b, rtol } = this.input;
     const skip = (reason: string): ClaimOutcome => ({ claim, status: "skip", reason });
     if (b.wrt.length === 0) return skip("no float input to differentiate");
-    const cands = this.interiorNodes();
-    if (cands.length === 0) return skip("no interior float node on a path from a wrt input to the cost");
+    // v: an interior node, or (a quarter of the time, and when there is none) the cost itself, a
+    // key that is also the backward pass's root: its entry replaces the seed ones_like(cost), so
+    // the reference is w · grad(cost, wrt) (the formula below with cost' = the cut root).
     const rand = this.rand(0x6b6e0a1);
-    const { id, v } = cands[Math.floor(rand() * cands.length)];
+    const cands = this.interiorNodes();
+    const atCost = cands.length === 0 || rand() < 0.25;
+    const { id, v } = atCost ? { id: b.case.cost, v: b.cost } : cands[Math.floor(rand() * cands.length)];
     const value = this.input.values[id];
     if (value === undefined) return skip(`no forward value for node ${id}`);
     const wrtNames = b.wrtNames.join(", ");
@@ -554,6 +586,10 @@ class ClaimContext {
 
     const strategies = this.ccStrategies;
     const outs = strategies.map((s) => this.engine.grad(b.cost, b.wrt, { ...opts, knownGrads: new Map([[v, known]]), gradStrategy: s }));
+    for (const [k, s] of strategies.entries()) {
+      const bad = s === "perNode" ? structureProblem(`grad(cost, wrt, {knownGrads: {node ${id}: w}, gradStrategy: "perNode"})`, outs[k], "perNode", "mixed") : null;
+      if (bad !== null) return { claim, status: "fail", reason: `known-grads: ${bad} (wrt ${wrtNames})`, maxAbsErr: Infinity, maxRelErr: Infinity };
+    }
     const f = compile([...b.inputs.values(), vCut], [...ref, ...outs.flat()], { mode: "NONE" });
     const res = f(...b.values.values(), NDArray.fromFlat(value.data, value.shape, vDtype));
     const rec = (gs: readonly Variable[], from: number): Grads => Object.fromEntries(b.wrtNames.map((n, i) => [n, toArrayValue(gs[i], res[from + i])]));
@@ -570,7 +606,7 @@ class ClaimContext {
           status: "fail",
           reason:
             `known-grads: grad(cost, wrt, {knownGrads: {node ${id}: w}, gradStrategy: "${strategies[k]}"}) (${what}; wrt ${wrtNames}) disagrees with ` +
-            `grad(cost' + sum(w·${id}), wrt), cost' being the cost with ${id} cut into an input: ${c.reason ?? "mismatch"}`,
+            `${atCost ? "w · grad(cost, wrt), the key being the cost itself" : `grad(cost' + sum(w·${id}), wrt), cost' being the cost with ${id} cut into an input`}: ${c.reason ?? "mismatch"}`,
           maxAbsErr,
           maxRelErr,
         };
@@ -598,8 +634,15 @@ class ClaimContext {
    *  - in every mode the connected wrt's gradients are graphs structurally identical
    *    (graphSignature) to the plain `grad(cost, wrt)`'s, the graph the other properties judge
    *    numerically, and "raise" with only the case's wrt does not throw.
-   * A case wrt may itself be disconnected (read only through shapes); "none" (run first) gives
-   * which, and every other mode must agree with it.
+   * A case wrt may itself be disconnected (read only through shapes, or through a comparison);
+   * "none" (run first) gives which, and every other mode must agree with it. Which wrt are
+   * disconnected is a fact about the graph, so lazy, perNode and lowerThenGrad must also agree on
+   * it, judged on cost + sum(cast(gated > 0, float)) with a third added variable `gated_<x>` (a
+   * fresh root of x's type) that reaches the cost only through that bool: the added variables
+   * are disconnected for all three, the case's wrt as "none" said. Finally the strategies'
+   * structure, before any compile: the default (lazy) strategy's gradients hold a Pullback node
+   * when a wrt reaches the cost through a named op along float values, and none on a positional
+   * graph; perNode's and lowerThenGrad's never hold one.
    */
   private disconnectedClaim(): ClaimOutcome {
     const claim = "disconnected";
@@ -666,17 +709,45 @@ class ClaimContext {
       else if (!(g instanceof Variable)) return fail(`${show(ignoreNone)} gives ${String(g)} for ${b.wrtNames[i]}, neither a Variable nor null`);
       else if (sig(g) !== plainSig[i]) return fail(`${show(ignoreNone)}: the gradient for ${b.wrtNames[i]} is not the graph of grad(cost, wrt) without the disconnected variables`);
     }
-    // Which case wrt are disconnected is a fact about the graph, not about a strategy: perNode
-    // and the lowering reference must name the same ones (a bool or integer value on the only
-    // path carries no cotangent; the lazy region once counted such a wrt as connected).
-    const perNodeNone = run({ ...ignoreNone, gradStrategy: "perNode" }).out;
-    const loweredNone = lowerThenGrad(b.cost, list, ignoreNone);
-    for (const [i, at] of caseAt.entries()) {
-      const byStrategy = { lazy: caseNull.has(i), perNode: perNodeNone[at] === null, lowerThenGrad: loweredNone[at] === null };
-      if (new Set(Object.values(byStrategy)).size > 1) {
-        return fail(`the strategies disagree on whether the cost depends on ${b.wrtNames[i]}: ${Object.entries(byStrategy).map(([k, v]) => `${k} says ${v ? "disconnected" : "connected"}`).join(", ")}`);
+    // Which wrt are disconnected is a fact about the graph, not about a strategy: lazy, perNode
+    // and the lowering reference must name the same ones. A bool or integer value on the only
+    // path carries no cotangent (the lazy region once counted such a wrt as connected: its node
+    // reads it). So a third variable joins here, `gated_<x>`, a fresh root of x's type that
+    // reaches the cost only through a comparison: the three strategies run on
+    // cost + sum(cast(gated > 0, float)), which reads every other wrt exactly as the cost does,
+    // and must call the added variables disconnected (construction) and agree on the case's wrt
+    // with lazy's "none" on the cost itself.
+    const gated = x.cloneRoot();
+    gated.name = `gated_${xName}`;
+    const costG = gatedCost(b.cost, gated);
+    const listG = [...list, gated];
+    const quiet = { ...ignoreNone, onWarning: () => undefined };
+    const byStrategyG = {
+      lazy: this.engine.gradWith(costG, listG, quiet),
+      perNode: this.engine.gradWith(costG, listG, { ...quiet, gradStrategy: "perNode" }),
+      lowerThenGrad: lowerThenGrad(costG, listG, ignoreNone),
+    };
+    const says = (at: number): string => Object.entries(byStrategyG).map(([k, out]) => `${k} says ${out[at] === null ? "disconnected" : "connected"}`).join(", ");
+    for (const [at, w] of listG.entries()) {
+      const i = b.wrt.indexOf(w);
+      const verdicts = Object.values(byStrategyG).map((out) => out[at] === null);
+      if (i < 0 && verdicts.some((v) => !v)) {
+        const how = w === gated ? "reaches it only through a bool" : "does not read it";
+        return fail(`the strategies must call ${w.toString()} disconnected (the cost ${how}) on cost + sum(cast(${gated.toString()} > 0)): ${says(at)}`);
+      }
+      if (i >= 0 && (new Set(verdicts).size > 1 || verdicts[0] !== caseNull.has(i))) {
+        return fail(`the strategies disagree on whether the cost depends on ${b.wrtNames[i]}: ${says(at)} on cost + sum(cast(${gated.toString()} > 0)), and lazy on the cost itself says ${caseNull.has(i) ? "disconnected" : "connected"}`);
       }
     }
+    // The strategies' structure: lazy wraps a named region in a Pullback node, perNode and the
+    // lowering never build one (values cannot tell: both strategies compute the same function).
+    const structure = gradStructure(b.cost, b.wrt);
+    const shapeBad =
+      structureProblem(`${show(ignoreNone)} (the default strategy)`, base.out, "lazy", structure) ??
+      structureProblem(`the same on cost + sum(cast(${gated.toString()} > 0))`, byStrategyG.lazy, "lazy", structure) ??
+      structureProblem(`the same with gradStrategy "perNode"`, byStrategyG.perNode, "perNode", structure) ??
+      structureProblem(`lowerThenGrad(cost + sum(cast(${gated.toString()} > 0)), wrt)`, byStrategyG.lowerThenGrad, "lowerThenGrad", structure);
+    if (shapeBad !== null) return fail(shapeBad);
     const nDisconnected = added.length + caseNull.size;
     const baseWarnings = base.warnings.length;
     const zeros: { d: Variable; g: Variable; mode: string }[] = [];
@@ -782,7 +853,7 @@ class ClaimContext {
     return {
       claim,
       status: "pass",
-      detail: `disconnected with ${added.map((d) => d.toString()).join(", ")}${caseNull.size > 0 ? ` and the case's ${[...caseNull].map((i) => b.wrtNames[i]).join(", ")}` : ""} (ignore × every return mode, warn × ${warnShown}, ${explicitFirst ? "explicit" : "default"} raise${raiseChecked})`,
+      detail: `disconnected with ${added.map((d) => d.toString()).join(", ")}, ${gated.toString()} (through a bool)${caseNull.size > 0 ? ` and the case's ${[...caseNull].map((i) => b.wrtNames[i]).join(", ")}` : ""} (ignore × every return mode, warn × ${warnShown}, ${explicitFirst ? "explicit" : "default"} raise${raiseChecked})`,
       maxAbsErr: 0,
       maxRelErr: 0,
     };
@@ -863,6 +934,13 @@ class ClaimContext {
         };
       }
     }
+    // No named op is left, so neither strategy may build a Pullback node (lazy takes the ops'
+    // own rules on a positional path).
+    const structure = gradStructure(cost, b.wrt);
+    for (const [k, s] of strategies.entries()) {
+      const bad = structureProblem(`grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt, {gradStrategy: "${s}"})`, outs[k], s, structure);
+      if (bad !== null) return { claim, status: "fail", reason: `rewritten-grad: ${bad} (the rewritten graph has ${what}; wrt ${wrtNames})`, maxAbsErr: Infinity, maxRelErr: Infinity };
+    }
     // One NONE compile: its passes are node-local (lower_xtensor, expand_pullback), so the two
     // strategies' outputs cannot affect each other, and no further rewrite touches what is judged.
     const res = compile(inputs, outs.flat(), { mode: "NONE" })(...b.values.values());
@@ -884,6 +962,90 @@ class ClaimContext {
       }
     }
     return { claim, status: "pass", detail: `rewritten-grad on FAST_RUN minus inplace with ${what}, ${strategies.join(" and ")} (wrt ${wrtNames})`, maxAbsErr, maxRelErr };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // grad-of-pullback
+
+  /**
+   * A graph that holds a lazy gradient, differentiated again with `gradStrategy: "perNode"`: the
+   * only way a node with several outputs (the lazy Pullback node, one output per wrt) reaches
+   * the per-node driver, since every node of a case, of its lowering and of its rewrites has one
+   * output, and an outer lazy gradient takes the whole region at once. With g = grad(cost, wrt)
+   * (lazy) and seeded random weights u_i, two outer costs:
+   *  - Σ_i sum(u_i ⊙ g_i): every Pullback output read (a Hessian-vector product);
+   *  - sum(u_k ⊙ g_k) for one seeded k whose gradient reads the Pullback node: one output read,
+   *    the others unused.
+   * Each is differentiated w.r.t. every wrt with perNode and, as the reference, with lazy (the
+   * path `second-order` judges against finite differences), under returnDisconnected "none": the
+   * two must give the same values and call the same wrt disconnected.
+   */
+  private gradOfPullbackClaim(): ClaimOutcome {
+    const claim = "grad-of-pullback";
+    const { built: b, rtol } = this.input;
+    const skip = (reason: string): ClaimOutcome => ({ claim, status: "skip", reason });
+    if (b.wrt.length === 0) return skip("no float input to differentiate");
+    let g: Variable[];
+    try {
+      g = grad(b.cost, b.wrt, { disconnectedInputs: "ignore", gradStrategy: "lazy" });
+    } catch (e) {
+      if (e instanceof GradError) return skip(`grad(cost, wrt) has no gradient: ${e.message.split("\n")[0]}`);
+      throw e;
+    }
+    const readers = g.flatMap((gi, i) => (pullbackNodes([gi]).size > 0 ? [i] : []));
+    if (readers.length === 0) return skip("the lazy gradient holds no Pullback node (no wrt reaches the cost through a named op)");
+    const nOutputs = [...pullbackNodes(g)].reduce((k, n) => k + n.outputs.length, 0);
+    const rand = this.rand(0x9b0d1e5);
+    const weighted = g.map((gi, i) => {
+      const value = b.values.get(b.wrtNames[i]) as NDArray;
+      const data = Array.from({ length: value.size }, () => 2 * rand() - 1);
+      const u = NDArray.fromFlat(data, [...value.shape], gi.type.dtype);
+      return X.isXTensorVariable(gi) ? X.values(X.sum(X.mul(gi, X.xconstant(u, [...gi.type.dims])))) : psum(pmul(gi, constant(u)));
+    });
+    const k = readers[Math.floor(rand() * readers.length)];
+    const outer = [
+      { what: `Σ_i sum(u_i·d cost/d ${b.wrtNames.join(", ")})`, cost: weighted.reduce((a, t) => padd(a, t)) },
+      { what: `sum(u·d cost/d ${b.wrtNames[k]})`, cost: weighted[k] },
+    ];
+    const opts = { disconnectedInputs: "ignore", returnDisconnected: "none" } as const;
+    const wrtNames = b.wrtNames.join(", ");
+    const results: { what: string; got: (Variable | Disconnected | null)[]; ref: (Variable | Disconnected | null)[] }[] = [];
+    for (const o of outer) {
+      let ref: (Variable | Disconnected | null)[];
+      try {
+        ref = grad(o.cost, b.wrt, { ...opts, gradStrategy: "lazy" });
+      } catch (e) {
+        if (e instanceof GradError) return skip(`the lazy gradient of ${o.what} has no gradient: ${e.message.split("\n")[0]}`);
+        throw e;
+      }
+      let got: (Variable | Disconnected | null)[];
+      try {
+        got = this.engine.gradWith(o.cost, b.wrt, { ...opts, gradStrategy: "perNode", onWarning: () => undefined });
+      } catch (e) {
+        if (!(e instanceof GradError)) throw e;
+        return { claim, status: "fail", reason: `grad-of-pullback: grad(${o.what}, wrt, {gradStrategy: "perNode"}) throws where the lazy strategy does not (wrt ${wrtNames}): ${e.message.split("\n")[0]}`, maxAbsErr: Infinity, maxRelErr: Infinity };
+      }
+      for (const [i, name] of b.wrtNames.entries()) {
+        if ((got[i] === null) !== (ref[i] === null)) {
+          return { claim, status: "fail", reason: `grad-of-pullback: on ${o.what}, perNode says ${got[i] === null ? "disconnected" : "connected"} for ${name}, lazy says ${ref[i] === null ? "disconnected" : "connected"} (wrt ${wrtNames})`, maxAbsErr: Infinity, maxRelErr: Infinity };
+        }
+      }
+      results.push({ what: o.what, got, ref });
+    }
+    // One NONE compile of both sides (node-local passes only).
+    const vars = results.flatMap((r) => [...r.got, ...r.ref]).filter((v): v is Variable => v instanceof Variable);
+    const res = compile([...b.inputs.values()], vars, { mode: "NONE" })(...b.values.values());
+    const arr = new Map(vars.map((v, i) => [v, toArrayValue(v, res[i])] as const));
+    const rec = (gs: readonly (Variable | Disconnected | null)[]): Grads => Object.fromEntries(b.wrtNames.flatMap((n, i) => (gs[i] instanceof Variable ? [[n, arr.get(gs[i] as Variable) as ArrayValue]] : [])));
+    let maxAbsErr = 0;
+    let maxRelErr = 0;
+    for (const r of results) {
+      const c = compareRecords(rec(r.got), rec(r.ref), "gradient", rtol, this.input.slack ?? 0);
+      maxAbsErr = Math.max(maxAbsErr, c.maxAbsErr);
+      maxRelErr = Math.max(maxRelErr, c.maxRelErr);
+      if (!c.ok) return { claim, status: "fail", reason: `grad-of-pullback: grad(${r.what}, wrt, {gradStrategy: "perNode"}), through the lazy gradient's Pullback node (${nOutputs} outputs), disagrees with the same with "lazy" (wrt ${wrtNames}): ${c.reason ?? "mismatch"}`, maxAbsErr, maxRelErr };
+    }
+    return { claim, status: "pass", detail: `grad-of-pullback through ${nOutputs} Pullback output${nOutputs === 1 ? "" : "s"}, all read and only ${b.wrtNames[k]}'s (wrt ${wrtNames})`, maxAbsErr, maxRelErr };
   }
 }
 
@@ -913,4 +1075,81 @@ function seededPermutation(dims: readonly string[], rand: () => number): string[
   }
   if (p.length >= 2 && p.every((d, k) => d === dims[k])) p.reverse();
   return p;
+}
+
+/** The distinct Pullback nodes among the ancestors of `results` (markers and nulls hold none). */
+function pullbackNodes(results: readonly unknown[]): Set<Apply> {
+  const vars = results.filter((g): g is Variable => g instanceof Variable);
+  return new Set(ancestors(vars).flatMap((a) => (a.owner !== null && a.owner.op instanceof PullbackOp ? [a.owner] : [])));
+}
+
+/**
+ * What the gradient strategies promise about a graph's gradient, read off the graph alone:
+ *  - "named": some wrt reaches the cost along float values and true connections (each op's own
+ *    connectionPattern), not through a `stops` variable, crossing a named op: the lazy strategy
+ *    then wraps that region in a Pullback node, and that wrt's gradient reads it;
+ *  - "positional": no named op (nor Pullback node) among the cost's ancestors: every strategy uses
+ *    the ops' own rules, and no Pullback node appears;
+ *  - "mixed": neither (named ops only off the float paths): no promise about the lazy count.
+ * perNode and lowerThenGrad never build a Pullback node.
+ */
+function gradStructure(cost: Variable, wrt: readonly Variable[], stops: readonly Variable[] = []): "named" | "positional" | "mixed" {
+  const anc = ancestors([cost]);
+  if (!anc.some((v) => v.owner !== null && (X.isXOp(v.owner.op) || v.owner.op instanceof PullbackOp))) return "positional";
+  const wrtSet = new Set(wrt);
+  const stopSet = new Set(stops);
+  // 0: no wrt behind v along float true connections; 1: a wrt; 2: a wrt, through a named op.
+  const memo = new Map<Variable, number>();
+  const state = (v: Variable): number => {
+    const known = memo.get(v);
+    if (known !== undefined) return known;
+    memo.set(v, 0);
+    let s = 0;
+    if (isFloat(v.type.dtype) && !stopSet.has(v)) {
+      if (wrtSet.has(v)) s = 1;
+      else if (v.owner !== null) {
+        const node = v.owner;
+        const p = node.op.connectionPattern?.(node);
+        for (const [i, input] of node.inputs.entries()) {
+          if (p !== undefined && !p[i][v.index]) continue;
+          const t = state(input);
+          if (t > 0) s = Math.max(s, X.isXOp(node.op) ? 2 : t);
+        }
+      }
+    }
+    memo.set(v, s);
+    return s;
+  };
+  return state(cost) === 2 ? "named" : "mixed";
+}
+
+/**
+ * Why `results`, computed by `strategy` for a graph of this structure, break the strategies'
+ * promise about Pullback nodes, or null. `exactly` (a single lazy region, no chain) asks for
+ * exactly one Pullback node on a named graph instead of at least one.
+ */
+function structureProblem(what: string, results: readonly unknown[], strategy: "lazy" | "perNode" | "lowerThenGrad", structure: "named" | "positional" | "mixed", exactly = false): string | null {
+  const n = pullbackNodes(results).size;
+  if (strategy !== "lazy" || structure === "positional") {
+    if (n === 0) return null;
+    const why = strategy === "lazy" ? "the cost's graph holds no named op, so the lazy strategy must use the ops' own rules" : strategy === "perNode" ? "the perNode strategy differentiates node by node" : "lowerThenGrad lowers before it differentiates";
+    return `${what} holds ${n} Pullback node${n === 1 ? "" : "s"}, but ${why}`;
+  }
+  if (structure === "named" && (exactly ? n !== 1 : n === 0)) {
+    return `${what} holds ${n} Pullback node${n === 1 ? "" : "s"}, but a wrt reaches the cost through a named op along float values, so the lazy strategy must wrap ${exactly ? "that region in exactly one" : "a region in one"}`;
+  }
+  return null;
+}
+
+/**
+ * cost + sum(cast(gated > 0, cost's dtype)): a term that reads `gated` only through a bool, named
+ * when `gated` is (so the lazy strategy's region holds the comparison).
+ */
+function gatedCost(cost: Variable, gated: Variable): Variable {
+  const dtype = cost.type.dtype;
+  if (X.isXTensorVariable(gated)) {
+    const s = X.sum(X.cast(X.gt(gated, 0), dtype));
+    return X.isXTensorVariable(cost) ? X.add(cost, s) : padd(cost, X.values(s));
+  }
+  return padd(X.isXTensorVariable(cost) ? X.values(cost) : cost, psum(pcast(pgt(gated, 0), dtype)));
 }

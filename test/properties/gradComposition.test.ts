@@ -19,7 +19,15 @@
  *   policies that never warn, warn under "ignore", or never raise (disconnected);
  * - a Composite pullback that doubles its terms or drops one, and log1p / square pullbacks that
  *   double theirs, injected into the real engine with `withPullbackOverride`: ops that exist only
- *   after FAST_RUN's rewrites, so only rewritten-grad differentiates them (rewritten-grad).
+ *   after FAST_RUN's rewrites, so only rewritten-grad differentiates them (rewritten-grad);
+ * - a lazy strategy that calls a variable connected because its region reads it, through a bool
+ *   (disconnected, on the `gated_<x>` it adds);
+ * - the strategies swapped or ignored: perNode running lazy, the default strategy running perNode,
+ *   lazy wrapping a positional path in a Pullback node (one-compile, disconnected, known-grads,
+ *   rewritten-grad: Pullback-node counts, values unchanged);
+ * - a Pullback node's per-node rule that doubles its terms or reads only its first output's
+ *   cotangent (grad-of-pullback);
+ * - a knownGrads entry for the cost itself counted twice (known-grads at the cost).
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
@@ -29,9 +37,11 @@ import { buildCase, caseEvaluator, caseGradients } from "../../src/case/build.js
 import { Constant, Variable } from "../../src/graph/basic.js";
 import { ancestors, clone } from "../../src/graph/traversal.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
+import { constant } from "../../src/tensor/basic.js";
 import { pullback } from "../../src/grad/driver.js";
+import { perNodeRule } from "../../src/grad/strategies.js";
 import { DISCONNECTED, type Op, isDisconnected } from "../../src/graph/op.js";
-import { PullbackOp, graphSignature } from "../../src/grad/lazy.js";
+import { PullbackOp, graphSignature, lazyPullback } from "../../src/grad/lazy.js";
 import { type PullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
 import { Composite, Elemwise, add as padd, cast as pcast, mul as pmul } from "../../src/tensor/elemwise.js";
 import { reshape, transpose } from "../../src/tensor/shape.js";
@@ -188,11 +198,11 @@ function compositesIn(o: ClaimOutcome): number {
 }
 
 /** The claims of one case, with `engine` standing in for the real entry points. */
-function claimsOn(c: Case, claims: readonly CompositionClaim[], engine: CompositionEngine = ENGINE): ClaimOutcome[] {
+function claimsOn(c: Case, claims: readonly CompositionClaim[], engine: CompositionEngine = ENGINE, seed: number = caseSeed(c)): ClaimOutcome[] {
   const b = buildCase(c);
   const values = caseEvaluator(b)();
   const rtol = engineRtol([...b.types.values()].some((t) => t.dtype === "float32") ? "float32" : "float64");
-  return runCompositionClaims({ built: b, values, seed: caseSeed(c), rtol, directGrads: () => caseGradients(b, "lazy"), claims, engine });
+  return runCompositionClaims({ built: b, values, seed, rtol, directGrads: () => caseGradients(b, "lazy"), claims, engine });
 }
 
 function only(outcomes: readonly ClaimOutcome[], claim: CompositionClaim): ClaimOutcome {
@@ -346,6 +356,40 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
     engine: { ...ENGINE, gradWith: (cost, wrt, o) => ENGINE.gradWith(cost, wrt, (o.disconnectedInputs ?? "raise") === "raise" ? { ...o, disconnectedInputs: "ignore" } : o) },
     says: /^disconnected: grad\(cost, wrt, \{(disconnectedInputs: "raise")?\}\) did not raise/,
   },
+  {
+    // The lazy region once counted a wrt its Pullback node reads as connected, whatever the path.
+    name: "a lazy strategy that calls every variable the cost's graph reads connected, through a bool too",
+    claim: "disconnected",
+    engine: {
+      ...ENGINE,
+      gradWith: (cost, wrt, o) => {
+        const out = ENGINE.gradWith(cost, wrt, o);
+        if ((o.gradStrategy ?? "lazy") !== "lazy" || o.returnDisconnected !== "none") return out;
+        const read = new Set(ancestors([cost]));
+        const zeros = ENGINE.gradWith(cost, wrt, { ...o, returnDisconnected: "zero" });
+        return out.map((g, i) => (g === null && read.has(wrt[i]) ? zeros[i] : g));
+      },
+    },
+    says: /^disconnected: the strategies must call gated_u disconnected \(the cost reaches it only through a bool\) on cost \+ sum\(cast\(gated_u > 0\)\): lazy says connected, perNode says disconnected, lowerThenGrad says disconnected/,
+  },
+  {
+    name: "a perNode strategy that runs the lazy one",
+    claim: "disconnected",
+    engine: { ...ENGINE, gradWith: (cost, wrt, o) => ENGINE.gradWith(cost, wrt, o.gradStrategy === "perNode" ? { ...o, gradStrategy: "lazy" } : o) },
+    says: /^disconnected: the same with gradStrategy "perNode" holds 1 Pullback node, but the perNode strategy differentiates node by node/,
+  },
+  {
+    name: "a default strategy that is perNode (two pullbacks, no Pullback node to merge)",
+    claim: "one-compile",
+    engine: { ...ENGINE, pullback: (outs, wrt, cots, o) => ENGINE.pullback(outs, wrt, cots, { ...o, gradStrategy: o.gradStrategy ?? "perNode" }) },
+    says: /^one-compile: pullback\(\[cost\], \[x, u\], \[w\]\) holds 0 Pullback nodes, but a wrt reaches the cost through a named op along float values, so the lazy strategy must wrap that region in exactly one/,
+  },
+  {
+    name: "a perNode strategy that runs the lazy one (knownGrads)",
+    claim: "known-grads",
+    engine: { ...ENGINE, grad: (cost, wrt, o) => ENGINE.grad(cost, wrt, o.gradStrategy === "perNode" ? { ...o, gradStrategy: "lazy" } : o) },
+    says: /^known-grads: grad\(cost, wrt, \{knownGrads: \{node \w+: w\}, gradStrategy: "perNode"\}\) holds \d Pullback nodes?, but the perNode strategy differentiates node by node/,
+  },
 ];
 
 /**
@@ -400,7 +444,7 @@ describe("grad-composition", function () {
   it("disconnected judges a case wrt the cost reads only through a comparison, on the real engine and on a faulty one", () => {
     const ok = only(claimsOn(CASE_GT, ["disconnected"]), "disconnected");
     assert.equal(ok.status, "pass", `disconnected: ${reasonOf(ok)}`);
-    assert.match(reasonOf(ok), /^disconnected with fresh_[xz], unread_[xz] and the case's z /);
+    assert.match(reasonOf(ok), /^disconnected with fresh_[xz], unread_[xz], gated_[xz] \(through a bool\) and the case's z /);
     // "disconnected" giving null for every disconnected wrt, the case's z included.
     const faulty: CompositionEngine = { ...ENGINE, gradWith: (cost, wrt, o) => ENGINE.gradWith(cost, wrt, o.returnDisconnected === "disconnected" ? { ...o, returnDisconnected: "none" } : o) };
     const o = only(claimsOn(CASE_GT, ["disconnected"], faulty), "disconnected");
@@ -424,10 +468,11 @@ describe("grad-composition", function () {
     // The driver's contract: a knownGrads value is the WHOLE gradient at its key. The lazy
     // region used to pull back [cost, key] with seeds [1, w], so the key also got its consumers'
     // terms; this claim found it. The region is now cut at such a key (src/grad/driver.ts).
-    const lazy: CompositionEngine = { ...ENGINE, grad: (cost, wrt, o) => ENGINE.grad(cost, wrt, { ...o, gradStrategy: "lazy" }) };
-    const o = only(claimsOn(CASE, ["known-grads"], lazy), "known-grads");
+    // (The real engine, both strategies: forcing "lazy" in place of "perNode" would now fail the
+    // claim's structure check, which holds perNode's result to no Pullback node.)
+    const o = only(claimsOn(CASE, ["known-grads"]), "known-grads");
     assert.equal(o.status, "pass", `known-grads on the real lazy strategy: ${reasonOf(o)}`);
-    assert.match(reasonOf(o), /known-grads at node n\d, lazy/);
+    assert.match(reasonOf(o), /known-grads at node n\d, lazy and perNode/);
   });
 
   it("known-grads and disconnected pass on a fixed-seed sample of generated cases of the real engine, in the suite's rotation too", () => {
@@ -537,8 +582,83 @@ describe("grad-composition", function () {
     assert.equal(compositesIn(o) >= 1, true, `the masked case fuses: ${reasonOf(o)}`);
   });
 
-  it("the suite's schedule: deterministic, 25 in 64 cases, every group reachable", () => {
-    assert.equal(SCHEDULE.reduce((a, k) => a + k, 0), 25);
+  it("rewritten-grad fails when the lazy strategy wraps the positional rewritten graph in a Pullback node (values unchanged)", () => {
+    // What "lazy" must not do on a positional path: the whole region in one lazyPullback. The
+    // values are the same function's, so only the structure tells.
+    const wrapped: CompositionEngine = {
+      ...ENGINE,
+      grad: (cost, wrt, o) => {
+        const named = ancestors([cost]).some((v) => v.owner !== null && X.isXOp(v.owner.op));
+        if ((o.gradStrategy ?? "lazy") !== "lazy" || named) return ENGINE.grad(cost, wrt, o);
+        const real = ENGINE.grad(cost, wrt, o);
+        const ones = NDArray.fromFlat([1], [], cost.type.dtype);
+        const one = X.isXTensorVariable(cost) ? X.xconstant(ones, []) : constant(ones);
+        return lazyPullback([cost], [one], wrt).map((t, i) => (t instanceof Variable ? t : real[i]));
+      },
+    };
+    const o = only(claimsOn(CASE_FUSED, ["rewritten-grad"], wrapped), "rewritten-grad");
+    assert.equal(o.status, "fail", `rewritten-grad with lazy wrapping a positional path: ${reasonOf(o)}`);
+    assert.match(reasonOf(o), /^rewritten-grad: grad\(rewriteGraph\(\[cost\], FAST_RUN minus inplace\), wrt, \{gradStrategy: "lazy"\}\) holds 1 Pullback node, but the cost's graph holds no named op, so the lazy strategy must use the ops' own rules/);
+  });
+
+  it("known-grads with the cost itself as the key: passes on the real engine, fails when the entry is counted twice", () => {
+    // The first seed (in a fixed order) whose draw keys the cost on CASE.
+    const seed = [...Array(64).keys()].find((k) => {
+      const o = only(claimsOn(CASE, ["known-grads"], ENGINE, k), "known-grads");
+      assert.equal(o.status, "pass", `known-grads, seed ${k}: ${reasonOf(o)}`);
+      return /^known-grads at node cost,/.test(o.detail);
+    });
+    assert.ok(seed !== undefined, "some seed of 64 keys the cost");
+    // The cost pushed among the roots twice (its seed counted once more): twice the gradient.
+    const twice: CompositionEngine = {
+      ...ENGINE,
+      grad: (cost, wrt, o) => {
+        const out = ENGINE.grad(cost, wrt, o);
+        return o.knownGrads?.has(cost) === true && (o.gradStrategy ?? "lazy") === "lazy" ? out.map(scale2) : out;
+      },
+    };
+    const o = only(claimsOn(CASE, ["known-grads"], twice, seed), "known-grads");
+    assert.equal(o.status, "fail", `known-grads with the cost's entry counted twice: ${reasonOf(o)}`);
+    assert.match(reasonOf(o), /^known-grads: grad\(cost, wrt, \{knownGrads: \{node cost: w\}, gradStrategy: "lazy"\}\) \(w: .*; wrt x, u\) disagrees with w · grad\(cost, wrt\), the key being the cost itself/);
+  });
+
+  it("grad-of-pullback passes on the named case and skips a positional one", () => {
+    const ok = only(claimsOn(CASE, ["grad-of-pullback"]), "grad-of-pullback");
+    assert.equal(ok.status, "pass", `grad-of-pullback: ${reasonOf(ok)}`);
+    assert.match(reasonOf(ok), /^grad-of-pullback through 2 Pullback outputs, all read and only [xu]'s \(wrt x, u\)/);
+    const pos = only(claimsOn(CASE_GT, ["grad-of-pullback"]), "grad-of-pullback");
+    assert.equal(pos.status, "skip", `grad-of-pullback on a positional case: ${reasonOf(pos)}`);
+  });
+
+  // A Pullback node's rule under the per-node strategy, as the driver builds it (the lazy outer
+  // strategy expands the node instead, so these faults reach only the claim side).
+  const realPullbackRule: PullbackRule = (i, o, g, node) => perNodeRule((outs, wrt, cots) => pullback(outs, wrt, cots, { disconnectedInputs: "ignore", returnDisconnected: "none", gradStrategy: "perNode" }))(i, o, g, node);
+  const isPullback = (op: Op): boolean => op instanceof PullbackOp;
+  const PULLBACK_FAULTS: readonly { name: string; rule: PullbackRule }[] = [
+    { name: "doubles its terms (its input slots recorded twice)", rule: (i, o, g, node) => realPullbackRule(i, o, g, node).map((t) => (t instanceof Variable ? scale2(t) : t)) },
+    { name: "reads only its first output's cotangent", rule: (i, o, g, node) => realPullbackRule(i, o, g.map((c, j) => (j === 0 ? c : X.isXTensorVariable(c) ? X.mul(c, 0) : pmul(c, 0))), node) },
+  ];
+  for (const f of PULLBACK_FAULTS) {
+    it(`grad-of-pullback fails when a Pullback node's per-node rule ${f.name}`, () => {
+      const o = withPullbackOverride(isPullback, f.rule, () => only(claimsOn(CASE, ["grad-of-pullback"]), "grad-of-pullback"));
+      assert.equal(o.status, "fail", `grad-of-pullback with a Pullback rule that ${f.name}: ${reasonOf(o)}`);
+      assert.match(reasonOf(o), /^grad-of-pullback: grad\(.*, wrt, \{gradStrategy: "perNode"\}\), through the lazy gradient's Pullback node \(2 outputs\), disagrees with the same with "lazy" \(wrt x, u\): gradient [xu]/);
+    });
+  }
+
+  it("the structure checks and grad-of-pullback pass on a fixed-seed sample of generated cases of the real engine", () => {
+    const ran = new Map<string, number>();
+    for (const g of fc.sample(caseArbitrary({}), { seed: 913, numRuns: 12 })) {
+      for (const o of claimsOn(g.case, ["one-compile", "disconnected", "rewritten-grad", "grad-of-pullback"])) {
+        assert.ok(o.status === "pass" || o.status === "skip", `${o.claim} ${o.status}: ${reasonOf(o)}`);
+        if (o.status === "pass") ran.set(o.claim, (ran.get(o.claim) ?? 0) + 1);
+      }
+    }
+    for (const c of ["one-compile", "disconnected", "rewritten-grad", "grad-of-pullback"]) assert.ok((ran.get(c) ?? 0) >= 9, `${c} passed on ${ran.get(c) ?? 0} of 12 cases`);
+  });
+
+  it("the suite's schedule: deterministic, 27 in 64 cases, every group reachable", () => {
+    assert.equal(SCHEDULE.reduce((a, k) => a + k, 0), 27);
     assert.equal(SCHEDULE.length, COMPOSITION_CLAIMS.length - 1, "one group per claim, the cut-graph pair sharing one");
     assert.equal(SCHEDULE.reduce((a, k) => a + k, 0) <= SLOTS, true);
     const counts = SCHEDULE.map(() => 0).concat([0]);
