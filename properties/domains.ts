@@ -191,6 +191,33 @@ export const reduceDomain = (k: ReduceKind): { input: InputDomain; distinct: num
 /** The domain of cumsum (`add`) or cumprod (`mul`) inputs. */
 export const cumDomain = (mode: "add" | "mul"): InputDomain => CUM_DOMAINS[mode];
 
+/**
+ * A cast to an integer dtype truncates toward zero (numpy's `astype`): piecewise constant, with a
+ * jump at every integer. The engine's table gives `cast` the dtype-blind real domain (its float
+ * casts are smooth), so this one rule is stated here: every value cast to an int keeps
+ * INT_CAST_MARGIN (+SAFETY) from every integer, i.e. its fractional part stays in [0.2, 0.8], so
+ * finite differences see a flat function and tfjs's float32 rounding never changes the integer.
+ */
+export const INT_CAST_MARGIN = 0.2;
+
+/** Does every value of s keep INT_CAST_MARGIN + SAFETY from every integer? */
+export function intCastSafe(s: VSet): boolean {
+  const m = INT_CAST_MARGIN + SAFETY;
+  return s.every(([a, b]) => {
+    const k = Math.floor(a);
+    return Number.isFinite(a) && Number.isFinite(b) && a - k >= m && b <= k + 1 - m;
+  });
+}
+
+/** The integers a cast truncates the values of s to (toward zero, never -0). */
+export const truncSet = (s: VSet): VSet => mapMono(s, (v) => Math.trunc(v) + 0);
+
+/**
+ * A set to draw a fresh input that is cast to an int: [k + 0.25, k + 0.75] for each k in ks (at
+ * most four, so that {@link norm} never merges two pieces across an integer).
+ */
+export const intCastDrawSet = (ks: readonly number[]): VSet => norm(ks.slice(0, MAX_PIECES).map((k) => [k + 0.25, k + 0.75] as Piece));
+
 /** Is `gap` enough for a reduction that needs elements `distinct` apart? */
 export const distinctEnough = (gap: number, distinct: number | null): boolean => distinct === null || gap >= distinct + SAFETY;
 

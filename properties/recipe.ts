@@ -41,6 +41,13 @@
  * (Subtensor of Alloc), a double `expand_dims` (a reduction of a reduction in the gradient), and
  * a positional same-dtype `cast`. The choice is read from the high bits of a step's last
  * choice, so a step whose choice is "none" (0, the shrink target) builds what it always built.
+ *
+ * **Integer values on a float path.** The same choice in cast, dot, mul, transpose, expand_dims,
+ * concat, rename and isel steps builds {@link Builder.intRoute}: a float cast to int64/int32 (its
+ * input kept INT_CAST_MARGIN off the integers, `domains.ts`) or a small int data input, through
+ * one or two structural ops, into a `mul` or `dot` with a float or (after a cast) a cast back to
+ * float: the differentiator must hand no gradient to the int and zeros to what was cast (each in
+ * some 7–10% of cases; the driver bug `transpose(cast(z, int64))` dotted with a float was one).
  */
 import type { Case, CaseArg, CaseDType, CaseInput, CaseNode, CaseOp, Indexer, SliceSpec } from "../src/case/format.js";
 import { isFloatDtype, nestValue, UNARY_OPS, BINARY_OPS, COMPARE_OPS } from "../src/case/format.js";
@@ -49,8 +56,8 @@ import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { ScalarName } from "../src/tensor/elemwise.js";
 import {
   type VSet, CAP, SAFETY, absSet, addSet, apart, apartMargin, capped, cumDomain, cumprodN, cumsumN, distinctEnough, divSet,
-  drawSetFor, hi, hull, iv, lo, mapMono, maxAbs, maxSet, minSet, mulSet, point, powSet, prodN, reduceDomain, satisfies,
-  scalarDomain, scaleSet, squareSet, subSet, sumN, trigSet, union, varianceLowerBound, width,
+  drawSetFor, hi, hull, intCastDrawSet, intCastSafe, iv, lo, mapMono, maxAbs, maxSet, minSet, mulSet, point, powSet, prodN,
+  reduceDomain, satisfies, scalarDomain, scaleSet, squareSet, subSet, sumN, trigSet, truncSet, union, varianceLowerBound, width,
 } from "./domains.js";
 
 /** One recipe step: a case op and abstract choices (small non-negative integers). */
@@ -548,10 +555,13 @@ class Builder {
       case "add": r = k === 1 ? this.logOnePlus(pc) : null; break;
       case "sigmoid": r = k === 1 ? this.logSigmoid(pc, false) : k === 2 ? this.logSigmoid(pc, true) : null; break;
       case "pow": r = k === 1 ? this.powConst(pc, 2) : k <= 3 ? this.powConst(pc, 0.5) : null; break;
-      case "mul": r = k <= 2 ? this.mulZero(pc) : null; break;
-      case "isel": r = k <= 2 ? this.iselOfExpand(pc) : null; break;
-      case "expand_dims": r = k <= 2 ? this.expandTwice(pc) : null; break;
-      case "cast": r = k <= 2 ? this.castSame(pc) : null; break;
+      case "mul": r = k <= 2 ? this.mulZero(pc) : k <= 4 ? this.intRoute(pc, k === 3 ? "input" : "cast", undefined, "mul") : null; break;
+      case "isel": r = k <= 2 ? this.iselOfExpand(pc) : k <= 4 ? this.intRoute(pc, k === 3 ? "input" : "cast", "isel") : null; break;
+      case "expand_dims": r = k <= 2 ? this.expandTwice(pc) : k <= 4 ? this.intRoute(pc, k === 3 ? "input" : "cast", "expand_dims") : null; break;
+      case "cast": r = k <= 2 ? this.castSame(pc) : k <= 4 ? this.intRoute(pc, "cast") : null; break;
+      case "dot": r = k <= 2 ? this.intRoute(pc, k === 1 ? "input" : "cast", undefined, "dot") : null; break;
+      case "transpose": case "concat": case "rename":
+        r = k <= 2 ? this.intRoute(pc, k === 1 ? "input" : "cast", op) : null; break;
       default: return false;
     }
     return r !== null;
@@ -732,6 +742,141 @@ class Builder {
     const info = this.emit("cast", [t.id], { dtype: t.dtype }, { kind: "tensor", dims: [], shape: t.shape, dtype: t.dtype }, t.set, t.gap);
     if (t.srcDims !== undefined) info.srcDims = [...t.srcDims];
     return info;
+  }
+
+  // ---- integer values on a float path (the differentiator's discrete-input handling) ----
+
+  /**
+   * An integer value routed through a structural op into float computation: the source is an
+   * int data input (small values, `"input"`) or a float value cast to int64/int32 (`"cast"`);
+   * the route is `transpose`, `expand_dims`, `concat`, `rename` or `isel` (sometimes two of them),
+   * and the consumer a `mul` or `dot` with a float value, or (a cast source only) a cast back to
+ * float, so every case keeps a float wrt. The gradient
+   * through the int value is zero and through the int input there is none, but every rule on
+   * the route sees a float cotangent arrive at an int output (PyTensor guards each rule for it).
+   * A value cast to int keeps its fractional part in [0.2, 0.8] (`intCastSafe`), so finite
+   * differences, tfjs and second order agree on the zero. `route` and `consumer` fix the host
+   * step's own op; otherwise the chooser picks them. Null when nothing applies (the ordinary
+   * step is built instead).
+   */
+  intRoute(c: Chooser, source: "input" | "cast", route?: CaseOp, consumer?: "mul" | "dot" | "cast"): Info | null {
+    const k0 = source === "input" ? this.intInput(c) : this.castToInt(c);
+    if (k0 === null) return null;
+    const routes: CaseOp[] = ["transpose", "expand_dims", "concat", "rename", "isel"];
+    let k = this.structural(c, route ?? c.pick(routes), k0);
+    if (k === null) return null;
+    if (c.rare(4)) k = this.structural(c, c.pick(routes), k) ?? k;
+    // An int input is never only cast back: the float product keeps a float wrt in the case.
+    const cons = consumer ?? (["mul", "dot", "cast"] as const)[c.int(source === "input" ? 2 : 3)];
+    if (cons === "cast") {
+      const to: CaseDType = this.float32 && c.rare(3) ? "float32" : "float64";
+      return this.emit("cast", [k.id], { dtype: to }, { kind: "xtensor", dims: k.dims, shape: k.shape, dtype: to }, k.set, 0);
+    }
+    if (cons === "dot") {
+      // A contraction beyond the cap falls back to the elementwise product.
+      const d = this.dot(c, k);
+      if (d !== null) return d;
+    }
+    const kk = k;
+    const ok = (f: Info): boolean => this.compatible("mul", kk, f) && capped(mulSet(kk.set, f.set));
+    let f = c.bool() ? this.pickOk(c, this.floats("xtensor"), ok) : undefined;
+    if (f === undefined) {
+      const pd = this.partnerDims(c, k);
+      f = this.fresh("xtensor", pd.dims, pd.shape, iv(-2, 2), { dtype: this.partnerDtype("float64") });
+      if (!ok(f)) return null;
+    }
+    return this.elem("mul", c.bool() ? [f, k] : [k, f], mulSet(k.set, f.set), 0);
+  }
+
+  /** A fresh int64 or int32 data input with small values (−3..3), of one or more dims. */
+  intInput(c: Chooser): Info {
+    let dims = c.perm(c.subset([...DIM_ALPHABET]));
+    while (dims.length > 1 && prod(dims.map((d) => this.len(d))) > 64) dims = dims.slice(1);
+    if (dims.length === 0) dims = c.pick([["a", "b"], ["b"], ["c", "a"]]);
+    return this.fresh("xtensor", dims, dims.map((d) => this.len(d)), iv(-3, 3), { dtype: c.rare(3) ? "int32" : "int64" });
+  }
+
+  /**
+   * `cast(z, int64 | int32)` of a float xtensor kept off the integers: an existing node whose
+   * set already is, or (choice 0) a fresh input drawn from [k + 0.25, k + 0.75] pieces (a wrt
+   * that reaches the cost only through the int), or a computed `add(mul(tanh(x), 0.25), h)` on a
+   * recent float node with h a half-integer constant or a fresh input of half-integers (so
+   * elements truncate to different ints).
+   */
+  castToInt(c: Chooser): Info | null {
+    const mode = c.int(3);
+    let z: Info | undefined;
+    if (mode === 0) {
+      z = this.pickOk(c, this.floats("xtensor"), (i) => intCastSafe(i.set));
+      if (z === undefined) {
+        const ks = c.perm([-2, -1, 0, 1]).slice(0, 1 + c.int(4));
+        let dims = c.perm(c.subset([...DIM_ALPHABET]));
+        while (dims.length > 1 && prod(dims.map((d) => this.len(d))) > 64) dims = dims.slice(1);
+        if (dims.length === 0) dims = ["b", "a"];
+        z = this.fresh("xtensor", dims, dims.map((d) => this.len(d)), intCastDrawSet(ks));
+      }
+    } else {
+      const x = c.recent(this.floats("xtensor"));
+      const t = this.elem("tanh", [x], mapMono(x.set, Math.tanh), 0);
+      const q = t === null ? null : this.elem("mul", [t, 0.25], scaleSet(t.set, 0.25), 0);
+      if (q === null) return null;
+      let h: Operand = c.pick([0.5, -0.5, 1.5, -1.5, 2.5]);
+      if (mode === 2) {
+        const pd = this.partnerDims(c, q);
+        const halves = c.perm([-1.5, -0.5, 0.5, 1.5, 2.5]).slice(0, 2 + c.int(3));
+        h = this.fresh("xtensor", pd.dims, pd.shape, union(...halves.map((v) => point(v))));
+      }
+      const a = this.elem("add", c.bool() ? [q, h] : [h, q], addSet(q.set, setOf(h)), 0);
+      if (a === null) return null;
+      z = a;
+    }
+    if (!intCastSafe(z.set)) return null;
+    const to: CaseDType = c.rare(3) ? "int32" : "int64";
+    return this.emit("cast", [z.id], { dtype: to }, { kind: z.kind, dims: z.dims, shape: z.shape, dtype: to }, truncSet(z.set), 0);
+  }
+
+  /**
+   * One structural op on k (any dtype): a non-identity `transpose`, `expand_dims`, `concat` with
+   * itself or a fresh small int input, `rename`, or `isel`; ops that need more dims than k has
+   * fall back to `expand_dims`. Null when the result would be too large.
+   */
+  structural(c: Chooser, op: CaseOp, k: Info): Info | null {
+    const t = (dims: string[], shape: number[], dtype = k.dtype): { kind: Kind; dims: string[]; shape: number[]; dtype: CaseDType } => ({ kind: "xtensor", dims, shape, dtype });
+    if (op === "transpose" && k.dims.length >= 2) {
+      let perm = c.perm(k.dims);
+      if (perm.join() === k.dims.join()) perm = [...k.dims].reverse();
+      return this.emit("transpose", [k.id], { dims: perm }, t(perm, perm.map((d) => k.shape[k.dims.indexOf(d)])), k.set, 0);
+    }
+    if (op === "rename" && k.dims.length >= 1) {
+      const d = c.pick(k.dims);
+      const map = { [d]: c.pick(this.unused(k.dims).slice(0, 2)) };
+      return this.emit("rename", [k.id], { map }, t(k.dims.map((e) => map[e] ?? e), k.shape), k.set, 0);
+    }
+    if (op === "isel" && k.dims.length >= 1) {
+      const r = this.indexers(c, k, 1, c.rare(3));
+      if (r !== null && Object.keys(r.indexers).length > 0) {
+        return this.emit("isel", [k.id, ...r.idx.map((i) => i.id)], { indexers: r.indexers }, t(r.view.dims, r.view.shape), k.set, 0);
+      }
+    }
+    if (op === "concat") {
+      const existing = k.dims.length > 0 && c.bool();
+      const dim = existing ? c.pick(k.dims) : c.pick(this.unused(k.dims).slice(0, 2));
+      let other = k;
+      if (c.bool()) {
+        const dims = c.perm(k.dims);
+        const shape = dims.map((d) => (d === dim ? 1 + c.int(2) : k.shape[k.dims.indexOf(d)]));
+        other = this.fresh("xtensor", dims, shape, iv(-3, 3), { dtype: KIND[k.dtype] === 1 ? k.dtype : "int64" });
+      }
+      const parts = [k, other];
+      if (!this.concatOk(dim, parts)) return null;
+      const ct = this.concatType(dim, parts);
+      if (prod(ct.shape) > this.maxElems) return null;
+      return this.emit("concat", parts.map((p) => p.id), { dim }, ct, union(k.set, other.set), 0);
+    }
+    const name = c.pick(this.unused(k.dims).slice(0, 2));
+    const size = 1 + c.int(3);
+    if (prod(k.shape) * size > this.maxElems) return null;
+    return this.emit("expand_dims", [k.id], size === 1 ? { dim: name } : { dim: name, size }, t([name, ...k.dims], [size, ...k.shape]), k.set, 0);
   }
 
   unary(op: (typeof UNARY_OPS)[number], c: Chooser): Info | null {
@@ -1061,13 +1206,14 @@ class Builder {
     return this.emit(op, [x.id], { dim: d }, { kind: "xtensor", dims: x.dims, shape: x.shape, dtype: x.dtype }, out(x, d), 0);
   }
 
-  dot(c: Chooser): Info | null {
+  /** `x0`: an int operand of {@link intRoute}, dotted with a float (never with itself). */
+  dot(c: Chooser, x0?: Info): Info | null {
     const xs = this.floats("xtensor");
-    const x = c.recent(xs);
+    const x = x0 ?? c.recent(xs);
     const mode = c.int(3);
     let y: Info | undefined;
     if (mode === 0) y = this.pickOk(c, xs, (i) => this.compatible("mul", x, i));
-    if (mode === 2) y = x; // dot(x, x)
+    if (mode === 2 && x0 === undefined) y = x; // dot(x, x)
     if (y === undefined) {
       const pd = this.partnerDims(c, x);
       if (c.bool() && pd.dims.length < 3) {

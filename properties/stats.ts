@@ -194,6 +194,31 @@ export function caseFeatures(c: Case): string[] {
     }
   }
   for (const [, us] of users) if (us.size >= 2) f.add("diamond");
+  // An integer value (a float cast to int, or an int data input) routed through at least one
+  // structural op into a float node: every rule on the route meets a float cotangent at an int.
+  const STRUCTURAL = ["transpose", "expand_dims", "concat", "rename", "isel", "stack", "unstack", "squeeze"];
+  const isInt = (id: string): boolean => /^int/.test(types.get(id)?.dtype ?? "");
+  const dataArgs = (n: CaseNode): string[] => (n.op === "isel" ? [n.args[0] as string] : strArgs(n));
+  const reachesFloat = (start: string): boolean => {
+    const seen = new Set<string>();
+    const walk = (id: string, hops: number): boolean => {
+      for (const u of users.get(id) ?? []) {
+        const n = byId.get(u) as CaseNode;
+        if (!dataArgs(n).includes(id)) continue;
+        if (isFloatDtype(types.get(u)?.dtype ?? "bool")) { if (hops > 0) return true; continue; }
+        if (STRUCTURAL.includes(n.op) && isInt(u) && !seen.has(u)) { seen.add(u); if (walk(u, hops + 1)) return true; }
+      }
+      return false;
+    };
+    return walk(start, 0);
+  };
+  for (const n of nodes) {
+    if (n.op === "cast" && isInt(n.id) && isFloatDtype(types.get(n.args[0] as string)?.dtype ?? "bool")) {
+      f.add("cast-float-to-int");
+      if (reachesFloat(n.id)) f.add("int-cast-structural-to-float");
+    }
+  }
+  for (const i of c.inputs) if (isInt(i.name) && reachesFloat(i.name)) f.add("int-input-structural-to-float");
   for (const i of c.inputs) {
     if (i.dtype === "int64" || i.dtype === "int32") {
       const usedAsData = nodes.some((n) => n.args[0] === i.name || (n.args[1] === i.name && !["set", "inc", "isel"].includes(n.op)));

@@ -15,7 +15,7 @@ import { REDUCE_DOMAINS } from "../../src/tensor/reduce.js";
 import { CUM_DOMAINS } from "../../src/tensor/cumulative.js";
 import { caseArbitrary, recipeArbitrary, buildFromRecipe, type GeneratedCase, type Recipe } from "../../properties/generators.js";
 import { caseFeatures, costTail, featureCounts, formatFeatureCounts } from "../../properties/stats.js";
-import { CAP } from "../../properties/domains.js";
+import { CAP, INT_CAST_MARGIN } from "../../properties/domains.js";
 import { evaluateCase, type RefValue } from "../xtensor/reference.js";
 import { runProperties } from "../../properties/properties.js";
 
@@ -187,10 +187,21 @@ describe("properties/generators", function () {
         "reduce-subset", "transpose-ellipsis", "relabel-permuted", "values-roundtrip", "positional-input", "positional-broadcast",
         "where-computed-cond", "compare-with-own-transpose", "cast-float32", "float32-roundtrip", "weak-int-const", "float-const",
         "int-data-input", "multi-sink", "expand-size>1", "var-ddof", "unstack-reuses-name", "named-broadcast", "sum-axes",
+        "cast-float-to-int", "int-cast-structural-to-float", "int-input-structural-to-float",
       ];
       const missing = want.filter((w) => !stats.counts.has(w));
       if (missing.length > 0) console.log(formatFeatureCounts(stats).split("\n").filter((l) => !l.startsWith("pair:")).join("\n"));
       assert.deepEqual(missing, []);
+    });
+
+    it("integer values reach float computation through structural ops in some 5% of cases each (cast from a float, int input)", () => {
+      const stats = featureCounts(cases.map((g) => g.case));
+      const per1000 = (t: string): number => Math.round((1000 * (stats.counts.get(t) ?? 0)) / N);
+      const cast = per1000("int-cast-structural-to-float");
+      const input = per1000("int-input-structural-to-float");
+      console.log(`      generators: per 1,000 cases, a float cast to int on a float path ${cast}, an int input routed into float ${input}`);
+      assert.ok(cast >= 30, `cast-to-int routes in ${cast} of 1,000 cases (want >= 30)`);
+      assert.ok(input >= 30, `int-input routes in ${input} of 1,000 cases (want >= 30)`);
     });
 
     it("the ops filter restricts the steps and rejects unknown names", () => {
@@ -227,6 +238,30 @@ describe("properties/generators", function () {
         assert.ok(f.includes(t), `missing ${t} in ${f.join(", ")}`);
       }
       assert.ok(!f.includes("op:sum"), "the cost tail is not counted");
+      // The driver's intdot and intinput cases: an int reaches a float contraction through a transpose.
+      const intdot: Case = {
+        format: "xgrad-case/1",
+        inputs: [
+          { name: "x", kind: "xtensor", dims: ["a", "b"], shape: [2, 2], dtype: "float64", value: [[0.3, -0.7], [1.2, 0.5]] },
+          { name: "z", kind: "xtensor", dims: ["b", "a"], shape: [2, 2], dtype: "float64", value: [[1.4, 2.3], [0.6, -2.4]] },
+          { name: "i", kind: "xtensor", dims: ["b", "a"], shape: [2, 2], dtype: "int64", value: [[1, 2], [0, -2]] },
+        ],
+        nodes: [
+          { id: "k", op: "cast", args: ["z"], dtype: "int64" },
+          { id: "t", op: "transpose", args: ["k"], dims: ["a", "b"] },
+          { id: "d", op: "dot", args: ["t", "x"], dims: ["b"] },
+          { id: "u", op: "transpose", args: ["i"], dims: ["a", "b"] },
+          { id: "m", op: "mul", args: ["u", "x"] },
+          { id: "s", op: "sum", args: ["m"], dims: ["b"] },
+          { id: "e", op: "add", args: ["d", "s"] },
+          { id: "cost", op: "sum", args: ["e"], dims: null },
+        ],
+        cost: "cost",
+        wrt: ["x", "z"],
+      };
+      const g = caseFeatures(intdot);
+      for (const t of ["cast-float-to-int", "int-cast-structural-to-float", "int-input-structural-to-float"]) assert.ok(g.includes(t), `missing ${t} in ${g.join(", ")}`);
+      assert.ok(!f.includes("int-input-structural-to-float"), "an index array is not an int routed into float computation");
     });
   });
 
@@ -319,6 +354,12 @@ describe("properties/generators", function () {
               for (let i = 1; i < s.length; i++) if (s[i] - s[i - 1] < REDUCE_DOMAINS.max.distinct) say(n, `tie-close values ${s[i - 1]}, ${s[i]}`);
             }
             break;
+          case "cast":
+            // A cast to an int truncates: its float input keeps INT_CAST_MARGIN from every integer.
+            if (/^int/.test(out.dtype) && isFloatDtype(x.dtype)) {
+              for (const v of x.data) if (Math.abs(v - Math.round(v)) < INT_CAST_MARGIN) say(n, `${v} cast to ${out.dtype} within ${INT_CAST_MARGIN} of an integer`);
+            }
+            break;
           case "std":
             for (const g of groups(x, red())) {
               const mean = g.reduce((a, b) => a + b, 0) / g.length;
@@ -334,7 +375,7 @@ describe("properties/generators", function () {
       return bad;
     }
 
-    it(`${N} cases: log/sqrt/pow arguments positive, no near-ties for max/min/maximum/comparisons, no near-zero prod/cumprod/div/abs inputs, std away from 0, values within the cap`, function () {
+    it(`${N} cases: log/sqrt/pow arguments positive, no near-ties for max/min/maximum/comparisons, no near-zero prod/cumprod/div/abs inputs, std away from 0, int casts off the integers, values within the cap`, function () {
       const bad: string[] = [];
       let nodes = 0;
       for (const g of cases) {
@@ -361,6 +402,13 @@ describe("properties/generators", function () {
         cost: "cost",
       };
       assert.equal(check(ties).length, 1);
+      const nearInt: Case = {
+        format: "xgrad-case/1",
+        inputs: [{ name: "z", kind: "xtensor", dims: ["a"], shape: [3], dtype: "float64", value: [0.5, -1.9, 2.3] }],
+        nodes: [{ id: "i", op: "cast", args: ["z"], dtype: "int64" }, { id: "f", op: "cast", args: ["i"], dtype: "float64" }, { id: "cost", op: "sum", args: ["f"], dims: null }],
+        cost: "cost",
+      };
+      assert.deepEqual(check(nearInt), ["i = cast(z): -1.9 cast to int64 within 0.2 of an integer"]);
     });
   });
 
@@ -391,9 +439,22 @@ describe("properties/generators", function () {
       assert.deepEqual(ops(buildFromRecipe(recipe("cast", 1))), ["values", "cast"], "cast pattern 1 casts a values node to its own dtype");
       const cast = buildFromRecipe(recipe("cast", 1)).nodes.find((n) => n.op === "cast") as { dtype: string };
       assert.equal(cast.dtype, "float64", "the same-dtype cast keeps the root's dtype");
+      // Integer values on a float path: a float cast to int, or an int input, then a structural op,
+      // then a float consumer.
+      assert.deepEqual(ops(buildFromRecipe(recipe("cast", 3))), ["cast", "transpose", "mul"], "cast pattern 3 is mul(transpose(cast(z, int64)), x)");
+      assert.deepEqual(ops(buildFromRecipe(recipe("cast", 3, 1))), ["tanh", "mul", "add", "cast", "transpose", "dot"], "cast pattern 3 on a computed value kept off the integers");
+      assert.deepEqual(ops(buildFromRecipe(recipe("dot", 2))), ["cast", "transpose", "dot"], "dot pattern 2 is the intdot case");
+      assert.deepEqual(ops(buildFromRecipe(recipe("mul", 3))), ["transpose", "mul"], "mul pattern 3 multiplies a transposed int input");
+      assert.deepEqual(ops(buildFromRecipe(recipe("concat", 1))), ["concat", "mul"], "concat pattern 1 concatenates an int input");
+      assert.deepEqual(ops(buildFromRecipe(recipe("rename", 2))), ["cast", "rename", "dot"], "rename pattern 2 renames a value cast to int");
+      const intCast = buildFromRecipe(recipe("dot", 2));
+      assert.deepEqual(intCast.nodes[0], { id: "n0", op: "cast", args: ["x1"], dtype: "int64" });
+      assert.ok(intCast.wrt?.includes("x1"), "the value cast to int is a wrt that reaches the cost only through the int");
+      const intIn = buildFromRecipe(recipe("mul", 3));
+      assert.ok(intIn.inputs.some((i) => i.dtype === "int64" && (i.value as number[][]).flat().every((v) => Math.abs(v) <= 3)), "a small int64 input");
       // A value an op has no pattern for builds the ordinary step.
       assert.deepEqual(buildFromRecipe(recipe("neg", 3)), buildFromRecipe(recipe("neg", 0)), "neg has no pattern");
-      for (const op of ["log", "mul", "pow", "isel", "cast"]) {
+      for (const op of ["log", "mul", "pow", "isel", "cast", "dot", "transpose", "rename", "expand_dims"]) {
         assert.deepEqual(buildFromRecipe(recipe(op, 0)), buildFromRecipe(recipe(op, 5)), `${op}: pattern value 5 is no pattern`);
       }
     });
