@@ -144,7 +144,7 @@ describe("lazy Pullback node", () => {
     const cost = sum(tanh(x));
     const [gx] = grad(cost, [x]);
     const warnings: string[] = [];
-    const [h] = grad(sum(gx), [x], { gradStrategy: "perNode", onWarning: (m) => warnings.push(m) });
+    const [h] = grad(sum(gx as XTensorVariable), [x], { gradStrategy: "perNode", onWarning: (m) => warnings.push(m) });
     assert.deepEqual(warnings, []);
     assert.ok(h !== null);
   });
