@@ -128,6 +128,16 @@ export class SequenceDB {
     this.reserved.set(name, position);
   }
 
+  /**
+   * Forget every built query: the next `query` rebuilds from the registrations. Nothing in the
+   * engine needs it (registrations already invalidate the cache); it is for runners that change
+   * the code under a live process, e.g. mutation testing, where a query built before a mutant was
+   * switched on would hide the mutant from every later test.
+   */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
   /** Register a pass. Names are unique; a reserved name must use its reserved position. */
   register(name: string, position: number, tags: readonly string[], pass: GraphRewriter | NodeRewriterGroup): void {
     if (this.entries.has(name)) throw new GraphError(`SequenceDB: a pass named "${name}" is already registered`);
