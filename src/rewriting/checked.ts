@@ -14,6 +14,7 @@ import type { Type } from "../graph/type.js";
 import { type FunctionGraph, isOutputNode } from "../graph/fgraph.js";
 import type { Feature } from "../graph/features.js";
 import { InconsistencyError, InvariantError, OpInputError } from "../errors.js";
+import { Composite, Elemwise } from "../tensor/elemwise.js";
 import type { TransformChecker } from "./engine.js";
 import { DestroyHandler } from "./destroyhandler.js";
 import { findUnmergedDuplicates } from "./merge.js";
@@ -249,15 +250,16 @@ export class CheckedFeature implements Feature, TransformChecker {
 
 /**
  * What a mode promises beyond correct values, by query tag: FAST_COMPILE merges equal
- * subexpressions; FAST_RUN also lets every op that can write in place do so. A pass that
- * silently does less (a lost candidate, a skipped merge, an unregistered pass) changes no value,
- * so no value-based property sees it; these checks do.
+ * subexpressions; FAST_RUN also fuses elementwise chains and lets every op that can write in
+ * place do so. A pass that silently does less (a lost candidate, a skipped merge, an unfused
+ * pair, an unregistered pass) changes no value, so no value-based property sees it; these
+ * checks do. (The rule groups' promises are checked right after each group: normalform.ts.)
  */
 const PROMISES: Readonly<Record<string, readonly Promised[]>> = {
-  fast_run: ["merge", "inplace"],
+  fast_run: ["merge", "inplace", "fusion"],
   fast_compile: ["merge"],
 };
-type Promised = "merge" | "inplace";
+type Promised = "merge" | "inplace" | "fusion";
 
 /** The promises of a pass query: those of its included tags, minus what it excludes. */
 export function promisesOf(query: Query): Promised[] {
@@ -302,6 +304,10 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
       seen.set(key, v);
     }
   }
+  if (promises.includes("fusion")) {
+    const pair = unfusedPair(fg);
+    if (pair !== null) broke("fusion", `${pair[0].toString()} is read only by ${pair[1].toString()}, an elementwise node of the same static shape, but was left out of its fused loop`);
+  }
   if (promises.includes("inplace")) {
     const dh = fg.getFeature(DestroyHandler);
     if (dh === undefined) broke("inplace", "no DestroyHandler is attached, so nothing was made in place");
@@ -315,6 +321,34 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
       );
     }
   }
+}
+
+/**
+ * An Elemwise node that fusion promises to have absorbed, and the node that reads it, or null.
+ * Fusion's contract (fusion.ts): a producer whose every client is in one fused group, with the
+ * group's static shape, joins that group; a group of two or more nodes becomes one Composite,
+ * unless its loop would read nothing but inlined 0-d constants. So after the pipeline no
+ * Elemwise may be read by exactly one elementwise node (Elemwise or Composite, in place or not:
+ * the inplace pass runs later) of the same static shape, unless that pair reads only 0-d
+ * constants. Written from the contract, not from the pass's grouping code.
+ */
+function unfusedPair(fg: FunctionGraph): [Apply, Apply] | null {
+  const elementwise = (n: Apply): boolean => n.op instanceof Elemwise || n.op instanceof Composite;
+  const inlined = (v: Variable): boolean => v instanceof Constant && v.type.ndim === 0;
+  for (const p of fg.applyNodes) {
+    if (!(p.op instanceof Elemwise)) continue;
+    const out = p.outputs[0];
+    const clients = fg.clients.get(out) ?? [];
+    if (clients.length === 0) continue;
+    const n = clients[0][0];
+    if (!elementwise(n) || clients.some(([c]) => c !== n)) continue;
+    const s = out.type.shape;
+    const t = n.outputs[0].type.shape;
+    if (s.length !== t.length || s.some((x, i) => x !== t[i])) continue;
+    if (p.inputs.every(inlined) && n.inputs.every((v) => v === out || inlined(v))) continue;
+    return [p, n];
+  }
+  return null;
 }
 
 type InplaceCapable = { readonly props: { readonly inplace?: unknown }; withInplace?: (k?: number) => { makeNode(...xs: Variable[]): Apply } };

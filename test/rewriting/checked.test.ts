@@ -7,6 +7,7 @@ import { type GraphRewriter, inToOut, nodeRewriter, outToIn, RewriteContext } fr
 import { MODE_TAGS, rewriteGraph, SequenceDB } from "../../src/rewriting/db.js";
 import { MergeOptimizer } from "../../src/rewriting/merge.js";
 import { InplacePass } from "../../src/rewriting/inplace.js";
+import { ElemwiseFusion } from "../../src/rewriting/fusion.js";
 import { constant, tensor } from "../../src/tensor/basic.js";
 import { add, exp, mul } from "../../src/tensor/elemwise.js";
 import { sum } from "../../src/tensor/reduce.js";
@@ -182,11 +183,12 @@ describe("checked mode: pipeline postconditions (what a mode promises beyond val
     return db;
   };
 
-  it("promises follow the query: FAST_RUN merges and writes in place, FAST_COMPILE merges, NONE promises nothing, exclude drops one", () => {
-    assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_RUN }).sort(), ["inplace", "merge"]);
+  it("promises follow the query: FAST_RUN merges, fuses and writes in place, FAST_COMPILE merges, NONE promises nothing, exclude drops one", () => {
+    assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_RUN }).sort(), ["fusion", "inplace", "merge"]);
     assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_COMPILE }), ["merge"]);
     assert.deepEqual(promisesOf({ include: MODE_TAGS.NONE }), []);
-    assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_RUN, exclude: ["inplace"] }), ["merge"]);
+    assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_RUN, exclude: ["inplace"] }).sort(), ["fusion", "merge"]);
+    assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_RUN, exclude: ["inplace", "fusion"] }), ["merge"]);
   });
 
   it("the real FAST_RUN pipeline keeps them (checked compile of duplicated, in-place-able work)", () => {
@@ -220,9 +222,25 @@ describe("checked mode: pipeline postconditions (what a mode promises beyond val
     const v = x();
     const out = mul(exp(v), constant(2));
     assert.throws(
-      () => rewriteGraph([out], { db: dbWith({ merge: new MergeOptimizer("merge") }), checked: true, features: [new DestroyHandler()] }),
+      () => rewriteGraph([out], { db: dbWith({ merge: new MergeOptimizer("merge") }), checked: true, exclude: ["fusion"], features: [new DestroyHandler()] }),
       (e: Error) => e instanceof InvariantError && /could write into input 0 .* but was left out of place/.test(e.message),
     );
+  });
+
+  it("a pipeline that lost its fusion pass fails, naming the pair; a pair fusion rightly leaves apart does not", () => {
+    const v = x();
+    const out = mul(exp(v), constant(2));
+    assert.throws(
+      () => rewriteGraph([out], { db: dbWith({ merge: new MergeOptimizer("merge") }), checked: true, exclude: ["inplace"] }),
+      (e: Error) => e instanceof InvariantError && /broke its promise fusion: Elemwise\{exp\}.* is read only by Elemwise\{mul\}/.test(e.message),
+    );
+    assert.doesNotThrow(() => rewriteGraph([out], { db: dbWith({ merge: new MergeOptimizer("merge"), fusion: new ElemwiseFusion() }), checked: true, exclude: ["inplace"] }));
+    // Read twice (exp also a graph output), or by a node of another shape (a broadcast): no promise.
+    const e = exp(v);
+    const s = tensor("s", { shape: [1], dtype: "float64" });
+    for (const outs of [[mul(e, constant(2)), e], [add(exp(s), v)]]) {
+      assert.doesNotThrow(() => rewriteGraph(outs, { db: dbWith({ merge: new MergeOptimizer("merge") }), checked: true, exclude: ["inplace"] }));
+    }
   });
 
   it("a slot the handler does not propose (another reader, a graph input) is no broken promise, and the check leaves the graph and the handler's counters as they were", () => {
