@@ -206,9 +206,12 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     if (!fast.ok) return errorCheck("rewrite-soundness", fast.error, "the checked FAST_RUN graph");
     const fwd = compareRecords(fast.value.values, result.values, "FAST_RUN forward value of node", rtol, slack);
     if (!fwd.ok) return fromComparison("rewrite-soundness", fwd);
+    const evalNone = (evaluator as { value: CaseEvaluator }).value;
+    const alias = attempt(() => aliasingProblem([...b.nodes.keys()], b.values, [evalNone.raw(), evalNone.raw()], [fast.value.first, fast.value.again()]));
+    if (!alias.ok) return errorCheck("rewrite-soundness", alias.error, "comparing result buffers");
+    if (alias.value !== null) return { property: "rewrite-soundness", status: "fail", reason: alias.value };
     // The same two graphs at a point with inf, NaN and ±0 planted (forward values only).
     const special = specialInputs(b, seed);
-    const evalNone = (evaluator as { value: CaseEvaluator }).value;
     const sp = attempt(() => compareSpecial(fast.value.at(special), evalNone(new Map([...b.inputs.keys()].map((n, i) => [n, special[i]]))), rtol, slack));
     if (!sp.ok) return errorCheck("rewrite-soundness", sp.error, "evaluating at IEEE special values");
     if (!sp.value.ok) return fromComparison("rewrite-soundness", sp.value);
@@ -504,6 +507,9 @@ interface FastRun {
   at(inputs: NDArray[]): Record<string, ArrayValue>;
   /** The direct gradient graph compiled here (one per wrt), for the in-place stage to reuse. */
   gradVars: readonly Variable[];
+  /** Every node's value from the first call, and from a second call at the case's values, buffers included. */
+  first: readonly NDArray[];
+  again(): NDArray[];
 }
 
 function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string, number>): FastRun {
@@ -525,7 +531,29 @@ function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string
     ids.forEach((id, k) => (out[id] = toArrayValue(nodeVars[k], r[k])));
     return out;
   };
-  return { values, grads, at, gradVars: gs };
+  const again = (): NDArray[] => f(...b.values.values()).slice(0, ids.length);
+  return { values, grads, at, gradVars: gs, first: res.slice(0, ids.length), again };
+}
+
+/**
+ * What a caller of the FAST_RUN function can observe beyond values: which buffers its results
+ * share. A rewrite may remove a copy (identity, a same-dtype cast, x * 1) or turn a node into a
+ * constant or a view of one, and then the caller would get its own input array back as a
+ * result, or the same array on every call, where NONE gave a fresh one: writing to one result
+ * would change an input or the next call's result. Two layers prevent it: the rules decline
+ * (canonicalize.ts: `isGraphOutput`, `wouldReturnInput`) and the VM copies any result whose
+ * buffer is an input's, a constant's or another result's (vm.ts `copyOutputs`, PyTensor's
+ * DeepCopyOp). This judges the outcome of both on graphs that FAST_RUN made: FAST_RUN may alias
+ * only where NONE does. Null when it keeps to that; else the first difference.
+ */
+export function aliasingProblem(ids: readonly string[], inputs: ReadonlyMap<string, NDArray>, none: readonly [NDArray[], NDArray[]], fast: readonly [readonly NDArray[], NDArray[]]): string | null {
+  for (let k = 0; k < ids.length; k++) {
+    for (const [name, x] of inputs) {
+      if (fast[0][k].sharesBuffer(x) && !none[0][k].sharesBuffer(x)) return `FAST_RUN returns node "${ids[k]}" in the buffer of input ${name}, which NONE does not: a caller writing to one changes the other`;
+    }
+    if (fast[0][k].sharesBuffer(fast[1][k]) && !none[0][k].sharesBuffer(none[1][k])) return `FAST_RUN returns node "${ids[k]}" in the same buffer on every call, which NONE does not: a caller writing to one result changes the next call's`;
+  }
+  return null;
 }
 
 /** The largest finite magnitude among the case's float inputs and forward values (for {@link cancellationSlack}). */

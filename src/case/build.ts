@@ -320,7 +320,10 @@ function describeType(t: VarType): string {
 // evaluation
 
 /** A compiled forward evaluation of every node. */
-export type CaseEvaluator = (values?: ReadonlyMap<string, NDArray>) => Record<string, VerdictArray>;
+export type CaseEvaluator = ((values?: ReadonlyMap<string, NDArray>) => Record<string, VerdictArray>) & {
+  /** Every node's value as the compiled function returns it (case order), buffers included. */
+  readonly raw: (values?: ReadonlyMap<string, NDArray>) => NDArray[];
+};
 
 /**
  * Compile every node's value as one function of the case inputs (one compile, so shared
@@ -333,14 +336,16 @@ export function caseEvaluator(built: BuiltCase, opts: CaseRunOptions = {}): Case
   const outs = ids.map((id) => built.nodes.get(id) as Variable);
   const names = [...built.inputs.keys()];
   const f = compile(names.map((n) => built.inputs.get(n) as Variable), outs, { mode: opts.mode ?? "NONE", checked: opts.checked ?? false, ...(opts.ctx !== undefined ? { ctx: opts.ctx } : {}) });
-  return (values = built.values) => {
-    const res = f(...names.map((n) => values.get(n) ?? (built.values.get(n) as NDArray)));
+  const raw = (values: ReadonlyMap<string, NDArray> = built.values): NDArray[] => f(...names.map((n) => values.get(n) ?? (built.values.get(n) as NDArray)));
+  const evaluate = (values: ReadonlyMap<string, NDArray> = built.values): Record<string, VerdictArray> => {
+    const res = raw(values);
     const out: Record<string, VerdictArray> = {};
     ids.forEach((id, k) => {
       out[id] = toVerdictArray(outs[k], res[k]);
     });
     return out;
   };
+  return Object.assign(evaluate, { raw });
 }
 
 /**
