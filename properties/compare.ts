@@ -85,6 +85,25 @@ export function compareArrays(a: ArrayValue, b: ArrayValue, what: string, rtol =
   return worst === undefined ? { ok: true, maxAbsErr: maxAbs, maxRelErr: maxRel } : { ok: false, reason: worst, maxAbsErr: maxAbs, maxRelErr: maxRel };
 }
 
+/**
+ * Bit for bit: the same dims, shape and dtype, and every element the same IEEE value (NaN
+ * matches NaN; -0 does not match +0). For transformations promised to be exact.
+ */
+export function compareExactRecords(claimed: Readonly<Record<string, ArrayValue>>, reference: Readonly<Record<string, ArrayValue>>, what: string): ArrayComparison {
+  const r = compareRecords(claimed, reference, what, 0, 0);
+  if (!r.ok) return r;
+  const show = (v: number): string => (Object.is(v, -0) ? "-0" : String(v));
+  for (const [k, ref] of Object.entries(reference)) {
+    const got = claimed[k];
+    for (let i = 0; i < ref.data.length; i++) {
+      if (!Object.is(got.data[i], ref.data[i]) && !(Number.isNaN(got.data[i]) && Number.isNaN(ref.data[i]))) {
+        return { ok: false, reason: `${what} ${k}[${i}]: ${show(got.data[i])} but the reference has ${show(ref.data[i])} (bit-exact required)`, maxAbsErr: 0, maxRelErr: 0 };
+      }
+    }
+  }
+  return r;
+}
+
 /** Compare every named array of `claimed` with `reference`; the first disagreement wins. */
 export function compareRecords(claimed: Readonly<Record<string, ArrayValue>>, reference: Readonly<Record<string, ArrayValue>>, what: string, rtol?: number, slack = 0): ArrayComparison {
   let maxAbs = 0;

@@ -36,7 +36,7 @@ import { writeCase } from "../src/case/write.js";
 import { type BuiltCase, type CaseEvaluator, type CaseGradStrategy, buildCase, caseEvaluator, caseGradients } from "../src/case/build.js";
 import { type FiniteDiffVerdict, type Point, checkGradient, checkHessianVectorProduct, mulberry32 } from "../oracles/finiteDiff.js";
 import { type TfjsResult, compareForwardWithTfjs, compareWithTfjs, runTfjs } from "../oracles/tfjs.js";
-import { cancellationSlack, compareRecords, engineRtol, toArrayValue } from "./compare.js";
+import { cancellationSlack, compareExactRecords, compareRecords, engineRtol, toArrayValue } from "./compare.js";
 import { compileInplaceWhereverValid } from "./inplaceMax.js";
 import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
 import { kinkConventionCheck } from "./kinks.js";
@@ -224,14 +224,21 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     const alone = selected.size === 1;
     const worst = [fwd, bwd];
     // FAST_COMPILE is a mode users pick, with its own pass list (merge, the fast_compile
-    // canonicalizations, lowering, its own postconditions), so it is judged too.
+    // canonicalizations, lowering, its own postconditions), so it is judged too. Its rewrites
+    // are all exact by policy (canonicalize.ts: bit-identical on every input, -0.0 and NaN
+    // included; no stabilization, reassociation or fusion runs there), so it is judged bit for
+    // bit, at the case's point and at the IEEE special values: `x + 0.0` folded for a float x
+    // would turn a -0.0 result into +0.0, which no tolerance sees.
     if (alone || !inplaceStageScheduled(seed)) {
       const fc = attempt(() => fastCompileValues(b, fast.value.gradVars));
       if (!fc.ok) return errorCheck("rewrite-soundness", fc.error, "the checked FAST_COMPILE graph");
-      const fcf = compareRecords(fc.value.values, result.values, "FAST_COMPILE forward value of node", rtol, slack);
+      const fcf = compareExactRecords(fc.value.values, result.values, "FAST_COMPILE forward value of node");
       if (!fcf.ok) return fromComparison("rewrite-soundness", fcf);
-      const fcb = refGrads === null ? fcf : compareRecords(fc.value.grads, refGrads, "FAST_COMPILE gradient", rtol, slack);
+      const fcb = refGrads === null ? fcf : compareExactRecords(fc.value.grads, refGrads, "FAST_COMPILE gradient");
       if (!fcb.ok) return fromComparison("rewrite-soundness", fcb);
+      const fcs = attempt(() => compareExactRecords(fc.value.at(special), evalNone(new Map([...b.inputs.keys()].map((n, i) => [n, special[i]]))), "FAST_COMPILE forward value at IEEE special inputs of node"));
+      if (!fcs.ok) return errorCheck("rewrite-soundness", fcs.error, "evaluating FAST_COMPILE at IEEE special values");
+      if (!fcs.value.ok) return fromComparison("rewrite-soundness", fcs.value);
       worst.push(fcf, fcb);
     }
     // The same graphs with in-place writes wherever validation accepts them, not only where the
@@ -565,8 +572,8 @@ function computationMagnitude(b: BuiltCase, values: Readonly<Record<string, Arra
   return m;
 }
 
-/** Every node's value and the gradient `gs` (the FAST_RUN stage's graph), compiled in checked FAST_COMPILE. */
-function fastCompileValues(b: BuiltCase, gs: readonly Variable[]): { values: Record<string, ArrayValue>; grads: Grads } {
+/** Every node's value and the gradient `gs` (the FAST_RUN stage's graph), compiled in checked FAST_COMPILE; `at` re-runs it. */
+function fastCompileValues(b: BuiltCase, gs: readonly Variable[]): { values: Record<string, ArrayValue>; grads: Grads; at(xs: NDArray[]): Record<string, ArrayValue> } {
   const ids = [...b.nodes.keys()];
   const nodeVars = ids.map((id) => b.nodes.get(id) as Variable);
   const f = compile([...b.inputs.values()], [...nodeVars, ...gs], { mode: "FAST_COMPILE", checked: true, onOptError: "raise" });
@@ -575,7 +582,13 @@ function fastCompileValues(b: BuiltCase, gs: readonly Variable[]): { values: Rec
   ids.forEach((id, k) => (values[id] = toArrayValue(nodeVars[k], res[k])));
   const grads: Grads = {};
   b.wrtNames.forEach((name, i) => (grads[name] = toArrayValue(gs[i], res[ids.length + i])));
-  return { values, grads };
+  const at = (xs: NDArray[]): Record<string, ArrayValue> => {
+    const r = f(...xs);
+    const out: Record<string, ArrayValue> = {};
+    ids.forEach((id, k) => (out[id] = toArrayValue(nodeVars[k], r[k])));
+    return out;
+  };
+  return { values, grads, at };
 }
 
 /** Whether a case (by its seed) runs shape-erasure within the full suite: half of them. */
