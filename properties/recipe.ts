@@ -636,7 +636,8 @@ class Builder {
    * `pow(x, 2)` (local_pow_2_to_square) or `pow(x, 0.5)` (local_pow_half_to_sqrt) with x inside
    * pow's base domain. The half power is rewritten only when x's producer rules out −0 and −inf
    * (the engine's list in specialize.ts: exp, sigmoid, softplus, square, abs), so x is such a
-   * node. Repair: exp(tanh(x)), which ends in exp.
+   * node. Repair: exp, sigmoid or softplus of tanh(x), chosen, so that each producer the rule
+   * lists is met (positive and bounded away from 0 on tanh's range).
    */
   powConst(c: Chooser, e: 2 | 0.5): Info | null {
     const producers: readonly string[] = ["exp", "sigmoid", "softplus", "square", "abs"];
@@ -644,7 +645,10 @@ class Builder {
       && (e === 2 || producers.includes(this.opOf(x.id) ?? ""));
     let x = this.pickOk(c, this.floats(), ok);
     if (x === undefined) {
-      const p = this.positive(c.recent(this.floats()));
+      const src = c.recent(this.floats());
+      const op = c.pick(["exp", "sigmoid", "softplus"] as const);
+      const t = op === "exp" ? null : this.elem("tanh", [src], mapMono(src.set, Math.tanh), scaleGap(src.gap, UNARY_TF.tanh.deriv(src.set)));
+      const p = op === "exp" ? this.positive(src) : t === null ? null : this.elem(op, [t], UNARY_TF[op].set(t.set), scaleGap(t.gap, UNARY_TF[op].deriv(t.set)));
       if (p === null || !ok(p)) return null;
       x = p;
     }
