@@ -5,7 +5,7 @@
  * human then confirms or corrects.
  *
  *   node --import tsx test/mutation/summarize.ts reports/mutation/**\/mutation.json [--mutants]
- *       [--triage test/mutation/triage.json]
+ *       [--triage test/mutation/triage.json [--prune-stale]]
  *
  * Score as Stryker computes it: (killed + timeout) / (killed + timeout + survived + no coverage);
  * compile errors (the TypeScript checker) are not valid mutants and are left out.
@@ -18,8 +18,12 @@
  * report's own `source`, mutatorName, replacement), plus the optional `original` (the start of
  * the mutated span) that tells apart mutants of one line with the same replacement, e.g. the
  * three `=> true` mutants of `a && b && c`.
+ *
+ * `--prune-stale` rewrites the triage file without the entries of the reports' files that match
+ * no undetected mutant: mutants a new check now kills, or lines that changed. Run it with the
+ * reports of a fresh measurement only, or entries of a newer source are lost.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 export interface Mutant {
@@ -254,6 +258,14 @@ function main(args: readonly string[]): void {
     // several shards), so only entries of covered files count as stale.
     const stale = unusedEntries.filter((e) => files.has(e.file));
     if (stale.length > 0) console.log(`\n${stale.length} triage entries for these files matched no undetected mutant (stale or mistyped)`);
+    if (args.includes("--prune-stale") && stale.length > 0) {
+      const drop = new Set(stale);
+      const raw = JSON.parse(readFileSync(triagePath as string, "utf8")) as unknown[];
+      // parseTriage keeps the file's order, one entry per element, so indices correspond.
+      const kept = raw.filter((_, i) => !drop.has((entries as TriageEntry[])[i]));
+      writeFileSync(triagePath as string, `${JSON.stringify(kept, null, 1)}\n`);
+      console.log(`pruned ${raw.length - kept.length} stale entries from ${triagePath}`);
+    }
   }
   if (showMutants) {
     if (entries === null) console.log(`\n${lines.sort().join("\n")}`);
