@@ -18,10 +18,12 @@
  * Which lengths: a per-axis coin, seeded by the input's name, kind, dims and the axis, so the
  * choice survives shrinking (deleting nodes, shrinking values) and mixes known and unknown
  * lengths in one graph (an operand of known length meeting one of unknown length is where the
- * decisions above are made). A positional length of 1 is never erased: a static 1 is what lets
- * positional broadcasting stretch an axis, and an axis of unknown length that is 1 at run time
- * is refused rather than stretched (PyTensor's rule), so erasing it would change the case's
- * meaning. When no coin erases anything, every erasable length is erased.
+ * decisions above are made). A length of 1 is never erased: a static 1 is what lets positional
+ * broadcasting stretch an axis, and an axis of unknown length that is 1 at run time is refused
+ * rather than stretched (PyTensor's rule), so erasing it would change the case's meaning. That
+ * holds for named inputs too, whose length-1 dims reach positional ops through `values` (seed
+ * 2110 case 1300: `values(n0 (a=1)) * w6 [2]`, refused once a was erased). When no coin erases
+ * anything, every erasable length is erased.
  */
 import type { Variable } from "../src/graph/basic.js";
 import type { NDArray } from "../src/ndarray/ndarray.js";
@@ -57,7 +59,7 @@ export function erasureOf(c: Case): Erasure | null {
   const erasable: { input: number; axis: number; label: string; key: string }[] = [];
   c.inputs.forEach((inp, k) => {
     inp.shape.forEach((len, axis) => {
-      if (inp.kind === "tensor" && len === 1) return;
+      if (len === 1) return;
       const label = inp.kind === "xtensor" ? `${inp.name}.${inp.dims[axis]}` : `${inp.name}[${axis}]`;
       erasable.push({ input: k, axis, label, key: `${inp.name}|${inp.kind}|${inp.kind === "xtensor" ? inp.dims.join(",") : inp.shape.length}|${axis}` });
     });

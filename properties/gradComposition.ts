@@ -744,7 +744,9 @@ class ClaimContext {
     const structure = gradStructure(b.cost, b.wrt);
     const shapeBad =
       structureProblem(`${show(ignoreNone)} (the default strategy)`, base.out, "lazy", structure) ??
-      structureProblem(`the same on cost + sum(cast(${gated.toString()} > 0))`, byStrategyG.lazy, "lazy", structure) ??
+      // Judged by the gated cost's own structure: its added term is named when gated is, even
+      // where the case's cost is positional (seed 2110 case 2196: values(x1) plus a named term).
+      structureProblem(`the same on cost + sum(cast(${gated.toString()} > 0))`, byStrategyG.lazy, "lazy", gradStructure(costG, b.wrt)) ??
       structureProblem(`the same with gradStrategy "perNode"`, byStrategyG.perNode, "perNode", structure) ??
       structureProblem(`lowerThenGrad(cost + sum(cast(${gated.toString()} > 0)), wrt)`, byStrategyG.lowerThenGrad, "lowerThenGrad", structure);
     if (shapeBad !== null) return fail(shapeBad);
