@@ -31,7 +31,7 @@ import { compile } from "../src/compile/function.js";
 import { RewriteContext } from "../src/rewriting/engine.js";
 import { grad, lowerThenGrad } from "../src/grad/driver.js";
 import type { Case, CaseTypes } from "../src/case/format.js";
-import { buildCase } from "../src/case/build.js";
+import { buildCase, zeroGradient } from "../src/case/build.js";
 import { compareRecords, toArrayValue } from "./compare.js";
 import type { ArrayValue, Check } from "./types.js";
 
@@ -113,16 +113,11 @@ export function erasedResults(c: Case, types: CaseTypes, erasure: Erasure): Eras
     b.wrtNames.forEach((name, i) => {
       const w = b.wrt[i];
       // A wrt the cost cannot reach has a zero gradient, shaped like its value.
-      out[name] = at[i] < 0 ? zerosAs(w, b.values.get(name) as NDArray) : toArrayValue(outs[at[i]], res[at[i]]);
+      out[name] = at[i] < 0 ? zeroGradient(w, b.values.get(name) as NDArray) : toArrayValue(outs[at[i]], res[at[i]]);
     });
     return out;
   };
   return { values, direct: gradsAt(directAt), lowered: gradsAt(loweredAt) };
-}
-
-function zerosAs(w: Variable, value: NDArray): ArrayValue {
-  const z = toArrayValue(w, value);
-  return { ...z, dtype: w.type.dtype, data: new Array<number>(value.size).fill(0) };
 }
 
 /**
@@ -133,7 +128,7 @@ function zerosAs(w: Variable, value: NDArray): ArrayValue {
 export function shapeErasureCheck(c: Case, types: CaseTypes, ref: ErasureReference, compute: typeof erasedResults = erasedResults): Check {
   const property = "shape-erasure";
   const erasure = erasureOf(c);
-  if (erasure === null) return { property, status: "inconclusive", reason: "no input declares a length that may be erased (only 0-d inputs and positional 1s)" };
+  if (erasure === null) return { property, status: "inconclusive", reason: "no input declares a length that may be erased (only 0-d inputs and lengths of 1)" };
   const what = `with the static lengths of ${erasure.erased.join(", ")} declared unknown,`;
   const r = compute(c, types, erasure);
   const results = [compareRecords(r.values, ref.values, `${what} the checked FAST_RUN forward value of node`, ref.rtol, ref.slack)];

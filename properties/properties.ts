@@ -24,7 +24,7 @@ import { type Variable, makeVariable } from "../src/graph/basic.js";
 import { isFloat } from "../src/graph/type.js";
 import { ancestors } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
-import { compile } from "../src/compile/function.js";
+import { type CompileOptions, type CompiledFunction, compile } from "../src/compile/function.js";
 import { RewriteContext } from "../src/rewriting/engine.js";
 import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
 import { grad, pullback } from "../src/grad/driver.js";
@@ -212,7 +212,9 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     if (alias.value !== null) return { property: "rewrite-soundness", status: "fail", reason: alias.value };
     // The same two graphs at a point with inf, NaN and ±0 planted (forward values only).
     const special = specialInputs(b, seed);
-    const sp = attempt(() => compareSpecial(fast.value.at(special), evalNone(new Map([...b.inputs.keys()].map((n, i) => [n, special[i]]))), rtol, slack));
+    const noneSpecial = attempt(() => evalNone(new Map([...b.inputs.keys()].map((n, i) => [n, special[i]]))));
+    if (!noneSpecial.ok) return errorCheck("rewrite-soundness", noneSpecial.error, "evaluating NONE at IEEE special values");
+    const sp = attempt(() => compareSpecial(fast.value.at(special), noneSpecial.value, rtol, slack));
     if (!sp.ok) return errorCheck("rewrite-soundness", sp.error, "evaluating at IEEE special values");
     if (!sp.value.ok) return fromComparison("rewrite-soundness", sp.value);
     const refGrads = ref === null ? null : (ref as { value: Grads }).value;
@@ -236,7 +238,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
       if (!fcf.ok) return fromComparison("rewrite-soundness", fcf);
       const fcb = refGrads === null ? fcf : compareExactRecords(fc.value.grads, refGrads, "FAST_COMPILE gradient");
       if (!fcb.ok) return fromComparison("rewrite-soundness", fcb);
-      const fcs = attempt(() => compareExactRecords(fc.value.at(special), evalNone(new Map([...b.inputs.keys()].map((n, i) => [n, special[i]]))), "FAST_COMPILE forward value at IEEE special inputs of node"));
+      const fcs = attempt(() => compareExactRecords(fc.value.at(special), noneSpecial.value, "FAST_COMPILE forward value at IEEE special inputs of node"));
       if (!fcs.ok) return errorCheck("rewrite-soundness", fcs.error, "evaluating FAST_COMPILE at IEEE special values");
       if (!fcs.value.ok) return fromComparison("rewrite-soundness", fcs.value);
       worst.push(fcf, fcb);
@@ -520,26 +522,32 @@ interface FastRun {
 }
 
 function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string, number>): FastRun {
+  const gs = b.wrt.length > 0 ? grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
+  const r = compiledNodesAndGrads(b, gs, { mode: "FAST_RUN", checked: true, onOptError: "raise", ctx });
+  const dh = r.f.fgraph.getFeatures().find((x): x is DestroyHandler => x instanceof DestroyHandler);
+  for (const [k, n] of dh?.paths ?? []) dhPaths[k] = (dhPaths[k] ?? 0) + n;
+  const nodes = b.nodes.size;
+  const again = (): NDArray[] => r.f(...b.values.values()).slice(0, nodes);
+  return { values: r.values, grads: r.grads, at: r.at, gradVars: gs, first: r.raw.slice(0, nodes), again };
+}
+
+/**
+ * Every node's value and the gradient `gs`, compiled together with `opts` and run at the case's
+ * values (`raw` keeps the result arrays, buffers included); `at` re-runs the node values.
+ */
+function compiledNodesAndGrads(b: BuiltCase, gs: readonly Variable[], opts: CompileOptions): { f: CompiledFunction; raw: NDArray[]; values: Record<string, ArrayValue>; grads: Grads; at(xs: NDArray[]): Record<string, ArrayValue> } {
   const ids = [...b.nodes.keys()];
   const nodeVars = ids.map((id) => b.nodes.get(id) as Variable);
-  const gs = b.wrt.length > 0 ? grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
-  const inputs = [...b.inputs.values()];
-  const f = compile(inputs, [...nodeVars, ...gs], { mode: "FAST_RUN", checked: true, onOptError: "raise", ctx });
-  const dh = f.fgraph.getFeatures().find((x): x is DestroyHandler => x instanceof DestroyHandler);
-  for (const [k, n] of dh?.paths ?? []) dhPaths[k] = (dhPaths[k] ?? 0) + n;
-  const res = f(...b.values.values());
-  const values: Record<string, ArrayValue> = {};
-  ids.forEach((id, k) => (values[id] = toArrayValue(nodeVars[k], res[k])));
-  const grads: Grads = {};
-  b.wrtNames.forEach((name, i) => (grads[name] = toArrayValue(gs[i], res[ids.length + i])));
-  const at = (xs: NDArray[]): Record<string, ArrayValue> => {
-    const r = f(...xs);
+  const f = compile([...b.inputs.values()], [...nodeVars, ...gs], opts);
+  const nodeValues = (r: readonly NDArray[]): Record<string, ArrayValue> => {
     const out: Record<string, ArrayValue> = {};
     ids.forEach((id, k) => (out[id] = toArrayValue(nodeVars[k], r[k])));
     return out;
   };
-  const again = (): NDArray[] => f(...b.values.values()).slice(0, ids.length);
-  return { values, grads, at, gradVars: gs, first: res.slice(0, ids.length), again };
+  const raw = f(...b.values.values());
+  const grads: Grads = {};
+  b.wrtNames.forEach((name, i) => (grads[name] = toArrayValue(gs[i], raw[ids.length + i])));
+  return { f, raw, values: nodeValues(raw), grads, at: (xs) => nodeValues(f(...xs)) };
 }
 
 /**
@@ -574,21 +582,7 @@ function computationMagnitude(b: BuiltCase, values: Readonly<Record<string, Arra
 
 /** Every node's value and the gradient `gs` (the FAST_RUN stage's graph), compiled in checked FAST_COMPILE; `at` re-runs it. */
 function fastCompileValues(b: BuiltCase, gs: readonly Variable[]): { values: Record<string, ArrayValue>; grads: Grads; at(xs: NDArray[]): Record<string, ArrayValue> } {
-  const ids = [...b.nodes.keys()];
-  const nodeVars = ids.map((id) => b.nodes.get(id) as Variable);
-  const f = compile([...b.inputs.values()], [...nodeVars, ...gs], { mode: "FAST_COMPILE", checked: true, onOptError: "raise" });
-  const res = f(...b.values.values());
-  const values: Record<string, ArrayValue> = {};
-  ids.forEach((id, k) => (values[id] = toArrayValue(nodeVars[k], res[k])));
-  const grads: Grads = {};
-  b.wrtNames.forEach((name, i) => (grads[name] = toArrayValue(gs[i], res[ids.length + i])));
-  const at = (xs: NDArray[]): Record<string, ArrayValue> => {
-    const r = f(...xs);
-    const out: Record<string, ArrayValue> = {};
-    ids.forEach((id, k) => (out[id] = toArrayValue(nodeVars[k], r[k])));
-    return out;
-  };
-  return { values, grads, at };
+  return compiledNodesAndGrads(b, gs, { mode: "FAST_COMPILE", checked: true, onOptError: "raise" });
 }
 
 /** Whether a case (by its seed) runs shape-erasure within the full suite: half of them. */

@@ -388,7 +388,7 @@ export function caseGradients(built: BuiltCase, strategy: CaseGradStrategy, opts
     const g = gs[i];
     const arr = byIndex.get(i);
     // lowerThenGrad reports a disconnected input as null even under the "zero" policy.
-    out[name] = g === null || arr === undefined ? zerosLike(w, built.values.get(name) as NDArray) : toVerdictArray(g, arr);
+    out[name] = g === null || arr === undefined ? zeroGradient(w, built.values.get(name) as NDArray) : toVerdictArray(g, arr);
   });
   return out;
 }
@@ -398,7 +398,7 @@ function toVerdictArray(v: Variable, a: NDArray): VerdictArray {
   return X.isXTensorVariable(v) ? { dims: [...v.type.dims], ...base } : base;
 }
 
-/** Zeros for `w`, shaped like its value (its static shape may be unknown). */
-function zerosLike(w: Variable, value: NDArray): VerdictArray {
+/** The gradient of a `w` the cost cannot reach: zeros shaped like its value (its static shape may be unknown). */
+export function zeroGradient(w: Variable, value: NDArray): VerdictArray {
   return toVerdictArray(w, NDArray.zeros(value.shape, w.type.dtype));
 }
