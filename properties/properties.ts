@@ -10,7 +10,7 @@
  * | direct-vs-tfjs | lazy `grad` | TensorFlow.js translating the case itself (oracles/tfjs.ts) |
  * | rewrite-soundness | FAST_RUN forward and gradient, checked, onOptError raise; on half the cases FAST_COMPILE, on the other half in place wherever validation allows | NONE |
  * | second-order | lazy Hessian-vector product | central differences of the lazy gradient |
- * | pushforward-duality | ⟨w, J u⟩ from pushforward | ⟨Jᵀ w, u⟩ from pullback |
+ * | pushforward-duality | ⟨w, J u⟩ from the ops' pushforward rules, and from the double pullback | ⟨Jᵀ w, u⟩ from pullback |
  * | forward-vs-tfjs | engine forward values | tfjs forward values (dims order included) |
  * | grad-composition | interior wrt, considerConstant, two Pullback nodes in one FAST_RUN compile, jacobian, knownGrads, the disconnected-input options, grad of the FAST_RUN-rewritten graph | the graph cut at an interior node, NONE compiles, grad of a weighted sum, the strategies agreeing, the un-rewritten direct gradient (properties/gradComposition.ts) |
  * | kink-conventions | every gradient path at planted ties and zeros of the case's max/min/maximum/minimum/abs nodes | the spec's conventions, computed in plain JS (properties/kinks.ts) |
@@ -696,15 +696,21 @@ function dualityCheck(b: BuiltCase, seed: number): Check {
   const out = dualityOutput(b);
   const us = freshLike(b.wrt, "u");
   const [w] = freshLike([out], "w");
-  // The output may still depend on no wrt (a cost built from weights only): J = 0 on both sides.
-  const jvp = pushforward([out], b.wrt, us, { returnDisconnected: "zero", disconnectedOutputs: "ignore" })[0] as Variable;
+  // Two pushforwards: the ops' own forward rules, written independently of their pullbacks, and
+  // the double pullback, which derives J u from the pullback rules themselves. Only the first
+  // can catch a pullback rule that is linear but wrong (the double pullback transposes the same
+  // wrong map back); the second checks the double-pullback machinery. The output may still
+  // depend on no wrt (a cost built from weights only): J = 0 on every side.
+  const fwd = { returnDisconnected: "zero", disconnectedOutputs: "ignore" } as const;
+  const jvpRules = pushforward([out], b.wrt, us, { ...fwd, useOpPushforward: "require" })[0] as Variable;
+  const jvpDouble = pushforward([out], b.wrt, us, fwd)[0] as Variable;
   const vjp = pullback([out], b.wrt, [w], { disconnectedInputs: "ignore" });
-  const f = compile([...b.inputs.values(), ...us, w], [jvp, ...vjp], { mode: "NONE" });
+  const f = compile([...b.inputs.values(), ...us, w], [jvpRules, jvpDouble, ...vjp], { mode: "NONE" });
   const rand = mulberry32(seed ^ 0x9e3779b9);
   const uVals = us.map((u) => randomArray(rand, u));
   const wVal = randomArray(rand, out);
-  const [jv, ...vj] = f(...b.values.values(), ...uVals, wVal);
-  // Both sides are exact linear maps of the same J; they differ only by rounding of the sums.
+  const [jvR, jvD, ...vj] = f(...b.values.values(), ...uVals, wVal);
+  // Every side is an exact linear map of the same J; they differ only by rounding of the sums.
   const dot = (a: NDArray, c: NDArray): [number, number] => {
     const x = a.toFlat();
     const y = c.toFlat();
@@ -716,7 +722,6 @@ function dualityCheck(b: BuiltCase, seed: number): Check {
     }
     return [s, m];
   };
-  const [lhs, lm] = dot(wVal, jv);
   let rhs = 0;
   let rm = 0;
   vj.forEach((g, i) => {
@@ -724,18 +729,30 @@ function dualityCheck(b: BuiltCase, seed: number): Check {
     rhs += s;
     rm += m;
   });
-  const err = Math.abs(lhs - rhs);
-  // Any float32 value on the way (a cast and back) rounds both sides at float32 precision.
+  // Any float32 value on the way (a cast and back) rounds every side at float32 precision.
   const any32 = [...b.types.values()].some((t) => t.dtype === "float32");
   // The floor ‖w‖₁·‖u‖₁ covers cancellation: through a float32 cast the map x ↦ f32(x) − x is zero
   // in exact arithmetic, yet both sides carry rounding of the size of the vectors themselves
   // (seed 2026 case 7295), which Σ|products| after the cancellation no longer shows.
   const l1 = (a: NDArray): number => a.toFlat().reduce((t, v) => t + Math.abs(v), 0);
   const norms = l1(wVal) * uVals.reduce((t, u) => t + l1(u), 0);
-  const tol = engineRtol(any32 ? "float32" : "float64") * (lm + rm + norms) + 1e-300;
-  if (!Number.isFinite(lhs) || !Number.isFinite(rhs)) return inconclusive("pushforward-duality", `non-finite inner products: ⟨w, J u⟩ = ${lhs}, ⟨Jᵀ w, u⟩ = ${rhs}`);
-  const rel = err / Math.max(Math.abs(lhs) + Math.abs(rhs), Number.MIN_VALUE);
-  return err <= tol
-    ? { property: "pushforward-duality", status: "pass", maxAbsErr: err, maxRelErr: rel }
-    : { property: "pushforward-duality", status: "fail", reason: `⟨w, J u⟩ = ${lhs} but ⟨Jᵀ w, u⟩ = ${rhs} for output ${out.toString()}: pushforward and pullback are not transposes`, maxAbsErr: err, maxRelErr: rel };
+  const sides = [
+    { jv: jvR, what: "the ops' pushforward rules", blame: "a pushforward rule or a pullback rule on the path is wrong (direct-vs-finiteDiff tells which)" },
+    { jv: jvD, what: "the double pullback", blame: "the double-pullback pushforward is broken, or a pullback on the path is not linear in its cotangent" },
+  ].map((side) => {
+    const [lhs, lm] = dot(wVal, side.jv);
+    const err = Math.abs(lhs - rhs);
+    const tol = engineRtol(any32 ? "float32" : "float64") * (lm + rm + norms) + 1e-300;
+    return { ...side, lhs, err, tol, rel: err / Math.max(Math.abs(lhs) + Math.abs(rhs), Number.MIN_VALUE) };
+  });
+  const nonFinite = sides.find((x) => !Number.isFinite(x.lhs));
+  if (nonFinite !== undefined || !Number.isFinite(rhs)) {
+    return inconclusive("pushforward-duality", `non-finite inner products: ⟨w, J u⟩ = ${sides.map((x) => `${x.lhs} (${x.what})`).join(", ")}; ⟨Jᵀ w, u⟩ = ${rhs}`);
+  }
+  const maxAbsErr = Math.max(...sides.map((x) => x.err));
+  const maxRelErr = Math.max(...sides.map((x) => x.rel));
+  const bad = sides.find((x) => x.err > x.tol);
+  if (bad === undefined) return { property: "pushforward-duality", status: "pass", maxAbsErr, maxRelErr };
+  const reason = `⟨w, J u⟩ = ${bad.lhs} from ${bad.what} but ⟨Jᵀ w, u⟩ = ${rhs} from the pullback, for output ${out.toString()}: ${bad.blame}`;
+  return { property: "pushforward-duality", status: "fail", reason, maxAbsErr, maxRelErr };
 }

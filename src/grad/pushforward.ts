@@ -1,20 +1,26 @@
 /**
- * Forward mode and second order, derived from the reverse-mode driver.
+ * Forward mode and second order.
  *
- * `pushforward` uses the double-pullback trick (J. Towns; PyTensor's default): with free
- * placeholders u of the outputs' types, g(u) = pullback(outputs, wrt, u) = Jᵀu is linear in u,
- * so its own pullback with cotangent t is (Jᵀ)ᵀt = J t, the Jacobian-vector product. Every op's
- * JVP therefore derives from its VJP and no op needs a separate pushforward rule, which halves
- * the rules to write and to test, and keeps forward and reverse mode consistent by
- * construction. The price is a larger graph before rewriting; ops may still define
- * `op.pushforward`, and `useOpPushforward` uses those when every op on the path has one.
+ * `pushforward` has two derivations of the Jacobian-vector product:
+ * - the double-pullback trick (J. Towns; PyTensor's default, and ours): with free placeholders
+ *   u of the outputs' types, g(u) = pullback(outputs, wrt, u) = Jᵀu is linear in u, so its own
+ *   pullback with cotangent t is (Jᵀ)ᵀt = J t. It needs no rule beyond the pullbacks, but it
+ *   cannot disagree with them: a pullback rule that is linear but wrong comes back transposed
+ *   into an equally wrong J t;
+ * - `useOpPushforward`: one forward sweep with the ops' own `pushforward` rules. Every built-in
+ *   positional op has one, written from the derivative beside its pullback; a named op is
+ *   swept through its lowering. This is a one-pass graph, and a second, independent statement
+ *   of every Jacobian: `pushforward-duality` checks ⟨w, J u⟩ from these rules against ⟨Jᵀw, u⟩
+ *   from the pullbacks, which is how a wrong pullback or a wrong forward rule is caught.
  */
 import { type Apply, Variable, makeVariable } from "../graph/basic.js";
 import { DISCONNECTED, type Disconnected, type GradTerm, isDisconnected, isUndefinedGrad } from "../graph/op.js";
 import { isFloat } from "../graph/type.js";
 import { GradError } from "../errors.js";
 import { ancestors, graphReplace, toposort } from "../graph/traversal.js";
+import { type XOp, isXOp } from "../xtensor/op.js";
 import { PullbackOp } from "./lazy.js";
+import { resolvePushforward } from "./registry.js";
 import { algebraFor } from "./algebra.js";
 import { type DisconnectedPolicy, type GradOptions, type GradResult, type ReturnDisconnected, alignCotangent, grad, gradTerms, pullback } from "./driver.js";
 
@@ -23,10 +29,11 @@ export interface PushforwardOptions extends Omit<GradOptions, "knownGrads" | "di
   /** An output that depends on no `wrt`: "raise" (default), "warn" or "ignore". */
   readonly disconnectedOutputs?: DisconnectedPolicy;
   /**
-   * Use `op.pushforward` rules in one forward sweep when every op on the path defines one;
-   * otherwise (or when false, the default) use the double-pullback trick.
+   * true: one forward sweep with the ops' own `pushforward` rules when every op on the path has
+   * one (named ops through their lowering), else the double-pullback trick. "require": the
+   * sweep or a GradError naming the op without a rule. false (the default): the double pullback.
    */
-  readonly useOpPushforward?: boolean;
+  readonly useOpPushforward?: boolean | "require";
 }
 
 /**
@@ -57,7 +64,7 @@ export function pushforward<R extends ReturnDisconnected | undefined = undefined
   const outs = outputs instanceof Variable ? [outputs] : outputs;
   if (wrt.length !== tangents.length) throw new GradError(`pushforward: ${wrt.length} wrt but ${tangents.length} tangents`);
   const aligned = tangents.map((t, k) => alignCotangent(t, wrt[k], `pushforward: tangent ${k} (for ${wrt[k].toString()})`));
-  const raw = (opts.useOpPushforward === true ? forwardSweep(outs, wrt, aligned, opts) : null) ?? doublePullback(outs, wrt, aligned, opts);
+  const raw = (opts.useOpPushforward === true || opts.useOpPushforward === "require" ? forwardSweep(outs, wrt, aligned, opts) : null) ?? doublePullback(outs, wrt, aligned, opts);
   const res = finishForward(outs, raw, opts);
   return (outputs instanceof Variable ? res[0] : res) as GradResult<R> | GradResult<R>[];
 }
@@ -136,31 +143,63 @@ function connectedAncestors(outputs: readonly Variable[], blockers: readonly Var
 }
 
 /**
- * One forward sweep with `op.pushforward`; null when some op on the path lacks one (the
- * caller then falls back to the double pullback).
+ * One forward sweep with the ops' own `pushforward` rules; null when some op on the path has
+ * none (the caller then falls back to the double pullback), or a GradError naming it when
+ * `useOpPushforward` is "require".
  */
 function forwardSweep(outs: readonly Variable[], wrt: readonly Variable[], tangents: readonly Variable[], opts: PushforwardOptions): GradTerm[] | null {
-  const constant = new Set(opts.considerConstant ?? []);
-  const order = toposort(outs, [...wrt, ...constant]);
-  // Nodes reached by a wrt: only those need a rule.
-  const reached = new Set<Variable>(wrt);
-  const path: Apply[] = [];
-  for (const node of order) {
-    if (node.inputs.some((v) => reached.has(v))) {
-      path.push(node);
-      node.outputs.forEach((o) => reached.add(o));
-    }
-  }
-  if (path.some((n) => typeof n.op.pushforward !== "function")) return null;
   const tan = new Map<Variable, Variable>();
   wrt.forEach((w, k) => {
     const prev = tan.get(w);
     tan.set(w, prev === undefined ? tangents[k] : algebraFor(w.type).add(prev, tangents[k]));
   });
-  for (const node of path) {
+  const missing = sweep(outs, tan, opts.considerConstant ?? []);
+  if (missing !== null) {
+    if (opts.useOpPushforward === "require") {
+      throw new GradError(`pushforward: ${missing.op.toString()} (computing ${missing.outputs[0].toString()}) has no pushforward rule, and useOpPushforward is "require"`);
+    }
+    return null;
+  }
+  return outs.map((o) => tan.get(o) ?? DISCONNECTED);
+}
+
+/**
+ * Propagate the tangents in `tan` (keyed by variable) to every variable between them and
+ * `outs`, adding entries to `tan`. Returns null, or the first node on the path that has no
+ * rule. Only nodes that a tangent reaches and that have a float output need one. A named op
+ * has no rules of its own (src/xtensor/op.ts): its tangents are swept through its lowering,
+ * so that forward mode too has exactly one rule per op, the positional one.
+ */
+function sweep(outs: readonly Variable[], tan: Map<Variable, Variable>, constant: readonly Variable[]): Apply | null {
+  const order = toposort(outs, [...tan.keys(), ...constant]);
+  const reached = new Set<Variable>(tan.keys());
+  const path: Apply[] = [];
+  for (const node of order) {
+    if (node.inputs.some((v) => reached.has(v)) && node.outputs.some((o) => isFloat(o.type.dtype))) {
+      path.push(node);
+      node.outputs.forEach((o) => reached.add(o));
+    }
+  }
+  const rules = path.map(resolvePushforward);
+  const missing = path.find((n, k) => rules[k] === null && !isXOp(n.op));
+  if (missing !== undefined) return missing;
+  for (const [k, node] of path.entries()) {
     const tin: (Variable | Disconnected)[] = node.inputs.map((v) => tan.get(v) ?? DISCONNECTED);
     if (tin.every(isDisconnected)) continue;
-    const res: unknown = (node.op.pushforward as NonNullable<typeof node.op.pushforward>).call(node.op, node.inputs, node.outputs, tin);
+    const rule = rules[k];
+    let res: unknown;
+    if (rule !== null) res = rule(node.inputs, node.outputs, tin, node);
+    else {
+      const lowered = (node.op as XOp).lower(node);
+      const inner = new Map<Variable, Variable>();
+      node.inputs.forEach((v, i) => {
+        const t = tin[i];
+        if (t instanceof Variable) inner.set(v, t);
+      });
+      const innerMissing = sweep(lowered, inner, []);
+      if (innerMissing !== null) return innerMissing;
+      res = lowered.map((v) => inner.get(v) ?? DISCONNECTED);
+    }
     if (!Array.isArray(res) || res.length !== node.outputs.length) {
       throw new GradError(`pushforward: ${node.op.toString()}.pushforward returned ${Array.isArray(res) ? res.length : String(res)} tangents for ${node.outputs.length} outputs`);
     }
@@ -172,10 +211,22 @@ function forwardSweep(outs: readonly Variable[], wrt: readonly Variable[], tange
         if (!algebraFor(t.type).isZero(t)) throw new GradError(`pushforward: ${node.op.toString()}.pushforward output ${j} is discrete; its tangent must be DISCONNECTED or zero`);
         return;
       }
-      tan.set(out, alignCotangent(t, out, `pushforward: ${node.op.toString()}.pushforward output ${j}`));
+      tan.set(out, refineShape(alignCotangent(t, out, `pushforward: ${node.op.toString()}.pushforward output ${j}`), out));
     });
   }
-  return outs.map((o) => tan.get(o) ?? DISCONNECTED);
+  return null;
+}
+
+/**
+ * `t` with the static lengths of its primal `v` where its own are unknown, so that every rule
+ * sees a tangent of exactly its input's type: a shuffle that drops an axis needs it to be 1.
+ */
+function refineShape(t: Variable, v: Variable): Variable {
+  const vs = v.type.shape;
+  if (!vs.some((s, i) => s !== null && t.type.shape[i] === null)) return t;
+  const alg = algebraFor(v.type);
+  if (alg.specifyShape === undefined) return t;
+  return alg.specifyShape(t, vs);
 }
 
 function finishForward(outs: readonly Variable[], raw: readonly GradTerm[], opts: PushforwardOptions): (Variable | Disconnected | null)[] {

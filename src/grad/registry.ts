@@ -9,7 +9,7 @@
  * resolution order that later strategies (perNode, lowerThenGrad) plug into without touching it.
  */
 import type { Apply, Variable } from "../graph/basic.js";
-import { type GradTerm, Op, type OpClass } from "../graph/op.js";
+import { type Disconnected, type GradTerm, Op, type OpClass } from "../graph/op.js";
 
 /**
  * A vector-Jacobian product for one node: one term per input. The signature is `Op.pullback`'s
@@ -81,11 +81,44 @@ export function registerPullbackRule(selector: OpSelector, rule: PullbackRule): 
  * is global for its duration and beats every other source of rules.
  */
 export function withPullbackOverride<T>(selector: OpSelector, rule: PullbackRule, fn: () => T): T {
-  const entry: Entry = { selector, rule };
-  overrides.unshift(entry);
+  return scoped(overrides, { selector, rule }, fn);
+}
+
+/** A pushforward rule, with the node (see `Op.pushforward`). */
+export type PushforwardRule = (
+  inputs: readonly Variable[],
+  outputs: readonly Variable[],
+  tangents: readonly (Variable | Disconnected)[],
+  node: Apply,
+) => (Variable | Disconnected)[];
+
+/** Test-only pushforward overrides, innermost `withPushforwardOverride` scope first. */
+const forwardOverrides: { readonly selector: OpSelector; readonly rule: PushforwardRule }[] = [];
+
+/**
+ * TEST-ONLY, as `withPullbackOverride`: run `fn` with `rule` replacing the `pushforward` of every
+ * op matched by `selector`, so that a test can prove `pushforward-duality` catches a wrong
+ * forward rule.
+ */
+export function withPushforwardOverride<T>(selector: OpSelector, rule: PushforwardRule, fn: () => T): T {
+  return scoped(forwardOverrides, { selector, rule }, fn);
+}
+
+/** The pushforward rule of `node`: an override, else the op's own; null when it has none. */
+export function resolvePushforward(node: Apply): PushforwardRule | null {
+  const op = node.op;
+  for (const e of forwardOverrides) if (matches(e.selector, op)) return e.rule;
+  if (typeof op.pushforward !== "function") return null;
+  const pf = op.pushforward.bind(op);
+  return (inputs, outputs, tangents) => pf(inputs, outputs, tangents);
+}
+
+/** Push `entry` on `list` for the duration of `fn` (sync or async), removing it however `fn` ends. */
+function scoped<E, T>(list: E[], entry: E, fn: () => T): T {
+  list.unshift(entry);
   const remove = (): void => {
-    const k = overrides.indexOf(entry);
-    if (k >= 0) overrides.splice(k, 1);
+    const k = list.indexOf(entry);
+    if (k >= 0) list.splice(k, 1);
   };
   let result: T;
   try {

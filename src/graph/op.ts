@@ -3,10 +3,12 @@
  *
  * An op declares its parameters once, in `props`; equality and hashing derive from them, so two
  * ops built with equal parameters always compare equal (MergeOptimizer depends on this). Rules
- * for an op family live beside the op: makeNode, perform, pullback, connectionPattern.
+ * for an op family live beside the op: makeNode, perform, pullback, pushforward,
+ * connectionPattern.
  */
 import type { NDArray } from "../ndarray/ndarray.js";
-import type { Apply, Variable } from "./basic.js";
+import { type Apply, Variable } from "./basic.js";
+import { type DType, isFloat } from "./type.js";
 
 /** JSON-like values allowed in op props. */
 export type PropValue = string | number | boolean | null | readonly PropValue[] | { readonly [k: string]: PropValue };
@@ -93,8 +95,12 @@ export abstract class Op {
   pullback?(inputs: readonly Variable[], outputs: readonly Variable[], cotangents: readonly Variable[]): GradTerm[];
 
   /**
-   * Jacobian-vector product, one tangent per output. Ops without one are differentiated
-   * forward by the double-pullback trick (see src/grad/pushforward.ts).
+   * Jacobian-vector product, one tangent per output (DISCONNECTED for a discrete output, or
+   * when no connected input has a tangent). `tangents` has one entry per input: DISCONNECTED
+   * for a discrete input or one no wrt reaches; otherwise a float variable of the input's
+   * type (its static shape refined to the input's). Each result must be of its output's type
+   * family and static shape; the caller casts it to the output's dtype. Written independently
+   * of `pullback`: `pushforward-duality` checks each against the other (src/grad/pushforward.ts).
    */
   pushforward?(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[];
 
@@ -106,6 +112,35 @@ export abstract class Op {
     if (keys.length === 0) return this.name;
     return `${this.name}{${keys.map((k) => `${k}=${stableStringify(this.props[k])}`).join(", ")}}`;
   }
+}
+
+/**
+ * The pushforward of an op that is jointly linear in the inputs `linear` (the values it moves,
+ * concatenates, scatters or sums) and depends on the others only through their values as
+ * parameters (lengths, indices): the op itself applied to the tangents. A linear input without
+ * a tangent stands as zeros of its shape (`zeros`, in the float dtype of output 0; only needed
+ * with several linear inputs). Every output is DISCONNECTED when none of them has one, and a
+ * discrete output always is.
+ */
+export function linearPushforward(
+  op: Op,
+  inputs: readonly Variable[],
+  outputs: readonly Variable[],
+  tangents: readonly (Variable | Disconnected)[],
+  linear: readonly number[],
+  zeros?: (like: Variable, dtype: DType) => Variable,
+): (Variable | Disconnected)[] {
+  if (linear.every((i) => !(tangents[i] instanceof Variable))) return outputs.map(() => DISCONNECTED);
+  const dtype = outputs[0].type.dtype;
+  const args = inputs.map((v, i) => {
+    if (!linear.includes(i)) return v;
+    const t = tangents[i];
+    if (t instanceof Variable) return t;
+    if (zeros === undefined) throw new Error(`linearPushforward: ${op.toString()} has several linear inputs but no zeros builder`);
+    return zeros(v, isFloat(dtype) ? dtype : "float64");
+  });
+  const res = op.makeNode(...args).outputs;
+  return outputs.map((o, j) => (isFloat(o.type.dtype) ? res[j] : DISCONNECTED));
 }
 
 /** Build an Apply; a helper for makeNode implementations. */

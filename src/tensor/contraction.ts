@@ -11,12 +11,12 @@
  * register. Nothing is allocated per element.
  */
 import { Apply, Variable } from "../graph/basic.js";
-import { type GradTerm, Op } from "../graph/op.js";
+import { DISCONNECTED, type Disconnected, type GradTerm, Op } from "../graph/op.js";
 import { TensorType, isFloat, shapeToString } from "../graph/type.js";
 import { NDArray, fmtShape } from "../ndarray/ndarray.js";
 import { DataError, OpInputError } from "../errors.js";
 import { type TensorLike, asTensor, resultDtype, upcast } from "./basic.js";
-import { cast } from "./elemwise.js";
+import { add, cast } from "./elemwise.js";
 import { alloc, dimshuffle, shapeOf } from "./shape.js";
 
 const LETTER = /^[A-Za-z]$/;
@@ -187,6 +187,18 @@ export class Contraction extends Op {
       if (dx.type.dtype !== x.type.dtype && isFloat(x.type.dtype) && isFloat(dx.type.dtype)) dx = cast(dx, x.type.dtype);
       return dx;
     });
+  }
+
+  /** Multilinear (the product rule): Σ_k the same contraction with operand k replaced by its tangent. */
+  override pushforward(xs: readonly Variable[], [out]: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    if (!isFloat(out.type.dtype)) return [DISCONNECTED];
+    let total: Variable | null = null;
+    tangents.forEach((t, k) => {
+      if (!(t instanceof Variable)) return;
+      const term = this.makeNode(...xs.map((x, j) => (j === k ? t : x))).out;
+      total = total === null ? term : add(total, term);
+    });
+    return [total ?? DISCONNECTED];
   }
 }
 

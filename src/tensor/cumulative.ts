@@ -6,7 +6,7 @@
  * what numpy's sequential cumsum does in float32.
  */
 import { Apply, Variable } from "../graph/basic.js";
-import { DISCONNECTED, type GradTerm, Op } from "../graph/op.js";
+import { DISCONNECTED, type Disconnected, type GradTerm, Op } from "../graph/op.js";
 import { TensorType, isDiscrete, shapeToString } from "../graph/type.js";
 import { NDArray } from "../ndarray/ndarray.js";
 import { OpInputError } from "../errors.js";
@@ -100,6 +100,16 @@ export class CumOp extends Op {
     const revCumsum = (v: Variable): TensorVariable => reverse(cumsum(reverse(v, axis), axis), axis);
     if (this.props.mode === "add") return [revCumsum(g)];
     return [div(revCumsum(mul(out, g)), x)];
+  }
+
+  /**
+   * The sum is linear: cumsum(dx). For the product, d out_i = Σ_{j≤i} (out_i / x_j) dx_j, so
+   * d out = out · cumsum(dx / x) (x ≠ 0, as for the pullback).
+   */
+  override pushforward([x]: readonly Variable[], [out]: readonly Variable[], [dx]: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    if (!(dx instanceof Variable) || isDiscrete(out.type.dtype)) return [DISCONNECTED];
+    const along = (v: Variable): Variable => new CumOp("add", this.props.axis).makeNode(v).out;
+    return [this.props.mode === "add" ? along(dx) : mul(out, along(div(dx, x)))];
   }
 }
 

@@ -12,7 +12,7 @@
  * exact: the cotangent is summed over exactly the statically broadcast axes (reference §5.6).
  */
 import { Apply, Constant, Variable } from "../graph/basic.js";
-import { type AliasMap, DISCONNECTED, type GradTerm, Op, stableStringify } from "../graph/op.js";
+import { type AliasMap, DISCONNECTED, type Disconnected, type GradTerm, Op, stableStringify } from "../graph/op.js";
 import { type DType, type Shape, TensorType, isDiscrete, isFloat, shapeToString } from "../graph/type.js";
 import { NDArray, allocBuffer, coerce, fmtShape, sizeOf, type TypedBuffer } from "../ndarray/ndarray.js";
 import { type Kernel, type KernelBody, coerceExpr, generateKernel, patternOf, planLoop, runKernel } from "../ndarray/kernels.js";
@@ -84,6 +84,15 @@ export interface ScalarDomain {
  */
 export type ScalarPullback = (inputs: readonly TensorVariable[], out: TensorVariable, g: TensorVariable) => (TensorVariable | null)[];
 
+/**
+ * A scalar pushforward: given the op's inputs, its output and one tangent per input (null when
+ * that input has none; at least one has), the output's tangent, or null when the output does
+ * not depend on any input that has one. A term may have any shape that broadcasts to the
+ * output's: Elemwise broadcasts it. Written from the derivative, not from `pullback`, so that
+ * `pushforward-duality` compares two independent statements of each op's Jacobian.
+ */
+export type ScalarPushforward = (inputs: readonly TensorVariable[], out: TensorVariable, tangents: readonly (TensorVariable | null)[]) => TensorVariable | null;
+
 /** Every rule of one scalar op. */
 export interface ScalarSpec {
   readonly arity: 1 | 2 | 3;
@@ -97,6 +106,7 @@ export interface ScalarSpec {
   /** Per input: does the output depend on it at all? Defaults to all true. */
   readonly connected?: readonly boolean[];
   readonly pullback: ScalarPullback;
+  readonly pushforward: ScalarPushforward;
   readonly domain: ScalarDomain;
 }
 
@@ -108,6 +118,13 @@ const positive = (lo: number, hi = 3): InputDomain => ({ lo, hi, avoid: [], marg
 const apart = (margin: number): DomainRelation => ({ kind: "apart", inputs: [0, 1], margin });
 const COND: InputDomain = { lo: 0, hi: 1, avoid: [], margin: 0, bool: true };
 const none = (n: number): ScalarPullback => () => new Array<null>(n).fill(null);
+/** The pushforward of an op with a discrete output (Elemwise never calls it). */
+const noTangent: ScalarPushforward = () => null;
+/** The tangents that exist, summed (null when none does). */
+const total = (...ts: readonly (TensorVariable | null)[]): TensorVariable | null =>
+  ts.reduce<TensorVariable | null>((acc, t) => (t === null ? acc : acc === null ? t : add(acc, t)), null);
+/** `t · ∂` for a tangent that exists; the partial derivative is only built then. */
+const times = (t: TensorVariable | null, partial: () => TensorLike): TensorVariable | null => (t === null ? null : mul(t, partial()));
 
 /** numpy's truthiness on doubles: NaN is nonzero, hence true. */
 const truthy = (v: number): boolean => v !== 0;
@@ -120,28 +137,33 @@ export const SCALAR_OPS = {
   add: {
     arity: 2, dtype: "upcast", impl: (a, b) => a + b,
     pullback: (_x, _o, g) => [g, g],
+    pushforward: (_x, _o, [dx, dy]) => total(dx, dy),
     domain: dom([REAL, REAL]),
   },
   sub: {
     arity: 2, dtype: "upcast", noBool: true, impl: (a, b) => a - b,
     pullback: (_x, _o, g) => [g, neg(g)],
+    pushforward: (_x, _o, [dx, dy]) => total(dx, dy === null ? null : neg(dy)),
     domain: dom([REAL, REAL]),
   },
   // d(xy) = y dx + x dy
   mul: {
     arity: 2, dtype: "upcast", impl: (a, b) => a * b, implFor: { int32: Math.imul },
     pullback: ([x, y], _o, g) => [mul(g, y), mul(g, x)],
+    pushforward: ([x, y], _o, [dx, dy]) => total(times(dx, () => y), times(dy, () => x)),
     domain: dom([REAL, REAL]),
   },
   // d(x/y) = dx/y - (x/y²) dy = dx/y - out/y dy
   div: {
     arity: 2, dtype: "float", impl: (a, b) => a / b,
     pullback: ([, y], o, g) => [div(g, y), neg(div(mul(g, o), y))],
+    pushforward: ([, y], o, [dx, dy]) => div(total(dx, times(dy, () => neg(o))) as TensorVariable, y),
     domain: dom([REAL, avoid([0], 0.5)]),
   },
   neg: {
     arity: 1, dtype: "upcast", noBool: true, impl: (a) => -a,
     pullback: (_x, _o, g) => [neg(g)],
+    pushforward: (_x, _o, [dx]) => (dx === null ? null : neg(dx)),
     domain: dom([REAL]),
   },
   // d(x^y) = y x^(y-1) dx + x^y log(x) dy; exact only for x > 0, hence the domain. An int base
@@ -149,134 +171,158 @@ export const SCALAR_OPS = {
   pow: {
     arity: 2, dtype: "upcast", impl: (a, b) => Math.pow(a, b),
     pullback: ([x, y], o, g) => [mul(g, mul(y, pow(x, sub(y, 1)))), mul(g, mul(o, log(x)))],
+    pushforward: ([x, y], o, [dx, dy]) => total(times(dx, () => mul(y, pow(x, sub(y, 1)))), times(dy, () => mul(o, log(x)))),
     domain: dom([positive(0.2, 3), REAL]),
   },
   // abs'(x) = sign(x), so abs'(0) = 0 (PyTensor's convention).
   abs: {
     arity: 1, dtype: "upcast", impl: Math.abs,
     pullback: ([x], _o, g) => [mul(g, sign(x))],
+    pushforward: ([x], _o, [dx]) => times(dx, () => sign(x)),
     domain: dom([avoid([0], 0.1)]),
   },
   // sign is piecewise constant: its derivative is 0 away from 0.
   sign: {
     arity: 1, dtype: "upcast", impl: Math.sign,
     pullback: (_x, _o, g) => [zerosLike(g)],
+    pushforward: (_x, o) => zerosLike(o),
     domain: dom([avoid([0], 0.1)]),
   },
   // The cotangent goes to the first argument at a tie (x >= y), PyTensor's convention.
   maximum: {
     arity: 2, dtype: "upcast", impl: (a, b) => (a >= b || a !== a ? a : b),
     pullback: ([x, y], _o, g) => [mul(g, ge(x, y)), mul(g, lt(x, y))],
+    pushforward: ([x, y], _o, [dx, dy]) => where(ge(x, y), dx ?? 0, dy ?? 0),
     domain: dom([REAL, REAL], [apart(0.1)]),
   },
   minimum: {
     arity: 2, dtype: "upcast", impl: (a, b) => (a <= b || a !== a ? a : b),
     pullback: ([x, y], _o, g) => [mul(g, le(x, y)), mul(g, gt(x, y))],
+    pushforward: ([x, y], _o, [dx, dy]) => where(le(x, y), dx ?? 0, dy ?? 0),
     domain: dom([REAL, REAL], [apart(0.1)]),
   },
   // exp' = exp = out
-  exp: { arity: 1, dtype: "float", impl: Math.exp, pullback: (_x, o, g) => [mul(g, o)], domain: dom([REAL]) },
+  exp: { arity: 1, dtype: "float", impl: Math.exp, pullback: (_x, o, g) => [mul(g, o)], pushforward: (_x, o, [dx]) => times(dx, () => o), domain: dom([REAL]) },
   // log' = 1/x
   log: {
     arity: 1, dtype: "float", impl: Math.log,
     pullback: ([x], _o, g) => [div(g, x)],
+    pushforward: ([x], _o, [dx]) => (dx === null ? null : div(dx, x)),
     domain: dom([positive(0.1)]),
   },
   // log1p' = 1/(1+x)
   log1p: {
     arity: 1, dtype: "float", impl: Math.log1p,
     pullback: ([x], _o, g) => [div(g, add(x, 1))],
+    pushforward: ([x], _o, [dx]) => (dx === null ? null : div(dx, add(x, 1))),
     domain: dom([positive(-0.9)]),
   },
   // expm1' = exp = out + 1
   expm1: {
     arity: 1, dtype: "float", impl: Math.expm1,
     pullback: (_x, o, g) => [mul(g, add(o, 1))],
+    pushforward: (_x, o, [dx]) => times(dx, () => add(o, 1)),
     domain: dom([REAL]),
   },
   // sqrt' = 1/(2 sqrt x) = 0.5/out
   sqrt: {
     arity: 1, dtype: "float", impl: Math.sqrt,
     pullback: (_x, o, g) => [div(mul(g, 0.5), o)],
+    pushforward: (_x, o, [dx]) => (dx === null ? null : div(dx, mul(o, 2))),
     domain: dom([positive(0.1)]),
   },
   // (x²)' = 2x
   square: {
     arity: 1, dtype: "upcast", impl: (a) => a * a, implFor: { int32: (a) => Math.imul(a, a) },
     pullback: ([x], _o, g) => [mul(g, mul(x, 2))],
+    pushforward: ([x], _o, [dx]) => times(dx, () => mul(x, 2)),
     domain: dom([REAL]),
   },
   sin: {
     arity: 1, dtype: "float", impl: Math.sin,
     pullback: ([x], _o, g) => [mul(g, cos(x))],
+    pushforward: ([x], _o, [dx]) => times(dx, () => cos(x)),
     domain: dom([REAL]),
   },
   cos: {
     arity: 1, dtype: "float", impl: Math.cos,
     pullback: ([x], _o, g) => [neg(mul(g, sin(x)))],
+    pushforward: ([x], _o, [dx]) => times(dx, () => neg(sin(x))),
     domain: dom([REAL]),
   },
   // tanh' = 1 - tanh² = 1 - out²
   tanh: {
     arity: 1, dtype: "float", impl: Math.tanh,
     pullback: (_x, o, g) => [mul(g, sub(1, square(o)))],
+    pushforward: (_x, o, [dx]) => times(dx, () => sub(1, square(o))),
     domain: dom([REAL]),
   },
   // σ' = σ(1 - σ); each branch only exponentiates a non-positive number, so neither overflows.
   sigmoid: {
     arity: 1, dtype: "float", impl: (a) => (a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) / (1 + Math.exp(a))),
     pullback: (_x, o, g) => [mul(g, mul(o, sub(1, o)))],
+    pushforward: (_x, o, [dx]) => times(dx, () => mul(o, sub(1, o))),
     domain: dom([REAL]),
   },
   // softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|), which never overflows; softplus' = σ(x).
   softplus: {
     arity: 1, dtype: "float", impl: (a) => (a > 0 ? a + Math.log1p(Math.exp(-a)) : Math.log1p(Math.exp(a))),
     pullback: ([x], _o, g) => [mul(g, sigmoid(x))],
+    pushforward: ([x], _o, [dx]) => times(dx, () => sigmoid(x)),
     domain: dom([REAL]),
   },
   lt: {
     arity: 2, dtype: "bool", impl: (a, b) => (a < b ? 1 : 0),
     pullback: none(2),
+    pushforward: noTangent,
     domain: dom([REAL, REAL], [apart(0.1)], false),
   },
   gt: {
     arity: 2, dtype: "bool", impl: (a, b) => (a > b ? 1 : 0),
     pullback: none(2),
+    pushforward: noTangent,
     domain: dom([REAL, REAL], [apart(0.1)], false),
   },
   le: {
     arity: 2, dtype: "bool", impl: (a, b) => (a <= b ? 1 : 0),
     pullback: none(2),
+    pushforward: noTangent,
     domain: dom([REAL, REAL], [apart(0.1)], false),
   },
   ge: {
     arity: 2, dtype: "bool", impl: (a, b) => (a >= b ? 1 : 0),
     pullback: none(2),
+    pushforward: noTangent,
     domain: dom([REAL, REAL], [apart(0.1)], false),
   },
   eq: {
     arity: 2, dtype: "bool", impl: (a, b) => (a === b ? 1 : 0),
     pullback: none(2),
+    pushforward: noTangent,
     domain: dom([REAL, REAL], [], false),
   },
   ne: {
     arity: 2, dtype: "bool", impl: (a, b) => (a !== b ? 1 : 0),
     pullback: none(2),
+    pushforward: noTangent,
     domain: dom([REAL, REAL], [], false),
   },
   logicalAnd: {
     arity: 2, dtype: "bool", impl: (a, b) => (truthy(a) && truthy(b) ? 1 : 0),
     pullback: none(2),
+    pushforward: noTangent,
     domain: dom([COND, COND], [], false),
   },
   logicalOr: {
     arity: 2, dtype: "bool", impl: (a, b) => (truthy(a) || truthy(b) ? 1 : 0),
     pullback: none(2),
+    pushforward: noTangent,
     domain: dom([COND, COND], [], false),
   },
   logicalNot: {
     arity: 1, dtype: "bool", impl: (a) => (truthy(a) ? 0 : 1),
     pullback: none(1),
+    pushforward: noTangent,
     domain: dom([COND], [], false),
   },
   // The condition only selects: it is disconnected. dx = where(c, g, 0), dy = where(c, 0, g).
@@ -286,15 +332,17 @@ export const SCALAR_OPS = {
     impl: (c, a, b) => (truthy(c) ? a : b),
     connected: [false, true, true],
     pullback: ([c], _o, g) => [null, where(c, g, 0), where(c, 0, g)],
+    pushforward: ([c], _o, [, dx, dy]) => where(c, dx ?? 0, dy ?? 0),
     domain: dom([COND, REAL, REAL]),
   },
   // A cast's Jacobian is the identity; Elemwise casts the cotangent back to x's dtype.
-  cast: { arity: 1, dtype: "cast", impl: (a) => a, pullback: (_x, _o, g) => [g], domain: dom([REAL]) },
-  identity: { arity: 1, dtype: "upcast", impl: (a) => a, pullback: (_x, _o, g) => [g], domain: dom([REAL]) },
+  cast: { arity: 1, dtype: "cast", impl: (a) => a, pullback: (_x, _o, g) => [g], pushforward: (_x, _o, [dx]) => dx, domain: dom([REAL]) },
+  identity: { arity: 1, dtype: "upcast", impl: (a) => a, pullback: (_x, _o, g) => [g], pushforward: (_x, _o, [dx]) => dx, domain: dom([REAL]) },
   // second(x, y) only reads x's shape, so x is disconnected.
   second: {
     arity: 2, dtype: "second", impl: (_a, b) => b, connected: [false, true],
     pullback: (_x, _o, g) => [null, g],
+    pushforward: (_x, _o, [, dy]) => dy,
     domain: dom([REAL, REAL]),
   },
 } as const satisfies Record<ScalarName, ScalarSpec>;
@@ -670,6 +718,35 @@ export class Elemwise extends Op {
       return sumToInput(t, x);
     });
   }
+
+  /** The scalar pushforward of the float inputs' tangents, broadcast to the output's shape. */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    const out = outputs[0] as TensorVariable;
+    const ts = floatTangents(inputs, tangents);
+    if (isDiscrete(out.type.dtype) || ts.every((t) => t === null)) return [DISCONNECTED];
+    const t = this.spec.pushforward(inputs as TensorVariable[], out, ts);
+    return [t === null ? DISCONNECTED : broadcastTangent(t, out)];
+  }
+}
+
+/** Per input, its tangent when it is float and has one, else null (scalar rules' convention). */
+function floatTangents(inputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (TensorVariable | null)[] {
+  return inputs.map((x, i) => {
+    const t = tangents[i];
+    return t instanceof Variable && isFloat(x.type.dtype) ? (t as TensorVariable) : null;
+  });
+}
+
+/**
+ * A tangent term at the output's shape: a term built from some inputs only (dx of `x + y` with
+ * x of length 1 where y is not) is broadcast like the output, by `second`. This is the forward
+ * counterpart of `sumToInput`.
+ */
+function broadcastTangent(t: TensorVariable, out: Variable): TensorVariable {
+  const os = out.type.shape;
+  const ts = t.type.shape;
+  const lead = os.length - ts.length;
+  return lead > 0 || ts.some((s, i) => s === 1 && os[i + lead] !== 1) ? second(out, t) : t;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -969,6 +1046,22 @@ export class Composite extends Op {
       const g = cot.get(i);
       if (g === undefined || isDiscrete(x.type.dtype)) return DISCONNECTED;
       return sumToInput(g, x);
+    });
+  }
+
+  /** The expanded expression swept forward with each node's pushforward (as `pullback`, in reverse). */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    const expr = this.props.expr;
+    const vals = expandComposite(expr, inputs as readonly TensorVariable[]);
+    const tan: (Variable | Disconnected)[] = floatTangents(inputs, tangents).map((t) => t ?? DISCONNECTED);
+    for (let r = expr.nin; r < vals.length; r++) {
+      const owner = vals[r].owner;
+      const n = expr.nodes[r - expr.nin];
+      tan.push("const" in n || owner === null ? DISCONNECTED : owner.op.pushforward!(owner.inputs, owner.outputs, n.args.map((a) => tan[a]))[0]);
+    }
+    return outputs.map((o, j) => {
+      const t = tan[expr.outputs[j]];
+      return t instanceof Variable && !isDiscrete(o.type.dtype) ? broadcastTangent(t as TensorVariable, o) : DISCONNECTED;
     });
   }
 }

@@ -11,7 +11,7 @@
  * when a slice separates them, the broadcast dims go to the front.
  */
 import { Apply, Variable } from "../graph/basic.js";
-import { type AliasMap, DISCONNECTED, type GradTerm, Op, UndefinedGrad } from "../graph/op.js";
+import { type AliasMap, DISCONNECTED, type Disconnected, type GradTerm, Op, UndefinedGrad, linearPushforward } from "../graph/op.js";
 import { type DType, TensorType, isFloat, isInt, shapeToString } from "../graph/type.js";
 import { NDArray, coerce, fmtShape, normalizeSlice, sizeOf } from "../ndarray/ndarray.js";
 import { DataError, OpInputError } from "../errors.js";
@@ -143,6 +143,10 @@ export class Subtensor extends Op {
   /** Indexing selects entries, so its adjoint scatters: dx = zeros_like(x) with g added at idx. */
   override pullback([x]: readonly Variable[], _outputs: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
     return [onlyFloat(x, () => incSubtensor(zerosLike(x), g, this.props.idx))];
+  }
+  /** Selecting is linear: the same view of dx. */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return linearPushforward(this, inputs, outputs, tangents, [0], zerosLike);
   }
 }
 
@@ -388,6 +392,10 @@ export class AdvancedSubtensor extends Op {
   override pullback([x, ...arrays]: readonly Variable[], _outputs: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
     return [onlyFloat(x, () => advancedIncSubtensor(zerosLike(x), g, joinAdvanced(this.props.idx, arrays))), ...arrays.map(() => new UndefinedGrad("integer index input of AdvancedSubtensor"))];
   }
+  /** A gather is linear in x (the index arrays are parameters): the same gather of dx. */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return linearPushforward(this, inputs, outputs, tangents, [0], zerosLike);
+  }
 }
 
 /** numpy indexing with int-array entries (Variables); falls back to `subtensor` when there are none. */
@@ -506,6 +514,10 @@ export class IncSubtensor extends Op {
     const dx = onlyFloat(x, () => (this.props.mode === "inc" ? g : setSubtensor(g, 0, idx)));
     return [dx, onlyFloat(y, () => sumToShapeOf(subtensor(g, idx), y))];
   }
+  /** Both modes are jointly linear in (x, y): the same update of dx by dy. */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return linearPushforward(this, inputs, outputs, tangents, [0, 1], zerosLike);
+  }
 }
 
 /** `x` with `x[idx] += y` (basic indices; y broadcasts to the view). */
@@ -572,6 +584,13 @@ export class AdvancedIncSubtensor extends Op {
     const survivors = advancedSubtensor(advancedSetSubtensor(canvas, ids, idx), idx);
     const dy = where(eq(survivors, ids), gathered, 0);
     return [advancedSetSubtensor(g, 0, idx), onlyFloat(y, () => sumToShapeOf(dy, y)), ...undef];
+  }
+  /**
+   * Both modes are jointly linear in (x, y) for fixed indices: the same update of dx by dy. With
+   * set, the write that survives at a repeated position is the same one for values and tangents.
+   */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return linearPushforward(this, inputs, outputs, tangents, [0, 1], zerosLike);
   }
 }
 

@@ -9,7 +9,7 @@
  * once to the output dtype.
  */
 import { Apply, Variable } from "../graph/basic.js";
-import { DISCONNECTED, type GradTerm, Op } from "../graph/op.js";
+import { DISCONNECTED, type Disconnected, type GradTerm, Op } from "../graph/op.js";
 import { type DType, TensorType, isDiscrete, shapeToString } from "../graph/type.js";
 import { NDArray, fmtShape } from "../ndarray/ndarray.js";
 import { planLoop } from "../ndarray/kernels.js";
@@ -242,6 +242,31 @@ export class Reduce extends Op {
       case "max":
       case "min":
         return [mul(eq(x, dimshuffle(out, order)), gE)];
+      case "all":
+      case "any":
+        return [DISCONNECTED];
+    }
+  }
+
+  /**
+   * - sum: linear, so the same sum of dx;
+   * - prod: d out = Σ_j (out / x_j) dx_j = out · sum(dx / x) (x ≠ 0, as for the pullback);
+   * - max/min: d out = Σ dx_j over the positions j equal to out: the pullback's tie convention
+   *   (every tied position), so that the two rules stay each other's transpose at a tie;
+   * - all/any: bool outputs, disconnected.
+   */
+  override pushforward([x]: readonly Variable[], [out]: readonly Variable[], [dx]: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    const { kind, axes } = this.props;
+    if (!(dx instanceof Variable) || isDiscrete(out.type.dtype)) return [DISCONNECTED];
+    const sumOver = (v: Variable): Variable => new Reduce("sum", axes).makeNode(v).out;
+    switch (kind) {
+      case "sum":
+        return [sumOver(dx)];
+      case "prod":
+        return [mul(out, sumOver(div(dx, x)))];
+      case "max":
+      case "min":
+        return [sumOver(mul(eq(x, dimshuffle(out, keepdimsOrder(x.type.ndim, axes))), dx))];
       case "all":
       case "any":
         return [DISCONNECTED];

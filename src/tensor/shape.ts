@@ -10,12 +10,12 @@
  * is known statically and shows up in the output type; a symbolic one gives a `null` length.
  */
 import { Apply, Constant, Variable } from "../graph/basic.js";
-import { DISCONNECTED, type GradTerm, Op } from "../graph/op.js";
+import { DISCONNECTED, type Disconnected, type GradTerm, Op, linearPushforward } from "../graph/op.js";
 import { TensorType, isFloat, isInt, shapeToString } from "../graph/type.js";
 import { NDArray, allocBuffer, coerce, cStrides, fmtShape, sizeOf } from "../ndarray/ndarray.js";
 import { DataError, OpInputError } from "../errors.js";
 import { type TensorLike, type TensorVariable, asTensor, constant, resultDtype, upcast } from "./basic.js";
-import { add, cast } from "./elemwise.js";
+import { add, cast, zerosLike } from "./elemwise.js";
 import { sum } from "./reduce.js";
 import { advancedSubtensor, subtensor } from "./indexing.js";
 
@@ -176,6 +176,11 @@ export class DimShuffle extends Op {
     });
     return [dimshuffle(gg, inv)];
   }
+
+  /** A permutation (with axes of length 1 added or dropped) is linear: the same shuffle of dx. */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return linearPushforward(this, inputs, outputs, tangents, [0], zerosLike);
+  }
 }
 
 /** Permute, drop (static length 1) and insert (`"x"`) axes of x; a view. */
@@ -307,6 +312,11 @@ export class Reshape extends Op {
   override pullback([x, ...lens]: readonly Variable[], _outputs: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
     return [reshape(g, shapeOf(x)), ...lens.map((): GradTerm => DISCONNECTED)];
   }
+
+  /** Linear in x, the lengths are parameters: dx reshaped the same way. */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return linearPushforward(this, inputs, outputs, tangents, [0], zerosLike);
+  }
 }
 
 /** Reshape x in C order; `shape` entries are ints (one may be -1) or int scalar variables. */
@@ -405,6 +415,11 @@ export class Join extends Op {
     }
     return terms;
   }
+
+  /** Concatenation is jointly linear in its inputs: the tangents joined, zeros for an input without one. */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return linearPushforward(this, inputs, outputs, tangents, inputs.map((_, i) => i), zerosLike);
+  }
 }
 
 /** Cast a float cotangent to the float dtype of its primal, so pullbacks return the input's type. */
@@ -491,6 +506,11 @@ export class Alloc extends Op {
   override pullback([v, ...lens]: readonly Variable[], _outputs: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
     return [sumToShapeOf(g, v), ...lens.map((): GradTerm => DISCONNECTED)];
   }
+
+  /** Broadcasting is linear in the value: dvalue broadcast the same way. */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return linearPushforward(this, inputs, outputs, tangents, [0], zerosLike);
+  }
 }
 
 /** A fresh tensor of `shape` filled by broadcasting `value` (numpy rules). */
@@ -547,6 +567,11 @@ export class SpecifyShape extends Op {
   /** The identity on values: dx = g. */
   override pullback(_inputs: readonly Variable[], _outputs: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
     return [g];
+  }
+
+  /** The same assertion on dx, which has x's shape. */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return linearPushforward(this, inputs, outputs, tangents, [0], zerosLike);
   }
 }
 

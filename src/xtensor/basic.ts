@@ -5,7 +5,7 @@
  * between a `TensorFromXTensor` and an `XTensorFromTensor`.
  */
 import { Apply, Variable } from "../graph/basic.js";
-import { type GradTerm, Op } from "../graph/op.js";
+import { type Disconnected, type GradTerm, Op, linearPushforward } from "../graph/op.js";
 import { TensorType } from "../graph/type.js";
 import { OpInputError } from "../errors.js";
 import type { NDArray } from "../ndarray/ndarray.js";
@@ -62,6 +62,10 @@ export class TensorFromXTensor extends Op {
     const x = inputs[0].type as XTensorType;
     return [asXTensor(cotangents[0], x.dims)];
   }
+  /** A relabel is linear: dx unlabelled the same way. */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return linearPushforward(this, inputs, outputs, tangents, [0]);
+  }
 }
 
 /** Positional → named: label the tensor's axes, in order, with `dims`. */
@@ -93,6 +97,10 @@ export class XTensorFromTensor extends Op {
   /** Unlabel the cotangent, after transposing it by name into the output's dims order. */
   override pullback(_inputs: readonly Variable[], _outputs: readonly Variable[], cotangents: readonly Variable[]): GradTerm[] {
     return [alignedValues("XTensorFromTensor.pullback", cotangents[0], this.props.dims)];
+  }
+  /** A relabel is linear: dx labelled the same way. */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return linearPushforward(this, inputs, outputs, tangents, [0]);
   }
 }
 
@@ -133,6 +141,10 @@ export class Rename extends Op {
       return [new Rename(xDims).makeNode(g).out];
     }
     return [asXTensor(alignedValues("Rename.pullback", g, dims), xDims)];
+  }
+  /** A relabel is linear: dx (aligned to x's dims order) renamed the same way. */
+  override pushforward(inputs: readonly Variable[], outputs: readonly Variable[], tangents: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return linearPushforward(this, inputs, outputs, tangents, [0]);
   }
 }
 
