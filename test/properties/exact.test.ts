@@ -6,7 +6,7 @@ import { Elemwise, add, exp } from "../../src/tensor/elemwise.js";
 import { nodeRewriter, RewriteContext } from "../../src/rewriting/engine.js";
 import { NodeRewriterGroup, SequenceDB, rewriteGraph } from "../../src/rewriting/db.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
-import { compareExactRecords, compareRecords, toArrayValue } from "../../properties/compare.js";
+import { compareExactRecords, compareRecords, compareSpecial, toArrayValue } from "../../properties/compare.js";
 
 describe("properties: bit-exact comparison (rewrite-soundness's FAST_COMPILE stage)", () => {
   it("tells -0 from +0 and accepts NaN for NaN, where the tolerance comparison sees no difference", () => {
@@ -44,5 +44,32 @@ describe("properties: bit-exact comparison (rewrite-soundness's FAST_COMPILE sta
     // The real FAST_COMPILE keeps it exact.
     const real = compile([x], [out, s], { mode: "FAST_COMPILE", checked: true, ctx: new RewriteContext({ checked: true }) });
     assert.ok(Object.is(real(at)[1].toFlat()[0], 0));
+  });
+});
+
+describe("properties: FAST_RUN at IEEE special inputs (compareSpecial)", () => {
+  const v = (data: number[]) => ({ shape: [data.length], dtype: "float64", data });
+  // n1 = log(1 + x) (FAST_RUN: log1p(x)), n2 = 1 / n1, n3 = 1 / x: x = -0 is planted.
+  const nodes = [
+    { id: "n1", op: "log1p", args: ["x"] },
+    { id: "n2", op: "div", args: [1, "n1"] },
+    { id: "n3", op: "div", args: [1, "x"] },
+  ] as never;
+
+  it("accepts an infinity of the other sign downstream of a zero whose sign a stabilization moved", () => {
+    const none = { n1: v([0]), n2: v([Infinity]), n3: v([-Infinity]) };
+    const fast = { n1: v([-0]), n2: v([-Infinity]), n3: v([-Infinity]) };
+    assert.equal(compareSpecial(fast, none, 1e-9, 0, nodes).ok, true);
+  });
+
+  it("still refuses a flipped infinity with no moved zero upstream, and a flipped zero itself is no licence elsewhere", () => {
+    const none = { n1: v([0]), n2: v([Infinity]), n3: v([-Infinity]) };
+    const r = compareSpecial({ n1: v([0]), n2: v([-Infinity]), n3: v([-Infinity]) }, none, 1e-9, 0, nodes);
+    assert.equal(r.ok, false);
+    assert.match(r.reason ?? "", /FAST_RUN node n2\[0\] is -Infinity but NONE gives Infinity/);
+    // n3 does not read n1: a moved zero in n1 does not excuse n3.
+    const r3 = compareSpecial({ n1: v([-0]), n2: v([-Infinity]), n3: v([Infinity]) }, none, 1e-9, 0, nodes);
+    assert.equal(r3.ok, false);
+    assert.match(r3.reason ?? "", /node n3\[0\]/);
   });
 });

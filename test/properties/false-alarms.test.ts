@@ -9,6 +9,35 @@ import type { PropertyName } from "../../properties/types.js";
 
 const CASES: { why: string; property: PropertyName; json: unknown }[] = [
   {
+    why: "1 / log(1 + √x) at a planted x = -0: FAST_RUN's log1p(√x) keeps the zero's sign (-0, as numpy's log1p) where log(1 + -0) gives +0, so the reciprocal is -inf against NONE's +inf; the IEEE-special stage now accepts a flipped infinity downstream of a zero whose sign moved (seed 301 case 634)",
+    property: "rewrite-soundness",
+    json: {
+      format: "xgrad-case/1",
+      name: "seed 301 case 634",
+      inputs: [
+        { name: "x0", kind: "xtensor", dims: ["d"], shape: [2], dtype: "float64", value: [0, 1.11] },
+        { name: "w1", kind: "xtensor", dims: ["d"], shape: [2], dtype: "float64", value: [2, 0] },
+        { name: "w2", kind: "xtensor", dims: ["d"], shape: [2], dtype: "float64", value: [1, 1.41] },
+      ],
+      nodes: [
+        { id: "n0", op: "sqrt", args: ["x0"] },
+        { id: "n1", op: "tanh", args: ["n0"] },
+        { id: "n3", op: "add", args: [1, "n0"] },
+        { id: "n4", op: "log", args: ["n3"] },
+        { id: "n7", op: "pow", args: ["n4", -1] },
+        { id: "n8", op: "mul", args: ["n1", "w1"] },
+        { id: "n9", op: "sum", args: ["n8"], dims: null },
+        { id: "n10", op: "mul", args: ["x0", "w2"] },
+        { id: "n11", op: "sum", args: ["n10"], dims: null },
+        { id: "n15", op: "sum", args: ["n7"], dims: null },
+        { id: "n16", op: "add", args: ["n9", "n11"] },
+        { id: "cost", op: "add", args: ["n16", "n15"] },
+      ],
+      cost: "cost",
+      wrt: ["x0"],
+    },
+  },
+  {
     why: "a gradient that cancels to exactly 0 (where(x != xT, xT, x) expanded twice, minus x, against weights): FAST_RUN sums the terms in another order and gets 0 where NONE keeps 8.9e-16; the relative tolerance scaled by a ~0 array called it a mismatch (seed 2 case 1976)",
     property: "rewrite-soundness",
     json: {
