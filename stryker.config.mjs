@@ -7,12 +7,13 @@
 //   XGRAD_MUTATE=shape.ts npm run mutate             # a shard of the default list below, ranges kept
 //   XGRAD_MUTATE=grad/driver,rewriting/merge npm run mutate   # comma-separated substrings
 //
-// The pullback rules live beside the forward code of each op (src/tensor/*.ts,
-// src/xtensor/basic.ts), so only their line ranges are mutated: every `pullback(...)` method,
-// every `pullback:` entry of the scalar table in elemwise.ts, and the helpers only pullbacks
-// use (sumToShapeOf, sumToInput, castLike, onlyFloat, keepdimsOrder, permutationTo,
-// alignedValues). The ranges are computed from the sources when Stryker loads this file, so
-// they follow edits to those files.
+// The derivative rules live beside the forward code of each op (src/tensor/*.ts,
+// src/xtensor/basic.ts), so only their line ranges are mutated: every `pullback(...)` and
+// `pushforward(...)` method, every `pullback:` and `pushforward:` entry of the scalar table in
+// elemwise.ts, and the helpers only the rules use (sumToShapeOf, sumToInput, castLike,
+// onlyFloat, keepdimsOrder, permutationTo, alignedValues, floatTangents, broadcastTangent).
+// The ranges are computed from the sources when Stryker loads this file, so they follow edits
+// to those files.
 import { readdirSync, readFileSync } from "node:fs";
 
 const PULLBACK_FILES = [
@@ -24,7 +25,7 @@ const PULLBACK_FILES = [
   "src/tensor/shape.ts",
   "src/xtensor/basic.ts",
 ];
-const PULLBACK_HELPERS = ["sumToShapeOf", "sumToInput", "castLike", "onlyFloat", "keepdimsOrder", "permutationTo", "alignedValues"];
+const PULLBACK_HELPERS = ["sumToShapeOf", "sumToInput", "castLike", "onlyFloat", "keepdimsOrder", "permutationTo", "alignedValues", "floatTangents", "broadcastTangent"];
 
 /** `file:line[:col]-line[:col]` ranges of the pullback code of one file (1-based lines, 0-based columns). */
 function pullbackRanges(file) {
@@ -39,14 +40,14 @@ function pullbackRanges(file) {
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i];
     let m;
-    if ((m = /^(\s*)(override )?pullback\(/.exec(l)) !== null || (m = helper.exec(l)) !== null) {
+    if ((m = /^(\s*)(override )?(pullback|pushforward)\(/.exec(l)) !== null || (m = helper.exec(l)) !== null) {
       const indent = m[0].startsWith(" ") ? /^\s*/.exec(l)[0] : "";
       out.push(`${file}:${i + 1}-${blockEnd(i, indent) + 1}`);
-    } else if (/^\s+pullback: /.test(l)) {
-      // A multi-line scalar-table entry: its pullback is one line.
+    } else if (/^\s+(pullback|pushforward): /.test(l)) {
+      // A multi-line scalar-table entry: its pullback and its pushforward are one line each.
       out.push(`${file}:${i + 1}-${i + 1}`);
     } else if ((m = /^\s+\w+: \{.*\bpullback: /.exec(l)) !== null) {
-      // A one-line table entry: only the pullback's columns (up to the next `, domain:`).
+      // A one-line table entry: only the rules' columns (pullback and pushforward, up to `, domain:`).
       const start = l.indexOf("pullback: ");
       const end = l.indexOf(", domain:", start);
       out.push(`${file}:${i + 1}:${start}-${i + 1}:${end < 0 ? l.length : end}`);
