@@ -11,14 +11,14 @@ import { type Variable, makeVariable } from "../../src/graph/basic.js";
 import { Op } from "../../src/graph/op.js";
 import { GradError } from "../../src/errors.js";
 import { compile } from "../../src/compile/function.js";
-import { grad } from "../../src/grad/driver.js";
+import { grad, pullback } from "../../src/grad/driver.js";
 import { pushforward } from "../../src/grad/pushforward.js";
-import { withPushforwardOverride } from "../../src/grad/registry.js";
+import { withPullbackOverride, withPushforwardOverride } from "../../src/grad/registry.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { constant, tensor } from "../../src/tensor/basic.js";
 import { einsum } from "../../src/tensor/contraction.js";
 import { cumprod, cumsum } from "../../src/tensor/cumulative.js";
-import { SCALAR_OPS, type ScalarName, cast, compositeFromGraph, elemwise, exp, mul, second, sin, tanh } from "../../src/tensor/elemwise.js";
+import { SCALAR_OPS, type ScalarName, cast, compositeFromGraph, elemwise, exp, mul, second, sin, sub, tanh } from "../../src/tensor/elemwise.js";
 import { advancedIncSubtensor, advancedSetSubtensor, advancedSubtensor, incSubtensor, setSubtensor, subtensor } from "../../src/tensor/indexing.js";
 import { max, min, prod, sum } from "../../src/tensor/reduce.js";
 import { alloc, dimshuffle, join, reshape, shapeI, specifyShape } from "../../src/tensor/shape.js";
@@ -172,6 +172,23 @@ describe("pushforward rules (useOpPushforward: require) vs central differences",
     // exp's tangent is out · dx; the broken rule uses x · dx.
     const c = withPushforwardOverride(isExp, ([x], _o, [dx]) => [mul(dx as Variable, x)], () => jvpVsFd((x) => exp(x), [pos("x", rand([3], 36))]));
     assert.equal(c.ok, false);
+  });
+
+  it("a pullback that is linear but wrong: the double pullback agrees with it, the forward rules do not", () => {
+    const isTanh = (op: { name: string; props: object }): boolean => op.name === "Elemwise" && (op.props as { scalar?: string }).scalar === "tanh";
+    const x = tensor("x", { shape: [3] });
+    const y = tanh(x);
+    const u = tensor("u", { shape: [3] });
+    const w = tensor("w", { shape: [3] });
+    const [xv, uv, wv] = [rand([3], 39), rand([3], 40), rand([3], 41)];
+    const dot = (a: NDArray, b: NDArray): number => a.toFlat().reduce((t, ai, i) => t + ai * b.toFlat()[i], 0);
+    const sides = withPullbackOverride(isTanh, (_i, [o], [g]) => [mul(g, sub(1, o))], () => {
+      const f = compile([x, u, w], [pushforward(y, [x], [u]), pushforward(y, [x], [u], { useOpPushforward: "require" }), pullback([y], [x], [w])[0] as Variable], { mode: "NONE" });
+      const [jvDouble, jvRules, vj] = f(xv, uv, wv);
+      return { double: dot(wv, jvDouble), rules: dot(wv, jvRules), transpose: dot(vj, uv) };
+    });
+    assert.ok(Math.abs(sides.double - sides.transpose) < 1e-12, `double pullback ${sides.double} vs ${sides.transpose}`);
+    assert.ok(Math.abs(sides.rules - sides.transpose) > 1e-3, `rules ${sides.rules} vs ${sides.transpose}`);
   });
 
   it('"require" names the op without a rule; true falls back to the double pullback there', () => {

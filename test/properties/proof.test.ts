@@ -11,6 +11,10 @@
  * - a missing accumulation for a repeated input: Elemwise `mul`'s rule, when both slots read the
  *   same variable (x·x), returns the cotangent for the first slot only (the second gets zeros),
  *   as a driver that forgot to accumulate per-slot terms would;
+ * - the same wrong tanh pullback, caught by `pushforward-duality`: the ops' forward rules are
+ *   written independently, so ⟨w, J u⟩ from them disagrees with ⟨Jᵀ w, u⟩ (the double pullback
+ *   alone could not see it: it transposes the same wrong map back);
+ * - a wrong tanh *pushforward* (the same slip, forward), caught by `pushforward-duality`;
  * - a DestroyHandler that forgets the readers of views in a destroyed tree
  *   (`withDestroyHandlerFault("dropViewReaderOrdering")`), so an in-place op clobbers a buffer
  *   a view's reader still needs; caught by rewrite soundness (FAST_RUN vs NONE).
@@ -24,7 +28,7 @@ import { writeCase } from "../../src/case/write.js";
 import type { Case, CaseOp } from "../../src/case/format.js";
 import type { Apply, Variable } from "../../src/graph/basic.js";
 import type { GradTerm } from "../../src/graph/op.js";
-import { type PullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
+import { type PullbackRule, type PushforwardRule, withPullbackOverride, withPushforwardOverride } from "../../src/grad/registry.js";
 import { withDestroyHandlerFault } from "../../src/rewriting/destroyhandler.js";
 import { mul, sub, zerosLike } from "../../src/tensor/elemwise.js";
 import { Rename } from "../../src/xtensor/basic.js";
@@ -57,6 +61,9 @@ const isElemwise = (scalar: string) => (op: { name: string; props: object }): bo
 
 /** d tanh(x) = (1 − y²) g; the broken rule forgets the square. */
 const wrongTanh: PullbackRule = (_i, [y], [g]) => [mul(g, sub(1, y))];
+
+/** d tanh(x) = (1 − y²) dx; the broken forward rule forgets the square. */
+const wrongTanhForward: PushforwardRule = (_i, [y], [dx]) => [mul(dx as Variable, sub(1, y))];
 
 /** The correct relabel is positional; the broken one transposes by name when the labels are a permutation. */
 const renameByName: PullbackRule = (inputs, outputs, cotangents, node) => {
@@ -116,6 +123,26 @@ const FAULTS: readonly Fault[] = [
     // (x·x)·(x·x): 2 nodes.
     maxNodes: 2,
     check: (c) => assert.ok(c.nodes.some((n) => n.op === "mul" && n.args[0] === n.args[1]), "the minimal case multiplies a variable by itself"),
+  },
+  {
+    name: "a wrong pullback rule (tanh), seen by pushforward-duality through the independent forward rules",
+    property: "pushforward-duality",
+    inject: (fn) => withPullbackOverride(isElemwise("tanh"), wrongTanh, fn),
+    ops: ["tanh", "exp", "add", "mul", "sum", "transpose", "rename"],
+    seed: 5,
+    numRuns: 100,
+    failingOp: "tanh",
+    maxNodes: 2, // known minimum 1: tanh(x), whose vector output duality differentiates
+  },
+  {
+    name: "a wrong pushforward rule (tanh: 1 − y instead of 1 − y²)",
+    property: "pushforward-duality",
+    inject: (fn) => withPushforwardOverride(isElemwise("tanh"), wrongTanhForward, fn),
+    ops: ["tanh", "exp", "add", "mul", "sum", "transpose", "rename"],
+    seed: 6,
+    numRuns: 100,
+    failingOp: "tanh",
+    maxNodes: 2,
   },
   {
     name: "a DestroyHandler that forgets the orderings of view readers",
