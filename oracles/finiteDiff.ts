@@ -360,7 +360,15 @@ export function checkGradient(f: ScalarFn, x: Point, claim: GradientClaim, optio
  * @param g - the gradient function x ↦ ∇f(x), named like the point.
  * @param hvp - the claim: v ↦ H(x)·v, named like the point.
  */
-export function checkHessianVectorProduct(g: PointFn, x: Point, hvp: (v: Point) => Point, options?: FiniteDiffOptions): FiniteDiffVerdict {
+export function checkHessianVectorProduct(
+  g: PointFn,
+  x: Point,
+  hvp: ((v: Point) => Point) | Readonly<Record<string, (v: Point) => Point>>,
+  options?: FiniteDiffOptions,
+): FiniteDiffVerdict {
+  // Several claimed products (labelled) are judged against the same finite-difference probes,
+  // which cost far more than the claims.
+  const claims: [string, (v: Point) => Point][] = typeof hvp === "function" ? [["hvp", hvp]] : Object.entries(hvp);
   const opts = withDefaults(options);
   const rand = mulberry32(opts.seed);
   const tally = new Tally(opts);
@@ -377,12 +385,14 @@ export function checkHessianVectorProduct(g: PointFn, x: Point, hvp: (v: Point) 
       tally.trouble ??= `direction ${d}: ${p.trouble}`;
       continue;
     }
-    const claimed = flat(hvp(v), keys);
-    if (claimed.length !== g0.length) throw new RangeError(`finiteDiff: hvp returned ${claimed.length} values, the gradient ${g0.length}`);
-    let scale = 0;
-    for (let i = 0; i < claimed.length; i++) scale = Math.max(scale, Math.abs(claimed[i]) + Math.abs(p.estimate[i]));
-    for (let i = 0; i < claimed.length; i++) {
-      tally.compare(`direction ${d}: hvp(v)[${i}]`, claimed[i], p.estimate[i], p.bound[i] + 64 * EPS * scale, scale);
+    for (const [label, fn] of claims) {
+      const claimed = flat(fn(v), keys);
+      if (claimed.length !== g0.length) throw new RangeError(`finiteDiff: ${label} returned ${claimed.length} values, the gradient ${g0.length}`);
+      let scale = 0;
+      for (let i = 0; i < claimed.length; i++) scale = Math.max(scale, Math.abs(claimed[i]) + Math.abs(p.estimate[i]));
+      for (let i = 0; i < claimed.length; i++) {
+        tally.compare(`direction ${d}: ${label}(v)[${i}]`, claimed[i], p.estimate[i], p.bound[i] + 64 * EPS * scale, scale);
+      }
     }
   }
   return tally.verdict(opts.directions);

@@ -8,20 +8,16 @@ export default {
   edits: [
     {
       file: "src/grad/lazy.ts",
-      find: "  return expandPullbackNode(node, differentiator);\n});",
+      find: "export const expandPullback = nodeRewriter(\"expand_pullback\", [PullbackOp], (_fg, node) => expandWithInstalled(node));",
       replace: [
-        "  const expansion = expandPullbackNode(node, differentiator);",
+        "export const expandPullback = nodeRewriter(\"expand_pullback\", [PullbackOp], (fg, node) => {",
+        "  const expansion = expandWithInstalled(node);",
         "  // FAULT 4: tidy up with a nested lowering, in place (clone: false), starting from the live",
         "  // compile graph's outputs: it rewires the live graph's nodes behind its features' back.",
         "  rewriteGraph([...fg.outputs], { include: [\"lower_xtensor\"], onOptError: \"raise\", clone: false });",
         "  return expansion;",
         "});",
       ].join("\n"),
-    },
-    {
-      file: "src/grad/lazy.ts",
-      find: "export const expandPullback = nodeRewriter(\"expand_pullback\", [PullbackOp], (_fg, node) => {",
-      replace: "export const expandPullback = nodeRewriter(\"expand_pullback\", [PullbackOp], (fg, node) => {",
     },
   ],
   trigger: {

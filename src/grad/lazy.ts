@@ -198,11 +198,14 @@ export function setExpansionDifferentiator(fn: Differentiate): void {
   differentiator = fn;
 }
 
-/** The `expand_pullback` node rewriter. */
-export const expandPullback = nodeRewriter("expand_pullback", [PullbackOp], (_fg, node) => {
+/** The expansion of a Pullback node with the installed differentiator (the compiler's, and forward mode's). */
+export function expandWithInstalled(node: Apply): Variable[] {
   if (differentiator === null) throw new GradError("expand_pullback: no differentiator installed (import src/grad/api.ts)");
   return expandPullbackNode(node, differentiator);
-});
+}
+
+/** The `expand_pullback` node rewriter. */
+export const expandPullback = nodeRewriter("expand_pullback", [PullbackOp], (_fg, node) => expandWithInstalled(node));
 
 register("expand_pullback", 0.089, ["required", "expand_pullback"], inToOut([expandPullback]));
 

@@ -18,8 +18,8 @@ import { DISCONNECTED, type Disconnected, type GradTerm, isDisconnected, isUndef
 import { isFloat } from "../graph/type.js";
 import { GradError } from "../errors.js";
 import { ancestors, graphReplace, toposort } from "../graph/traversal.js";
-import { type XOp, isXOp } from "../xtensor/op.js";
-import { PullbackOp } from "./lazy.js";
+import { isXOp } from "../xtensor/op.js";
+import { PullbackOp, expandWithInstalled } from "./lazy.js";
 import { resolvePushforward } from "./registry.js";
 import { algebraFor } from "./algebra.js";
 import { type DisconnectedPolicy, type GradOptions, type GradResult, type ReturnDisconnected, alignCotangent, grad, gradTerms, pullback } from "./driver.js";
@@ -166,9 +166,10 @@ function forwardSweep(outs: readonly Variable[], wrt: readonly Variable[], tange
 /**
  * Propagate the tangents in `tan` (keyed by variable) to every variable between them and
  * `outs`, adding entries to `tan`. Returns null, or the first node on the path that has no
- * rule. Only nodes that a tangent reaches and that have a float output need one. A named op
- * has no rules of its own (src/xtensor/op.ts): its tangents are swept through its lowering,
- * so that forward mode too has exactly one rule per op, the positional one.
+ * rule. Only nodes that a tangent reaches and that have a float output need one. Two kinds of
+ * node stand for a graph and have no rules of their own: a named op (src/xtensor/op.ts), swept
+ * through its lowering, so that forward mode too has one rule per op, the positional one; and
+ * a lazy gradient's Pullback node, swept through its expansion (forward over reverse).
  */
 function sweep(outs: readonly Variable[], tan: Map<Variable, Variable>, constant: readonly Variable[]): Apply | null {
   const order = toposort(outs, [...tan.keys(), ...constant]);
@@ -181,7 +182,7 @@ function sweep(outs: readonly Variable[], tan: Map<Variable, Variable>, constant
     }
   }
   const rules = path.map(resolvePushforward);
-  const missing = path.find((n, k) => rules[k] === null && !isXOp(n.op));
+  const missing = path.find((n, k) => rules[k] === null && expansionOf(n) === null);
   if (missing !== undefined) return missing;
   for (const [k, node] of path.entries()) {
     const tin: (Variable | Disconnected)[] = node.inputs.map((v) => tan.get(v) ?? DISCONNECTED);
@@ -190,15 +191,15 @@ function sweep(outs: readonly Variable[], tan: Map<Variable, Variable>, constant
     let res: unknown;
     if (rule !== null) res = rule(node.inputs, node.outputs, tin, node);
     else {
-      const lowered = (node.op as XOp).lower(node);
+      const expansion = (expansionOf(node) as () => Variable[])();
       const inner = new Map<Variable, Variable>();
       node.inputs.forEach((v, i) => {
         const t = tin[i];
         if (t instanceof Variable) inner.set(v, t);
       });
-      const innerMissing = sweep(lowered, inner, []);
+      const innerMissing = sweep(expansion, inner, []);
       if (innerMissing !== null) return innerMissing;
-      res = lowered.map((v) => inner.get(v) ?? DISCONNECTED);
+      res = expansion.map((v) => inner.get(v) ?? DISCONNECTED);
     }
     if (!Array.isArray(res) || res.length !== node.outputs.length) {
       throw new GradError(`pushforward: ${node.op.toString()}.pushforward returned ${Array.isArray(res) ? res.length : String(res)} tangents for ${node.outputs.length} outputs`);
@@ -214,6 +215,14 @@ function sweep(outs: readonly Variable[], tan: Map<Variable, Variable>, constant
       tan.set(out, refineShape(alignCotangent(t, out, `pushforward: ${node.op.toString()}.pushforward output ${j}`), out));
     });
   }
+  return null;
+}
+
+/** How a node without rules stands for a graph (see `sweep`); null for any other node. */
+function expansionOf(node: Apply): (() => Variable[]) | null {
+  const op = node.op;
+  if (isXOp(op)) return () => op.lower(node);
+  if (op instanceof PullbackOp) return () => expandWithInstalled(node);
   return null;
 }
 
@@ -245,27 +254,39 @@ function finishForward(outs: readonly Variable[], raw: readonly GradTerm[], opts
   });
 }
 
+/** Options of `hessianVectorProduct`. */
+export interface HessianVectorOptions extends Omit<GradOptions, "knownGrads" | "returnDisconnected"> {
+  /**
+   * "reverse" (default): the gradient of ⟨grad(cost), v⟩, pulled back. "forward": the
+   * pushforward of grad(cost) along v with the ops' own rules (forward over reverse: one sweep
+   * over the gradient graph, lazy Pullback nodes through their expansion); a GradError names
+   * an op on the way that has no pushforward rule.
+   */
+  readonly method?: "reverse" | "forward";
+}
+
 /**
- * H v for a 0-d float `cost`: the gradient of ⟨grad(cost, wrt), v⟩ with respect to wrt, with
- * `v` one float variable per wrt (aligned by name for named wrt). Returns one product per wrt.
- * Each ⟨g_k, v_k⟩ is pulled back as its own output with a ones cotangent, so wrt of different
- * type families never need to be summed together.
+ * H v for a 0-d float `cost`, with `v` one float variable per wrt (aligned by name for named
+ * wrt). Returns one product per wrt. In reverse mode each ⟨g_k, v_k⟩ is pulled back as its own
+ * output with a ones cotangent, so wrt of different type families never need to be summed.
  */
-export function hessianVectorProduct(cost: Variable, wrt: Variable, v: Variable, options?: Omit<GradOptions, "knownGrads" | "returnDisconnected">): Variable;
-export function hessianVectorProduct(cost: Variable, wrt: readonly Variable[], v: readonly Variable[], options?: Omit<GradOptions, "knownGrads" | "returnDisconnected">): Variable[];
-export function hessianVectorProduct(
-  cost: Variable,
-  wrt: Variable | readonly Variable[],
-  v: Variable | readonly Variable[],
-  options: Omit<GradOptions, "knownGrads" | "returnDisconnected"> = {},
-): Variable | Variable[] {
+export function hessianVectorProduct(cost: Variable, wrt: Variable, v: Variable, options?: HessianVectorOptions): Variable;
+export function hessianVectorProduct(cost: Variable, wrt: readonly Variable[], v: readonly Variable[], options?: HessianVectorOptions): Variable[];
+export function hessianVectorProduct(cost: Variable, wrt: Variable | readonly Variable[], v: Variable | readonly Variable[], options: HessianVectorOptions = {}): Variable | Variable[] {
   const ws = wrt instanceof Variable ? [wrt] : wrt;
   const vs = v instanceof Variable ? [v] : v;
   if (ws.length !== vs.length) throw new GradError(`hessianVectorProduct: ${ws.length} wrt but ${vs.length} vectors`);
-  const g = grad(cost, ws, { ...options, returnDisconnected: "zero" });
+  const { method, ...gradOptions } = options;
+  if (method !== undefined && method !== "reverse" && method !== "forward") throw new GradError(`hessianVectorProduct: method must be "reverse" or "forward", got ${String(method)}`);
+  const g = grad(cost, ws, { ...gradOptions, returnDisconnected: "zero" });
+  if (method === "forward") {
+    // A gradient that does not depend on the wrt (a cost linear in them) has H = 0.
+    const hv = pushforward(g, ws, vs, { ...gradOptions, useOpPushforward: "require", disconnectedOutputs: "ignore", returnDisconnected: "zero" });
+    return wrt instanceof Variable ? hv[0] : hv;
+  }
   const inner = g.map((gk, k) => algebraFor(gk.type).vdot(gk, alignCotangent(vs[k], ws[k], `hessianVectorProduct: v[${k}] (for ${ws[k].toString()})`)));
   const ones = inner.map((d) => algebraFor(d.type).onesLike(d, d.type.dtype));
   // A cost linear in some wrt has a Hessian block that is identically zero: not an error here.
-  const hv = pullback(inner, ws, ones, { ...options, disconnectedInputs: "ignore", returnDisconnected: "zero" });
+  const hv = pullback(inner, ws, ones, { ...gradOptions, disconnectedInputs: "ignore", returnDisconnected: "zero" });
   return wrt instanceof Variable ? hv[0] : hv;
 }

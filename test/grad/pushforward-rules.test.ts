@@ -7,12 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { mulberry32 } from "../../oracles/finiteDiff.js";
-import { type Variable, makeVariable } from "../../src/graph/basic.js";
+import { Apply, type Variable, makeVariable } from "../../src/graph/basic.js";
 import { Op } from "../../src/graph/op.js";
 import { GradError } from "../../src/errors.js";
 import { compile } from "../../src/compile/function.js";
 import { grad, pullback } from "../../src/grad/driver.js";
-import { pushforward } from "../../src/grad/pushforward.js";
+import { hessianVectorProduct, pushforward } from "../../src/grad/pushforward.js";
 import { withPullbackOverride, withPushforwardOverride } from "../../src/grad/registry.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { constant, tensor } from "../../src/tensor/basic.js";
@@ -25,6 +25,21 @@ import { alloc, dimshuffle, join, reshape, shapeI, specifyShape } from "../../sr
 import * as T from "../../src/tensor/index.js";
 import * as X from "../../src/xtensor/index.js";
 import { type FdOptions, compareArrays } from "./fd.js";
+
+/** An identity op with a pullback but no pushforward rule. */
+class NoForward extends Op {
+  readonly name = "NoForward";
+  readonly props = {};
+  makeNode(x: Variable): Apply {
+    return new Apply(this, [x], [x.type]);
+  }
+  override perform(_node: Apply, [x]: readonly NDArray[]): NDArray[] {
+    return [x.copy()];
+  }
+  override pullback(_i: readonly Variable[], _o: readonly Variable[], [g]: readonly Variable[]): Variable[] {
+    return [g];
+  }
+}
 
 /** Values in [lo, hi) from the harness's mulberry32, kept `gap` away from each other (kinks) when asked. */
 function rand(shape: readonly number[], seed: number, lo = -1, hi = 1, dtype: "float64" | "float32" = "float64"): NDArray {
@@ -191,16 +206,49 @@ describe("pushforward rules (useOpPushforward: require) vs central differences",
     assert.ok(Math.abs(sides.rules - sides.transpose) > 1e-3, `rules ${sides.rules} vs ${sides.transpose}`);
   });
 
-  it('"require" names the op without a rule; true falls back to the double pullback there', () => {
-    // A lazy gradient's Pullback node (of a named graph) has no pushforward rule.
-    const x = X.xtensor("x", { dims: ["i"], shape: [3] });
-    const g = grad(X.sum(X.mul(X.exp(x), x)), x);
-    const u = X.xtensor("u", { dims: ["i"], shape: [3] });
-    assert.throws(() => pushforward(g, [x], [u], { useOpPushforward: "require" }), (e: unknown) => e instanceof GradError && /Pullback.*has no pushforward rule/.test(e.message));
-    const f = compile([x, u], [pushforward(g, [x], [u], { useOpPushforward: true }), pushforward(g, [x], [u])], { mode: "NONE" });
+  it('"require" names an op without a rule; true falls back to the double pullback there', () => {
+    const x = tensor("x", { shape: [3] });
+    const u = tensor("u", { shape: [3] });
+    const y = sum(new NoForward().makeNode(exp(x)).outputs[0]);
+    assert.throws(() => pushforward(y, [x], [u], { useOpPushforward: "require" }), (e: unknown) => e instanceof GradError && /NoForward \(computing .*\) has no pushforward rule/.test(e.message));
+    const f = compile([x, u], [pushforward(y, [x], [u], { useOpPushforward: true }), pushforward(y, [x], [u])], { mode: "NONE" });
     const [a, b] = f(rand([3], 37), rand([3], 38));
     assert.deepEqual(a.toFlat(), b.toFlat());
   });
+
+  it('hessianVectorProduct method "forward" agrees with "reverse" (a positional and a named cost), and refuses an unknown method', () => {
+    const x = tensor("x", { shape: [2, 3] });
+    const v = tensor("v", { shape: [2, 3] });
+    const cost = sum(mul(tanh(x), sum(exp(x), [1], true)));
+    const xn = X.xtensor("xn", { dims: ["i", "j"], shape: [2, 3] });
+    const vn = X.xtensor("vn", { dims: ["j", "i"], shape: [3, 2] });
+    const costN = X.sum(X.mul(X.tanh(xn), X.std(xn, { dims: ["j"] })));
+    const outs = [
+      hessianVectorProduct(cost, x, v, { method: "forward" }),
+      hessianVectorProduct(cost, x, v),
+      hessianVectorProduct(costN, xn, vn, { method: "forward" }),
+      hessianVectorProduct(costN, xn, vn),
+    ];
+    const f = compile([x, v, xn, vn], outs, { mode: "NONE" });
+    const [fw, rv, fwN, rvN] = f(rand([2, 3], 44), rand([2, 3], 45), rand([2, 3], 46), rand([3, 2], 47));
+    assert.ok(compareArrays([fw.toFlat()], [rv.toFlat()], { absTol: 1e-12, relTol: 1e-10 }).ok);
+    assert.ok(compareArrays([fwN.toFlat()], [rvN.toFlat()], { absTol: 1e-12, relTol: 1e-10 }).ok);
+    assert.throws(() => hessianVectorProduct(cost, x, v, { method: "sideways" as never }), /method must be "reverse" or "forward", got sideways/);
+  });
+
+  it("forward over reverse: a lazy gradient's Pullback node is swept through its expansion (H u of a named cost)", () => {
+    const x = X.xtensor("x", { dims: ["i"], shape: [3] });
+    const g = grad(X.sum(X.mul(X.exp(x), x)), x);
+    const u = X.xtensor("u", { dims: ["i"], shape: [3] });
+    const f = compile([x, u], [pushforward(g, [x], [u], { useOpPushforward: "require" }), pushforward(g, [x], [u])], { mode: "NONE" });
+    const [xv, uv] = [rand([3], 42), rand([3], 43)];
+    const [rules, double] = f(xv, uv);
+    // d²/dx² Σ x eˣ = (x + 2) eˣ, elementwise.
+    const want = xv.toFlat().map((xi, i) => (xi + 2) * Math.exp(xi) * uv.toFlat()[i]);
+    assert.ok(compareArrays([rules.toFlat()], [want], { absTol: 1e-12, relTol: 1e-12 }).ok);
+    assert.ok(compareArrays([double.toFlat()], [want], { absTol: 1e-12, relTol: 1e-12 }).ok);
+  });
+
 
   it("every exported non-named op class has a pushforward, except those whose outputs are all integers", () => {
     const INT_OUTPUTS = new Set(["ShapeOp", "ShapeI", "Arange"]);

@@ -14,7 +14,8 @@
  * - the same wrong tanh pullback, caught by `pushforward-duality`: the ops' forward rules are
  *   written independently, so ⟨w, J u⟩ from them disagrees with ⟨Jᵀ w, u⟩ (the double pullback
  *   alone could not see it: it transposes the same wrong map back);
- * - a wrong tanh *pushforward* (the same slip, forward), caught by `pushforward-duality`;
+ * - a wrong tanh *pushforward* (the same slip, forward), caught by `pushforward-duality`, and
+ *   by `second-order` through the forward-over-reverse Hessian-vector product;
  * - a DestroyHandler that forgets the readers of views in a destroyed tree
  *   (`withDestroyHandlerFault("dropViewReaderOrdering")`), so an in-place op clobbers a buffer
  *   a view's reader still needs; caught by rewrite soundness (FAST_RUN vs NONE).
@@ -140,6 +141,16 @@ const FAULTS: readonly Fault[] = [
     inject: (fn) => withPushforwardOverride(isElemwise("tanh"), wrongTanhForward, fn),
     ops: ["tanh", "exp", "add", "mul", "sum", "transpose", "rename"],
     seed: 6,
+    numRuns: 100,
+    failingOp: "tanh",
+    maxNodes: 2,
+  },
+  {
+    name: "a wrong pushforward rule (tanh), seen by second-order through the forward-over-reverse Hessian-vector product",
+    property: "second-order",
+    inject: (fn) => withPushforwardOverride(isElemwise("tanh"), wrongTanhForward, fn),
+    ops: ["tanh", "exp", "add", "mul", "sum", "transpose", "rename"],
+    seed: 7,
     numRuns: 100,
     failingOp: "tanh",
     maxNodes: 2,
