@@ -10,7 +10,7 @@
  * | direct-vs-tfjs | lazy `grad` | TensorFlow.js translating the case itself (oracles/tfjs.ts) |
  * | rewrite-soundness | FAST_RUN forward and gradient, checked, onOptError raise; on half the cases FAST_COMPILE, on the other half in place wherever validation allows | NONE |
  * | second-order | lazy Hessian-vector product, reverse over reverse and forward over reverse (the pushforward rules) | central differences of the lazy gradient |
- * | pushforward-duality | ⟨w, J u⟩ from the ops' pushforward rules, and from the double pullback | ⟨Jᵀ w, u⟩ from pullback |
+ * | pushforward-duality | Σ_k ⟨w_k, J_k u⟩ over every float node a wrt reaches, from the ops' pushforward rules, and from the double pullback | Σ_k ⟨J_kᵀ w_k, u⟩ from one pullback |
  * | forward-vs-tfjs | engine forward values | tfjs forward values (dims order included) |
  * | grad-composition | interior wrt, considerConstant, two Pullback nodes in one FAST_RUN compile, jacobian, knownGrads, the disconnected-input options, grad of the FAST_RUN-rewritten graph | the graph cut at an interior node, NONE compiles, grad of a weighted sum, the strategies agreeing, the un-rewritten direct gradient (properties/gradComposition.ts) |
  * | kink-conventions | every gradient path at planted ties and zeros of the case's max/min/maximum/minimum/abs nodes | the spec's conventions, computed in plain JS (properties/kinks.ts) |
@@ -648,18 +648,18 @@ function specialInputs(b: BuiltCase, seed: number): NDArray[] {
 
 
 /**
- * The output the duality check differentiates: the last float node of rank ≥ 1 (a vector
- * function makes ⟨w, J u⟩ = ⟨Jᵀ w, u⟩ non-trivial), else the cost.
+ * The outputs the duality check differentiates: every float node of the case that a wrt
+ * reaches, the cost included. With one random cotangent w_k per output, a wrong Jacobian of
+ * any node, on a side branch as much as on the path to the cost, moves Σ_k ⟨w_k, J_k u⟩.
  */
-function dualityOutput(b: BuiltCase): Variable {
-  const ids = [...b.nodes.keys()].reverse();
+function dualityOutputs(b: BuiltCase): Variable[] {
   const wrt = new Set(b.wrt);
-  for (const id of ids) {
-    const v = b.nodes.get(id) as Variable;
-    if (v === b.cost || !isFloat(v.type.dtype) || v.type.ndim === 0 || !b.case.nodes.some((n) => n.id === id)) continue;
-    if (ancestors([v]).some((a) => wrt.has(a))) return v;
+  const out: Variable[] = [];
+  for (const n of b.case.nodes) {
+    const v = b.nodes.get(n.id) as Variable;
+    if (isFloat(v.type.dtype) && ancestors([v]).some((a) => wrt.has(a))) out.push(v);
   }
-  return b.cost;
+  return out.length > 0 ? out : [b.cost];
 }
 
 function randomArray(rand: () => number, like: Variable): NDArray {
@@ -674,23 +674,27 @@ function randomArray(rand: () => number, like: Variable): NDArray {
 
 function dualityCheck(b: BuiltCase, seed: number): Check {
   if (b.wrt.length === 0) return inconclusive("pushforward-duality", "no float input to differentiate");
-  const out = dualityOutput(b);
+  const outs = dualityOutputs(b);
   const us = freshLike(b.wrt, "u");
-  const [w] = freshLike([out], "w");
+  const ws = freshLike(outs, "w");
   // Two pushforwards: the ops' own forward rules, written independently of their pullbacks, and
   // the double pullback, which derives J u from the pullback rules themselves. Only the first
   // can catch a pullback rule that is linear but wrong (the double pullback transposes the same
-  // wrong map back); the second checks the double-pullback machinery. The output may still
-  // depend on no wrt (a cost built from weights only): J = 0 on every side.
+  // wrong map back); the second checks the double-pullback machinery. The cost may still depend
+  // on no wrt (one built from weights only): J = 0 on every side.
   const fwd = { returnDisconnected: "zero", disconnectedOutputs: "ignore" } as const;
-  const jvpRules = pushforward([out], b.wrt, us, { ...fwd, useOpPushforward: "require" })[0] as Variable;
-  const jvpDouble = pushforward([out], b.wrt, us, fwd)[0] as Variable;
-  const vjp = pullback([out], b.wrt, [w], { disconnectedInputs: "ignore" });
-  const f = compile([...b.inputs.values(), ...us, w], [jvpRules, jvpDouble, ...vjp], { mode: "NONE" });
+  const jvpRules = pushforward(outs, b.wrt, us, { ...fwd, useOpPushforward: "require" }) as Variable[];
+  const jvpDouble = pushforward(outs, b.wrt, us, fwd) as Variable[];
+  const vjp = pullback(outs, b.wrt, ws, { disconnectedInputs: "ignore" });
+  const f = compile([...b.inputs.values(), ...us, ...ws], [...jvpRules, ...jvpDouble, ...vjp], { mode: "NONE" });
   const rand = mulberry32(seed ^ 0x9e3779b9);
   const uVals = us.map((u) => randomArray(rand, u));
-  const wVal = randomArray(rand, out);
-  const [jvR, jvD, ...vj] = f(...b.values.values(), ...uVals, wVal);
+  const wVals = outs.map((o) => randomArray(rand, o));
+  const res = f(...b.values.values(), ...uVals, ...wVals);
+  const n = outs.length;
+  const jvR = res.slice(0, n);
+  const jvD = res.slice(n, 2 * n);
+  const vj = res.slice(2 * n);
   // Every side is an exact linear map of the same J; they differ only by rounding of the sums.
   const dot = (a: NDArray, c: NDArray): [number, number] => {
     const x = a.toFlat();
@@ -716,12 +720,18 @@ function dualityCheck(b: BuiltCase, seed: number): Check {
   // in exact arithmetic, yet both sides carry rounding of the size of the vectors themselves
   // (seed 2026 case 7295), which Σ|products| after the cancellation no longer shows.
   const l1 = (a: NDArray): number => a.toFlat().reduce((t, v) => t + Math.abs(v), 0);
-  const norms = l1(wVal) * uVals.reduce((t, u) => t + l1(u), 0);
+  const norms = wVals.reduce((t, w) => t + l1(w), 0) * uVals.reduce((t, u) => t + l1(u), 0);
   const sides = [
     { jv: jvR, what: "the ops' pushforward rules", blame: "a pushforward rule or a pullback rule on the path is wrong (direct-vs-finiteDiff tells which)" },
     { jv: jvD, what: "the double pullback", blame: "the double-pullback pushforward is broken, or a pullback on the path is not linear in its cotangent" },
   ].map((side) => {
-    const [lhs, lm] = dot(wVal, side.jv);
+    let lhs = 0;
+    let lm = 0;
+    side.jv.forEach((jv, k) => {
+      const [sk, mk] = dot(wVals[k], jv);
+      lhs += sk;
+      lm += mk;
+    });
     const err = Math.abs(lhs - rhs);
     const tol = engineRtol(any32 ? "float32" : "float64") * (lm + rm + norms) + 1e-300;
     return { ...side, lhs, err, tol, rel: err / Math.max(Math.abs(lhs) + Math.abs(rhs), Number.MIN_VALUE) };
@@ -734,6 +744,7 @@ function dualityCheck(b: BuiltCase, seed: number): Check {
   const maxRelErr = Math.max(...sides.map((x) => x.rel));
   const bad = sides.find((x) => x.err > x.tol);
   if (bad === undefined) return { property: "pushforward-duality", status: "pass", maxAbsErr, maxRelErr };
-  const reason = `⟨w, J u⟩ = ${bad.lhs} from ${bad.what} but ⟨Jᵀ w, u⟩ = ${rhs} from the pullback, for output ${out.toString()}: ${bad.blame}`;
+  const named = outs.length <= 6 ? outs.map((o) => o.toString()).join(", ") : `${outs.slice(0, 6).map((o) => o.toString()).join(", ")} and ${outs.length - 6} more`;
+  const reason = `Σ ⟨w, J u⟩ = ${bad.lhs} from ${bad.what} but ⟨Jᵀ w, u⟩ = ${rhs} from the pullback, over outputs ${named}: ${bad.blame}`;
   return { property: "pushforward-duality", status: "fail", reason, maxAbsErr, maxRelErr };
 }
