@@ -12,17 +12,42 @@
  * - one loop shape: members share the root's static shape, and connected Elemwise nodes with
  *   equal static shapes have equal run-time shapes (only statically-1 axes broadcast).
  * The Composite rounds every intermediate to its dtype, so fusing never changes a value.
+ *
+ * A single-output Composite already in the graph (a graph rewritten once and compiled again, or
+ * built with `compositeFromGraph`) is fusable like an Elemwise: its expression is inlined into
+ * the new loop. Otherwise an Elemwise read only by it would stay a separate pass over memory,
+ * and checked mode's fusion promise, which counts any elementwise reader, would rightly say so.
  */
 import { type Apply, Constant, type Variable } from "../graph/basic.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
 import { TensorType } from "../graph/type.js";
-import { Elemwise, compositeFromGraph } from "../tensor/elemwise.js";
+import type { TensorVariable } from "../tensor/basic.js";
+import { Composite, Elemwise, compositeFromGraph, expandComposite } from "../tensor/elemwise.js";
 import { InconsistencyError } from "../errors.js";
 import type { GraphRewriter, RewriteContext } from "./engine.js";
 import { register } from "./db.js";
 
 function fusable(node: Apply): boolean {
-  return node.op instanceof Elemwise && node.op.props.inplace === null;
+  const op = node.op;
+  return (op instanceof Elemwise || (op instanceof Composite && op.props.expr.outputs.length === 1)) && op.props.inplace === null;
+}
+
+/**
+ * The group's output rebuilt from Elemwise nodes alone, over the group's own inputs: members
+ * are re-applied on the rebuilt values, and a Composite member is replaced by its expansion.
+ * The copy lives outside the graph; `compositeFromGraph` only reads it.
+ */
+function asElemwiseGraph(members: readonly Apply[], out: Variable): Variable {
+  const rebuilt = new Map<Variable, Variable>();
+  // Members were collected outputs first: backwards is a topological order.
+  for (let m = members.length - 1; m >= 0; m--) {
+    const node = members[m];
+    const ins = node.inputs.map((v) => rebuilt.get(v) ?? v);
+    const op = node.op;
+    const value = op instanceof Composite ? expandComposite(op.props.expr, ins as TensorVariable[])[op.props.expr.outputs[0]] : op.makeNode(...ins).outputs[0];
+    rebuilt.set(node.outputs[0], value);
+  }
+  return rebuilt.get(out) as Variable;
 }
 
 function sameShape(a: Variable, b: Variable): boolean {
@@ -105,7 +130,8 @@ export class ElemwiseFusion implements GraphRewriter {
       const out = root.outputs[0];
       let fused: Variable;
       try {
-        fused = compositeFromGraph(inputs, [out]).makeNode(...inputs).outputs[0];
+        const body = members.some((m) => m.op instanceof Composite) ? asElemwiseGraph(members, out) : out;
+        fused = compositeFromGraph(inputs, [body]).makeNode(...inputs).outputs[0];
       } catch (e) {
         ctx.fail(this.name, root, e);
         continue;

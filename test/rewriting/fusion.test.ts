@@ -5,6 +5,7 @@ import { sum } from "../../src/tensor/reduce.js";
 import { grad } from "../../src/grad/driver.js";
 import { FunctionGraph } from "../../src/graph/fgraph.js";
 import { RewriteContext } from "../../src/rewriting/engine.js";
+import { rewriteGraph } from "../../src/rewriting/db.js";
 import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
 import { CheckedFeature } from "../../src/rewriting/checked.js";
 import { elemwiseFusion, fusionGroups } from "../../src/rewriting/fusion.js";
@@ -34,6 +35,31 @@ describe("rewriting/fusion", () => {
     const out = E.mul(E.add(E.mul(x, 1.1), 0.3), E.sqrt(E.abs(x)));
     const r = runBoth([x], [out], [[0.1, 1e8 + 3, -7.77, 3.3]]);
     assert.equal(r.fired.get("elemwise_fusion"), 1);
+    assertAllSame(r, { exact: true });
+  });
+
+  it("inlines a Composite already in the graph: exp(x) read only by it, and a reader of it, make one loop (checked)", () => {
+    // Before, fusion left a Composite alone and checked mode's fusion promise refused the graph
+    // ("exp is read only by Composite ... but was left out of its fused loop").
+    const x = tensor("x", { shape: [3, 4] });
+    const y = tensor("y", { shape: [3, 4] });
+    const inX = tensor("i0", { shape: [3, 4] });
+    const inY = tensor("i1", { shape: [3, 4] });
+    const op = E.compositeFromGraph([inX, inY], [E.mul(E.sin(inX), E.add(inY, 1))]);
+    const c = op.makeNode(E.exp(x), y).outputs[0];
+    const out = E.tanh(c);
+    const r = runBoth([x, y], [out], [X, X], "FAST_RUN", ["inplace"]);
+    assert.equal(r.fired.get("elemwise_fusion"), 1);
+    assert.deepEqual(composites(opNames(r.f.fgraph)).length, 1, opNames(r.f.fgraph).join(", "));
+    assert.equal(opNames(r.f.fgraph).length, 1);
+    assertAllSame(r, { exact: true });
+  });
+
+  it("a graph FAST_RUN already rewrote compiles again in checked FAST_RUN, values unchanged", () => {
+    const x = tensor("x", { shape: [3, 4] });
+    const once = rewriteGraph([E.add(E.tanh(E.mul(E.exp(x), 2)), E.sin(x))], { mode: "FAST_RUN", exclude: ["inplace"] });
+    assert.ok(composites(once.map((v) => v.owner?.op.toString() ?? "")).length === 1);
+    const r = runBoth([x], [E.sqrt(E.abs(once[0]))], [X]);
     assertAllSame(r, { exact: true });
   });
 
