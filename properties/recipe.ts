@@ -45,7 +45,8 @@
  * **Integer values on a float path.** The same choice in cast, dot, mul, transpose, expand_dims,
  * concat, rename and isel steps builds {@link Builder.intRoute}: a float cast to int64/int32 (its
  * input kept INT_CAST_MARGIN off the integers, `domains.ts`) or a small int data input, through
- * one or two structural ops, into a `mul` or `dot` with a float or (after a cast) a cast back to
+ * one or two structural ops (in a third of them then `+ 2` or `· 3`, int arithmetic with a weak
+ * int constant), into a `mul` or `dot` with a float or (after a cast) a cast back to
  * float: the differentiator must hand no gradient to the int and zeros to what was cast (each in
  * some 7–10% of cases; the driver bug `transpose(cast(z, int64))` dotted with a float was one).
  */
@@ -770,6 +771,12 @@ class Builder {
     let k = this.structural(c, route ?? c.pick(routes), k0);
     if (k === null) return null;
     if (c.rare(4)) k = this.structural(c, c.pick(routes), k) ?? k;
+    // Integer arithmetic with a weak int constant (+2 or ·3, same dtype): canonicalize's neutral
+    // elements are +0 and ·1 only, so a rule that folds any int constant as neutral changes values.
+    if (c.rare(3)) {
+      const mul = c.bool();
+      k = this.elem(mul ? "mul" : "add", [k, mul ? 3 : 2], mul ? scaleSet(k.set, 3) : addSet(k.set, point(2)), 0) ?? k;
+    }
     // An int input is never only cast back: the float product keeps a float wrt in the case.
     const cons = consumer ?? (["mul", "dot", "cast"] as const)[c.int(source === "input" ? 2 : 3)];
     if (cons === "cast") {

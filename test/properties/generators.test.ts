@@ -426,7 +426,7 @@ describe("properties/generators", function () {
       useless_cast_identity: "positional same-dtype cast",
     };
 
-    const recipe = (op: string, k: number, p0 = 0): Recipe => ({ lens: [2, 3, 2, 2], root: 0, seed: 1, steps: [{ op: op as never, p: [p0, 0, 0, 0, 0, 0, 0, 32 * k] }] });
+    const recipe = (op: string, k: number, p0 = 0, p1 = 0): Recipe => ({ lens: [2, 3, 2, 2], root: 0, seed: 1, steps: [{ op: op as never, p: [p0, p1, 0, 0, 0, 0, 0, 32 * k] }] });
     const ops = (c: Case): string[] => c.nodes.filter((n) => !costTail(c).has(n.id)).map((n) => n.op);
 
     it("the pattern choice is the high bits of a step's last choice: 0 (the shrink target) builds the ordinary step", () => {
@@ -442,7 +442,10 @@ describe("properties/generators", function () {
       // Integer values on a float path: a float cast to int, or an int input, then a structural op,
       // then a float consumer.
       assert.deepEqual(ops(buildFromRecipe(recipe("cast", 3))), ["cast", "transpose", "mul"], "cast pattern 3 is mul(transpose(cast(z, int64)), x)");
-      assert.deepEqual(ops(buildFromRecipe(recipe("cast", 3, 1))), ["tanh", "mul", "add", "cast", "transpose", "dot"], "cast pattern 3 on a computed value kept off the integers");
+      assert.deepEqual(ops(buildFromRecipe(recipe("cast", 3, 1))), ["tanh", "mul", "add", "cast", "transpose", "mul"], "cast pattern 3 on a computed value kept off the integers");
+      const intArith = buildFromRecipe(recipe("mul", 3, 0, 2));
+      assert.deepEqual(ops(intArith), ["transpose", "add", "mul"], "mul pattern 3 with int arithmetic: the transposed int input plus 2, times a float");
+      assert.deepEqual(intArith.nodes[1], { id: "n1", op: "add", args: ["n0", 2] }, "a weak int constant, not 0");
       assert.deepEqual(ops(buildFromRecipe(recipe("dot", 2))), ["cast", "transpose", "dot"], "dot pattern 2 is the intdot case");
       assert.deepEqual(ops(buildFromRecipe(recipe("mul", 3))), ["transpose", "mul"], "mul pattern 3 multiplies a transposed int input");
       assert.deepEqual(ops(buildFromRecipe(recipe("concat", 1))), ["concat", "mul"], "concat pattern 1 concatenates an int input");
