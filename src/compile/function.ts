@@ -15,7 +15,7 @@ import type { NDArray } from "../ndarray/ndarray.js";
 import { MODE_TAGS, type Mode, optdb } from "../rewriting/db.js";
 import { RewriteContext, type OnOptError } from "../rewriting/engine.js";
 import { DestroyHandler } from "../rewriting/destroyhandler.js";
-import { CheckedFeature, verifyPostconditions } from "../rewriting/checked.js";
+import { CheckedFeature, pipelineMark, verifyModePasses, verifyPostconditions } from "../rewriting/checked.js";
 // Registers every pass (canonicalize, fusion, inplace, lowering, ...) in optdb.
 import "../rewriting/passes.js";
 import { type InputValue, toInputArray } from "./input.js";
@@ -58,8 +58,12 @@ export function compile(inputs: readonly Variable[], outputs: readonly Variable[
   const query = { include: MODE_TAGS[mode], exclude: opts.exclude };
   const pass = optdb.query(query);
   pass.addRequirements?.(fg);
+  const mark = pipelineMark(ctx);
   pass.apply(fg, ctx);
-  if (ctx.checked) verifyPostconditions(fg, query);
+  if (ctx.checked) {
+    verifyModePasses(mode, opts.exclude ?? [], ctx, mark);
+    verifyPostconditions(fg, query);
+  }
   const order = fg.toposort();
   const program = buildProgram(fg.inputs, fg.outputs, order);
   const run = (...args: InputValue[]): NDArray[] => {

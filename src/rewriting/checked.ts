@@ -15,10 +15,10 @@ import { type FunctionGraph, isOutputNode } from "../graph/fgraph.js";
 import type { Feature } from "../graph/features.js";
 import { InconsistencyError, InvariantError, OpInputError } from "../errors.js";
 import { Composite, Elemwise } from "../tensor/elemwise.js";
-import type { TransformChecker } from "./engine.js";
+import type { RewriteContext, TransformChecker } from "./engine.js";
 import { DestroyHandler } from "./destroyhandler.js";
 import { findUnmergedDuplicates } from "./merge.js";
-import type { Query } from "./db.js";
+import type { Mode, Query } from "./db.js";
 
 /**
  * True when two types describe possibly the same values: same family, dtype, rank and every
@@ -260,6 +260,72 @@ const PROMISES: Readonly<Record<string, readonly Promised[]>> = {
   fast_compile: ["merge"],
 };
 type Promised = "merge" | "inplace" | "fusion";
+
+/**
+ * The passes each compilation mode runs, in order, each with the tags that may exclude it:
+ * the pipeline the README documents, restated here rather than read from the registrations or
+ * from `MODE_TAGS`, so that a pass that lost its mode's tag, a mode whose tags went wrong, or a
+ * pass dropped from the database is reported, not silently skipped (the promises above and the
+ * rule groups' normal forms are keyed by the same tags, so they would vanish with it).
+ */
+const MODE_PASSES: Readonly<Record<Mode, readonly { readonly pass: string; readonly unless: readonly string[] }[]>> = {
+  NONE: [
+    { pass: "expand_pullback", unless: [] },
+    { pass: "lower_xtensor", unless: [] },
+  ],
+  FAST_COMPILE: [
+    { pass: "merge1", unless: ["merge"] },
+    { pass: "expand_pullback", unless: [] },
+    { pass: "lower_xtensor", unless: [] },
+    { pass: "merge1.1", unless: ["merge"] },
+    { pass: "canonicalize", unless: [] },
+  ],
+  FAST_RUN: [
+    { pass: "merge1", unless: ["merge"] },
+    { pass: "expand_pullback", unless: [] },
+    { pass: "lower_xtensor", unless: [] },
+    { pass: "merge1.1", unless: ["merge"] },
+    { pass: "canonicalize", unless: [] },
+    { pass: "stabilize", unless: [] },
+    { pass: "specialize", unless: [] },
+    { pass: "elemwise_fusion", unless: ["fusion"] },
+    { pass: "merge2", unless: ["merge"] },
+    { pass: "inplace", unless: ["inplace"] },
+  ],
+};
+
+/**
+ * Checked mode, after a mode's pipeline: every pass the mode runs (`MODE_PASSES`), less those
+ * the compile excluded by name or tag, ran to completion, in the mode's order. `since` is the
+ * context's state before the pipeline (a context may serve several compiles). A run that
+ * recorded a failed pass (under "warn"/"ignore") stopped short, so it promises nothing.
+ *
+ * @throws InvariantError naming the mode, the pass and the passes that did run.
+ */
+export function verifyModePasses(mode: Mode, exclude: readonly string[], ctx: RewriteContext, since: PipelineMark): void {
+  if (ctx.report.failures.length > since.failures) return;
+  const passesRun = ctx.passesRun.slice(since.passes);
+  const want = MODE_PASSES[mode].filter((p) => !exclude.includes(p.pass) && !p.unless.some((t) => exclude.includes(t))).map((p) => p.pass);
+  const ran = passesRun.filter((p) => want.includes(p));
+  if (ran.length !== want.length || ran.some((p, i) => p !== want[i])) {
+    const missing = want.filter((p) => !ran.includes(p));
+    throw new InvariantError(
+      `checked mode: mode ${mode} broke its promise passes: ${missing.length > 0 ? `${missing.join(", ")} did not run` : "its passes ran out of order"} ` +
+        `(expected ${want.join(", ")}; ran ${passesRun.join(", ") || "nothing"})`,
+    );
+  }
+}
+
+/** Where a context stood before a pipeline (see `verifyModePasses`). */
+export interface PipelineMark {
+  readonly passes: number;
+  readonly failures: number;
+}
+
+/** The mark of `ctx` now. */
+export function pipelineMark(ctx: RewriteContext): PipelineMark {
+  return { passes: ctx.passesRun.length, failures: ctx.report.failures.length };
+}
 
 /** The promises of a pass query: those of its included tags, minus what it excludes. */
 export function promisesOf(query: Query): Promised[] {

@@ -15,7 +15,7 @@ import { Constant } from "../graph/basic.js";
 import type { Feature } from "../graph/features.js";
 import { GraphError } from "../errors.js";
 import { equilibrium, sequence, type GraphRewriter, type NodeRewriter, RewriteContext, type OnOptError } from "./engine.js";
-import { CheckedFeature, verifyPostconditions } from "./checked.js";
+import { CheckedFeature, pipelineMark, verifyModePasses, verifyPostconditions } from "./checked.js";
 import { MergeOptimizer } from "./merge.js";
 import { normalFormsOf, verifyNormalForm } from "./normalform.js";
 
@@ -182,10 +182,10 @@ export class SequenceDB {
   }
 
   private build(q: Query): GraphRewriter {
-    const passes = this.sorted()
-      .filter((e) => matches(e.name, e.tags, q))
-      .map((e) => (e.pass instanceof NodeRewriterGroup ? e.pass.query(q) : e.pass));
-    return sequence(`query(${q.include.join(",")})`, passes);
+    const selected = this.sorted().filter((e) => matches(e.name, e.tags, q));
+    const passes = selected.map((e) => (e.pass instanceof NodeRewriterGroup ? e.pass.query(q) : e.pass));
+    // Passes are recorded under their registered names (checked mode's pass-list promise).
+    return sequence(`query(${q.include.join(",")})`, passes, selected.map((e) => e.name));
   }
 }
 
@@ -273,7 +273,12 @@ export function rewriteGraph(outputs: readonly Variable[], opts: RewriteGraphOpt
   const q: Query = opts.include !== undefined ? { include: opts.include, exclude: opts.exclude } : { include: MODE_TAGS[opts.mode ?? "FAST_RUN"], exclude: opts.exclude };
   const pass = (opts.db ?? optdb).query(q);
   pass.addRequirements?.(fg);
+  const mark = pipelineMark(ctx);
   pass.apply(fg, ctx);
-  if (ctx.checked) verifyPostconditions(fg, q);
+  if (ctx.checked) {
+    // A mode's pipeline (not an explicit pass list) also promises which passes run.
+    if (opts.include === undefined && opts.db === undefined) verifyModePasses(opts.mode ?? "FAST_RUN", opts.exclude ?? [], ctx, mark);
+    verifyPostconditions(fg, q);
+  }
   return [...fg.outputs];
 }

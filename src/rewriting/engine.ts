@@ -82,6 +82,8 @@ export class RewriteContext {
   /** rewrite name → number of successful applications (the harness's rewrite coverage). */
   readonly fired = new Map<string, number>();
   readonly report = new RewriteReport();
+  /** The passes of a sequence that ran to completion, in order (checked mode's pass-list promise). */
+  readonly passesRun: string[] = [];
 
   constructor(opts: RewriteContextOptions = {}) {
     this.onOptError = opts.onOptError ?? "raise";
@@ -380,7 +382,7 @@ export function equilibrium(name: string, rewriters: readonly (NodeRewriter | Gr
 }
 
 /** Run `passes` in order; requirements of every pass are attached before the first runs. */
-export function sequence(name: string, passes: readonly GraphRewriter[]): GraphRewriter {
+export function sequence(name: string, passes: readonly GraphRewriter[], labels: readonly string[] = passes.map((p) => p.name)): GraphRewriter {
   return {
     name,
     ruleNames: passes.flatMap(rulesOf),
@@ -388,9 +390,10 @@ export function sequence(name: string, passes: readonly GraphRewriter[]): GraphR
       for (const p of passes) p.addRequirements?.(fg);
     },
     apply(fg, ctx) {
-      for (const p of passes) {
+      for (const [i, p] of passes.entries()) {
         try {
           p.apply(fg, ctx);
+          ctx.passesRun.push(labels[i]);
         } catch (e) {
           ctx.fail(p.name, null, e);
         }

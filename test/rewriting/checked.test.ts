@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { Apply, type Variable } from "../../src/graph/basic.js";
 import { FunctionGraph } from "../../src/graph/fgraph.js";
-import { CheckedFeature, promisesOf, typesCompatible, verifyPostconditions } from "../../src/rewriting/checked.js";
+import { CheckedFeature, promisesOf, typesCompatible, verifyModePasses, verifyPostconditions } from "../../src/rewriting/checked.js";
 import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
 import { type GraphRewriter, inToOut, nodeRewriter, outToIn, RewriteContext } from "../../src/rewriting/engine.js";
 import { MODE_TAGS, rewriteGraph, SequenceDB } from "../../src/rewriting/db.js";
@@ -12,6 +12,8 @@ import { constant, tensor } from "../../src/tensor/basic.js";
 import { add, exp, mul } from "../../src/tensor/elemwise.js";
 import { sum } from "../../src/tensor/reduce.js";
 import { compile } from "../../src/compile/function.js";
+import { xtensor } from "../../src/xtensor/type.js";
+import { exp as xexp } from "../../src/xtensor/elemwise.js";
 import { opFromMessage } from "../../properties/properties.js";
 import { InconsistencyError, InvariantError } from "../../src/errors.js";
 import { ap, destroyOp, MyOp, op1, toyType, toyVar } from "../graph/utils.js";
@@ -287,5 +289,41 @@ describe("checked mode: pipeline postconditions (what a mode promises beyond val
     } finally {
       proto.onValidate = orig;
     }
+  });
+});
+
+describe("rewriting/checked: a mode's pass list (verifyModePasses)", () => {
+  const FAST_RUN = ["merge1", "expand_pullback", "lower_xtensor", "merge1.1", "canonicalize", "stabilize", "specialize", "elemwise_fusion", "merge2", "inplace"];
+  const ran = (passes: readonly string[], failures = 0): RewriteContext => {
+    const ctx = new RewriteContext({ checked: true, onOptError: "ignore" });
+    ctx.passesRun.push(...passes);
+    for (let i = 0; i < failures; i++) ctx.report.failures.push({ rewrite: "r", node: "", error: new Error("e") });
+    return ctx;
+  };
+  const start = { passes: 0, failures: 0 };
+
+  it("every mode's real pipeline keeps it (compiled checked on a named graph, each mode)", () => {
+    for (const mode of ["NONE", "FAST_COMPILE", "FAST_RUN"] as const) {
+      const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
+      const x = xtensor("x", { dims: ["a"], shape: [3] });
+      compile([x], [xexp(x)], { mode, ctx });
+      assert.ok(ctx.passesRun.length > 0);
+    }
+  });
+
+  it("names a pass the mode runs that did not run: a lost tag, a mode whose tags went wrong", () => {
+    assert.throws(() => verifyModePasses("FAST_RUN", [], ran(FAST_RUN.filter((p) => p !== "stabilize")), start), /mode FAST_RUN broke its promise passes: stabilize did not run/);
+    // FAST_RUN run as NONE (its mode tag lost): everything but the required passes is missing.
+    assert.throws(() => verifyModePasses("FAST_RUN", [], ran(["expand_pullback", "lower_xtensor"]), start), /merge1, merge1\.1, canonicalize, stabilize, specialize, elemwise_fusion, merge2, inplace did not run/);
+    assert.throws(() => verifyModePasses("FAST_RUN", [], ran([...FAST_RUN].reverse()), start), /ran out of order/);
+  });
+
+  it("accepts what the compile excluded, by tag or by name, and promises nothing after a recorded failure", () => {
+    verifyModePasses("FAST_RUN", ["inplace", "fusion"], ran(FAST_RUN.filter((p) => p !== "inplace" && p !== "elemwise_fusion")), start);
+    verifyModePasses("FAST_RUN", ["merge", "stabilize"], ran(FAST_RUN.filter((p) => !p.startsWith("merge") && p !== "stabilize")), start);
+    verifyModePasses("FAST_RUN", [], ran(["merge1"], 1), start);
+    // A context that served an earlier compile: only what ran since the mark counts.
+    const ctx = ran([...FAST_RUN, ...FAST_RUN]);
+    verifyModePasses("FAST_RUN", [], ctx, { passes: FAST_RUN.length, failures: 0 });
   });
 });
