@@ -22,7 +22,7 @@
  */
 import { type Variable, makeVariable } from "../src/graph/basic.js";
 import { isFloat } from "../src/graph/type.js";
-import { ancestors } from "../src/graph/traversal.js";
+import { ancestors, toposort } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { type CompileOptions, type CompiledFunction, compile } from "../src/compile/function.js";
 import { RewriteContext } from "../src/rewriting/engine.js";
@@ -137,16 +137,31 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     return tfjs;
   };
 
+  // Every API a property calls (grad, pushforward, rewriteGraph, lowerThenGrad, compile) must
+  // leave the caller's graph as it was: the background PR's destroy-handler failure began with a
+  // nested rewrite rewiring live nodes. The case graph is fingerprinted before the properties and
+  // after each one; the first property after which it changed fails, naming the first change.
+  const caseOutputs = [...b.nodes.values()];
+  let fingerprint = graphFingerprint(caseOutputs);
+
   // A body returning null records no check (grad-composition on a case its schedule skips).
   const run = async (p: PropertyName, body: () => Check | null | Promise<Check | null>): Promise<void> => {
     if (!selected.has(p)) return;
     const t0 = performance.now();
+    let k: Check | null;
     try {
-      const k = await body();
-      if (k !== null) checks.push(k);
+      k = await body();
     } catch (e) {
-      checks.push(errorCheck(p, asError(e)));
+      k = errorCheck(p, asError(e));
     }
+    const after = graphFingerprint(caseOutputs);
+    if (after.join("\n") !== fingerprint.join("\n")) {
+      const i = after.findIndex((line, j) => line !== fingerprint[j]);
+      const was = fingerprint[i] ?? "(nothing)";
+      k = { property: p, status: "fail", reason: `the APIs this property calls rewired the caller's case graph: node ${i} of its toposort was ${was}, now ${after[i] ?? "(nothing)"}` };
+      fingerprint = after;
+    }
+    if (k !== null) checks.push(k);
     millis[p] = performance.now() - t0;
   };
 
@@ -477,6 +492,24 @@ function fullFiniteDiff(b: BuiltCase, f: (p: Point) => number, x: Point): Grads 
     out[n] = { ...(t instanceof XTensorType ? { dims: [...t.dims] } : {}), shape: [...(b.values.get(n) as NDArray).shape], dtype: "float64", data };
   }
   return out;
+}
+
+/**
+ * One line per node of the graph of `outputs`, in toposort order: the op and its inputs, each
+ * input named by the order in which the walk first met it, so two walks of an unchanged graph
+ * give equal lines and a rewired input, a replaced op or a changed type shows where it happened.
+ */
+export function graphFingerprint(outputs: readonly Variable[]): string[] {
+  const ids = new Map<Variable, number>();
+  const id = (v: Variable): string => {
+    let k = ids.get(v);
+    if (k === undefined) {
+      k = ids.size;
+      ids.set(v, k);
+    }
+    return `v${k}:${v.type.toString()}`;
+  };
+  return toposort(outputs).map((n) => `${n.op.toString()}(${n.inputs.map(id).join(", ")}) -> ${n.outputs.map(id).join(", ")}`);
 }
 
 /** Fresh root variables with the types of `vs` (tangents, cotangents, Hessian directions). */
