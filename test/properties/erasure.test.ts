@@ -7,7 +7,7 @@ import type { Op } from "../../src/graph/op.js";
 import { type PullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
 import { CumOp, cumsum } from "../../src/tensor/cumulative.js";
 import { caseArbitrary } from "../../properties/generators.js";
-import { erasureOf, shapeErasureCheck } from "../../properties/erasure.js";
+import { erasedResults, erasureOf, shapeErasureCheck } from "../../properties/erasure.js";
 import { caseSeed, erasureScheduled, runProperties } from "../../properties/properties.js";
 
 const xin = (name: string, dims: string[], shape: number[], value: unknown): Case["inputs"][number] =>
@@ -132,5 +132,22 @@ describe("properties/erasure (shape-erasure)", () => {
     const k = shapeErasureCheck(cumsumCase, types, { values: off, grads, rtol: 1e-9, slack: 0 });
     assert.equal(k.status, "fail");
     assert.match(k.reason ?? "", /forward value of node m\[0\]/);
+  });
+
+  it("leaves a pipeline failure the static case has too to rewrite-soundness; raises one only erasure causes", () => {
+    const types = caseTypes(cumsumCase);
+    const b = buildCase(cumsumCase, types);
+    const ref = { values: caseEvaluator(b)(), grads: caseGradients(b, "lazy"), rtol: 1e-9, slack: 0 };
+    const always = (): never => {
+      throw new Error("rewrite useless_reshape: cannot replace");
+    };
+    const both = shapeErasureCheck(cumsumCase, types, ref, always);
+    assert.equal(both.status, "inconclusive");
+    assert.match(both.reason ?? "", /the static case fails the same checked FAST_RUN pipeline \(rewrite-soundness reports it\): rewrite useless_reshape/);
+    const onlyErased: typeof erasedResults = (c, t, e) => {
+      if (e.erased.length > 0) throw new Error("only with unknown lengths");
+      return erasedResults(c, t, e);
+    };
+    assert.throws(() => shapeErasureCheck(cumsumCase, types, ref, onlyErased), /only with unknown lengths/);
   });
 });
