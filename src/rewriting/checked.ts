@@ -268,24 +268,22 @@ type Promised = "merge" | "inplace" | "fusion";
  * pass dropped from the database is reported, not silently skipped (the promises above and the
  * rule groups' normal forms are keyed by the same tags, so they would vanish with it).
  */
+const FAST_COMPILE_PASSES = [
+  { pass: "merge1", unless: ["merge"] },
+  { pass: "expand_pullback", unless: [] },
+  { pass: "lower_xtensor", unless: [] },
+  { pass: "merge1.1", unless: ["merge"] },
+  { pass: "canonicalize", unless: [] },
+] as const;
 const MODE_PASSES: Readonly<Record<Mode, readonly { readonly pass: string; readonly unless: readonly string[] }[]>> = {
   NONE: [
     { pass: "expand_pullback", unless: [] },
     { pass: "lower_xtensor", unless: [] },
   ],
-  FAST_COMPILE: [
-    { pass: "merge1", unless: ["merge"] },
-    { pass: "expand_pullback", unless: [] },
-    { pass: "lower_xtensor", unless: [] },
-    { pass: "merge1.1", unless: ["merge"] },
-    { pass: "canonicalize", unless: [] },
-  ],
+  FAST_COMPILE: FAST_COMPILE_PASSES,
+  // FAST_COMPILE's passes, then the rest of the pipeline (positions 1.5 to 50.5).
   FAST_RUN: [
-    { pass: "merge1", unless: ["merge"] },
-    { pass: "expand_pullback", unless: [] },
-    { pass: "lower_xtensor", unless: [] },
-    { pass: "merge1.1", unless: ["merge"] },
-    { pass: "canonicalize", unless: [] },
+    ...FAST_COMPILE_PASSES,
     { pass: "stabilize", unless: [] },
     { pass: "specialize", unless: [] },
     { pass: "elemwise_fusion", unless: ["fusion"] },
