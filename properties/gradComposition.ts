@@ -10,7 +10,7 @@
  * | `jacobian` | `jacobian(y, xp)` for a small interior y, contracted with a seeded weight w | `grad(sum(w · y), xp)` |
  * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v, or a quarter of the time the cost itself (a key that is also the root), and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time) | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v (for v = cost: w · grad(cost, wrt)): no knownGrads on the reference path |
  * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt; lazy, perNode and lowerThenGrad on which wrt are disconnected, with a third variable that reaches the cost only through a bool; the strategies' structure (Pullback nodes) | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt; the three strategies agreeing; a named op on a float wrt → cost path (lazy holds a Pullback node), none in the graph (no strategy builds one) |
- * | `rewritten-grad` | `grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt)`, lazy and perNode: the pullbacks of what only rewrites build (`Composite` from elemwise_fusion; log1p, expm1, softplus, square, sqrt from stabilize/specialize), which no other claim differentiates (every other `grad` runs before the compiler's rewrites) | `grad(cost, wrt)` of the un-rewritten graph (the suite's direct gradient); no Pullback node from either strategy (the graph is positional); the same gradients compiled again in checked FAST_RUN (the pipeline on its own output) against NONE |
+ * | `rewritten-grad` | `grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt)`, lazy and perNode: the pullbacks of what only rewrites build (`Composite` from elemwise_fusion; log1p, expm1, softplus, square, sqrt from stabilize/specialize), which no other claim differentiates (every other `grad` runs before the compiler's rewrites) | `grad(cost, wrt)` of the un-rewritten graph (the suite's direct gradient); no Pullback node from either strategy (the graph is positional); the same gradients compiled again in checked FAST_RUN (the pipeline on its own output) against NONE; the rewritten cost's J u from the ops' pushforward rules (Composite's among them) against ⟨grad, u⟩ |
  * | `grad-of-pullback` | `grad(c, wrt, {gradStrategy: "perNode"})` for c = Σ_i sum(u_i ⊙ g_i) (every output of the lazy gradient's Pullback node read) and c = sum(u_k ⊙ g_k) (one read), g = lazy `grad(cost, wrt)`, u seeded random weights: the per-node driver on a node with several outputs, which nothing else builds | the same with `gradStrategy: "lazy"` (the path `second-order` judges against finite differences): values, and which wrt are disconnected |
  *
  * The cut graph is the key to the first two: in it v is an ordinary input, so its gradient and
@@ -41,7 +41,7 @@
  * property on reduced cases, whose seeds land in other slots, and must still run the claim
  * that failed.
  */
-import { type Apply, Constant, Variable } from "../src/graph/basic.js";
+import { type Apply, Constant, Variable, makeVariable } from "../src/graph/basic.js";
 import { type DType, isFloat } from "../src/graph/type.js";
 import { type Disconnected, isDisconnected } from "../src/graph/op.js";
 import { ancestors, clone } from "../src/graph/traversal.js";
@@ -49,6 +49,7 @@ import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
 import { type GradOptions, type PullbackOptions, grad, lowerThenGrad, pullback } from "../src/grad/driver.js";
 import { jacobian } from "../src/grad/jacobian.js";
+import { pushforward } from "../src/grad/pushforward.js";
 import { PullbackOp, graphSignature } from "../src/grad/lazy.js";
 import { GradError } from "../src/errors.js";
 import { type RewriteGraphOptions, rewriteGraph } from "../src/rewriting/db.js";
@@ -980,7 +981,43 @@ class ClaimContext {
     if (!c2.ok) {
       return { claim, status: "fail", reason: `rewritten-grad: the gradients of the FAST_RUN-rewritten graph, compiled in checked FAST_RUN again, differ from NONE (the rewritten graph has ${what}; wrt ${wrtNames}): ${c2.reason ?? "mismatch"}`, maxAbsErr: c2.maxAbsErr, maxRelErr: c2.maxRelErr };
     }
-    return { claim, status: "pass", detail: `rewritten-grad on FAST_RUN minus inplace with ${what}, ${strategies.join(" and ")}, and recompiled in checked FAST_RUN (wrt ${wrtNames})`, maxAbsErr, maxRelErr };
+    // The rewritten cost's directional derivative along a seeded u from the ops' forward rules
+    // against ⟨grad, u⟩ from its pullbacks: the only place forward rules meet what rewrites build
+    // (Composite's pushforward, log1p, softplus...), since every other pushforward runs before them.
+    const rand = this.rand(0x5eedf0d);
+    const us = b.wrt.map((w, i) => makeVariable(w.type, null, 0, `u${i}`));
+    const uVals = b.wrt.map((w, i) => {
+      const shape = (b.values.get(b.wrtNames[i]) as NDArray).shape;
+      return NDArray.fromFlat(Array.from({ length: shape.reduce((p, n) => p * n, 1) }, () => 2 * rand() - 1), shape, w.type.dtype);
+    });
+    let jv: number;
+    try {
+      const t = pushforward(cost, b.wrt, us, { useOpPushforward: "require", disconnectedOutputs: "ignore", returnDisconnected: "zero" });
+      jv = compile([...inputs, ...us], [t], { mode: "NONE" })(...b.values.values(), ...uVals)[0].toFlat()[0];
+    } catch (e) {
+      if (!(e instanceof GradError)) throw e;
+      return { claim, status: "fail", reason: `rewritten-grad: pushforward(rewriteGraph([cost], FAST_RUN minus inplace), wrt, u, {useOpPushforward: "require"}) throws (the rewritten graph has ${what}; wrt ${wrtNames}): ${e.message.split("\n")[0]}`, maxAbsErr: Infinity, maxRelErr: Infinity };
+    }
+    let dot = 0;
+    let mag = Math.abs(jv);
+    b.wrt.forEach((_, i) => {
+      const g = res[i].toFlat();
+      const u = uVals[i].toFlat();
+      for (let j = 0; j < g.length; j++) {
+        dot += g[j] * u[j];
+        mag += Math.abs(g[j] * u[j]) + Math.abs(u[j]) * (this.input.slack ?? 0);
+      }
+    });
+    if (Number.isFinite(jv) && Number.isFinite(dot) && Math.abs(jv - dot) > rtol * mag + 1e-300) {
+      return {
+        claim,
+        status: "fail",
+        reason: `rewritten-grad: along a random u, the forward rules give J u = ${jv} for the FAST_RUN-rewritten cost but its gradient gives ⟨grad, u⟩ = ${dot} (the rewritten graph has ${what}; wrt ${wrtNames}): a pushforward rule or a pullback rule of a rewrite-introduced op is wrong`,
+        maxAbsErr: Math.abs(jv - dot),
+        maxRelErr: Math.abs(jv - dot) / Math.max(mag, Number.MIN_VALUE),
+      };
+    }
+    return { claim, status: "pass", detail: `rewritten-grad on FAST_RUN minus inplace with ${what}, ${strategies.join(" and ")}, recompiled in checked FAST_RUN, and pushed forward with the ops' rules (wrt ${wrtNames})`, maxAbsErr, maxRelErr };
   }
 
   // -------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ import { pullback } from "../../src/grad/driver.js";
 import { perNodeRule } from "../../src/grad/strategies.js";
 import { DISCONNECTED, type Op, isDisconnected } from "../../src/graph/op.js";
 import { PullbackOp, graphSignature, lazyPullback } from "../../src/grad/lazy.js";
-import { type PullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
+import { type PullbackRule, type PushforwardRule, withPullbackOverride, withPushforwardOverride } from "../../src/grad/registry.js";
 import { Composite, Elemwise, add as padd, cast as pcast, mul as pmul } from "../../src/tensor/elemwise.js";
 import { reshape, transpose } from "../../src/tensor/shape.js";
 import * as X from "../../src/xtensor/index.js";
@@ -559,6 +559,13 @@ describe("grad-composition", function () {
     const check = run.verdict.checks[0];
     assert.equal(check.status, "fail", `grad-composition with a doubled Composite pullback: ${check.reason ?? ""}`);
     assert.match(check.reason ?? "", /^rewritten-grad: /, "the failing claim is named first");
+  });
+
+  it("rewritten-grad pushes the fused cost forward with the ops' rules: a Composite pushforward that doubles its tangent fails it", () => {
+    const doubledForward: PushforwardRule = (i, o, t, node) => (node.op as Composite).pushforward(i, o, t).map((v) => (v instanceof Variable ? pmul(v, 2) : v));
+    const k = withPushforwardOverride(isComposite, doubledForward, () => only(claimsOn(CASE_FUSED, ["rewritten-grad"]), "rewritten-grad"));
+    assert.equal(k.status, "fail", `a doubled Composite pushforward: ${reasonOf(k)}`);
+    assert.match(reasonOf(k), /^rewritten-grad: along a random u, the forward rules give J u = .* but its gradient gives ⟨grad, u⟩ = .*1 Composite node/);
   });
 
   for (const { scalar, from, c } of INTRODUCED) {
