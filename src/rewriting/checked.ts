@@ -263,7 +263,7 @@ type Promised = "merge" | "inplace" | "fusion";
 
 /**
  * The passes each compilation mode runs, in order, each with the tags that may exclude it:
- * the pipeline the README documents, restated here rather than read from the registrations or
+ * the pipeline docs/architecture.md documents, restated here rather than read from the registrations or
  * from `MODE_TAGS`, so that a pass that lost its mode's tag, a mode whose tags went wrong, or a
  * pass dropped from the database is reported, not silently skipped (the promises above and the
  * rule groups' normal forms are keyed by the same tags, so they would vanish with it).
