@@ -1,4 +1,10 @@
+import type { CaseNode } from "../../src/case/format.js";
 import type { Fault } from "./types.js";
+
+const nodes: CaseNode[] = [
+  { id: "g", op: "isel", args: ["x", "i"], indexers: { a: { arg: 1 } } },
+  { id: "cost", op: "isel", args: ["g"], indexers: { k: 0 } },
+];
 
 export default {
   id: 5,
@@ -12,27 +18,19 @@ export default {
       replace: "    this.guardDestroyed = opts.guardDestroyed ?? false; // FAULT 5: the PR #2355 guard is off",
     },
   ],
-  trigger: null,
-  minNodes: null,
-  minimal: "No case reaches it: a graph with two equal nodes each destroyed in place, merged with a DestroyHandler attached (probe: 2 equal nodes + 2 in-place destroyers, merged with default options → 1 failed merge instead of 1 skip).",
-  expectedBy: [],
-  probe: `
-import { FunctionGraph } from "./src/graph/fgraph.js";
-import { MergeOptimizer } from "./src/rewriting/merge.js";
-import { DestroyHandler } from "./src/rewriting/destroyhandler.js";
-import { RewriteContext } from "./src/rewriting/engine.js";
-import { tensor } from "./src/tensor/basic.js";
-import { Elemwise, exp } from "./src/tensor/elemwise.js";
-const x = tensor("x", { shape: [3] });
-const a = exp(x), b = exp(x);
-const inplaceNeg = new Elemwise("neg", { inplace: 0 });
-const outs = [inplaceNeg.makeNode(a).outputs[0], inplaceNeg.makeNode(b).outputs[0]];
-const fg = new FunctionGraph([x], outs, { features: [new DestroyHandler()] });
-const m = new MergeOptimizer("merge");
-m.addRequirements(fg);
-m.apply(fg, new RewriteContext());
-console.log(JSON.stringify(m.lastStats));
-process.exit(m.lastStats.failed > 0 ? 1 : 0);
-`,
-  note: "A pure cost fault: the rejected merge is reverted, so values never change. In xgrad's pipeline it cannot even fire: in-place destroyers only appear at position 50.5 (inplace), after the last merge (49.9). No value-based property can see it; a compile-cost property (count of failed merges per compile) would.",
+  trigger: {
+    format: "xgrad-case/1",
+    name: "fault 5: a gather of a gather (two equal zero buffers, each scattered into in place)",
+    inputs: [
+      { name: "x", kind: "xtensor", dims: ["a"], shape: [2], dtype: "float64", value: [0.1, 0.2] },
+      { name: "i", kind: "xtensor", dims: ["k"], shape: [2], dtype: "int64", value: [1, 0] },
+    ],
+    nodes,
+    cost: "cost",
+  },
+  minNodes: 2,
+  minimal:
+    "2 nodes: g = isel(x, a=i) with an index array as long as x, cost = isel(g, k=0). Each gather's pullback scatters into zeros of the same shape; merging makes those one Alloc, the inplace pass gives each scatter a fresh copy to write into, and merge3 then meets two equal Allocs, each destroyed. Any gradient with two scatters into zero buffers of one static shape does it (two gathers of one input, say).",
+  expectedBy: ["rewrite-soundness"],
+  note: "A cost fault: the rejected merge is reverted, so values never change. Checked mode judges each merge attempt (`CheckedFeature.beforeMerge`, from the clients' destroy maps, not the DestroyHandler index the guard reads) and reports an attempt on two directly destroyed variables as a broken promise `merge_guard`. Reachable since the pipeline models PyTensor's: zeros_like → Alloc (local_second_to_alloc), fresh zero buffers for update ops in the inplace pass (local_inplace_AdvancedIncSubtensor), and merge3 after it.",
 } satisfies Fault;

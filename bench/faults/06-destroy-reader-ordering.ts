@@ -1,4 +1,13 @@
+import type { CaseNode } from "../../src/case/format.js";
 import type { Fault } from "./types.js";
+
+const nodes: CaseNode[] = [
+  { id: "b", op: "exp", args: ["x"] },
+  { id: "v", op: "isel", args: ["b"], indexers: { c: 0 } },
+  { id: "m", op: "mul", args: ["b", "w"] },
+  { id: "s", op: "sum", args: ["m"], dims: null },
+  { id: "cost", op: "add", args: ["s", "v"] },
+];
 
 export default {
   id: 6,
@@ -14,22 +23,17 @@ export default {
   ],
   trigger: {
     format: "xgrad-case/1",
-    name: "fault 6: isel of one branch, sum of another, sharing the cost's cotangent",
+    name: "fault 6: a view read after its base was overwritten in place",
     inputs: [
-      { name: "x0", kind: "xtensor", dims: ["a"], shape: [1], dtype: "float64", value: [0] },
-      { name: "w2", kind: "xtensor", dims: [], shape: [], dtype: "float64", value: 0 },
-      { name: "n3", kind: "xtensor", dims: ["a"], shape: [1], dtype: "float64", value: [0] },
+      { name: "x", kind: "xtensor", dims: ["c"], shape: [2], dtype: "float64", value: [0.5, 0.7] },
+      { name: "w", kind: "xtensor", dims: ["c"], shape: [2], dtype: "float64", value: [0.3, 0.4] },
     ],
-    nodes: [
-      { id: "n2", op: "isel", args: ["x0"], indexers: { a: 0 } },
-      { id: "n4", op: "sum", args: ["n3"], dims: null },
-      { id: "n5", op: "mul", args: ["n2", "w2"] },
-      { id: "cost", op: "add", args: ["n4", "n5"] },
-    ],
+    nodes,
     cost: "cost",
-    wrt: ["x0", "n3"],
+    wrt: [],
   },
-  minNodes: 4,
-  minimal: "4 nodes: two branches sharing the cost's cotangent, one summing a vector (a broadcast view of the cotangent), the other isel then mul (an in-place IncSubtensor in its gradient), joined by add (the 1-minimal case test/properties/proof.test.ts finds).",
+  minNodes: 5,
+  minimal:
+    "5 nodes, no gradient: b = exp(x), v = isel(b, c=0) (a view of b), m = mul(b, w), cost = add(sum(m), v); the fault lets mul overwrite b in place before add reads v (the 1-minimal case test/properties/proof.test.ts now finds). The 4-node gradient pattern of earlier records (an isel branch and a sum branch sharing the cost's cotangent) stopped exercising the fault when zeros_like became an Alloc (sixth session): the IncSubtensor in its gradient now writes into a zero buffer of its own.",
   expectedBy: ["rewrite-soundness"],
 } satisfies Fault;

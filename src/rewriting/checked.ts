@@ -15,6 +15,7 @@ import { type FunctionGraph, isOutputNode } from "../graph/fgraph.js";
 import type { Feature } from "../graph/features.js";
 import { InconsistencyError, InvariantError, OpInputError } from "../errors.js";
 import { Composite, Elemwise } from "../tensor/elemwise.js";
+import { Alloc } from "../tensor/shape.js";
 import type { RewriteContext, TransformChecker } from "./engine.js";
 import { DestroyHandler } from "./destroyhandler.js";
 import { findUnmergedDuplicates } from "./merge.js";
@@ -192,6 +193,29 @@ export class CheckedFeature implements Feature, TransformChecker {
   }
 
   /**
+   * A merge pass is about to try `pairs`. A pair whose two variables are each destroyed in place
+   * by a node of their own cannot merge: the survivor would have two destroyers, which
+   * validation always rejects, so the attempt is a wasted checkpoint, validation and revert.
+   * PyTensor's guard against it was dead code for years (PR #2355), making such graphs quadratic
+   * to compile, with every value right. Read from the clients' destroy maps, not from the
+   * DestroyHandler's index that the merge pass's own guard uses.
+   *
+   * @throws InvariantError naming the pass, the pair and their destroyers.
+   */
+  beforeMerge(fg: FunctionGraph, pass: string, pairs: readonly (readonly [Variable, Variable])[]): void {
+    for (const [a, b] of pairs) {
+      const da = directDestroyers(fg, a);
+      const db = directDestroyers(fg, b);
+      if (da.length === 0 || db.length === 0) continue;
+      throw new InvariantError(
+        `checked mode: merge pass "${pass}" broke its promise merge_guard: it tried to merge ${a.toString()} and ${b.toString()}, ` +
+          `which ${da[0].toString()} and ${db[0].toString()} each overwrite in place; one buffer cannot have two destroyers, so validation must reject the merge ` +
+          `(a wasted checkpoint, validation and revert per pair: the guard of PyTensor PR #2355 skips such pairs)`,
+      );
+    }
+  }
+
+  /**
    * Run every check now.
    *
    * @throws InvariantError naming `rewrite`, the node and the broken invariant.
@@ -245,6 +269,22 @@ export class CheckedFeature implements Feature, TransformChecker {
   }
 }
 
+/** True for a tensor constant of zeros (the fill of a zero Alloc). */
+function isZeroFill(v: Variable): boolean {
+  if (!(v instanceof Constant)) return false;
+  const flat = v.value.toFlat();
+  return flat.length > 0 && flat.every((x) => x === 0);
+}
+
+/** The nodes that overwrite `v` itself in place (not a view of it), from their ops' destroy maps. */
+function directDestroyers(fg: FunctionGraph, v: Variable): Apply[] {
+  const out: Apply[] = [];
+  for (const [n, i] of fg.clients.get(v) ?? []) {
+    if (Object.values(n.op.destroyMap).some((ins) => ins.includes(i))) out.push(n);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pipeline postconditions
 
@@ -281,7 +321,7 @@ const MODE_PASSES: Readonly<Record<Mode, readonly { readonly pass: string; reado
     { pass: "lower_xtensor", unless: [] },
   ],
   FAST_COMPILE: FAST_COMPILE_PASSES,
-  // FAST_COMPILE's passes, then the rest of the pipeline (positions 1.5 to 50.5).
+  // FAST_COMPILE's passes, then the rest of the pipeline (positions 1.5 to 100).
   FAST_RUN: [
     ...FAST_COMPILE_PASSES,
     { pass: "stabilize", unless: [] },
@@ -289,6 +329,7 @@ const MODE_PASSES: Readonly<Record<Mode, readonly { readonly pass: string; reado
     { pass: "elemwise_fusion", unless: ["fusion"] },
     { pass: "merge2", unless: ["merge"] },
     { pass: "inplace", unless: ["inplace"] },
+    { pass: "merge3", unless: ["merge"] },
   ],
 };
 
@@ -338,13 +379,18 @@ export function promisesOf(query: Query): Promised[] {
  *
  * - merge: no two nodes with equal ops on the very same inputs and comparable types (unless both
  *   are directly destroyed: PR #2355's guard), and no two equal constants. Judged by a fresh
- *   scan of every node, not by MergeFeature's incremental index.
+ *   scan of every node, not by MergeFeature's incremental index. merge3 runs after the inplace
+ *   pass: merging a zero Alloc's fresh copy back into a buffer that others read needs those
+ *   readers scheduled before the write, so such a pair is exempt when validation rejects its
+ *   merge (tried in a checkpoint and reverted).
  * - inplace: no node left out of place with a slot the DestroyHandler proposes. Each such slot
  *   is tried in a checkpoint and reverted. If validation accepts it, the pass missed it (the pass
  *   is greedy and a write only adds constraints, so what it left must still be vetoed now). If
  *   validation rejects it, the handler contradicts itself: a proposed slot's tree has no other
  *   reader, nothing protected and no destroyer, so no rule of validation can apply. Checking the
  *   two layers against each other matters because each one alone masks the other's holes.
+ *   An update op whose x is a zero-filled Alloc must also be in place, on a fresh copy of that
+ *   Alloc if need be (the copy has no other reader, so validation has nothing to object to).
  *
  * @throws InvariantError naming the promise, the query and the nodes.
  */
@@ -357,7 +403,7 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
     throw new InvariantError(`checked mode: ${mode} broke its promise ${promise}: ${what}`);
   };
   if (promises.includes("merge")) {
-    const dup = findUnmergedDuplicates(fg);
+    const dup = findUnmergedDuplicates(fg).filter(([m, n]) => !mergeVetoed(fg, m, n));
     if (dup.length > 0) broke("merge", `${dup.length} pair(s) of equal nodes left unmerged, first ${dup[0][0].toString()} and ${dup[0][1].toString()} (same op, same inputs)`);
     const seen = new Map<string, Constant>();
     for (const v of fg.variables) {
@@ -377,6 +423,14 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
     if (dh === undefined) broke("inplace", "no DestroyHandler is attached, so nothing was made in place");
     const missed = missedInplace(fg, dh as DestroyHandler);
     if (missed !== null) {
+      if (missed.freshZeros === true) {
+        broke(
+          "inplace",
+          missed.veto === null
+            ? `${missed.node.toString()} updates a zero-filled Alloc it may not overwrite, and was left out of place instead of writing into a fresh copy of that Alloc (validation accepts the copy)`
+            : `validation rejects ${missed.node.toString()} writing into a fresh copy of its zero-filled Alloc (${missed.veto}), a buffer no other node reads`,
+        );
+      }
       broke(
         "inplace",
         missed.veto === null
@@ -384,6 +438,35 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
           : `the DestroyHandler proposes input ${missed.slot} of ${missed.node.toString()} for an in-place write but its validation rejects it (${missed.veto}): the candidate filter and validation disagree`,
       );
     }
+  }
+}
+
+/**
+ * True when `m` and `n` are Allocs whose merge would fail validation (one of them is destroyed in
+ * place and the other's readers cannot all be scheduled before that write). Tried in a
+ * checkpoint and reverted; the handler's decision counters are restored (see missedInplace).
+ *
+ * Only Allocs: the inplace pass's fresh copies of a zero Alloc are the only nodes made after
+ * merge2 that can equal another. Any other duplicate was there for merge2, before anything
+ * wrote in place, so in-place writes made since must not excuse it.
+ */
+function mergeVetoed(fg: FunctionGraph, m: Apply, n: Apply): boolean {
+  const dh = fg.getFeature(DestroyHandler);
+  if (dh === undefined || !(m.op instanceof Alloc)) return false;
+  const forward = m.outputs.every((o, k) => o.type.isSuper(n.outputs[k].type));
+  const pairs = m.outputs.map((o, k) => (forward ? ([o, n.outputs[k]] as const) : ([n.outputs[k], o] as const)));
+  const saved = new Map(dh.paths);
+  const chk = fg.checkpoint();
+  try {
+    fg.replaceAllValidate(pairs, "checked: merge postcondition");
+    return false;
+  } catch (e) {
+    if (!(e instanceof InconsistencyError)) throw e;
+    return true;
+  } finally {
+    fg.revert(chk);
+    dh.paths.clear();
+    for (const [k, c] of saved) dh.paths.set(k, c);
   }
 }
 
@@ -446,7 +529,7 @@ export function inplaceVariant(node: Apply, slot: number): Apply | null {
  * (null when validation accepts the write), or null when there is none. The handler's decision
  * counters are restored afterwards, so feature coverage counts only what the pipeline decided.
  */
-function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; slot: number; veto: string | null } | null {
+function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; slot: number; veto: string | null; freshZeros?: true } | null {
   const saved = new Map(dh.paths);
   try {
     for (const node of fg.toposort()) {
@@ -466,6 +549,26 @@ function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; sl
         }
         return { node, slot, veto };
       }
+    }
+    // An update op may also write into a fresh copy of a zero-filled buffer it does not own.
+    for (const node of fg.toposort()) {
+      if (!canWriteInPlace(node) || (node.op as unknown as InplaceCapable).props.inplace !== false) continue;
+      const [x, ...rest] = node.inputs;
+      const owner = x.owner;
+      if (owner === null || !(owner.op instanceof Alloc) || !isZeroFill(owner.inputs[0])) continue;
+      const op = node.op as unknown as { withInplace: () => { makeNode(...xs: Variable[]): Apply } };
+      const variant = op.withInplace().makeNode(owner.op.makeNode(...owner.inputs).outputs[0], ...rest);
+      const chk = fg.checkpoint();
+      let veto: string | null = null;
+      try {
+        fg.replaceAllValidate(node.outputs.map((o, k) => [o, variant.outputs[k]] as const), "checked: inplace postcondition");
+      } catch (e) {
+        if (!(e instanceof InconsistencyError)) throw e;
+        veto = e.message;
+      } finally {
+        fg.revert(chk);
+      }
+      return { node, slot: 0, veto, freshZeros: true };
     }
     return null;
   } finally {

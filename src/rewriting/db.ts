@@ -203,6 +203,7 @@ export const RESERVED_POSITIONS: Readonly<Record<string, number>> = {
   elemwise_fusion: 49,
   merge2: 49.9,
   inplace: 50.5,
+  merge3: 100,
 };
 for (const [n, p] of Object.entries(RESERVED_POSITIONS)) optdb.reserve(n, p);
 optdb.register("merge1", 0, ["fast_run", "fast_compile", "merge"], new MergeOptimizer("merge1"));
@@ -219,6 +220,11 @@ optdb.register("canonicalize", 1, ["fast_run", "fast_compile"], canonicalize);
 optdb.register("stabilize", 1.5, ["fast_run"], new NodeRewriterGroup("stabilize"));
 optdb.register("specialize", 2, ["fast_run"], new NodeRewriterGroup("specialize"));
 optdb.register("merge2", 49.9, ["fast_run", "merge"], new MergeOptimizer("merge2"));
+// As in PyTensor (merge3 at 100): the inplace pass gives update ops fresh copies of a shared
+// zero Alloc, and this merge meets those copies. Each is destroyed, so the guard of PR #2355
+// skips them; it still merges a copy back into a buffer that only one node destroys, when
+// validation finds a schedule (the readers first).
+optdb.register("merge3", 100, ["fast_run", "merge"], new MergeOptimizer("merge3"));
 
 /** Register a pass in the global `optdb`. */
 export function register(name: string, position: number, tags: readonly string[], rewriter: GraphRewriter | NodeRewriterGroup): void {

@@ -124,9 +124,12 @@ export interface TransformChecker {
   afterTransform(fg: FunctionGraph, rewrite: string, node: Apply): void;
   /** Called before a node rewrite's replacements, so later failures can name the node. */
   beforeReplace(rewrite: string, node: Apply): void;
+  /** Called by a merge pass before it tries to merge each `[old, new]` pair (checked.ts judges the attempt). */
+  beforeMerge(fg: FunctionGraph, pass: string, pairs: readonly (readonly [Variable, Variable])[]): void;
 }
 
-function findChecker(fg: FunctionGraph): TransformChecker | undefined {
+/** The graph's checked-mode hook, if checked mode attached one. */
+export function findChecker(fg: FunctionGraph): TransformChecker | undefined {
   for (const f of fg.getFeatures()) {
     if (typeof (f as Partial<TransformChecker>).afterTransform === "function") return f as unknown as TransformChecker;
   }

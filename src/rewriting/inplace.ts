@@ -2,6 +2,13 @@
  * The inplace pass (PyTensor `inplace_elemwise` and the `*_inplace` subtensor rewrites, position
  * 50.5): let an op write its output into the buffer of an input that nobody needs afterwards.
  *
+ * An update op whose x is a zero-filled Alloc that it may not destroy (another node reads or
+ * destroys that buffer) gets a fresh copy of the Alloc and writes into it, as PyTensor's
+ * `local_inplace_AdvancedIncSubtensor` does: filling a new buffer with zeros is cheaper than
+ * copying the shared one, and gradients are full of this pattern (every gather's pullback
+ * scatters into `zeros_like(x)`, and merging makes all those zero buffers one). The copies are
+ * equal nodes, each destroyed, which is exactly what merge3's guard (PR #2355) must skip.
+ *
  * The DestroyHandler decides. Its `inplaceCandidates` proposes the input slots whose buffer tree
  * has no other reader and holds no constant, graph input or graph output; every replacement
  * then goes through `fg.replaceAllValidate`, so the handler re-checks the whole graph (one
@@ -12,6 +19,8 @@ import type { Apply, Variable } from "../graph/basic.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
 import { Composite, Elemwise } from "../tensor/elemwise.js";
 import { AdvancedIncSubtensor, IncSubtensor } from "../tensor/indexing.js";
+import { Alloc } from "../tensor/shape.js";
+import { isConstantFill, isZero } from "./canonicalize.js";
 import { InconsistencyError, OpInputError } from "../errors.js";
 import type { GraphRewriter, RewriteContext } from "./engine.js";
 import { DestroyHandler } from "./destroyhandler.js";
@@ -23,6 +32,8 @@ export interface InplaceStats {
   elemwise: number;
   /** IncSubtensor/AdvancedIncSubtensor nodes made in place. */
   incSubtensor: number;
+  /** Of those, the ones given a fresh copy of a shared zero Alloc to write into. */
+  freshZeros: number;
   /** Attempts the DestroyHandler rejected (and that were reverted). */
   rejected: number;
 }
@@ -43,6 +54,26 @@ function inplaceVersion(node: Apply, slot: number): Apply | null {
   return null;
 }
 
+/** True for `alloc(0, ...lens)`: an Alloc whose fill value is a constant of zeros. */
+export function isZeroAlloc(v: Variable): boolean {
+  const n = v.owner;
+  return n !== null && n.op instanceof Alloc && isConstantFill(n.inputs[0], isZero);
+}
+
+/**
+ * The in-place version of update node `node` writing into a fresh copy of its zero-Alloc x, or
+ * null when x is not a zero Alloc. The copy is a new Apply of the same Alloc on the same inputs.
+ */
+function inplaceOnFreshZeros(node: Apply): Apply | null {
+  const op = node.op;
+  if (!(op instanceof IncSubtensor || op instanceof AdvancedIncSubtensor) || op.props.inplace) return null;
+  const [x, ...rest] = node.inputs;
+  if (!isZeroAlloc(x)) return null;
+  const owner = x.owner as Apply;
+  const copy = owner.op.makeNode(...owner.inputs).outputs[0];
+  return op.withInplace().makeNode(copy, ...rest);
+}
+
 /**
  * One proposed in-place rewrite: `node` becomes `first`; `slots` are the other candidate slots,
  * built only if `first` is vetoed (a Composite's in-place copy costs O(expression size), so
@@ -52,6 +83,8 @@ interface Proposal {
   readonly node: Apply;
   readonly first: Apply;
   readonly slots: readonly number[];
+  /** `first` writes into a fresh copy of the node's zero Alloc. */
+  readonly freshZeros?: true;
 }
 
 /**
@@ -70,8 +103,8 @@ interface Proposal {
  */
 export class InplacePass implements GraphRewriter {
   readonly name = "inplace";
-  readonly ruleNames = ["inplace_elemwise", "inplace_incsubtensor"];
-  lastStats: InplaceStats = { elemwise: 0, incSubtensor: 0, rejected: 0 };
+  readonly ruleNames = ["inplace_elemwise", "inplace_incsubtensor", "inplace_fresh_zeros"];
+  lastStats: InplaceStats = { elemwise: 0, incSubtensor: 0, freshZeros: 0, rejected: 0 };
 
   addRequirements(fg: FunctionGraph): void {
     if (fg.getFeature(DestroyHandler) === undefined) fg.attachFeature(new DestroyHandler());
@@ -80,7 +113,7 @@ export class InplacePass implements GraphRewriter {
   apply(fg: FunctionGraph, ctx: RewriteContext): void {
     this.addRequirements(fg);
     const dh = fg.getFeature(DestroyHandler) as DestroyHandler;
-    const stats: InplaceStats = { elemwise: 0, incSubtensor: 0, rejected: 0 };
+    const stats: InplaceStats = { elemwise: 0, incSubtensor: 0, freshZeros: 0, rejected: 0 };
     this.lastStats = stats;
     const proposals: Proposal[] = [];
     const order = fg.toposort();
@@ -88,21 +121,30 @@ export class InplacePass implements GraphRewriter {
       const node = order[k];
       const slots = dh.inplaceCandidates(node);
       try {
-        for (let i = 0; i < slots.length; i++) {
+        let proposed = false;
+        for (let i = 0; i < slots.length && !proposed; i++) {
           const first = inplaceVersion(node, slots[i]);
           if (first === null) continue;
           proposals.push({ node, first, slots: slots.slice(i + 1) });
-          break;
+          proposed = true;
+        }
+        if (!proposed) {
+          const fresh = inplaceOnFreshZeros(node);
+          if (fresh !== null) proposals.push({ node, first: fresh, slots: [], freshZeros: true });
         }
       } catch (e) {
         ctx.fail(this.name, node, e);
       }
     }
-    const accepted = (cand: Apply): void => {
+    const accepted = (p: Proposal, cand: Apply): void => {
       const ew = cand.op instanceof Elemwise || cand.op instanceof Composite;
       if (ew) stats.elemwise++;
       else stats.incSubtensor++;
       ctx.recordFired(ew ? "inplace_elemwise" : "inplace_incsubtensor");
+      if (p.freshZeros === true) {
+        stats.freshZeros++;
+        ctx.recordFired("inplace_fresh_zeros");
+      }
     };
     /** Try `ps` (each with its variant `v`) as one transaction; true when it was applied. */
     const attempt = (ps: readonly Proposal[], v: (p: Proposal) => Apply): boolean => {
@@ -120,7 +162,7 @@ export class InplacePass implements GraphRewriter {
         ctx.fail(this.name, live[0].node, e);
         return false;
       }
-      for (const p of live) accepted(v(p));
+      for (const p of live) accepted(p, v(p));
       return true;
     };
     const run = (ps: readonly Proposal[]): void => {

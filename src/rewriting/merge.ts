@@ -11,7 +11,7 @@ import { type FunctionGraph, isOutputNode } from "../graph/fgraph.js";
 import type { Feature } from "../graph/features.js";
 import { toposort } from "../graph/traversal.js";
 import { InconsistencyError } from "../errors.js";
-import type { GraphRewriter, RewriteContext } from "./engine.js";
+import { type GraphRewriter, type RewriteContext, findChecker } from "./engine.js";
 import { DestroyHandler } from "./destroyhandler.js";
 
 type Scheduled = { readonly kind: "node"; readonly node: Apply; readonly cands: readonly Apply[] } | { readonly kind: "const"; readonly c: Constant; readonly keep: Constant };
@@ -177,7 +177,10 @@ export class MergeOptimizer implements GraphRewriter {
     const dh = fg.getFeature(DestroyHandler);
     const stats: MergeStats = { merged: 0, failed: 0, skippedDestroyed: 0, skippedIncomparable: 0 };
     this.lastStats = stats;
+    // Checked mode judges every attempt: a merge validation must reject is a wasted cycle.
+    const checker = ctx.checked ? findChecker(fg) : undefined;
     const attempt = (pairs: [Variable, Variable][], node: Apply): "ok" | "rejected" | "error" => {
+      checker?.beforeMerge(fg, this.name, pairs);
       try {
         fg.replaceAllValidate(pairs, this.name);
       } catch (e) {

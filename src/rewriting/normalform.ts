@@ -315,6 +315,17 @@ function mulOfSelf(_fg: FunctionGraph, node: Apply): string | null {
   return n.outputs[0].type.isSuper(square(n.inputs[0]).type) ? "x * x" : null;
 }
 
+function secondOf(_fg: FunctionGraph, node: Apply): string | null {
+  const n = ew(node, "second");
+  if (n === null || n.inputs.length !== 2) return null;
+  const [, b] = n.inputs;
+  const out = n.outputs[0];
+  if (!stretchesTo(b, out)) return null;
+  // Left alone only when it would come back as b itself, a constant or an input.
+  if (b.owner === null && sameType(b, out)) return null;
+  return "second(a, b) with b stretching statically to its shape";
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const FC: NormalForm["modes"] = ["fast_run", "fast_compile"];
@@ -341,6 +352,7 @@ export const NORMAL_FORMS: readonly NormalForm[] = [
   { rule: "local_pow_2_to_square", group: "specialize", modes: FR, leftover: powTwo },
   { rule: "local_pow_half_to_sqrt", group: "specialize", modes: FR, leftover: powHalf },
   { rule: "local_mul_self_to_square", group: "specialize", modes: FR, leftover: mulOfSelf },
+  { rule: "local_second_to_alloc", group: "specialize", modes: FR, leftover: secondOf },
 ];
 
 /**

@@ -85,5 +85,23 @@ export const mulSelf = spec(
   }, mulOfSelf),
 );
 
+/**
+ * `second(a, b)` → `b` broadcast to the output with an Alloc (cast first if the output's dtype
+ * differs), PyTensor's `local_second_to_alloc`. The values are b's either way; the Alloc no
+ * longer reads a, only a's lengths where they are not static, so a need not be computed, and
+ * every `zeros_like(x)` of a gradient becomes `alloc(0, ...)`: equal for every x of one static
+ * shape (merging makes them one buffer), and an owned buffer that an update op may fill in place
+ * (the inplace pass copies a shared zero Alloc for that). Declines where a's run-time length
+ * check would be lost (see `conformTo`), and where the result would be b itself with b a
+ * constant or an input: a bare root hands no fresh buffer to its readers.
+ */
+export const secondToAlloc = spec(
+  nodeRewriter("local_second_to_alloc", [Elemwise], (_fg, node) => {
+    if (elemwiseOwner(node.outputs[0], "second") === null) return null;
+    const r = conformTo(node.inputs[1], node.outputs[0], node);
+    return r === null || r.owner === null ? null : [r];
+  }, appliesScalar("second")),
+);
+
 /** Every specialization defined here. */
-export const SPECIALIZE_RULES: readonly NodeRewriter[] = [powTwo, powHalf, mulSelf];
+export const SPECIALIZE_RULES: readonly NodeRewriter[] = [powTwo, powHalf, mulSelf, secondToAlloc];

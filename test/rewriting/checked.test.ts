@@ -10,6 +10,9 @@ import { InplacePass } from "../../src/rewriting/inplace.js";
 import { ElemwiseFusion } from "../../src/rewriting/fusion.js";
 import { constant, tensor } from "../../src/tensor/basic.js";
 import { add, exp, mul } from "../../src/tensor/elemwise.js";
+import { alloc } from "../../src/tensor/shape.js";
+import { incSubtensor } from "../../src/tensor/indexing.js";
+import { NDArray } from "../../src/ndarray/ndarray.js";
 import { sum } from "../../src/tensor/reduce.js";
 import { compile } from "../../src/compile/function.js";
 import { xtensor } from "../../src/xtensor/type.js";
@@ -229,6 +232,31 @@ describe("checked mode: pipeline postconditions (what a mode promises beyond val
     );
   });
 
+  it("an inplace pass that leaves an update op on a shared zero Alloc out of place fails: it could have written into a fresh copy", () => {
+    const y = tensor("y", { shape: [2] });
+    const z = alloc(constant(0), [5]);
+    // Two readers of z: neither may destroy it, so only a fresh copy lets them write in place.
+    const outs = [incSubtensor(z, y, [{ start: 0, stop: 2, step: 1 }]), incSubtensor(z, y, [{ start: 3, stop: 5, step: 1 }])];
+    const withHandler: GraphRewriter = { name: "inplace", addRequirements: (fg) => void fg.attachFeature(new DestroyHandler()), apply: () => undefined };
+    assert.throws(
+      () => rewriteGraph(outs, { db: dbWith({ inplace: withHandler }), checked: true, exclude: ["fusion", "merge"] }),
+      (e: Error) => e instanceof InvariantError && /promise inplace: IncSubtensor.* updates a zero-filled Alloc it may not overwrite, and was left out of place/.test(e.message),
+    );
+    rewriteGraph(outs, { db: dbWith({ inplace: new InplacePass() }), checked: true, exclude: ["fusion", "merge"] });
+  });
+
+  it("after merge3, a zero Alloc's copy that validation cannot merge back (a reader of the original needs the write's result) is no broken merge promise", () => {
+    const y = tensor("y", { shape: [2] });
+    const z = alloc(constant(0), [5]);
+    const u = incSubtensor(z, y, [{ start: 0, stop: 2, step: 1 }]);
+    // add reads z and u: the inc gets a fresh copy of z, and merging the copy back into z would
+    // make add wait for the write that destroys its other input.
+    const f = compile([y], [add(z, u)], { mode: "FAST_RUN", checked: true });
+    const allocs = [...f.fgraph.applyNodes].filter((n) => n.op.toString() === "Alloc");
+    assert.equal(allocs.length, 2, [...f.fgraph.applyNodes].map(String).join("; "));
+    assert.deepEqual([...f(NDArray.fromNested([1, 2], "float64"))[0].toFlat()], [1, 2, 0, 0, 0]);
+  });
+
   it("a pipeline that lost its fusion pass fails, naming the pair; a pair fusion rightly leaves apart does not", () => {
     const v = x();
     const out = mul(exp(v), constant(2));
@@ -293,7 +321,7 @@ describe("checked mode: pipeline postconditions (what a mode promises beyond val
 });
 
 describe("rewriting/checked: a mode's pass list (verifyModePasses)", () => {
-  const FAST_RUN = ["merge1", "expand_pullback", "lower_xtensor", "merge1.1", "canonicalize", "stabilize", "specialize", "elemwise_fusion", "merge2", "inplace"];
+  const FAST_RUN = ["merge1", "expand_pullback", "lower_xtensor", "merge1.1", "canonicalize", "stabilize", "specialize", "elemwise_fusion", "merge2", "inplace", "merge3"];
   const ran = (passes: readonly string[], failures = 0): RewriteContext => {
     const ctx = new RewriteContext({ checked: true, onOptError: "ignore" });
     ctx.passesRun.push(...passes);
@@ -314,7 +342,7 @@ describe("rewriting/checked: a mode's pass list (verifyModePasses)", () => {
   it("names a pass the mode runs that did not run: a lost tag, a mode whose tags went wrong", () => {
     assert.throws(() => verifyModePasses("FAST_RUN", [], ran(FAST_RUN.filter((p) => p !== "stabilize")), start), /mode FAST_RUN broke its promise passes: stabilize did not run/);
     // FAST_RUN run as NONE (its mode tag lost): everything but the required passes is missing.
-    assert.throws(() => verifyModePasses("FAST_RUN", [], ran(["expand_pullback", "lower_xtensor"]), start), /merge1, merge1\.1, canonicalize, stabilize, specialize, elemwise_fusion, merge2, inplace did not run/);
+    assert.throws(() => verifyModePasses("FAST_RUN", [], ran(["expand_pullback", "lower_xtensor"]), start), /merge1, merge1\.1, canonicalize, stabilize, specialize, elemwise_fusion, merge2, inplace, merge3 did not run/);
     assert.throws(() => verifyModePasses("FAST_RUN", [], ran([...FAST_RUN].reverse()), start), /ran out of order/);
   });
 

@@ -3,8 +3,11 @@ import type { Apply } from "../../src/graph/basic.js";
 import { constant, tensor } from "../../src/tensor/basic.js";
 import * as E from "../../src/tensor/elemwise.js";
 import { sum } from "../../src/tensor/reduce.js";
-import { advancedIncSubtensor, setSubtensor } from "../../src/tensor/indexing.js";
-import { transpose } from "../../src/tensor/shape.js";
+import { advancedIncSubtensor, advancedSubtensor, setSubtensor } from "../../src/tensor/indexing.js";
+import { Alloc, alloc, transpose } from "../../src/tensor/shape.js";
+import { MergeOptimizer } from "../../src/rewriting/merge.js";
+import { InvariantError } from "../../src/errors.js";
+import { opFromMessage } from "../../properties/properties.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { grad } from "../../src/grad/driver.js";
 import type { FunctionGraph } from "../../src/graph/fgraph.js";
@@ -123,4 +126,63 @@ describe("rewriting/inplace", () => {
     fg.checkIntegrity();
     (fg.getFeature(DestroyHandler) as DestroyHandler).checkConsistency();
   });
+
+  describe("fresh zero buffers for update ops, and merge3 after them (PyTensor PR #2355's setting)", () => {
+    const idx = (...v: number[]) => constant(NDArray.fromNested(v, "int64"));
+    const zeroAllocs = (fg: FunctionGraph): Apply[] => fg.toposort().filter((n) => n.op instanceof Alloc && String(n.inputs[0]) === "0");
+    const incsInPlace = (fg: FunctionGraph): Apply[] => destroyers(fg).filter((n) => n.op.toString().startsWith("AdvancedIncSubtensor"));
+
+    it("the gradient of two gathers: each scatter writes into its own zero Alloc, which merge3 leaves apart; values as NONE", () => {
+      const x = tensor("x", { shape: [5] });
+      const cost = E.add(sum(advancedSubtensor(x, [idx(0, 1)])), sum(advancedSubtensor(x, [idx(4, 4)])));
+      const g = grad(cost, x);
+      const r = runBoth([x], [cost, g], [[0.5, -1, 2, 0, 3]]);
+      // zeros_like(x) became alloc(0, 5) (local_second_to_alloc); merging made the two one buffer.
+      assert.equal(incsInPlace(r.f.fgraph).length, 2, r.f.fgraph.toposort().map(String).join("; "));
+      assert.equal(zeroAllocs(r.f.fgraph).length, 2, r.f.fgraph.toposort().map(String).join("; "));
+      assert.equal(r.fired.get("inplace_fresh_zeros"), 2);
+      assertAllSame(r, { exact: true });
+    });
+
+    /** Two scatters into one shared zero Alloc, as merging leaves a gradient of two gathers. */
+    const sharedZeros = () => {
+      const y1 = tensor("y1", { shape: [2] });
+      const y2 = tensor("y2", { shape: [2] });
+      const z = alloc(constant(0), [5]);
+      const outs = [advancedIncSubtensor(z, y1, [idx(0, 1)]), advancedIncSubtensor(z, y2, [idx(4, 4)])];
+      return { inputs: [y1, y2], outs };
+    };
+
+    it("merge3 skips the copies (each destroyed); without the guard it tries, validation rejects, and values stay right", () => {
+      for (const guardDestroyed of [true, false]) {
+        const { inputs, outs } = sharedZeros();
+        const fg = new FG(inputs, outs, { features: [new DestroyHandler()] });
+        const pass = new InplacePass();
+        pass.apply(fg, new RewriteContext());
+        assert.equal(pass.lastStats.freshZeros, 2);
+        assert.equal(zeroAllocs(fg).length, 2, "the shared Alloc was left for the copies");
+        const m = new MergeOptimizer("merge3", { guardDestroyed });
+        m.addRequirements(fg);
+        m.apply(fg, new RewriteContext());
+        assert.deepEqual(m.lastStats, guardDestroyed ? { merged: 0, failed: 0, skippedDestroyed: 1, skippedIncomparable: 0 } : { merged: 0, failed: 1, skippedDestroyed: 0, skippedIncomparable: 0 });
+        fg.validate();
+        assert.equal(zeroAllocs(fg).length, 2);
+        assert.equal(incsInPlace(fg).length, 2);
+      }
+    });
+
+    it("checked mode names an attempted merge of two destroyed variables (broken promise merge_guard)", () => {
+      const { inputs, outs } = sharedZeros();
+      const fg = new FG(inputs, outs, { features: [new DestroyHandler(), new CheckedFeature()] });
+      const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
+      new InplacePass().apply(fg, ctx);
+      let msg = "";
+      assert.throws(
+        () => new MergeOptimizer("merge3", { guardDestroyed: false }).apply(fg, ctx),
+        (e: Error) => e instanceof InvariantError && /merge pass "merge3" broke its promise merge_guard: it tried to merge Alloc\.0 and Alloc\.0, which AdvancedIncSubtensor.* and AdvancedIncSubtensor.* each overwrite in place/.test((msg = e.message)),
+      );
+      assert.equal(opFromMessage(msg), "promise:merge_guard");
+    });
+  });
 });
+

@@ -88,6 +88,8 @@ function fixture(rule: string): Variable[] {
       return [E.pow(E.exp(x), constant(0.5))];
     case "local_mul_self_to_square":
       return [E.mul(x, x)];
+    case "local_second_to_alloc":
+      return [E.mul(E.zerosLike(x), v)];
     default:
       throw new Error(`no fixture for ${rule}`);
   }

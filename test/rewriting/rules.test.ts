@@ -299,6 +299,21 @@ describe("rewriting/specialize", () => {
     assertAllSame(r, { exact: true });
     assert.deepEqual(r.fast[0].toFlat(), [-1757895751, 9]);
   });
+
+  it("local_second_to_alloc: zeros_like(x) → alloc(0, lengths) that no longer reads x; declines where x's length check would be lost", () => {
+    const x = F("x", [2, 3]);
+    const v = F("v", [3]);
+    const ops = fires("local_second_to_alloc", [x, v], [E.mul(E.zerosLike(x), v)], [[[1, 2, 3], [4, NaN, 6]], [1, 2, 3]]);
+    assert.ok(ops.includes("Alloc"), ops.join(", "));
+    // second(a, b) with b's dtype raised to the output's: the Alloc gets a cast of b.
+    const i = F("i", [3], "int64");
+    fires("local_second_to_alloc", [x, i], [E.second(x, i)], [[[1, 2, 3], [4, 5, 6]], [7, 8, 9]]);
+    // Unknown lengths are read from the other operand's shape (a's value is never needed).
+    const u = F("u", [null]);
+    assert.ok(fires("local_second_to_alloc", [u], [E.zerosLike(u)], [[1, 2]]).includes("Alloc"));
+    // b of unknown length against a known one: Elemwise checks the lengths at run time, an Alloc would not.
+    doesNotFire("local_second_to_alloc", [x, u], [E.second(x, u)], [[[1, 2, 3], [4, 5, 6]], [7, 8, 9]]);
+  });
 });
 
 
