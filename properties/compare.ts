@@ -176,3 +176,13 @@ export function compareSpecial(fast: Record<string, ArrayValue>, none: Record<st
   }
   return { ok: true, maxAbsErr: 0, maxRelErr: 0 };
 }
+
+/**
+ * Null when each derivation ran as asked, else what ran instead. A property comparing two
+ * derivations proves nothing if an option was ignored and both sides ran the same code, and the
+ * values cannot show it (both are right while every rule is).
+ */
+export function derivationMismatch(got: readonly (string | null)[], asked: readonly string[]): string | null {
+  const bad = asked.map((a, i) => [a, got[i]] as const).filter(([a, g]) => a !== g);
+  return bad.length === 0 ? null : bad.map(([a, g]) => `asked for ${a}, ${g === null ? "no derivation was reported" : `it ran ${g}`}`).join("; ");
+}

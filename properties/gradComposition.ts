@@ -60,7 +60,7 @@ import { sum as psum } from "../src/tensor/reduce.js";
 import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
-import { compareArrays, compareRecords, toArrayValue } from "./compare.js";
+import { compareArrays, compareRecords, derivationMismatch, toArrayValue } from "./compare.js";
 import type { ArrayValue } from "./types.js";
 
 /** The claims, in rotation order. */
@@ -991,8 +991,11 @@ class ClaimContext {
       return NDArray.fromFlat(Array.from({ length: shape.reduce((p, n) => p * n, 1) }, () => 2 * rand() - 1), shape, w.type.dtype);
     });
     let jv: number;
+    let derivation: string | null = null;
     try {
-      const t = pushforward(cost, b.wrt, us, { useOpPushforward: "require", disconnectedOutputs: "ignore", returnDisconnected: "zero" });
+      const t = pushforward(cost, b.wrt, us, { useOpPushforward: "require", disconnectedOutputs: "ignore", returnDisconnected: "zero", onDerivation: (d) => (derivation = d) });
+      const wrong = derivationMismatch([derivation], ["sweep"]);
+      if (wrong !== null) return { claim, status: "fail", reason: `rewritten-grad: pushforward(rewritten cost, {useOpPushforward: "require"}): ${wrong}, so J u would come from the pullbacks it is compared with`, maxAbsErr: Infinity, maxRelErr: Infinity };
       jv = compile([...inputs, ...us], [t], { mode: "NONE" })(...b.values.values(), ...uVals)[0].toFlat()[0];
     } catch (e) {
       if (!(e instanceof GradError)) throw e;

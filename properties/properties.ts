@@ -36,7 +36,7 @@ import { writeCase } from "../src/case/write.js";
 import { type BuiltCase, type CaseEvaluator, type CaseGradStrategy, buildCase, caseEvaluator, caseGradients } from "../src/case/build.js";
 import { type FiniteDiffVerdict, type Point, checkGradient, checkHessianVectorProduct, mulberry32 } from "../oracles/finiteDiff.js";
 import { type TfjsResult, compareForwardWithTfjs, compareWithTfjs, runTfjs } from "../oracles/tfjs.js";
-import { cancellationSlack, compareExactRecords, compareRecords, compareSpecial, engineRtol, toArrayValue } from "./compare.js";
+import { cancellationSlack, compareExactRecords, compareRecords, compareSpecial, derivationMismatch, engineRtol, toArrayValue } from "./compare.js";
 import { compileInplaceWhereverValid } from "./inplaceMax.js";
 import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
 import { kinkConventionCheck } from "./kinks.js";
@@ -273,7 +273,9 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
 
   await run("second-order", () => {
     if (b.wrt.length === 0) return inconclusive("second-order", "no float input to differentiate");
-    const { gradFn, hvpFns } = secondOrderFunctions(b);
+    const { gradFn, hvpFns, derivations } = secondOrderFunctions(b);
+    const wrong = derivationMismatch(derivations, ["reverse-over-reverse", "forward-over-reverse"]);
+    if (wrong !== null) return { property: "second-order", status: "fail", reason: `hessianVectorProduct: ${wrong}, so the two products would be one derivation compared with itself`, maxAbsErr: Infinity, maxRelErr: Infinity };
     return fromFiniteDiff("second-order", checkHessianVectorProduct(gradFn, wrtPoint(b), hvpFns, { seed, ...fdTolerances(b) }));
   });
 
@@ -522,12 +524,13 @@ function freshLike(vs: readonly Variable[], tag: string): Variable[] {
  * graph) and forward over reverse (the ops' pushforward rules applied to it), compiled together
  * and judged against the same finite differences of the gradient.
  */
-function secondOrderFunctions(b: BuiltCase): { gradFn: (p: Point) => Point; hvpFns: Record<string, (v: Point) => Point> } {
+function secondOrderFunctions(b: BuiltCase): { gradFn: (p: Point) => Point; hvpFns: Record<string, (v: Point) => Point>; derivations: (string | null)[] } {
   const inputs = [...b.inputs.values()];
   const gs = grad(b.cost, b.wrt, { disconnectedInputs: "ignore" });
   const vs = freshLike(b.wrt, "v");
-  const rev = hessianVectorProduct(b.cost, b.wrt, vs, { disconnectedInputs: "ignore" });
-  const fwd = hessianVectorProduct(b.cost, b.wrt, vs, { disconnectedInputs: "ignore", method: "forward" });
+  const derivations: (string | null)[] = [null, null];
+  const rev = hessianVectorProduct(b.cost, b.wrt, vs, { disconnectedInputs: "ignore", onDerivation: (d) => (derivations[0] = d) });
+  const fwd = hessianVectorProduct(b.cost, b.wrt, vs, { disconnectedInputs: "ignore", method: "forward", onDerivation: (d) => (derivations[1] = d) });
   // The finite differences evaluate the gradient ~19 times (3 directions × 3 step pairs, plus
   // the point) and the Hessian-vector product 3 times; the gradient alone is a much smaller
   // program than gradient + HVP, so it gets its own compile.
@@ -545,6 +548,7 @@ function secondOrderFunctions(b: BuiltCase): { gradFn: (p: Point) => Point; hvpF
     return last.out;
   };
   return {
+    derivations,
     gradFn: (p) => toPoint(fg(...withPoint(b, p))),
     hvpFns: {
       "H v (reverse over reverse)": (v) => toPoint(at(v).slice(0, n)),
@@ -716,8 +720,11 @@ function dualityCheck(b: BuiltCase, seed: number): Check {
   // wrong map back); the second checks the double-pullback machinery. The cost may still depend
   // on no wrt (one built from weights only): J = 0 on every side.
   const fwd = { returnDisconnected: "zero", disconnectedOutputs: "ignore" } as const;
-  const jvpRules = pushforward(outs, b.wrt, us, { ...fwd, useOpPushforward: "require" }) as Variable[];
-  const jvpDouble = pushforward(outs, b.wrt, us, fwd) as Variable[];
+  const derivations: (string | null)[] = [null, null];
+  const jvpRules = pushforward(outs, b.wrt, us, { ...fwd, useOpPushforward: "require", onDerivation: (d) => (derivations[0] = d) }) as Variable[];
+  const jvpDouble = pushforward(outs, b.wrt, us, { ...fwd, onDerivation: (d) => (derivations[1] = d) }) as Variable[];
+  const wrong = derivationMismatch(derivations, ["sweep", "double-pullback"]);
+  if (wrong !== null) return { property: "pushforward-duality", status: "fail", reason: `pushforward: ${wrong}, so the duality would compare one derivation with itself`, maxAbsErr: Infinity, maxRelErr: Infinity };
   const vjp = pullback(outs, b.wrt, ws, { disconnectedInputs: "ignore" });
   const f = compile([...b.inputs.values(), ...us, ...ws], [...jvpRules, ...jvpDouble, ...vjp], { mode: "NONE" });
   const rand = mulberry32(seed ^ 0x9e3779b9);

@@ -34,7 +34,17 @@ export interface PushforwardOptions extends Omit<GradOptions, "knownGrads" | "di
    * sweep or a GradError naming the op without a rule. false (the default): the double pullback.
    */
   readonly useOpPushforward?: boolean | "require";
+  /**
+   * Told which derivation produced the result: "sweep" (the ops' pushforward rules) or
+   * "double-pullback". With `useOpPushforward: true` the sweep silently falls back when an op
+   * has no rule; a caller that compares the two derivations (the harness's duality check) must
+   * know that they really were two.
+   */
+  readonly onDerivation?: (derivation: PushforwardDerivation) => void;
 }
+
+/** How `pushforward` derived J t (see `PushforwardOptions.onDerivation`). */
+export type PushforwardDerivation = "sweep" | "double-pullback";
 
 /**
  * The Jacobian-vector product: for each output, Σ_k d output / d wrt[k] · tangents[k]. Tangents
@@ -64,7 +74,9 @@ export function pushforward<R extends ReturnDisconnected | undefined = undefined
   const outs = outputs instanceof Variable ? [outputs] : outputs;
   if (wrt.length !== tangents.length) throw new GradError(`pushforward: ${wrt.length} wrt but ${tangents.length} tangents`);
   const aligned = tangents.map((t, k) => alignCotangent(t, wrt[k], `pushforward: tangent ${k} (for ${wrt[k].toString()})`));
-  const raw = (opts.useOpPushforward === true || opts.useOpPushforward === "require" ? forwardSweep(outs, wrt, aligned, opts) : null) ?? doublePullback(outs, wrt, aligned, opts);
+  const swept = opts.useOpPushforward === true || opts.useOpPushforward === "require" ? forwardSweep(outs, wrt, aligned, opts) : null;
+  const raw = swept ?? doublePullback(outs, wrt, aligned, opts);
+  opts.onDerivation?.(swept !== null ? "sweep" : "double-pullback");
   const res = finishForward(outs, raw, opts);
   return (outputs instanceof Variable ? res[0] : res) as GradResult<R> | GradResult<R>[];
 }
@@ -263,7 +275,12 @@ export interface HessianVectorOptions extends Omit<GradOptions, "knownGrads" | "
    * an op on the way that has no pushforward rule.
    */
   readonly method?: "reverse" | "forward";
+  /** Told which product was computed (a caller comparing the two must know they were two). */
+  readonly onDerivation?: (derivation: HessianVectorDerivation) => void;
 }
+
+/** How `hessianVectorProduct` computed H v. */
+export type HessianVectorDerivation = "reverse-over-reverse" | "forward-over-reverse";
 
 /**
  * H v for a 0-d float `cost`, with `v` one float variable per wrt (aligned by name for named
@@ -276,17 +293,21 @@ export function hessianVectorProduct(cost: Variable, wrt: Variable | readonly Va
   const ws = wrt instanceof Variable ? [wrt] : wrt;
   const vs = v instanceof Variable ? [v] : v;
   if (ws.length !== vs.length) throw new GradError(`hessianVectorProduct: ${ws.length} wrt but ${vs.length} vectors`);
-  const { method, ...gradOptions } = options;
+  const { method, onDerivation, ...gradOptions } = options;
   if (method !== undefined && method !== "reverse" && method !== "forward") throw new GradError(`hessianVectorProduct: method must be "reverse" or "forward", got ${String(method)}`);
   const g = grad(cost, ws, { ...gradOptions, returnDisconnected: "zero" });
   if (method === "forward") {
     // A gradient that does not depend on the wrt (a cost linear in them) has H = 0.
-    const hv = pushforward(g, ws, vs, { ...gradOptions, useOpPushforward: "require", disconnectedOutputs: "ignore", returnDisconnected: "zero" });
+    let inner: PushforwardDerivation | null = null;
+    const hv = pushforward(g, ws, vs, { ...gradOptions, useOpPushforward: "require", disconnectedOutputs: "ignore", returnDisconnected: "zero", onDerivation: (d) => (inner = d) });
+    // A double pullback of the gradient would be reverse over reverse again, whatever was asked.
+    onDerivation?.(inner === "sweep" ? "forward-over-reverse" : "reverse-over-reverse");
     return wrt instanceof Variable ? hv[0] : hv;
   }
   const inner = g.map((gk, k) => algebraFor(gk.type).vdot(gk, alignCotangent(vs[k], ws[k], `hessianVectorProduct: v[${k}] (for ${ws[k].toString()})`)));
   const ones = inner.map((d) => algebraFor(d.type).onesLike(d, d.type.dtype));
   // A cost linear in some wrt has a Hessian block that is identically zero: not an error here.
   const hv = pullback(inner, ws, ones, { ...gradOptions, disconnectedInputs: "ignore", returnDisconnected: "zero" });
+  onDerivation?.("reverse-over-reverse");
   return wrt instanceof Variable ? hv[0] : hv;
 }

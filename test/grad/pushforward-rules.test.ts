@@ -25,6 +25,7 @@ import { alloc, dimshuffle, join, reshape, shapeI, specifyShape } from "../../sr
 import * as T from "../../src/tensor/index.js";
 import * as X from "../../src/xtensor/index.js";
 import { type FdOptions, compareArrays } from "./fd.js";
+import { derivationMismatch } from "../../properties/compare.js";
 
 /** An identity op with a pullback but no pushforward rule. */
 class NoForward extends Op {
@@ -214,6 +215,30 @@ describe("pushforward rules (useOpPushforward: require) vs central differences",
     const f = compile([x, u], [pushforward(y, [x], [u], { useOpPushforward: true }), pushforward(y, [x], [u])], { mode: "NONE" });
     const [a, b] = f(rand([3], 37), rand([3], 38));
     assert.deepEqual(a.toFlat(), b.toFlat());
+  });
+
+  it("onDerivation says which derivation ran (the fallback of true included), for pushforward and hessianVectorProduct", () => {
+    const x = tensor("x", { shape: [3] });
+    const u = tensor("u", { shape: [3] });
+    const told = (f: (report: (d: string) => void) => unknown): string[] => {
+      const seen: string[] = [];
+      f((d) => seen.push(d));
+      return seen;
+    };
+    const y = sum(tanh(x));
+    assert.deepEqual(told((r) => pushforward(y, [x], [u], { onDerivation: r })), ["double-pullback"]);
+    assert.deepEqual(told((r) => pushforward(y, [x], [u], { useOpPushforward: false, onDerivation: r })), ["double-pullback"]);
+    assert.deepEqual(told((r) => pushforward(y, [x], [u], { useOpPushforward: true, onDerivation: r })), ["sweep"]);
+    assert.deepEqual(told((r) => pushforward(y, [x], [u], { useOpPushforward: "require", onDerivation: r })), ["sweep"]);
+    const z = sum(new NoForward().makeNode(exp(x)).outputs[0]);
+    assert.deepEqual(told((r) => pushforward(z, [x], [u], { useOpPushforward: true, onDerivation: r })), ["double-pullback"]);
+    assert.deepEqual(told((r) => hessianVectorProduct(y, x, u, { onDerivation: r })), ["reverse-over-reverse"]);
+    assert.deepEqual(told((r) => hessianVectorProduct(y, x, u, { method: "reverse", onDerivation: r })), ["reverse-over-reverse"]);
+    assert.deepEqual(told((r) => hessianVectorProduct(y, x, u, { method: "forward", onDerivation: r })), ["forward-over-reverse"]);
+    // What the harness does with it (pushforward-duality, second-order, rewritten-grad).
+    assert.equal(derivationMismatch(["sweep", "double-pullback"], ["sweep", "double-pullback"]), null);
+    assert.equal(derivationMismatch(["double-pullback", "double-pullback"], ["sweep", "double-pullback"]), "asked for sweep, it ran double-pullback");
+    assert.equal(derivationMismatch([null], ["sweep"]), "asked for sweep, no derivation was reported");
   });
 
   it('hessianVectorProduct method "forward" agrees with "reverse" (a positional and a named cost), and refuses an unknown method', () => {
