@@ -28,7 +28,7 @@ import { type PullbackRule, type ResolvedRule, resolveRule } from "./registry.js
 import "./tensor-algebra.js";
 import "./xtensor-algebra.js";
 import { lazyPullback, needsRegionStrategy, setExpansionDifferentiator } from "./lazy.js";
-import { chainThroughWrt, lowerThenGradWith, perNodeRule } from "./strategies.js";
+import { chainThroughWrt, isIndexSlot, lowerThenGradWith, perNodeRule } from "./strategies.js";
 import { ancestors } from "../graph/traversal.js";
 
 /** What to do when the cost does not depend on a requested variable. */
@@ -201,9 +201,12 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
       const fixed = fixedKnownKeys(gradDict, cost, [...roots, ...wrt]);
       const outs = roots.filter((r) => !fixed.has(r));
       const cut = [...wrt, ...[...fixed].filter((k) => !wrt.includes(k))];
-      const partial = lazyPullback(outs, outs.map((r) => (gradDict.get(r) ?? additive.get(r)) as Variable), cut, cc).map((t, k) =>
-        fixed.has(cut[k]) ? (gradDict.get(cut[k]) as Variable) : isConnectedWrt(cut[k], consumers, roots, patterns) ? t : DISCONNECTED,
-      );
+      const partial = lazyPullback(outs, outs.map((r) => (gradDict.get(r) ?? additive.get(r)) as Variable), cut, cc).map((t, k): GradTerm => {
+        if (fixed.has(cut[k])) return gradDict.get(cut[k]) as Variable;
+        const undefinedWhy = undefinedVia(cut[k], consumers, roots, patterns);
+        if (undefinedWhy !== null) return new UndefinedGrad(undefinedWhy);
+        return isConnectedWrt(cut[k], consumers, roots, patterns) ? t : DISCONNECTED;
+      });
       const totals = chainThroughWrt(partial, cut, cc, (u, gu, upstream, blockers) =>
         gradTerms(null, upstream, { ...options, knownGrads: new Map([[u, gu]]), considerConstant: blockers }),
       fixed);
@@ -292,6 +295,36 @@ function isConnectedWrt(w: Variable, consumers: ConsumerMap, roots: readonly Var
     }
   }
   return false;
+}
+
+/**
+ * Why w's gradient is undefined, or null. It is undefined when w reaches, along true connections
+ * through values of any dtype (cast(w, int) included), an index slot of a gather or scatter whose
+ * output the cost depends on: an index selects, it does not vary differentiably, and the
+ * positional rules say so with an UndefinedGrad that poisons every sum it joins, a float path
+ * from w to the cost included. The lazy region cannot tell at grad time (its expansion only runs
+ * when compiled), so without this it called such a w disconnected, or gave the float path's
+ * partial gradient alone, where perNode and lowerThenGrad raise (found by grad-composition's
+ * undefined-index claim).
+ */
+function undefinedVia(w: Variable, consumers: ConsumerMap, roots: readonly Variable[], patterns: PatternCache): string | null {
+  const seen = new Set<Variable>();
+  const todo = [w];
+  while (todo.length > 0) {
+    const v = todo.pop() as Variable;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    for (const [node, slots] of consumers.get(v) ?? []) {
+      const p = patterns.get(node);
+      for (const i of slots) {
+        if (isIndexSlot(node, i) && node.outputs.some((o, j) => p[i][j] && isConnectedWrt(o, consumers, roots, patterns))) {
+          return `${node.op.toString()} reads ${v === w ? w.toString() : `${v.toString()}, computed from ${w.toString()},`} as an integer index (input ${i})`;
+        }
+        node.outputs.forEach((out, j) => p[i][j] && todo.push(out));
+      }
+    }
+  }
+  return null;
 }
 
 /**

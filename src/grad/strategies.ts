@@ -18,6 +18,7 @@ import { ancestors, clone, graphReplace, toposort } from "../graph/traversal.js"
 import { algebraFor } from "./algebra.js";
 import { rewriteGraph } from "../rewriting/db.js";
 import { XOp } from "../xtensor/op.js";
+import { AdvancedIncSubtensor, AdvancedSubtensor } from "../tensor/indexing.js";
 import { type Differentiate, PullbackOp, expandPullbackNode } from "./lazy.js";
 
 
@@ -87,13 +88,14 @@ export function lowerThenGradWith(differentiate: Differentiate, cost: Variable, 
 
 /** One lowering with every `wrt` and `considerConstant` variable cut into an input: partial gradients. */
 /**
- * Index arrays (inputs ≥ 1 of `Index`, ≥ 2 of `IndexUpdate`) have an undefined gradient: the
- * output depends on their values, but not differentiably. Any other discrete input (a
- * comparison's result used as a `where` condition, an int operand) is simply disconnected, as
- * the positional rules say.
+ * Index arrays (inputs ≥ 1 of `Index` and `AdvancedSubtensor`, ≥ 2 of `IndexUpdate` and
+ * `AdvancedIncSubtensor`) have an undefined gradient: the output depends on their values, but
+ * not differentiably. Any other discrete input (a comparison's result used as a `where`
+ * condition, an int operand) is simply disconnected, as the positional rules say.
  */
-function isIndexSlot(node: Apply, i: number): boolean {
-  return (node.op.name === "Index" && i >= 1) || (node.op.name === "IndexUpdate" && i >= 2);
+export function isIndexSlot(node: Apply, i: number): boolean {
+  const op = node.op;
+  return ((op.name === "Index" || op instanceof AdvancedSubtensor) && i >= 1) || ((op.name === "IndexUpdate" || op instanceof AdvancedIncSubtensor) && i >= 2);
 }
 
 function lowerCut(differentiate: Differentiate, cost: Variable, wrt: readonly Variable[], considerConstant: readonly Variable[], seed: Variable): (Variable | null)[] {

@@ -387,6 +387,23 @@ describe("named-graph gradients: the PR #2269 matrix, three paths Ã— two modes Ã
         assert.throws(() => gradOpts(p)(cost, [i]), (e: unknown) => e instanceof GradError && /\bi\b/.test(e.message) && /int64|integer|undefined/.test(e.message));
         assert.throws(() => gradOpts(p, { disconnectedInputs: "ignore" })(cost, [x, i]), (e: unknown) => e instanceof GradError);
       });
+      it(`${p}: a float that reaches the cost through a computed integer index has an undefined gradient, a float path to the cost included`, () => {
+        // The lazy strategy once called such a float disconnected, or gave its float path's
+        // partial gradient alone (found by grad-composition's undefined-index claim).
+        const x = X("x", ["a", "b"], [3, 4]);
+        const w = X("w", ["k"], [2]);
+        const gathered = x.isel({ a: w.astype("int64") }).pow(2).sum();
+        for (const cost of [gathered.values, gathered.add(w.sum().mul(1.5)).values]) {
+          for (const opts of [{}, { disconnectedInputs: "ignore" as const }]) {
+            assert.throws(() => gradOpts(p, opts)(cost, [x, w]), (e: unknown) => e instanceof GradError && /gradient with respect to w .* is undefined/.test(e.message));
+          }
+        }
+        // Not requested, it stays on its own path: x's gradient is the gather's scatter.
+        const [gx] = gradOpts(p)(gathered.values, [x]);
+        const [rx] = runCompiled([x, w], [gx], [RECT, NDArray.fromFlat([2.5, 0.5], [2])], "NONE");
+        const want = RECT.toFlat().map((v, k) => (Math.floor(k / 4) === 2 || Math.floor(k / 4) === 0 ? 2 * v : 0));
+        assert.deepEqual(rx, want);
+      });
       it(`${p}: shape-only dependence is disconnected (raise by default, zeros with "ignore")`, () => {
         const x = X("x", ["a", "b"], [3, 4]);
         const z = X("z", ["c"], [5]);
