@@ -2,11 +2,10 @@ import type { CaseNode } from "../../src/case/format.js";
 import type { Fault } from "./types.js";
 
 const nodes: CaseNode[] = [
-  { id: "b", op: "exp", args: ["x"] },
-  { id: "v", op: "isel", args: ["b"], indexers: { c: 0 } },
-  { id: "m", op: "mul", args: ["b", "w"] },
-  { id: "s", op: "sum", args: ["m"], dims: null },
-  { id: "cost", op: "add", args: ["s", "v"] },
+  { id: "n0", op: "var", args: ["x0"] },
+  { id: "n1", op: "tanh", args: ["n0"] },
+  { id: "n3", op: "exp", args: ["n1"] },
+  { id: "n8", op: "sqrt", args: ["n3"] },
 ];
 
 export default {
@@ -23,17 +22,14 @@ export default {
   ],
   trigger: {
     format: "xgrad-case/1",
-    name: "fault 6: a view read after its base was overwritten in place",
-    inputs: [
-      { name: "x", kind: "xtensor", dims: ["c"], shape: [2], dtype: "float64", value: [0.5, 0.7] },
-      { name: "w", kind: "xtensor", dims: ["c"], shape: [2], dtype: "float64", value: [0.3, 0.4] },
-    ],
+    name: "fault 6: sqrt(exp(tanh(var(x)))), differentiated (the zoo's seed-1 repro)",
+    inputs: [{ name: "x0", kind: "xtensor", dims: ["b"], shape: [2], dtype: "float64", value: [0, 1] }],
     nodes,
-    cost: "cost",
-    wrt: [],
+    cost: "n8",
+    wrt: ["x0"],
   },
-  minNodes: 5,
+  minNodes: 4,
   minimal:
-    "5 nodes, no gradient: b = exp(x), v = isel(b, c=0) (a view of b), m = mul(b, w), cost = add(sum(m), v); the fault lets mul overwrite b in place before add reads v (the 1-minimal case test/properties/proof.test.ts now finds). The 4-node gradient pattern of earlier records (an isel branch and a sum branch sharing the cost's cotangent) stopped exercising the fault when zeros_like became an Alloc (sixth session): the IncSubtensor in its gradient now writes into a zero buffer of its own.",
+    "4 nodes: cost = sqrt(exp(tanh(var(x)))) over a vector, differentiated: the gradient of the chain broadcasts the 0-d cotangent back over x (a view) while an elementwise op of the chain's gradient is made to write in place into a buffer that view's reader still needs (the fuzzer's seed-1 repro in the sixth session's zoo run). Without a gradient, 5 nodes: b = exp(x), v = isel(b, c=0), cost = add(sum(mul(b, w)), v), mul overwriting b before add reads v. The 4-node two-branch pattern of earlier records stopped exercising the fault when zeros_like became an Alloc.",
   expectedBy: ["rewrite-soundness"],
 } satisfies Fault;
