@@ -26,6 +26,13 @@ export interface ArrayComparison {
   readonly reason?: string;
   readonly maxAbsErr: number;
   readonly maxRelErr: number;
+  /**
+   * The mismatch is between two non-finite values (NaN against ±inf, or infinities of opposite
+   * signs). Two algebraically equal expressions evaluated in different orders can legitimately
+   * do that (inf − inf against inf), so a comparison of two derivations of one quantity cannot
+   * judge it; a finite value against a non-finite one stays a mismatch.
+   */
+  readonly nonFinite?: true;
 }
 
 /** Relative tolerance for engine-vs-engine comparisons, by the least precise dtype involved. */
@@ -72,7 +79,8 @@ export function compareArrays(a: ArrayValue, b: ArrayValue, what: string, rtol =
     const y = b.data[i];
     if (!Number.isFinite(x) || !Number.isFinite(y)) {
       if (Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y))) continue;
-      return { ok: false, reason: `${what}[${i}]: ${x} but the reference has ${y}`, maxAbsErr: Infinity, maxRelErr: Infinity };
+      const both = !Number.isFinite(x) && !Number.isFinite(y);
+      return { ok: false, reason: `${what}[${i}]: ${x} but the reference has ${y}`, maxAbsErr: Infinity, maxRelErr: Infinity, ...(both ? { nonFinite: true as const } : {}) };
     }
     const err = Math.abs(x - y);
     const rel = err / Math.max(Math.abs(x) + Math.abs(y), Number.MIN_VALUE);

@@ -12,7 +12,7 @@
  * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt; lazy, perNode and lowerThenGrad on which wrt are disconnected, with a third variable that reaches the cost only through a bool; the strategies' structure (Pullback nodes) | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt; the three strategies agreeing; a named op on a float wrt → cost path (lazy holds a Pullback node), none in the graph (no strategy builds one) |
  * | `rewritten-grad` | `grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt)`, lazy and perNode: the pullbacks of what only rewrites build (`Composite` from elemwise_fusion; log1p, expm1, softplus, square, sqrt from stabilize/specialize), which no other claim differentiates (every other `grad` runs before the compiler's rewrites) | `grad(cost, wrt)` of the un-rewritten graph (the suite's direct gradient); no Pullback node from either strategy (the graph is positional); the same gradients compiled again in checked FAST_RUN (the pipeline on its own output) against NONE; the rewritten cost's J u from the ops' pushforward rules (Composite's among them) against ⟨grad, u⟩ |
  * | `grad-of-pullback` | `grad(c, wrt, {gradStrategy: "perNode"})` for c = Σ_i sum(u_i ⊙ g_i) (every output of the lazy gradient's Pullback node read) and c = sum(u_k ⊙ g_k) (one read), g = lazy `grad(cost, wrt)`, u seeded random weights: the per-node driver on a node with several outputs, which nothing else builds | the same with `gradStrategy: "lazy"` (the path `second-order` judges against finite differences): values, and which wrt are disconnected |
- * | `undefined-index` | `grad(cost + sum(gather(x, cast(index, int64))), [...wrt, index])` (and with `+ 1.5·sum(index)`, a float path too), lazy, perNode and lowerThenGrad, with and without `disconnectedInputs: "ignore"`; `grad` of the same cost without the index among the wrt | the spec ("an index input is undefined: a clear error, not a silent zero"): each must raise a GradError calling the index's gradient undefined; the other wrt's gradients against the same gather by a constant index array |
+ * | `undefined-index` | `grad(cost + sum(gather(x, cast(index, int64))), [index, ...wrt])` (and with `+ 1.5·sum(index)`, a float path too), lazy, perNode and lowerThenGrad, with and without `disconnectedInputs: "ignore"`; `grad` of the same cost without the index among the wrt | the spec ("an index input is undefined: a clear error, not a silent zero"): each must raise a GradError calling the index's gradient undefined; the other wrt's gradients against the same gather by a constant index array |
  *
  * The cut graph is the key to the first two: in it v is an ordinary input, so its gradient and
  * the gradients with v held fixed come from the plain driver on a root, a path the other
@@ -63,7 +63,7 @@ import { sum as psum } from "../src/tensor/reduce.js";
 import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
-import { compareArrays, compareRecords, derivationMismatch, toArrayValue } from "./compare.js";
+import { type ArrayComparison, compareArrays, compareRecords, derivationMismatch, toArrayValue } from "./compare.js";
 import type { ArrayValue } from "./types.js";
 
 /** The claims, in rotation order. */
@@ -159,7 +159,7 @@ export interface CompositionInput {
 /** The outcome of one claim. */
 export type ClaimOutcome =
   | { readonly claim: CompositionClaim; readonly status: "pass"; readonly detail: string; readonly maxAbsErr: number; readonly maxRelErr: number }
-  | { readonly claim: CompositionClaim; readonly status: "fail"; readonly reason: string; readonly maxAbsErr: number; readonly maxRelErr: number }
+  | { readonly claim: CompositionClaim; readonly status: "fail"; readonly reason: string; readonly maxAbsErr: number; readonly maxRelErr: number; readonly nonFinite?: true }
   | { readonly claim: CompositionClaim; readonly status: "skip"; readonly reason: string }
   | { readonly claim: CompositionClaim; readonly status: "error"; readonly error: Error; readonly during: string };
 
@@ -194,6 +194,9 @@ export function runCompositionClaims(input: CompositionInput): ClaimOutcome[] {
 // ---------------------------------------------------------------------------------------------
 
 type Grads = Record<string, ArrayValue>;
+
+/** A failing comparison's non-finite flag, for the claim outcome built from it (see `ArrayComparison.nonFinite`). */
+const nf = (c: ArrayComparison): { nonFinite?: true } => (c.nonFinite === true ? { nonFinite: true } : {});
 
 class ClaimContext {
   private interior: { readonly id: string; readonly v: Variable }[] | null = null;
@@ -335,9 +338,9 @@ class ClaimContext {
       const maxRelErr = Math.max(cmp.maxRelErr, prev?.maxRelErr ?? 0);
       outcomes.set(claim, { claim, status: "pass", detail, maxAbsErr, maxRelErr });
     };
-    const fail = (claim: CompositionClaim, reason: string, cmp: { maxAbsErr: number; maxRelErr: number }): void => {
+    const fail = (claim: CompositionClaim, reason: string, cmp: ArrayComparison): void => {
       if (outcomes.get(claim)?.status === "fail") return;
-      outcomes.set(claim, { claim, status: "fail", reason, maxAbsErr: cmp.maxAbsErr, maxRelErr: cmp.maxRelErr });
+      outcomes.set(claim, { claim, status: "fail", reason, maxAbsErr: cmp.maxAbsErr, maxRelErr: cmp.maxRelErr, ...nf(cmp) });
     };
     for (const { part, outs } of live) {
       const got = arrays(outs, at);
@@ -424,9 +427,9 @@ class ClaimContext {
     const rec = (gs: readonly Variable[], arrs: readonly NDArray[], from: number): Grads => Object.fromEntries(b.wrtNames.map((n, i) => [n, toArrayValue(gs[i], arrs[from + i])]));
     const wrtNames = b.wrtNames.join(", ");
     const c1 = compareRecords(rec(g1, together, 0), this.input.directGrads(), "gradient", rtol, this.input.slack ?? 0);
-    if (!c1.ok) return { claim: "one-compile", status: "fail", reason: `one-compile: the pullback of the cost (node ${b.case.cost}, wrt ${wrtNames}) compiled in FAST_RUN together with a second one over ${change} disagrees with grad(cost, wrt) compiled alone in NONE: ${c1.reason ?? "mismatch"}`, maxAbsErr: c1.maxAbsErr, maxRelErr: c1.maxRelErr };
+    if (!c1.ok) return { claim: "one-compile", status: "fail", reason: `one-compile: the pullback of the cost (node ${b.case.cost}, wrt ${wrtNames}) compiled in FAST_RUN together with a second one over ${change} disagrees with grad(cost, wrt) compiled alone in NONE: ${c1.reason ?? "mismatch"}`, maxAbsErr: c1.maxAbsErr, maxRelErr: c1.maxRelErr, ...nf(c1) };
     const c2 = compareRecords(rec(g2, together, g1.length), rec(g2, alone2, 0), "gradient", rtol, this.input.slack ?? 0);
-    if (!c2.ok) return { claim: "one-compile", status: "fail", reason: `one-compile: the pullback of the cost (node ${b.case.cost}) with ${change}${this.constantNode(perturbed, b)} (wrt ${wrtNames}), compiled in FAST_RUN together with the unperturbed one, disagrees with the same pullback compiled alone in NONE: ${c2.reason ?? "mismatch"}`, maxAbsErr: c2.maxAbsErr, maxRelErr: c2.maxRelErr };
+    if (!c2.ok) return { claim: "one-compile", status: "fail", reason: `one-compile: the pullback of the cost (node ${b.case.cost}) with ${change}${this.constantNode(perturbed, b)} (wrt ${wrtNames}), compiled in FAST_RUN together with the unperturbed one, disagrees with the same pullback compiled alone in NONE: ${c2.reason ?? "mismatch"}`, maxAbsErr: c2.maxAbsErr, maxRelErr: c2.maxRelErr, ...nf(c2) };
     return { claim: "one-compile", status: "pass", detail: `one-compile with ${change} (wrt ${wrtNames})`, maxAbsErr: Math.max(c1.maxAbsErr, c2.maxAbsErr), maxRelErr: Math.max(c1.maxRelErr, c2.maxRelErr) };
   }
 
@@ -614,6 +617,7 @@ class ClaimContext {
             `${atCost ? "w · grad(cost, wrt), the key being the cost itself" : `grad(cost' + sum(w·${id}), wrt), cost' being the cost with ${id} cut into an input`}: ${c.reason ?? "mismatch"}`,
           maxAbsErr,
           maxRelErr,
+          ...nf(c),
         };
       }
     }
@@ -879,7 +883,7 @@ class ClaimContext {
    *   cost₂ = cost + sum(gather(x, d, idx)),   cost₃ = cost₂ + 1.5 · sum(index)
    * (in cost₃ the index also reaches the cost along floats). Promised, for lazy, perNode and
    * lowerThenGrad:
-   *  - grad(cost₂, [...wrt, index]) and grad(cost₃, [...wrt, index]) raise a GradError calling
+   *  - grad(cost₂, [index, ...wrt]) and grad(cost₃, [index, ...wrt]) raise a GradError calling
    *    the gradient undefined and naming the index, under disconnectedInputs "ignore" too
    *    (undefined is not disconnected); in cost₃ the float path's 1.5 must not stand in for it
    *    (an undefined term poisons the sum; a partial gradient would be a silent wrong answer);
@@ -916,7 +920,9 @@ class ClaimContext {
     const what = `index_${xName} = [${js.map((j) => j + 0.5).join(", ")}] cast to int64 gathers ${xName} along its first axis`;
     const fail = (reason: string): ClaimOutcome => ({ claim, status: "fail", reason: `undefined-index: ${reason} (${what}; wrt ${b.wrtNames.join(", ")})`, maxAbsErr: Infinity, maxRelErr: Infinity });
 
-    const list = [...b.wrt, index];
+    // The index first: a case wrt the cost does not read raises "does not depend" under the
+    // default policy, and the first problem in wrt order is the one reported.
+    const list = [index, ...b.wrt];
     const strategies: { name: string; run: (c: Variable, o: GradOptions) => unknown }[] = [
       { name: "lazy", run: (c, o) => this.engine.gradWith(c, list, o) },
       { name: "perNode", run: (c, o) => this.engine.gradWith(c, list, { ...o, gradStrategy: "perNode" }) },
@@ -925,7 +931,7 @@ class ClaimContext {
     for (const [cname, c] of [["cost + sum(gather)", cost2], ["the same + 1.5 · sum(index)", cost3]] as const) {
       for (const opts of [{}, { disconnectedInputs: "ignore" }] as GradOptions[]) {
         for (const s of strategies) {
-          const call = `${s.name === "lowerThenGrad" ? "lowerThenGrad" : `grad (${s.name})`}(${cname}, [...wrt, index_${xName}]${opts.disconnectedInputs === undefined ? "" : `, {disconnectedInputs: "ignore"}`})`;
+          const call = `${s.name === "lowerThenGrad" ? "lowerThenGrad" : `grad (${s.name})`}(${cname}, [index_${xName}, ...wrt]${opts.disconnectedInputs === undefined ? "" : `, {disconnectedInputs: "ignore"}`})`;
           let err: unknown = null;
           let got: unknown;
           try {
@@ -934,7 +940,7 @@ class ClaimContext {
             err = e;
           }
           if (err === null) {
-            const g = (got as unknown[])[list.length - 1];
+            const g = (got as unknown[])[0];
             return fail(`${call} returned ${g instanceof Variable ? "a gradient" : String(g)} for index_${xName} instead of raising: the gradient through an integer index is undefined`);
           }
           if (!(err instanceof GradError)) throw err;
@@ -963,7 +969,7 @@ class ClaimContext {
     const m = b.wrt.length;
     const rec = (arrs: NDArray[]): Record<string, ArrayValue> => Object.fromEntries(b.wrtNames.map((name, i) => [name, toArrayValue(b.wrt[i], arrs[i])]));
     const c = compareRecords(rec(res.slice(0, m)), rec(res.slice(m)), "gradient", this.input.rtol, this.input.slack ?? 0);
-    if (!c.ok) return { claim, status: "fail", reason: `undefined-index: grad(cost + sum(gather(x, cast(index))), wrt) disagrees with the same gather by the constant index array: ${c.reason ?? "mismatch"} (${what}; wrt ${b.wrtNames.join(", ")})`, maxAbsErr: c.maxAbsErr, maxRelErr: c.maxRelErr };
+    if (!c.ok) return { claim, status: "fail", reason: `undefined-index: grad(cost + sum(gather(x, cast(index))), wrt) disagrees with the same gather by the constant index array: ${c.reason ?? "mismatch"} (${what}; wrt ${b.wrtNames.join(", ")})`, maxAbsErr: c.maxAbsErr, maxRelErr: c.maxRelErr, ...nf(c) };
     return { claim, status: "pass", detail: `undefined-index: ${what}; lazy, perNode and lowerThenGrad raise for it, with and without a float path, and leave the other gradients as with a constant index`, maxAbsErr: c.maxAbsErr, maxRelErr: c.maxRelErr };
   }
 
@@ -1066,6 +1072,7 @@ class ClaimContext {
           reason: `rewritten-grad: grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt, {gradStrategy: "${s}"}) (the rewritten graph has ${what}; wrt ${wrtNames}) disagrees with grad(cost, wrt) of the un-rewritten graph: ${c.reason ?? "mismatch"}`,
           maxAbsErr,
           maxRelErr,
+          ...nf(c),
         };
       }
     }
@@ -1084,7 +1091,7 @@ class ClaimContext {
     const fast = Object.fromEntries(flatOuts.map((v, i) => [String(i), toArrayValue(v, again[i])]));
     const c2 = compareRecords(fast, none, "gradient output", rtol, this.input.slack ?? 0);
     if (!c2.ok) {
-      return { claim, status: "fail", reason: `rewritten-grad: the gradients of the FAST_RUN-rewritten graph, compiled in checked FAST_RUN again, differ from NONE (the rewritten graph has ${what}; wrt ${wrtNames}): ${c2.reason ?? "mismatch"}`, maxAbsErr: c2.maxAbsErr, maxRelErr: c2.maxRelErr };
+      return { claim, status: "fail", reason: `rewritten-grad: the gradients of the FAST_RUN-rewritten graph, compiled in checked FAST_RUN again, differ from NONE (the rewritten graph has ${what}; wrt ${wrtNames}): ${c2.reason ?? "mismatch"}`, maxAbsErr: c2.maxAbsErr, maxRelErr: c2.maxRelErr, ...nf(c2) };
     }
     // The rewritten cost's directional derivative along a seeded u from the ops' forward rules
     // against ⟨grad, u⟩ from its pullbacks: the only place forward rules meet what rewrites build
@@ -1209,7 +1216,7 @@ class ClaimContext {
       const c = compareRecords(rec(r.got), rec(r.ref), "gradient", rtol, this.input.slack ?? 0);
       maxAbsErr = Math.max(maxAbsErr, c.maxAbsErr);
       maxRelErr = Math.max(maxRelErr, c.maxRelErr);
-      if (!c.ok) return { claim, status: "fail", reason: `grad-of-pullback: grad(${r.what}, wrt, {gradStrategy: "perNode"}), through the lazy gradient's Pullback node (${nOutputs} outputs), disagrees with the same with "lazy" (wrt ${wrtNames}): ${c.reason ?? "mismatch"}`, maxAbsErr, maxRelErr };
+      if (!c.ok) return { claim, status: "fail", reason: `grad-of-pullback: grad(${r.what}, wrt, {gradStrategy: "perNode"}), through the lazy gradient's Pullback node (${nOutputs} outputs), disagrees with the same with "lazy" (wrt ${wrtNames}): ${c.reason ?? "mismatch"}`, maxAbsErr, maxRelErr, ...nf(c) };
     }
     return { claim, status: "pass", detail: `grad-of-pullback through ${nOutputs} Pullback output${nOutputs === 1 ? "" : "s"}, all read and only ${b.wrtNames[k]}'s (wrt ${wrtNames})`, maxAbsErr, maxRelErr };
   }

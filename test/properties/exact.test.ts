@@ -6,7 +6,7 @@ import { Elemwise, add, exp } from "../../src/tensor/elemwise.js";
 import { nodeRewriter, RewriteContext } from "../../src/rewriting/engine.js";
 import { NodeRewriterGroup, SequenceDB, rewriteGraph } from "../../src/rewriting/db.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
-import { compareExactRecords, compareRecords, compareSpecial, toArrayValue } from "../../properties/compare.js";
+import { compareArrays, compareExactRecords, compareRecords, compareSpecial, toArrayValue } from "../../properties/compare.js";
 
 describe("properties: bit-exact comparison (rewrite-soundness's FAST_COMPILE stage)", () => {
   it("tells -0 from +0 and accepts NaN for NaN, where the tolerance comparison sees no difference", () => {
@@ -71,5 +71,18 @@ describe("properties: FAST_RUN at IEEE special inputs (compareSpecial)", () => {
     const r3 = compareSpecial({ n1: v([-0]), n2: v([-Infinity]), n3: v([Infinity]) }, none, 1e-9, 0, nodes);
     assert.equal(r3.ok, false);
     assert.match(r3.reason ?? "", /node n3\[0\]/);
+  });
+});
+
+describe("properties: comparing two derivations of one gradient (compareArrays' nonFinite flag)", () => {
+  const v = (data: number[]) => ({ shape: [data.length], dtype: "float64", data });
+  it("flags a mismatch between two non-finite values, never one between a finite and a non-finite value", () => {
+    assert.equal(compareArrays(v([1, NaN]), v([1, -Infinity]), "g").nonFinite, true);
+    assert.equal(compareArrays(v([Infinity]), v([-Infinity]), "g").nonFinite, true);
+    const finiteVsNaN = compareArrays(v([NaN]), v([2]), "g");
+    assert.equal(finiteVsNaN.ok, false);
+    assert.equal(finiteVsNaN.nonFinite, undefined);
+    assert.equal(compareArrays(v([2]), v([Infinity]), "g").nonFinite, undefined);
+    assert.equal(compareArrays(v([NaN, Infinity]), v([NaN, Infinity]), "g").ok, true);
   });
 });

@@ -406,7 +406,7 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
         }
       },
     },
-    says: /^undefined-index: grad \(lazy\)\(cost \+ sum\(gather\), \[\.\.\.wrt, index_([xu])\]\) raised a GradError that does not call the gradient of index_\1 undefined/,
+    says: /^undefined-index: grad \(lazy\)\(cost \+ sum\(gather\), \[index_([xu]), \.\.\.wrt\]\) raised a GradError that does not call the gradient of index_\1 undefined/,
   },
   {
     name: "a perNode grad that drops an undefined term met on a float path (a partial gradient instead of an error)",
