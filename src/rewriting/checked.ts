@@ -456,17 +456,25 @@ function mergeVetoed(fg: FunctionGraph, m: Apply, n: Apply): boolean {
   const forward = m.outputs.every((o, k) => o.type.isSuper(n.outputs[k].type));
   const pairs = m.outputs.map((o, k) => (forward ? ([o, n.outputs[k]] as const) : ([n.outputs[k], o] as const)));
   const saved = new Map(dh.paths);
-  const chk = fg.checkpoint();
   try {
-    fg.replaceAllValidate(pairs, "checked: merge postcondition");
-    return false;
-  } catch (e) {
-    if (!(e instanceof InconsistencyError)) throw e;
-    return true;
+    return vetoOf(fg, pairs, "checked: merge postcondition") !== null;
   } finally {
-    fg.revert(chk);
     dh.paths.clear();
     for (const [k, c] of saved) dh.paths.set(k, c);
+  }
+}
+
+/** Validation's veto of replacing `pairs` (null when it accepts), tried in a checkpoint and always reverted. */
+function vetoOf(fg: FunctionGraph, pairs: readonly (readonly [Variable, Variable])[], reason: string): string | null {
+  const chk = fg.checkpoint();
+  try {
+    fg.replaceAllValidate(pairs, reason);
+    return null;
+  } catch (e) {
+    if (!(e instanceof InconsistencyError)) throw e;
+    return e.message;
+  } finally {
+    fg.revert(chk);
   }
 }
 
@@ -537,17 +545,7 @@ function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; sl
       for (const slot of dh.inplaceCandidates(node)) {
         const variant = inplaceVariant(node, slot);
         if (variant === null) continue;
-        const chk = fg.checkpoint();
-        let veto: string | null = null;
-        try {
-          fg.replaceAllValidate(node.outputs.map((o, k) => [o, variant.outputs[k]] as const), "checked: inplace postcondition");
-        } catch (e) {
-          if (!(e instanceof InconsistencyError)) throw e;
-          veto = e.message;
-        } finally {
-          fg.revert(chk);
-        }
-        return { node, slot, veto };
+        return { node, slot, veto: vetoOf(fg, node.outputs.map((o, k) => [o, variant.outputs[k]] as const), "checked: inplace postcondition") };
       }
     }
     // An update op may also write into a fresh copy of a zero-filled buffer it does not own.
@@ -558,17 +556,7 @@ function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; sl
       if (owner === null || !(owner.op instanceof Alloc) || !isZeroFill(owner.inputs[0])) continue;
       const op = node.op as unknown as { withInplace: () => { makeNode(...xs: Variable[]): Apply } };
       const variant = op.withInplace().makeNode(owner.op.makeNode(...owner.inputs).outputs[0], ...rest);
-      const chk = fg.checkpoint();
-      let veto: string | null = null;
-      try {
-        fg.replaceAllValidate(node.outputs.map((o, k) => [o, variant.outputs[k]] as const), "checked: inplace postcondition");
-      } catch (e) {
-        if (!(e instanceof InconsistencyError)) throw e;
-        veto = e.message;
-      } finally {
-        fg.revert(chk);
-      }
-      return { node, slot: 0, veto, freshZeros: true };
+      return { node, slot: 0, veto: vetoOf(fg, node.outputs.map((o, k) => [o, variant.outputs[k]] as const), "checked: inplace postcondition"), freshZeros: true };
     }
     return null;
   } finally {
