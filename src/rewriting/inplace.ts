@@ -55,7 +55,7 @@ function inplaceVersion(node: Apply, slot: number): Apply | null {
 }
 
 /** True for `alloc(0, ...lens)`: an Alloc whose fill value is a constant of zeros. */
-export function isZeroAlloc(v: Variable): boolean {
+function isZeroAlloc(v: Variable): boolean {
   const n = v.owner;
   return n !== null && n.op instanceof Alloc && isConstantFill(n.inputs[0], isZero);
 }
@@ -71,7 +71,12 @@ function inplaceOnFreshZeros(node: Apply): Apply | null {
   if (!isZeroAlloc(x)) return null;
   const owner = x.owner as Apply;
   const copy = owner.op.makeNode(...owner.inputs).outputs[0];
-  return op.withInplace().makeNode(copy, ...rest);
+  try {
+    return op.withInplace().makeNode(copy, ...rest);
+  } catch (e) {
+    if (!(e instanceof OpInputError)) throw e;
+    return null; // as inplaceVersion: no in-place kernel for these inputs
+  }
 }
 
 /**
