@@ -201,9 +201,10 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
       const fixed = fixedKnownKeys(gradDict, cost, [...roots, ...wrt]);
       const outs = roots.filter((r) => !fixed.has(r));
       const cut = [...wrt, ...[...fixed].filter((k) => !wrt.includes(k))];
+      const gatherConnected = new Map<Variable, boolean>();
       const partial = lazyPullback(outs, outs.map((r) => (gradDict.get(r) ?? additive.get(r)) as Variable), cut, cc).map((t, k): GradTerm => {
         if (fixed.has(cut[k])) return gradDict.get(cut[k]) as Variable;
-        const undefinedWhy = undefinedVia(cut[k], consumers, roots, patterns);
+        const undefinedWhy = undefinedVia(cut[k], consumers, roots, patterns, gatherConnected);
         if (undefinedWhy !== null) return new UndefinedGrad(undefinedWhy);
         return isConnectedWrt(cut[k], consumers, roots, patterns) ? t : DISCONNECTED;
       });
@@ -307,7 +308,13 @@ function isConnectedWrt(w: Variable, consumers: ConsumerMap, roots: readonly Var
  * partial gradient alone, where perNode and lowerThenGrad raise (found by grad-composition's
  * undefined-index claim).
  */
-function undefinedVia(w: Variable, consumers: ConsumerMap, roots: readonly Variable[], patterns: PatternCache): string | null {
+function undefinedVia(w: Variable, consumers: ConsumerMap, roots: readonly Variable[], patterns: PatternCache, connected: Map<Variable, boolean>): string | null {
+  // Whether a gather's output reaches the cost, asked once per output over all the wrt.
+  const reaches = (o: Variable): boolean => {
+    let r = connected.get(o);
+    if (r === undefined) connected.set(o, (r = isConnectedWrt(o, consumers, roots, patterns)));
+    return r;
+  };
   const seen = new Set<Variable>();
   const todo = [w];
   while (todo.length > 0) {
@@ -317,7 +324,7 @@ function undefinedVia(w: Variable, consumers: ConsumerMap, roots: readonly Varia
     for (const [node, slots] of consumers.get(v) ?? []) {
       const p = patterns.get(node);
       for (const i of slots) {
-        if (isIndexSlot(node, i) && node.outputs.some((o, j) => p[i][j] && isConnectedWrt(o, consumers, roots, patterns))) {
+        if (isIndexSlot(node, i) && node.outputs.some((o, j) => p[i][j] && reaches(o))) {
           return `${node.op.toString()} reads ${v === w ? w.toString() : `${v.toString()}, computed from ${w.toString()},`} as an integer index (input ${i})`;
         }
         node.outputs.forEach((out, j) => p[i][j] && todo.push(out));
