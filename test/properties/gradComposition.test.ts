@@ -430,7 +430,7 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
     says: /^undefined-index: grad \(perNode\)\(.*\) returned a gradient for index_[xu] instead of raising/,
   },
   {
-    name: "a grad that lets an undefined index poison the other wrt's gradients (as a constant gather would not)",
+    name: "a grad that gets the other wrt's gradients wrong next to a computed index (doubled here; judged against the same gather by a constant index)",
     claim: "undefined-index",
     engine: { ...ENGINE, grad: (cost, wrt, o) => ENGINE.grad(cost, wrt, o).map((g) => scale2(g)) },
     says: /^undefined-index: grad\(cost \+ sum\(gather\(x, cast\(index\)\)\), wrt\) disagrees with the same gather by the constant index array/,
