@@ -27,14 +27,18 @@
  *   rewritten-grad: Pullback-node counts, values unchanged);
  * - a Pullback node's per-node rule that doubles its terms or reads only its first output's
  *   cotangent (grad-of-pullback);
- * - a knownGrads entry for the cost itself counted twice (known-grads at the cost).
+ * - a knownGrads entry for the cost itself counted twice (known-grads at the cost);
+ * - a driver that lets a broken rule through (ignores it, or accepts a term of another float
+ *   dtype), crashes on it with a TypeError, raises without naming where the rule came from,
+ *   aligns a named term by position, or drops a DISCONNECTED term without a warning
+ *   (rule-contract).
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { parseCase } from "../../src/case/parse.js";
 import type { Case } from "../../src/case/format.js";
 import { buildCase, caseEvaluator, caseGradients } from "../../src/case/build.js";
-import { Constant, Variable } from "../../src/graph/basic.js";
+import { type Apply, Constant, Variable } from "../../src/graph/basic.js";
 import { ancestors, clone } from "../../src/graph/traversal.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { constant } from "../../src/tensor/basic.js";
@@ -61,6 +65,7 @@ import {
   runCompositionClaims,
   scheduledGroup,
 } from "../../properties/gradComposition.js";
+import { RULE_BREAKAGES, type RuleBreakage } from "../../properties/ruleContract.js";
 
 /**
  * x(a) · 1.7 · u(a, b), summed over a, tanh, summed: every interior node lies on the only path
@@ -239,6 +244,70 @@ function onZeros(rewrite: (z: Variable) => Variable): CompositionEngine {
 }
 
 const FAULTS: readonly { name: string; claim: CompositionClaim; engine: CompositionEngine; says: RegExp }[] = [
+  {
+    name: "a driver that ignores a broken rule and differentiates as if it were right",
+    claim: "rule-contract",
+    engine: {
+      ...ENGINE,
+      gradWith: (cost, wrt, o) => {
+        try {
+          return ENGINE.gradWith(cost, wrt, o);
+        } catch (e) {
+          if (!(e instanceof GradError) || o.ruleFor === undefined) throw e;
+          return ENGINE.gradWith(cost, wrt, { ...o, ruleFor: undefined });
+        }
+      },
+    },
+    says: /^rule-contract: a rule for .* breaking the contract by count: the driver accepted the term without an error/,
+  },
+  {
+    name: "a driver whose errors do not say where the broken rule came from",
+    claim: "rule-contract",
+    engine: {
+      ...ENGINE,
+      gradWith: (cost, wrt, o) => {
+        try {
+          return ENGINE.gradWith(cost, wrt, o);
+        } catch (e) {
+          if (!(e instanceof GradError)) throw e;
+          throw new GradError(e.message.replaceAll(" (rule from options.ruleFor)", ""));
+        }
+      },
+    },
+    says: /^rule-contract: a rule for .* breaking the contract by count: the GradError does not name ".*\.pullback \(rule from options\.ruleFor\)"/,
+  },
+  {
+    name: "a driver that crashes on a term that is not a variable instead of naming the rule",
+    claim: "rule-contract",
+    engine: {
+      ...ENGINE,
+      gradWith: (cost, wrt, o) => {
+        try {
+          return ENGINE.gradWith(cost, wrt, o);
+        } catch (e) {
+          if (e instanceof GradError && /expected a Variable/.test(e.message)) throw new TypeError("Cannot read properties of undefined (reading 'type')");
+          throw e;
+        }
+      },
+    },
+    says: /^rule-contract: a rule for .* breaking the contract by not-a-variable: the driver failed with TypeError: Cannot read properties/,
+  },
+  {
+    name: "a driver that accepts a term of another float dtype without casting or raising",
+    claim: "rule-contract",
+    engine: {
+      ...ENGINE,
+      gradWith: (cost, wrt, o) => {
+        try {
+          return ENGINE.gradWith(cost, wrt, o);
+        } catch (e) {
+          if (!(e instanceof GradError) || !/the input's dtype/.test(e.message) || o.ruleFor === undefined) throw e;
+          return ENGINE.gradWith(cost, wrt, { ...o, ruleFor: undefined });
+        }
+      },
+    },
+    says: /^rule-contract: a rule for .* breaking the contract by float-dtype: the driver accepted the term without an error/,
+  },
   {
     name: "a grad that ignores considerConstant",
     claim: "consider-constant",
@@ -709,8 +778,71 @@ describe("grad-composition", function () {
     for (const c of ["one-compile", "disconnected", "rewritten-grad", "grad-of-pullback"]) assert.ok((ran.get(c) ?? 0) >= 9, `${c} passed on ${ran.get(c) ?? 0} of 12 cases`);
   });
 
-  it("the suite's schedule: deterministic, 29 in 64 cases, every group reachable", () => {
-    assert.equal(SCHEDULE.reduce((a, k) => a + k, 0), 29);
+  it("rule-contract passes on a fixed-seed sample of generated cases of the real engine, every breakage tried", () => {
+    const tried = new Map<string, number>();
+    for (const g of fc.sample(caseArbitrary({}), { seed: 4107, numRuns: 24 })) {
+      const o = only(claimsOn(g.case, ["rule-contract"]), "rule-contract");
+      assert.equal(o.status, "pass", reasonOf(o));
+      for (const b of reasonOf(o).split(": ").pop()?.split(", ") ?? []) tried.set(b, (tried.get(b) ?? 0) + 1);
+    }
+    for (const b of RULE_BREAKAGES) assert.ok((tried.get(b) ?? 0) >= 2, `${b} tried on ${tried.get(b) ?? 0} of 24 cases`);
+  });
+
+  // Faults that depend on the drawn target: each must fail the claim on every generated case
+  // where the real engine's pass says the breakage was tried.
+  const TARGETED: readonly { name: string; breakage: RuleBreakage; engine: CompositionEngine; says: RegExp }[] = [
+    {
+      name: "a driver that aligns a named term by position instead of by name (the Rename pullback bug's class)",
+      breakage: "transposed",
+      engine: {
+        ...ENGINE,
+        gradWith: (cost, wrt, o) => {
+          const rf = o.ruleFor;
+          if (rf === undefined) return ENGINE.gradWith(cost, wrt, o);
+          const byPosition = (n: Apply): PullbackRule | null => {
+            const r = rf(n);
+            if (r === null) return null;
+            return (ins, outs, cots, nd) =>
+              r(ins, outs, cots, nd).map((t, i) => {
+                const x = ins[i];
+                if (!(t instanceof Variable) || !X.isXTensorVariable(t) || !X.isXTensorVariable(x) || t.type.dims.every((d, k) => d === x.type.dims[k]) || !t.type.dims.every((d) => x.type.dims.includes(d))) return t;
+                return X.asXTensor(X.values(t), x.type.dims);
+              });
+          };
+          return ENGINE.gradWith(cost, wrt, { ...o, ruleFor: byPosition });
+        },
+      },
+      says: /^rule-contract: a rule for TensorFromXTensor \(input 0 of 1, XTensor\(.*\)\) breaking the contract by transposed: (the gradients differ from the real rule's|the driver raised instead of aligning the term by name)/,
+    },
+    {
+      name: "a driver that drops a rule's DISCONNECTED term for a float input silently (no warning)",
+      breakage: "dropped",
+      engine: { ...ENGINE, gradWith: (cost, wrt, o) => ENGINE.gradWith(cost, wrt, { ...o, onWarning: () => {} }) },
+      says: /^rule-contract: a rule for .* breaking the contract by dropped: the driver neither raised nor warned naming .*\.pullback \(rule from options\.ruleFor\), input \d/,
+    },
+  ];
+  for (const f of TARGETED) {
+    it(`rule-contract fails on ${f.name}`, () => {
+      let judged = 0;
+      for (const g of fc.sample(caseArbitrary({}), { seed: 4108, numRuns: 40 })) {
+        const ok = only(claimsOn(g.case, ["rule-contract"]), "rule-contract");
+        if (ok.status !== "pass" || !(reasonOf(ok).split(": ").pop() ?? "").split(", ").includes(f.breakage)) continue;
+        // A pass is allowed where the fault is invisible: only an op without a connectionPattern
+        // warns about a dropped term (one with a pattern raises, which the fault leaves alone),
+        // and a term the transposition maps onto itself (a constant gradient of a square input)
+        // is the same whichever way it is aligned.
+        const o = only(claimsOn(g.case, ["rule-contract"], f.engine), "rule-contract");
+        if (o.status === "pass") continue;
+        assert.equal(o.status, "fail", reasonOf(o));
+        assert.match(reasonOf(o), f.says);
+        judged++;
+      }
+      assert.ok(judged >= 2, `${judged} of 40 generated cases exercised the fault`);
+    });
+  }
+
+  it("the suite's schedule: deterministic, 31 in 64 cases, every group reachable", () => {
+    assert.equal(SCHEDULE.reduce((a, k) => a + k, 0), 31);
     assert.equal(SCHEDULE.length, COMPOSITION_CLAIMS.length - 1, "one group per claim, the cut-graph pair sharing one");
     assert.equal(SCHEDULE.reduce((a, k) => a + k, 0) <= SLOTS, true);
     const counts = SCHEDULE.map(() => 0).concat([0]);
