@@ -1,5 +1,5 @@
 /**
- * The eleven properties, run on one case. Every property can run alone; all of them share the
+ * The twelve properties, run on one case. Every property can run alone; all of them share the
  * case, its built graph and whatever gradients more than one of them needs.
  *
  * | property | claim | judge |
@@ -15,6 +15,7 @@
  * | grad-composition | interior wrt, considerConstant, two Pullback nodes in one FAST_RUN compile, jacobian, knownGrads, the disconnected-input options, grad of the FAST_RUN-rewritten graph | the graph cut at an interior node, NONE compiles, grad of a weighted sum, the strategies agreeing, the un-rewritten direct gradient (properties/gradComposition.ts) |
  * | kink-conventions | every gradient path at planted ties and zeros of the case's max/min/maximum/minimum/abs nodes | the spec's conventions, computed in plain JS (properties/kinks.ts) |
  * | shape-erasure | every node's value, the direct and the lowerThenGrad gradient, checked FAST_RUN, with some inputs' static lengths declared unknown | the static case's NONE results (properties/erasure.ts) |
+ * | checked-sensitivity | checked mode, on deliberately corrupted clones of rewrite-soundness's FAST_RUN graph (a seeded quarter of the cases) | checked mode's own contract: each corruption stopped and named (properties/checkedSensitivity.ts) |
  *
  * An oracle that cannot judge a point says `inconclusive` with a reason; an exception inside a
  * property is an `error` check carrying the error's class, so one broken path never hides the
@@ -27,6 +28,8 @@ import { NDArray } from "../src/ndarray/ndarray.js";
 import { type CompileOptions, type CompiledFunction, compile } from "../src/compile/function.js";
 import { RewriteContext } from "../src/rewriting/engine.js";
 import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
+import type { FunctionGraph } from "../src/graph/fgraph.js";
+import { checkedSensitivityCheck } from "./checkedSensitivity.js";
 import { grad, pullback } from "../src/grad/driver.js";
 import { hessianVectorProduct, pushforward } from "../src/grad/pushforward.js";
 import { XTensorType } from "../src/xtensor/type.js";
@@ -212,6 +215,8 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     return { property: "direct-vs-tfjs", status: r.status, ...(r.reason !== undefined ? { reason: r.reason } : {}), maxAbsErr: r.maxAbsErr, maxRelErr: r.maxRelErr };
   });
 
+  // The checked FAST_RUN graph rewrite-soundness compiled, for checked-sensitivity to corrupt.
+  let fastGraph: FunctionGraph | null = null;
   await run("rewrite-soundness", () => {
     const ref = b.wrt.length > 0 ? gradsOf("lazy") : null;
     if (ref !== null && !ref.ok) return errorCheck("rewrite-soundness", ref.error, "the NONE direct gradient");
@@ -219,6 +224,7 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     // the rewrites also see the forward and backward graphs interact (merge, inplace).
     const fast = attempt(() => fastRunValues(b, ctx, dhPaths));
     if (!fast.ok) return errorCheck("rewrite-soundness", fast.error, "the checked FAST_RUN graph");
+    fastGraph = fast.value.fgraph;
     const fwd = compareRecords(fast.value.values, result.values, "FAST_RUN forward value of node", rtol, slack);
     if (!fwd.ok) return fromComparison("rewrite-soundness", fwd);
     const evalNone = (evaluator as { value: CaseEvaluator }).value;
@@ -322,6 +328,15 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
       grads = ref.value;
     }
     const k = shapeErasureCheck(c, types, { values: result.values, grads, rtol, slack });
+    return k.status === "inconclusive" && selected.size > 1 ? null : k;
+  });
+
+  // Checked mode judged by corrupting the case's own FAST_RUN graph (properties/checkedSensitivity.ts):
+  // rewrite-soundness's graph when it compiled one, else the same compile. ~5 ms per case on top
+  // of that compile, so within the suite a seeded quarter of the cases, always when alone.
+  await run("checked-sensitivity", () => {
+    if (selected.size > 1 && !sensitivityScheduled(seed)) return null;
+    const k = checkedSensitivityCheck(b, seed, fastGraph === null ? undefined : () => fastGraph as FunctionGraph);
     return k.status === "inconclusive" && selected.size > 1 ? null : k;
   });
 
@@ -569,6 +584,8 @@ interface FastRun {
   at(inputs: NDArray[]): Record<string, ArrayValue>;
   /** The direct gradient graph compiled here (one per wrt), for the in-place stage to reuse. */
   gradVars: readonly Variable[];
+  /** The rewritten graph (checked-sensitivity corrupts clones of it). */
+  fgraph: FunctionGraph;
   /** Every node's value from the first call, and from a second call at the case's values, buffers included. */
   first: readonly NDArray[];
   again(): NDArray[];
@@ -581,7 +598,7 @@ function fastRunValues(b: BuiltCase, ctx: RewriteContext, dhPaths: Record<string
   for (const [k, n] of dh?.paths ?? []) dhPaths[k] = (dhPaths[k] ?? 0) + n;
   const nodes = b.nodes.size;
   const again = (): NDArray[] => r.f(...b.values.values()).slice(0, nodes);
-  return { values: r.values, grads: r.grads, at: r.at, gradVars: gs, first: r.raw.slice(0, nodes), again };
+  return { values: r.values, grads: r.grads, at: r.at, gradVars: gs, fgraph: r.f.fgraph, first: r.raw.slice(0, nodes), again };
 }
 
 /**
@@ -642,6 +659,12 @@ function fastCompileValues(b: BuiltCase, gs: readonly Variable[]): { values: Rec
 export function erasureScheduled(seed: number): boolean {
   // Other multipliers than the in-place stage's, so the two schedules are independent.
   return ((Math.imul((seed ^ 0x68e31da4) >>> 0, 0x85ebca6b) >>> 19) & 1) === 0;
+}
+
+/** Whether a case (by its seed) runs checked-sensitivity within the full suite: a quarter of them. */
+export function sensitivityScheduled(seed: number): boolean {
+  // Other multipliers than the other schedules', so they stay independent.
+  return ((Math.imul((seed ^ 0x3c6ef372) >>> 0, 0xc2b2ae35) >>> 20) & 3) === 0;
 }
 
 /**

@@ -20,6 +20,7 @@ export const PROPERTY_NAMES = [
   "grad-composition",
   "kink-conventions",
   "shape-erasure",
+  "checked-sensitivity",
 ] as const;
 
 /** One property's name. */

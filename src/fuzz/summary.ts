@@ -34,6 +34,7 @@ export const ORACLE_OF: Record<PropertyName, string> = {
   "grad-composition": "composition",
   "kink-conventions": "spec rule",
   "shape-erasure": "static shapes",
+  "checked-sensitivity": "checked mode",
 };
 
 /** One signature of the run. */

@@ -1,0 +1,325 @@
+/**
+ * The `checked-sensitivity` property: checked mode sees what it promises to see.
+ *
+ * Every other property trusts checked mode: rewrite-soundness and shape-erasure compile in
+ * checked FAST_RUN, the fault zoo's rewriter faults (#4, #5, #6) are found through it, and a
+ * finding names the rewrite that broke an invariant only because checked mode stopped there. A
+ * check that went quiet (a verification skipped because a cached record wrongly matched, a
+ * DestroyHandler fast path that calls a stale index consistent, a promise no longer tested)
+ * makes every one of those blind, and against a correct engine nothing would show it.
+ *
+ * So this property corrupts the case's own FAST_RUN graph, on purpose, in the ways rewrites
+ * really go wrong, and requires checked mode to stop each one with the message that names it.
+ * The graph is the case's cost and direct gradient after the whole checked FAST_RUN pipeline:
+ * in-place writes, views, fused loops and a DestroyHandler with real work. Each corruption runs
+ * on a fresh clone of it, as a node rewrite named after the corruption, on a seeded target:
+ *
+ * | corruption | what the rewrite does | checked mode must report |
+ * |---|---|---|
+ * | `rewire` | assigns `node.inputs[i]` directly, telling no one (the background PR's bug) | the FunctionGraph structure, during that rewrite |
+ * | `unheard-by-destroyhandler` | rewires an input through the graph while the DestroyHandler is not listening (a lost callback) | the DestroyHandler bookkeeping, during that rewrite |
+ * | `unheard-by-all` | the same with no feature listening, so only checked mode's record of the graph can notice | the DestroyHandler bookkeeping, during that rewrite |
+ * | `retype` | gives a node an input whose static shape contradicts the node's recorded output type (the type check turned off, as a careless rewrite would) | the types of that node: makeNode rejects its inputs or infers another type |
+ * | `unmerge` | gives one reader of a node a fresh equal node (announced, valid) | after the pipeline: the merge promise (equal nodes left unmerged) |
+ * | `constant-copy` | gives one reader of a shared constant an equal copy (announced, valid) | after the pipeline: the merge promise (equal constants left unmerged) |
+ *
+ * The first four are judged by checked mode's per-rewrite verification, the last two by its
+ * postconditions; an announced, valid rewrite (the last two) must pass the per-rewrite checks,
+ * or checked mode would cry wolf. Whether a `retype` target's type really changes is decided
+ * here from the op's own `makeNode` and a plain comparison of static shapes, not with checked
+ * mode's `typesCompatible`, so the two sides do not share the code under test.
+ *
+ * An uncorrupted compile that fails is rewrite-soundness's finding, not this property's: it is
+ * inconclusive here.
+ */
+import { type Apply, Constant, Variable } from "../src/graph/basic.js";
+import type { Feature } from "../src/graph/features.js";
+import type { FunctionGraph } from "../src/graph/fgraph.js";
+import { Output } from "../src/graph/fgraph.js";
+import type { Type } from "../src/graph/type.js";
+import { NDArray } from "../src/ndarray/ndarray.js";
+import { compile } from "../src/compile/function.js";
+import { grad } from "../src/grad/driver.js";
+import { InvariantError } from "../src/errors.js";
+import { MODE_TAGS } from "../src/rewriting/db.js";
+import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
+import { verifyPostconditions } from "../src/rewriting/checked.js";
+import { RewriteContext, nodeRewriter, outToIn } from "../src/rewriting/engine.js";
+import type { BuiltCase } from "../src/case/build.js";
+import { mulberry32 } from "../oracles/finiteDiff.js";
+import type { Check } from "./types.js";
+
+/** The corruptions, in the order they are tried. */
+export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "unmerge", "constant-copy"] as const;
+export type Corruption = (typeof CORRUPTIONS)[number];
+
+/** How one corruption is applied and judged. */
+interface Plan {
+  /** What the target is, for messages. */
+  readonly what: string;
+  /** The body of the corrupting rewrite (run on the target node; returns no replacement). */
+  readonly corrupt: (fg: FunctionGraph, node: Apply) => void;
+  /** What checked mode's message must match, and where it must come from. */
+  readonly expect: { readonly when: "rewrite" | "postconditions"; readonly says: RegExp; readonly means: string };
+}
+
+/** A seeded corruption plan for a target in `fg`, or null when the graph has no fitting target. */
+type Planner = (fg: FunctionGraph, rand: () => number) => { node: Apply; plan: Plan } | null;
+
+const pick = <T>(xs: readonly T[], rand: () => number): T | null => (xs.length === 0 ? null : xs[Math.floor(rand() * xs.length)]);
+
+/** A shape with every length known, or null. */
+const knownShape = (t: Type): number[] | null => (t.shape.every((n) => n !== null) ? (t.shape as number[]) : null);
+
+/** Input slots a node does not destroy (a constant must never be written to). */
+const undestroyed = (n: Apply): number[] => {
+  const d = new Set(Object.values(n.op.destroyMap).flat());
+  return n.inputs.flatMap((_, i) => (d.has(i) ? [] : [i]));
+};
+
+const isDestroyer = (n: Apply): boolean => Object.keys(n.op.destroyMap).length > 0;
+
+/** Real nodes (not Output pseudo-clients) in the graph's order. */
+const nodesOf = (fg: FunctionGraph): Apply[] => fg.toposort().filter((n) => !(n.op instanceof Output));
+
+/** Slots (node, input) that can take a zero constant of the input's own type. */
+function constantSlots(fg: FunctionGraph): [Apply, number][] {
+  return nodesOf(fg).flatMap((n) => undestroyed(n).filter((i) => !(n.inputs[i] instanceof Constant) && knownShape(n.inputs[i].type) !== null).map((i): [Apply, number] => [n, i]));
+}
+
+const zerosOf = (t: Type): Constant => new Constant(t, NDArray.zeros(knownShape(t) as number[], t.dtype));
+
+/** Run `body` with the given features detached behind the graph's back (no onDetach, no onAttach). */
+function unheard(fg: FunctionGraph, which: (f: Feature) => boolean, body: () => void): void {
+  // The attach list itself, so the features hear nothing and keep their state: a lost callback.
+  const list = fg.getFeatures() as Feature[];
+  const saved = [...list];
+  const kept = saved.filter((f) => !which(f));
+  list.splice(0, list.length, ...kept);
+  try {
+    body();
+  } finally {
+    list.splice(0, list.length, ...saved);
+  }
+}
+
+const PLANNERS: Readonly<Record<Corruption, Planner>> = {
+  rewire: (fg, rand) => {
+    const s = pick(constantSlots(fg), rand);
+    if (s === null) return null;
+    const [node, i] = s;
+    return {
+      node,
+      plan: {
+        what: `input ${i} of ${node.op.toString()} assigned a constant directly`,
+        corrupt: (_g, n) => {
+          (n.inputs as Variable[])[i] = zerosOf(n.inputs[i].type);
+        },
+        expect: { when: "rewrite", says: /broke the FunctionGraph structure during transform/, means: "the FunctionGraph structure" },
+      },
+    };
+  },
+  "unheard-by-destroyhandler": (fg, rand) => {
+    if (fg.getFeature(DestroyHandler) === undefined) return null;
+    const s = pick(constantSlots(fg), rand);
+    if (s === null) return null;
+    const [node, i] = s;
+    return {
+      node,
+      plan: {
+        what: `input ${i} of ${node.op.toString()} rewired while the DestroyHandler was not listening`,
+        corrupt: (g, n) => unheard(g, (f) => f instanceof DestroyHandler, () => g.changeNodeInput(n, i, zerosOf(n.inputs[i].type), "xgrad_corrupt_unheard_by_destroyhandler")),
+        expect: { when: "rewrite", says: /broke the DestroyHandler bookkeeping during transform/, means: "the DestroyHandler bookkeeping" },
+      },
+    };
+  },
+  "unheard-by-all": (fg, rand) => {
+    if (fg.getFeature(DestroyHandler) === undefined) return null;
+    const s = pick(constantSlots(fg), rand);
+    if (s === null) return null;
+    const [node, i] = s;
+    return {
+      node,
+      plan: {
+        what: `input ${i} of ${node.op.toString()} rewired with no feature listening`,
+        corrupt: (g, n) => unheard(g, () => true, () => g.changeNodeInput(n, i, zerosOf(n.inputs[i].type), "xgrad_corrupt_unheard_by_all")),
+        expect: { when: "rewrite", says: /broke the DestroyHandler bookkeeping during transform/, means: "the DestroyHandler bookkeeping" },
+      },
+    };
+  },
+  retype: (fg, rand) => {
+    const slots = constantSlots(fg).filter(([n, i]) => n.inputs[i].type.ndim > 0);
+    // In draw order, the first slot where a longer first axis really changes the node's type.
+    const order = slots.map((s) => ({ s, k: rand() })).sort((p, q) => p.k - q.k);
+    for (const { s: [node, i] } of order.slice(0, 8)) {
+      const t = node.inputs[i].type;
+      const shape = (knownShape(t) as number[]).map((n, k) => (k === 0 ? n + 1 : n));
+      const bad = new Constant(t.withShape(shape), NDArray.zeros(shape, t.dtype));
+      const verdict = typeChange(node, i, bad);
+      if (verdict === null) continue;
+      return {
+        node,
+        plan: {
+          what: `input ${i} of ${node.op.toString()} (${t.toString()}) replaced by a constant of shape (${shape.join(", ")}) with the type check off: ${verdict}`,
+          corrupt: (g, n) => g.changeNodeInput(n, i, bad, "xgrad_corrupt_retype", { check: false }),
+          expect: { when: "rewrite", says: /broke the types of /, means: "the types of the node" },
+        },
+      };
+    }
+    return null;
+  },
+  unmerge: (fg, rand) => {
+    const cands: [Apply, Apply, number][] = [];
+    for (const n of nodesOf(fg)) {
+      if (isDestroyer(n) || /alloc/i.test(n.op.name)) continue;
+      for (const o of n.outputs) {
+        const readers = (fg.clients.get(o) ?? []).filter(([c]) => !isDestroyer(c));
+        if ((fg.clients.get(o)?.length ?? 0) >= 2 && readers.length > 0) for (const [c, j] of readers) cands.push([n, c, j]);
+      }
+    }
+    const s = pick(cands, rand);
+    if (s === null) return null;
+    const [node, reader, j] = s;
+    return {
+      node,
+      plan: {
+        what: `a fresh copy of ${node.op.toString()} given to ${reader.op.toString()} (input ${j})`,
+        corrupt: (g, n) => {
+          const o = n.outputs.indexOf(reader.inputs[j]);
+          g.changeNodeInput(reader, j, n.op.makeNode(...n.inputs).outputs[o], "xgrad_corrupt_unmerge");
+        },
+        expect: { when: "postconditions", says: /broke its promise merge: \d+ pair\(s\) of equal nodes left unmerged/, means: "the merge promise (equal nodes)" },
+      },
+    };
+  },
+  "constant-copy": (fg, rand) => {
+    const cands: [Constant, Apply, number][] = [];
+    for (const v of fg.variables) {
+      if (!(v instanceof Constant)) continue;
+      const cl = fg.clients.get(v) ?? [];
+      if (cl.length >= 2) for (const [c, j] of cl) if (!(c.op instanceof Output)) cands.push([v, c, j]);
+    }
+    const s = pick(cands, rand);
+    if (s === null) return null;
+    const [k, reader, j] = s;
+    return {
+      node: reader,
+      plan: {
+        what: `an equal copy of the constant ${k.toString()} given to ${reader.op.toString()} (input ${j})`,
+        corrupt: (g, n) => g.changeNodeInput(n, j, new Constant(k.type, k.value), "xgrad_corrupt_constant_copy"),
+        expect: { when: "postconditions", says: /broke its promise merge: two equal constants left unmerged/, means: "the merge promise (equal constants)" },
+      },
+    };
+  },
+};
+
+/**
+ * Whether giving `node` the input `bad` at slot i changes what its op infers: a description
+ * of the change, or null when the node would keep a compatible type (a reduction over that axis,
+ * a broadcast of a length-1 axis). Plain shape comparison on purpose (see the module comment).
+ */
+function typeChange(node: Apply, i: number, bad: Variable): string | null {
+  let re: Apply;
+  try {
+    re = node.op.makeNode(...node.inputs.map((v, k) => (k === i ? bad : v)));
+  } catch (e) {
+    return `its makeNode rejects it (${e instanceof Error ? e.message.split("\n")[0] : String(e)})`;
+  }
+  if (re.outputs.length !== node.outputs.length) return `makeNode gives ${re.outputs.length} outputs, not ${node.outputs.length}`;
+  for (let k = 0; k < re.outputs.length; k++) {
+    const a = node.outputs[k].type;
+    const b = re.outputs[k].type;
+    if (a.dtype !== b.dtype || a.ndim !== b.ndim) return `output ${k} becomes ${b.toString()}, recorded ${a.toString()}`;
+    for (let d = 0; d < a.ndim; d++) {
+      const x = a.shape[d];
+      const y = b.shape[d];
+      if (x !== null && y !== null && x !== y) return `output ${k} becomes ${b.toString()}, recorded ${a.toString()}`;
+    }
+  }
+  return null;
+}
+
+/** The outcome of one corruption. */
+export interface CorruptionOutcome {
+  readonly corruption: Corruption;
+  readonly status: "caught" | "missed" | "skip";
+  readonly detail: string;
+}
+
+/**
+ * Apply each corruption to a clone of `fg` (a graph after a checked FAST_RUN pipeline) and judge
+ * checked mode's answer. `seed` draws the targets.
+ */
+export function corruptAndJudge(fg: FunctionGraph, seed: number, which: readonly Corruption[] = CORRUPTIONS, postconditions: typeof verifyPostconditions = verifyPostconditions): CorruptionOutcome[] {
+  const query = { include: MODE_TAGS.FAST_RUN };
+  return which.map((corruption, idx): CorruptionOutcome => {
+    const g = fg.clone();
+    const rand = mulberry32((seed ^ Math.imul(idx + 1, 0x9e3779b1)) >>> 0);
+    const planned = PLANNERS[corruption](g, rand);
+    if (planned === null) return { corruption, status: "skip", detail: "no fitting target in this graph" };
+    const { node: target, plan } = planned;
+    const name = `xgrad_corrupt_${corruption.replaceAll("-", "_")}`;
+    let done = false;
+    const rw = nodeRewriter(name, null, (gg, n) => {
+      if (n !== target || done) return null;
+      done = true;
+      plan.corrupt(gg, n);
+      return null;
+    });
+    let error: unknown = null;
+    try {
+      outToIn([rw]).apply(g, new RewriteContext({ checked: true, onOptError: "raise" }));
+    } catch (e) {
+      error = e;
+    }
+    const said = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e));
+    if (!done) return { corruption, status: "skip", detail: `the walk never reached the target ${target.op.toString()}` };
+    if (plan.expect.when === "rewrite") {
+      if (error === null) return { corruption, status: "missed", detail: `${plan.what}: checked mode let the rewrite ${name} through without reporting ${plan.expect.means}` };
+      const ok = error instanceof InvariantError && error.message.includes(`checked mode: rewrite "${name}" on ${target.op.toString()}(`) && plan.expect.says.test(error.message);
+      return ok ? { corruption, status: "caught", detail: plan.what } : { corruption, status: "missed", detail: `${plan.what}: checked mode did not name the rewrite ${name} and ${plan.expect.means}; it said ${said(error)}` };
+    }
+    // An announced, valid rewrite: the per-rewrite checks must let it through.
+    if (error !== null) return { corruption, status: "missed", detail: `${plan.what}: a valid, announced rewrite, but checked mode rejected it: ${said(error)}` };
+    try {
+      postconditions(g, query);
+    } catch (e) {
+      return e instanceof InvariantError && plan.expect.says.test(e.message)
+        ? { corruption, status: "caught", detail: plan.what }
+        : { corruption, status: "missed", detail: `${plan.what}: the FAST_RUN postconditions did not report ${plan.expect.means}; they said ${said(e)}` };
+    }
+    return { corruption, status: "missed", detail: `${plan.what}: the FAST_RUN postconditions passed without reporting ${plan.expect.means}` };
+  });
+}
+
+/**
+ * The checked FAST_RUN graph the property corrupts: every node's value and the direct gradient,
+ * compiled together. It is exactly rewrite-soundness's compile, so the suite passes that
+ * compile's graph in (no second compile) and a run of this property alone builds the same one.
+ */
+export function sensitivityGraph(b: BuiltCase): FunctionGraph {
+  const gs = b.wrt.length > 0 ? grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
+  return compile([...b.inputs.values()], [...b.nodes.values(), ...gs], { mode: "FAST_RUN", checked: true, onOptError: "raise" }).fgraph;
+}
+
+/**
+ * The property on one built case: corrupt its checked FAST_RUN graph (`graph`, or
+ * {@link sensitivityGraph}) and judge. `postconditions` is the check the last two corruptions
+ * must trip (tests pass a weakened one, to show the property failing). Inconclusive when the uncorrupted compile fails
+ * (rewrite-soundness reports that) or no corruption finds a target.
+ */
+export function checkedSensitivityCheck(b: BuiltCase, seed: number, graph: () => FunctionGraph = () => sensitivityGraph(b), postconditions: typeof verifyPostconditions = verifyPostconditions): Check {
+  const property = "checked-sensitivity";
+  let fg: FunctionGraph;
+  try {
+    fg = graph();
+  } catch (e) {
+    return { property, status: "inconclusive", reason: `the uncorrupted checked FAST_RUN compile failed (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
+  }
+  const outcomes = corruptAndJudge(fg, seed, CORRUPTIONS, postconditions);
+  const missed = outcomes.find((o) => o.status === "missed");
+  if (missed !== undefined) return { property, status: "fail", reason: `checked mode missed the ${missed.corruption} corruption: ${missed.detail}`, maxAbsErr: Infinity, maxRelErr: Infinity };
+  const caught = outcomes.filter((o) => o.status === "caught").map((o) => o.corruption);
+  if (caught.length === 0) return { property, status: "inconclusive", reason: "no corruption found a target in this case's FAST_RUN graph" };
+  return { property, status: "pass", reason: `caught ${caught.join(", ")}`, maxAbsErr: 0, maxRelErr: 0 };
+}

@@ -1,0 +1,110 @@
+/**
+ * The checked-sensitivity property (properties/checkedSensitivity.ts): it passes on generated
+ * cases of the real engine, every corruption finding a target, and it fails when checked mode is
+ * weakened the ways a quiet checker goes wrong:
+ *
+ * - the FunctionGraph's own integrity check skipped (a rewire is then reported as something
+ *   else, or not at all);
+ * - the DestroyHandler's consistency check trusting its state (a lost callback goes unseen);
+ * - verification skipped whenever no callback was heard (what the record exists to prevent: a
+ *   mutation no feature heard, a direct rewire among them);
+ * - the types of touched nodes not re-inferred;
+ * - the merge promise blind to equal nodes, or to equal constants.
+ */
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import { buildCase } from "../../src/case/build.js";
+import { FunctionGraph } from "../../src/graph/fgraph.js";
+import { CheckedFeature, verifyPostconditions } from "../../src/rewriting/checked.js";
+import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
+import { InvariantError } from "../../src/errors.js";
+import { caseArbitrary } from "../../properties/generators.js";
+import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/properties.js";
+import { CORRUPTIONS, checkedSensitivityCheck } from "../../properties/checkedSensitivity.js";
+import type { Check } from "../../properties/types.js";
+
+const SAMPLE = fc.sample(caseArbitrary({}), { seed: 5150, numRuns: 12 }).map((g) => g.case);
+
+/** Run the property on the sample with `patch` applied to the engine (undone afterwards). */
+function withPatch<T extends object, K extends keyof T>(proto: T, key: K, replacement: T[K], body: () => void): void {
+  const had = Object.prototype.hasOwnProperty.call(proto, key);
+  const orig = proto[key];
+  proto[key] = replacement;
+  try {
+    body();
+  } finally {
+    if (had) proto[key] = orig;
+    else delete proto[key];
+  }
+}
+
+const checks = (post?: typeof verifyPostconditions): Check[] => SAMPLE.map((c) => checkedSensitivityCheck(buildCase(c), caseSeed(c), undefined, post));
+
+function assertCaught(ks: readonly Check[], says: RegExp): void {
+  const fails = ks.filter((k) => k.status === "fail");
+  assert.ok(fails.length >= 3, `failed on ${fails.length} of ${ks.length} cases: ${ks.map((k) => `${k.status} ${k.reason ?? ""}`).join("\n")}`);
+  for (const k of fails) assert.match(k.reason ?? "", says);
+}
+
+describe("checked-sensitivity", function () {
+  this.timeout(120_000);
+
+  it("passes on generated cases of the real engine, every corruption caught somewhere", () => {
+    const caught = new Map<string, number>();
+    for (const k of checks()) {
+      assert.equal(k.status, "pass", k.reason);
+      for (const c of (k.reason ?? "").replace(/^caught /, "").split(", ")) caught.set(c, (caught.get(c) ?? 0) + 1);
+    }
+    for (const c of CORRUPTIONS) assert.ok((caught.get(c) ?? 0) >= 6, `${c} caught on ${caught.get(c) ?? 0} of ${SAMPLE.length} cases`);
+  });
+
+  it("fails when checked mode skips the FunctionGraph's integrity check", () => {
+    withPatch(FunctionGraph.prototype, "checkIntegrity", () => {}, () => assertCaught(checks(), /^checked mode missed the rewire corruption: input \d+ of .* assigned a constant directly/));
+  });
+
+  it("fails when the DestroyHandler's consistency check trusts its own state", () => {
+    withPatch(DestroyHandler.prototype, "checkConsistency", () => {}, () => assertCaught(checks(), /^checked mode missed the (unheard-by-destroyhandler|unheard-by-all|rewire) corruption/));
+  });
+
+  it("fails when verification is skipped whenever no callback was heard (a mutation no feature heard)", () => {
+    const verify = CheckedFeature.prototype.verify;
+    withPatch(CheckedFeature.prototype, "verify", function (this: CheckedFeature, ...args: Parameters<CheckedFeature["verify"]>) {
+      if (!(this as unknown as { dirty: boolean }).dirty) return;
+      verify.apply(this, args);
+    }, () => assertCaught(checks(), /^checked mode missed the (rewire|unheard-by-all) corruption: input \d+ of .* (assigned a constant directly|rewired with no feature listening): checked mode let the rewrite xgrad_corrupt_(rewire|unheard_by_all) through/));
+  });
+
+  it("fails when the types of touched nodes are not re-inferred", () => {
+    withPatch(CheckedFeature.prototype, "onChangeInput", function (this: CheckedFeature) {
+      (this as unknown as { dirty: boolean }).dirty = true;
+    }, () => assertCaught(checks(), /^checked mode missed the retype corruption: input \d+ of .* replaced by a constant of shape .* with the type check off/));
+  });
+
+  it("fails when the merge promise is blind to equal nodes, or to equal constants", () => {
+    const blind = (what: RegExp): typeof verifyPostconditions => (fg, q) => {
+      try {
+        verifyPostconditions(fg, q);
+      } catch (e) {
+        if (e instanceof InvariantError && what.test(e.message)) return;
+        throw e;
+      }
+    };
+    assertCaught(checks(blind(/equal nodes left unmerged/)), /^checked mode missed the unmerge corruption: a fresh copy of .* the FAST_RUN postconditions passed without reporting the merge promise \(equal nodes\)/);
+    assertCaught(checks(blind(/equal constants left unmerged/)), /^checked mode missed the constant-copy corruption: an equal copy of the constant .* the FAST_RUN postconditions passed without reporting the merge promise \(equal constants\)/);
+  });
+
+  it("runs in the suite on a seeded quarter of the cases, on rewrite-soundness's graph, with the verdict it gives alone", async () => {
+    const cases = fc.sample(caseArbitrary({}), { seed: 5151, numRuns: 40 }).map((g) => g.case);
+    const on = cases.filter((c) => sensitivityScheduled(caseSeed(c)));
+    assert.ok(on.length >= 4 && on.length <= 18, `${on.length} of 40 scheduled`);
+    for (const c of on.slice(0, 3)) {
+      const suite = (await runProperties(c, { properties: ["rewrite-soundness", "checked-sensitivity"] })).verdict.checks.find((k) => k.property === "checked-sensitivity");
+      const alone = (await runProperties(c, { properties: ["checked-sensitivity"] })).verdict.checks.find((k) => k.property === "checked-sensitivity");
+      assert.deepEqual(suite, alone);
+    }
+    const off = cases.find((c) => !sensitivityScheduled(caseSeed(c)));
+    assert.ok(off !== undefined);
+    const r = await runProperties(off, { properties: ["rewrite-soundness", "checked-sensitivity"] });
+    assert.equal(r.verdict.checks.filter((k) => k.property === "checked-sensitivity").length, 0);
+  });
+});
