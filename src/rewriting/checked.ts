@@ -18,7 +18,6 @@ import { Composite, Elemwise } from "../tensor/elemwise.js";
 import { Alloc } from "../tensor/shape.js";
 import type { RewriteContext, TransformChecker } from "./engine.js";
 import { DestroyHandler } from "./destroyhandler.js";
-import { findUnmergedDuplicates } from "./merge.js";
 import type { Mode, Query } from "./db.js";
 
 /**
@@ -276,6 +275,94 @@ function isZeroFill(v: Variable): boolean {
   return flat.length > 0 && flat.every((x) => x === 0);
 }
 
+/**
+ * Pairs of equal nodes left unmerged: equal ops on the same inputs with comparable output types,
+ * except a pair whose outputs are each overwritten in place by a node of their own (one buffer
+ * cannot have two destroyers, so no merge can join them). Restated from the merge contract, not
+ * with the merge pass's helper or the DestroyHandler's index, which the pass's own guard reads:
+ * a guard that skipped too much would otherwise excuse exactly the pairs it skipped.
+ */
+function unmergedPairs(fg: FunctionGraph): [Apply, Apply][] {
+  const buckets = new Map<string, Apply[]>();
+  const out: [Apply, Apply][] = [];
+  for (const n of fg.applyNodes) {
+    const key = `${n.op.toString()}|${n.inputs.length}`;
+    const bucket = buckets.get(key) ?? [];
+    for (const m of bucket) {
+      if (!m.op.equals(n.op) || m.inputs.some((v, i) => v !== n.inputs[i])) continue;
+      const bothDestroyed = n.outputs.some((o, k) => directDestroyers(fg, o).length > 0 && directDestroyers(fg, m.outputs[k]).length > 0);
+      const comparable = n.outputs.every((o, k) => o.type.isSuper(m.outputs[k].type) || m.outputs[k].type.isSuper(o.type));
+      if (!bothDestroyed && comparable) out.push([m, n]);
+    }
+    bucket.push(n);
+    buckets.set(key, bucket);
+  }
+  return out;
+}
+
+/**
+ * The input slots of `node` that an in-place version of it may overwrite, restated from the
+ * DestroyHandler's contract (`inplaceCandidates`) from the graph alone (view maps, destroy maps,
+ * clients), so that a candidate filter that proposes too little is seen: asking the handler's own
+ * filter which slots it should have proposed could never disagree with it. A slot qualifies when
+ * the tree of views it belongs to (its foundation and every transitive view of it) is no
+ * constant, holds no graph input or output, is not already overwritten by another node, and is
+ * read by no one but `node` (a pure view inside the tree counts through its own readers), and
+ * `node` reads that tree through this slot only; one slot per tree.
+ */
+function writableSlots(fg: FunctionGraph, node: Apply): number[] {
+  const viewed = (v: Variable): Variable | null => {
+    const o = v.owner;
+    if (o === null) return null;
+    const m = o.op.viewMap[o.outputs.indexOf(v)];
+    return m !== undefined && m.length > 0 ? o.inputs[m[0]] : null;
+  };
+  const foundation = (v: Variable): Variable => {
+    let r = v;
+    for (let p = viewed(r); p !== null; p = viewed(r)) r = p;
+    return r;
+  };
+  const treeOf = (root: Variable): Set<Variable> => {
+    const tree = new Set<Variable>([root]);
+    const stack = [root];
+    while (stack.length > 0) {
+      const v = stack.pop() as Variable;
+      for (const [c] of fg.clients.get(v) ?? []) {
+        c.outputs.forEach((o, k) => {
+          const m = c.op.viewMap[k];
+          if (m !== undefined && m.length > 0 && c.inputs[m[0]] === v && !tree.has(o)) {
+            tree.add(o);
+            stack.push(o);
+          }
+        });
+      }
+    }
+    return tree;
+  };
+  const fixed = new Set<Variable>([...fg.inputs, ...fg.outputs]);
+  const overwritten = new Set<Variable>();
+  for (const n of fg.applyNodes) for (const d of Object.values(n.op.destroyMap)) for (const i of d) overwritten.add(foundation(n.inputs[i]));
+  const taken = new Set<Variable>();
+  const slots: number[] = [];
+  node.inputs.forEach((v, j) => {
+    const root = foundation(v);
+    if (taken.has(root) || root instanceof Constant || overwritten.has(root)) return;
+    const tree = treeOf(root);
+    for (const t of tree) {
+      if (fixed.has(t)) return;
+      for (const [reader] of fg.clients.get(t) ?? []) {
+        if (reader === node) continue;
+        const pureView = reader.outputs.every((o, k) => (reader.op.viewMap[k]?.length ?? 0) > 0 && tree.has(o));
+        if (!pureView) return;
+      }
+    }
+    if (node.inputs.some((w, k) => k !== j && tree.has(w))) return;
+    taken.add(root);
+    slots.push(j);
+  });
+  return slots;
+}
+
 /** The nodes that overwrite `v` itself in place (not a view of it), from their ops' destroy maps. */
 function directDestroyers(fg: FunctionGraph, v: Variable): Apply[] {
   const out: Apply[] = [];
@@ -403,7 +490,7 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
     throw new InvariantError(`checked mode: ${mode} broke its promise ${promise}: ${what}`);
   };
   if (promises.includes("merge")) {
-    const dup = findUnmergedDuplicates(fg).filter(([m, n]) => !mergeVetoed(fg, m, n));
+    const dup = unmergedPairs(fg).filter(([m, n]) => !mergeVetoed(fg, m, n));
     if (dup.length > 0) broke("merge", `${dup.length} pair(s) of equal nodes left unmerged, first ${dup[0][0].toString()} and ${dup[0][1].toString()} (same op, same inputs)`);
     const seen = new Map<string, Constant>();
     for (const v of fg.variables) {
@@ -434,8 +521,8 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
       broke(
         "inplace",
         missed.veto === null
-          ? `${missed.node.toString()} could write into input ${missed.slot} (the DestroyHandler proposes it and accepts the write) but was left out of place`
-          : `the DestroyHandler proposes input ${missed.slot} of ${missed.node.toString()} for an in-place write but its validation rejects it (${missed.veto}): the candidate filter and validation disagree`,
+          ? `${missed.node.toString()} could write into input ${missed.slot} (no other reader, nothing protected or already overwritten in its tree of views, and validation accepts the write) but was left out of place`
+          : `input ${missed.slot} of ${missed.node.toString()} may be overwritten by the in-place contract (no other reader, nothing protected or already overwritten in its tree of views) but validation rejects it (${missed.veto}): the candidate contract and validation disagree`,
       );
     }
   }
@@ -542,7 +629,7 @@ function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; sl
   try {
     for (const node of fg.toposort()) {
       if (!canWriteInPlace(node)) continue;
-      for (const slot of dh.inplaceCandidates(node)) {
+      for (const slot of writableSlots(fg, node)) {
         const variant = inplaceVariant(node, slot);
         if (variant === null) continue;
         return { node, slot, veto: vetoOf(fg, node.outputs.map((o, k) => [o, variant.outputs[k]] as const), "checked: inplace postcondition") };

@@ -296,7 +296,7 @@ describe("checked mode: pipeline postconditions (what a mode promises beyond val
     );
   });
 
-  it("a DestroyHandler whose validation vetoes a slot its own candidate filter proposes is named (each layer alone would mask the other)", () => {
+  it("a DestroyHandler whose validation vetoes a slot the in-place contract allows is named (each layer alone would mask the other)", () => {
     const v = x();
     const out = add(exp(sum(v)), mul(sum(v), constant(2)));
     type Patchable = { onValidate(fg: FunctionGraph): void; destroyersOf(v: Variable): Apply[] };
@@ -312,7 +312,7 @@ describe("checked mode: pipeline postconditions (what a mode promises beyond val
       compile([v], [out], { mode: "FAST_RUN" });
       assert.throws(
         () => compile([v], [out], { mode: "FAST_RUN", checked: true }),
-        (e: Error) => e instanceof InvariantError && /proposes input 0 of .* but its validation rejects it \(test: every in-place write vetoed\): the candidate filter and validation disagree/.test(e.message),
+        (e: Error) => e instanceof InvariantError && /input 0 of .* may be overwritten by the in-place contract .* but validation rejects it \(test: every in-place write vetoed\): the candidate contract and validation disagree/.test(e.message),
       );
     } finally {
       proto.onValidate = orig;
