@@ -221,7 +221,10 @@ export class DestroyHandler implements Feature {
         );
       }
       m.delete(node);
-      if (m.size === 0 && !fg.variables.has(v)) this.clients.delete(v);
+      // An empty entry means "no readers", like no entry at all (every reader of the map treats
+      // it so), so it is dropped at once. Waiting until v leaves the graph never happened: the
+      // graph fires onPrune before it unlinks the pruned node's inputs, so v is still there.
+      if (m.size === 0) this.clients.delete(v);
     }
     node.outputs.forEach((o, k) => {
       const j = viewedInput(node, k);
