@@ -14,6 +14,7 @@
  * | `grad-of-pullback` | `grad(c, wrt, {gradStrategy: "perNode"})` for c = Σ_i sum(u_i ⊙ g_i) (every output of the lazy gradient's Pullback node read) and c = sum(u_k ⊙ g_k) (one read), g = lazy `grad(cost, wrt)`, u seeded random weights: the per-node driver on a node with several outputs, which nothing else builds | the same with `gradStrategy: "lazy"` (the path `second-order` judges against finite differences): values, and which wrt are disconnected |
  * | `undefined-index` | `grad(cost + sum(gather(x, cast(index, int64))), [index, ...wrt])` (and with `+ 1.5·sum(index)`, a float path too), lazy, perNode and lowerThenGrad, with and without `disconnectedInputs: "ignore"`; `grad` of the same cost without the index among the wrt | the spec ("an index input is undefined: a clear error, not a silent zero"): each must raise a GradError calling the index's gradient undefined; the other wrt's gradients against the same gather by a constant index array |
  * | `rule-contract` | the driver's checks on what a rule returns: one real rule of the lowered cost's graph (a node between a wrt and the cost) broken through `options.ruleFor` in nine ways (properties/ruleContract.ts), a second one on a named input of two dims or more for the dims-order case | the contract: a GradError naming the op, `options.ruleFor`, the input and its dims, dtype or shape; a warning naming them for a dropped term from an op without a `connectionPattern`; for a term only in another dims order, the gradients of the same `grad` with the real rule through the same hook, compiled in NONE |
+ * | `pushforward-options` | `pushforward` around a user's op without a forward rule (`OpaqueScale`, y = 1.5 · cost; properties/pushforwardOptions.ts) with `useOpPushforward` "require", true and the default; true on the cost itself; `hessianVectorProduct` with single variables and `method: "reverse"` named | the documentation: "require" raises naming the op; true falls back to the double pullback (`onDerivation`) with the default's J u; the cost alone sweeps, and y's J u is 1.5 times its; the list form's H v |
  *
  * The cut graph is the key to the first two: in it v is an ordinary input, so its gradient and
  * the gradients with v held fixed come from the plain driver on a root, a path the other
@@ -33,11 +34,13 @@
  * generated cases it runs on fuse at least one Composite) and 2 to `grad-of-pullback` (~6 ms,
  * ~1.7 times one-compile: the lazy gradient, four outer gradients, one NONE compile that expands
  * nested Pullback nodes), 2 to `undefined-index` (twelve gradient calls that mostly raise
- * early, one NONE compile) and 2 to `rule-contract` (~3 ms: ten gradients of the lowered cost,
- * most raising at the broken node, one NONE compile): ~1 ms per case on average, 4.2% of the suite's time in-process on 150
+ * early, one NONE compile), 2 to `rule-contract` (~3 ms: ten gradients of the lowered cost,
+ * most raising at the broken node, one NONE compile) and 2 to `pushforward-options` (~10 ms
+ * under load, about one-compile's: four pushforwards, two Hessian-vector products, one NONE
+ * compile): ~1 ms per case on average, 4.2% of the suite's time in-process on 150
  * generated cases, against 3.8% before `grad-of-pullback` (the last four measured relative to
  * `jacobian` and `one-compile`, in CPU time, under load). The structure checks count
- * Pullback nodes among gradients the claims build anyway. On the other 33 slots it records no check (the journal's
+ * Pullback nodes among gradients the claims build anyway. On the other 31 slots it records no check (the journal's
  * "not run"), which is not an inconclusive verdict. A scheduled group that does not apply passes
  * its turn to the next group. The schedule is a pure function of the case, so
  * `xgrad check` reproduces a fuzz verdict exactly. "all" runs every claim: the default when
@@ -53,7 +56,7 @@ import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
 import { type GradOptions, type PullbackOptions, grad, lowerThenGrad, pullback } from "../src/grad/driver.js";
 import { jacobian } from "../src/grad/jacobian.js";
-import { pushforward } from "../src/grad/pushforward.js";
+import { hessianVectorProduct, pushforward } from "../src/grad/pushforward.js";
 import { PullbackOp, graphSignature } from "../src/grad/lazy.js";
 import { GradError } from "../src/errors.js";
 import { type RewriteGraphOptions, rewriteGraph } from "../src/rewriting/db.js";
@@ -68,9 +71,10 @@ import { mulberry32 } from "../oracles/finiteDiff.js";
 import { type ArrayComparison, compareArrays, compareRecords, derivationMismatch, toArrayValue } from "./compare.js";
 import type { ArrayValue } from "./types.js";
 import { ruleContractClaim } from "./ruleContract.js";
+import { pushforwardOptionsClaim } from "./pushforwardOptions.js";
 
 /** The claims, in rotation order. */
-export const COMPOSITION_CLAIMS = ["interior-wrt", "consider-constant", "one-compile", "jacobian", "known-grads", "disconnected", "rewritten-grad", "grad-of-pullback", "undefined-index", "rule-contract"] as const;
+export const COMPOSITION_CLAIMS = ["interior-wrt", "consider-constant", "one-compile", "jacobian", "known-grads", "disconnected", "rewritten-grad", "grad-of-pullback", "undefined-index", "rule-contract", "pushforward-options"] as const;
 
 /** One claim of the property. */
 export type CompositionClaim = (typeof COMPOSITION_CLAIMS)[number];
@@ -79,13 +83,13 @@ export type CompositionClaim = (typeof COMPOSITION_CLAIMS)[number];
  * Claim groups that share their expensive part: interior-wrt and consider-constant are judged
  * against the same cut graph, in one compile. Scheduling is over groups.
  */
-const GROUPS: readonly (readonly CompositionClaim[])[] = [["jacobian"], ["interior-wrt", "consider-constant"], ["one-compile"], ["known-grads"], ["disconnected"], ["rewritten-grad"], ["grad-of-pullback"], ["undefined-index"], ["rule-contract"]];
+const GROUPS: readonly (readonly CompositionClaim[])[] = [["jacobian"], ["interior-wrt", "consider-constant"], ["one-compile"], ["known-grads"], ["disconnected"], ["rewritten-grad"], ["grad-of-pullback"], ["undefined-index"], ["rule-contract"], ["pushforward-options"]];
 
 /**
  * Slots (of {@link SLOTS}) per group in the suite, in GROUPS order; the rest run nothing. A new
  * group goes last, so the slots of the earlier groups (and every earlier seed's group) stay put.
  */
-export const SCHEDULE: readonly number[] = [8, 5, 3, 3, 3, 3, 2, 2, 2];
+export const SCHEDULE: readonly number[] = [8, 5, 3, 3, 3, 3, 2, 2, 2, 2];
 
 /** The number of schedule slots a case seed is reduced to. */
 export const SLOTS = 64;
@@ -129,6 +133,9 @@ export interface CompositionEngine {
   readonly gradWith: (cost: Variable, wrt: readonly Variable[], options: GradOptions) => (Variable | Disconnected | null)[];
   /** `rewriteGraph` (the graph `rewritten-grad` differentiates with `grad`). */
   readonly rewrite: (outputs: readonly Variable[], options: RewriteGraphOptions) => Variable[];
+  /** `pushforward` and `hessianVectorProduct` as `pushforward-options` calls them. */
+  readonly pushforward: typeof pushforward;
+  readonly hessianVectorProduct: typeof hessianVectorProduct;
 }
 
 /** The real engine. */
@@ -138,6 +145,8 @@ export const ENGINE: CompositionEngine = {
   jacobian: (expression, wrt, options) => jacobian(expression, wrt, options),
   gradWith: (cost, wrt, options) => grad(cost, wrt, options),
   rewrite: (outputs, options) => rewriteGraph(outputs, options),
+  pushforward,
+  hessianVectorProduct,
 };
 
 /** What the property needs from the runner. */
@@ -221,6 +230,7 @@ class ClaimContext {
     if (claims[0] === "disconnected") return [this.guard("disconnected", "building or running the disconnected-input gradients", () => this.disconnectedClaim())];
     if (claims[0] === "rewritten-grad") return [this.guard("rewritten-grad", "rewriting the cost or building or running its gradients", () => this.rewrittenGradClaim())];
     if (claims[0] === "grad-of-pullback") return [this.guard("grad-of-pullback", "building or running the gradients through the lazy gradient's Pullback node", () => this.gradOfPullbackClaim())];
+    if (claims[0] === "pushforward-options") return [this.guard("pushforward-options", "building or running the pushforwards through OpaqueScale", () => this.pushforwardOptions())];
     if (claims[0] === "rule-contract") return [this.guard("rule-contract", "breaking a pullback rule through options.ruleFor", () => this.ruleContract())];
     if (claims[0] === "undefined-index") return [this.guard("undefined-index", "building or running the gradients through a computed integer index", () => this.undefinedIndexClaim())];
     return [this.guard("jacobian", "building or running the jacobian", () => this.jacobianClaim())];
@@ -895,6 +905,16 @@ class ClaimContext {
    *    cost + sum(gather(x, d, j)) with the constant index array j: the undefined term stays on
    *    its own path and x's gradient gets the scatter of the gather. One NONE compile.
    */
+  /** See properties/pushforwardOptions.ts. */
+  private pushforwardOptions(): ClaimOutcome {
+    const claim = "pushforward-options";
+    const r = pushforwardOptionsClaim({ built: this.input.built, rand: this.rand(0x9f0a7), rtol: this.input.rtol, slack: this.input.slack ?? 0, pushforward: this.engine.pushforward, hessianVectorProduct: this.engine.hessianVectorProduct });
+    if (r.status === "skip") return { claim, status: "skip", reason: r.reason };
+    if (r.status === "pass") return { claim, ...r };
+    const cmp = r.comparison;
+    return { claim, status: "fail", reason: `pushforward-options: ${r.reason}`, maxAbsErr: cmp?.maxAbsErr ?? Infinity, maxRelErr: cmp?.maxRelErr ?? Infinity, ...(cmp === undefined ? {} : nf(cmp)) };
+  }
+
   /** See properties/ruleContract.ts. */
   private ruleContract(): ClaimOutcome {
     const claim = "rule-contract";

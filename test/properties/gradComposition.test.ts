@@ -31,7 +31,11 @@
  * - a driver that lets a broken rule through (ignores it, or accepts a term of another float
  *   dtype), crashes on it with a TypeError, raises without naming where the rule came from,
  *   aligns a named term by position, or drops a DISCONNECTED term without a warning
- *   (rule-contract).
+ *   (rule-contract);
+ * - a pushforward whose "require" falls back silently, that treats `useOpPushforward: true` as
+ *   false or as "require", whose fallback for an op without a rule gives zeros, and a
+ *   hessianVectorProduct whose single-variable form differs from its list form
+ *   (pushforward-options).
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
@@ -43,6 +47,7 @@ import { ancestors, clone } from "../../src/graph/traversal.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { constant } from "../../src/tensor/basic.js";
 import { pullback } from "../../src/grad/driver.js";
+import type { HessianVectorOptions, PushforwardOptions } from "../../src/grad/pushforward.js";
 import { perNodeRule } from "../../src/grad/strategies.js";
 import { DISCONNECTED, type Op, isDisconnected } from "../../src/graph/op.js";
 import { GradError } from "../../src/errors.js";
@@ -244,6 +249,48 @@ function onZeros(rewrite: (z: Variable) => Variable): CompositionEngine {
 }
 
 const FAULTS: readonly { name: string; claim: CompositionClaim; engine: CompositionEngine; says: RegExp }[] = [
+  {
+    name: "a pushforward whose \"require\" silently falls back to the double pullback",
+    claim: "pushforward-options",
+    engine: { ...ENGINE, pushforward: ((o: never, w: never, t: never, opts?: PushforwardOptions) => ENGINE.pushforward(o, w, t, opts?.useOpPushforward === "require" ? { ...opts, useOpPushforward: true } : opts)) as CompositionEngine["pushforward"] },
+    says: /^pushforward-options: pushforward\(OpaqueScale\(cost\), wrt, u, \{useOpPushforward: "require"\}\) returned a result, but OpaqueScale has no pushforward rule/,
+  },
+  {
+    name: "a pushforward that treats useOpPushforward: true as false",
+    claim: "pushforward-options",
+    engine: { ...ENGINE, pushforward: ((o: never, w: never, t: never, opts?: PushforwardOptions) => ENGINE.pushforward(o, w, t, opts?.useOpPushforward === true ? { ...opts, useOpPushforward: false } : opts)) as CompositionEngine["pushforward"] },
+    says: /^pushforward-options: pushforward\(cost, wrt, u, \{useOpPushforward: true\}\), every op on the path having a pushforward rule, must run the sweep, but reported double-pullback/,
+  },
+  {
+    name: "a pushforward that treats useOpPushforward: true as \"require\" (no fallback)",
+    claim: "pushforward-options",
+    engine: { ...ENGINE, pushforward: ((o: never, w: never, t: never, opts?: PushforwardOptions) => ENGINE.pushforward(o, w, t, opts?.useOpPushforward === true ? { ...opts, useOpPushforward: "require" } : opts)) as CompositionEngine["pushforward"] },
+    says: /^pushforward-options: pushforward\(OpaqueScale\(cost\), wrt, u, \{useOpPushforward: true\}\) raised instead of falling back to the double pullback/,
+  },
+  {
+    name: "a pushforward whose fallback for an op without a rule gives zeros",
+    claim: "pushforward-options",
+    engine: {
+      ...ENGINE,
+      pushforward: ((o: Variable, w: readonly Variable[], t: readonly Variable[], opts?: PushforwardOptions) => {
+        const r = ENGINE.pushforward(o, w, t, opts) as Variable;
+        return opts?.useOpPushforward === true && o.owner?.op.name === "OpaqueScale" ? pmul(r, 0) : r;
+      }) as CompositionEngine["pushforward"],
+    },
+    says: /^pushforward-options: pushforward\(OpaqueScale\(cost\), wrt, u, \{useOpPushforward: true\}\) disagrees with the default pushforward/,
+  },
+  {
+    name: "a hessianVectorProduct whose single-variable form differs from its list form",
+    claim: "pushforward-options",
+    engine: {
+      ...ENGINE,
+      hessianVectorProduct: ((c: Variable, w: Variable | readonly Variable[], v: Variable | readonly Variable[], o?: HessianVectorOptions) => {
+        if (w instanceof Variable) return scale2(ENGINE.hessianVectorProduct(c, w, v as Variable, o));
+        return ENGINE.hessianVectorProduct(c, w, v as readonly Variable[], o);
+      }) as CompositionEngine["hessianVectorProduct"],
+    },
+    says: /^pushforward-options: hessianVectorProduct\(cost, [xu], v, \{method: "reverse"\}\) disagrees with hessianVectorProduct\(cost, \[[xu]\], \[v\]\)/,
+  },
   {
     name: "a driver that ignores a broken rule and differentiates as if it were right",
     claim: "rule-contract",
@@ -841,8 +888,8 @@ describe("grad-composition", function () {
     });
   }
 
-  it("the suite's schedule: deterministic, 31 in 64 cases, every group reachable", () => {
-    assert.equal(SCHEDULE.reduce((a, k) => a + k, 0), 31);
+  it("the suite's schedule: deterministic, 33 in 64 cases, every group reachable", () => {
+    assert.equal(SCHEDULE.reduce((a, k) => a + k, 0), 33);
     assert.equal(SCHEDULE.length, COMPOSITION_CLAIMS.length - 1, "one group per claim, the cut-graph pair sharing one");
     assert.equal(SCHEDULE.reduce((a, k) => a + k, 0) <= SLOTS, true);
     const counts = SCHEDULE.map(() => 0).concat([0]);
