@@ -1,5 +1,6 @@
 /**
- * The `checked-sensitivity` property: checked mode sees what it promises to see.
+ * The `checked-sensitivity` property: checked mode sees what it promises to see (and the engine
+ * records what it promises to record).
  *
  * Every other property trusts checked mode: rewrite-soundness and shape-erasure compile in
  * checked FAST_RUN, the fault zoo's rewriter faults (#4, #5, #6) are found through it, and a
@@ -22,10 +23,14 @@
  * | `retype` | gives a node an input whose static shape contradicts the node's recorded output type (the type check turned off, as a careless rewrite would) | the types of that node: makeNode rejects its inputs or infers another type |
  * | `unmerge` | gives one reader of a node a fresh equal node (announced, valid) | after the pipeline: the merge promise (equal nodes left unmerged) |
  * | `constant-copy` | gives one reader of a shared constant an equal copy (announced, valid) | after the pipeline: the merge promise (equal constants left unmerged) |
+ * | `failing-transform` | throws an ordinary error, under `onOptError: "ignore"` | nothing: no invariant broke; the engine records one failure naming the rewrite and the graph is as it was (integrity, a full DestroyHandler rebuild) |
+ * | `rejected-replacement` | returns a replacement of a contradicting static shape, under "ignore" | the same: the replacement refused, recorded, the graph intact |
  *
- * The first four are judged by checked mode's per-rewrite verification, the last two by its
- * postconditions; an announced, valid rewrite (the last two) must pass the per-rewrite checks,
- * or checked mode would cry wolf. Whether a `retype` target's type really changes is decided
+ * The first four are judged by checked mode's per-rewrite verification, the next two by its
+ * postconditions; an announced, valid rewrite (those two) must pass the per-rewrite checks, or
+ * checked mode would cry wolf. The last two are no broken invariant at all, but the failures
+ * `onOptError` "warn" and "ignore" exist for: checked mode must stay quiet, and the engine must
+ * record the failure and leave the graph as it was. Whether a `retype` target's type really changes is decided
  * here from the op's own `makeNode` and a plain comparison of static shapes, not with checked
  * mode's `typesCompatible`, so the two sides do not share the code under test.
  *
@@ -44,23 +49,26 @@ import { InvariantError } from "../src/errors.js";
 import { MODE_TAGS } from "../src/rewriting/db.js";
 import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
 import { verifyPostconditions } from "../src/rewriting/checked.js";
-import { RewriteContext, nodeRewriter, outToIn } from "../src/rewriting/engine.js";
+import { RewriteContext, type RewriteResult, nodeRewriter, outToIn } from "../src/rewriting/engine.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 
 /** The corruptions, in the order they are tried. */
-export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "unmerge", "constant-copy"] as const;
+export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "unmerge", "constant-copy", "failing-transform", "rejected-replacement"] as const;
 export type Corruption = (typeof CORRUPTIONS)[number];
 
 /** How one corruption is applied and judged. */
 interface Plan {
   /** What the target is, for messages. */
   readonly what: string;
-  /** The body of the corrupting rewrite (run on the target node; returns no replacement). */
-  readonly corrupt: (fg: FunctionGraph, node: Apply) => void;
-  /** What checked mode's message must match, and where it must come from. */
-  readonly expect: { readonly when: "rewrite" | "postconditions"; readonly says: RegExp; readonly means: string };
+  /** The body of the corrupting rewrite (run on the target node): no replacement, or a bad one. */
+  readonly corrupt: (fg: FunctionGraph, node: Apply) => RewriteResult | void;
+  /**
+   * What must happen: checked mode's message (from the rewrite, or from the postconditions), or,
+   * for an ordinary failure under `onOptError: "ignore"`, a recorded failure and an intact graph.
+   */
+  readonly expect: { readonly when: "rewrite" | "postconditions" | "recorded"; readonly says: RegExp; readonly means: string };
 }
 
 /** A seeded corruption plan for a target in `fg`, or null when the graph has no fitting target. */
@@ -211,6 +219,35 @@ const PLANNERS: Readonly<Record<Corruption, Planner>> = {
       },
     };
   },
+  "failing-transform": (fg, rand) => {
+    const node = pick(nodesOf(fg), rand);
+    if (node === null) return null;
+    return {
+      node,
+      plan: {
+        what: `a transform on ${node.op.toString()} that throws an ordinary error under onOptError "ignore"`,
+        corrupt: () => {
+          throw new Error("xgrad: a deliberately failing transform");
+        },
+        expect: { when: "recorded", says: /^rewrite xgrad_corrupt_failing_transform on .*: xgrad: a deliberately failing transform/, means: "a recorded failure naming the rewrite, and the graph as it was" },
+      },
+    };
+  },
+  "rejected-replacement": (fg, rand) => {
+    const cands = nodesOf(fg).filter((n) => n.outputs.length === 1 && n.outputs[0].type.ndim > 0 && knownShape(n.outputs[0].type) !== null);
+    const node = pick(cands, rand);
+    if (node === null) return null;
+    const t = node.outputs[0].type;
+    const shape = (knownShape(t) as number[]).map((n, k) => (k === 0 ? n + 1 : n));
+    return {
+      node,
+      plan: {
+        what: `${node.op.toString()} (${t.toString()}) replaced by a constant of shape (${shape.join(", ")}) under onOptError "ignore"`,
+        corrupt: () => [new Constant(t.withShape(shape), NDArray.zeros(shape, t.dtype))],
+        expect: { when: "recorded", says: /^rewrite xgrad_corrupt_rejected_replacement on .*: .*cannot replace/, means: "a recorded failure naming the rewrite, and the graph as it was" },
+      },
+    };
+  },
 };
 
 /**
@@ -263,17 +300,36 @@ export function corruptAndJudge(fg: FunctionGraph, seed: number, which: readonly
     const rw = nodeRewriter(name, null, (gg, n) => {
       if (n !== target || done) return null;
       done = true;
-      plan.corrupt(gg, n);
-      return null;
+      return plan.corrupt(gg, n) ?? null;
     });
     let error: unknown = null;
+    const recorded = plan.expect.when === "recorded";
+    const ctx = new RewriteContext({ checked: true, onOptError: recorded ? "ignore" : "raise" });
+    const before = recorded ? [...g.applyNodes] : [];
     try {
-      outToIn([rw]).apply(g, new RewriteContext({ checked: true, onOptError: "raise" }));
+      outToIn([rw]).apply(g, ctx);
     } catch (e) {
       error = e;
     }
     const said = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e));
     if (!done) return { corruption, status: "skip", detail: `the walk never reached the target ${target.op.toString()}` };
+    if (recorded) {
+      // Not an invariant broken: an ordinary failure, which "ignore" records and reverts.
+      if (error !== null) return { corruption, status: "missed", detail: `${plan.what}: the failure escaped instead of being recorded: ${said(error)}` };
+      const failures = ctx.report.failures;
+      if (failures.length !== 1 || failures[0].rewrite !== name || !plan.expect.says.test(failures[0].error.message)) {
+        return { corruption, status: "missed", detail: `${plan.what}: expected ${plan.expect.means}, got ${failures.length} recorded failure(s)${failures.length > 0 ? `, the first: ${failures[0].rewrite}: ${failures[0].error.message.split("\n")[0]}` : ""}` };
+      }
+      const after = new Set(g.applyNodes);
+      if (after.size !== before.length || before.some((n) => !after.has(n))) return { corruption, status: "missed", detail: `${plan.what}: the graph changed (${before.length} nodes before, ${after.size} after) although the rewrite failed` };
+      try {
+        g.checkIntegrity();
+        g.getFeature(DestroyHandler)?.checkConsistency({ full: true });
+      } catch (e) {
+        return { corruption, status: "missed", detail: `${plan.what}: the failed rewrite left the graph inconsistent: ${said(e)}` };
+      }
+      return { corruption, status: "caught", detail: plan.what };
+    }
     if (plan.expect.when === "rewrite") {
       if (error === null) return { corruption, status: "missed", detail: `${plan.what}: checked mode let the rewrite ${name} through without reporting ${plan.expect.means}` };
       const ok = error instanceof InvariantError && error.message.includes(`checked mode: rewrite "${name}" on ${target.op.toString()}(`) && plan.expect.says.test(error.message);

@@ -9,7 +9,8 @@
  * - verification skipped whenever no callback was heard (what the record exists to prevent: a
  *   mutation no feature heard, a direct rewire among them);
  * - the types of touched nodes not re-inferred;
- * - the merge promise blind to equal nodes, or to equal constants.
+ * - the merge promise blind to equal nodes, or to equal constants;
+ * - an ordinary rewrite failure under onOptError "ignore" that escapes, or is dropped unrecorded.
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
@@ -17,6 +18,8 @@ import { buildCase } from "../../src/case/build.js";
 import { FunctionGraph } from "../../src/graph/fgraph.js";
 import { CheckedFeature, verifyPostconditions } from "../../src/rewriting/checked.js";
 import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
+import { RewriteContext } from "../../src/rewriting/engine.js";
+import type { Apply } from "../../src/graph/basic.js";
 import { InvariantError } from "../../src/errors.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/properties.js";
@@ -91,6 +94,17 @@ describe("checked-sensitivity", function () {
     };
     assertCaught(checks(blind(/equal nodes left unmerged/)), /^checked mode missed the unmerge corruption: a fresh copy of .* the FAST_RUN postconditions passed without reporting the merge promise \(equal nodes\)/);
     assertCaught(checks(blind(/equal constants left unmerged/)), /^checked mode missed the constant-copy corruption: an equal copy of the constant .* the FAST_RUN postconditions passed without reporting the merge promise \(equal constants\)/);
+  });
+
+  it("fails when an ordinary rewrite failure under onOptError \"ignore\" escapes, or is dropped unrecorded", () => {
+    const fail = RewriteContext.prototype.fail;
+    withPatch(RewriteContext.prototype, "fail", function (this: RewriteContext, rewrite: string, node: Apply | null, error: unknown) {
+      if (this.onOptError === "ignore") throw error;
+      fail.call(this, rewrite, node, error);
+    }, () => assertCaught(checks(), /^checked mode missed the (failing-transform|rejected-replacement) corruption: .* under onOptError "ignore": the failure escaped instead of being recorded/));
+    withPatch(RewriteContext.prototype, "fail", function (this: RewriteContext, rewrite: string, node: Apply | null, error: unknown) {
+      if (this.onOptError !== "ignore") fail.call(this, rewrite, node, error);
+    }, () => assertCaught(checks(), /^checked mode missed the (failing-transform|rejected-replacement) corruption: .* expected a recorded failure naming the rewrite, and the graph as it was, got 0 recorded failure\(s\)/));
   });
 
   it("runs in the suite on a seeded quarter of the cases, on rewrite-soundness's graph, with the verdict it gives alone", async () => {
