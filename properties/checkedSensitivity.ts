@@ -25,6 +25,7 @@
  * | `constant-copy` | gives one reader of a shared constant an equal copy (announced, valid) | after the pipeline: the merge promise (equal constants left unmerged) |
  * | `failing-transform` | throws an ordinary error, under `onOptError: "ignore"` | nothing: no invariant broke; the engine records one failure naming the rewrite and the graph is as it was (integrity, a full DestroyHandler rebuild) |
  * | `rejected-replacement` | returns a replacement of a contradicting static shape, under "ignore" | the same: the replacement refused, recorded, the graph intact |
+ * | `exclude` (a quarter of the cases: a compile) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}) | checked mode accepts the smaller pipeline, and no excluded pass ran |
  *
  * The first four are judged by checked mode's per-rewrite verification, the next two by its
  * postconditions; an announced, valid rewrite (those two) must pass the per-rewrite checks, or
@@ -56,7 +57,57 @@ import type { Check } from "./types.js";
 
 /** The corruptions, in the order they are tried. */
 export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "unmerge", "constant-copy", "failing-transform", "rejected-replacement"] as const;
-export type Corruption = (typeof CORRUPTIONS)[number];
+export type Corruption = (typeof CORRUPTIONS)[number] | "exclude";
+
+/**
+ * What a FAST_RUN compile may be told to leave out (a pass name or a tag), with the passes that
+ * must then not run: restated from the pipeline's documentation (docs/architecture.md), not from
+ * the database's registrations or checked mode's table.
+ */
+export const EXCLUDES: Readonly<Record<string, readonly string[]>> = {
+  merge: ["merge1", "merge1.1", "merge2", "merge3"],
+  fusion: ["elemwise_fusion"],
+  inplace: ["inplace"],
+  fast_compile: ["merge1", "merge1.1", "canonicalize"],
+  fast_run: ["merge1", "merge1.1", "canonicalize", "stabilize", "specialize", "elemwise_fusion", "merge2", "inplace", "merge3"],
+  canonicalize: ["canonicalize"],
+  stabilize: ["stabilize"],
+  specialize: ["specialize"],
+  elemwise_fusion: ["elemwise_fusion"],
+  merge1: ["merge1"],
+  "merge1.1": ["merge1.1"],
+  merge2: ["merge2"],
+  merge3: ["merge3"],
+};
+
+/** Whether a case (by its seed) also runs the `exclude` scenario: a quarter of the property's cases (it costs a compile). */
+export function excludeScheduled(seed: number): boolean {
+  return ((Math.imul((seed ^ 0x1b873593) >>> 0, 0xcc9e2d51) >>> 13) & 3) === 0;
+}
+
+/**
+ * The case compiled in checked FAST_RUN without one seeded pass or tag: checked mode must accept
+ * the smaller pipeline (its pass list and promises minus what was left out), and none of the
+ * passes left out may run.
+ */
+export function excludeScenario(b: BuiltCase, seed: number): CorruptionOutcome {
+  const names = Object.keys(EXCLUDES);
+  const ex = names[Math.floor(mulberry32((seed ^ 0x5ca1ab1e) >>> 0)() * names.length)];
+  const corruption = "exclude";
+  const what = `the case compiled in checked FAST_RUN with exclude: ["${ex}"]`;
+  const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
+  try {
+    const gs = b.wrt.length > 0 ? grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
+    compile([...b.inputs.values()], [...b.nodes.values(), ...gs], { mode: "FAST_RUN", checked: true, onOptError: "raise", exclude: [ex], ctx });
+  } catch (e) {
+    // Either checked mode refused a pipeline the caller may ask for, or it caught the engine
+    // ignoring the exclude (its pass list): both are findings, and the message tells which.
+    return { corruption, status: "missed", detail: `${what} failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
+  }
+  const ran = EXCLUDES[ex].filter((p) => ctx.passesRun.includes(p));
+  if (ran.length > 0) return { corruption, status: "missed", detail: `${what}: ${ran.join(", ")} ran anyway, and checked mode did not say so` };
+  return { corruption, status: "caught", detail: what };
+}
 
 /** How one corruption is applied and judged. */
 interface Plan {
@@ -111,7 +162,7 @@ function unheard(fg: FunctionGraph, which: (f: Feature) => boolean, body: () => 
   }
 }
 
-const PLANNERS: Readonly<Record<Corruption, Planner>> = {
+const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
   rewire: (fg, rand) => {
     const s = pick(constantSlots(fg), rand);
     if (s === null) return null;
@@ -287,7 +338,7 @@ export interface CorruptionOutcome {
  * Apply each corruption to a clone of `fg` (a graph after a checked FAST_RUN pipeline) and judge
  * checked mode's answer. `seed` draws the targets.
  */
-export function corruptAndJudge(fg: FunctionGraph, seed: number, which: readonly Corruption[] = CORRUPTIONS, postconditions: typeof verifyPostconditions = verifyPostconditions): CorruptionOutcome[] {
+export function corruptAndJudge(fg: FunctionGraph, seed: number, which: readonly (typeof CORRUPTIONS)[number][] = CORRUPTIONS, postconditions: typeof verifyPostconditions = verifyPostconditions): CorruptionOutcome[] {
   const query = { include: MODE_TAGS.FAST_RUN };
   return which.map((corruption, idx): CorruptionOutcome => {
     const g = fg.clone();
@@ -373,6 +424,7 @@ export function checkedSensitivityCheck(b: BuiltCase, seed: number, graph: () =>
     return { property, status: "inconclusive", reason: `the uncorrupted checked FAST_RUN compile failed (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
   }
   const outcomes = corruptAndJudge(fg, seed, CORRUPTIONS, postconditions);
+  if (excludeScheduled(seed)) outcomes.push(excludeScenario(b, seed));
   const missed = outcomes.find((o) => o.status === "missed");
   if (missed !== undefined) return { property, status: "fail", reason: `checked mode missed the ${missed.corruption} corruption: ${missed.detail}`, maxAbsErr: Infinity, maxRelErr: Infinity };
   const caught = outcomes.filter((o) => o.status === "caught").map((o) => o.corruption);

@@ -19,7 +19,8 @@
  * Values are compared at the case's point with random tangents, compiled in NONE.
  */
 import { Apply, type Variable, makeVariable } from "../src/graph/basic.js";
-import { type GradTerm, Op } from "../src/graph/op.js";
+import { type GradTerm, Op, isDisconnected } from "../src/graph/op.js";
+import { grad } from "../src/grad/driver.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
 import { type PushforwardDerivation, hessianVectorProduct, pushforward } from "../src/grad/pushforward.js";
@@ -66,6 +67,16 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
   const jvp = c.pushforward ?? pushforward;
   const hvp = c.hessianVectorProduct ?? hessianVectorProduct;
   if (b.wrt.length === 0) return { status: "skip", reason: "no float input to differentiate" };
+  // A tangent must reach OpaqueScale, or no op on the sweep's path lacks a rule and "require"
+  // rightly sweeps an empty path: the cost must depend on some wrt along float values.
+  let connected: unknown[];
+  try {
+    connected = grad(b.cost, b.wrt, { disconnectedInputs: "ignore", returnDisconnected: "disconnected" });
+  } catch (e) {
+    if (e instanceof GradError) return { status: "skip", reason: `grad(cost, wrt) has no gradient: ${e.message.split("\n")[0]}` };
+    throw e;
+  }
+  if (connected.every(isDisconnected)) return { status: "skip", reason: "the cost depends on no wrt along float values, so no tangent reaches OpaqueScale" };
   const cost = X.isXTensorVariable(b.cost) ? X.values(b.cost) : b.cost;
   const y = new OpaqueScale().makeNode(cost).outputs[0];
   const us = b.wrt.map((w, i) => makeVariable(w.type, null, 0, `u_${b.wrtNames[i]}`));

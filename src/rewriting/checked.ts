@@ -396,33 +396,49 @@ type Promised = "merge" | "inplace" | "fusion";
  * rule groups' normal forms are keyed by the same tags, so they would vanish with it).
  */
 const FAST_COMPILE_PASSES = [
-  { pass: "merge1", unless: ["merge"] },
-  { pass: "expand_pullback", unless: [] },
-  { pass: "lower_xtensor", unless: [] },
-  { pass: "merge1.1", unless: ["merge"] },
-  { pass: "canonicalize", unless: [] },
+  { pass: "merge1", unless: ["fast_run", "fast_compile", "merge"] },
+  { pass: "expand_pullback", unless: ["required"] },
+  { pass: "lower_xtensor", unless: ["required"] },
+  { pass: "merge1.1", unless: ["fast_run", "fast_compile", "merge"] },
+  { pass: "canonicalize", unless: ["fast_run", "fast_compile"] },
 ] as const;
 const MODE_PASSES: Readonly<Record<Mode, readonly { readonly pass: string; readonly unless: readonly string[] }[]>> = {
   NONE: [
-    { pass: "expand_pullback", unless: [] },
-    { pass: "lower_xtensor", unless: [] },
+    { pass: "expand_pullback", unless: ["required"] },
+    { pass: "lower_xtensor", unless: ["required"] },
   ],
   FAST_COMPILE: FAST_COMPILE_PASSES,
   // FAST_COMPILE's passes, then the rest of the pipeline (positions 1.5 to 100).
   FAST_RUN: [
     ...FAST_COMPILE_PASSES,
-    { pass: "stabilize", unless: [] },
-    { pass: "specialize", unless: [] },
-    { pass: "elemwise_fusion", unless: ["fusion"] },
-    { pass: "merge2", unless: ["merge"] },
-    { pass: "inplace", unless: ["inplace"] },
-    { pass: "merge3", unless: ["merge"] },
+    { pass: "stabilize", unless: ["fast_run"] },
+    { pass: "specialize", unless: ["fast_run"] },
+    { pass: "elemwise_fusion", unless: ["fast_run", "fusion"] },
+    { pass: "merge2", unless: ["fast_run", "merge"] },
+    { pass: "inplace", unless: ["fast_run", "inplace"] },
+    { pass: "merge3", unless: ["fast_run", "merge"] },
   ],
 };
 
 /**
+ * The promise each pass keeps, for a compile that excludes a pass by name: without
+ * elemwise_fusion nothing fuses, without inplace nothing is written in place, and without one of
+ * the merge passes duplicates made after the previous one (fused Composites, in-place copies)
+ * may stay.
+ */
+const PASS_PROMISES: Readonly<Record<string, Promised>> = {
+  merge1: "merge",
+  "merge1.1": "merge",
+  merge2: "merge",
+  merge3: "merge",
+  elemwise_fusion: "fusion",
+  inplace: "inplace",
+};
+
+/**
  * Checked mode, after a mode's pipeline: every pass the mode runs (`MODE_PASSES`), less those
- * the compile excluded by name or tag, ran to completion, in the mode's order. `since` is the
+ * the compile excluded by name or tag, ran to completion, in the mode's order, and no excluded
+ * one ran. `since` is the
  * context's state before the pipeline (a context may serve several compiles). A run that
  * recorded a failed pass (under "warn"/"ignore") stopped short, so it promises nothing.
  *
@@ -432,11 +448,16 @@ export function verifyModePasses(mode: Mode, exclude: readonly string[], ctx: Re
   if (ctx.report.failures.length > since.failures) return;
   const passesRun = ctx.passesRun.slice(since.passes);
   const want = MODE_PASSES[mode].filter((p) => !exclude.includes(p.pass) && !p.unless.some((t) => exclude.includes(t))).map((p) => p.pass);
-  const ran = passesRun.filter((p) => want.includes(p));
+  // Every pass of the mode's list that ran, excluded ones included: an exclude that is silently
+  // ignored (a pass that lost the tag it is excluded by) must show, not only a pass that is missing.
+  const known = new Set(MODE_PASSES[mode].map((p) => p.pass));
+  const ran = passesRun.filter((p) => known.has(p));
   if (ran.length !== want.length || ran.some((p, i) => p !== want[i])) {
     const missing = want.filter((p) => !ran.includes(p));
+    const extra = ran.filter((p) => !want.includes(p));
+    const what = missing.length > 0 ? `${missing.join(", ")} did not run` : extra.length > 0 ? `${extra.join(", ")} ran although the compile excluded ${exclude.join(", ")}` : "its passes ran out of order";
     throw new InvariantError(
-      `checked mode: mode ${mode} broke its promise passes: ${missing.length > 0 ? `${missing.join(", ")} did not run` : "its passes ran out of order"} ` +
+      `checked mode: mode ${mode} broke its promise passes: ${what} ` +
         `(expected ${want.join(", ")}; ran ${passesRun.join(", ") || "nothing"})`,
     );
   }
@@ -453,11 +474,20 @@ export function pipelineMark(ctx: RewriteContext): PipelineMark {
   return { passes: ctx.passesRun.length, failures: ctx.report.failures.length };
 }
 
-/** The promises of a pass query: those of its included tags, minus what it excludes. */
+/**
+ * The promises of a pass query: those of its included tags, minus what it excludes: a promise
+ * by its own tag ("fusion"), a mode tag's promises ("fast_run"), or a pass by name
+ * ("elemwise_fusion", {@link PASS_PROMISES}).
+ */
 export function promisesOf(query: Query): Promised[] {
   const out = new Set<Promised>();
   for (const tag of query.include) for (const p of PROMISES[tag] ?? []) out.add(p);
-  for (const tag of query.exclude ?? []) out.delete(tag as Promised);
+  for (const x of query.exclude ?? []) {
+    out.delete(x as Promised);
+    for (const p of PROMISES[x] ?? []) out.delete(p);
+    const p = PASS_PROMISES[x];
+    if (p !== undefined) out.delete(p);
+  }
   return [...out];
 }
 

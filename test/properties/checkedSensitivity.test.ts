@@ -10,7 +10,8 @@
  *   mutation no feature heard, a direct rewire among them);
  * - the types of touched nodes not re-inferred;
  * - the merge promise blind to equal nodes, or to equal constants;
- * - an ordinary rewrite failure under onOptError "ignore" that escapes, or is dropped unrecorded.
+ * - an ordinary rewrite failure under onOptError "ignore" that escapes, or is dropped unrecorded;
+ * - a pass database that ignores a compile's exclude list.
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
@@ -23,7 +24,8 @@ import type { Apply } from "../../src/graph/basic.js";
 import { InvariantError } from "../../src/errors.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/properties.js";
-import { CORRUPTIONS, checkedSensitivityCheck } from "../../properties/checkedSensitivity.js";
+import { CORRUPTIONS, checkedSensitivityCheck, excludeScenario, excludeScheduled } from "../../properties/checkedSensitivity.js";
+import { type Query, SequenceDB } from "../../src/rewriting/db.js";
 import type { Check } from "../../properties/types.js";
 
 const SAMPLE = fc.sample(caseArbitrary({}), { seed: 5150, numRuns: 12 }).map((g) => g.case);
@@ -105,6 +107,22 @@ describe("checked-sensitivity", function () {
     withPatch(RewriteContext.prototype, "fail", function (this: RewriteContext, rewrite: string, node: Apply | null, error: unknown) {
       if (this.onOptError !== "ignore") fail.call(this, rewrite, node, error);
     }, () => assertCaught(checks(), /^checked mode missed the (failing-transform|rejected-replacement) corruption: .* expected a recorded failure naming the rewrite, and the graph as it was, got 0 recorded failure\(s\)/));
+  });
+
+  it("fails when a compile ignores its exclude list (the exclude scenario, a quarter of the cases)", () => {
+    const cases = fc.sample(caseArbitrary({}), { seed: 5152, numRuns: 40 }).map((g) => g.case).filter((c) => excludeScheduled(caseSeed(c))).slice(0, 4);
+    assert.ok(cases.length >= 3, `${cases.length} of 40 cases run the exclude scenario`);
+    for (const c of cases) assert.equal(excludeScenario(buildCase(c), caseSeed(c)).status, "caught");
+    const query = SequenceDB.prototype.query;
+    withPatch(SequenceDB.prototype, "query", function (this: SequenceDB, q: Query) {
+      return query.call(this, { include: q.include });
+    }, () => {
+      for (const c of cases) {
+        const o = excludeScenario(buildCase(c), caseSeed(c));
+        assert.equal(o.status, "missed", o.detail);
+        assert.match(o.detail, /^the case compiled in checked FAST_RUN with exclude: \[".*"\] failed: checked mode: mode FAST_RUN broke its promise passes: .* ran although the compile excluded /);
+      }
+    });
   });
 
   it("runs in the suite on a seeded quarter of the cases, on rewrite-soundness's graph, with the verdict it gives alone", async () => {

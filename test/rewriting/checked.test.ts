@@ -194,6 +194,11 @@ describe("checked mode: pipeline postconditions (what a mode promises beyond val
     assert.deepEqual(promisesOf({ include: MODE_TAGS.NONE }), []);
     assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_RUN, exclude: ["inplace"] }).sort(), ["fusion", "merge"]);
     assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_RUN, exclude: ["inplace", "fusion"] }), ["merge"]);
+    // A pass excluded by name takes its promise along, and so does a mode tag (both used to stay,
+    // so checked mode failed a compile that excluded elemwise_fusion by name).
+    assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_RUN, exclude: ["elemwise_fusion"] }).sort(), ["inplace", "merge"]);
+    assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_RUN, exclude: ["merge3"] }).sort(), ["fusion", "inplace"]);
+    assert.deepEqual(promisesOf({ include: MODE_TAGS.FAST_RUN, exclude: ["fast_run"] }), []);
   });
 
   it("the real FAST_RUN pipeline keeps them (checked compile of duplicated, in-place-able work)", () => {
@@ -346,10 +351,30 @@ describe("rewriting/checked: a mode's pass list (verifyModePasses)", () => {
     assert.throws(() => verifyModePasses("FAST_RUN", [], ran([...FAST_RUN].reverse()), start), /ran out of order/);
   });
 
+  it("names an excluded pass that ran anyway (an exclude silently ignored)", () => {
+    assert.throws(
+      () => verifyModePasses("FAST_RUN", ["merge"], ran(FAST_RUN.filter((p) => p !== "merge2" && p !== "merge3" && p !== "merge1.1")), start),
+      (e: Error) => e instanceof InvariantError && /broke its promise passes: merge1 ran although the compile excluded merge/.test(e.message),
+    );
+  });
+
+  it("a real checked compile accepts every exclude by tag or pass name (values and promises then judged without them)", () => {
+    const v = tensor("x", { shape: [3] });
+    const out = add(exp(sum(v)), mul(sum(v), constant(2)));
+    for (const ex of ["merge", "fusion", "inplace", "fast_run", "fast_compile", "canonicalize", "stabilize", "specialize", "merge1", "merge1.1", "merge2", "merge3", "elemwise_fusion"]) {
+      const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
+      compile([v], [out], { mode: "FAST_RUN", checked: true, exclude: [ex], ctx });
+      assert.ok(!ctx.passesRun.includes(ex), `${ex} ran although excluded`);
+    }
+  });
+
   it("accepts what the compile excluded, by tag or by name, and promises nothing after a recorded failure", () => {
     verifyModePasses("FAST_RUN", ["inplace", "fusion"], ran(FAST_RUN.filter((p) => p !== "inplace" && p !== "elemwise_fusion")), start);
     verifyModePasses("FAST_RUN", ["merge", "stabilize"], ran(FAST_RUN.filter((p) => !p.startsWith("merge") && p !== "stabilize")), start);
     verifyModePasses("FAST_RUN", [], ran(["merge1"], 1), start);
+    // A mode tag excludes every pass it tags; "fast_compile" takes merge1, merge1.1 and canonicalize out of FAST_RUN too.
+    verifyModePasses("FAST_RUN", ["fast_run"], ran(["expand_pullback", "lower_xtensor"]), start);
+    verifyModePasses("FAST_RUN", ["fast_compile"], ran(FAST_RUN.filter((p) => p !== "merge1" && p !== "merge1.1" && p !== "canonicalize")), start);
     // A context that served an earlier compile: only what ran since the mark counts.
     const ctx = ran([...FAST_RUN, ...FAST_RUN]);
     verifyModePasses("FAST_RUN", [], ctx, { passes: FAST_RUN.length, failures: 0 });
