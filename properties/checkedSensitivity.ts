@@ -162,6 +162,28 @@ function unheard(fg: FunctionGraph, which: (f: Feature) => boolean, body: () => 
   }
 }
 
+/**
+ * An input rewired through the graph (announced) while the features `deaf` selects are not
+ * listening: a lost callback. The DestroyHandler's index then describes another graph; with
+ * every feature deaf, only checked mode's record of the graph can notice the change at all.
+ */
+function unheardPlanner(how: string, deaf: (f: Feature) => boolean, reason: string): Planner {
+  return (fg, rand) => {
+    if (fg.getFeature(DestroyHandler) === undefined) return null;
+    const s = pick(constantSlots(fg), rand);
+    if (s === null) return null;
+    const [node, i] = s;
+    return {
+      node,
+      plan: {
+        what: `input ${i} of ${node.op.toString()} rewired ${how}`,
+        corrupt: (g, n) => unheard(g, deaf, () => g.changeNodeInput(n, i, zerosOf(n.inputs[i].type), reason)),
+        expect: { when: "rewrite", says: /broke the DestroyHandler bookkeeping during transform/, means: "the DestroyHandler bookkeeping" },
+      },
+    };
+  };
+}
+
 const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
   rewire: (fg, rand) => {
     const s = pick(constantSlots(fg), rand);
@@ -178,34 +200,8 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
       },
     };
   },
-  "unheard-by-destroyhandler": (fg, rand) => {
-    if (fg.getFeature(DestroyHandler) === undefined) return null;
-    const s = pick(constantSlots(fg), rand);
-    if (s === null) return null;
-    const [node, i] = s;
-    return {
-      node,
-      plan: {
-        what: `input ${i} of ${node.op.toString()} rewired while the DestroyHandler was not listening`,
-        corrupt: (g, n) => unheard(g, (f) => f instanceof DestroyHandler, () => g.changeNodeInput(n, i, zerosOf(n.inputs[i].type), "xgrad_corrupt_unheard_by_destroyhandler")),
-        expect: { when: "rewrite", says: /broke the DestroyHandler bookkeeping during transform/, means: "the DestroyHandler bookkeeping" },
-      },
-    };
-  },
-  "unheard-by-all": (fg, rand) => {
-    if (fg.getFeature(DestroyHandler) === undefined) return null;
-    const s = pick(constantSlots(fg), rand);
-    if (s === null) return null;
-    const [node, i] = s;
-    return {
-      node,
-      plan: {
-        what: `input ${i} of ${node.op.toString()} rewired with no feature listening`,
-        corrupt: (g, n) => unheard(g, () => true, () => g.changeNodeInput(n, i, zerosOf(n.inputs[i].type), "xgrad_corrupt_unheard_by_all")),
-        expect: { when: "rewrite", says: /broke the DestroyHandler bookkeeping during transform/, means: "the DestroyHandler bookkeeping" },
-      },
-    };
-  },
+  "unheard-by-destroyhandler": unheardPlanner("while the DestroyHandler was not listening", (f) => f instanceof DestroyHandler, "xgrad_corrupt_unheard_by_destroyhandler"),
+  "unheard-by-all": unheardPlanner("with no feature listening", () => true, "xgrad_corrupt_unheard_by_all"),
   retype: (fg, rand) => {
     const slots = constantSlots(fg).filter(([n, i]) => n.inputs[i].type.ndim > 0);
     // In draw order, the first slot where a longer first axis really changes the node's type.

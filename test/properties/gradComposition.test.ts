@@ -46,7 +46,7 @@ import { type Apply, Constant, Variable } from "../../src/graph/basic.js";
 import { ancestors, clone } from "../../src/graph/traversal.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { constant } from "../../src/tensor/basic.js";
-import { pullback } from "../../src/grad/driver.js";
+import { type GradOptions, pullback } from "../../src/grad/driver.js";
 import type { HessianVectorOptions, PushforwardOptions } from "../../src/grad/pushforward.js";
 import { perNodeRule } from "../../src/grad/strategies.js";
 import { DISCONNECTED, type Op, isDisconnected } from "../../src/graph/op.js";
@@ -232,6 +232,18 @@ const plus = (a: Variable, b: Variable): Variable => (X.isXTensorVariable(a) ? X
 
 type GradOut = ReturnType<CompositionEngine["gradWith"]>[number];
 
+/** The real engine, with `onError` deciding what gradWith does with each error (rethrow, replace or recover). */
+const onGradError = (onError: (e: unknown, o: GradOptions, retry: (o: GradOptions) => GradOut[]) => GradOut[]): CompositionEngine => ({
+  ...ENGINE,
+  gradWith: (cost, wrt, o) => {
+    try {
+      return ENGINE.gradWith(cost, wrt, o);
+    } catch (e) {
+      return onError(e, o, (o2) => ENGINE.gradWith(cost, wrt, o2));
+    }
+  },
+});
+
 /**
  * A `gradWith` whose Variable results for the wrt the cost does not depend on (those the real
  * driver reports null under "none") are rewritten; markers, nulls and every other result are the
@@ -294,65 +306,37 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
   {
     name: "a driver that ignores a broken rule and differentiates as if it were right",
     claim: "rule-contract",
-    engine: {
-      ...ENGINE,
-      gradWith: (cost, wrt, o) => {
-        try {
-          return ENGINE.gradWith(cost, wrt, o);
-        } catch (e) {
-          if (!(e instanceof GradError) || o.ruleFor === undefined) throw e;
-          return ENGINE.gradWith(cost, wrt, { ...o, ruleFor: undefined });
-        }
-      },
-    },
+    engine: onGradError((e, o, retry) => {
+      if (!(e instanceof GradError) || o.ruleFor === undefined) throw e;
+      return retry({ ...o, ruleFor: undefined });
+    }),
     says: /^rule-contract: a rule for .* breaking the contract by count: the driver accepted the term without an error/,
   },
   {
     name: "a driver whose errors do not say where the broken rule came from",
     claim: "rule-contract",
-    engine: {
-      ...ENGINE,
-      gradWith: (cost, wrt, o) => {
-        try {
-          return ENGINE.gradWith(cost, wrt, o);
-        } catch (e) {
-          if (!(e instanceof GradError)) throw e;
-          throw new GradError(e.message.replaceAll(" (rule from options.ruleFor)", ""));
-        }
-      },
-    },
+    engine: onGradError((e) => {
+      if (!(e instanceof GradError)) throw e;
+      throw new GradError(e.message.replaceAll(" (rule from options.ruleFor)", ""));
+    }),
     says: /^rule-contract: a rule for .* breaking the contract by count: the GradError does not name ".*\.pullback \(rule from options\.ruleFor\)"/,
   },
   {
     name: "a driver that crashes on a term that is not a variable instead of naming the rule",
     claim: "rule-contract",
-    engine: {
-      ...ENGINE,
-      gradWith: (cost, wrt, o) => {
-        try {
-          return ENGINE.gradWith(cost, wrt, o);
-        } catch (e) {
-          if (e instanceof GradError && /expected a Variable/.test(e.message)) throw new TypeError("Cannot read properties of undefined (reading 'type')");
-          throw e;
-        }
-      },
-    },
+    engine: onGradError((e) => {
+      if (e instanceof GradError && /expected a Variable/.test(e.message)) throw new TypeError("Cannot read properties of undefined (reading 'type')");
+      throw e;
+    }),
     says: /^rule-contract: a rule for .* breaking the contract by not-a-variable: the driver failed with TypeError: Cannot read properties/,
   },
   {
     name: "a driver that accepts a term of another float dtype without casting or raising",
     claim: "rule-contract",
-    engine: {
-      ...ENGINE,
-      gradWith: (cost, wrt, o) => {
-        try {
-          return ENGINE.gradWith(cost, wrt, o);
-        } catch (e) {
-          if (!(e instanceof GradError) || !/the input's dtype/.test(e.message) || o.ruleFor === undefined) throw e;
-          return ENGINE.gradWith(cost, wrt, { ...o, ruleFor: undefined });
-        }
-      },
-    },
+    engine: onGradError((e, o, retry) => {
+      if (!(e instanceof GradError) || !/the input's dtype/.test(e.message) || o.ruleFor === undefined) throw e;
+      return retry({ ...o, ruleFor: undefined });
+    }),
     says: /^rule-contract: a rule for .* breaking the contract by float-dtype: the driver accepted the term without an error/,
   },
   {
