@@ -29,7 +29,7 @@ import { type CompileOptions, type CompiledFunction, compile } from "../src/comp
 import { RewriteContext } from "../src/rewriting/engine.js";
 import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
 import type { FunctionGraph } from "../src/graph/fgraph.js";
-import { checkedSensitivityCheck } from "./checkedSensitivity.js";
+import { checkedSensitivityCheck, scheduledCorruptions } from "./checkedSensitivity.js";
 import { grad, pullback } from "../src/grad/driver.js";
 import { hessianVectorProduct, pushforward } from "../src/grad/pushforward.js";
 import { XTensorType } from "../src/xtensor/type.js";
@@ -332,11 +332,12 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   });
 
   // Checked mode judged by corrupting the case's own FAST_RUN graph (properties/checkedSensitivity.ts):
-  // rewrite-soundness's graph when it compiled one, else the same compile. ~5 ms per case on top
-  // of that compile, so within the suite a seeded quarter of the cases, always when alone.
+  // rewrite-soundness's graph when it compiled one, else the same compile. Each corruption costs
+  // ~1 ms on top of that compile, so within the suite three of them on a seeded quarter of the
+  // cases; alone, every one on every case (a superset, so a suite verdict reproduces).
   await run("checked-sensitivity", () => {
     if (selected.size > 1 && !sensitivityScheduled(seed)) return null;
-    const k = checkedSensitivityCheck(b, seed, fastGraph === null ? undefined : () => fastGraph as FunctionGraph);
+    const k = checkedSensitivityCheck(b, seed, fastGraph === null ? undefined : () => fastGraph as FunctionGraph, undefined, selected.size > 1 ? scheduledCorruptions(seed) : undefined);
     return k.status === "inconclusive" && selected.size > 1 ? null : k;
   });
 
