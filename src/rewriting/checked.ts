@@ -301,7 +301,8 @@ function unmergedPairs(fg: FunctionGraph): [Apply, Apply][] {
 }
 
 /**
- * The input slots of `node` that an in-place version of it may overwrite, restated from the
+ * For the graph as it stands: the input slots of a node that an in-place version of it may
+ * overwrite, restated from the
  * DestroyHandler's contract (`inplaceCandidates`) from the graph alone (view maps, destroy maps,
  * clients), so that a candidate filter that proposes too little is seen: asking the handler's own
  * filter which slots it should have proposed could never disagree with it. A slot qualifies when
@@ -310,7 +311,7 @@ function unmergedPairs(fg: FunctionGraph): [Apply, Apply][] {
  * read by no one but `node` (a pure view inside the tree counts through its own readers), and
  * `node` reads that tree through this slot only; one slot per tree.
  */
-function writableSlots(fg: FunctionGraph, node: Apply): number[] {
+function writableSlotsOf(fg: FunctionGraph): (node: Apply) => number[] {
   const viewed = (v: Variable): Variable | null => {
     const o = v.owner;
     if (o === null) return null;
@@ -339,28 +340,31 @@ function writableSlots(fg: FunctionGraph, node: Apply): number[] {
     }
     return tree;
   };
+  // Per graph state, not per node: the pass over every node's destroy map is done once.
   const fixed = new Set<Variable>([...fg.inputs, ...fg.outputs]);
   const overwritten = new Set<Variable>();
   for (const n of fg.applyNodes) for (const d of Object.values(n.op.destroyMap)) for (const i of d) overwritten.add(foundation(n.inputs[i]));
-  const taken = new Set<Variable>();
-  const slots: number[] = [];
-  node.inputs.forEach((v, j) => {
-    const root = foundation(v);
-    if (taken.has(root) || root instanceof Constant || overwritten.has(root)) return;
-    const tree = treeOf(root);
-    for (const t of tree) {
-      if (fixed.has(t)) return;
-      for (const [reader] of fg.clients.get(t) ?? []) {
-        if (reader === node) continue;
-        const pureView = reader.outputs.every((o, k) => (reader.op.viewMap[k]?.length ?? 0) > 0 && tree.has(o));
-        if (!pureView) return;
+  return (node) => {
+    const taken = new Set<Variable>();
+    const slots: number[] = [];
+    node.inputs.forEach((v, j) => {
+      const root = foundation(v);
+      if (taken.has(root) || root instanceof Constant || overwritten.has(root)) return;
+      const tree = treeOf(root);
+      for (const t of tree) {
+        if (fixed.has(t)) return;
+        for (const [reader] of fg.clients.get(t) ?? []) {
+          if (reader === node) continue;
+          const pureView = reader.outputs.every((o, k) => (reader.op.viewMap[k]?.length ?? 0) > 0 && tree.has(o));
+          if (!pureView) return;
+        }
       }
-    }
-    if (node.inputs.some((w, k) => k !== j && tree.has(w))) return;
-    taken.add(root);
-    slots.push(j);
-  });
-  return slots;
+      if (node.inputs.some((w, k) => k !== j && tree.has(w))) return;
+      taken.add(root);
+      slots.push(j);
+    });
+    return slots;
+  };
 }
 
 /** The nodes that overwrite `v` itself in place (not a view of it), from their ops' destroy maps. */
@@ -657,9 +661,10 @@ export function inplaceVariant(node: Apply, slot: number): Apply | null {
 function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; slot: number; veto: string | null; freshZeros?: true } | null {
   const saved = new Map(dh.paths);
   try {
+    const writableSlots = writableSlotsOf(fg);
     for (const node of fg.toposort()) {
       if (!canWriteInPlace(node)) continue;
-      for (const slot of writableSlots(fg, node)) {
+      for (const slot of writableSlots(node)) {
         const variant = inplaceVariant(node, slot);
         if (variant === null) continue;
         return { node, slot, veto: vetoOf(fg, node.outputs.map((o, k) => [o, variant.outputs[k]] as const), "checked: inplace postcondition") };
