@@ -23,6 +23,8 @@
  * | `retype` | gives a node an input whose static shape contradicts the node's recorded output type (the type check turned off, as a careless rewrite would) | the types of that node: makeNode rejects its inputs or infers another type |
  * | `unmerge` | gives one reader of a node a fresh equal node (announced, valid) | after the pipeline: the merge promise (equal nodes left unmerged) |
  * | `constant-copy` | gives one reader of a shared constant an equal copy (announced, valid) | after the pipeline: the merge promise (equal constants left unmerged) |
+ * | `retype-dtype` | like `retype`, with a constant of the other float dtype | the types of that node |
+ * | `unfuse` | gives one reader `neg(neg(v))` (or tanh, exp: an op v has no reader of yet) in place of v (announced, valid) | after the pipeline: the fusion promise (an Elemwise left out of the loop of its only reader) |
  * | `failing-transform` | throws an ordinary error, under `onOptError: "ignore"` | nothing: no invariant broke; the engine records one failure naming the rewrite and the graph is as it was (integrity, a full DestroyHandler rebuild) |
  * | `rejected-replacement` | returns a replacement of a contradicting static shape, under "ignore" | the same: the replacement refused, recorded, the graph intact |
  * | `exclude` (an eighth of the cases: a compile) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}) | checked mode accepts the smaller pipeline, and no excluded pass ran |
@@ -44,6 +46,7 @@ import type { FunctionGraph } from "../src/graph/fgraph.js";
 import { Output } from "../src/graph/fgraph.js";
 import type { Type } from "../src/graph/type.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
+import { exp, neg, tanh } from "../src/tensor/elemwise.js";
 import { compile } from "../src/compile/function.js";
 import { grad } from "../src/grad/driver.js";
 import { InvariantError } from "../src/errors.js";
@@ -56,7 +59,7 @@ import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 
 /** The corruptions, in the order they are tried. */
-export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "unmerge", "constant-copy", "failing-transform", "rejected-replacement"] as const;
+export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "failing-transform", "rejected-replacement"] as const;
 export type Corruption = (typeof CORRUPTIONS)[number] | "exclude";
 
 /**
@@ -149,6 +152,13 @@ const undestroyed = (n: Apply): number[] => {
 
 const isDestroyer = (n: Apply): boolean => Object.keys(n.op.destroyMap).length > 0;
 
+/** Elementwise ops `unfuse` may wrap a variable in (the first one the variable has no reader of). */
+const UNARY: readonly { readonly name: string; readonly build: (v: Variable) => Variable }[] = [
+  { name: "neg", build: neg },
+  { name: "tanh", build: tanh },
+  { name: "exp", build: exp },
+];
+
 /** Real nodes (not Output pseudo-clients) in the graph's order. */
 const nodesOf = (fg: FunctionGraph): Apply[] => fg.toposort().filter((n) => !(n.op instanceof Output));
 
@@ -234,6 +244,27 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
     }
     return null;
   },
+  "retype-dtype": (fg, rand) => {
+    // The other float dtype: the op then infers another output dtype, or refuses the input.
+    const slots = constantSlots(fg).filter(([n, i]) => (n.inputs[i].type.dtype === "float64" || n.inputs[i].type.dtype === "float32"));
+    const order = slots.map((s) => ({ s, k: rand() })).sort((p, q) => p.k - q.k);
+    for (const { s: [node, i] } of order.slice(0, 8)) {
+      const t = node.inputs[i].type;
+      const other = t.withDtype(t.dtype === "float64" ? "float32" : "float64");
+      const bad = new Constant(other, NDArray.zeros(knownShape(t) as number[], other.dtype));
+      const verdict = typeChange(node, i, bad);
+      if (verdict === null) continue;
+      return {
+        node,
+        plan: {
+          what: `input ${i} of ${node.op.toString()} (${t.toString()}) replaced by a ${other.dtype} constant with the type check off: ${verdict}`,
+          corrupt: (g, n) => g.changeNodeInput(n, i, bad, "xgrad_corrupt_retype_dtype", { check: false }),
+          expect: { when: "rewrite", says: /broke the types of /, means: "the types of the node" },
+        },
+      };
+    }
+    return null;
+  },
   unmerge: (fg, rand) => {
     const cands: [Apply, Apply, number][] = [];
     for (const n of nodesOf(fg)) {
@@ -274,6 +305,29 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
         what: `an equal copy of the constant ${k.toString()} given to ${reader.op.toString()} (input ${j})`,
         corrupt: (g, n) => g.changeNodeInput(n, j, new Constant(k.type, k.value), "xgrad_corrupt_constant_copy"),
         expect: { when: "postconditions", says: /broke its promise merge: two equal constants left unmerged/, means: "the merge promise (equal constants)" },
+      },
+    };
+  },
+  unfuse: (fg, rand) => {
+    // neg(neg(v)) in place of v for one reader: the same values, and an Elemwise read only by an
+    // elementwise node of its own static shape, which fusion promises never to leave behind.
+    const cands = nodesOf(fg).flatMap((n) => undestroyed(n).filter((i) => {
+      const v = n.inputs[i];
+      return !(v instanceof Constant) && v.type.kind === "tensor" && (v.type.dtype === "float64" || v.type.dtype === "float32") && knownShape(v.type) !== null;
+    }).map((i): [Apply, number] => [n, i]));
+    const s = pick(cands, rand);
+    if (s === null) return null;
+    const [node, i] = s;
+    // An inner op v has no reader of yet, or the new node would equal an old one (a merge finding first).
+    const readers = new Set((fg.clients.get(node.inputs[i]) ?? []).map(([c]) => c.op.toString()));
+    const u = UNARY.find((f) => !readers.has(`Elemwise{${f.name}}`));
+    if (u === undefined) return null;
+    return {
+      node,
+      plan: {
+        what: `input ${i} of ${node.op.toString()} replaced by ${u.name}(${u.name}(input)), two unfused elementwise nodes`,
+        corrupt: (g, n) => g.changeNodeInput(n, i, u.build(u.build(n.inputs[i])), "xgrad_corrupt_unfuse"),
+        expect: { when: "postconditions", says: new RegExp(`broke its promise fusion: .* is read only by Elemwise\\{${u.name}\\}`), means: "the fusion promise" },
       },
     };
   },

@@ -9,7 +9,7 @@
  * - verification skipped whenever no callback was heard (what the record exists to prevent: a
  *   mutation no feature heard, a direct rewire among them);
  * - the types of touched nodes not re-inferred;
- * - the merge promise blind to equal nodes, or to equal constants;
+ * - the merge promise blind to equal nodes, or to equal constants; the fusion promise blind;
  * - an ordinary rewrite failure under onOptError "ignore" that escapes, or is dropped unrecorded;
  * - a pass database that ignores a compile's exclude list.
  */
@@ -82,7 +82,7 @@ describe("checked-sensitivity", function () {
   it("fails when the types of touched nodes are not re-inferred", () => {
     withPatch(CheckedFeature.prototype, "onChangeInput", function (this: CheckedFeature) {
       (this as unknown as { dirty: boolean }).dirty = true;
-    }, () => assertCaught(checks(), /^checked mode missed the retype corruption: input \d+ of .* replaced by a constant of shape .* with the type check off/));
+    }, () => assertCaught(checks(), /^checked mode missed the retype(-dtype)? corruption: input \d+ of .* replaced by a (constant of shape .*|float(32|64) constant) with the type check off/));
   });
 
   it("fails when the merge promise is blind to equal nodes, or to equal constants", () => {
@@ -96,6 +96,18 @@ describe("checked-sensitivity", function () {
     };
     assertCaught(checks(blind(/equal nodes left unmerged/)), /^checked mode missed the unmerge corruption: a fresh copy of .* the FAST_RUN postconditions passed without reporting the merge promise \(equal nodes\)/);
     assertCaught(checks(blind(/equal constants left unmerged/)), /^checked mode missed the constant-copy corruption: an equal copy of the constant .* the FAST_RUN postconditions passed without reporting the merge promise \(equal constants\)/);
+  });
+
+  it("fails when the fusion promise is blind", () => {
+    const blind: typeof verifyPostconditions = (fg, q) => {
+      try {
+        verifyPostconditions(fg, q);
+      } catch (e) {
+        if (e instanceof InvariantError && /broke its promise fusion/.test(e.message)) return;
+        throw e;
+      }
+    };
+    assertCaught(checks(blind), /^checked mode missed the unfuse corruption: input \d+ of .* replaced by (neg|tanh|exp)\((neg|tanh|exp)\(input\)\), two unfused elementwise nodes: the FAST_RUN postconditions passed without reporting the fusion promise/);
   });
 
   it("fails when an ordinary rewrite failure under onOptError \"ignore\" escapes, or is dropped unrecorded", () => {
