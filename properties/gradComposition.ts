@@ -210,6 +210,18 @@ type Grads = Record<string, ArrayValue>;
 /** A failing comparison's non-finite flag, for the claim outcome built from it (see `ArrayComparison.nonFinite`). */
 const nf = (c: ArrayComparison): { nonFinite?: true } => (c.nonFinite === true ? { nonFinite: true } : {});
 
+/** A claim written in its own module (ruleContract.ts, pushforwardOptions.ts) as a claim outcome. */
+type ModuleOutcome =
+  | { readonly status: "pass"; readonly detail: string; readonly maxAbsErr: number; readonly maxRelErr: number }
+  | { readonly status: "fail"; readonly reason: string; readonly comparison?: ArrayComparison }
+  | { readonly status: "skip"; readonly reason: string };
+function claimOutcome(claim: CompositionClaim, r: ModuleOutcome): ClaimOutcome {
+  if (r.status === "skip") return { claim, status: "skip", reason: r.reason };
+  if (r.status === "pass") return { claim, ...r };
+  const cmp = r.comparison;
+  return { claim, status: "fail", reason: `${claim}: ${r.reason}`, maxAbsErr: cmp?.maxAbsErr ?? Infinity, maxRelErr: cmp?.maxRelErr ?? Infinity, ...(cmp === undefined ? {} : nf(cmp)) };
+}
+
 class ClaimContext {
   private interior: { readonly id: string; readonly v: Variable }[] | null = null;
 
@@ -887,6 +899,18 @@ class ClaimContext {
   // -------------------------------------------------------------------------------------------
   // undefined-index
 
+  /** See properties/pushforwardOptions.ts. */
+  private pushforwardOptions(): ClaimOutcome {
+    const r = pushforwardOptionsClaim({ built: this.input.built, rand: this.rand(0x9f0a7), rtol: this.input.rtol, slack: this.input.slack ?? 0, pushforward: this.engine.pushforward, hessianVectorProduct: this.engine.hessianVectorProduct });
+    return claimOutcome("pushforward-options", r);
+  }
+
+  /** See properties/ruleContract.ts. */
+  private ruleContract(): ClaimOutcome {
+    const r = ruleContractClaim({ built: this.input.built, rand: this.rand(0x7c0de), rtol: this.input.rtol, slack: this.input.slack ?? 0, gradWith: (c, w, o) => this.engine.gradWith(c, w, o) });
+    return claimOutcome("rule-contract", r);
+  }
+
   /**
    * An integer index computed from a float variable. The spec: "An index input is undefined: a
    * request for it is a clear error, not a silent zero." Generated cases never compute an index
@@ -905,26 +929,6 @@ class ClaimContext {
    *    cost + sum(gather(x, d, j)) with the constant index array j: the undefined term stays on
    *    its own path and x's gradient gets the scatter of the gather. One NONE compile.
    */
-  /** See properties/pushforwardOptions.ts. */
-  private pushforwardOptions(): ClaimOutcome {
-    const claim = "pushforward-options";
-    const r = pushforwardOptionsClaim({ built: this.input.built, rand: this.rand(0x9f0a7), rtol: this.input.rtol, slack: this.input.slack ?? 0, pushforward: this.engine.pushforward, hessianVectorProduct: this.engine.hessianVectorProduct });
-    if (r.status === "skip") return { claim, status: "skip", reason: r.reason };
-    if (r.status === "pass") return { claim, ...r };
-    const cmp = r.comparison;
-    return { claim, status: "fail", reason: `pushforward-options: ${r.reason}`, maxAbsErr: cmp?.maxAbsErr ?? Infinity, maxRelErr: cmp?.maxRelErr ?? Infinity, ...(cmp === undefined ? {} : nf(cmp)) };
-  }
-
-  /** See properties/ruleContract.ts. */
-  private ruleContract(): ClaimOutcome {
-    const claim = "rule-contract";
-    const r = ruleContractClaim({ built: this.input.built, rand: this.rand(0x7c0de), rtol: this.input.rtol, slack: this.input.slack ?? 0, gradWith: (c, w, o) => this.engine.gradWith(c, w, o) });
-    if (r.status === "skip") return { claim, status: "skip", reason: r.reason };
-    if (r.status === "pass") return { claim, ...r };
-    const cmp = r.comparison;
-    return { claim, status: "fail", reason: `rule-contract: ${r.reason}`, maxAbsErr: cmp?.maxAbsErr ?? Infinity, maxRelErr: cmp?.maxRelErr ?? Infinity, ...(cmp === undefined ? {} : nf(cmp)) };
-  }
-
   private undefinedIndexClaim(): ClaimOutcome {
     const claim = "undefined-index";
     const { built: b } = this.input;
