@@ -321,8 +321,6 @@ function secondOf(_fg: FunctionGraph, node: Apply): string | null {
   const [, b] = n.inputs;
   const out = n.outputs[0];
   if (!stretchesTo(b, out)) return null;
-  // Left alone only when it would come back as b itself, a constant or an input.
-  if (b.owner === null && sameType(b, out)) return null;
   return "second(a, b) with b stretching statically to its shape";
 }
 

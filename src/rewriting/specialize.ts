@@ -10,7 +10,8 @@ import type { DType } from "../graph/type.js";
 import { Elemwise, cast, sqrt, square } from "../tensor/elemwise.js";
 import { nodeRewriter, type NodeRewriter } from "./engine.js";
 import { registerSpecialize } from "./db.js";
-import { appliesScalar, conformTo, elemwiseOwner, isConstantFill } from "./canonicalize.js";
+import { appliesScalar, conformTo, elemwiseOwner, isConstantFill, outputLengths } from "./canonicalize.js";
+import { alloc } from "../tensor/shape.js";
 
 function spec(rw: NodeRewriter): NodeRewriter {
   registerSpecialize(rw);
@@ -92,14 +93,21 @@ export const mulSelf = spec(
  * every `zeros_like(x)` of a gradient becomes `alloc(0, ...)`: equal for every x of one static
  * shape (merging makes them one buffer), and an owned buffer that an update op may fill in place
  * (the inplace pass copies a shared zero Alloc for that). Declines where a's run-time length
- * check would be lost (see `conformTo`), and where the result would be b itself with b a
- * constant or an input: a bare root hands no fresh buffer to its readers.
+ * check would be lost (see `conformTo`). Where the result would be b itself with b a constant or
+ * an input (the seed `second(cost, 1)` of every gradient), it is an Alloc of b instead: a bare
+ * root would hand no fresh buffer to its readers, and keeping `second` kept the whole forward
+ * cost computed in a function that returns only gradients (found by the canonicalize triage).
  */
 export const secondToAlloc = spec(
   nodeRewriter("local_second_to_alloc", [Elemwise], (_fg, node) => {
     if (elemwiseOwner(node.outputs[0], "second") === null) return null;
     const r = conformTo(node.inputs[1], node.outputs[0], node);
-    return r === null || r.owner === null ? null : [r];
+    if (r === null) return null;
+    if (r.owner !== null) return [r];
+    // b itself, a constant or an input (a gradient's seed `second(cost, 1)`): an Alloc of it, so
+    // readers still get a buffer of their own and a no longer needs computing at all.
+    const lens = outputLengths(node.outputs[0], node);
+    return lens === null ? null : [alloc(r, lens)];
   }, appliesScalar("second")),
 );
 

@@ -7,6 +7,7 @@ import { max, sum } from "../../src/tensor/reduce.js";
 import { alloc, dimshuffle, reshape, shape, shapeI, transpose } from "../../src/tensor/shape.js";
 import { setSubtensor, subtensor } from "../../src/tensor/indexing.js";
 import { compile } from "../../src/compile/function.js";
+import { grad } from "../../src/grad/driver.js";
 import { RewriteContext } from "../../src/rewriting/engine.js";
 import { optdb } from "../../src/rewriting/db.js";
 import { MAX_FOLD_ELEMENTS } from "../../src/rewriting/canonicalize.js";
@@ -313,6 +314,22 @@ describe("rewriting/specialize", () => {
     assert.ok(fires("local_second_to_alloc", [u], [E.zerosLike(u)], [[1, 2]]).includes("Alloc"));
     // b of unknown length against a known one: Elemwise checks the lengths at run time, an Alloc would not.
     doesNotFire("local_second_to_alloc", [x, u], [E.second(x, u)], [[[1, 2, 3], [4, 5, 6]], [7, 8, 9]]);
+    // b of the output's own type, an input: an Alloc of b (a buffer of its own), and a is no longer computed.
+    const y = F("y", [2, 3]);
+    const own = fires("local_second_to_alloc", [x, y], [E.mul(E.second(E.exp(x), y), y)], [[[1, 2, 3], [4, 5, 6]], [[1, 2, 3], [4, 5, 6]]]);
+    assert.ok(own.includes("Alloc") && !own.some((o) => o.includes("exp")), own.join(", "));
+  });
+
+  it("a FAST_RUN function of a gradient alone no longer computes the forward cost (its seed second(cost, 1) becomes an Alloc of 1)", () => {
+    const x = F("x", [2, 3]);
+    const y = F("y", [2, 3]);
+    const [g] = grad(sum(E.mul(E.exp(x), y)), [x]);
+    const f = compile([x, y], [g], { mode: "FAST_RUN", checked: true });
+    const ops = opNames(f.fgraph);
+    assert.ok(!ops.some((o) => o.startsWith("Reduce")), `the forward sum is still computed: ${ops.join(", ")}`);
+    const v = [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]];
+    const want = v.flat().map((a, k) => Math.exp(a) * v.flat()[k]);
+    f(v, v)[0].toFlat().forEach((a, k) => assert.ok(Math.abs(a - want[k]) < 1e-12));
   });
 });
 
