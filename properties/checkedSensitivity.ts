@@ -11,7 +11,7 @@
  *
  * So this property corrupts the case's own FAST_RUN graph, on purpose, in the ways rewrites
  * really go wrong, and requires checked mode to stop each one with the message that names it.
- * The graph is the case's cost and direct gradient after the whole checked FAST_RUN pipeline:
+ * The graph is every node's value and the direct gradient after the whole checked FAST_RUN pipeline:
  * in-place writes, views, fused loops and a DestroyHandler with real work. Each corruption runs
  * on a fresh clone of it, as a node rewrite named after the corruption, on a seeded target:
  *
@@ -111,8 +111,7 @@ export function excludeScenario(b: BuiltCase, seed: number): CorruptionOutcome {
   const what = `the case compiled in checked FAST_RUN with exclude: ["${ex}"]`;
   const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
   try {
-    const gs = b.wrt.length > 0 ? grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
-    compile([...b.inputs.values()], [...b.nodes.values(), ...gs], { mode: "FAST_RUN", checked: true, onOptError: "raise", exclude: [ex], ctx });
+    sensitivityGraph(b, [ex], ctx);
   } catch (e) {
     // Either checked mode refused a pipeline the caller may ask for, or it caught the engine
     // ignoring the exclude (its pass list): both are findings, and the message tells which.
@@ -465,9 +464,9 @@ export function corruptAndJudge(fg: FunctionGraph, seed: number, which: readonly
  * compiled together. It is exactly rewrite-soundness's compile, so the suite passes that
  * compile's graph in (no second compile) and a run of this property alone builds the same one.
  */
-export function sensitivityGraph(b: BuiltCase): FunctionGraph {
+export function sensitivityGraph(b: BuiltCase, exclude: readonly string[] = [], ctx?: RewriteContext): FunctionGraph {
   const gs = b.wrt.length > 0 ? grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
-  return compile([...b.inputs.values()], [...b.nodes.values(), ...gs], { mode: "FAST_RUN", checked: true, onOptError: "raise" }).fgraph;
+  return compile([...b.inputs.values()], [...b.nodes.values(), ...gs], { mode: "FAST_RUN", checked: true, onOptError: "raise", exclude, ...(ctx === undefined ? {} : { ctx }) }).fgraph;
 }
 
 /**

@@ -211,7 +211,7 @@ type Grads = Record<string, ArrayValue>;
 const nf = (c: ArrayComparison): { nonFinite?: true } => (c.nonFinite === true ? { nonFinite: true } : {});
 
 /** A claim written in its own module (ruleContract.ts, pushforwardOptions.ts) as a claim outcome. */
-type ModuleOutcome =
+export type ModuleOutcome =
   | { readonly status: "pass"; readonly detail: string; readonly maxAbsErr: number; readonly maxRelErr: number }
   | { readonly status: "fail"; readonly reason: string; readonly comparison?: ArrayComparison }
   | { readonly status: "skip"; readonly reason: string };

@@ -18,6 +18,7 @@
  *
  * Values are compared at the case's point with random tangents, compiled in NONE.
  */
+import type { ModuleOutcome } from "./gradComposition.js";
 import { Apply, type Variable, makeVariable } from "../src/graph/basic.js";
 import { type GradTerm, Op, isDisconnected } from "../src/graph/op.js";
 import { grad } from "../src/grad/driver.js";
@@ -45,10 +46,7 @@ export class OpaqueScale extends Op {
   }
 }
 
-export type PushforwardOptionsOutcome =
-  | { readonly status: "pass"; readonly detail: string; readonly maxAbsErr: number; readonly maxRelErr: number }
-  | { readonly status: "fail"; readonly reason: string; readonly comparison?: ArrayComparison }
-  | { readonly status: "skip"; readonly reason: string };
+export type PushforwardOptionsOutcome = ModuleOutcome;
 
 /** What the claim needs: the case, a seeded draw and the tolerance. */
 export interface PushforwardOptionsInput {

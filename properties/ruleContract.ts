@@ -31,6 +31,7 @@
  * The reference for the last row is the same `grad` with the real rule passed through the same
  * hook (so only the term's dims order differs), compiled in NONE.
  */
+import type { ModuleOutcome } from "./gradComposition.js";
 import { type Apply, Variable } from "../src/graph/basic.js";
 import { DISCONNECTED } from "../src/graph/op.js";
 import { isFloat, shapeToString } from "../src/graph/type.js";
@@ -60,10 +61,7 @@ export interface RuleContractInput {
   readonly gradWith: (cost: Variable, wrt: readonly Variable[], options: GradOptions) => unknown[];
 }
 
-export type RuleContractOutcome =
-  | { readonly status: "pass"; readonly detail: string; readonly maxAbsErr: number; readonly maxRelErr: number }
-  | { readonly status: "fail"; readonly reason: string; readonly comparison?: ArrayComparison }
-  | { readonly status: "skip"; readonly reason: string };
+export type RuleContractOutcome = ModuleOutcome;
 
 /**
  * Judge the driver's rule checks on one case. Every breakage that applies to the drawn target is
