@@ -1,5 +1,5 @@
 /**
- * The twelve properties, run on one case. Every property can run alone; all of them share the
+ * The thirteen properties, run on one case. Every property can run alone; all of them share the
  * case, its built graph and whatever gradients more than one of them needs.
  *
  * | property | claim | judge |
@@ -16,6 +16,7 @@
  * | kink-conventions | every gradient path at planted ties and zeros of the case's max/min/maximum/minimum/abs nodes | the spec's conventions, computed in plain JS (properties/kinks.ts) |
  * | shape-erasure | every node's value, the direct and the lowerThenGrad gradient, checked FAST_RUN, with some inputs' static lengths declared unknown | the static case's NONE results (properties/erasure.ts) |
  * | checked-sensitivity | checked mode, on deliberately corrupted clones of rewrite-soundness's FAST_RUN graph (a seeded eighth of the cases) | checked mode's own contract: each corruption stopped and named (properties/checkedSensitivity.ts) |
+ * | rewriter-contract | the rewrite engine, driving misbehaving rewrites on clones of the same graph (a seeded eighth of the cases): endless loops, identity and Map results, graph passes in an equilibrium, walker revisits, a refused replacement under "warn" | the engine's documented promises: the use budget's exact count and its onOptError routing, the visiting orders (properties/rewriterContract.ts) |
  *
  * An oracle that cannot judge a point says `inconclusive` with a reason; an exception inside a
  * property is an `error` check carrying the error's class, so one broken path never hides the
@@ -29,7 +30,8 @@ import { type CompileOptions, type CompiledFunction, compile } from "../src/comp
 import { RewriteContext } from "../src/rewriting/engine.js";
 import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
 import type { FunctionGraph } from "../src/graph/fgraph.js";
-import { checkedSensitivityCheck, scheduledCorruptions } from "./checkedSensitivity.js";
+import { checkedSensitivityCheck, scheduledCorruptions, sensitivityGraph } from "./checkedSensitivity.js";
+import { contractScheduled, rewriterContractCheck, scheduledScenarios } from "./rewriterContract.js";
 import { grad, pullback } from "../src/grad/driver.js";
 import { hessianVectorProduct, pushforward } from "../src/grad/pushforward.js";
 import { XTensorType } from "../src/xtensor/type.js";
@@ -338,6 +340,15 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   await run("checked-sensitivity", () => {
     if (selected.size > 1 && !sensitivityScheduled(seed)) return null;
     const k = checkedSensitivityCheck(b, seed, fastGraph === null ? undefined : () => fastGraph as FunctionGraph, undefined, selected.size > 1 ? scheduledCorruptions(seed) : undefined);
+    return k.status === "inconclusive" && selected.size > 1 ? null : k;
+  });
+
+  // The rewrite engine's promises to misbehaving rewrites (properties/rewriterContract.ts), on
+  // clones of the same graph: two scenarios on a seeded eighth of the cases within the suite,
+  // every one when run alone.
+  await run("rewriter-contract", () => {
+    if (selected.size > 1 && !contractScheduled(seed)) return null;
+    const k = rewriterContractCheck(fastGraph === null ? () => sensitivityGraph(b) : () => fastGraph as FunctionGraph, seed, selected.size > 1 ? scheduledScenarios(seed) : undefined);
     return k.status === "inconclusive" && selected.size > 1 ? null : k;
   });
 

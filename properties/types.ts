@@ -21,6 +21,7 @@ export const PROPERTY_NAMES = [
   "kink-conventions",
   "shape-erasure",
   "checked-sensitivity",
+  "rewriter-contract",
 ] as const;
 
 /** One property's name. */

@@ -35,6 +35,7 @@ export const ORACLE_OF: Record<PropertyName, string> = {
   "kink-conventions": "spec rule",
   "shape-erasure": "static shapes",
   "checked-sensitivity": "checked mode",
+  "rewriter-contract": "the engine's contract",
 };
 
 /** One signature of the run. */

@@ -1,7 +1,7 @@
 /**
  * The property suite as a mutation-test runner: every harness property (`runProperties`, all
- * twelve; grad-composition on its seeded schedule, a quarter of the cases, shape-erasure on half,
- * checked-sensitivity on an eighth) on a fixed list of
+ * thirteen; grad-composition on its seeded schedule, a quarter of the cases, shape-erasure on
+ * half, checked-sensitivity and rewriter-contract on an eighth each) on a fixed list of
  * generated cases. A mutant of the differentiator, the rewriter or a pullback rule is killed
  * when some case's verdict is not ok (a `fail` or an `error` check), or when it makes a case
  * hang (Stryker's timeout).
