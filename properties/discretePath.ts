@@ -1,0 +1,298 @@
+/**
+ * The `discrete-path` claim of grad-composition: a float value that reaches the cost only through
+ * an integer one carries no gradient, and the driver and the forward sweep hold every rule to it.
+ *
+ * The driver asks a rule for the term of a float input even when the node's only outputs are
+ * integers, because some op downstream may give an integer operand a float term (a contraction
+ * does, for its integer operand). The rule must then answer DISCONNECTED, undefined or a term
+ * the driver can prove zero from the graph (a zero constant, a fill with zero, and the ops that
+ * keep zeros zero); anything else is the classic straight-through mistake, a gradient through
+ * `round`, and the driver must refuse it naming the rule. The forward sweep promises the same of
+ * a pushforward rule's tangent for a discrete output. Built-in rules answer DISCONNECTED, and
+ * a float reaching a contraction only as an integer is rare in generated cases (2 of 300), so
+ * nothing else reaches those checks or the zero test behind them.
+ *
+ * So the claim writes three user ops, as a user would:
+ * - `OpaqueRound`: k = round(x), int64, whose pullback returns a term the claim chooses;
+ * - `OpaqueSplit`: (k, f) = (round(x), x − round(x)), whose pushforward returns a tangent for k
+ *   the claim chooses (the sweep follows float values, so it asks only a node with a float
+ *   output too);
+ * - `OpaqueWeigh`: w · k, which gives its integer operand k the float term g · w, as a
+ *   contraction gives its integer operand one;
+ *
+ * and differentiates cost + sum(OpaqueWeigh(k, w)), k from OpaqueRound (for `grad`) or from
+ * OpaqueSplit (for `pushforward`) of v, a float node of the case a wrt reaches (its values, when
+ * named), and w a fresh weight:
+ *
+ * | the term for x (the tangent for k) | `grad(cost', wrt)` (compiled, since a lazy gradient checks its rules when expanded) and `pushforward(cost', wrt, u, {useOpPushforward: "require"})` must |
+ * |---|---|
+ * | a zero in a seeded disguise: a zero constant, a fill with zero, or an `Alloc` of zero, wrapped in 1 to 3 of `neg`, `add`/`sub` of another zero, `mul` by a constant on either side, `second`, a cast round trip, `reshape`, a `DimShuffle` round trip, `specifyShape` | accept it: the gradients of cost alone, and J u of cost alone |
+ * | the same disguise over a leaf with one element 1 (or of ones) | raise a GradError naming `OpaqueRound.pullback`, input 0 and "only through integer outputs" (forward: `OpaqueSplit.pushforward`, output 0 and "is discrete") |
+ * | the cotangent (tangent) itself: straight-through | the same |
+ *
+ * The zero forms are the ones the driver's algebra documents it recognises; whether a disguise is
+ * zero is known here by construction, not asked of the engine. Values are compared at the case's
+ * point, compiled in NONE.
+ */
+import type { ModuleOutcome } from "./gradComposition.js";
+import { Apply, Variable, makeVariable } from "../src/graph/basic.js";
+import { DISCONNECTED, type Disconnected, type GradTerm, Op, isDisconnected } from "../src/graph/op.js";
+import { type DType, TensorType, isFloat } from "../src/graph/type.js";
+import { ancestors } from "../src/graph/traversal.js";
+import { NDArray } from "../src/ndarray/ndarray.js";
+import { compile } from "../src/compile/function.js";
+import type { GradOptions } from "../src/grad/driver.js";
+import type { PushforwardOptions } from "../src/grad/pushforward.js";
+import { GradError } from "../src/errors.js";
+import { constant } from "../src/tensor/basic.js";
+import { add as padd, cast as pcast, mul as pmul, neg as pneg, second as psecond, sub as psub } from "../src/tensor/elemwise.js";
+import { alloc, dimshuffle, reshape, specifyShape } from "../src/tensor/shape.js";
+import { sum as psum } from "../src/tensor/reduce.js";
+import * as X from "../src/xtensor/index.js";
+import type { BuiltCase } from "../src/case/build.js";
+import { type ArrayComparison, compareArrays, compareRecords, toArrayValue } from "./compare.js";
+import type { ArrayValue } from "./types.js";
+
+/** What OpaqueRound's rules return for its float input: a term built from (x, the cotangent or tangent). */
+type TermOf = (x: Variable, g: Variable) => Variable | Disconnected;
+
+/** k = round(x) as int64, elementwise: a user's op whose only output is discrete. */
+export class OpaqueRound extends Op {
+  override readonly name = "OpaqueRound";
+  override readonly props = {};
+  constructor(private readonly termOf: TermOf) {
+    super();
+  }
+  makeNode(x: Variable): Apply {
+    return new Apply(this, [x], [new TensorType("int64", x.type.shape)]);
+  }
+  override perform(_n: Apply, [x]: readonly NDArray[]): NDArray[] {
+    return [NDArray.fromFlat(Array.from(x.toFlat(), (v) => Math.round(v)), x.shape, "int64")];
+  }
+  override pullback([x]: readonly Variable[], _o: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
+    return [this.termOf(x, g)];
+  }
+  override pushforward(): (Variable | Disconnected)[] {
+    // The forward sweep follows float values only, so a node whose only output is discrete is
+    // never asked (OpaqueSplit is the claim's op for the forward side).
+    return [DISCONNECTED];
+  }
+}
+
+/**
+ * (k, f) = (round(x) as int64, x − round(x)), elementwise: a user's op with a discrete and a
+ * float output, so the forward sweep asks its rule, whose tangent for k the claim chooses.
+ */
+export class OpaqueSplit extends Op {
+  override readonly name = "OpaqueSplit";
+  override readonly props = {};
+  constructor(private readonly termOf: TermOf) {
+    super();
+  }
+  makeNode(x: Variable): Apply {
+    return new Apply(this, [x], [new TensorType("int64", x.type.shape), x.type]);
+  }
+  override perform(_n: Apply, [x]: readonly NDArray[]): NDArray[] {
+    const xs = x.toFlat();
+    return [NDArray.fromFlat(Array.from(xs, (v) => Math.round(v)), x.shape, "int64"), NDArray.fromFlat(Array.from(xs, (v) => v - Math.round(v)), x.shape, x.dtype)];
+  }
+  override pullback(_i: readonly Variable[], _o: readonly Variable[], [, gf]: readonly Variable[]): GradTerm[] {
+    // d f / d x = 1 away from the jumps; k carries nothing.
+    return [gf];
+  }
+  override pushforward([x]: readonly Variable[], _o: readonly Variable[], [t]: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    return isDisconnected(t) ? [t, t] : [this.termOf(x, t as Variable), t];
+  }
+}
+
+/** w · k elementwise (k discrete): gives k the float term g · w, as a contraction gives its integer operand one. */
+export class OpaqueWeigh extends Op {
+  override readonly name = "OpaqueWeigh";
+  override readonly props = {};
+  makeNode(k: Variable, w: Variable): Apply {
+    return new Apply(this, [k, w], [w.type]);
+  }
+  override perform(_n: Apply, [k, w]: readonly NDArray[]): NDArray[] {
+    const kf = k.toFlat();
+    return [NDArray.fromFlat(Array.from(w.toFlat(), (v, i) => v * kf[i]), w.shape, w.dtype)];
+  }
+  override pullback([k, w]: readonly Variable[], _o: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
+    return [pmul(g, w), pmul(g, pcast(k, w.type.dtype))];
+  }
+  override pushforward([k, w]: readonly Variable[], _o: readonly Variable[], [tk, tw]: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    const parts: Variable[] = [];
+    if (!isDisconnected(tk)) parts.push(pmul(tk as Variable, w));
+    if (!isDisconnected(tw)) parts.push(pmul(tw as Variable, pcast(k, w.type.dtype)));
+    return [parts.length === 0 ? tw : parts.reduce((a, b) => padd(a, b))];
+  }
+}
+
+/** What the claim needs: the case, a seeded draw, the tolerance, and the engine's two entry points. */
+export interface DiscretePathInput {
+  readonly built: BuiltCase;
+  readonly rand: () => number;
+  readonly rtol: number;
+  readonly slack: number;
+  readonly gradWith: (cost: Variable, wrt: readonly Variable[], options: GradOptions) => unknown[];
+  readonly pushforward: (outputs: Variable, wrt: readonly Variable[], tangents: readonly Variable[], options: PushforwardOptions) => unknown;
+}
+
+const other = (d: DType): DType => (d === "float32" ? "float64" : "float32");
+
+/** A term of x's type in a seeded disguise: zero, or (one element 1, or ones) not zero. */
+interface Disguise {
+  readonly describe: string;
+  readonly build: (x: Variable) => Variable;
+}
+
+/**
+ * Draw a disguise: a leaf (a zero constant, a fill with zero, an Alloc of zero; for `zero` false
+ * the same with one element 1, or a fill or Alloc of 1) wrapped in 1 to 3 zero-keeping ops.
+ * Only constants and the leaf take part, never x's value, so whether it is zero is known here.
+ */
+function drawDisguise(rand: () => number, zero: boolean): Disguise {
+  const pickOf = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+  const leafKind = pickOf(["constant", "fill", "alloc"] as const);
+  const hot = rand();
+  const leaf = (x: Variable): Variable => {
+    const t = x.type;
+    const shape = t.shape as number[];
+    const dtype = t.dtype;
+    const v = zero ? 0 : 1;
+    if (leafKind === "fill") return psecond(x, constant(v, dtype));
+    if (leafKind === "alloc") return alloc(constant(v, dtype), shape);
+    const a = NDArray.zeros(shape, dtype);
+    if (!zero && a.size > 0) {
+      const flat = a.toFlat().slice();
+      flat[Math.floor(hot * flat.length)] = 1;
+      return constant(NDArray.fromFlat(flat, shape, dtype));
+    }
+    return constant(a);
+  };
+  const WRAPS = ["neg", "add", "sub", "mul-left", "mul-right", "second", "cast", "reshape", "dimshuffle", "specify-shape"] as const;
+  const wraps = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => pickOf(WRAPS));
+  const wrap = (w: (typeof WRAPS)[number], z: Variable, x: Variable): Variable => {
+    const dtype = x.type.dtype;
+    const shape = x.type.shape as number[];
+    const zeros = (): Variable => constant(NDArray.zeros(shape, dtype));
+    switch (w) {
+      case "neg": return pneg(z);
+      case "add": return padd(z, zeros());
+      case "sub": return psub(zeros(), z);
+      case "mul-left": return pmul(z, constant(1.5, dtype));
+      case "mul-right": return pmul(constant(1.5, dtype), z);
+      case "second": return psecond(constant(NDArray.fromFlat(Array(shape.reduce((p, n) => p * n, 1)).fill(2), shape, dtype)), z);
+      case "cast": return pcast(pcast(z, other(dtype)), dtype);
+      case "reshape": return shape.length === 0 ? z : reshape(z, shape);
+      case "dimshuffle": {
+        const keep = shape.map((_, i) => i);
+        return dimshuffle(dimshuffle(z, ["x", ...keep]), keep.map((i) => i + 1));
+      }
+      case "specify-shape": return specifyShape(z, shape);
+    }
+  };
+  return {
+    describe: `${[...wraps].reverse().join("(")}(${leafKind === "constant" ? (zero ? "a zero constant" : "a constant with one element 1") : leafKind === "fill" ? `second(x, ${zero ? 0 : 1})` : `alloc(${zero ? 0 : 1}, shape)`}${")".repeat(wraps.length)}`,
+    build: (x) => wraps.reduce((z, w) => wrap(w, z, x), leaf(x)),
+  };
+}
+
+/** Judge the driver and the forward sweep on one case. */
+export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
+  const b = c.built;
+  if (b.wrt.length === 0) return { status: "skip", reason: "no float input to differentiate" };
+  const wrtSet = new Set<Variable>(b.wrt);
+  const reached = new Set<Variable>();
+  for (const v of ancestors([b.cost])) if (wrtSet.has(v) || (v.owner !== null && v.owner.inputs.some((i) => reached.has(i)))) reached.add(v);
+  // A float node (or input) a wrt reaches, of fully known static shape.
+  const cands = [...b.nodes.values(), ...b.wrt].filter((v) => reached.has(v) && isFloat(v.type.dtype) && v.type.shape.every((n) => n !== null));
+  if (cands.length === 0) return { status: "skip", reason: "no float value of known shape that a wrt reaches" };
+  const picked = cands[Math.floor(c.rand() * cands.length)];
+  const v = X.isXTensorVariable(picked) ? X.values(picked) : picked;
+  const base = X.isXTensorVariable(b.cost) ? X.values(b.cost) : b.cost;
+  const w = makeVariable(v.type, null, 0, "w_discrete");
+  const wVal = NDArray.fromFlat(Array.from({ length: (v.type.shape as number[]).reduce((p, n) => p * n, 1) }, () => 0.5 + c.rand()), v.type.shape as number[], v.type.dtype);
+  const us = b.wrt.map((x, i) => makeVariable(x.type, null, 0, `u_${b.wrtNames[i]}`));
+  const uVals = b.wrt.map((_, i) => {
+    const like = b.values.get(b.wrtNames[i]) as NDArray;
+    return NDArray.fromFlat(Array.from({ length: like.size }, () => 2 * c.rand() - 1), like.shape, like.dtype);
+  });
+  // The pullback side reads OpaqueRound's k, the forward side OpaqueSplit's (its f unused).
+  const weigh = (k: Variable): Variable => padd(base, psum(new OpaqueWeigh().makeNode(k, w).outputs[0]));
+  const gcostWith = (termOf: TermOf): Variable => weigh(new OpaqueRound(termOf).makeNode(v).outputs[0]);
+  const fcostWith = (termOf: TermOf): Variable => weigh(new OpaqueSplit(termOf).makeNode(v).outputs[0]);
+  const gOpts: GradOptions = { disconnectedInputs: "ignore", returnDisconnected: "zero" };
+  const fOpts: PushforwardOptions = { useOpPushforward: "require", disconnectedOutputs: "ignore", returnDisconnected: "zero" };
+  const at = `v = ${picked.name ?? picked.toString()} (${v.type.toString()})`;
+  const said = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e));
+  const fail = (reason: string, comparison?: ArrayComparison): ModuleOutcome => ({ status: "fail", reason: `${reason} (${at})`, ...(comparison === undefined ? {} : { comparison }) });
+
+  // The references: the cost alone, through the same entry points.
+  let ref: unknown[];
+  let refJ: unknown;
+  try {
+    ref = c.gradWith(base, b.wrt, gOpts);
+    refJ = c.pushforward(base, b.wrt, us, fOpts);
+  } catch (e) {
+    if (e instanceof GradError) return { status: "skip", reason: `the cost alone has no gradient or pushforward: ${e.message.split("\n")[0]}` };
+    throw e;
+  }
+
+  // A zero in disguise: accepted, the cost alone's gradients and J u.
+  const zero = drawDisguise(c.rand, true);
+  let got: unknown[];
+  let gotJ: unknown;
+  try {
+    got = c.gradWith(gcostWith((x) => zero.build(x)), b.wrt, gOpts);
+  } catch (e) {
+    return fail(`OpaqueRound.pullback returned ${zero.describe} for its float input, a provable zero, but grad(cost', wrt) raised ${said(e)}`);
+  }
+  try {
+    gotJ = c.pushforward(fcostWith((x) => zero.build(x)), b.wrt, us, fOpts);
+  } catch (e) {
+    return fail(`OpaqueSplit.pushforward returned ${zero.describe} for its discrete output, a provable zero, but pushforward(cost', wrt, u, {useOpPushforward: "require"}) raised ${said(e)}`);
+  }
+  const all = [...ref, ...got, refJ, gotJ];
+  if (!all.every((g) => g instanceof Variable)) return fail(`a gradient or J u is not a variable: ${all.map(String).join(", ")}`);
+  const f = compile([...b.inputs.values(), w, ...us], all as Variable[], { mode: "NONE" });
+  const res = f(...b.values.values(), wVal, ...uVals);
+  const m = b.wrt.length;
+  const rec = (off: number): Record<string, ArrayValue> => Object.fromEntries(b.wrtNames.map((name, k) => [name, toArrayValue(b.wrt[k], res[off + k])]));
+  const cg = compareRecords(rec(m), rec(0), "gradient of cost' against the cost alone's", c.rtol, c.slack);
+  if (!cg.ok) return fail(`with OpaqueRound.pullback returning ${zero.describe}, grad(cost', wrt) differs from grad(cost, wrt): ${cg.reason ?? "mismatch"}`, cg);
+  const cj = compareArrays(toArrayValue(gotJ as Variable, res[2 * m + 1]), toArrayValue(refJ as Variable, res[2 * m]), "J u of cost' against the cost alone's", c.rtol, c.slack);
+  if (!cj.ok) return fail(`with OpaqueSplit.pushforward returning ${zero.describe}, J u of cost' differs from J u of cost: ${cj.reason ?? "mismatch"}`, cj);
+
+  // Not zero: refused, naming the rule.
+  const nonzero = c.rand() < 0.75 ? drawDisguise(c.rand, false) : { describe: "the incoming cotangent itself (straight-through)", build: null };
+  const termOf: TermOf = nonzero.build === null ? (_x, g) => g : (x) => (nonzero.build as (x: Variable) => Variable)(x);
+  const refused = (call: () => unknown, names: readonly string[], what: string): ModuleOutcome | null => {
+    let err: unknown = null;
+    try {
+      call();
+    } catch (e) {
+      err = e;
+    }
+    if (err === null) return fail(`${what} returned ${nonzero.describe}, not a provable zero, yet it was accepted: a float reaching the cost only through an integer must carry no gradient`);
+    if (!(err instanceof GradError)) return fail(`${what} returned ${nonzero.describe}: the failure was ${said(err)}, not a GradError`);
+    const missing = names.find((s) => !err.message.includes(s));
+    return missing === undefined ? null : fail(`${what} returned ${nonzero.describe}: the GradError does not name ${JSON.stringify(missing)}: ${err.message.split("\n")[0]}`);
+  };
+  // A lazy gradient checks its rules when the compiler expands its Pullback node, so the
+  // refusal may come from grad or from the compile: both are the driver, naming the rule.
+  const built = (r: unknown): void => {
+    const outs = (Array.isArray(r) ? r : [r]).filter((g): g is Variable => g instanceof Variable);
+    compile([...b.inputs.values(), w, ...us], outs, { mode: "NONE" });
+  };
+  const rp = refused(() => built(c.gradWith(gcostWith(termOf), b.wrt, gOpts)), ["OpaqueRound.pullback", "input 0", "only through integer outputs"], "OpaqueRound.pullback");
+  if (rp !== null) return rp;
+  // A tangent must reach OpaqueSplit for the sweep to ask its rule: v is reached from a wrt.
+  const rf = refused(() => built(c.pushforward(fcostWith(termOf), b.wrt, us, fOpts)), ["OpaqueSplit.pushforward", "output 0", "is discrete"], "OpaqueSplit.pushforward");
+  if (rf !== null) return rf;
+  return {
+    status: "pass",
+    detail: `discrete-path on ${at}: ${zero.describe} accepted with the cost alone's gradients and J u; ${nonzero.describe} refused by grad and the sweep`,
+    maxAbsErr: Math.max(cg.maxAbsErr, cj.maxAbsErr),
+    maxRelErr: Math.max(cg.maxRelErr, cj.maxRelErr),
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * The discrete-path claim of grad-composition (properties/discretePath.ts): it passes on
+ * generated cases of the real engine, and it fails when the driver's zero test behind "a float
+ * reaching the cost only through an integer carries no gradient" is broken: skipped (a
+ * straight-through term accepted), blind (a provable zero refused) or shallow (a zero recognised
+ * only when it is a bare constant).
+ */
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import { Constant, type Variable } from "../../src/graph/basic.js";
+import { buildCase, caseEvaluator, caseGradients } from "../../src/case/build.js";
+import { type CotangentAlgebra, registerCotangentAlgebra } from "../../src/grad/algebra.js";
+import { tensorAlgebra } from "../../src/grad/tensor-algebra.js";
+import { caseArbitrary } from "../../properties/generators.js";
+import { caseSeed } from "../../properties/properties.js";
+import { engineRtol } from "../../properties/compare.js";
+import { type ClaimOutcome, runCompositionClaims } from "../../properties/gradComposition.js";
+
+const SAMPLE = fc.sample(caseArbitrary({}), { seed: 5152, numRuns: 16 }).map((g) => g.case);
+
+function outcomes(): ClaimOutcome[] {
+  return SAMPLE.map((c) => {
+    const b = buildCase(c);
+    const values = caseEvaluator(b)();
+    const rtol = engineRtol([...b.types.values()].some((t) => t.dtype === "float32") ? "float32" : "float64");
+    const [o] = runCompositionClaims({ built: b, values, seed: caseSeed(c), rtol, directGrads: () => caseGradients(b, "lazy"), claims: ["discrete-path"] });
+    return o;
+  });
+}
+
+/** Run with the positional algebra's zero test replaced (restored afterwards). */
+function withIsZero(isZero: CotangentAlgebra["isZero"], body: () => void): void {
+  registerCotangentAlgebra("tensor", { ...tensorAlgebra, isZero });
+  try {
+    body();
+  } finally {
+    registerCotangentAlgebra("tensor", tensorAlgebra);
+  }
+}
+
+function assertFails(says: RegExp): void {
+  const os = outcomes();
+  const fails = os.filter((o) => o.status === "fail");
+  assert.ok(fails.length >= os.length / 2, `failed on ${fails.length} of ${os.length}: ${os.map((o) => o.status).join(", ")}`);
+  for (const o of fails) assert.match(o.status === "fail" ? o.reason : "", says);
+}
+
+describe("grad-composition: discrete-path", function () {
+  this.timeout(120_000);
+
+  it("passes on generated cases of the real engine", () => {
+    for (const o of outcomes()) assert.equal(o.status, "pass", o.status === "fail" || o.status === "skip" ? o.reason : o.status === "error" ? o.error.message : "");
+  });
+
+  it("fails when the zero test is skipped (a straight-through term accepted)", () => {
+    withIsZero(() => true, () => assertFails(/not a provable zero, yet it was accepted/));
+  });
+
+  it("fails when the zero test proves nothing (a provable zero refused)", () => {
+    withIsZero(() => false, () => assertFails(/a provable zero, but (grad|pushforward)\(cost', wrt.*\) raised GradError/));
+  });
+
+  it("fails when only a bare zero constant counts as zero", () => {
+    const bare = (v: Variable): boolean => v instanceof Constant && v.value.toFlat().every((e) => e === 0);
+    withIsZero(bare, () => assertFails(/a provable zero, but .* raised GradError/));
+  });
+});
