@@ -38,10 +38,9 @@ import type { ModuleOutcome } from "./gradComposition.js";
 import { Apply, Variable, makeVariable } from "../src/graph/basic.js";
 import { DISCONNECTED, type Disconnected, type GradTerm, Op, isDisconnected } from "../src/graph/op.js";
 import { type DType, TensorType, isFloat } from "../src/graph/type.js";
-import { ancestors } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
-import type { GradOptions } from "../src/grad/driver.js";
+import { type GradOptions, grad } from "../src/grad/driver.js";
 import type { PushforwardOptions } from "../src/grad/pushforward.js";
 import { GradError } from "../src/errors.js";
 import { constant } from "../src/tensor/basic.js";
@@ -201,13 +200,24 @@ function drawDisguise(rand: () => number, zero: boolean): Disguise {
 export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
   const b = c.built;
   if (b.wrt.length === 0) return { status: "skip", reason: "no float input to differentiate" };
-  const wrtSet = new Set<Variable>(b.wrt);
-  const reached = new Set<Variable>();
-  for (const v of ancestors([b.cost])) if (wrtSet.has(v) || (v.owner !== null && v.owner.inputs.some((i) => reached.has(i)))) reached.add(v);
-  // A float node (or input) a wrt reaches, of fully known static shape.
-  const cands = [...b.nodes.values(), ...b.wrt].filter((v) => reached.has(v) && isFloat(v.type.dtype) && v.type.shape.every((n) => n !== null));
-  if (cands.length === 0) return { status: "skip", reason: "no float value of known shape that a wrt reaches" };
-  const picked = cands[Math.floor(c.rand() * cands.length)];
+  // A float value of known shape that some wrt reaches along float values (true connections)
+  // and that same wrt reaches the cost that way too. Integer values carry no cotangent, so
+  // otherwise the driver rightly never asks OpaqueRound's rule, and never sees a nonzero term.
+  const reach = (y: Variable): boolean[] | null => {
+    try {
+      return grad(y, b.wrt, { disconnectedInputs: "ignore", returnDisconnected: "disconnected" }).map((g) => !isDisconnected(g));
+    } catch (e) {
+      if (e instanceof GradError) return null;
+      throw e;
+    }
+  };
+  const base0 = X.isXTensorVariable(b.cost) ? X.values(b.cost) : b.cost;
+  const toCost = reach(base0);
+  if (toCost === null || !toCost.some(Boolean)) return { status: "skip", reason: "the cost depends on no wrt along float values, so no rule on another path is ever asked" };
+  const known = [...b.nodes.values(), ...b.wrt].filter((v) => isFloat(v.type.dtype) && v.type.shape.every((n) => n !== null));
+  const order = known.map((v) => ({ v, k: c.rand() })).sort((p, q) => p.k - q.k).map((p) => p.v);
+  const picked = order.slice(0, 4).find((v) => reach(psum(X.isXTensorVariable(v) ? X.values(v) : v))?.some((r, i) => r && toCost[i]) ?? false);
+  if (picked === undefined) return { status: "skip", reason: "no float value of known shape that a wrt reaches along float values, with the cost (of four drawn)" };
   const v = X.isXTensorVariable(picked) ? X.values(picked) : picked;
   const base = X.isXTensorVariable(b.cost) ? X.values(b.cost) : b.cost;
   const w = makeVariable(v.type, null, 0, "w_discrete");

@@ -190,6 +190,21 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
   const consumers = relevantConsumers(roots, wrt, constant, patterns);
   if (hasRegionNode(consumers)) {
     if ((options.gradStrategy ?? "lazy") === "lazy") {
+      // The compiler expands the region after lowering it, where the caller's nodes no longer
+      // exist, so a per-call rule for one of them cannot be honoured; dropping it silently would
+      // differentiate with another rule than the one asked for (or fail at compile naming none).
+      if (options.ruleFor !== undefined) {
+        for (const byNode of consumers.values()) {
+          for (const node of byNode.keys()) {
+            if (options.ruleFor(node) === null) continue;
+            throw new GradError(
+              `grad: options.ruleFor gives a rule for ${node.op.toString()} (node ${node.toString()}), which lies in the region the lazy strategy ` +
+                `differentiates: the compiler expands that region after lowering it, where a per-call rule cannot apply. ` +
+                `Use gradStrategy "perNode", or registerPullbackRule for a rule that outlives the call`,
+            );
+          }
+        }
+      }
       // One graph-level Pullback node for the whole region; the compiler expands it later. The
       // region is cut at every wrt, so its outputs are partials: chain them into totals.
       const cc = options.considerConstant ?? [];

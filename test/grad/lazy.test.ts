@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { Apply, Variable } from "../../src/graph/basic.js";
 import { toposort } from "../../src/graph/traversal.js";
+import { NDArray } from "../../src/ndarray/ndarray.js";
 import { compile } from "../../src/compile/function.js";
 import { RewriteContext } from "../../src/rewriting/engine.js";
 import { grad, lowerThenGrad } from "../../src/grad/driver.js";
@@ -213,5 +214,31 @@ describe("lazy Pullback node", () => {
     const xs = XV.toNested() as number[][];
     const expected = xs.flatMap((row, i) => row.map((v, j) => (6 * v - Math.sin(v)) * w[j][i]));
     for (const mode of MODES) assertClose(compare(runCompiled([x], [h], [XV], mode), [expected], 1e-13, 1e-13), `${mode} second derivative`);
+  });
+});
+
+describe("lazy grad: per-call rules inside the region", () => {
+  // The compiler expands the region after lowering it, where the caller's nodes are gone: a
+  // rule from options.ruleFor for one of them would be dropped, and the compile would then
+  // differentiate with another rule, or fail naming none. grad refuses it up front.
+  const x = xtensor("x", { dims: ["a"], shape: [3] });
+  const cost = sum(tanh(x));
+  // A deliberately different rule (the identity), so that honouring it is visible in the values.
+  const tanhRule = (): PullbackRule => (_i, _o, [g]) => [g];
+
+  it("is refused by the lazy strategy, naming the node, the strategy and the alternatives", () => {
+    assert.throws(
+      () => grad(cost, [x], { ruleFor: (n: Apply) => (n.op.toString().includes("tanh") ? tanhRule() : null) }),
+      (e: unknown) => e instanceof Error && /options\.ruleFor gives a rule for XElemwise.*tanh.*lazy strategy.*gradStrategy "perNode".*registerPullbackRule/.test(e.message),
+    );
+  });
+
+  it("is honoured by perNode, and a ruleFor that gives no rule in the region changes nothing", () => {
+    const [gp] = grad(cost, [x], { gradStrategy: "perNode", ruleFor: (n: Apply) => (n.op.toString().includes("tanh") ? tanhRule() : null) });
+    const [gl] = grad(cost, [x], { ruleFor: () => null });
+    const [g0] = grad(cost, [x]);
+    const [vp, vl, v0] = runCompiled([x], [gp as Variable, gl as Variable, g0 as Variable], [NDArray.fromFlat([0.1, -0.4, 0.9], [3])], "NONE").map((a) => Array.from(a));
+    assert.deepEqual(vp, [1, 1, 1]);
+    assert.deepEqual(vl, v0);
   });
 });
