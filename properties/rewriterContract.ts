@@ -18,11 +18,11 @@
  *
  * | scenario | the rewrite | the engine must |
  * |---|---|---|
- * | `loop-budget` | an equilibrium rule that always replaces the target by a fresh copy (list or Map result; `maxUseRatio` 1 or 2; `onOptError` raise, warn or ignore) | stop it at exactly `maxUseRatio × nodes + 1` firings, naming the equilibrium and the rule: a `RewriteLoopError` under raise, one recorded message under warn (and one `XGRAD_REWRITE_LOOP` warning) or ignore (no warning); the graph whole |
+ * | `loop-budget` | an equilibrium rule that always replaces the target by a fresh copy (list or Map result; `maxUseRatio` 1 or 2; `onOptError` raise, warn or ignore; sometimes growing the graph by two nodes on its first firing) | stop it at exactly `maxUseRatio × nodes + 1` firings (nodes: the largest count seen), naming the equilibrium and the rule: a `RewriteLoopError` under raise, one recorded message under warn (and one `XGRAD_REWRITE_LOOP` warning) or ignore (no warning); the graph whole |
  * | `graph-pass` | a graph pass inside an equilibrium that changes the graph K times (1 to 3) then stops, or forever | run it exactly K + 1 times (the equilibrium re-sweeps while it changes anything); forever: the budget as above, naming the pass |
  * | `identity-result` | a rule that returns the target's own outputs (a list or a Map) | count nothing as fired and end after one sweep: no change, no loop |
  * | `walker-revisit` | a walker rule that replaces the target by a fresh copy, and that copy by another, K times (2 to 4) | visit every imported copy in the same walk (K firings), or only the first (1) with `ignoreNewtrees`; and visit in its order: `inToOut` a node after the nodes it reads, `outToIn` before them |
- * | `reject-revisit` | a walker rule that makes the target write in place into a buffer of a graph input or output, under "warn" | record one failure naming the rule and the protected variable, emit one `XGRAD_REWRITE_FAILED` warning, and leave the graph as it was; the revert re-imports the target, which must not be visited again |
+ * | `reject-revisit` | a rule, in a walker or an equilibrium, that makes the target write in place into a buffer of a graph input or output (validation refuses it; the revert re-imports the target), or whose transform throws, under "warn" or "ignore" | record one failure naming the rule and the protected variable (or the thrown message), emit one `XGRAD_REWRITE_FAILED` warning under warn and none under ignore, leave the graph as it was, and not visit the target again |
  *
  * The expectations are restated here from the engine's documentation (the use budget is
  * PyTensor's `optdb__max_use_ratio`), not read from the engine; which buffers are protected is
@@ -37,6 +37,7 @@ import { inplaceVariant } from "../src/rewriting/checked.js";
 import {
   type GraphRewriter, type OnOptError, type RewriteResult, RewriteContext, RewriteLoopError, equilibrium, inToOut, nodeRewriter, outToIn,
 } from "../src/rewriting/engine.js";
+import { neg } from "../src/tensor/elemwise.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 
@@ -188,21 +189,27 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
     const policy = pick(["raise", "warn", "ignore"] as const, rand);
     const ratio = 1 + Math.floor(rand() * 2);
     const form = rand() < 0.5 ? "list" : "map";
-    const nodes = g.applyNodes.size;
+    // Sometimes the first firing also grows the graph by two nodes (neg(neg(copy))): the budget
+    // scales with the largest node count seen, not the first.
+    const out0 = target.outputs[0];
+    const grow = target.outputs.length === 1 && (out0.type.dtype === "float64" || out0.type.dtype === "float32") && out0.type.kind === "tensor" && rand() < 0.5;
+    const start = g.applyNodes.size;
+    const nodes = start + (grow ? 2 : 0);
     const mine = new Set<Apply>([target]);
     const rule = nodeRewriter(RULE, null, (_fg, n) => {
       if (!mine.has(n)) return null;
       const c = copyOf(n);
       mine.add(c);
+      if (grow && n === target) return [neg(neg(c.outputs[0]))];
       return replacing(n, c, form);
     });
     const ctx = engine.context(policy);
     const run = capturingWarnings(() => engine.equilibrium(EQ, [rule], { maxUseRatio: ratio }).apply(g, ctx));
-    const what = `an equilibrium rule replacing ${target.op.toString()} by a fresh copy forever (${form} result, maxUseRatio ${ratio}, onOptError "${policy}", ${nodes} nodes)`;
+    const what = `an equilibrium rule replacing ${target.op.toString()} by a fresh copy forever (${grow ? "the first time wrapped in neg(neg(·)), " : ""}${form} result, maxUseRatio ${ratio}, onOptError "${policy}", ${start} nodes)`;
     const fired = ctx.fired.get(RULE) ?? 0;
     const broken = budgetVerdict(run, ctx, policy, RULE, ratio, nodes)
       ?? (fired !== ratio * nodes + 1 ? `the rule should have fired ${ratio * nodes + 1} times before the budget stopped it; ctx.fired says ${fired}` : null)
-      ?? (g.applyNodes.size !== nodes ? `each firing replaces one node by one, yet the graph went from ${nodes} to ${g.applyNodes.size} nodes` : null)
+      ?? (g.applyNodes.size !== nodes ? `the graph should hold ${nodes} nodes after the loop, it holds ${g.applyNodes.size}` : null)
       ?? wholeness(g);
     return { what, broken };
   },
@@ -315,41 +322,64 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
   },
 
   "reject-revisit": (g, rand, engine) => {
-    if (g.getFeature(DestroyHandler) === undefined) return null;
-    // A slot whose buffer (through views) is a graph input's or a graph output's, in a tree no
-    // node writes to yet, read through that slot only: validation can refuse the write for one
-    // reason alone, the protection.
-    const protectedVars = new Set<Variable>([...g.inputs, ...g.outputs]);
-    const written = new Set(nodesOf(g).flatMap((n) => Object.values(n.op.destroyMap).flat().map((i) => bufferRoot(n.inputs[i]))));
-    const slots = nodesOf(g).flatMap((n) => n.inputs.flatMap((v, i): [Apply, number][] => {
-      if (n.inputs.indexOf(v) !== i || n.inputs.lastIndexOf(v) !== i) return [];
-      const tree = viewChain(v);
-      if (!tree.some((t) => protectedVars.has(t)) || written.has(tree[tree.length - 1])) return [];
-      return inplaceVariant(n, i) === null ? [] : [[n, i]];
-    }));
-    if (slots.length === 0) return null;
-    const [target, slot] = pick(slots, rand);
+    // How the rule fails: a replacement validation refuses (an in-place write into a protected
+    // buffer, whose revert re-imports the target), or a transform that throws. Under "warn" or
+    // "ignore", in a walker or an equilibrium.
+    const how = rand() < 0.5 ? "refused" : "throws";
+    const policy = rand() < 0.5 ? "warn" : "ignore";
+    const driver = rand() < 0.5 ? "outToIn" : "equilibrium";
+    let target: Apply;
+    let slot = -1;
+    if (how === "refused") {
+      if (g.getFeature(DestroyHandler) === undefined) return null;
+      // A slot whose buffer (through views) is a graph input's or a graph output's, in a tree no
+      // node writes to yet, read through that slot only: validation can refuse the write for one
+      // reason alone, the protection.
+      const protectedVars = new Set<Variable>([...g.inputs, ...g.outputs]);
+      const written = new Set(nodesOf(g).flatMap((n) => Object.values(n.op.destroyMap).flat().map((i) => bufferRoot(n.inputs[i]))));
+      const slots = nodesOf(g).flatMap((n) => n.inputs.flatMap((v, i): [Apply, number][] => {
+        if (n.inputs.indexOf(v) !== i || n.inputs.lastIndexOf(v) !== i) return [];
+        const tree = viewChain(v);
+        if (!tree.some((t) => protectedVars.has(t)) || written.has(tree[tree.length - 1])) return [];
+        return inplaceVariant(n, i) === null ? [] : [[n, i]];
+      }));
+      if (slots.length === 0) return null;
+      [target, slot] = pick(slots, rand);
+    } else {
+      const nodes = nodesOf(g);
+      if (nodes.length === 0) return null;
+      target = pick(nodes, rand);
+    }
     const before = new Set(g.applyNodes);
     let visits = 0;
     const rule = nodeRewriter(RULE, null, (_fg, n) => {
-      // At most three tries, so a walker that keeps revisiting still ends (and is reported).
+      // At most three tries, so an engine that keeps revisiting still ends (and is reported).
       if (n !== target || ++visits > 3) return null;
+      if (how === "throws") throw new Error("xgrad: a deliberately failing transform");
       return (inplaceVariant(n, slot) as Apply).outputs;
     });
-    const ctx = engine.context("warn");
-    const run = capturingWarnings(() => engine.outToIn([rule]).apply(g, ctx));
-    const what = `an outToIn rule making ${target.op.toString()} write in place into ${target.inputs[slot].toString()} (its input ${slot}), a buffer of a graph input or output, under onOptError "warn"`;
+    const ctx = engine.context(policy);
+    const pass = driver === "outToIn" ? engine.outToIn([rule]) : engine.equilibrium(EQ, [rule], { maxUseRatio: 1 });
+    const run = capturingWarnings(() => pass.apply(g, ctx));
+    const what = how === "refused"
+      ? `${driver === "outToIn" ? "an outToIn" : "an equilibrium"} rule making ${target.op.toString()} write in place into ${target.inputs[slot].toString()} (its input ${slot}), a buffer of a graph input or output, under onOptError "${policy}"`
+      : `${driver === "outToIn" ? "an outToIn" : "an equilibrium"} rule whose transform throws on ${target.op.toString()}, under onOptError "${policy}"`;
+    const says = how === "refused" ? /destroys the protected graph (input|output)/ : /^rewrite xgrad_contract_rule on .*: xgrad: a deliberately failing transform/;
     const failures = ctx.report.failures;
     const failed = run.warnings.filter((w) => w.code === "XGRAD_REWRITE_FAILED");
-    const broken = run.error !== null ? `under "warn" a refused replacement is recorded, not thrown; it threw ${said(run.error)}`
-      : visits !== 1 ? `the rule ran ${Math.min(visits, 3)}${visits > 3 ? " or more" : ""} times on its target: a replacement validation refused must not queue the re-imported target again`
-      : failures.length !== 1 || failures[0].rewrite !== RULE || !/destroys the protected graph (input|output)/.test(failures[0].error.message)
-        ? `one failure naming ${RULE} and the protected graph input or output should be recorded; ${failures.length === 0 ? "none was" : `got ${failures.map((f) => `${f.rewrite}: ${f.error.message.split("\n")[0]}`).join("; ")}`}`
-      : failed.length !== 1 || failed[0].message !== failures[0].error.message ? `under "warn" one XGRAD_REWRITE_FAILED warning carrying the recorded message is emitted; got ${failed.length}`
-      : !sameNodes(g, before) ? "the refused replacement changed the graph's nodes"
+    const wanted = policy === "warn" ? 1 : 0;
+    const broken = run.error !== null ? `under "${policy}" a failed rewrite is recorded, not thrown; it threw ${said(run.error)}`
+      : visits !== 1 ? `the rule ran ${Math.min(visits, 3)}${visits > 3 ? " or more" : ""} times on its target: a failed rewrite changes nothing, so ${driver === "outToIn" ? "the re-imported target must not be queued again" : "it must not make the equilibrium sweep again"}`
+      : failures.length !== 1 || failures[0].rewrite !== RULE || !says.test(failures[0].error.message)
+        ? `one failure naming ${RULE}${how === "refused" ? " and the protected graph input or output" : " and the thrown message"} should be recorded; ${failures.length === 0 ? "none was" : `got ${failures.map((f) => `${f.rewrite}: ${f.error.message.split("\n")[0]}`).join("; ")}`}`
+      : failed.length !== wanted || (wanted === 1 && failed[0].message !== failures[0].error.message) ? `under "${policy}" ${wanted} XGRAD_REWRITE_FAILED warning${wanted === 1 ? " carrying the recorded message is" : "s are"} emitted; got ${failed.length}`
+      : run.warnings.length !== failed.length ? `it emitted other warnings too: ${run.warnings.map((w) => `${w.code}: ${w.message}`).join("; ")}`
+      : ctx.report.budgetExceeded.length > 0 ? `a single failure hit the loop budget: ${ctx.report.budgetExceeded[0]}`
+      : !sameNodes(g, before) ? "the failed rewrite changed the graph's nodes"
       : wholeness(g);
     return { what, broken };
   },
+
 };
 
 /** Whether a case (by its seed) runs rewriter-contract within the full suite: an eighth of them. */

@@ -53,7 +53,9 @@ export interface GradOptions {
   readonly returnDisconnected?: ReturnDisconnected;
   /**
    * Hook for nodes without a usable `op.pullback` (named ops, lazy ops): return a rule, or null
-   * to fall through to the op's own pullback and then the registry (see `resolveRule`).
+   * to fall through to the op's own pullback and then the registry (see `resolveRule`). The
+   * lazy strategy cannot use a rule for a node of the region it wraps (the compiler expands the
+   * region after lowering it): `grad` then raises, naming the node; use "perNode" for that.
    */
   readonly ruleFor?: (node: Apply) => PullbackRule | null;
   /** Name gradients `(d<cost>/d<var>)` when both names are known and the gradient has none. Default true. */
