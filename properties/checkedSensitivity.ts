@@ -27,6 +27,8 @@
  * | `unfuse` | gives one reader `neg(neg(v))` (or tanh, exp: an op v has no reader of yet) in place of v (announced, valid) | after the pipeline: the fusion promise (an Elemwise left out of the loop of its only reader) |
  * | `failing-transform` | throws an ordinary error, under `onOptError: "ignore"` | nothing: no invariant broke; the engine records one failure naming the rewrite and the graph is as it was (integrity, a full DestroyHandler rebuild) |
  * | `rejected-replacement` | returns a replacement of a contradicting static shape, under "ignore" | the same: the replacement refused, recorded, the graph intact |
+ * | `rewire-then-prune` (checked mode off) | assigns `node.inputs[i]` directly, then replaces the node by a fresh copy, so the graph prunes it | the DestroyHandler's own prune check: a reader it never heard of (production compiles have only this tripwire) |
+ * | `lost-prune` (checked mode off) | replaces a node by a fresh copy while the DestroyHandler is not listening, then puts it back | the DestroyHandler's own import or prune check: a node it still holds imported again, or one it never saw pruned |
  * | `exclude` (an eighth of the cases: a compile) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}) | checked mode accepts the smaller pipeline, and no excluded pass ran |
  *
  * The first four are judged by checked mode's per-rewrite verification, the next two by its
@@ -59,7 +61,7 @@ import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 
 /** The corruptions, in the order they are tried. */
-export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "failing-transform", "rejected-replacement"] as const;
+export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune"] as const;
 export type Corruption = (typeof CORRUPTIONS)[number] | "exclude";
 
 /**
@@ -132,7 +134,7 @@ interface Plan {
    * What must happen: checked mode's message (from the rewrite, or from the postconditions), or,
    * for an ordinary failure under `onOptError: "ignore"`, a recorded failure and an intact graph.
    */
-  readonly expect: { readonly when: "rewrite" | "postconditions" | "recorded"; readonly says: RegExp; readonly means: string };
+  readonly expect: { readonly when: "rewrite" | "postconditions" | "recorded" | "tripwire"; readonly says: RegExp; readonly means: string };
 }
 
 /** A seeded corruption plan for a target in `fg`, or null when the graph has no fitting target. */
@@ -330,6 +332,45 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
       },
     };
   },
+  "rewire-then-prune": (fg, rand) => {
+    // Unchecked: the DestroyHandler's own tripwire is all that stands between this and a
+    // silently wrong index (production compiles run without checked mode).
+    if (fg.getFeature(DestroyHandler) === undefined) return null;
+    const s = pick(constantSlots(fg).filter(([n]) => !isDestroyer(n) && n.outputs.every((o) => o.type.kind === "tensor" || o.type.kind === "xtensor")), rand);
+    if (s === null) return null;
+    const [node, i] = s;
+    return {
+      node,
+      plan: {
+        what: `input ${i} of ${node.op.toString()} assigned a constant directly, then the node replaced by a fresh copy (so the graph prunes it), checked mode off`,
+        corrupt: (g, n) => {
+          (n.inputs as Variable[])[i] = zerosOf(n.inputs[i].type);
+          const copy = n.op.makeNode(...n.inputs);
+          g.replaceAllValidate(n.outputs.map((o, j) => [o, copy.outputs[j]] as const), "xgrad_corrupt_rewire_then_prune");
+        },
+        expect: { when: "tripwire", says: /DestroyHandler\.onPrune: .* its inputs were changed without FunctionGraph\.changeNodeInput/, means: "the DestroyHandler's prune check (a reader it never heard of)" },
+      },
+    };
+  },
+  "lost-prune": (fg, rand) => {
+    // A replacement the DestroyHandler missed, then undone where it listens: it is told to import
+    // a node it still holds and to prune one it never saw, and must say so.
+    if (fg.getFeature(DestroyHandler) === undefined) return null;
+    const node = pick(nodesOf(fg).filter((n) => !isDestroyer(n)), rand);
+    if (node === null) return null;
+    return {
+      node,
+      plan: {
+        what: `${node.op.toString()} replaced by a fresh copy while the DestroyHandler was not listening, then put back, checked mode off`,
+        corrupt: (g, n) => {
+          const copy = n.op.makeNode(...n.inputs);
+          unheard(g, (f) => f instanceof DestroyHandler, () => g.replaceAllValidate(n.outputs.map((o, j) => [o, copy.outputs[j]] as const), "xgrad_corrupt_lost_prune"));
+          g.replaceAllValidate(copy.outputs.map((o, j) => [o, n.outputs[j]] as const), "xgrad_corrupt_lost_prune");
+        },
+        expect: { when: "tripwire", says: /DestroyHandler\.on(Import: double import of|Prune: prune of .*, which was never imported)/, means: "the DestroyHandler's import and prune checks" },
+      },
+    };
+  },
   "failing-transform": (fg, rand) => {
     const node = pick(nodesOf(fg), rand);
     if (node === null) return null;
@@ -415,7 +456,8 @@ export function corruptAndJudge(fg: FunctionGraph, seed: number, which: readonly
     });
     let error: unknown = null;
     const recorded = plan.expect.when === "recorded";
-    const ctx = new RewriteContext({ checked: true, onOptError: recorded ? "ignore" : "raise" });
+    const tripwire = plan.expect.when === "tripwire";
+    const ctx = new RewriteContext({ checked: !tripwire, onOptError: recorded ? "ignore" : "raise" });
     const before = recorded ? [...g.applyNodes] : [];
     try {
       outToIn([rw]).apply(g, ctx);
@@ -440,6 +482,11 @@ export function corruptAndJudge(fg: FunctionGraph, seed: number, which: readonly
         return { corruption, status: "missed", detail: `${plan.what}: the failed rewrite left the graph inconsistent: ${said(e)}` };
       }
       return { corruption, status: "caught", detail: plan.what };
+    }
+    if (tripwire) {
+      if (error === null) return { corruption, status: "missed", detail: `${plan.what}: the DestroyHandler let it through without reporting ${plan.expect.means}` };
+      const ok = error instanceof InvariantError && plan.expect.says.test(error.message);
+      return ok ? { corruption, status: "caught", detail: plan.what } : { corruption, status: "missed", detail: `${plan.what}: expected ${plan.expect.means} to fire; got ${said(error)}` };
     }
     if (plan.expect.when === "rewrite") {
       if (error === null) return { corruption, status: "missed", detail: `${plan.what}: checked mode let the rewrite ${name} through without reporting ${plan.expect.means}` };

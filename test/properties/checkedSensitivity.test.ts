@@ -11,7 +11,9 @@
  * - the types of touched nodes not re-inferred;
  * - the merge promise blind to equal nodes, or to equal constants; the fusion promise blind;
  * - an ordinary rewrite failure under onOptError "ignore" that escapes, or is dropped unrecorded;
- * - a pass database that ignores a compile's exclude list.
+ * - a pass database that ignores a compile's exclude list;
+ * - a DestroyHandler whose own prune and import checks tolerate a caller out of step (with checked
+ *   mode off, as in production, they are the only tripwire).
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
@@ -69,6 +71,26 @@ describe("checked-sensitivity", function () {
 
   it("fails when the DestroyHandler's consistency check trusts its own state", () => {
     withPatch(DestroyHandler.prototype, "checkConsistency", () => {}, () => assertCaught(checks(), /^checked mode missed the (unheard-by-destroyhandler|unheard-by-all|rewire) corruption/));
+  });
+
+  it("fails when the DestroyHandler's own tripwires are off (checked mode off: its prune and import checks are all there is)", () => {
+    // A handler that tolerates what it should refuse: a prune of a node it holds no record of,
+    // or whose recorded readers disagree, and a second import of a node it holds.
+    const onPrune = DestroyHandler.prototype.onPrune;
+    const onImport = DestroyHandler.prototype.onImport;
+    withPatch(DestroyHandler.prototype, "onPrune", function (this: DestroyHandler, ...args: Parameters<DestroyHandler["onPrune"]>) {
+      try {
+        onPrune.apply(this, args);
+      } catch (e) {
+        if (!(e instanceof InvariantError)) throw e;
+      }
+    }, () => withPatch(DestroyHandler.prototype, "onImport", function (this: DestroyHandler, ...args: Parameters<DestroyHandler["onImport"]>) {
+      try {
+        onImport.apply(this, args);
+      } catch (e) {
+        if (!(e instanceof InvariantError)) throw e;
+      }
+    }, () => assertCaught(checks(), /^checked mode missed the (rewire-then-prune|lost-prune) corruption: .*checked mode off: (the DestroyHandler let it through|expected the DestroyHandler's)/)));
   });
 
   it("fails when verification is skipped whenever no callback was heard (a mutation no feature heard)", () => {
