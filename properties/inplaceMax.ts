@@ -11,6 +11,10 @@
  * that any graph it accepts has a schedule computing the same values (it orders readers before
  * destroyers, and rejects what no schedule can save), so the compiled values must still equal
  * NONE's. A difference is a real DestroyHandler (or VM scheduling) bug.
+ *
+ * Also here: the mutable-inputs stage, the real checked FAST_RUN pipeline with every input
+ * declared mutable (`compile`'s `mutableInputs`), where the inplace pass may write into the
+ * caller's arrays and checked mode's in-place promise counts those slots as writable.
  */
 import type { Variable } from "../src/graph/basic.js";
 import type { FunctionGraph } from "../src/graph/fgraph.js";
@@ -20,6 +24,9 @@ import { buildProgram, runProgram } from "../src/compile/vm.js";
 import { toInputArray } from "../src/compile/input.js";
 import { InconsistencyError } from "../src/errors.js";
 import { inplaceVariant } from "../src/rewriting/checked.js";
+import type { BuiltCase } from "../src/case/build.js";
+import { toArrayValue } from "./compare.js";
+import type { ArrayValue } from "./types.js";
 
 /** Make every node in place that validation lets be; returns how many were. */
 export function inplaceWhereverValid(fg: FunctionGraph): number {
@@ -53,4 +60,25 @@ export function compileInplaceWhereverValid(inputs: readonly Variable[], outputs
   const made = inplaceWhereverValid(fg);
   const program = buildProgram(fg.inputs, fg.outputs, fg.toposort());
   return { run: (xs) => runProgram(program, fg.inputs.map((v, i) => toInputArray(v, xs[i]))), made };
+}
+
+/**
+ * The cost and the direct gradient `gs` compiled in checked FAST_RUN with every input mutable,
+ * run on copies of the case's values; `overwritten` counts the copies the call changed.
+ */
+export function mutableInputsValues(b: BuiltCase, gs: readonly Variable[]): { values: Record<string, ArrayValue>; grads: Record<string, ArrayValue>; overwritten: number } {
+  const inputs = [...b.inputs.values()];
+  const f = compile(inputs, [b.cost, ...gs], { mode: "FAST_RUN", checked: true, onOptError: "raise", mutableInputs: inputs });
+  const originals = [...b.values.values()];
+  const copies = originals.map((a) => a.copy());
+  const res = f(...copies);
+  const grads: Record<string, ArrayValue> = {};
+  b.wrtNames.forEach((name, i) => (grads[name] = toArrayValue(gs[i], res[1 + i])));
+  const values = { [b.case.cost]: toArrayValue(b.cost, res[0]) };
+  const overwritten = copies.filter((a, i) => {
+    const x = a.toFlat();
+    const y = originals[i].toFlat();
+    return x.some((v, k) => !Object.is(v, y[k]));
+  }).length;
+  return { values, grads, overwritten };
 }

@@ -42,7 +42,7 @@ import { type BuiltCase, type CaseEvaluator, type CaseGradStrategy, buildCase, c
 import { type FiniteDiffVerdict, type Point, checkGradient, checkHessianVectorProduct, mulberry32 } from "../oracles/finiteDiff.js";
 import { type TfjsResult, compareForwardWithTfjs, compareWithTfjs, runTfjs } from "../oracles/tfjs.js";
 import { cancellationSlack, compareExactRecords, compareRecords, compareSpecial, derivationMismatch, engineRtol, toArrayValue } from "./compare.js";
-import { compileInplaceWhereverValid } from "./inplaceMax.js";
+import { compileInplaceWhereverValid, mutableInputsValues } from "./inplaceMax.js";
 import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
 import { kinkConventionCheck } from "./kinks.js";
 import { shapeErasureCheck } from "./erasure.js";
@@ -276,6 +276,18 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     const mxb = refGrads === null ? mxf : compareRecords(mx.value.grads, refGrads, `gradient (in place wherever validation allows, ${mx.value.made} nodes)`, rtol, slack);
     if (!mxb.ok) return fromComparison("rewrite-soundness", mxb);
     worst.push(mxf, mxb);
+    // On half of those cases, the real checked FAST_RUN pipeline with every input declared
+    // mutable (PyTensor's In(mutable=True)): the inplace pass may then write into the caller's
+    // arrays (copies here), and checked mode's in-place promise counts those slots as writable.
+    if (alone || mutableStageScheduled(seed)) {
+      const mu = attempt(() => mutableInputsValues(b, fast.value.gradVars));
+      if (!mu.ok) return errorCheck("rewrite-soundness", mu.error, "the checked FAST_RUN graph with every input mutable");
+      const muf = compareRecords(mu.value.values, { [c.cost]: result.values[c.cost] }, `cost value (every input mutable, ${mu.value.overwritten} overwritten)`, rtol, slack);
+      if (!muf.ok) return fromComparison("rewrite-soundness", muf);
+      const mub = refGrads === null ? muf : compareRecords(mu.value.grads, refGrads, `gradient (every input mutable, ${mu.value.overwritten} overwritten)`, rtol, slack);
+      if (!mub.ok) return fromComparison("rewrite-soundness", mub);
+      worst.push(muf, mub);
+    }
     return fromComparison("rewrite-soundness", { ok: true, maxAbsErr: Math.max(...worst.map((r) => r.maxAbsErr)), maxRelErr: Math.max(...worst.map((r) => r.maxRelErr)) });
   });
 
@@ -681,6 +693,15 @@ export function erasureScheduled(seed: number): boolean {
 export function sensitivityScheduled(seed: number): boolean {
   // Other multipliers than the other schedules', so they stay independent.
   return ((Math.imul((seed ^ 0x3c6ef372) >>> 0, 0xc2b2ae35) >>> 20) & 7) === 0;
+}
+
+/**
+ * Whether a case (by its seed) also runs the mutable-inputs stage within the full suite: half of
+ * the in-place stage's cases, a quarter in all (one more checked FAST_RUN compile of the cost and
+ * gradient).
+ */
+export function mutableStageScheduled(seed: number): boolean {
+  return inplaceStageScheduled(seed) && ((Math.imul((seed ^ 0x6a09e667) >>> 0, 0xbb67ae85) >>> 18) & 1) === 0;
 }
 
 /**

@@ -33,6 +33,13 @@ export interface CompileOptions {
   readonly exclude?: readonly string[];
   /** A rewrite context to use (its counters then report which rewrites fired). */
   readonly ctx?: RewriteContext;
+  /**
+   * Inputs whose buffers the function may overwrite (PyTensor's `In(x, mutable=True)`): in
+   * FAST_RUN an op may then write its result in place into the array passed for one of them,
+   * saving an allocation, and that array holds garbage after the call. Every other input is
+   * protected. Each must be one of `inputs`.
+   */
+  readonly mutableInputs?: readonly Variable[];
 }
 
 /** A compiled function: call it with one value per input; it returns one NDArray per output. */
@@ -51,8 +58,12 @@ export function compile(inputs: readonly Variable[], outputs: readonly Variable[
   const mode = opts.mode ?? "FAST_RUN";
   if (!(mode in MODE_TAGS)) throw new GraphError(`compile: unknown mode "${String(mode)}" (expected NONE, FAST_COMPILE or FAST_RUN)`);
   const ctx = opts.ctx ?? new RewriteContext({ onOptError: opts.onOptError ?? "raise", checked: opts.checked ?? false });
+  const mutableInputs = opts.mutableInputs ?? [];
+  for (const [k, v] of mutableInputs.entries()) {
+    if (!inputs.includes(v)) throw new GraphError(`compile: mutableInputs[${k}] (${v.toString()}) is not one of the function's inputs (${inputs.map((i) => i.toString()).join(", ")})`);
+  }
   const features: Feature[] = [];
-  if (mode === "FAST_RUN") features.push(new DestroyHandler());
+  if (mode === "FAST_RUN") features.push(new DestroyHandler({ mutableInputs }));
   if (ctx.checked) features.push(new CheckedFeature());
   const fg = new FunctionGraph(inputs, outputs, { clone: true, features });
   const query = { include: MODE_TAGS[mode], exclude: opts.exclude };
@@ -62,7 +73,7 @@ export function compile(inputs: readonly Variable[], outputs: readonly Variable[
   pass.apply(fg, ctx);
   if (ctx.checked) {
     verifyModePasses(mode, opts.exclude ?? [], ctx, mark);
-    verifyPostconditions(fg, query);
+    verifyPostconditions(fg, query, { mutableInputs });
   }
   const order = fg.toposort();
   const program = buildProgram(fg.inputs, fg.outputs, order);

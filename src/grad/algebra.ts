@@ -68,12 +68,11 @@ export function dimsOf(type: Type): readonly string[] | null {
   return Array.isArray(d) ? (d as readonly string[]) : null;
 }
 
-/** Ops that pass zeros through from their first input (views, relabels, broadcasts, reshapes). */
+/** Ops that pass zeros through from their first input (views, relabels, broadcasts, reshapes). `broadcastTo` builds an Alloc. */
 const ZERO_PRESERVING_OPS = new Set([
   "DimShuffle",
   "Reshape",
   "Alloc",
-  "BroadcastTo",
   "SpecifyShape",
   "TensorFromXTensor",
   "XTensorFromTensor",

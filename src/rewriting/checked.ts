@@ -307,11 +307,12 @@ function unmergedPairs(fg: FunctionGraph): [Apply, Apply][] {
  * clients), so that a candidate filter that proposes too little is seen: asking the handler's own
  * filter which slots it should have proposed could never disagree with it. A slot qualifies when
  * the tree of views it belongs to (its foundation and every transitive view of it) is no
- * constant, holds no graph input or output, is not already overwritten by another node, and is
+ * constant, holds no graph output and no graph input but the compile's `mutableInputs`, is not
+ * already overwritten by another node, and is
  * read by no one but `node` (a pure view inside the tree counts through its own readers), and
  * `node` reads that tree through this slot only; one slot per tree.
  */
-function writableSlotsOf(fg: FunctionGraph): (node: Apply) => number[] {
+function writableSlotsOf(fg: FunctionGraph, mutableInputs: readonly Variable[]): (node: Apply) => number[] {
   const viewed = (v: Variable): Variable | null => {
     const o = v.owner;
     if (o === null) return null;
@@ -341,7 +342,8 @@ function writableSlotsOf(fg: FunctionGraph): (node: Apply) => number[] {
     return tree;
   };
   // Per graph state, not per node: the pass over every node's destroy map is done once.
-  const fixed = new Set<Variable>([...fg.inputs, ...fg.outputs]);
+  // The caller's inputs, except those the compile declared mutable, and the results.
+  const fixed = new Set<Variable>([...fg.inputs.filter((v) => !mutableInputs.includes(v)), ...fg.outputs]);
   const overwritten = new Set<Variable>();
   for (const n of fg.applyNodes) for (const d of Object.values(n.op.destroyMap)) for (const i of d) overwritten.add(foundation(n.inputs[i]));
   return (node) => {
@@ -515,7 +517,7 @@ export function promisesOf(query: Query): Promised[] {
  *
  * @throws InvariantError naming the promise, the query and the nodes.
  */
-export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
+export function verifyPostconditions(fg: FunctionGraph, query: Query, opts: { readonly mutableInputs?: readonly Variable[] } = {}): void {
   const promises = promisesOf(query);
   const mode = `pipeline [${query.include.join(", ")}]${query.exclude !== undefined && query.exclude.length > 0 ? ` minus [${query.exclude.join(", ")}]` : ""}`;
   // "promise <name>" is the failing "op" of a finding's signature (properties' opFromMessage),
@@ -542,7 +544,7 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query): void {
   if (promises.includes("inplace")) {
     const dh = fg.getFeature(DestroyHandler);
     if (dh === undefined) broke("inplace", "no DestroyHandler is attached, so nothing was made in place");
-    const missed = missedInplace(fg, dh as DestroyHandler);
+    const missed = missedInplace(fg, dh as DestroyHandler, opts.mutableInputs ?? []);
     if (missed !== null) {
       if (missed.freshZeros === true) {
         broke(
@@ -658,10 +660,10 @@ export function inplaceVariant(node: Apply, slot: number): Apply | null {
  * (null when validation accepts the write), or null when there is none. The handler's decision
  * counters are restored afterwards, so feature coverage counts only what the pipeline decided.
  */
-function missedInplace(fg: FunctionGraph, dh: DestroyHandler): { node: Apply; slot: number; veto: string | null; freshZeros?: true } | null {
+function missedInplace(fg: FunctionGraph, dh: DestroyHandler, mutableInputs: readonly Variable[]): { node: Apply; slot: number; veto: string | null; freshZeros?: true } | null {
   const saved = new Map(dh.paths);
   try {
-    const writableSlots = writableSlotsOf(fg);
+    const writableSlots = writableSlotsOf(fg, mutableInputs);
     for (const node of fg.toposort()) {
       if (!canWriteInPlace(node)) continue;
       for (const slot of writableSlots(node)) {

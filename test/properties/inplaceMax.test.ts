@@ -13,8 +13,13 @@ import { sum } from "../../src/tensor/reduce.js";
 import { compile } from "../../src/compile/function.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import type { Case } from "../../src/case/format.js";
-import { compileInplaceWhereverValid } from "../../properties/inplaceMax.js";
-import { inplaceStageScheduled, runProperties } from "../../properties/properties.js";
+import { compileInplaceWhereverValid, mutableInputsValues } from "../../properties/inplaceMax.js";
+import { inplaceStageScheduled, mutableStageScheduled, runProperties } from "../../properties/properties.js";
+import fc from "fast-check";
+import type { Variable } from "../../src/graph/basic.js";
+import { buildCase } from "../../src/case/build.js";
+import { grad } from "../../src/grad/driver.js";
+import { caseArbitrary } from "../../properties/generators.js";
 
 const destroyers = (fg: FunctionGraph): number => [...fg.applyNodes].filter((n) => Object.keys(n.op.destroyMap).length > 0).length;
 
@@ -82,4 +87,47 @@ describe("properties/inplaceMax: in place wherever validation allows", () => {
     assert.ok(on > 900 && on < 1100, `${on} of 2000`);
     assert.equal(inplaceStageScheduled(12345), inplaceStageScheduled(12345));
   });
+
+  describe("the mutable-inputs stage", () => {
+    const sample = fc.sample(caseArbitrary({}), { seed: 5154, numRuns: 40 }).map((g) => g.case);
+
+    it("overwrites some input in a fair share of cases, with NONE's values (a stage that never writes would prove nothing)", () => {
+      let over = 0;
+      for (const c of sample) {
+        const b = buildCase(c);
+        const gs = b.wrt.length > 0 ? (grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) as Variable[]) : [];
+        if (mutableInputsValues(b, gs).overwritten > 0) over++;
+      }
+      assert.ok(over >= 8, `${over} of ${sample.length} cases overwrote an input`);
+    });
+
+    it("fails when the DestroyHandler ignores mutableInputs: checked mode's in-place promise sees the writes it left out", async () => {
+      type Patchable = { protectedVars(fg: FunctionGraph): Set<Variable> };
+      const proto = DestroyHandler.prototype as unknown as Patchable;
+      const orig = proto.protectedVars;
+      proto.protectedVars = (fg) => new Set<Variable>([...fg.inputs, ...fg.outputs]);
+      const fails: string[] = [];
+      try {
+        for (const c of sample) {
+          const k = (await runProperties(c, { properties: ["rewrite-soundness"] })).verdict.checks[0];
+          if (k.status !== "pass") fails.push(`${k.status}: ${k.reason ?? ""}`);
+        }
+      } finally {
+        proto.protectedVars = orig;
+      }
+      assert.ok(fails.length >= 3, `${fails.length} of ${sample.length} cases failed`);
+      for (const f of fails) assert.match(f, /every input mutable.*broke its promise inplace|broke its promise inplace/);
+    });
+
+    it("runs on about a quarter of the cases within the full suite, all of them in-place-stage cases", () => {
+      let on = 0;
+      for (let seed = 0; seed < 4000; seed++) {
+        if (!mutableStageScheduled(seed * 7919)) continue;
+        on++;
+        assert.ok(inplaceStageScheduled(seed * 7919));
+      }
+      assert.ok(on > 850 && on < 1150, `${on} of 4000`);
+    });
+  });
 });
+
