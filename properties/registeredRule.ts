@@ -7,7 +7,7 @@
  * promises had no judge: a registered rule is a fallback, never a replacement (a stray
  * registration must not change the gradient of an op that has a rule); the most recent matching
  * registration wins; a selector is an op class (`Op` itself matching every op), an op name or a
- * predicate; the function it returns removes that registration, and only that one, however often
+ * predicate (an arrow or a plain function, whose prototype is no op's); the function it returns removes that registration, and only that one, however often
  * it is called. The claim appends a user's op without a rule to the cost, as a user would,
  * `UnruledScale` (y = 1.5 · x), behind a `mul` by 2 (a built-in op with its own rule), and holds
  * the registry to each promise:
@@ -85,11 +85,17 @@ export function registeredRuleClaim(c: RegisteredRuleInput): ModuleOutcome {
     throw e;
   }
   const y = new UnruledScale().makeNode(pmul(base, 2)).outputs[0];
-  const pickOf = <T>(xs: readonly T[]): T => xs[Math.floor(c.rand() * xs.length)];
-  const selA = pickOf([["class", UnruledScale], ["name", "UnruledScale"], ["predicate", (op: Op) => op instanceof UnruledScale]] as const);
-  const selE = pickOf([["Op", Op], ["predicate", (op: Op) => op.name === "UnruledScale"]] as const);
-  const selD = pickOf([["class", Elemwise], ["name", "UnruledScal"], ["predicate", (op: Op) => op.name === "OpaqueScale"]] as const);
-  const selW = pickOf([["class", Elemwise], ["name", "Elemwise"], ["predicate", (op: Op) => op instanceof Elemwise]] as const);
+  const pickOf = <T,>(xs: readonly T[]): T => xs[Math.floor(c.rand() * xs.length)];
+  // Predicates both as arrow functions (no prototype) and as plain functions (a prototype that
+  // is no Op's): the registry must tell either from an op class.
+  const pred = (test: (op: Op) => boolean): readonly [string, OpSelector][] => [
+    ["predicate", (op: Op) => test(op)],
+    ["function predicate", function (op: Op): boolean { return test(op); }],
+  ];
+  const selA = pickOf<readonly [string, OpSelector]>([["class", UnruledScale], ["name", "UnruledScale"], ...pred((op) => op instanceof UnruledScale)]);
+  const selE = pickOf<readonly [string, OpSelector]>([["Op", Op], ...pred((op) => op.name === "UnruledScale")]);
+  const selD = pickOf<readonly [string, OpSelector]>([["class", Elemwise], ["name", "UnruledScal"], ...pred((op) => op.name === "OpaqueScale")]);
+  const selW = pickOf<readonly [string, OpSelector]>([["class", Elemwise], ["name", "Elemwise"], ...pred((op) => op instanceof Elemwise)]);
   const label = (s: readonly [string, unknown]): string => (s[0] === "name" ? `"${String(s[1])}"` : s[0] === "class" ? (s[1] as { name: string }).name : s[0]);
   const fail = (reason: string, comparison?: ArrayComparison): ModuleOutcome => ({ status: "fail", reason, ...(comparison === undefined ? {} : { comparison }) });
   const said = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e));

@@ -12,7 +12,7 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { buildCase, caseEvaluator, caseGradients } from "../../src/case/build.js";
-import type { Op } from "../../src/graph/op.js";
+import { Op as OpBase, type Op } from "../../src/graph/op.js";
 import { grad } from "../../src/grad/driver.js";
 import { type OpSelector, type PullbackRule, registerPullbackRule } from "../../src/grad/registry.js";
 import { GradError } from "../../src/errors.js";
@@ -50,8 +50,13 @@ function recordingRegistry(): { entries: { selector: OpSelector; rule: PullbackR
   return { entries, cleanup: () => entries.forEach((e) => e.live && (e.remove(), (e.live = false))) };
 }
 
-const matches = (selector: OpSelector, op: Op): boolean =>
-  typeof selector === "string" ? op.name === selector : (selector as { prototype?: unknown }).prototype !== undefined && Object.prototype.isPrototypeOf.call((selector as { prototype: object }).prototype, op) ? true : typeof selector === "function" && (selector as { prototype?: unknown }).prototype === undefined ? (selector as (op: Op) => boolean)(op) === true : false;
+/** The documented selector semantics, restated: a name, an op class (Op's prototype chain), else a predicate. */
+const matches = (selector: OpSelector, op: Op): boolean => {
+  if (typeof selector === "string") return op.name === selector;
+  const proto = (selector as { prototype?: unknown }).prototype;
+  if (selector === OpBase || (proto !== undefined && proto instanceof OpBase)) return op instanceof (selector as unknown as abstract new () => Op);
+  return (selector as (op: Op) => boolean)(op) === true;
+};
 
 function assertFails(engine: CompositionEngine, says: RegExp): void {
   const os = outcomes(engine);
