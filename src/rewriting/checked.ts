@@ -312,18 +312,22 @@ function unmergedPairs(fg: FunctionGraph): [Apply, Apply][] {
  * read by no one but `node` (a pure view inside the tree counts through its own readers), and
  * `node` reads that tree through this slot only; one slot per tree.
  */
+/** The variable `v` views (from its owner's view map), or null. */
+function viewedBy(v: Variable): Variable | null {
+  const o = v.owner;
+  if (o === null) return null;
+  const m = o.op.viewMap[o.outputs.indexOf(v)];
+  return m !== undefined && m.length > 0 ? o.inputs[m[0]] : null;
+}
+
+/** The buffer `v` is a view of, through any number of views (v itself when it owns its buffer). */
+function foundation(v: Variable): Variable {
+  let r = v;
+  for (let p = viewedBy(r); p !== null; p = viewedBy(r)) r = p;
+  return r;
+}
+
 function writableSlotsOf(fg: FunctionGraph, mutableInputs: readonly Variable[]): (node: Apply) => number[] {
-  const viewed = (v: Variable): Variable | null => {
-    const o = v.owner;
-    if (o === null) return null;
-    const m = o.op.viewMap[o.outputs.indexOf(v)];
-    return m !== undefined && m.length > 0 ? o.inputs[m[0]] : null;
-  };
-  const foundation = (v: Variable): Variable => {
-    let r = v;
-    for (let p = viewed(r); p !== null; p = viewed(r)) r = p;
-    return r;
-  };
   const treeOf = (root: Variable): Set<Variable> => {
     const tree = new Set<Variable>([root]);
     const stack = [root];
@@ -541,6 +545,8 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query, opts: { re
     const pair = unfusedPair(fg);
     if (pair !== null) broke("fusion", `${pair[0].toString()} is read only by ${pair[1].toString()}, an elementwise node of the same static shape, but was left out of its fused loop`);
   }
+  const handler = fg.getFeature(DestroyHandler);
+  if (handler !== undefined) verifyDestroyerQueries(fg, handler);
   if (promises.includes("inplace")) {
     const dh = fg.getFeature(DestroyHandler);
     if (dh === undefined) broke("inplace", "no DestroyHandler is attached, so nothing was made in place");
@@ -560,6 +566,37 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query, opts: { re
           ? `${missed.node.toString()} could write into input ${missed.slot} (no other reader, nothing protected or already overwritten in its tree of views, and validation accepts the write) but was left out of place`
           : `input ${missed.slot} of ${missed.node.toString()} may be overwritten by the in-place contract (no other reader, nothing protected or already overwritten in its tree of views) but validation rejects it (${missed.veto}): the candidate contract and validation disagree`,
       );
+    }
+  }
+}
+
+/**
+ * The DestroyHandler's queries against the graph: for every variable, `destroyersOf` names the
+ * nodes that overwrite its buffer (its foundation, through view maps, read in a destroyed slot),
+ * and `hasDestroyers` says whether there is one. Restated from the ops' view and destroy maps,
+ * not from the handler's index. Other features and user code rely on these answers, and no
+ * engine path reads them, so nothing else would notice them drift.
+ */
+function verifyDestroyerQueries(fg: FunctionGraph, dh: DestroyHandler): void {
+  const writers = new Map<Variable, Set<Apply>>();
+  for (const n of fg.applyNodes) {
+    for (const ins of Object.values(n.op.destroyMap)) {
+      for (const i of ins) {
+        const root = foundation(n.inputs[i]);
+        let w = writers.get(root);
+        if (w === undefined) writers.set(root, (w = new Set()));
+        w.add(n);
+      }
+    }
+  }
+  for (const v of fg.variables) {
+    const want = writers.get(foundation(v)) ?? new Set<Apply>();
+    const got = dh.destroyersOf(v);
+    if (got.length !== want.size || got.some((n) => !want.has(n))) {
+      throw new InvariantError(`checked mode: DestroyHandler.destroyersOf(${v.toString()}) is [${got.map((n) => n.toString()).join(", ")}], but the graph's destroy maps give [${[...want].map((n) => n.toString()).join(", ")}]`);
+    }
+    if (dh.hasDestroyers([v]) !== want.size > 0) {
+      throw new InvariantError(`checked mode: DestroyHandler.hasDestroyers([${v.toString()}]) is ${String(!(want.size > 0))}, but the graph's destroy maps give ${want.size} destroyer(s) of its buffer`);
     }
   }
 }

@@ -380,3 +380,39 @@ describe("rewriting/checked: a mode's pass list (verifyModePasses)", () => {
     verifyModePasses("FAST_RUN", [], ctx, { passes: FAST_RUN.length, failures: 0 });
   });
 });
+
+describe("checked mode: the DestroyHandler's queries", () => {
+  // destroyersOf / hasDestroyers are read by no engine path, so a drift there would show
+  // nowhere else: checked mode restates them from the graph's view and destroy maps. x is
+  // mutable, so the fused loop writes into it.
+  const x = tensor("x", { shape: [3] });
+  const y = exp(add(x, 1));
+  const out = sum(mul(y, y));
+  const patched = <K extends "destroyersOf" | "hasDestroyers">(key: K, fake: DestroyHandler[K], body: () => void): void => {
+    const proto = DestroyHandler.prototype as unknown as Record<string, unknown>;
+    const orig = proto[key];
+    proto[key] = fake;
+    try {
+      body();
+    } finally {
+      proto[key] = orig;
+    }
+  };
+
+  it("agree with the graph after a FAST_RUN compile that writes in place", () => {
+    const f = compile([x], [out], { checked: true, mutableInputs: [x] });
+    assert.ok([...f.fgraph.applyNodes].some((n) => Object.keys(n.op.destroyMap).length > 0), "the compile writes in place");
+  });
+
+  it("fail checked mode, naming the query, when destroyersOf forgets a destroyer", () => {
+    patched("destroyersOf", () => [], () => {
+      assert.throws(() => compile([x], [out], { checked: true, mutableInputs: [x] }), (e: unknown) => e instanceof InvariantError && /DestroyHandler\.destroyersOf\(.*\) is \[\], but the graph's destroy maps give \[.+\]/.test(e.message));
+    });
+  });
+
+  it("fail checked mode when hasDestroyers always says no", () => {
+    patched("hasDestroyers", () => false, () => {
+      assert.throws(() => compile([x], [out], { checked: true, mutableInputs: [x] }), (e: unknown) => e instanceof InvariantError && /DestroyHandler\.hasDestroyers\(\[.*\]\) is false, but the graph's destroy maps give 1 destroyer/.test(e.message));
+    });
+  });
+});
