@@ -15,11 +15,15 @@
  * | `pushforward(y, wrt, u)` | the double pullback |
  * | `pushforward(cost, wrt, u, {useOpPushforward: true})` | sweep with the ops' own rules (every op on the path has one), and give J u with y's = 1.5 · this |
  * | `hessianVectorProduct(cost, x, v, {method: "reverse"})` (single variables, the method named) | give the list form's `hessianVectorProduct(cost, [x], [v])` |
+ * | `pushforward([cost, 2·q], wrt, u, {disconnectedOutputs, returnDisconnected})`, q read by no wrt, the policy (raise, warn, ignore), the return mode (zero, none, disconnected) and the derivation (sweep or double pullback) drawn | raise naming output 1; or warn once through `onWarning`; and give zeros of its type, null or DISCONNECTED for it |
+ * | `pushforward(cost, wrt, u, {considerConstant: [v]})`, v an interior float node, by the drawn derivation | J u of the graph cut at v (v replaced by a fresh root fed v's value) |
  *
  * Values are compared at the case's point with random tangents, compiled in NONE.
  */
 import type { ModuleOutcome } from "./gradComposition.js";
-import { Apply, type Variable, makeVariable } from "../src/graph/basic.js";
+import { Apply, Variable, makeVariable } from "../src/graph/basic.js";
+import { isFloat } from "../src/graph/type.js";
+import { clone, toposort } from "../src/graph/traversal.js";
 import { type GradTerm, Op, isDisconnected } from "../src/graph/op.js";
 import { grad } from "../src/grad/driver.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
@@ -134,10 +138,79 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
   if (!c2.ok) return fail(`pushforward(OpaqueScale(cost), wrt, u, {useOpPushforward: true}) is not 1.5 · pushforward(cost, wrt, u, {useOpPushforward: true}): ${c2.reason ?? "mismatch"} ${what}`, c2);
   const c3 = compareArrays(av(hSingle, vSingle), av(hList, vList), `H v for ${b.wrtNames[0]}`, c.rtol, c.slack);
   if (!c3.ok) return fail(`hessianVectorProduct(cost, ${b.wrtNames[0]}, v, {method: "reverse"}) disagrees with hessianVectorProduct(cost, [${b.wrtNames[0]}], [v]): ${c3.reason ?? "mismatch"} ${what}`, c3);
+
+  // The same derivation, drawn (the sweep or the double pullback), for the last two parts.
+  const useOp = c.rand() < 0.5;
+  const how = useOp ? "{useOpPushforward: true}" : "the double pullback";
+
+  // An output no wrt reaches: disconnectedOutputs decides raise / warn / ignore, and
+  // returnDisconnected what stands in its place.
+  const q = makeVariable(cost.type, null, 0, "q_unread");
+  const indep = pmul(q, 2);
+  const policy = (["raise", "warn", "ignore"] as const)[Math.floor(c.rand() * 3)];
+  const ret = (["zero", "none", "disconnected"] as const)[Math.floor(c.rand() * 3)];
+  const warned: string[] = [];
+  let dres: unknown[] | null = null;
+  let derr: unknown = null;
+  try {
+    dres = jvp([cost, indep], b.wrt, us, { useOpPushforward: useOp, disconnectedOutputs: policy, returnDisconnected: ret, onWarning: (m) => warned.push(m) });
+  } catch (e) {
+    derr = e;
+  }
+  const dwhat = `pushforward([cost, 2·q], wrt, u, {disconnectedOutputs: "${policy}", returnDisconnected: "${ret}"}) by ${how}, q read by no wrt`;
+  const names = /output 1 .*depends on none of the wrt/;
+  if (policy === "raise") {
+    if (!(derr instanceof GradError) || !names.test(derr.message)) return fail(`${dwhat} must raise a GradError naming output 1 and that it depends on none of the wrt; ${derr === null ? "it returned" : `it raised ${derr instanceof Error ? `${derr.name}: ${derr.message.split("\n")[0]}` : String(derr)}`}`);
+  } else {
+    if (derr !== null || dres === null) return fail(`${dwhat} raised ${derr instanceof Error ? derr.message.split("\n")[0] : String(derr)}`);
+    const w = warned.filter((m) => names.test(m));
+    if (w.length !== (policy === "warn" ? 1 : 0) || warned.length !== w.length) return fail(`${dwhat} should warn ${policy === "warn" ? "once" : "never"} through onWarning, naming output 1; it warned ${warned.length} time(s)${warned.length > 0 ? `: ${warned[0]}` : ""}`);
+    const second = dres[1];
+    const okRet = ret === "none" ? second === null : ret === "disconnected" ? isDisconnected(second) : second instanceof Variable && second.type.equals(indep.type) && second.owner !== null;
+    if (!okRet) return fail(`${dwhat} should give ${ret === "none" ? "null" : ret === "disconnected" ? "DISCONNECTED" : "zeros of its type"} for output 1, got ${String(second)}`);
+    if (!(dres[0] instanceof Variable)) return fail(`${dwhat} gave no tangent for the cost itself: ${String(dres[0])}`);
+  }
+
+  // considerConstant: J u with an interior node v held fixed is J u of the graph cut at v (v
+  // replaced by a fresh root fed v's value).
+  const cands = interiorOf(cost, b.wrt);
+  let c4: ArrayComparison | null = null;
+  let cut = "";
+  if (cands.length > 0) {
+    const v = cands[Math.floor(c.rand() * cands.length)];
+    const vCut = v.cloneRoot();
+    const [costCut] = clone([cost], { replace: new Map([[v, vCut]]) }).outputs;
+    let held: Variable;
+    let ref: Variable;
+    try {
+      held = jvp(cost, b.wrt, us, { ...common, useOpPushforward: useOp, considerConstant: [v] }) as Variable;
+      ref = jvp(costCut, b.wrt, us, { ...common, useOpPushforward: useOp }) as Variable;
+    } catch (e) {
+      if (!(e instanceof GradError)) throw e;
+      return fail(`pushforward(cost, wrt, u, {considerConstant: [v]}) by ${how}, v = ${v.toString()}, raised ${e.message.split("\n")[0]}`);
+    }
+    const vVal = compile([...b.inputs.values()], [v], { mode: "NONE" })(...b.values.values())[0];
+    const g = compile([...b.inputs.values(), ...us, vCut], [held, ref], { mode: "NONE" });
+    const [vh, vr] = g(...b.values.values(), ...uVals, vVal);
+    c4 = compareArrays(av(held, vh), av(ref, vr), "J u with v held fixed against J u of the graph cut at v", c.rtol, c.slack);
+    if (!c4.ok) return fail(`pushforward(cost, wrt, u, {considerConstant: [v]}) by ${how}, v = ${v.toString()}, disagrees with pushforward of the graph cut at v: ${c4.reason ?? "mismatch"} ${what}`, c4);
+    cut = `; considerConstant at ${v.toString()} matches the cut graph`;
+  }
   return {
     status: "pass",
-    detail: `pushforward-options on OpaqueScale(cost): "require" raises naming it, true falls back to the double pullback, the cost alone sweeps; H v single and list forms agree (wrt ${b.wrtNames.join(", ")})`,
-    maxAbsErr: Math.max(c1.maxAbsErr, c2.maxAbsErr, c3.maxAbsErr),
-    maxRelErr: Math.max(c1.maxRelErr, c2.maxRelErr, c3.maxRelErr),
+    detail: `pushforward-options on OpaqueScale(cost): "require" raises naming it, true falls back to the double pullback, the cost alone sweeps; H v single and list forms agree; a disconnected output under "${policy}"/"${ret}"${cut} (${how}; wrt ${b.wrtNames.join(", ")})`,
+    maxAbsErr: Math.max(c1.maxAbsErr, c2.maxAbsErr, c3.maxAbsErr, c4?.maxAbsErr ?? 0),
+    maxRelErr: Math.max(c1.maxRelErr, c2.maxRelErr, c3.maxRelErr, c4?.maxRelErr ?? 0),
   };
+}
+
+/** Interior float nodes between a wrt and `cost` (not a wrt, not the cost), along float values. */
+function interiorOf(cost: Variable, wrt: readonly Variable[]): Variable[] {
+  const w = new Set(wrt);
+  const reached = new Set<Variable>(wrt);
+  for (const node of toposort([cost])) {
+    if (!node.inputs.some((i) => reached.has(i))) continue;
+    for (const o of node.outputs) if (isFloat(o.type.dtype)) reached.add(o);
+  }
+  return [...reached].filter((v) => !w.has(v) && v !== cost && v.owner !== null && v.owner.outputs.length === 1);
 }

@@ -216,8 +216,14 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
       // upstream. (A key nothing reads through, e.g. the chain's own single root, stays an
       // output: with nothing flowing into it, additive and whole are the same.)
       const fixed = fixedKnownKeys(gradDict, cost, [...roots, ...wrt]);
-      const outs = roots.filter((r) => !fixed.has(r));
       const cut = [...wrt, ...[...fixed].filter((k) => !wrt.includes(k))];
+      // A root no cut variable reaches (an unrelated output given a cotangent, as the double
+      // pullback of pushforward does for every output) cannot change a partial, so it is not a
+      // region output: as one, its cotangent would be a structural input of the Pullback node,
+      // and everything downstream would appear to depend on it.
+      const cutSet = new Set<Variable>(cut);
+      const blockers = [...cut, ...cc];
+      const outs = roots.filter((r) => !fixed.has(r) && ancestors([r], blockers).some((a) => cutSet.has(a)));
       const gatherConnected = new Map<Variable, boolean>();
       const partial = lazyPullback(outs, outs.map((r) => (gradDict.get(r) ?? additive.get(r)) as Variable), cut, cc).map((t, k): GradTerm => {
         if (fixed.has(cut[k])) return gradDict.get(cut[k]) as Variable;

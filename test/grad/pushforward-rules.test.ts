@@ -285,3 +285,30 @@ describe("pushforward rules (useOpPushforward: require) vs central differences",
     assert.deepEqual(missing, []);
   });
 });
+
+describe("pushforward: an output no wrt reaches, beside a named (lazy) region", () => {
+  // The double pullback seeds every output; a seed for an output no wrt reaches used to become
+  // a structural input of the lazy Pullback node, so that output looked connected: its tangent
+  // came back as zeros whatever disconnectedOutputs and returnDisconnected said.
+  const x = X.xtensor("x", { dims: ["a"], shape: [3] });
+  const q = tensor("q", { shape: [] });
+  const cost = X.values(X.sum(X.exp(x)));
+  const indep = mul(q, 2);
+  const u = X.xtensor("u", { dims: ["a"], shape: [3] });
+
+  for (const useOpPushforward of [false, true]) {
+    const how = useOpPushforward ? "the sweep" : "the double pullback";
+    it(`${how}: raises by default, naming output 1`, () => {
+      assert.throws(() => pushforward([cost, indep], [x], [u], { useOpPushforward }), (e: unknown) => e instanceof GradError && /output 1 .*depends on none of the wrt/.test(e.message));
+    });
+    it(`${how}: "ignore" with returnDisconnected "none" gives null for it, and the cost's own tangent`, () => {
+      const [t, n] = pushforward([cost, indep], [x], [u], { useOpPushforward, disconnectedOutputs: "ignore", returnDisconnected: "none" });
+      assert.equal(n, null);
+      const xv = NDArray.fromFlat([0.1, -0.2, 0.3], [3]);
+      const uv = NDArray.fromFlat([1, 2, -1], [3]);
+      const [tv] = compile([x, u], [t as Variable], { mode: "NONE" })(xv, uv);
+      const want = [0.1, -0.2, 0.3].reduce((a, v, i) => a + Math.exp(v) * [1, 2, -1][i], 0);
+      assert.ok(Math.abs(tv.toFlat()[0] - want) < 1e-12);
+    });
+  }
+});

@@ -586,6 +586,41 @@ describe("grad-composition", function () {
     });
   }
 
+  // pushforward-options' last two parts, drawn per case (derivation, policy, return mode, the
+  // held node): each fault must fail it on the cases that draw what it breaks.
+  const PUSHFORWARD_OPTION_FAULTS: readonly { name: string; engine: CompositionEngine; says: RegExp }[] = [
+    {
+      name: "a pushforward that ignores considerConstant",
+      engine: { ...ENGINE, pushforward: ((o: Variable, w: readonly Variable[], t: readonly Variable[], opts?: PushforwardOptions) => ENGINE.pushforward(o, w, t, { ...opts, considerConstant: undefined })) as CompositionEngine["pushforward"] },
+      says: /^pushforward-options: pushforward\(cost, wrt, u, \{considerConstant: \[v\]\}\) by .* disagrees with pushforward of the graph cut at v/,
+    },
+    {
+      name: "a pushforward that never raises for an output no wrt reaches",
+      engine: { ...ENGINE, pushforward: ((o: Variable, w: readonly Variable[], t: readonly Variable[], opts?: PushforwardOptions) => ENGINE.pushforward(o, w, t, opts?.disconnectedOutputs === "raise" ? { ...opts, disconnectedOutputs: "ignore" } : opts)) as CompositionEngine["pushforward"] },
+      says: /^pushforward-options: pushforward\(\[cost, 2·q\], .*disconnectedOutputs: "raise".* must raise a GradError naming output 1/,
+    },
+    {
+      name: "a pushforward whose returnDisconnected \"none\" gives zeros",
+      engine: { ...ENGINE, pushforward: ((o: Variable, w: readonly Variable[], t: readonly Variable[], opts?: PushforwardOptions) => ENGINE.pushforward(o, w, t, opts?.returnDisconnected === "none" ? { ...opts, returnDisconnected: "zero" } : opts)) as CompositionEngine["pushforward"] },
+      says: /^pushforward-options: pushforward\(\[cost, 2·q\], .*returnDisconnected: "none".* should give null for output 1/,
+    },
+  ];
+  for (const f of PUSHFORWARD_OPTION_FAULTS) {
+    it(`pushforward-options fails on ${f.name}`, () => {
+      let judged = 0;
+      for (const g of fc.sample(caseArbitrary({}), { seed: 4109, numRuns: 30 })) {
+        const ok = only(claimsOn(g.case, ["pushforward-options"]), "pushforward-options");
+        if (ok.status !== "pass") continue;
+        const o = only(claimsOn(g.case, ["pushforward-options"], f.engine), "pushforward-options");
+        if (o.status === "pass") continue; // this case drew something the fault leaves alone
+        assert.equal(o.status, "fail", reasonOf(o));
+        assert.match(reasonOf(o), f.says);
+        judged++;
+      }
+      assert.ok(judged >= 2, `${judged} of 30 generated cases exercised the fault`);
+    });
+  }
+
   it("disconnected judges a case wrt the cost reads only through a comparison, on the real engine and on a faulty one", () => {
     const ok = only(claimsOn(CASE_GT, ["disconnected"]), "disconnected");
     assert.equal(ok.status, "pass", `disconnected: ${reasonOf(ok)}`);
