@@ -27,7 +27,7 @@
  * | the term for x (the tangent for k) | `grad(cost', wrt)` (compiled, since a lazy gradient checks its rules when expanded) and `pushforward(cost', wrt, u, {useOpPushforward: "require"})` must |
  * |---|---|
  * | a zero in a seeded disguise: a zero constant, a fill with zero, or an `Alloc` of zero, wrapped in both `mul`s by a constant (either side) and then every one of `neg`, `identity`, `add`/`sub` of another zero, `second`, a cast round trip, `reshape`, a `DimShuffle` round trip, `specifyShape`, `broadcastTo` and a named round trip (as_xtensor, rename, transpose twice, values), in a seeded order | accept it: the gradients of cost alone, and J u of cost alone |
- * | 1 to 3 of those over a leaf with one element 1 (or of ones), or over exp of a zero | raise a GradError naming `OpaqueRound.pullback`, input 0 and "only through integer outputs" (forward: `OpaqueSplit.pushforward`, output 0 and "is discrete") |
+ * | 1 to 3 of those over a leaf with one element 1 (or of ones), or over exp of a zero | raise a GradError naming the rule (`OpaqueRound{rule=n}.pullback`), input 0 and "only through integer outputs" (forward: `OpaqueSplit{rule=n}.pushforward`, output 0 and "is discrete") |
  * | the cotangent (tangent) itself: straight-through | the same |
  *
  * The zero forms are the ones the driver's algebra documents it recognises; whether a disguise is
@@ -55,10 +55,14 @@ import type { ArrayValue } from "./types.js";
 /** What OpaqueRound's rules return for its float input: a term built from (x, the cotangent or tangent). */
 type TermOf = (x: Variable, g: Variable) => Variable | Disconnected;
 
+/** Numbers the claim's op instances (see their props). */
+let instances = 0;
+
 /** k = round(x) as int64, elementwise: a user's op whose only output is discrete. */
 export class OpaqueRound extends Op {
   override readonly name = "OpaqueRound";
-  override readonly props = {};
+  // Each instance carries its own rule, so it must never equal another (merge, signatures).
+  override readonly props = { rule: ++instances };
   constructor(private readonly termOf: TermOf) {
     super();
   }
@@ -84,7 +88,8 @@ export class OpaqueRound extends Op {
  */
 export class OpaqueSplit extends Op {
   override readonly name = "OpaqueSplit";
-  override readonly props = {};
+  // Each instance carries its own rule, so it must never equal another (merge, signatures).
+  override readonly props = { rule: ++instances };
   constructor(private readonly termOf: TermOf) {
     super();
   }
@@ -251,8 +256,11 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
   });
   // The pullback side reads OpaqueRound's k, the forward side OpaqueSplit's (its f unused).
   const weigh = (k: Variable): Variable => padd(base, psum(new OpaqueWeigh().makeNode(k, w).outputs[0]));
-  const gcostWith = (termOf: TermOf): Variable => weigh(new OpaqueRound(termOf).makeNode(v).outputs[0]);
-  const fcostWith = (termOf: TermOf): Variable => weigh(new OpaqueSplit(termOf).makeNode(v).outputs[0]);
+  // The last ops built, for the names a refusal must give (`OpaqueRound{rule=3}`).
+  let round: Op | null = null;
+  let split: Op | null = null;
+  const gcostWith = (termOf: TermOf): Variable => weigh((round = new OpaqueRound(termOf)).makeNode(v).outputs[0]);
+  const fcostWith = (termOf: TermOf): Variable => weigh((split = new OpaqueSplit(termOf)).makeNode(v).outputs[0]);
   const gOpts: GradOptions = { disconnectedInputs: "ignore", returnDisconnected: "zero" };
   const fOpts: PushforwardOptions = { useOpPushforward: "require", disconnectedOutputs: "ignore", returnDisconnected: "zero" };
   const at = `v = ${picked.name ?? picked.toString()} (${v.type.toString()})`;
@@ -316,10 +324,12 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
     const outs = (Array.isArray(r) ? r : [r]).filter((g): g is Variable => g instanceof Variable);
     compile([...b.inputs.values(), w, ...us], outs, { mode: "NONE" });
   };
-  const rp = refused(() => built(c.gradWith(gcostWith(termOf), b.wrt, gOpts)), ["OpaqueRound.pullback", "input 0", "only through integer outputs"], "OpaqueRound.pullback");
+  const gnon = gcostWith(termOf);
+  const rp = refused(() => built(c.gradWith(gnon, b.wrt, gOpts)), [`${String(round)}.pullback`, "input 0", "only through integer outputs"], "OpaqueRound.pullback");
   if (rp !== null) return rp;
   // A tangent must reach OpaqueSplit for the sweep to ask its rule: v is reached from a wrt.
-  const rf = refused(() => built(c.pushforward(fcostWith(termOf), b.wrt, us, fOpts)), ["OpaqueSplit.pushforward", "output 0", "is discrete"], "OpaqueSplit.pushforward");
+  const fnon = fcostWith(termOf);
+  const rf = refused(() => built(c.pushforward(fnon, b.wrt, us, fOpts)), [`${String(split)}.pushforward`, "output 0", "is discrete"], "OpaqueSplit.pushforward");
   if (rf !== null) return rf;
   return {
     status: "pass",
