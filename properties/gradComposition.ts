@@ -37,14 +37,15 @@
  * ~1.7 times one-compile: the lazy gradient, four outer gradients, one NONE compile that expands
  * nested Pullback nodes), 2 to `undefined-index` (twelve gradient calls that mostly raise
  * early, one NONE compile), 2 to `rule-contract` (~3 ms: ten gradients of the lowered cost,
- * most raising at the broken node, one NONE compile) and 2 to `pushforward-options` (~10 ms
- * under load, about one-compile's: four pushforwards, two Hessian-vector products, one NONE
- * compile), 2 to `discrete-path` (~20 ms: three gradients and three pushforwards of the
+ * most raising at the broken node, one NONE compile) and 2 to `pushforward-options` (~30 ms
+ * under load: seven pushforwards, two Hessian-vector products, three NONE compiles), 2 to `discrete-path` (~20 ms: three gradients and three pushforwards of the
  * cost and two extended ones, one NONE compile, two refused compiles) and 2 to `registered-rule`
  * (~30 ms: five gradients, each compiled in NONE while its registrations are in effect):
- * ~1 ms per case on average, 4.2% of the suite's time in-process on 150
- * generated cases, against 3.8% before `grad-of-pullback` (the last four measured relative to
- * `jacobian` and `one-compile`, in CPU time, under load). The structure checks count
+ * before the eighth session ~1 ms per case on average, 4.2% of the suite's time in-process
+ * on 150 generated cases, against 3.8% before `grad-of-pullback` (the last four measured
+ * relative to `jacobian` and `one-compile`, in CPU time, under load); the eighth session's
+ * additions (discrete-path, registered-rule, pushforward-options' new parts) add about 2 ms per
+ * case by their single-claim timings, not measured in-process. The structure checks count
  * Pullback nodes among gradients the claims build anyway. On the other 27 slots it records no check (the journal's
  * "not run"), which is not an inconclusive verdict. A scheduled group that does not apply passes
  * its turn to the next group. The schedule is a pure function of the case, so
