@@ -650,8 +650,12 @@ function vetoOf(fg: FunctionGraph, pairs: readonly (readonly [Variable, Variable
 function unfusedPair(fg: FunctionGraph): [Apply, Apply] | null {
   const elementwise = (n: Apply): boolean => n.op instanceof Elemwise || n.op instanceof Composite;
   const inlined = (v: Variable): boolean => v instanceof Constant && v.type.ndim === 0;
+  // A producer fusion could take: an Elemwise, or a one-output Composite (a fused loop from an
+  // earlier compile, as when a rewritten graph is compiled again). Fusion runs before the
+  // inplace pass, so a producer writing in place now was left out of its loop all the same.
+  const fusable = (p: Apply): boolean => p.op instanceof Elemwise || (p.op instanceof Composite && p.outputs.length === 1);
   for (const p of fg.applyNodes) {
-    if (!(p.op instanceof Elemwise)) continue;
+    if (!fusable(p)) continue;
     const out = p.outputs[0];
     const clients = fg.clients.get(out) ?? [];
     if (clients.length === 0) continue;

@@ -9,7 +9,7 @@ import { MergeOptimizer } from "../../src/rewriting/merge.js";
 import { InplacePass } from "../../src/rewriting/inplace.js";
 import { ElemwiseFusion } from "../../src/rewriting/fusion.js";
 import { constant, tensor } from "../../src/tensor/basic.js";
-import { add, exp, mul } from "../../src/tensor/elemwise.js";
+import { add, compositeFromGraph, exp, mul } from "../../src/tensor/elemwise.js";
 import { alloc } from "../../src/tensor/shape.js";
 import { incSubtensor } from "../../src/tensor/indexing.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
@@ -276,6 +276,19 @@ describe("checked mode: pipeline postconditions (what a mode promises beyond val
     for (const outs of [[mul(e, constant(2)), e], [add(exp(s), v)]]) {
       assert.doesNotThrow(() => rewriteGraph(outs, { db: dbWith({ merge: new MergeOptimizer("merge") }), checked: true, exclude: ["inplace"] }));
     }
+  });
+
+  it("a fused loop from an earlier compile (a one-output Composite) left out of its reader's loop breaks the promise too", () => {
+    // As when a rewritten graph is compiled again: fusion can take a Composite producer.
+    const v = x();
+    const a = tensor("a", { shape: [3], dtype: "float64" });
+    const loop = compositeFromGraph([a], [exp(mul(a, constant(2)))]).makeNode(v).outputs[0];
+    const out = add(loop, constant(1));
+    assert.throws(
+      () => rewriteGraph([out], { db: dbWith({ merge: new MergeOptimizer("merge") }), checked: true, exclude: ["inplace"] }),
+      (e: Error) => e instanceof InvariantError && /broke its promise fusion: Composite\{.*\}.* is read only by Elemwise\{add\}/.test(e.message),
+    );
+    assert.doesNotThrow(() => rewriteGraph([out], { db: dbWith({ merge: new MergeOptimizer("merge"), fusion: new ElemwiseFusion() }), checked: true, exclude: ["inplace"] }));
   });
 
   it("a slot the handler does not propose (another reader, a graph input) is no broken promise, and the check leaves the graph and the handler's counters as they were", () => {
