@@ -70,7 +70,8 @@ export type RuleContractOutcome = ModuleOutcome;
 export function ruleContractClaim(c: RuleContractInput): RuleContractOutcome {
   const b = c.built;
   if (b.wrt.length === 0) return { status: "skip", reason: "no float input to differentiate" };
-  const [cost] = lower([b.cost]);
+  // Lowered in checked mode: the claim judges the driver on this graph, so it must be sound.
+  const [cost] = lower([b.cost], { checked: true });
   const wrtSet = new Set<Variable>(b.wrt);
   const reaches = new Map<Variable, boolean>();
   const fromWrt = (v: Variable): boolean => {
