@@ -22,6 +22,7 @@
  * | `graph-pass` | a graph pass inside an equilibrium that changes the graph K times (1 to 3) then stops, or forever | run it exactly K + 1 times (the equilibrium re-sweeps while it changes anything); forever: the budget as above, naming the pass |
  * | `identity-result` | a rule that returns the target's own outputs (a list or a Map) | count nothing as fired and end after one sweep: no change, no loop |
  * | `walker-revisit` | a walker rule that replaces the target by a fresh copy, and that copy by another, K times (2 to 4) | visit every imported copy in the same walk (K firings), or only the first (1) with `ignoreNewtrees`; and visit in its order: `inToOut` a node after the nodes it reads, `outToIn` before them |
+ * | `malformed-result` | a rule returning a list of the wrong length, or null for an output still read, under any `onOptError` | raise an InvariantError naming the rule, the node and the fault (a rewrite bug is never recorded as an ordinary failure), the graph unchanged |
  * | `reject-revisit` | a rule, in a walker or an equilibrium, that makes the target write in place into a buffer of a graph input or output (validation refuses it; the revert re-imports the target), or whose transform throws, under "warn" or "ignore" | record one failure naming the rule and the protected variable (or the thrown message), emit one `XGRAD_REWRITE_FAILED` warning under warn and none under ignore, leave the graph as it was, and not visit the target again |
  *
  * The expectations are restated here from the engine's documentation (the use budget is
@@ -42,7 +43,7 @@ import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 
 /** The scenarios, in the order they are tried. */
-export const SCENARIOS = ["loop-budget", "graph-pass", "identity-result", "walker-revisit", "reject-revisit"] as const;
+export const SCENARIOS = ["loop-budget", "graph-pass", "identity-result", "walker-revisit", "reject-revisit", "malformed-result"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** The engine entry points the scenarios drive (tests pass faulty ones, to show the property failing). */
@@ -380,6 +381,38 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
     return { what, broken };
   },
 
+  "malformed-result": (g, rand, engine) => {
+    // A rewrite whose result breaks the engine's contract: a list of the wrong length, or null
+    // for an output that is still read. That is a bug in the rewrite, not an ordinary failure,
+    // so the engine raises an InvariantError naming the rule, the node and the fault under every
+    // onOptError (warn and ignore included), before anything changes.
+    const nodes = nodesOf(g).filter((n) => n.outputs.some((o) => (g.clients.get(o)?.length ?? 0) > 0));
+    if (nodes.length === 0) return null;
+    const target = pick(nodes, rand);
+    const kind = pick(["short", "long", "null"] as const, rand);
+    const policy = pick(["raise", "warn", "ignore"] as const, rand);
+    const used = target.outputs.findIndex((o) => (g.clients.get(o)?.length ?? 0) > 0);
+    const before = new Set(g.applyNodes);
+    const rule = nodeRewriter(RULE, null, (_fg, n) => {
+      if (n !== target) return null;
+      if (kind === "short") return n.outputs.slice(1);
+      if (kind === "long") return [...n.outputs, n.outputs[0]];
+      return n.outputs.map((o, j) => (j === used ? null : o));
+    });
+    const ctx = engine.context(policy);
+    const run = capturingWarnings(() => engine.outToIn([rule]).apply(g, ctx));
+    const n = target.outputs.length;
+    const says = kind === "null"
+      ? `${RULE} on ${target.toString()}: output ${used} is still used but was given no replacement`
+      : `${RULE} on ${target.toString()}: returned ${kind === "short" ? n - 1 : n + 1} replacements for ${n} outputs`;
+    const what = `an outToIn rule returning ${kind === "null" ? `null for the used output ${used} of` : `${kind === "short" ? n - 1 : n + 1} replacements for`} ${target.op.toString()}, under onOptError "${policy}"`;
+    const broken = !(run.error instanceof InvariantError) ? `a malformed result must raise an InvariantError under every onOptError; ${run.error === null ? `nothing was raised (${ctx.report.failures.length} failure(s) recorded)` : `it raised ${said(run.error)}`}`
+      : !run.error.message.includes(says) ? `the InvariantError should say "${says}"; it says "${run.error.message.split("\n")[0]}"`
+      : run.warnings.length > 0 ? `a rewrite bug is raised, not warned about; it also warned: ${run.warnings[0].message}`
+      : !sameNodes(g, before) ? "the malformed result changed the graph's nodes"
+      : wholeness(g);
+    return { what, broken };
+  },
 };
 
 /** Whether a case (by its seed) runs rewriter-contract within the full suite: an eighth of them. */

@@ -8,12 +8,14 @@
  * - walkers that never visit the nodes a rewrite imports, or visit in the other direction;
  * - a walker that visits a node again after a refused replacement (each visit a new failure);
  * - a context whose "warn" records a failure without warning anyone;
- * - identity results counted as changes (an equilibrium that then never settles).
+ * - identity results counted as changes (an equilibrium that then never settles);
+ * - a rewrite bug (a malformed result) recorded as an ordinary failure under warn or ignore.
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { buildCase } from "../../src/case/build.js";
 import type { Apply } from "../../src/graph/basic.js";
+import { InvariantError } from "../../src/errors.js";
 import type { FunctionGraph } from "../../src/graph/fgraph.js";
 import { type GraphRewriter, type NodeRewriter, type RewriteResult, RewriteContext, equilibrium, inToOut, outToIn } from "../../src/rewriting/engine.js";
 import { caseArbitrary } from "../../properties/generators.js";
@@ -109,6 +111,22 @@ describe("rewriter-contract", function () {
       }
     }
     assertBroken({ ...REAL_ENGINE, context: (p) => new QuietWarn({ onOptError: p }) }, /in reject-revisit: .*under "warn" 1 XGRAD_REWRITE_FAILED warning carrying the recorded message is emitted; got 0/);
+  });
+
+  it("fails when a rewrite bug (a malformed result) is recorded as an ordinary failure under warn or ignore", () => {
+    class Lenient extends RewriteContext {
+      override fail(rewrite: string, node: Apply | null, error: unknown): void {
+        const soft = error instanceof InvariantError && this.onOptError !== "raise" ? new Error(error.message) : error;
+        const emit = process.emitWarning;
+        process.emitWarning = (() => undefined) as typeof process.emitWarning;
+        try {
+          super.fail(rewrite, node, soft);
+        } finally {
+          process.emitWarning = emit;
+        }
+      }
+    }
+    assertBroken({ ...REAL_ENGINE, context: (p) => new Lenient({ onOptError: p }) }, /in (malformed-result: .*must raise an InvariantError under every onOptError; nothing was raised|reject-revisit: )/);
   });
 
   it("fails when an identity result counts as a change", () => {
