@@ -23,6 +23,7 @@
  * | `identity-result` | a rule that returns the target's own outputs (a list or a Map) | count nothing as fired and end after one sweep: no change, no loop |
  * | `walker-revisit` | a walker rule that replaces the target by a fresh copy, and that copy by another, K times (2 to 4) | visit every imported copy in the same walk (K firings), or only the first (1) with `ignoreNewtrees`; and visit in its order: `inToOut` a node after the nodes it reads, `outToIn` before them |
  * | `malformed-result` | a rule returning a list of the wrong length, or null for an output still read, under any `onOptError` | raise an InvariantError naming the rule, the node and the fault (a rewrite bug is never recorded as an ordinary failure), the graph unchanged |
+ * | `failing-pass` | a sequence whose first pass throws, or runs a rule that throws, and whose second is fine, under any `onOptError` | name the failure once (a rule's own "rewrite R on N:" is not prefixed again), throw it under raise and stop; under warn or ignore record it once (a pass-level failure with no node), warn under warn only, and still run the later pass |
  * | `reject-revisit` | a rule, in a walker or an equilibrium, that makes the target write in place into a buffer of a graph input or output (validation refuses it; the revert re-imports the target), or whose transform throws, under "warn" or "ignore" | record one failure naming the rule and the protected variable (or the thrown message), emit one `XGRAD_REWRITE_FAILED` warning under warn and none under ignore, leave the graph as it was, and not visit the target again |
  *
  * The expectations are restated here from the engine's documentation (the use budget is
@@ -36,14 +37,14 @@ import { InvariantError } from "../src/errors.js";
 import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
 import { inplaceVariant } from "../src/rewriting/checked.js";
 import {
-  type GraphRewriter, type OnOptError, type RewriteResult, RewriteContext, RewriteLoopError, equilibrium, inToOut, nodeRewriter, outToIn,
+  type GraphRewriter, type OnOptError, type RewriteResult, RewriteContext, RewriteLoopError, equilibrium, inToOut, nodeRewriter, outToIn, sequence,
 } from "../src/rewriting/engine.js";
 import { neg } from "../src/tensor/elemwise.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 
 /** The scenarios, in the order they are tried. */
-export const SCENARIOS = ["loop-budget", "graph-pass", "identity-result", "walker-revisit", "reject-revisit", "malformed-result"] as const;
+export const SCENARIOS = ["loop-budget", "graph-pass", "identity-result", "walker-revisit", "reject-revisit", "malformed-result", "failing-pass"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** The engine entry points the scenarios drive (tests pass faulty ones, to show the property failing). */
@@ -51,10 +52,11 @@ export interface ContractEngine {
   readonly equilibrium: typeof equilibrium;
   readonly inToOut: typeof inToOut;
   readonly outToIn: typeof outToIn;
+  readonly sequence: typeof sequence;
   readonly context: (onOptError: OnOptError) => RewriteContext;
 }
 
-export const REAL_ENGINE: ContractEngine = { equilibrium, inToOut, outToIn, context: (onOptError) => new RewriteContext({ onOptError }) };
+export const REAL_ENGINE: ContractEngine = { equilibrium, inToOut, outToIn, sequence, context: (onOptError) => new RewriteContext({ onOptError }) };
 
 /** The outcome of one scenario. */
 export interface ScenarioOutcome {
@@ -412,6 +414,52 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
       : !sameNodes(g, before) ? "the malformed result changed the graph's nodes"
       : wholeness(g);
     return { what, broken };
+  },
+
+  "failing-pass": (g, rand, engine) => {
+    // A sequence whose first pass fails (the pass itself throws, or a node rule inside it does)
+    // and whose second pass is fine. The failure is named once (a node rule's name and node are
+    // not prefixed again by the sequence), recorded once under warn or ignore with the later
+    // pass still run, and thrown under raise.
+    const nodes = nodesOf(g);
+    if (nodes.length === 0) return null;
+    const target = pick(nodes, rand);
+    const nested = rand() < 0.5;
+    const policy = pick(["raise", "warn", "ignore"] as const, rand);
+    const FAIL = "xgrad_contract_failing_pass";
+    const OK = "xgrad_contract_later_pass";
+    const message = "xgrad: a deliberately failing pass";
+    let laterRuns = 0;
+    const failing: GraphRewriter = nested
+      ? engine.outToIn([nodeRewriter(RULE, null, (_fg, n) => {
+        if (n === target) throw new Error(message);
+        return null;
+      })], { name: FAIL })
+      : { name: FAIL, apply: () => { throw new Error(message); } };
+    const later: GraphRewriter = { name: OK, apply: () => void laterRuns++ };
+    const before = new Set(g.applyNodes);
+    const ctx = engine.context(policy);
+    const run = capturingWarnings(() => engine.sequence("xgrad_contract_sequence", [failing, later]).apply(g, ctx));
+    const says = nested ? `rewrite ${RULE} on ${target.toString()}: ${message}` : `rewrite ${FAIL}: ${message}`;
+    const what = `a sequence whose first pass ${nested ? `runs a rule that throws on ${target.op.toString()}` : "throws"}, under onOptError "${policy}"`;
+    const failures = ctx.report.failures;
+    const wanted = policy === "warn" ? 1 : 0;
+    let broken: string | null;
+    if (policy === "raise") {
+      broken = !(run.error instanceof Error) ? "under raise the failure must be thrown; nothing was"
+        : run.error.message !== says ? `the thrown error should read "${says}" (named once); it reads "${run.error.message.split("\n")[0]}"`
+        : laterRuns !== 0 ? "under raise the sequence must stop at the failure; the later pass ran"
+        : null;
+    } else {
+      broken = run.error !== null ? `under "${policy}" the failure must be recorded, not thrown; it threw ${said(run.error)}`
+        : failures.length !== 1 || failures[0].error.message !== says || failures[0].rewrite !== (nested ? RULE : FAIL) || (!nested && failures[0].node !== "")
+          ? `one failure reading "${says}", by ${nested ? RULE : FAIL}${nested ? "" : " with no node"}, should be recorded; got ${failures.map((f) => `${f.rewrite} [${f.node}]: ${f.error.message.split("\n")[0]}`).join("; ") || "none"}`
+        : run.warnings.length !== wanted ? `under "${policy}" ${wanted} warning(s) are emitted; got ${run.warnings.length}`
+        : laterRuns !== 1 ? `under "${policy}" the later pass must still run once; it ran ${laterRuns} times`
+        : ctx.passesRun.includes(OK) !== true || ctx.passesRun.includes(FAIL) !== nested ? `the passes that ran to completion should be ${nested ? `${FAIL} (its rule's failure was recorded) and ` : ""}${OK}; passesRun says [${ctx.passesRun.join(", ")}]`
+        : null;
+    }
+    return { what, broken: broken ?? (!sameNodes(g, before) ? "the failed pass changed the graph's nodes" : wholeness(g)) };
   },
 };
 

@@ -9,7 +9,8 @@
  * - a walker that visits a node again after a refused replacement (each visit a new failure);
  * - a context whose "warn" records a failure without warning anyone;
  * - identity results counted as changes (an equilibrium that then never settles);
- * - a rewrite bug (a malformed result) recorded as an ordinary failure under warn or ignore.
+ * - a rewrite bug (a malformed result) recorded as an ordinary failure under warn or ignore;
+ * - a sequence that swallows a failing pass, or names a rule's failure twice.
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
@@ -17,7 +18,7 @@ import { buildCase } from "../../src/case/build.js";
 import type { Apply } from "../../src/graph/basic.js";
 import { InvariantError } from "../../src/errors.js";
 import type { FunctionGraph } from "../../src/graph/fgraph.js";
-import { type GraphRewriter, type NodeRewriter, type RewriteResult, RewriteContext, equilibrium, inToOut, outToIn } from "../../src/rewriting/engine.js";
+import { type GraphRewriter, type NodeRewriter, type RewriteResult, RewriteContext, equilibrium, inToOut, outToIn, sequence } from "../../src/rewriting/engine.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties } from "../../properties/properties.js";
 import { sensitivityGraph } from "../../properties/checkedSensitivity.js";
@@ -95,7 +96,7 @@ describe("rewriter-contract", function () {
         w.apply(fg, ctx);
       } };
     };
-    assertBroken({ ...REAL_ENGINE, outToIn: twice }, /in (reject-revisit: .*(must not be queued again|must not make the equilibrium sweep again)|walker-revisit: )/);
+    assertBroken({ ...REAL_ENGINE, outToIn: twice }, /in (reject-revisit: .*(must not be queued again|must not make the equilibrium sweep again)|walker-revisit: |failing-pass: .*should be recorded; got .*; )/);
   });
 
   it("fails when \"warn\" records a failure without warning", () => {
@@ -110,7 +111,7 @@ describe("rewriter-contract", function () {
         }
       }
     }
-    assertBroken({ ...REAL_ENGINE, context: (p) => new QuietWarn({ onOptError: p }) }, /in reject-revisit: .*under "warn" 1 XGRAD_REWRITE_FAILED warning carrying the recorded message is emitted; got 0/);
+    assertBroken({ ...REAL_ENGINE, context: (p) => new QuietWarn({ onOptError: p }) }, /in (reject-revisit: .*under "warn" 1 XGRAD_REWRITE_FAILED warning carrying the recorded message is emitted; got 0|failing-pass: .*under "warn" 1 warning\(s\) are emitted; got 0)/);
   });
 
   it("fails when a rewrite bug (a malformed result) is recorded as an ordinary failure under warn or ignore", () => {
@@ -126,7 +127,33 @@ describe("rewriter-contract", function () {
         }
       }
     }
-    assertBroken({ ...REAL_ENGINE, context: (p) => new Lenient({ onOptError: p }) }, /in (malformed-result: .*must raise an InvariantError under every onOptError; nothing was raised|reject-revisit: )/);
+    assertBroken({ ...REAL_ENGINE, context: (p) => new Lenient({ onOptError: p }) }, /in (malformed-result: .*must raise an InvariantError under every onOptError; nothing was raised|reject-revisit: |failing-pass: .*warning\(s\) are emitted)/);
+  });
+
+  it("fails when a sequence swallows a failing pass, or names a rule's failure twice", () => {
+    const swallowing: ContractEngine["sequence"] = (name, passes) => ({ name, apply: (fg, ctx) => {
+      for (const p of passes) {
+        try {
+          p.apply(fg, ctx);
+          ctx.passesRun.push(p.name);
+        } catch {
+          // dropped: neither thrown nor recorded
+        }
+      }
+    } });
+    assertBroken({ ...REAL_ENGINE, sequence: swallowing }, /in failing-pass: .*(nothing was|should be recorded; got none)/);
+    const renaming: ContractEngine["sequence"] = (name, passes) => {
+      const inner = sequence(name, passes);
+      return { ...inner, apply: (fg, ctx) => {
+        try {
+          inner.apply(fg, ctx);
+        } catch (e) {
+          if (e instanceof Error) e.message = `rewrite ${passes[0].name}: ${e.message}`;
+          throw e;
+        }
+      } };
+    };
+    assertBroken({ ...REAL_ENGINE, sequence: renaming }, /in failing-pass: .*(named once|should read)/);
   });
 
   it("fails when an identity result counts as a change", () => {
