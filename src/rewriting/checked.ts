@@ -545,10 +545,9 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query, opts: { re
     const pair = unfusedPair(fg);
     if (pair !== null) broke("fusion", `${pair[0].toString()} is read only by ${pair[1].toString()}, an elementwise node of the same static shape, but was left out of its fused loop`);
   }
-  const handler = fg.getFeature(DestroyHandler);
-  if (handler !== undefined) verifyDestroyerQueries(fg, handler);
+  const dh = fg.getFeature(DestroyHandler);
+  if (dh !== undefined) verifyDestroyerQueries(fg, dh);
   if (promises.includes("inplace")) {
-    const dh = fg.getFeature(DestroyHandler);
     if (dh === undefined) broke("inplace", "no DestroyHandler is attached, so nothing was made in place");
     const missed = missedInplace(fg, dh as DestroyHandler, opts.mutableInputs ?? []);
     if (missed !== null) {
