@@ -356,11 +356,17 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   });
 
   // The rewrite engine's promises to misbehaving rewrites (properties/rewriterContract.ts), on
-  // clones of the same graph: two scenarios on a seeded eighth of the cases within the suite,
+  // clones of the same graph: three scenarios on a seeded eighth of the cases within the suite,
   // every one when run alone.
   await run("rewriter-contract", () => {
     if (selected.size > 1 && !contractScheduled(seed)) return null;
-    const k = rewriterContractCheck(fastGraph === null ? () => sensitivityGraph(b) : () => fastGraph as FunctionGraph, seed, selected.size > 1 ? scheduledScenarios(seed) : undefined);
+    const k = rewriterContractCheck(
+      fastGraph === null ? () => sensitivityGraph(b) : () => fastGraph as FunctionGraph,
+      seed,
+      selected.size > 1 ? scheduledScenarios(seed) : undefined,
+      undefined,
+      () => sensitivityGraph(b, ["inplace"]),
+    );
     return k.status === "inconclusive" && selected.size > 1 ? null : k;
   });
 

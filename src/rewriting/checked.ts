@@ -300,18 +300,6 @@ function unmergedPairs(fg: FunctionGraph): [Apply, Apply][] {
   return out;
 }
 
-/**
- * For the graph as it stands: the input slots of a node that an in-place version of it may
- * overwrite, restated from the
- * DestroyHandler's contract (`inplaceCandidates`) from the graph alone (view maps, destroy maps,
- * clients), so that a candidate filter that proposes too little is seen: asking the handler's own
- * filter which slots it should have proposed could never disagree with it. A slot qualifies when
- * the tree of views it belongs to (its foundation and every transitive view of it) is no
- * constant, holds no graph output and no graph input but the compile's `mutableInputs`, is not
- * already overwritten by another node, and is
- * read by no one but `node` (a pure view inside the tree counts through its own readers), and
- * `node` reads that tree through this slot only; one slot per tree.
- */
 /** The variable `v` views (from its owner's view map), or null. */
 function viewedBy(v: Variable): Variable | null {
   const o = v.owner;
@@ -327,7 +315,19 @@ function foundation(v: Variable): Variable {
   return r;
 }
 
-function writableSlotsOf(fg: FunctionGraph, mutableInputs: readonly Variable[]): (node: Apply) => number[] {
+/**
+ * For the graph as it stands: the input slots of a node that an in-place version of it may
+ * overwrite, restated from the DestroyHandler's contract (`inplaceCandidates`) from the graph
+ * alone (view maps, destroy maps, clients), so that a candidate filter that proposes too little
+ * is seen: asking the handler's own filter which slots it should have proposed could never
+ * disagree with it. A slot qualifies when the tree of views it belongs to (its foundation and
+ * every transitive view of it) is no constant, holds no graph output and no graph input but the
+ * compile's `mutableInputs`, is not already overwritten by another node, and is read by no one
+ * but `node` (a pure view inside the tree counts through its own readers), and `node` reads that
+ * tree through this slot only; one slot per tree. Exported for the properties that judge the
+ * inplace pass the same way (rewriter-contract's `inplace-veto`).
+ */
+export function writableSlotsOf(fg: FunctionGraph, mutableInputs: readonly Variable[]): (node: Apply) => number[] {
   const treeOf = (root: Variable): Set<Variable> => {
     const tree = new Set<Variable>([root]);
     const stack = [root];

@@ -154,7 +154,14 @@ export interface MergeOptions {
   readonly guardDestroyed?: boolean;
 }
 
-/** Merge equal nodes with identical inputs and equal constants. */
+/**
+ * Merge equal nodes with identical inputs and equal constants.
+ *
+ * The schedule is popped newest first; a node tries its candidates (the equal nodes imported
+ * before it) in import order, replacing itself by the first one validation accepts. A refused
+ * merge is reverted and blacklisted for the rest of the pass (its revert re-imports the node,
+ * which schedules the same pair again), and the node goes on to its next candidate.
+ */
 export class MergeOptimizer implements GraphRewriter {
   /** Counters of the last `apply`. */
   lastStats: MergeStats = { merged: 0, failed: 0, skippedDestroyed: 0, skippedIncomparable: 0 };
@@ -240,27 +247,4 @@ export class MergeOptimizer implements GraphRewriter {
       mf.clearBlacklist();
     }
   }
-}
-
-/**
- * Pairs of nodes that a complete merge should have merged: equal ops on identical inputs, with
- * comparable types, unless both are directly destroyed. Empty after `MergeOptimizer` (§12.2).
- */
-export function findUnmergedDuplicates(fg: FunctionGraph): [Apply, Apply][] {
-  const dh = fg.getFeature(DestroyHandler);
-  const seen = new Map<string, Apply[]>();
-  const out: [Apply, Apply][] = [];
-  for (const n of fg.applyNodes) {
-    const key = nodeKey(n);
-    const bucket = seen.get(key) ?? [];
-    for (const m of bucket) {
-      if (!m.op.equals(n.op)) continue;
-      const both = dh !== undefined && n.outputs.some((o, k) => dh.hasDirectDestroyer(o) && dh.hasDirectDestroyer(m.outputs[k]));
-      const comparable = n.outputs.every((o, k) => o.type.isSuper(m.outputs[k].type) || m.outputs[k].type.isSuper(o.type));
-      if (!both && comparable) out.push([m, n]);
-    }
-    bucket.push(n);
-    seen.set(key, bucket);
-  }
-  return out;
 }

@@ -10,19 +10,27 @@
  * - a context whose "warn" records a failure without warning anyone;
  * - identity results counted as changes (an equilibrium that then never settles);
  * - a rewrite bug (a malformed result) recorded as an ordinary failure under warn or ignore;
- * - a sequence that swallows a failing pass, or names a rule's failure twice.
+ * - a sequence that swallows a failing pass, or names a rule's failure twice;
+ * - an inplace pass that gives up on a whole batch when validation refuses one write, writes
+ *   without asking validation, or does not count what validation refused;
+ * - a merger that stops at the first refused candidate, treats a refused merge as a failure,
+ *   or ignores the option that turns its destroyed-pair guard off.
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { buildCase } from "../../src/case/build.js";
-import type { Apply } from "../../src/graph/basic.js";
-import { InvariantError } from "../../src/errors.js";
+import type { Apply, Variable } from "../../src/graph/basic.js";
+import { InconsistencyError, InvariantError } from "../../src/errors.js";
 import type { FunctionGraph } from "../../src/graph/fgraph.js";
+import { inplaceVariant } from "../../src/rewriting/checked.js";
+import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
+import { InplacePass, type InplaceStats } from "../../src/rewriting/inplace.js";
+import { MergeFeature, MergeOptimizer, type MergeStats } from "../../src/rewriting/merge.js";
 import { type GraphRewriter, type NodeRewriter, type RewriteResult, RewriteContext, equilibrium, inToOut, outToIn, sequence } from "../../src/rewriting/engine.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties } from "../../properties/properties.js";
 import { sensitivityGraph } from "../../properties/checkedSensitivity.js";
-import { type ContractEngine, REAL_ENGINE, SCENARIOS, contractScheduled, rewriterContractCheck, runScenarios, scheduledScenarios } from "../../properties/rewriterContract.js";
+import { type ContractEngine, REAL_ENGINE, SCENARIOS, type Scenario, contractScheduled, rewriterContractCheck, runScenarios, scheduledScenarios } from "../../properties/rewriterContract.js";
 import type { Check } from "../../properties/types.js";
 
 /** Run `fn` with process warnings dropped: the faulty contexts below emit none of their own. */
@@ -38,13 +46,103 @@ function muted(fn: () => void): void {
 
 const SAMPLE = fc.sample(caseArbitrary({}), { seed: 5150, numRuns: 12 }).map((g) => g.case);
 
+/**
+ * A faulty inplace pass: it proposes as the real one does (each node's first candidate slot,
+ * no fresh zero buffers), then replaces everything at once. With `validate`, a refused batch is
+ * dropped whole (no halving, no other slots); without, validation is never asked.
+ */
+class AllOrNothing implements GraphRewriter {
+  readonly name = "inplace";
+  lastStats: InplaceStats = { elemwise: 0, incSubtensor: 0, freshZeros: 0, rejected: 0 };
+  constructor(private readonly validate: boolean) {}
+  apply(fg: FunctionGraph): void {
+    if (fg.getFeature(DestroyHandler) === undefined) fg.attachFeature(new DestroyHandler());
+    const dh = fg.getFeature(DestroyHandler) as DestroyHandler;
+    const stats: InplaceStats = { elemwise: 0, incSubtensor: 0, freshZeros: 0, rejected: 0 };
+    this.lastStats = stats;
+    const pairs: [Variable, Variable][] = [];
+    let ew = 0;
+    for (const node of fg.toposort().reverse()) {
+      for (const slot of dh.inplaceCandidates(node)) {
+        const v = inplaceVariant(node, slot);
+        if (v === null) continue;
+        node.outputs.forEach((o, k) => pairs.push([o, v.outputs[k]]));
+        if (node.op.name === "Elemwise" || node.op.name === "Composite") ew++;
+        break;
+      }
+    }
+    try {
+      if (this.validate) fg.replaceAllValidate(pairs, this.name);
+      else fg.replaceAll(pairs, this.name);
+    } catch (e) {
+      if (!(e instanceof InconsistencyError)) throw e;
+      stats.rejected++;
+      return;
+    }
+    stats.elemwise = ew;
+    stats.incSubtensor = pairs.length - ew;
+  }
+}
+
+/**
+ * A faulty merger on the real MergeFeature's schedule: on a refused merge it either gives up on
+ * the node, its other candidates untried, even when a revert schedules it again ("stop"), or
+ * reports the refusal as a failure ("fail").
+ */
+class FaultyMerge implements GraphRewriter {
+  lastStats: MergeStats = { merged: 0, failed: 0, skippedDestroyed: 0, skippedIncomparable: 0 };
+  constructor(
+    readonly name: string,
+    private readonly onRefused: "stop" | "fail",
+  ) {}
+  addRequirements(fg: FunctionGraph): void {
+    if (fg.getFeature(MergeFeature) === undefined) fg.attachFeature(new MergeFeature());
+  }
+  apply(fg: FunctionGraph, ctx: RewriteContext): void {
+    this.addRequirements(fg);
+    const mf = fg.getFeature(MergeFeature) as MergeFeature;
+    const stats: MergeStats = { merged: 0, failed: 0, skippedDestroyed: 0, skippedIncomparable: 0 };
+    this.lastStats = stats;
+    const dh = fg.getFeature(DestroyHandler);
+    const refused = new Set<Apply>();
+    while (mf.scheduled.length > 0) {
+      const e = mf.scheduled.pop();
+      if (e === undefined || e.kind !== "node" || refused.has(e.node)) continue;
+      for (const cand of e.cands) {
+        if (!fg.applyNodes.has(e.node) || !fg.applyNodes.has(cand) || mf.isBlacklisted(e.node, cand)) continue;
+        const pairs = e.node.outputs.map((o, k): [Variable, Variable] => [o, cand.outputs[k]]);
+        if (dh !== undefined && pairs.some(([a, b]) => dh.hasDirectDestroyer(a) && dh.hasDirectDestroyer(b))) {
+          stats.skippedDestroyed++;
+          continue;
+        }
+        try {
+          fg.replaceAllValidate(pairs, this.name);
+        } catch (err) {
+          if (!(err instanceof InconsistencyError)) throw err;
+          stats.failed++;
+          mf.blacklistPair(e.node, cand);
+          refused.add(e.node);
+          if (this.onRefused === "fail") ctx.fail(this.name, e.node, err);
+          break;
+        }
+        stats.merged++;
+        ctx.recordFired(this.name);
+        break;
+      }
+    }
+    mf.clearBlacklist();
+  }
+}
+
 describe("rewriter-contract", function () {
   this.timeout(120_000);
-  let graphs: { graph: FunctionGraph; seed: number }[];
+  let graphs: { graph: FunctionGraph; seed: number; pre: () => FunctionGraph }[];
   before(() => {
     graphs = SAMPLE.flatMap((c) => {
       try {
-        return [{ graph: sensitivityGraph(buildCase(c)), seed: caseSeed(c) }];
+        const b = buildCase(c);
+        let pre: FunctionGraph | null = null;
+        return [{ graph: sensitivityGraph(b), seed: caseSeed(c), pre: () => (pre ??= sensitivityGraph(b, ["inplace"])) }];
       } catch {
         return [];
       }
@@ -52,21 +150,30 @@ describe("rewriter-contract", function () {
     assert.ok(graphs.length >= 10, `${graphs.length} of ${SAMPLE.length} cases compiled`);
   });
 
-  const checks = (engine: ContractEngine): Check[] => graphs.map((g) => rewriterContractCheck(() => g.graph, g.seed, undefined, engine));
+  const checks = (engine: ContractEngine, which?: readonly Scenario[]): Check[] => graphs.map((g) => rewriterContractCheck(() => g.graph, g.seed, which, engine, g.pre));
 
-  /** The property fails with `engine` on at least a quarter of the sample, each time saying `says`. */
-  function assertBroken(engine: ContractEngine, says: RegExp): void {
-    const ks = checks(engine);
+  /**
+   * The property fails with `engine` on at least a quarter of the sample (or `atLeast` cases,
+   * for a fault only some graphs can show), each time saying `says`.
+   */
+  function assertBroken(engine: ContractEngine, says: RegExp, which?: readonly Scenario[], atLeast?: number): void {
+    const ks = checks(engine, which);
     const fails = ks.filter((k) => k.status === "fail");
-    assert.ok(fails.length >= Math.ceil(ks.length / 4), `failed on ${fails.length} of ${ks.length} cases: ${ks.map((k) => `${k.status} ${k.reason ?? ""}`).join("\n")}`);
+    assert.ok(fails.length >= (atLeast ?? Math.ceil(ks.length / 4)), `failed on ${fails.length} of ${ks.length} cases: ${ks.map((k) => `${k.status} ${k.reason ?? ""}`).join("\n")}`);
     for (const k of fails) assert.match(k.reason ?? "", says);
   }
 
   it("holds on generated cases of the real engine, every scenario applied to every graph", () => {
+    const held = new Map<Scenario, number>();
     for (const g of graphs) {
-      const outcomes = runScenarios(g.graph, g.seed);
-      for (const o of outcomes) assert.equal(o.status, "held", `${o.scenario}: ${o.detail}`);
+      for (const o of runScenarios(g.graph, g.seed, SCENARIOS, REAL_ENGINE, g.pre)) {
+        assert.notEqual(o.status, "broken", `${o.scenario}: ${o.detail}`);
+        if (o.status === "held") held.set(o.scenario, (held.get(o.scenario) ?? 0) + 1);
+      }
     }
+    // The veto and destroyed-pair scenarios need an in-place write of the right shape; the
+    // others find a target in every graph.
+    for (const sc of SCENARIOS) assert.ok((held.get(sc) ?? 0) >= (sc === "inplace-veto" || sc === "merge-destroyed" ? graphs.length / 2 : graphs.length), `${sc} held on ${held.get(sc) ?? 0} of ${graphs.length} graphs`);
   });
 
   it("leaves the graph it is given untouched (each scenario works on a clone)", () => {
@@ -167,7 +274,36 @@ describe("rewriter-contract", function () {
     assertBroken({ ...REAL_ENGINE, equilibrium: (n, r, o) => equilibrium(n, r.map((x) => (isGraph(x) ? x : counting(x))), o) }, /in (identity-result: .*identity result changes nothing|loop-budget|graph-pass)/);
   });
 
-  it("runs in the suite on a seeded eighth of the cases, two scenarios each, with the verdict it gives alone", async () => {
+  it("fails when the inplace pass drops a whole batch for one refused write, or writes without asking validation", () => {
+    const veto: Scenario[] = ["inplace-veto"];
+    assertBroken({ ...REAL_ENGINE, inplace: () => new AllOrNothing(true) }, /in inplace-veto: .*refusing other nodes' writes changed/, veto);
+    assertBroken({ ...REAL_ENGINE, inplace: () => new AllOrNothing(false) }, /in inplace-veto: .*(was made in place \(.*\) though validation refuses it|overwrites its input \d+ though validation refuses it)/, veto);
+  });
+
+  it("fails when the inplace pass does not count the writes validation refused", () => {
+    const uncounted = (): GraphRewriter & { lastStats: InplaceStats } => {
+      const real = new InplacePass();
+      return { name: real.name, get lastStats() {
+        return { ...real.lastStats, rejected: 0 };
+      }, apply: (fg, ctx) => real.apply(fg, ctx) };
+    };
+    assertBroken({ ...REAL_ENGINE, inplace: uncounted }, /in inplace-veto: .*yet its stats count 0 rejected attempts/, ["inplace-veto"]);
+  });
+
+  it("fails when a merger stops at the first refused candidate, or calls a refusal a failure", () => {
+    const veto: Scenario[] = ["merge-veto"];
+    // Only a node with two copies shows it (the other graphs give T one copy).
+    assertBroken({ ...REAL_ENGINE, merge: (n) => new FaultyMerge(n, "stop") }, /in merge-veto: .*must go on to its next candidate/, veto, 1);
+    assertBroken({ ...REAL_ENGINE, merge: (n) => new FaultyMerge(n, "fail") }, /in merge-veto: .*a refused merge is reverted and left, not thrown/, veto);
+  });
+
+  it("fails when the merger's destroyed-pair guard ignores its option, or skips without counting", () => {
+    const destroyed: Scenario[] = ["merge-destroyed"];
+    assertBroken({ ...REAL_ENGINE, merge: (n) => new MergeOptimizer(n) }, /in merge-destroyed: .*guard off: without the guard, validation refuses the pair once/, destroyed);
+    assertBroken({ ...REAL_ENGINE, merge: (n) => new MergeOptimizer(n, { guardDestroyed: false }) }, /in merge-destroyed: .*guard on: the guard skips the pair without a validation/, destroyed);
+  });
+
+  it("runs in the suite on a seeded eighth of the cases, three scenarios each, with the verdict it gives alone", async () => {
     const cases = fc.sample(caseArbitrary({}), { seed: 5151, numRuns: 64 }).map((g) => g.case);
     const on = cases.filter((c) => contractScheduled(caseSeed(c)));
     assert.ok(on.length >= 3 && on.length <= 16, `${on.length} of 64 scheduled`);
