@@ -546,7 +546,10 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query, opts: { re
     if (pair !== null) broke("fusion", `${pair[0].toString()} is read only by ${pair[1].toString()}, an elementwise node of the same static shape, but was left out of its fused loop`);
   }
   const dh = fg.getFeature(DestroyHandler);
-  if (dh !== undefined) verifyDestroyerQueries(fg, dh);
+  if (dh !== undefined) {
+    verifyDestroyerQueries(fg, dh);
+    verifyCandidateQuery(fg, dh, opts.mutableInputs ?? []);
+  }
   if (promises.includes("inplace")) {
     if (dh === undefined) broke("inplace", "no DestroyHandler is attached, so nothing was made in place");
     const missed = missedInplace(fg, dh as DestroyHandler, opts.mutableInputs ?? []);
@@ -597,6 +600,33 @@ function verifyDestroyerQueries(fg: FunctionGraph, dh: DestroyHandler): void {
     if (dh.hasDestroyers([v]) !== want.size > 0) {
       throw new InvariantError(`checked mode: DestroyHandler.hasDestroyers([${v.toString()}]) is ${String(!(want.size > 0))}, but the graph's destroy maps give ${want.size} destroyer(s) of its buffer`);
     }
+  }
+}
+
+/**
+ * The DestroyHandler's candidate filter against the in-place contract: for every node,
+ * `inplaceCandidates` proposes exactly the slots `writableSlotsOf` restates from the graph. The
+ * missed-write promise below only asks whether the pass used every slot the contract allows; a
+ * filter proposing more (a protected buffer, a constant, a tree another node reads, a second
+ * slot into one tree) is caught by validation, so the pass's result hides it, and the handler's
+ * own answer is the one other code would trust. Its decision counters are restored afterwards.
+ */
+function verifyCandidateQuery(fg: FunctionGraph, dh: DestroyHandler, mutableInputs: readonly Variable[]): void {
+  const saved = new Map(dh.paths);
+  try {
+    const writable = writableSlotsOf(fg, mutableInputs);
+    for (const n of fg.applyNodes) {
+      const want = writable(n);
+      const got = dh.inplaceCandidates(n);
+      if (got.length !== want.length || got.some((j, k) => j !== want[k])) {
+        throw new InvariantError(
+          `checked mode: DestroyHandler.inplaceCandidates(${n.toString()}) proposes input(s) [${got.join(", ")}], but the in-place contract restated from the graph allows [${want.join(", ")}] (one slot per tree of views, no other reader, nothing protected, constant or already overwritten)`,
+        );
+      }
+    }
+  } finally {
+    dh.paths.clear();
+    for (const [k, c] of saved) dh.paths.set(k, c);
   }
 }
 

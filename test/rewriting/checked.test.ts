@@ -401,7 +401,7 @@ describe("checked mode: the DestroyHandler's queries", () => {
   const x = tensor("x", { shape: [3] });
   const y = exp(add(x, 1));
   const out = sum(mul(y, y));
-  const patched = <K extends "destroyersOf" | "hasDestroyers">(key: K, fake: DestroyHandler[K], body: () => void): void => {
+  const patched = <K extends "destroyersOf" | "hasDestroyers" | "inplaceCandidates">(key: K, fake: DestroyHandler[K], body: () => void): void => {
     const proto = DestroyHandler.prototype as unknown as Record<string, unknown>;
     const orig = proto[key];
     proto[key] = fake;
@@ -426,6 +426,14 @@ describe("checked mode: the DestroyHandler's queries", () => {
   it("fail checked mode when hasDestroyers always says no", () => {
     patched("hasDestroyers", () => false, () => {
       assert.throws(() => compile([x], [out], { checked: true, mutableInputs: [x] }), (e: unknown) => e instanceof InvariantError && /DestroyHandler\.hasDestroyers\(\[.*\]\) is false, but the graph's destroy maps give 1 destroyer/.test(e.message));
+    });
+  });
+
+  it("fail checked mode when inplaceCandidates proposes what the in-place contract forbids", () => {
+    // Every slot, the protected graph input x among them. Validation refuses those writes, so
+    // the compiled graph is the same; only the handler's answer to the query is wrong.
+    patched("inplaceCandidates", (n: Apply) => n.inputs.map((_, j) => j), () => {
+      assert.throws(() => compile([x], [out], { checked: true }), (e: unknown) => e instanceof InvariantError && /DestroyHandler\.inplaceCandidates\(.*\) proposes input\(s\) \[0.*\], but the in-place contract restated from the graph allows \[.*\]/.test(e.message));
     });
   });
 });
