@@ -28,6 +28,7 @@
  * | `inplace-veto` | the inplace pass on two clones of the graph before it (everything else in FAST_RUN run), the second with validation also refusing one to three of the writes the first made (the whole node, or only the input it chose; a node with another writable input first); sometimes with no DestroyHandler attached | end as the first clone did, less exactly the refused writes: a refused node left out of place, or on another input, and then only if no other input the in-place contract allows and validation accepts was left untried; nothing thrown or recorded; stats and rewrite counts that match the writes in the graph, at least one rejection counted; a DestroyHandler attached |
  * | `merge-veto` | a node T read through two or three slots given a fresh equal copy V on one reader (and another, C, on a second), validation refusing to merge V into T | a refusal is reverted, never retried in the pass, and the node goes on to its next candidate (the schedule is popped newest first, candidates in import order): with C, T alone is left after two merges and one refusal; without, T and V after one refusal; nothing thrown or recorded |
  * | `merge-destroyed` | a node P overwritten in place by D gets a fresh copy P', overwritten by a copy of D given to one reader (PR #2355's pair), merge's guard on or off | with the guard, the pair skipped without a validation (skippedDestroyed 1); without, refused once by validation (failed 1) and not retried; both pairs of nodes left |
+ * | `validation-verdicts` | one change per rule of the DestroyHandler's validation, each breaking only that rule, every one the graph allows: a copy of an in-place node given to a reader (two writers of one buffer), a write into a constant, a write into a buffer the node also reads through another input, a write into a graph input or output, a reader of an overwritten buffer that needs the writer's result | refuse each with an InconsistencyError whose message names the rule, the nodes and the buffer (restated: the exact text a failure report shows), count it under its decision path (`reject:*`), and leave the graph as it was |
  *
  * The expectations are restated here from the engine's documentation (the use budget is
  * PyTensor's `optdb__max_use_ratio`), not read from the engine; which buffers are protected is
@@ -39,7 +40,7 @@
  * written here refuses what they name. Integrity and a full
  * DestroyHandler rebuild are checked after every scenario.
  */
-import type { Apply, Variable } from "../src/graph/basic.js";
+import { type Apply, Constant, type Variable } from "../src/graph/basic.js";
 import { type FunctionGraph, Output } from "../src/graph/fgraph.js";
 import type { Feature } from "../src/graph/features.js";
 import { ancestors } from "../src/graph/traversal.js";
@@ -57,7 +58,7 @@ import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 
 /** The scenarios, in the order they are tried. */
-export const SCENARIOS = ["loop-budget", "graph-pass", "identity-result", "walker-revisit", "reject-revisit", "malformed-result", "failing-pass", "inplace-veto", "merge-veto", "merge-destroyed"] as const;
+export const SCENARIOS = ["loop-budget", "graph-pass", "identity-result", "walker-revisit", "reject-revisit", "malformed-result", "failing-pass", "inplace-veto", "merge-veto", "merge-destroyed", "validation-verdicts"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** The engine entry points the scenarios drive (tests pass faulty ones, to show the property failing). */
@@ -781,6 +782,174 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
       : wholeness(g);
     return { what, broken };
   },
+
+  "validation-verdicts": (g, rand, _engine) => {
+    // The DestroyHandler's refusals, each provoked on purpose by one change that breaks exactly
+    // one of its rules, every one the graph allows, in a seeded order: a second writer of a
+    // buffer (a copy of an in-place node, given to one reader), a write into a constant, a write
+    // into a buffer the node also reads through another input, a write into a graph input or
+    // output, and a reader of an overwritten buffer that needs the writer's result (a cycle once
+    // writers run after readers). Each must be refused with the message that names its rule,
+    // the nodes and the buffer (what a user reads in a failure report), counted under its
+    // decision path, and reverted.
+    const dh = g.getFeature(DestroyHandler);
+    if (dh === undefined) return null;
+    const nodes = nodesOf(g);
+    const written = writtenRoots(g);
+    const protectedVars = new Set<Variable>([...g.inputs, ...g.outputs]);
+    /** Every variable of the view tree rooted at `root` (its transitive views), from the view maps. */
+    const treeOf = (root: Variable): Set<Variable> => {
+      const tree = new Set<Variable>([root]);
+      const stack = [root];
+      while (stack.length > 0) {
+        const v = stack.pop() as Variable;
+        for (const [c] of g.clients.get(v) ?? []) {
+          c.outputs.forEach((o, k) => {
+            const m = c.op.viewMap[k];
+            if (m !== undefined && m.length > 0 && c.inputs[m[0]] === v && !tree.has(o)) {
+              tree.add(o);
+              stack.push(o);
+            }
+          });
+        }
+      }
+      return tree;
+    };
+    const upstreamOf = (vs: readonly Variable[]): Set<Apply> => new Set(ancestors(vs).flatMap((x) => (x.owner === null ? [] : [x.owner])));
+    /** An in-place variant of `n` at slot `j` whose input's buffer no one writes yet. */
+    const writes = (pred: (n: Apply, j: number, root: Variable) => boolean): [Apply, number, Apply][] => nodes.flatMap((n) => n.inputs.flatMap((v, j): [Apply, number, Apply][] => {
+      const root = bufferRoot(v);
+      if (written.has(root) || !pred(n, j, root)) return [];
+      const variant = inplaceVariant(n, j);
+      return variant === null ? [] : [[n, j, variant]];
+    }));
+    type Provoked = { rule: "multiple_destroyers" | "destroyed_constant" | "input_aliasing" | "protected" | "cycle"; what: string; change: () => void; says: (msg: string) => string | null };
+    const builders: Record<Provoked["rule"], () => Provoked | null> = {
+      protected: () => {
+        const cands = writes((n, j, root) => [...treeOf(root)].some((t) => protectedVars.has(t)) && !(root instanceof Constant) && n.inputs.every((w, k) => k === j || !treeOf(root).has(w)));
+        if (cands.length === 0) return null;
+        const [n, j, variant] = pick(cands, rand);
+        const root = bufferRoot(n.inputs[j]);
+        const wanted = [...treeOf(root)].filter((t) => protectedVars.has(t)).map((t) => `${variant.toString()} destroys the protected graph ${g.inputs.includes(t) ? "input" : "output"} ${t.toString()}${t === root ? "" : ` (a view of ${root.toString()})`}`);
+        return {
+          rule: "protected",
+          what: `${n.op.toString()} made to overwrite its input ${j}, ${root.toString()}'s buffer, which holds a graph ${g.inputs.includes(root) ? "input" : "input or output"}`,
+          change: () => g.replaceAllValidate(n.outputs.map((o, k) => [o, variant.outputs[k]] as const), "xgrad_contract_verdict"),
+          says: (m) => (wanted.includes(m) ? null : `one of ${JSON.stringify(wanted)}`),
+        };
+      },
+      destroyed_constant: () => {
+        const cands = writes((n, j, root) => root instanceof Constant && n.inputs.every((w, k) => k === j || !treeOf(root).has(w)));
+        if (cands.length === 0) return null;
+        const [n, j, variant] = pick(cands, rand);
+        const root = bufferRoot(n.inputs[j]);
+        const wanted = `${variant.toString()} destroys input ${j}, a view of the constant ${root.toString()}`;
+        return {
+          rule: "destroyed_constant",
+          what: `${n.op.toString()} made to overwrite its input ${j}, a view of the constant ${root.toString()}`,
+          change: () => g.replaceAllValidate(n.outputs.map((o, k) => [o, variant.outputs[k]] as const), "xgrad_contract_verdict"),
+          says: (m) => (m === wanted ? null : JSON.stringify(wanted)),
+        };
+      },
+      input_aliasing: () => {
+        const cands = writes((n, j, root) => !(root instanceof Constant) && n.inputs.some((w, k) => k !== j && treeOf(root).has(w)));
+        if (cands.length === 0) return null;
+        const [n, j, variant] = pick(cands, rand);
+        const root = bufferRoot(n.inputs[j]);
+        const tree = treeOf(root);
+        const k = variant.inputs.findIndex((w, q) => q !== j && tree.has(w));
+        const wanted = `Input aliasing: ${variant.toString()} destroys input ${j} (${variant.inputs[j].toString()}) while its input ${k} (${variant.inputs[k].toString()}) aliases the same buffer (rooted at ${root.toString()})`;
+        return {
+          rule: "input_aliasing",
+          what: `${n.op.toString()} made to overwrite its input ${j} while its input ${k} reads the same buffer`,
+          change: () => g.replaceAllValidate(n.outputs.map((o, q) => [o, variant.outputs[q]] as const), "xgrad_contract_verdict"),
+          says: (m) => (m === wanted ? null : JSON.stringify(wanted)),
+        };
+      },
+      multiple_destroyers: () => {
+        // A copy D2 of an in-place node D (the same inputs, so the same buffer overwritten),
+        // given to a reader of a variable that keeps another reader.
+        for (const d of nodes.filter((x) => destroyedSlots(x).length > 0 && x.outputs.length === 1)) {
+          const d2 = copyOf(d);
+          const out = d2.outputs[0];
+          const up = upstreamOf(d2.inputs);
+          const slot = nodes.filter((r) => r !== d && !up.has(r)).flatMap((r) => r.inputs.flatMap((x, j): [Apply, number][] => (x.type.equals(out.type) && readerSlots(g, x).length >= 2 && !destroyedSlots(r).includes(j) ? [[r, j]] : [])))[0];
+          if (slot === undefined) continue;
+          const root = bufferRoot(d.inputs[destroyedSlots(d)[0]]);
+          return {
+            rule: "multiple_destroyers",
+            what: `a copy of ${d.op.toString()}, overwriting the same buffer ${root.toString()}, given to a reader`,
+            change: () => {
+              g.changeNodeInput(slot[0], slot[1], out, "xgrad_contract_verdict");
+              g.validate();
+            },
+            says: (m) => {
+              const wanted = [`Multiple destroyers of ${root.toString()}: ${d.toString()} and ${d2.toString()}`, `Multiple destroyers of ${root.toString()}: ${d2.toString()} and ${d.toString()}`];
+              return wanted.includes(m) ? null : `one of ${JSON.stringify(wanted)}`;
+            },
+          };
+        }
+        return null;
+      },
+      cycle: () => {
+        // A node C downstream of an in-place node D (through one input) made to read, through
+        // another input, the buffer D overwrites: C must run before D (a reader of the buffer)
+        // and after it (it needs D's result).
+        for (const d of nodes.filter((x) => destroyedSlots(x).length > 0)) {
+          const i = destroyedSlots(d)[0];
+          const x = d.inputs[i];
+          const tree = treeOf(bufferRoot(x));
+          for (const c of nodes) {
+            if (c === d || Object.keys(c.op.destroyMap).length > 0) continue;
+            for (let k = 0; k < c.inputs.length; k++) {
+              const other = c.inputs.filter((_, q) => q !== k);
+              if (!c.inputs[k].type.equals(x.type) || readerSlots(g, c.inputs[k]).length < 2 || other.some((w) => tree.has(w)) || !upstreamOf(other).has(d)) continue;
+              return {
+                rule: "cycle",
+                what: `${c.op.toString()}, which needs ${d.op.toString()}'s result, made to read the buffer ${d.op.toString()} overwrites`,
+                change: () => {
+                  g.changeNodeInput(c, k, x, "xgrad_contract_verdict");
+                  g.validate();
+                },
+                says: (m) => (m.startsWith("Dependency graph contains cycles once destroyers are ordered after their tree's readers: ") ? null : `a message starting "Dependency graph contains cycles once destroyers are ordered after their tree's readers: "`),
+              };
+            }
+          }
+        }
+        return null;
+      },
+    };
+    // Every rule the graph allows, one after another on the same graph (each change reverted).
+    const rules = (Object.keys(builders) as Provoked["rule"][]).map((r) => ({ r, k: rand() })).sort((p, q) => p.k - q.k).map((p) => p.r);
+    const done: string[] = [];
+    for (const rule of rules) {
+      const p = builders[rule]();
+      if (p === null) continue;
+      const before = new Set(g.applyNodes);
+      const counted = dh.paths.get(`reject:${p.rule}`) ?? 0;
+      const chk = g.checkpoint();
+      let error: unknown = null;
+      try {
+        p.change();
+      } catch (e) {
+        error = e;
+      }
+      g.revert(chk);
+      const says = error instanceof InconsistencyError ? p.says(error.message) : null;
+      const broken = error === null ? "validation accepted it"
+        : !(error instanceof InconsistencyError) ? `it threw ${said(error)}, not an InconsistencyError`
+        : says !== null ? `the refusal should read ${says}; it reads "${error.message}"`
+        : (dh.paths.get(`reject:${p.rule}`) ?? 0) <= counted ? `the DestroyHandler did not count the refusal under its decision path reject:${p.rule}`
+        : !sameNodes(g, before) ? "the refused change was not undone"
+        : wholeness(g);
+      if (broken !== null) return { what: `${p.what}: validation must refuse it (${p.rule.replace("_", " ")})`, broken };
+      done.push(p.rule.replace("_", " "));
+    }
+    if (done.length === 0) return null;
+    const what = `changes breaking one rule of validation each, all refused: ${done.join(", ")}`;
+    const broken = null;
+    return { what, broken };
+  },
 };
 
 /** Whether a case (by its seed) runs rewriter-contract within the full suite: an eighth of them. */
@@ -790,8 +959,8 @@ export function contractScheduled(seed: number): boolean {
 }
 
 /**
- * The scenarios the suite runs on a case: three of the ten, drawn by the case seed (each runs on
- * ~3 % of the cases, as each of the first seven did at two of seven). Alone: every one.
+ * The scenarios the suite runs on a case: three of the eleven, drawn by the case seed (each runs
+ * on ~3 % of the cases, as each of the first seven did at two of seven). Alone: every one.
  */
 export function scheduledScenarios(seed: number): Scenario[] {
   const rand = mulberry32((seed ^ 0x2f6b3d91) >>> 0);

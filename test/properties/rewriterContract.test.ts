@@ -14,7 +14,9 @@
  * - an inplace pass that gives up on a whole batch when validation refuses one write, writes
  *   without asking validation, or does not count what validation refused;
  * - a merger that stops at the first refused candidate, treats a refused merge as a failure,
- *   or ignores the option that turns its destroyed-pair guard off.
+ *   or ignores the option that turns its destroyed-pair guard off;
+ * - a DestroyHandler that lets a write into a graph input through, refuses without naming the
+ *   rule, the nodes and the buffer, or does not count its refusals.
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
@@ -301,6 +303,43 @@ describe("rewriter-contract", function () {
     const destroyed: Scenario[] = ["merge-destroyed"];
     assertBroken({ ...REAL_ENGINE, merge: (n) => new MergeOptimizer(n) }, /in merge-destroyed: .*guard off: without the guard, validation refuses the pair once/, destroyed);
     assertBroken({ ...REAL_ENGINE, merge: (n) => new MergeOptimizer(n, { guardDestroyed: false }) }, /in merge-destroyed: .*guard on: the guard skips the pair without a validation/, destroyed);
+  });
+
+  it("fails when validation lets a write into a graph input through, refuses without naming the rule, or does not count its refusals", () => {
+    const verdicts: Scenario[] = ["validation-verdicts"];
+    const proto = DestroyHandler.prototype as unknown as { onValidate(fg: FunctionGraph): void };
+    const real = proto.onValidate;
+    const withValidate = (fake: (this: DestroyHandler, fg: FunctionGraph) => void, body: () => void): void => {
+      proto.onValidate = fake;
+      try {
+        body();
+      } finally {
+        proto.onValidate = real;
+      }
+    };
+    withValidate(function (fg) {
+      try {
+        real.call(this, fg);
+      } catch (e) {
+        if (!(e instanceof InconsistencyError && / destroys the protected graph /.test(e.message))) throw e;
+      }
+    }, () => assertBroken(REAL_ENGINE, /in validation-verdicts: .*\(protected\): validation accepted it/, verdicts));
+    withValidate(function (fg) {
+      try {
+        real.call(this, fg);
+      } catch (e) {
+        throw e instanceof InconsistencyError ? new InconsistencyError("the graph is inconsistent") : e;
+      }
+    }, () => assertBroken(REAL_ENGINE, /in validation-verdicts: .*the refusal should read .*; it reads "the graph is inconsistent"/, verdicts));
+    withValidate(function (fg) {
+      const saved = new Map(this.paths);
+      try {
+        real.call(this, fg);
+      } finally {
+        this.paths.clear();
+        for (const [k, c] of saved) this.paths.set(k, c);
+      }
+    }, () => assertBroken(REAL_ENGINE, /in validation-verdicts: .*did not count the refusal under its decision path reject:/, verdicts));
   });
 
   it("runs in the suite on a seeded eighth of the cases, three scenarios each, with the verdict it gives alone", async () => {
