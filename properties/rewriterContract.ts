@@ -27,7 +27,7 @@
  * | `reject-revisit` | a rule, in a walker or an equilibrium, that makes the target write in place into a buffer of a graph input or output (validation refuses it; the revert re-imports the target), or whose transform throws, under "warn" or "ignore" | record one failure naming the rule and the protected variable (or the thrown message), emit one `XGRAD_REWRITE_FAILED` warning under warn and none under ignore, leave the graph as it was, and not visit the target again |
  * | `inplace-veto` | the inplace pass on two clones of the graph before it (everything else in FAST_RUN run), the second with validation also refusing one to three of the writes the first made (the whole node, or only the input it chose; a node with another writable input first); sometimes with no DestroyHandler attached | end as the first clone did, less exactly the refused writes: a refused node left out of place, or on another input, and then only if no other input the in-place contract allows and validation accepts was left untried; nothing thrown or recorded; stats and rewrite counts that match the writes in the graph, at least one rejection counted; a DestroyHandler attached |
  * | `merge-veto` | a node T read through two or three slots given a fresh equal copy V on one reader (and another, C, on a second), validation refusing to merge V into T | a refusal is reverted, never retried in the pass, and the node goes on to its next candidate (the schedule is popped newest first, candidates in import order): with C, T alone is left after two merges and one refusal; without, T and V after one refusal; nothing thrown or recorded |
- * | `merge-destroyed` | a node P overwritten in place by D gets a fresh copy P', overwritten by a copy of D given to one reader (PR #2355's pair), merge's guard on or off | with the guard, the pair skipped without a validation (skippedDestroyed 1); without, refused once by validation (failed 1) and not retried; both pairs of nodes left |
+ * | `merge-destroyed` | a node P overwritten in place by D gets a fresh copy P', overwritten by a copy of D given to one reader (PR #2355's pair), merge's guard on or off, in checked mode or not | with the guard, the pair skipped without a validation (skippedDestroyed 1); without, refused once by validation (failed 1) and not retried, or, in checked mode, stopped before validation by an InvariantError naming the merge_guard promise, both values and both writers; both pairs of nodes left, and checked mode's merge promise exempting them |
  * | `validation-verdicts` | one change per rule of the DestroyHandler's validation, each breaking only that rule, every one the graph allows: a copy of an in-place node given to a reader (two writers of one buffer), a write into a constant, a write into a buffer the node also reads through another input, a write into a graph input or output, a reader of an overwritten buffer that needs the writer's result | refuse each with an InconsistencyError whose message names the rule, the nodes and the buffer (restated: the exact text a failure report shows), count it under its decision path (`reject:*`), and leave the graph as it was |
  *
  * The expectations are restated here from the engine's documentation (the use budget is
@@ -46,7 +46,7 @@ import type { Feature } from "../src/graph/features.js";
 import { ancestors } from "../src/graph/traversal.js";
 import { InconsistencyError, InvariantError } from "../src/errors.js";
 import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
-import { inplaceVariant, writableSlotsOf } from "../src/rewriting/checked.js";
+import { inplaceVariant, verifyPostconditions, writableSlotsOf } from "../src/rewriting/checked.js";
 import { InplacePass, type InplaceStats } from "../src/rewriting/inplace.js";
 import { MergeOptimizer, type MergeOptions, type MergeStats } from "../src/rewriting/merge.js";
 import {
@@ -769,17 +769,40 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
     const { d, p, pc, dc } = made;
     const veto = new Veto(new Set([pc]), () => null);
     g.attachFeature(veto);
-    const ctx = engine.context("raise");
+    // Half the time in checked mode, which judges each merge attempt (its merge_guard promise)
+    // and, after the pass, the merge promise, whose exemption covers exactly this pair.
+    const checked = rand() < 0.5;
+    const ctx = checked ? new RewriteContext({ onOptError: "raise", checked: true }) : engine.context("raise");
     const run = capturingWarnings(() => merge.apply(g, ctx));
     const st = merge.lastStats;
-    const what = `two equal ${p.op.toString()} nodes, each overwritten in place (by ${d.op.toString()} and a copy of it), merge's guard ${guard ? "on" : "off"}`;
+    const what = `two equal ${p.op.toString()} nodes, each overwritten in place (by ${d.op.toString()} and a copy of it), merge's guard ${guard ? "on" : "off"}${checked ? ", in checked mode" : ""}`;
+    const x = p.outputs[0];
+    const xc = pc.outputs[0];
+    const present = (): string | null => ([p, pc, d, dc].some((n) => !g.applyNodes.has(n)) ? `both overwritten nodes and both writers must stay; ${[p, pc, d, dc].filter((n) => !g.applyNodes.has(n)).map((n) => n.toString()).join(", ")} left the graph` : null);
+    if (checked && !guard) {
+      // The attempt itself breaks the promise: checked mode stops it before validation runs.
+      const says = `checked mode: merge pass "xgrad_contract_merge" broke its promise merge_guard: it tried to merge ${xc.toString()} and ${x.toString()}, which ${dc.toString()} and ${d.toString()} each overwrite in place`;
+      const broken = !(run.error instanceof InvariantError) ? `checked mode must stop a merge attempt of two overwritten values with an InvariantError; ${run.error === null ? "nothing was thrown" : `it threw ${said(run.error)}`}`
+        : !run.error.message.includes(says) ? `checked mode's merge_guard error should say "${says}"; it says "${run.error.message.split("\n")[0]}"`
+        : st.failed !== 0 || st.merged !== 0 ? `checked mode stops the attempt before validation, yet the stats say ${statsSaid(st)}`
+        : present() ?? wholeness(g);
+      return { what, broken };
+    }
     const want = guard ? { skipped: 1, failed: 0 } : { skipped: 0, failed: 1 };
-    const broken = run.error !== null ? `${guard ? "a skipped pair" : "a refused merge"} is not an error; it threw ${said(run.error)}`
+    let broken = run.error !== null ? `${guard ? "a skipped pair" : "a refused merge"} is not an error; it threw ${said(run.error)}`
       : ctx.report.failures.length > 0 ? `it recorded a failure: ${ctx.report.failures[0].error.message.split("\n")[0]}`
-      : [p, pc, d, dc].some((n) => !g.applyNodes.has(n)) ? `both overwritten nodes and both writers must stay; ${[p, pc, d, dc].filter((n) => !g.applyNodes.has(n)).map((n) => n.toString()).join(", ")} left the graph`
-      : st.skippedDestroyed !== want.skipped || st.failed !== want.failed || st.merged !== 0
+      : present()
+      ?? (st.skippedDestroyed !== want.skipped || st.failed !== want.failed || st.merged !== 0
         ? `${guard ? "the guard skips the pair without a validation" : "without the guard, validation refuses the pair once and it is not retried"}: expected skippedDestroyed ${want.skipped}, failed ${want.failed}, merged 0; the stats say ${statsSaid(st)}`
-      : wholeness(g);
+        : wholeness(g));
+    if (broken === null) {
+      // The pair left is no broken merge promise: one buffer cannot have two writers.
+      try {
+        verifyPostconditions(g, { include: ["fast_compile"] });
+      } catch (e) {
+        broken = `checked mode's merge promise must exempt two equal nodes each overwritten in place; it says ${said(e)}`;
+      }
+    }
     return { what, broken };
   },
 
