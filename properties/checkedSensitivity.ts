@@ -25,13 +25,14 @@
  * | `constant-copy` | gives one reader of a shared constant an equal copy (announced, valid) | after the pipeline: the merge promise (equal constants left unmerged) |
  * | `retype-dtype` | like `retype`, with a constant of the other float dtype | the types of that node |
  * | `unfuse` | gives one reader `neg(neg(v))` (or tanh, exp: an op v has no reader of yet) in place of v (announced, valid) | after the pipeline: the fusion promise (an Elemwise left out of the loop of its only reader) |
+ * | `eager-candidates` | swaps the graph's DestroyHandler for one whose candidate filter also proposes every input of one node (a filter gone permissive; validation would still refuse the writes, so no compiled graph shows it) | after the pipeline: the handler's `inplaceCandidates` against the in-place contract restated from the graph |
  * | `failing-transform` | throws an ordinary error, under `onOptError: "ignore"` | nothing: no invariant broke; the engine records one failure naming the rewrite and the graph is as it was (integrity, a full DestroyHandler rebuild) |
  * | `rejected-replacement` | returns a replacement of a contradicting static shape, under "ignore" | the same: the replacement refused, recorded, the graph intact |
  * | `rewire-then-prune` (checked mode off) | assigns `node.inputs[i]` directly, then replaces the node by a fresh copy, so the graph prunes it | the DestroyHandler's own prune check: a reader it never heard of (production compiles have only this tripwire) |
  * | `lost-prune` (checked mode off) | replaces a node by a fresh copy while the DestroyHandler is not listening, then puts it back | the DestroyHandler's own import or prune check: a node it still holds imported again, or one it never saw pruned |
  * | `exclude` (an eighth of the cases: a compile) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}) | checked mode accepts the smaller pipeline, and no excluded pass ran |
  *
- * The first four are judged by checked mode's per-rewrite verification, the next two by its
+ * The first four are judged by checked mode's per-rewrite verification, the next four by its
  * postconditions; an announced, valid rewrite (those two) must pass the per-rewrite checks, or
  * checked mode would cry wolf. The last two are no broken invariant at all, but the failures
  * `onOptError` "warn" and "ignore" exist for: checked mode must stay quiet, and the engine must
@@ -61,7 +62,7 @@ import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 
 /** The corruptions, in the order they are tried. */
-export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune"] as const;
+export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune"] as const;
 export type Corruption = (typeof CORRUPTIONS)[number] | "exclude";
 
 /**
@@ -169,6 +170,22 @@ function constantSlots(fg: FunctionGraph): [Apply, number][] {
 }
 
 const zerosOf = (t: Type): Constant => new Constant(t, NDArray.zeros(knownShape(t) as number[], t.dtype));
+
+/**
+ * A DestroyHandler whose candidate filter also proposes every input slot of one node: protected
+ * buffers, constants, trees with other readers. Validation still refuses those writes, so the
+ * inplace pass's result would not show it; only checked mode's judgement of the query can.
+ */
+class EagerCandidates extends DestroyHandler {
+  constructor(private readonly eager: Apply) {
+    super();
+  }
+
+  override inplaceCandidates(node: Apply): number[] {
+    const real = super.inplaceCandidates(node);
+    return node === this.eager ? node.inputs.map((_, j) => j) : real;
+  }
+}
 
 /** Run `body` with the given features detached behind the graph's back (no onDetach, no onAttach). */
 function unheard(fg: FunctionGraph, which: (f: Feature) => boolean, body: () => void): void {
@@ -329,6 +346,23 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
         what: `input ${i} of ${node.op.toString()} replaced by ${u.name}(${u.name}(input)), two unfused elementwise nodes`,
         corrupt: (g, n) => g.changeNodeInput(n, i, u.build(u.build(n.inputs[i])), "xgrad_corrupt_unfuse"),
         expect: { when: "postconditions", says: new RegExp(`broke its promise fusion: .* is read only by Elemwise\\{${u.name}\\}`), means: "the fusion promise" },
+      },
+    };
+  },
+  "eager-candidates": (fg, rand) => {
+    const dh = fg.getFeature(DestroyHandler);
+    if (dh === undefined) return null;
+    const node = pick(nodesOf(fg).filter((n) => dh.inplaceCandidates(n).length < n.inputs.length), rand);
+    if (node === null) return null;
+    return {
+      node,
+      plan: {
+        what: `a DestroyHandler whose candidate filter proposes every input of ${node.op.toString()}`,
+        corrupt: (g, n) => {
+          g.removeFeature(g.getFeature(DestroyHandler) as DestroyHandler);
+          g.attachFeature(new EagerCandidates(n));
+        },
+        expect: { when: "postconditions", says: /DestroyHandler\.inplaceCandidates\(.*\) proposes input\(s\) \[.*\], but the in-place contract restated from the graph allows \[.*\]/, means: "the candidate query against the in-place contract" },
       },
     };
   },

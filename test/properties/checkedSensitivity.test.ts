@@ -10,6 +10,7 @@
  *   mutation no feature heard, a direct rewire among them);
  * - the types of touched nodes not re-inferred;
  * - the merge promise blind to equal nodes, or to equal constants; the fusion promise blind;
+ * - a candidate filter trusted instead of judged against the in-place contract;
  * - an ordinary rewrite failure under onOptError "ignore" that escapes, or is dropped unrecorded;
  * - a pass database that ignores a compile's exclude list;
  * - a DestroyHandler whose own prune and import checks tolerate a caller out of step (with checked
@@ -130,6 +131,18 @@ describe("checked-sensitivity", function () {
       }
     };
     assertCaught(checks(blind), /^checked mode missed the unfuse corruption: input \d+ of .* replaced by (neg|tanh|exp)\((neg|tanh|exp)\(input\)\), two unfused elementwise nodes: the FAST_RUN postconditions passed without reporting the fusion promise/);
+  });
+
+  it("fails when checked mode trusts the DestroyHandler's candidate filter", () => {
+    const trusting: typeof verifyPostconditions = (fg, q) => {
+      try {
+        verifyPostconditions(fg, q);
+      } catch (e) {
+        if (e instanceof InvariantError && /DestroyHandler\.inplaceCandidates\(/.test(e.message)) return;
+        throw e;
+      }
+    };
+    assertCaught(checks(trusting), /^checked mode missed the eager-candidates corruption: a DestroyHandler whose candidate filter proposes every input of .*: the FAST_RUN postconditions passed without reporting the candidate query against the in-place contract/);
   });
 
   it("fails when an ordinary rewrite failure under onOptError \"ignore\" escapes, or is dropped unrecorded", () => {
