@@ -7,7 +7,7 @@
  * | `interior-wrt` | `grad(cost, [...wrt, v])` for an interior node v: the lazy region cut at v, `chainThroughWrt` | v's slot: `grad(cost', [v'])` on the cut graph (v replaced by a root v' fed with v's value); the wrt slots: `grad(cost, wrt)` |
  * | `consider-constant` | `grad(cost, wrt, {considerConstant: [v]})`, lazy and perNode | `grad(cost', wrt)` on the same cut graph: no gradient can flow through a root |
  * | `one-compile` | two lazy pullbacks (cotangent w = 1) over regions that differ in one constant, in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs) | the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass); the second: itself compiled alone in NONE; before that, each must hold exactly one Pullback node on a named graph (none on a positional one), or the claim would be vacuous |
- * | `jacobian` | `jacobian(y, xp)` for a small interior y, contracted with a seeded weight w | `grad(sum(w · y), xp)` |
+ * | `jacobian` | `jacobian(y, xp)` for a small interior y, contracted with a seeded weight w; then its arguments broken (y named, integer, of an unknown length or of no elements; x named) and y in the other float dtype | `grad(sum(w · y), xp)`; each broken argument a GradError naming it and its type (the documented preconditions), the other float dtype accepted |
  * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v, or a quarter of the time the cost itself (a key that is also the root), and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time) | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v (for v = cost: w · grad(cost, wrt)): no knownGrads on the reference path |
  * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt; lazy, perNode and lowerThenGrad on which wrt are disconnected, with a third variable that reaches the cost only through a bool; the strategies' structure (Pullback nodes) | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt; the three strategies agreeing; a named op on a float wrt → cost path (lazy holds a Pullback node), none in the graph (no strategy builds one) |
  * | `rewritten-grad` | `grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt)`, lazy and perNode: the pullbacks of what only rewrites build (`Composite` from elemwise_fusion; log1p, expm1, softplus, square, sqrt from stabilize/specialize), which no other claim differentiates (every other `grad` runs before the compiler's rewrites) | `grad(cost, wrt)` of the un-rewritten graph (the suite's direct gradient); no Pullback node from either strategy (the graph is positional); the same gradients compiled again in checked FAST_RUN (the pipeline on its own output) against NONE; the rewritten cost's J u from the ops' pushforward rules (Composite's among them) against ⟨grad, u⟩ |
@@ -559,7 +559,47 @@ class ClaimContext {
         return { claim: "jacobian", status: "fail", reason: `jacobian: Σ_k w_k J(${id}, ${name})[k, ${j}] = ${a} but grad(sum(w·${id}), ${name})[${j}] = ${r}, |diff| ${err.toExponential(3)} (node ${id}, ${n} rows, wrt ${name})`, maxAbsErr, maxRelErr };
       }
     }
-    return { claim: "jacobian", status: "pass", detail: `jacobian of node ${id} (${n} rows) wrt ${name}`, maxAbsErr, maxRelErr };
+    const refused = this.jacobianMisuse(yPos, y2, xp, stand, opts);
+    if (typeof refused === "string") return { claim: "jacobian", status: "fail", reason: `${refused} (node ${id}, wrt ${name})`, maxAbsErr: Infinity, maxRelErr: Infinity };
+    return { claim: "jacobian", status: "pass", detail: `jacobian of node ${id} (${n} rows) wrt ${name}, ${refused} misuse(s) refused`, maxAbsErr, maxRelErr };
+  }
+
+  /**
+   * `jacobian`'s argument contract on this case's variables (its documented preconditions): an
+   * expression that is named, integer, of an unknown length or of no elements, and a named wrt,
+   * must each be a GradError naming the argument and its type; a float32 expression is accepted.
+   * Building only, nothing is compiled. The number of refusals seen, or what went wrong.
+   */
+  private jacobianMisuse(yPos: Variable, y2: Variable, xp: Variable, stand: Variable, opts: Omit<PullbackOptions, "returnDisconnected">): number | string {
+    const expressionSays = (v: Variable): string => `jacobian: the expression must be a positional float tensor with a static shape, got ${v.type.toString()}`;
+    const misuses: { what: string; run: () => unknown; says: string }[] = [
+      { what: "an integer expression", run: () => this.engine.jacobian(pcast(yPos, "int64"), xp, opts), says: expressionSays(pcast(yPos, "int64")) },
+      { what: "an expression of unknown length", run: () => this.engine.jacobian(tensor("xgrad_unknown", { shape: [null] }), xp, opts), says: expressionSays(tensor("u", { shape: [null] })) },
+      { what: "an expression of no elements", run: () => this.engine.jacobian(tensor("xgrad_empty", { shape: [0, ...yPos.type.shape] }), xp, opts), says: `jacobian: the expression ${tensor("e", { shape: [0, ...yPos.type.shape] }).type.toString()} has no elements` },
+    ];
+    if (X.isXTensorVariable(y2)) misuses.push({ what: "a named expression", run: () => this.engine.jacobian(y2, xp, opts), says: expressionSays(y2) });
+    if (X.isXTensorVariable(stand)) {
+      misuses.push({ what: "a named wrt", run: () => this.engine.jacobian(yPos, stand, opts), says: `jacobian: wrt[0] must be positional, got ${stand.type.toString()}` });
+    }
+    for (const m of misuses) {
+      let error: unknown = null;
+      try {
+        m.run();
+      } catch (e) {
+        error = e;
+      }
+      if (!(error instanceof GradError) || error.message !== m.says) {
+        return `jacobian of ${m.what} must raise a GradError saying "${m.says}"; ${error === null ? "it built a Jacobian" : `it threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`}`;
+      }
+    }
+    // The other float dtype is a valid expression (built, not compiled).
+    const other = yPos.type.dtype === "float64" ? "float32" : "float64";
+    try {
+      this.engine.jacobian(pcast(yPos, other), xp, opts);
+    } catch (e) {
+      return `jacobian of a ${other} expression must be built; it threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+    }
+    return misuses.length;
   }
 
   // -------------------------------------------------------------------------------------------

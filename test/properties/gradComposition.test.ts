@@ -7,7 +7,8 @@
  * - an interior wrt whose inputs get partial instead of total gradients, as a `chainThroughWrt`
  *   that forgot the chain would give, and an interior wrt whose own gradient is doubled
  *   (interior-wrt);
- * - a `jacobian` with its rows transposed (jacobian);
+ * - a `jacobian` with its rows transposed, or one that casts an integer expression instead of
+ *   refusing it (jacobian);
  * - a Pullback op whose signature forgets constants, so MergeOptimizer merges two different
  *   regions in one FAST_RUN compile (one-compile). This one is a real engine fault (a patched
  *   `PullbackOp.prototype.hash`), not a substituted entry point;
@@ -380,6 +381,12 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
       },
     },
     says: /^jacobian: .*\(node n\d, 2 rows, wrt [xu]\)/,
+  },
+  {
+    name: "a jacobian that casts an integer expression to float instead of refusing it",
+    claim: "jacobian",
+    engine: { ...ENGINE, jacobian: (y, x, o) => ENGINE.jacobian(y.type.dtype.startsWith("int") ? pcast(y, "float64") : y, x, o) },
+    says: /^jacobian of an integer expression must raise a GradError saying "jacobian: the expression must be a positional float tensor with a static shape, got .*int64.*"; it built a Jacobian \(node n\d, wrt [xu]\)/,
   },
   {
     name: "a grad that ignores knownGrads",
