@@ -22,7 +22,8 @@
  *   [--no-shrink] [--no-verify] [--verify-only] [--render-only] [--out reports/bench] [--keep]
  *
  * --render-only re-renders an existing faults.json (after a correction of a fault's known
- * minimum, say) without measuring anything again.
+ * minimum, say) without measuring anything again. --verify-only writes faults-verify.json and
+ * faults-verify.md (git-ignored), never the hunt's faults.json and faults.md.
  */
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -60,6 +61,11 @@ export interface BenchOptions {
   readonly keep: boolean;
   /** Re-render `out`/faults.json: refresh each fault's known minimum from the zoo, recompute the summary, rewrite both files. */
   readonly renderOnly?: boolean;
+  /**
+   * Only check that each patch changes the trigger's verdict (no hunt): the result goes to
+   * faults-verify.json and faults-verify.md, so the hunt's record in faults.json is kept.
+   */
+  readonly verifyOnly?: boolean;
   readonly log: (s: string) => void;
 }
 
@@ -103,7 +109,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case "--no-shrink": o = { ...o, shrink: false }; break;
       case "--no-verify": o = { ...o, verify: false }; break;
       case "--keep": o = { ...o, keep: true }; break;
-      case "--verify-only": o = { ...o, seeds: [], baseline: false, shrink: false }; break;
+      case "--verify-only": o = { ...o, seeds: [], baseline: false, shrink: false, verifyOnly: true }; break;
       case "--render-only": o = { ...o, renderOnly: true }; break;
       case "--help":
         process.stdout.write(`${readFileSync(fileURLToPath(import.meta.url), "utf8").split("*/")[0]}*/\n`);
@@ -528,10 +534,12 @@ export async function runFaultBench(o: BenchOptions): Promise<BenchReport> {
     faults: results, baseline, summary: summarize(o, results, baseline),
   };
   if (o.out !== null) {
+    // A verify-only run measures no hunt: it must not overwrite the hunt's record.
+    const base = o.verifyOnly === true ? "faults-verify" : "faults";
     mkdirSync(o.out, { recursive: true });
-    writeFileSync(join(o.out, "faults.json"), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(join(o.out, "faults.md"), renderMarkdown(report));
-    o.log(`wrote ${join(o.out, "faults.json")} and faults.md`);
+    writeFileSync(join(o.out, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(join(o.out, `${base}.md`), renderMarkdown(report));
+    o.log(`wrote ${join(o.out, `${base}.json`)} and ${base}.md`);
   }
   return report;
 }

@@ -4,11 +4,12 @@
  * cheap fault end to end in a temporary copy of the tree.
  */
 import { strict as assert } from "node:assert";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FAULTS } from "../../bench/faults/zoo.js";
 import { FaultAnchorError, applyEditsToTexts } from "../../bench/faults/patch.js";
-import { DEFAULTS, runFaultBench } from "../../bench/faults/run.js";
+import { DEFAULTS, parseArgs, runFaultBench } from "../../bench/faults/run.js";
 import { parseCase } from "../../src/case/parse.js";
 
 const read = (f: string): string => readFileSync(join(process.cwd(), f), "utf8");
@@ -57,5 +58,20 @@ describe("bench/faults: the fault zoo", () => {
     assert.match(h.signature ?? "", /^direct-vs-finiteDiff\/mismatch\//);
     assert.ok(h.cases !== null && h.cases >= 1 && h.timeS !== null);
     assert.deepEqual(h.falseAlarms, []);
+  });
+
+  it("--verify-only writes faults-verify.*, never the hunt's faults.json and faults.md", async function () {
+    this.timeout(120_000);
+    const out = mkdtempSync(join(tmpdir(), "xgrad-faults-verify-"));
+    try {
+      const o = { ...parseArgs(["--verify-only", "--only", "8", "--out", out]), log: () => {} };
+      assert.equal(o.verifyOnly, true);
+      const r = await runFaultBench(o);
+      assert.equal(r.faults.length, 1);
+      assert.ok(existsSync(join(out, "faults-verify.json")) && existsSync(join(out, "faults-verify.md")));
+      assert.ok(!existsSync(join(out, "faults.json")) && !existsSync(join(out, "faults.md")), "the hunt's record was written");
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
