@@ -275,6 +275,56 @@ const readerSlots = (g: FunctionGraph, v: Variable): [Apply, number][] => (g.cli
 const statsSaid = (s: MergeStats): string => `merged ${s.merged}, failed ${s.failed}, skippedDestroyed ${s.skippedDestroyed}, skippedIncomparable ${s.skippedIncomparable}`;
 
 /**
+ * A fresh merger on `g` (its MergeFeature attached), after one pass that settles whatever the
+ * clone's feature scheduled on attach; or what that first pass threw.
+ */
+function settledMerge(g: FunctionGraph, engine: ContractEngine, opts?: MergeOptions): { merge: ReturnType<ContractEngine["merge"]> } | { broken: { what: string; broken: string } } {
+  const merge = engine.merge("xgrad_contract_merge", opts);
+  merge.addRequirements(g);
+  const drain = capturingWarnings(() => merge.apply(g, engine.context("raise")));
+  return drain.error === null ? { merge } : { broken: { what: "a merge pass over the FAST_RUN graph", broken: `it threw ${said(drain.error)}` } };
+}
+
+/**
+ * Up to eight in-place nodes D with the slot i they overwrite, in a seeded order, where the
+ * overwritten value is an output of a copyable node P that owns its buffer (no view).
+ */
+function overwrittenCopyables(g: FunctionGraph, rand: () => number): [Apply, number][] {
+  const owners = new Set(copyable(g).filter((p) => Object.keys(p.op.viewMap).length === 0));
+  const writers = nodesOf(g).flatMap((d) => destroyedSlots(d).flatMap((i): [Apply, number][] => {
+    const p = d.inputs[i].owner;
+    return p !== null && owners.has(p) ? [[d, i]] : [];
+  }));
+  return writers.map((w) => ({ w, r: rand() })).sort((x, y) => x.r - y.r).map((x) => x.w).slice(0, 8);
+}
+
+/**
+ * Give `out` (a new node's output) to one reader of `g`: a node not in `not` and not upstream of
+ * `sources` (no cycle), reading a variable of `out`'s type that keeps another reader, through a
+ * slot it does not overwrite. The first of up to four such slots that validation accepts; false
+ * when none does (each refusal reverted).
+ */
+function giveToReader(g: FunctionGraph, out: Variable, sources: readonly Variable[], not: ReadonlySet<Apply>, reason: string): boolean {
+  const upstream = new Set(ancestors(sources).flatMap((x) => (x.owner === null ? [] : [x.owner])));
+  const slots = nodesOf(g).filter((r) => !not.has(r) && !upstream.has(r)).flatMap((r) => r.inputs.flatMap((x, j): [Apply, number][] => (
+    x.type.equals(out.type) && readerSlots(g, x).length >= 2 && !destroyedSlots(r).includes(j) ? [[r, j]] : []
+  )));
+  for (const [r, j] of slots.slice(0, 4)) {
+    const chk = g.checkpoint();
+    try {
+      g.changeNodeInput(r, j, out, reason);
+      g.validate();
+      g.release(chk);
+      return true;
+    } catch (e) {
+      g.revert(chk);
+      if (!(e instanceof InconsistencyError)) throw e;
+    }
+  }
+  return false;
+}
+
+/**
  * One scenario on a clone `g` of the graph, with `rand` for its seeded choices; null when it has
  * no target. `preInplace` gives the same case's graph compiled without the inplace pass (built
  * once, on demand; the scenarios clone it).
@@ -685,11 +735,9 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
     // a node rebuilt by graphReplace without re-inference does). Merging keeps the more specific
     // variable (PyTensor PR #405) whichever node is newer, so C is replaced by V, not V by C:
     // then T and V are left, after one merge and one refusal.
-    const merge = engine.merge("xgrad_contract_merge");
-    merge.addRequirements(g);
-    // Whatever the clone's fresh MergeFeature scheduled on attach is settled first.
-    const drain = capturingWarnings(() => merge.apply(g, engine.context("raise")));
-    if (drain.error !== null) return { what: "a merge pass over the FAST_RUN graph", broken: `it threw ${said(drain.error)}` };
+    const settled = settledMerge(g, engine);
+    if ("broken" in settled) return settled.broken;
+    const { merge } = settled;
     const written = writtenRoots(g);
     const targets = copyable(g).flatMap((t) => t.outputs.flatMap((o, idx): [Apply, number][] => {
       if (readerSlots(g, o).length < 2) return [];
@@ -742,18 +790,11 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
     // the guard (the default) the optimizer skips the pair without trying it; without it,
     // validation refuses the merge (one buffer, two writers), which is reverted and not retried.
     const guard = rand() < 0.5;
-    const merge = engine.merge("xgrad_contract_merge", { guardDestroyed: guard });
-    merge.addRequirements(g);
-    const drain = capturingWarnings(() => merge.apply(g, engine.context("raise")));
-    if (drain.error !== null) return { what: "a merge pass over the FAST_RUN graph", broken: `it threw ${said(drain.error)}` };
-    const fitting = copyable(g).filter((p) => Object.keys(p.op.viewMap).length === 0);
-    const owners = new Set(fitting);
-    const writers = nodesOf(g).flatMap((d) => destroyedSlots(d).flatMap((i): [Apply, number][] => {
-      const p = d.inputs[i].owner;
-      return p !== null && owners.has(p) && d.outputs.length === 1 ? [[d, i]] : [];
-    }));
+    const settled = settledMerge(g, engine, { guardDestroyed: guard });
+    if ("broken" in settled) return settled.broken;
+    const { merge } = settled;
     let made: { d: Apply; p: Apply; pc: Apply; dc: Apply } | null = null;
-    for (const [d, i] of writers.map((w) => ({ w, r: rand() })).sort((x, y) => x.r - y.r).map((x) => x.w).slice(0, 8)) {
+    for (const [d, i] of overwrittenCopyables(g, rand).filter(([d]) => d.outputs.length === 1)) {
       const p = d.inputs[i].owner as Apply;
       const pc = copyOf(p);
       let dc: Apply;
@@ -762,27 +803,11 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
       } catch {
         continue;
       }
-      // A reader to give D' to: not D or P (P must stay equal to P'), not upstream of D' (no
-      // cycle), reading a variable that keeps another reader, through a slot it does not overwrite.
-      const upstream = new Set(ancestors([...dc.inputs, ...pc.inputs]).flatMap((x) => (x.owner === null ? [] : [x.owner])));
-      const out = dc.outputs[0];
-      const slots = nodesOf(g).filter((r) => r !== d && r !== p && !upstream.has(r)).flatMap((r) => r.inputs.flatMap((x, j): [Apply, number][] => (
-        x.type.equals(out.type) && readerSlots(g, x).length >= 2 && !destroyedSlots(r).includes(j) ? [[r, j]] : []
-      )));
-      for (const [r, j] of slots.slice(0, 4)) {
-        const chk = g.checkpoint();
-        try {
-          g.changeNodeInput(r, j, out, "xgrad_contract_destroyed_copy");
-          g.validate();
-          g.release(chk);
-          made = { d, p, pc, dc };
-          break;
-        } catch (e) {
-          g.revert(chk);
-          if (!(e instanceof InconsistencyError)) throw e;
-        }
+      // D' goes to a reader other than D and P (P must stay equal to P').
+      if (giveToReader(g, dc.outputs[0], [...dc.inputs, ...pc.inputs], new Set([d, p]), "xgrad_contract_destroyed_copy")) {
+        made = { d, p, pc, dc };
+        break;
       }
-      if (made !== null) break;
     }
     if (made === null) return null;
     const { d, p, pc, dc } = made;
@@ -834,41 +859,19 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
     // pair when the merge was made; when validation refused it, exempt if P is an Alloc (the
     // inplace pass's fresh zero buffers, made after merge2, are the only such pairs a pipeline
     // makes) and a broken promise otherwise (any other duplicate was there for merge2).
-    const merge = engine.merge("xgrad_contract_merge");
-    merge.addRequirements(g);
-    const drain = capturingWarnings(() => merge.apply(g, engine.context("raise")));
-    if (drain.error !== null) return { what: "a merge pass over the FAST_RUN graph", broken: `it threw ${said(drain.error)}` };
-    const owners = new Set(copyable(g).filter((p) => Object.keys(p.op.viewMap).length === 0));
-    const writers = nodesOf(g).flatMap((d) => destroyedSlots(d).flatMap((i): [Apply, number][] => {
-      const p = d.inputs[i].owner;
-      return p !== null && owners.has(p) ? [[d, i]] : [];
-    }));
+    const settled = settledMerge(g, engine);
+    if ("broken" in settled) return settled.broken;
+    const { merge } = settled;
     let made: { d: Apply; p: Apply; pc: Apply; k: number } | null = null;
-    for (const [d, i] of writers.map((w) => ({ w, r: rand() })).sort((x, y) => x.r - y.r).map((x) => x.w).slice(0, 8)) {
+    for (const [d, i] of overwrittenCopyables(g, rand)) {
       const p = d.inputs[i].owner as Apply;
       const k = p.outputs.indexOf(d.inputs[i]);
       const pc = copyOf(p);
-      const out = pc.outputs[k];
-      // A reader to give P' to: not D or P, not upstream of P' (no cycle), reading a variable
-      // that keeps another reader, through a slot it does not overwrite.
-      const upstream = new Set(ancestors([...pc.inputs]).flatMap((x) => (x.owner === null ? [] : [x.owner])));
-      const slots = nodesOf(g).filter((r) => r !== d && r !== p && !upstream.has(r)).flatMap((r) => r.inputs.flatMap((x, j): [Apply, number][] => (
-        x.type.equals(out.type) && readerSlots(g, x).length >= 2 && !destroyedSlots(r).includes(j) ? [[r, j]] : []
-      )));
-      for (const [r, j] of slots.slice(0, 4)) {
-        const chk = g.checkpoint();
-        try {
-          g.changeNodeInput(r, j, out, "xgrad_contract_read_copy");
-          g.validate();
-          g.release(chk);
-          made = { d, p, pc, k };
-          break;
-        } catch (e) {
-          g.revert(chk);
-          if (!(e instanceof InconsistencyError)) throw e;
-        }
+      // P' goes to a reader other than D and P.
+      if (giveToReader(g, pc.outputs[k], pc.inputs, new Set([d, p]), "xgrad_contract_read_copy")) {
+        made = { d, p, pc, k };
+        break;
       }
-      if (made !== null) break;
     }
     if (made === null) return null;
     const { d, p, pc, k } = made;
