@@ -17,6 +17,7 @@
  * | `hessianVectorProduct(cost, x, v, {method: "reverse"})` (single variables, the method named) | give the list form's `hessianVectorProduct(cost, [x], [v])` |
  * | `pushforward([cost, 2·q], wrt, u, {disconnectedOutputs, returnDisconnected})`, q read by no wrt, the policy (raise, warn, ignore), the return mode (zero, none, disconnected) and the derivation (sweep or double pullback) drawn | raise naming output 1; or warn once through `onWarning`; and give zeros of its type, null or DISCONNECTED for it |
  * | `pushforward(cost, wrt, u, {considerConstant: [v]})`, v an interior float node, by the drawn derivation | J u of the graph cut at v (v replaced by a fresh root fed v's value) |
+ * | `pushforward(cost, wrt, v)`, the tangents v declared without static lengths, by the drawn derivation | compile, and give the J u of tangents of the wrt's own types at the same values (the double pullback's lazy expansion failed to compile before) |
  *
  * Values are compared at the case's point with random tangents, compiled in NONE.
  */
@@ -196,11 +197,36 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
     if (!c4.ok) return fail(`pushforward(cost, wrt, u, {considerConstant: [v]}) by ${how}, v = ${v.toString()}, disagrees with pushforward of the graph cut at v: ${c4.reason ?? "mismatch"} ${what}`, c4);
     cut = `; considerConstant at ${v.toString()} matches the cut graph`;
   }
+  // Tangents declared without static lengths (what a caller writes who does not know them):
+  // the same J u as with tangents of the wrt's own types, by the same derivation.
+  const vague = b.wrt.map((w, i) => makeVariable(w.type.withShape(w.type.shape.map(() => null)), null, 0, `v_${b.wrtNames[i]}`));
+  let jVague: Variable;
+  let jStatic: Variable;
+  try {
+    jVague = jvp(cost, b.wrt, vague, { ...common, useOpPushforward: useOp }) as Variable;
+    jStatic = jvp(cost, b.wrt, us, { ...common, useOpPushforward: useOp }) as Variable;
+  } catch (e) {
+    if (!(e instanceof GradError)) throw e;
+    return fail(`pushforward(cost, wrt, u) by ${how}, u declared without static lengths, raised ${e.message.split("\n")[0]}`);
+  }
+  let vv: NDArray[];
+  let stage = "did not compile";
+  try {
+    const fv = compile([...b.inputs.values(), ...us, ...vague], [jVague, jStatic], { mode: "NONE" });
+    stage = "failed at run time";
+    vv = fv(...b.values.values(), ...uVals, ...uVals);
+  } catch (e) {
+    // The compiler's message ends with the cause; what precedes it can be a long op dump.
+    const m = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    return fail(`pushforward(cost, wrt, u) by ${how}, u declared without static lengths, ${stage}: ${m.length > 400 ? `…${m.slice(-400)}` : m}`);
+  }
+  const c5 = compareArrays(av(jVague, vv[0]), av(jStatic, vv[1]), "J u with tangents of unknown lengths against J u with tangents of the wrt's types", c.rtol, c.slack);
+  if (!c5.ok) return fail(`pushforward(cost, wrt, u) by ${how}, u declared without static lengths, disagrees with the same call on tangents of the wrt's own types: ${c5.reason ?? "mismatch"} ${what}`, c5);
   return {
     status: "pass",
-    detail: `pushforward-options on OpaqueScale(cost): "require" raises naming it, true falls back to the double pullback, the cost alone sweeps; H v single and list forms agree; a disconnected output under "${policy}"/"${ret}"${cut} (${how}; wrt ${b.wrtNames.join(", ")})`,
-    maxAbsErr: Math.max(c1.maxAbsErr, c2.maxAbsErr, c3.maxAbsErr, c4?.maxAbsErr ?? 0),
-    maxRelErr: Math.max(c1.maxRelErr, c2.maxRelErr, c3.maxRelErr, c4?.maxRelErr ?? 0),
+    detail: `pushforward-options on OpaqueScale(cost): "require" raises naming it, true falls back to the double pullback, the cost alone sweeps; H v single and list forms agree; a disconnected output under "${policy}"/"${ret}"${cut}; tangents without static lengths agree (${how}; wrt ${b.wrtNames.join(", ")})`,
+    maxAbsErr: Math.max(c1.maxAbsErr, c2.maxAbsErr, c3.maxAbsErr, c4?.maxAbsErr ?? 0, c5.maxAbsErr),
+    maxRelErr: Math.max(c1.maxRelErr, c2.maxRelErr, c3.maxRelErr, c4?.maxRelErr ?? 0, c5.maxRelErr),
   };
 }
 

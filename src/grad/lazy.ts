@@ -136,8 +136,25 @@ export function lazyPullback(outputs: readonly Variable[], cotangents: readonly 
   const inner = outer.map((v) => makeVariable(v.type, null, 0, v.name));
   const { outputs: innerOutputs } = clone(outputs, { replace: new Map(outer.map((v, i) => [v, inner[i]])) });
   const op = new PullbackOp(inner, innerOutputs, inWrt.length);
-  const node = op.makeNode(...outer, ...cotangents);
+  const node = op.makeNode(...outer, ...cotangents.map((c, k) => refinedCotangent(c, outputs[k])));
   return wrt.map((w) => (reached.has(w) ? node.outputs[inWrt.indexOf(w)] : DISCONNECTED));
+}
+
+/**
+ * Cotangent `c` of `out`, typed so that the region's cotangent placeholder (of `out`'s type)
+ * can be replaced by it when the node is expanded. A caller may pass a cotangent of a vaguer
+ * static type than its output (a tangent declared without lengths, through pushforward's double
+ * pullback); `conform` accepts it, since both describe one value. Without this the expansion
+ * failed with the compiler's "cannot replace" (found by pushforward-options' vague tangents), while
+ * perNode and lowerThenGrad differentiated the same call. So the cotangent is refined to the meet
+ * of the two types, checked at run time.
+ */
+function refinedCotangent(c: Variable, out: Variable): Variable {
+  const want = out.type;
+  if (want.isSuper(c.type)) return c;
+  const refine = algebraFor(c.type).specifyShape;
+  if (refine === undefined || want.ndim !== c.type.ndim) return c;
+  return refine(c, want.shape.map((s, k) => s ?? c.type.shape[k]));
 }
 
 /**

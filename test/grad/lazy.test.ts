@@ -10,7 +10,7 @@ import { toposort } from "../../src/graph/traversal.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { compile } from "../../src/compile/function.js";
 import { RewriteContext } from "../../src/rewriting/engine.js";
-import { grad, lowerThenGrad } from "../../src/grad/driver.js";
+import { grad, lowerThenGrad, pullback } from "../../src/grad/driver.js";
 import { PullbackOp, expandPullbacks } from "../../src/grad/lazy.js";
 import { pushforward } from "../../src/grad/pushforward.js";
 import { type PullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
@@ -138,6 +138,26 @@ describe("lazy Pullback node", () => {
     const [ax, ay] = f([[0.6]], [[[0.22]]]);
     assert.deepEqual(ax.toFlat(), [0.22]);
     assert.deepEqual(ay.toFlat(), [0.6]);
+  });
+
+  it("a cotangent (or tangent) of a vaguer static type than its output is refined, not a failed expansion (pushforward-options' find)", () => {
+    // The region's cotangent placeholder has y's type (a=3); the caller's cotangent g has a=?.
+    // The expansion replaced the one by the other and failed ("cannot replace ... (a=3) by g of
+    // type ... (a=?)") under the default lazy strategy only; perNode (and lowerThenGrad) worked.
+    const x = xtensor("x", { dims: ["a"], shape: [3] });
+    const y = exp(x);
+    const g = xtensor("g", { dims: ["a"], shape: [null] });
+    const at = [0, 1, 2];
+    for (const gradStrategy of ["lazy", "perNode"] as const) {
+      const [dx] = pullback([y], [x], [g], { gradStrategy }) as Variable[];
+      const f = compile([x, g], [dx], { mode: "FAST_RUN", checked: true, onOptError: "raise" });
+      assert.deepEqual(f(at, [1, 2, 3])[0].toFlat(), at.map((v, i) => (i + 1) * Math.exp(v)), gradStrategy);
+    }
+    // The same through pushforward's double pullback, with a tangent declared without lengths.
+    const u = xtensor("u", { dims: ["a"], shape: [null] });
+    const jv = pushforward(sum(y), [x], [u]) as Variable;
+    const h = compile([x, u], [jv], { mode: "FAST_RUN", checked: true, onOptError: "raise" });
+    assert.ok(Math.abs(h(at, [1, 2, 3])[0].toFlat()[0] - at.reduce((p, v, i) => p + (i + 1) * Math.exp(v), 0)) < 1e-12);
   });
 
   it("perNode through a graph that holds a lazy gradient warns nothing (the named seed's connections are declared)", () => {
