@@ -4,7 +4,7 @@
  *
  * | claim | engine path under test | independent reference |
  * |---|---|---|
- * | `interior-wrt` | `grad(cost, [...wrt, v])` for an interior node v: the lazy region cut at v, `chainThroughWrt` | v's slot: `grad(cost', [v'])` on the cut graph (v replaced by a root v' fed with v's value); the wrt slots: `grad(cost, wrt)` |
+ * | `interior-wrt` | `grad(cost, [...wrt, v])` for an interior node v, or half the time `grad(cost, [...wrt, u, v])` with a second interior node u upstream of v: the lazy region cut at v (and u), `chainThroughWrt` | v's slot: `grad(cost', [v'])` on the cut graph (v replaced by a root v' fed with v's value); u's slot: the total derivative, `grad(cost'', [u'])` on the graph cut at u; the wrt slots: `grad(cost, wrt)` |
  * | `consider-constant` | `grad(cost, wrt, {considerConstant: [v]})`, lazy and perNode | `grad(cost', wrt)` on the same cut graph: no gradient can flow through a root |
  * | `one-compile` | two lazy pullbacks (cotangent w = 1) over regions that differ in one constant, in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs) | the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass); the second: itself compiled alone in NONE; before that, each must hold exactly one Pullback node on a named graph (none on a positional one), or the claim would be vacuous |
  * | `jacobian` | `jacobian(y, xp)` for a small interior y, contracted with a seeded weight w; then its arguments broken (y named, integer, of an unknown length or of no elements; x named) and y in the other float dtype | `grad(sum(w · y), xp)`; each broken argument a GradError naming it and its type (the documented preconditions), the other float dtype accepted |
@@ -331,8 +331,34 @@ class ClaimContext {
       readonly strategy?: "lazy" | "perNode";
       readonly build: () => Variable[];
     }
+    // Half the time a second interior node u, upstream of v, joins the wrt: grad(cost, [...wrt,
+    // u, v]) chains u's gradient through v (chainThroughWrt), so u's slot must be the total
+    // derivative: grad of the graph cut at u (u replaced by a root fed u's value).
+    let second: { readonly id: string; readonly v: Variable; readonly cut: Variable; readonly value: NDArray; readonly ref: Variable } | null = null;
+    if (claims.includes("interior-wrt")) {
+      const vAnc = new Set(ancestors([v]));
+      const ups = cands.filter((c) => c.v !== v && vAnc.has(c.v));
+      const r2 = this.rand(0x2c0ffee);
+      const pickU = ups.length > 0 && r2() < 0.5 ? ups[Math.floor(r2() * ups.length)] : null;
+      const uValue = pickU === null ? undefined : this.input.values[pickU.id];
+      if (pickU !== null && uValue !== undefined) {
+        const uCut = pickU.v.cloneRoot();
+        uCut.name = `${pickU.id}_cut`;
+        const [costCutU] = clone([b.cost], { replace: new Map([[pickU.v, uCut]]) }).outputs;
+        try {
+          const [refU] = grad(costCutU, [uCut], opts);
+          second = { id: pickU.id, v: pickU.v, cut: uCut, value: NDArray.fromFlat(uValue.data, uValue.shape, pickU.v.type.dtype), ref: refU };
+        } catch (e) {
+          if (!(e instanceof GradError)) throw e;
+        }
+      }
+    }
     const parts: Part[] = [];
-    if (claims.includes("interior-wrt")) parts.push({ claim: "interior-wrt", what: "grad(cost, [...wrt, v])", build: () => this.engine.grad(b.cost, [...b.wrt, v], opts) });
+    if (claims.includes("interior-wrt")) {
+      parts.push(second === null
+        ? { claim: "interior-wrt", what: "grad(cost, [...wrt, v])", build: () => this.engine.grad(b.cost, [...b.wrt, v], opts) }
+        : { claim: "interior-wrt", what: `grad(cost, [...wrt, u, v]) with u = node ${second.id} upstream of v`, build: () => this.engine.grad(b.cost, [...b.wrt, (second as { v: Variable }).v, v], opts) });
+    }
     if (claims.includes("consider-constant")) {
       for (const s of this.ccStrategies) {
         parts.push({ claim: "consider-constant", what: `grad(cost, wrt, {considerConstant: [v], gradStrategy: "${s}"})`, strategy: s, build: () => this.engine.grad(b.cost, b.wrt, { ...opts, considerConstant: [v], gradStrategy: s }) });
@@ -360,8 +386,8 @@ class ClaimContext {
     // (expand_pullback, lower_xtensor), so outputs compiled together cannot affect each other.
     let res: NDArray[];
     try {
-      const f = compile([...b.inputs.values(), vCut], [...ref, ...live.flatMap((x) => x.outs)], { mode: "NONE" });
-      res = f(...b.values.values(), NDArray.fromFlat(value.data, value.shape, v.type.dtype));
+      const f = compile([...b.inputs.values(), vCut, ...(second === null ? [] : [second.cut])], [...ref, ...(second === null ? [] : [second.ref]), ...live.flatMap((x) => x.outs)], { mode: "NONE" });
+      res = f(...b.values.values(), NDArray.fromFlat(value.data, value.shape, v.type.dtype), ...(second === null ? [] : [second.value]));
     } catch (e) {
       return claims.map((claim) => errors.get(claim) ?? { claim, status: "error", error: e as Error, during: `${claim}: compiling or running the gradients at ${where}` });
     }
@@ -369,7 +395,8 @@ class ClaimContext {
     const refArrays = arrays(ref, 0);
     const refWrt: Grads = Object.fromEntries(b.wrtNames.map((n, i) => [n, refArrays[i]]));
     const refV = refArrays[b.wrt.length];
-    let at = ref.length;
+    const refU = second === null ? null : toArrayValue(second.ref, res[ref.length]);
+    let at = ref.length + (second === null ? 0 : 1);
     const outcomes = new Map<CompositionClaim, ClaimOutcome>(errors);
     const pass = (claim: CompositionClaim, detail: string, cmp: { maxAbsErr: number; maxRelErr: number }): void => {
       const prev = outcomes.get(claim);
@@ -387,10 +414,17 @@ class ClaimContext {
       at += outs.length;
       const gotWrt: Grads = Object.fromEntries(b.wrtNames.map((n, i) => [n, got[i]]));
       if (part.claim === "interior-wrt") {
-        const cv = compareArrays(got[b.wrt.length], refV, `gradient for ${id}`, rtol, this.input.slack ?? 0);
+        const cv = compareArrays(got[b.wrt.length + (second === null ? 0 : 1)], refV, `gradient for ${id}`, rtol, this.input.slack ?? 0);
         if (!cv.ok) {
           fail("interior-wrt", `interior-wrt: ${part.what} with v = node ${id} (wrt ${wrtNames}) disagrees with grad(cost', [${id}']) of the graph cut at ${id}: ${cv.reason ?? "mismatch"}`, cv);
           continue;
+        }
+        if (second !== null && refU !== null) {
+          const cu = compareArrays(got[b.wrt.length], refU, `gradient for ${second.id}`, rtol, this.input.slack ?? 0);
+          if (!cu.ok) {
+            fail("interior-wrt", `interior-wrt: ${part.what}, v = node ${id} (wrt ${wrtNames}): u's gradient is not the total derivative, grad(cost', [${second.id}']) of the graph cut at ${second.id}: ${cu.reason ?? "mismatch"}`, cu);
+            continue;
+          }
         }
         let direct: Readonly<Grads>;
         try {
@@ -401,7 +435,7 @@ class ClaimContext {
         }
         const cw = compareRecords(gotWrt, direct, "gradient", rtol, this.input.slack ?? 0);
         if (!cw.ok) fail("interior-wrt", `interior-wrt: adding node ${id} to wrt changes the gradients for the wrt inputs (wrt ${wrtNames}): ${part.what} vs grad(cost, wrt): ${cw.reason ?? "mismatch"}`, cw);
-        else pass("interior-wrt", `interior-wrt at node ${id} (wrt ${wrtNames})`, { maxAbsErr: Math.max(cv.maxAbsErr, cw.maxAbsErr), maxRelErr: Math.max(cv.maxRelErr, cw.maxRelErr) });
+        else pass("interior-wrt", `interior-wrt at node ${id}${second === null ? "" : ` and, upstream, node ${second.id}`} (wrt ${wrtNames})`, { maxAbsErr: Math.max(cv.maxAbsErr, cw.maxAbsErr), maxRelErr: Math.max(cv.maxRelErr, cw.maxRelErr) });
       } else {
         const c = compareRecords(gotWrt, refWrt, "gradient", rtol, this.input.slack ?? 0);
         if (!c.ok) fail("consider-constant", `consider-constant: ${part.what} with v = node ${id} (wrt ${wrtNames}) disagrees with grad(cost', wrt) of the graph with ${id} cut into an input: ${c.reason ?? "mismatch"}`, c);

@@ -593,6 +593,32 @@ describe("grad-composition", function () {
     });
   }
 
+  it("interior-wrt fails, on the cases that draw a second interior wrt upstream, when that one gets its partial gradient (the chain through the other forgotten)", () => {
+    // grad(cost, [...wrt, u, v]) with u upstream of v: u's gradient taken with v held fixed.
+    const partialU: CompositionEngine = {
+      ...ENGINE,
+      grad: (cost, wrt, o) => {
+        const full = ENGINE.grad(cost, wrt, o);
+        const inner = interiorOf(wrt);
+        if (inner.length < 2) return full;
+        const [u, ...downstream] = inner;
+        const [gu] = ENGINE.grad(cost, [u], { ...o, considerConstant: [...(o.considerConstant ?? []), ...downstream] });
+        return wrt.map((w, i) => (w === u ? gu : full[i]));
+      },
+    };
+    let judged = 0;
+    for (const g of fc.sample(caseArbitrary({}), { seed: 4110, numRuns: 40 })) {
+      const ok = only(claimsOn(g.case, ["interior-wrt"]), "interior-wrt");
+      if (ok.status !== "pass" || !/and, upstream, node/.test(reasonOf(ok))) continue;
+      const o = only(claimsOn(g.case, ["interior-wrt"], partialU), "interior-wrt");
+      if (o.status === "pass") continue; // u's gradient does not flow through v at this point
+      assert.equal(o.status, "fail", reasonOf(o));
+      assert.match(reasonOf(o), /^interior-wrt: grad\(cost, \[\.\.\.wrt, u, v\]\) with u = node n\d+ upstream of v, v = node n\d+ .*u's gradient is not the total derivative/);
+      judged++;
+    }
+    assert.ok(judged >= 2, `${judged} of 40 generated cases exercised the fault`);
+  });
+
   // pushforward-options' last two parts, drawn per case (derivation, policy, return mode, the
   // held node): each fault must fail it on the cases that draw what it breaks.
   const PUSHFORWARD_OPTION_FAULTS: readonly { name: string; engine: CompositionEngine; says: RegExp }[] = [
