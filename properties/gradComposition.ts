@@ -6,7 +6,7 @@
  * |---|---|---|
  * | `interior-wrt` | `grad(cost, [...wrt, v])` for an interior node v, or half the time `grad(cost, [...wrt, u, v])` with a second interior node u upstream of v: the lazy region cut at v (and u), `chainThroughWrt` | v's slot: `grad(cost', [v'])` on the cut graph (v replaced by a root v' fed with v's value); u's slot: the total derivative, `grad(cost'', [u'])` on the graph cut at u; the wrt slots: `grad(cost, wrt)` |
  * | `consider-constant` | `grad(cost, wrt, {considerConstant: [v]})`, lazy and perNode | `grad(cost', wrt)` on the same cut graph: no gradient can flow through a root |
- * | `one-compile` | two lazy pullbacks (cotangent w = 1) over regions that differ in one constant, in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs) | the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass); the second: itself compiled alone in NONE; before that, each must hold exactly one Pullback node on a named graph (none on a positional one), or the claim would be vacuous |
+ * | `one-compile` | two lazy pullbacks (cotangent w = 1) over regions that differ in one constant or, half the time, in the wiring of one node (two of its inputs swapped), in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs) | the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass); the second: itself compiled alone in NONE; before that, each must hold exactly one Pullback node on a named graph (none on a positional one), or the claim would be vacuous |
  * | `jacobian` | `jacobian(y, xp)` for a small interior y, contracted with a seeded weight w; then its arguments broken (y named, integer, of an unknown length or of no elements; x named) and y in the other float dtype | `grad(sum(w · y), xp)`; each broken argument a GradError naming it and its type (the documented preconditions), the other float dtype accepted |
  * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v, or a quarter of the time the cost itself (a key that is also the root), and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time) | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v (for v = cost: w · grad(cost, wrt)): no knownGrads on the reference path |
  * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt; lazy, perNode and lowerThenGrad on which wrt are disconnected, with a third variable that reaches the cost only through a bool; the strategies' structure (Pullback nodes) | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt; the three strategies agreeing; a named op on a float wrt → cost path (lazy holds a Pullback node), none in the graph (no strategy builds one) |
@@ -57,7 +57,7 @@
 import { type Apply, Constant, Variable, makeVariable } from "../src/graph/basic.js";
 import { type DType, isFloat } from "../src/graph/type.js";
 import { type Disconnected, isDisconnected } from "../src/graph/op.js";
-import { ancestors, clone } from "../src/graph/traversal.js";
+import { ancestors, clone, toposort } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
 import { type GradOptions, type PullbackOptions, grad, lowerThenGrad, pullback } from "../src/grad/driver.js";
@@ -464,7 +464,46 @@ class ClaimContext {
     let cost2: Variable;
     let change: string;
     let perturbed: Constant | null = null;
-    if (consts.length > 0) {
+    // Half the time the second region differs in wiring instead: an interior node's two inputs,
+    // both outputs of other nodes of the region and of one type, swapped. Regions that differ
+    // only in how their nodes are wired must not share a signature, or merge joins two different
+    // gradients. (A swap that changes nothing, of a commutative op, makes the check vacuous but
+    // never wrong: each gradient is compared with itself compiled alone.)
+    const wrtSet = new Set(b.wrt);
+    const swaps = rand() < 0.5 ? toposort([b.cost]).flatMap((n) => {
+      if (!ancestors(n.inputs).some((a) => wrtSet.has(a))) return [];
+      const out: [Apply, number, number][] = [];
+      for (let i = 0; i < n.inputs.length; i++) {
+        for (let j = i + 1; j < n.inputs.length; j++) {
+          const [p, q] = [n.inputs[i], n.inputs[j]];
+          if (p.owner !== null && q.owner !== null && p !== q && p.type.equals(q.type)) out.push([n, i, j]);
+        }
+      }
+      return out;
+    }) : [];
+    const swapped = ((): { cost: Variable; what: string } | null => {
+      if (swaps.length === 0) return null;
+      // Ops whose operands commute give the same gradient swapped: the others first.
+      const commutes = (n: Apply): boolean => /\b(add|mul|maximum|minimum|eq|ne|and|or|xor|Dot|Contraction)\b/.test(n.op.toString());
+      const telling = swaps.filter(([n]) => !commutes(n));
+      const pool = telling.length > 0 ? telling : swaps;
+      const [n, i, j] = pool[Math.floor(rand() * pool.length)];
+      const ins = [...n.inputs];
+      [ins[i], ins[j]] = [ins[j], ins[i]];
+      let m: Apply;
+      try {
+        m = n.op.makeNode(...ins);
+      } catch {
+        return null;
+      }
+      if (m.outputs.length !== n.outputs.length || m.outputs.some((o, k) => !o.type.equals(n.outputs[k].type))) return null;
+      const [c2] = clone([b.cost], { replace: new Map<Variable, Variable>(n.outputs.map((o, k) => [o, m.outputs[k]])) }).outputs;
+      return { cost: c2, what: `inputs ${i} and ${j} of ${n.op.toString()} swapped` };
+    })();
+    if (swapped !== null) {
+      cost2 = swapped.cost;
+      change = swapped.what;
+    } else if (consts.length > 0) {
       const c = consts[Math.floor(rand() * consts.length)];
       perturbed = c;
       const old = c.value.toFlat()[0];
