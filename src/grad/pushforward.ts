@@ -209,7 +209,11 @@ function sweep(outs: readonly Variable[], tan: Map<Variable, Variable>, constant
         const t = tin[i];
         if (t instanceof Variable) inner.set(v, t);
       });
-      const innerMissing = sweep(expansion, inner, []);
+      // The expansion is a graph over the node's own inputs: the inner sweep stops there. It
+      // used to walk on into the outer graph wherever an input had no tangent, so a
+      // considerConstant variable read by a named op got one again from the wrt above it (the
+      // full derivative instead of the held one; found by pushforward-options, fuzz seed 2129).
+      const innerMissing = sweep(expansion, inner, node.inputs);
       if (innerMissing !== null) return innerMissing;
       res = expansion.map((v) => inner.get(v) ?? DISCONNECTED);
     }

@@ -183,6 +183,21 @@ describe("pushforward rules (useOpPushforward: require) vs central differences",
     ok((x, y) => X.add(X.transpose(x as X.XTensorVariable, ["j", "i"]), X.max(y as X.XTensorVariable, { dims: ["k"] } as never)), [a, b]);
   });
 
+  it("considerConstant through a named op: the sweep holds v fixed, as the double pullback does (fuzz seed 2129 case 874)", () => {
+    // cost = sum(x · neg(x)) with v = neg(x) held: J u = v · u (= u at x = -1), not the full
+    // derivative -2x · u. The sweep of mul's lowering walked on past its inputs into the outer
+    // graph, found neg(x) below x and gave v a tangent again (2 instead of 1).
+    const x = X.xtensor("x", { dims: ["a"], shape: [1] });
+    const v = X.neg(x);
+    const cost = X.values(X.sum(X.mul(x, v)));
+    const u = X.xtensor("u", { dims: ["a"], shape: [1] });
+    for (const useOpPushforward of [true, false]) {
+      const held = pushforward(cost, [x], [u], { useOpPushforward, considerConstant: [v] }) as Variable;
+      const f = compile([x, u], [held], { mode: "NONE" });
+      assert.deepEqual(f([-1], [1])[0].toFlat(), [1], `useOpPushforward ${String(useOpPushforward)}`);
+    }
+  });
+
   it("a wrong forward rule is caught (the comparison can fail)", () => {
     const isExp = (op: { name: string; props: object }): boolean => op.name === "Elemwise" && (op.props as { scalar?: string }).scalar === "exp";
     // exp's tangent is out · dx; the broken rule uses x · dx.
