@@ -287,10 +287,14 @@ function settledMerge(g: FunctionGraph, engine: ContractEngine, opts?: MergeOpti
 
 /**
  * Up to eight in-place nodes D with the slot i they overwrite, in a seeded order, where the
- * overwritten value is an output of a copyable node P that owns its buffer (no view).
+ * overwritten value is an output of a copyable node P that owns its buffer (no view) and has no
+ * equal node in the graph yet (a pair of overwritten fresh zero buffers, say): the copy made of
+ * it is then its only candidate, so the counts the scenarios expect are exact.
  */
 function overwrittenCopyables(g: FunctionGraph, rand: () => number): [Apply, number][] {
-  const owners = new Set(copyable(g).filter((p) => Object.keys(p.op.viewMap).length === 0));
+  const nodes = nodesOf(g);
+  const twinned = (p: Apply): boolean => nodes.some((m) => m !== p && m.op.equals(p.op) && m.inputs.length === p.inputs.length && m.inputs.every((x, k) => x === p.inputs[k]));
+  const owners = new Set(copyable(g).filter((p) => Object.keys(p.op.viewMap).length === 0 && !twinned(p)));
   const writers = nodesOf(g).flatMap((d) => destroyedSlots(d).flatMap((i): [Apply, number][] => {
     const p = d.inputs[i].owner;
     return p !== null && owners.has(p) ? [[d, i]] : [];
