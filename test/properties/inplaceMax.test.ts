@@ -101,7 +101,7 @@ describe("properties/inplaceMax: in place wherever validation allows", () => {
       assert.ok(over >= 8, `${over} of ${sample.length} cases overwrote an input`);
     });
 
-    it("fails when the DestroyHandler ignores mutableInputs: checked mode's in-place promise sees the writes it left out", async () => {
+    it("fails when the DestroyHandler ignores mutableInputs: checked mode sees the writes it left out (its candidate query or its in-place promise)", async () => {
       type Patchable = { protectedVars(fg: FunctionGraph): Set<Variable> };
       const proto = DestroyHandler.prototype as unknown as Patchable;
       const orig = proto.protectedVars;
@@ -116,7 +116,9 @@ describe("properties/inplaceMax: in place wherever validation allows", () => {
         proto.protectedVars = orig;
       }
       assert.ok(fails.length >= 3, `${fails.length} of ${sample.length} cases failed`);
-      for (const f of fails) assert.match(f, /every input mutable.*broke its promise inplace|broke its promise inplace/);
+      // The candidate query against the restated contract (which counts mutable inputs as
+      // writable) usually speaks first; the in-place promise otherwise.
+      for (const f of fails) assert.match(f, /every input mutable.*(broke its promise inplace|DestroyHandler\.inplaceCandidates\(.*\) proposes input\(s\) \[.*\], but the in-place contract restated from the graph allows)/);
     });
 
     it("runs on about a quarter of the cases within the full suite, all of them in-place-stage cases", () => {
