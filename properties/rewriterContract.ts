@@ -47,7 +47,7 @@ import type { Feature } from "../src/graph/features.js";
 import { ancestors } from "../src/graph/traversal.js";
 import { InconsistencyError, InvariantError } from "../src/errors.js";
 import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
-import { CheckedFeature, inplaceVariant, verifyPostconditions, writableSlotsOf } from "../src/rewriting/checked.js";
+import { CheckedFeature, inplaceVariant, verifyPostconditions, viewTreeOf, writableSlotsOf } from "../src/rewriting/checked.js";
 import { InplacePass, type InplaceStats } from "../src/rewriting/inplace.js";
 import { MergeOptimizer, type MergeOptions, type MergeStats } from "../src/rewriting/merge.js";
 import {
@@ -931,23 +931,13 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
     const nodes = nodesOf(g);
     const written = writtenRoots(g);
     const protectedVars = new Set<Variable>([...g.inputs, ...g.outputs]);
-    /** Every variable of the view tree rooted at `root` (its transitive views), from the view maps. */
+    // The view tree of each root, restated from the view maps (checked mode's restatement, not
+    // the DestroyHandler's index). Memoised: every change below is reverted before the next.
+    const trees = new Map<Variable, Set<Variable>>();
     const treeOf = (root: Variable): Set<Variable> => {
-      const tree = new Set<Variable>([root]);
-      const stack = [root];
-      while (stack.length > 0) {
-        const v = stack.pop() as Variable;
-        for (const [c] of g.clients.get(v) ?? []) {
-          c.outputs.forEach((o, k) => {
-            const m = c.op.viewMap[k];
-            if (m !== undefined && m.length > 0 && c.inputs[m[0]] === v && !tree.has(o)) {
-              tree.add(o);
-              stack.push(o);
-            }
-          });
-        }
-      }
-      return tree;
+      let t = trees.get(root);
+      if (t === undefined) trees.set(root, (t = viewTreeOf(g, root)));
+      return t;
     };
     const upstreamOf = (vs: readonly Variable[]): Set<Apply> => new Set(ancestors(vs).flatMap((x) => (x.owner === null ? [] : [x.owner])));
     /** An in-place variant of `n` at slot `j` whose input's buffer no one writes yet. */
@@ -1076,13 +1066,11 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
         : (dh.paths.get(`reject:${p.rule}`) ?? 0) <= counted ? `the DestroyHandler did not count the refusal under its decision path reject:${p.rule}`
         : !sameNodes(g, before) ? "the refused change was not undone"
         : wholeness(g);
-      if (broken !== null) return { what: `${p.what}: validation must refuse it (${p.rule.replace("_", " ")})`, broken };
-      done.push(p.rule.replace("_", " "));
+      if (broken !== null) return { what: `${p.what}: validation must refuse it (${p.rule.replaceAll("_", " ")})`, broken };
+      done.push(p.rule.replaceAll("_", " "));
     }
     if (done.length === 0) return null;
-    const what = `changes breaking one rule of validation each, all refused: ${done.join(", ")}`;
-    const broken = null;
-    return { what, broken };
+    return { what: `changes breaking one rule of validation each, all refused: ${done.join(", ")}`, broken: null };
   },
 };
 

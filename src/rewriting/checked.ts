@@ -316,6 +316,28 @@ function foundation(v: Variable): Variable {
 }
 
 /**
+ * `root` and every variable that views it, transitively, through the readers' view maps: the
+ * tree of views one buffer belongs to, restated from the graph (not the DestroyHandler's index).
+ */
+export function viewTreeOf(fg: FunctionGraph, root: Variable): Set<Variable> {
+  const tree = new Set<Variable>([root]);
+  const stack = [root];
+  while (stack.length > 0) {
+    const v = stack.pop() as Variable;
+    for (const [c] of fg.clients.get(v) ?? []) {
+      c.outputs.forEach((o, k) => {
+        const m = c.op.viewMap[k];
+        if (m !== undefined && m.length > 0 && c.inputs[m[0]] === v && !tree.has(o)) {
+          tree.add(o);
+          stack.push(o);
+        }
+      });
+    }
+  }
+  return tree;
+}
+
+/**
  * For the graph as it stands: the input slots of a node that an in-place version of it may
  * overwrite, restated from the DestroyHandler's contract (`inplaceCandidates`) from the graph
  * alone (view maps, destroy maps, clients), so that a candidate filter that proposes too little
@@ -328,23 +350,7 @@ function foundation(v: Variable): Variable {
  * inplace pass the same way (rewriter-contract's `inplace-veto`).
  */
 export function writableSlotsOf(fg: FunctionGraph, mutableInputs: readonly Variable[]): (node: Apply) => number[] {
-  const treeOf = (root: Variable): Set<Variable> => {
-    const tree = new Set<Variable>([root]);
-    const stack = [root];
-    while (stack.length > 0) {
-      const v = stack.pop() as Variable;
-      for (const [c] of fg.clients.get(v) ?? []) {
-        c.outputs.forEach((o, k) => {
-          const m = c.op.viewMap[k];
-          if (m !== undefined && m.length > 0 && c.inputs[m[0]] === v && !tree.has(o)) {
-            tree.add(o);
-            stack.push(o);
-          }
-        });
-      }
-    }
-    return tree;
-  };
+  const treeOf = (root: Variable): Set<Variable> => viewTreeOf(fg, root);
   // Per graph state, not per node: the pass over every node's destroy map is done once.
   // The caller's inputs, except those the compile declared mutable, and the results.
   const fixed = new Set<Variable>([...fg.inputs.filter((v) => !mutableInputs.includes(v)), ...fg.outputs]);
@@ -546,13 +552,16 @@ export function verifyPostconditions(fg: FunctionGraph, query: Query, opts: { re
     if (pair !== null) broke("fusion", `${pair[0].toString()} is read only by ${pair[1].toString()}, an elementwise node of the same static shape, but was left out of its fused loop`);
   }
   const dh = fg.getFeature(DestroyHandler);
+  // One restatement of the in-place contract for both checks below (missedInplace's trials are
+  // reverted, so the graph state it describes holds for both).
+  const writable = writableSlotsOf(fg, opts.mutableInputs ?? []);
   if (dh !== undefined) {
     verifyDestroyerQueries(fg, dh);
-    verifyCandidateQuery(fg, dh, opts.mutableInputs ?? []);
+    verifyCandidateQuery(fg, dh, writable);
   }
   if (promises.includes("inplace")) {
     if (dh === undefined) broke("inplace", "no DestroyHandler is attached, so nothing was made in place");
-    const missed = missedInplace(fg, dh as DestroyHandler, opts.mutableInputs ?? []);
+    const missed = missedInplace(fg, dh as DestroyHandler, writable);
     if (missed !== null) {
       if (missed.freshZeros === true) {
         broke(
@@ -611,10 +620,9 @@ function verifyDestroyerQueries(fg: FunctionGraph, dh: DestroyHandler): void {
  * slot into one tree) is caught by validation, so the pass's result hides it, and the handler's
  * own answer is the one other code would trust. Its decision counters are restored afterwards.
  */
-function verifyCandidateQuery(fg: FunctionGraph, dh: DestroyHandler, mutableInputs: readonly Variable[]): void {
+function verifyCandidateQuery(fg: FunctionGraph, dh: DestroyHandler, writable: (node: Apply) => number[]): void {
   const saved = new Map(dh.paths);
   try {
-    const writable = writableSlotsOf(fg, mutableInputs);
     for (const n of fg.applyNodes) {
       const want = writable(n);
       const got = dh.inplaceCandidates(n);
@@ -730,10 +738,9 @@ export function inplaceVariant(node: Apply, slot: number): Apply | null {
  * (null when validation accepts the write), or null when there is none. The handler's decision
  * counters are restored afterwards, so feature coverage counts only what the pipeline decided.
  */
-function missedInplace(fg: FunctionGraph, dh: DestroyHandler, mutableInputs: readonly Variable[]): { node: Apply; slot: number; veto: string | null; freshZeros?: true } | null {
+function missedInplace(fg: FunctionGraph, dh: DestroyHandler, writableSlots: (node: Apply) => number[]): { node: Apply; slot: number; veto: string | null; freshZeros?: true } | null {
   const saved = new Map(dh.paths);
   try {
-    const writableSlots = writableSlotsOf(fg, mutableInputs);
     for (const node of fg.toposort()) {
       if (!canWriteInPlace(node)) continue;
       for (const slot of writableSlots(node)) {
