@@ -689,7 +689,10 @@ class Builder {
 
   /**
    * `isel(expand_dims(x, d, size ≥ 2), {d: int or slice})`: the expansion lowers to an Alloc and
-   * the selection on the broadcast dim alone to a Subtensor of it (local_subtensor_of_alloc).
+   * the selection to a Subtensor of it (local_subtensor_of_alloc). Half the time one of x's own
+   * dims is indexed too, by an int or a slice that is not written as the whole axis: on a dim
+   * x spans (length ≥ 2) the view no longer equals x broadcast, so the rule must decline; on a
+   * length-1 dim of x it still applies (a static 1 broadcasts), dropping the dim for an int.
    */
   iselOfExpand(c: Chooser): Info | null {
     const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length <= 3 && prod(i.shape) * 2 <= this.maxElems);
@@ -698,21 +701,52 @@ class Builder {
     let size = 2 + c.int(2);
     if (prod(x.shape) * size > this.maxElems) size = 2;
     const e = this.emit("expand_dims", [x.id], { dim: d, size }, { kind: "xtensor", dims: [d, ...x.dims], shape: [size, ...x.shape], dtype: x.dtype }, x.set, 0);
-    const mode = c.int(3);
-    if (mode === 1) {
-      const steps = [null, 1, -1, 2, -2];
-      const step = steps[c.int(steps.length)];
-      const bound = (): number | null => (c.bool() ? null : c.int(2 * size + 2) - size - 1);
-      let spec: SliceSpec = [bound(), bound(), step];
-      const ns = normalizeSlice(spec, size);
-      // Never empty, and never everything in order (that view lowers to no Subtensor).
-      if (ns.length === 0 || (ns.length === size && ns.step === 1)) spec = [1, null, step];
-      if (normalizeSlice(spec, size).length === 0) spec = [1, null, null];
-      const len = normalizeSlice(spec, size).length;
-      return this.emit("isel", [e.id], { indexers: { [d]: { slice: spec } } }, { kind: "xtensor", dims: [d, ...x.dims], shape: [len, ...x.shape], dtype: x.dtype }, x.set, len === 1 ? x.gap : 0);
+    const indexers: Record<string, Indexer> = {};
+    const dims: string[] = [];
+    const shape: number[] = [];
+    // One indexer per dim (d first, then x's), written into `indexers`; the dims it keeps go to
+    // dims/shape, in e's order.
+    const index = (dim: string, len: number, narrow: boolean): void => {
+      const mode = c.int(3);
+      if (mode === 1) {
+        const spec = this.sliceSpec(c, len, narrow);
+        indexers[dim] = { slice: spec };
+        dims.push(dim);
+        shape.push(normalizeSlice(spec, len).length);
+      } else {
+        indexers[dim] = mode === 2 ? -1 - c.int(len) : c.int(len);
+      }
+    };
+    index(d, size, true);
+    const own = x.dims.length > 0 && c.bool() ? c.int(x.dims.length) : -1;
+    x.dims.forEach((xd, j) => {
+      if (j === own) index(xd, x.shape[j], false);
+      else { dims.push(xd); shape.push(x.shape[j]); }
+    });
+    // A selection keeps x's spacing unless d survives with two or more (equal) entries.
+    const dKept = dims.includes(d) ? shape[dims.indexOf(d)] : 1;
+    return this.emit("isel", [e.id], { indexers }, { kind: "xtensor", dims, shape, dtype: x.dtype }, x.set, dKept === 1 ? x.gap : 0);
+  }
+
+  /**
+   * A non-empty slice of an axis of length `len`, never written as the whole axis (start, stop
+   * and step all null: that view lowers to no Subtensor index). With `narrow`, never the whole
+   * axis in order either; without it, a slice that keeps everything (`[0, null, 1]`) may come,
+   * which a rewrite must not mistake for a full slice by its spelling alone.
+   */
+  sliceSpec(c: Chooser, len: number, narrow: boolean): SliceSpec {
+    const steps = [null, 1, -1, 2, -2];
+    const step = steps[c.int(steps.length)];
+    const bound = (): number | null => (c.bool() ? null : c.int(2 * len + 2) - len - 1);
+    let spec: SliceSpec = [bound(), bound(), step];
+    const ns = normalizeSlice(spec, len);
+    if (narrow) {
+      if (ns.length === 0 || (ns.length === len && ns.step === 1)) spec = [1, null, step];
+      if (normalizeSlice(spec, len).length === 0) spec = [1, null, null];
+    } else if (ns.length === 0 || (spec[0] === null && spec[1] === null && (spec[2] === null || spec[2] === 1))) {
+      spec = [0, null, 1];
     }
-    const i = mode === 2 ? -1 - c.int(size) : c.int(size);
-    return this.emit("isel", [e.id], { indexers: { [d]: i } }, { kind: "xtensor", dims: x.dims, shape: x.shape, dtype: x.dtype }, x.set, x.gap);
+    return spec;
   }
 
   /**
