@@ -8,7 +8,7 @@
  * | perNode-vs-lowered | per-node `grad` | `lowerThenGrad` |
  * | direct-vs-finiteDiff | lazy `grad` | float64 central differences (oracles/finiteDiff.ts) |
  * | direct-vs-tfjs | lazy `grad` | TensorFlow.js translating the case itself (oracles/tfjs.ts) |
- * | rewrite-soundness | FAST_RUN forward and gradient, checked, onOptError raise; on half the cases FAST_COMPILE, on the other half in place wherever validation allows | NONE |
+ * | rewrite-soundness | FAST_RUN forward and gradient, checked, onOptError raise; on half the cases FAST_COMPILE and the cost compiled alone in FAST_RUN, on the other half in place wherever validation allows | NONE |
  * | second-order | lazy Hessian-vector product, reverse over reverse and forward over reverse (the pushforward rules) | central differences of the lazy gradient |
  * | pushforward-duality | Σ_k ⟨w_k, J_k u⟩ over every float node a wrt reaches, from the ops' pushforward rules, and from the double pullback | Σ_k ⟨J_kᵀ w_k, u⟩ from one pullback |
  * | forward-vs-tfjs | engine forward values | tfjs forward values (dims order included) |
@@ -265,6 +265,16 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
       if (!fcs.ok) return errorCheck("rewrite-soundness", fcs.error, "evaluating FAST_COMPILE at IEEE special values");
       if (!fcs.value.ok) return fromComparison("rewrite-soundness", fcs.value);
       worst.push(fcf, fcb);
+      // The cost alone in checked FAST_RUN, as a forward-only caller compiles it. With no node
+      // value asked for, interior nodes lose their second reader, so the rules that rightly
+      // decline for a value still read elsewhere (a reduction of a reduction, of any kinds)
+      // fire here and nowhere else: the gradient reads nearly every interior value, so the
+      // in-place stage's cost-and-gradient compile keeps most of them too.
+      const co = attempt(() => costOnlyValue(b));
+      if (!co.ok) return errorCheck("rewrite-soundness", co.error, "the checked FAST_RUN graph of the cost alone");
+      const cof = compareRecords(co.value, { [c.cost]: result.values[c.cost] }, "FAST_RUN value (the cost compiled alone) of node", rtol, slack);
+      if (!cof.ok) return fromComparison("rewrite-soundness", cof);
+      worst.push(cof);
     }
     // The same graphs with in-place writes wherever validation accepts them, not only where the
     // DestroyHandler proposes them: validation is the safety net, so it must hold on its own.
@@ -683,6 +693,12 @@ function computationMagnitude(b: BuiltCase, values: Readonly<Record<string, Arra
 /** Every node's value and the gradient `gs` (the FAST_RUN stage's graph), compiled in checked FAST_COMPILE; `at` re-runs it. */
 function fastCompileValues(b: BuiltCase, gs: readonly Variable[]): { values: Record<string, ArrayValue>; grads: Grads; at(xs: NDArray[]): Record<string, ArrayValue> } {
   return compiledNodesAndGrads(b, gs, { mode: "FAST_COMPILE", checked: true, onOptError: "raise" });
+}
+
+/** The cost alone, compiled in checked FAST_RUN and run at the case's values. */
+function costOnlyValue(b: BuiltCase): Record<string, ArrayValue> {
+  const f = compile([...b.inputs.values()], [b.cost], { mode: "FAST_RUN", checked: true, onOptError: "raise" });
+  return { [b.case.cost]: toArrayValue(b.cost, f(...b.values.values())[0]) };
 }
 
 /** Whether a case (by its seed) runs shape-erasure within the full suite: half of them. */
