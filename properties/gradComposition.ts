@@ -6,7 +6,7 @@
  * |---|---|---|
  * | `interior-wrt` | `grad(cost, [...wrt, v])` for an interior node v, or half the time `grad(cost, [...wrt, u, v])` with a second interior node u upstream of v: the lazy region cut at v (and u), `chainThroughWrt` | v's slot: `grad(cost', [v'])` on the cut graph (v replaced by a root v' fed with v's value); u's slot: the total derivative, `grad(cost'', [u'])` on the graph cut at u; the wrt slots: `grad(cost, wrt)` |
  * | `consider-constant` | `grad(cost, wrt, {considerConstant: [v]})`, lazy and perNode | `grad(cost', wrt)` on the same cut graph: no gradient can flow through a root |
- * | `one-compile` | two lazy pullbacks (cotangent w = 1) over regions that differ in one constant or, half the time, in the wiring of one node (two of its inputs swapped), in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs) | the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass); the second: itself compiled alone in NONE; before that, each must hold exactly one Pullback node on a named graph (none on a positional one), or the claim would be vacuous |
+ * | `one-compile` | two lazy pullbacks over regions that differ in exactly one place, in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs): one constant, or the wiring of one node of the case (two of its inputs swapped), or (two in five cases) a pair built for it: cost + sum(p − q) against cost + sum(q − p) for two wrt or two interior named nodes of one type, or the outputs [cost, costA] against [costA, cost] under cotangents [1, 2] | for the constant and swap variants, the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass), the second: itself compiled alone in NONE; for the built pair, both compiled together in NONE; before that, each must hold exactly one Pullback node on a named graph (none on a positional one), or the claim would be vacuous |
  * | `jacobian` | `jacobian(y, xp)` for a small interior y, contracted with a seeded weight w; then its arguments broken (y named, integer, of an unknown length or of no elements; x named) and y in the other float dtype | `grad(sum(w · y), xp)`; each broken argument a GradError naming it and its type (the documented preconditions), the other float dtype accepted |
  * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v, or a quarter of the time the cost itself (a key that is also the root), and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time) | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v (for v = cost: w · grad(cost, wrt)): no knownGrads on the reference path |
  * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt; lazy, perNode and lowerThenGrad on which wrt are disconnected, with a third variable that reaches the cost only through a bool; the strategies' structure (Pullback nodes) | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt; the three strategies agreeing; a named op on a float wrt → cost path (lazy holds a Pullback node), none in the graph (no strategy builds one) |
@@ -449,6 +449,83 @@ class ClaimContext {
   // one-compile: two Pullback nodes, one FAST_RUN compile
 
   /**
+   * one-compile over a pair of regions built to differ in exactly one place, so that a region
+   * signature that leaves that place out makes MergeOptimizer join two different gradients:
+   * - `operands`: cost + sum(p − q) against cost + sum(q − p), where p and q are two wrt of one
+   *   type (the region's inputs) or two interior named nodes of one type that a wrt reaches.
+   *   The node lists are the same, in the same order; only the subtraction's operands differ,
+   *   and with p, q two wrt the gradients differ by ±2 in every element;
+   * - `outputs`: pullback([cost, costA], [w1, w2]) against pullback([costA, cost], [w1, w2]),
+   *   with w1 = 1, w2 = 2 and costA = cost + sum(p − q): one node list (costA reads cost), one
+   *   set of inputs, only the outputs' order differs, and the gradients are g + 2 gA against
+   *   gA + 2 g.
+   * Both pullbacks are judged against themselves compiled together in NONE (no merge pass).
+   * Null when the case has no such pair (the caller falls back to its other variants).
+   */
+  private oneCompilePaired(rand: () => number): ClaimOutcome | null {
+    const { built: b, rtol } = this.input;
+    const wrtSet = new Set<Variable>(b.wrt);
+    const fromWrt = new Set<Variable>();
+    for (const n of toposort([b.cost])) {
+      if (n.inputs.some((v) => wrtSet.has(v) || fromWrt.has(v))) for (const o of n.outputs) fromWrt.add(o);
+    }
+    const named = (v: Variable): boolean => X.isXTensorVariable(v) && isFloat(v.type.dtype);
+    const byType = (vs: readonly Variable[]): Variable[][] => {
+      const groups = new Map<string, Variable[]>();
+      for (const v of vs) if (named(v)) groups.set(v.type.key(), [...(groups.get(v.type.key()) ?? []), v]);
+      return [...groups.values()].filter((g) => g.length >= 2);
+    };
+    const roots = byType(b.wrt);
+    const interior = byType([...fromWrt].filter((v) => v !== b.cost));
+    const pools = rand() < 0.5 ? [roots, interior] : [interior, roots];
+    const pool = pools[0].length > 0 ? pools[0] : pools[1];
+    if (pool.length === 0) return null;
+    const group = pool[Math.floor(rand() * pool.length)];
+    const i = Math.floor(rand() * group.length);
+    const j = (i + 1 + Math.floor(rand() * (group.length - 1))) % group.length;
+    const [p, q] = [group[i], group[j]];
+    const where = wrtSet.has(p) ? "two wrt" : "two interior nodes";
+    const plus = (x: Variable, y: Variable): Variable => X.add(b.cost as X.XTensorVariable, X.sum(X.sub(x as X.XTensorVariable, y as X.XTensorVariable)));
+    const costA = plus(p, q);
+    // The outputs' order can be swapped only when the two outputs (and so their cotangents) are of one type.
+    const byOutputs = rand() < 0.5 && costA.type.equals(b.cost.type);
+    const w1 = b.cost.cloneRoot();
+    w1.name = "w1";
+    const w2 = costA.cloneRoot();
+    w2.name = "w2";
+    const cots = byOutputs ? [w1, w2] : [w1];
+    const cotVals = byOutputs ? [NDArray.fromFlat([1], [], b.cost.type.dtype), NDArray.fromFlat([2], [], costA.type.dtype)] : [NDArray.fromFlat([1], [], b.cost.type.dtype)];
+    const outs1 = byOutputs ? [b.cost, costA] : [costA];
+    const outs2 = byOutputs ? [costA, b.cost] : [plus(q, p)];
+    const pv = p.name ?? p.toString();
+    const qv = q.name ?? q.toString();
+    const what = byOutputs
+      ? `the outputs [cost, costA] and [costA, cost] with cotangents [1, 2], costA = cost + sum(${pv} − ${qv}) (${where})`
+      : `cost + sum(${pv} − ${qv}) and cost + sum(${qv} − ${pv}) (${where})`;
+    const opts = { disconnectedInputs: "ignore" } as const;
+    const g1 = this.engine.pullback(outs1, b.wrt, cots, opts);
+    const g2 = this.engine.pullback(outs2, b.wrt, cots, opts);
+    const wrtList = b.wrt.map((x) => x.toString()).join(", ");
+    const shapeBad =
+      structureProblem(`pullback(first of ${what}, [${wrtList}])`, g1, "lazy", gradStructure(costA, b.wrt), true) ??
+      structureProblem(`pullback(second of ${what}, [${wrtList}])`, g2, "lazy", gradStructure(costA, b.wrt), true);
+    if (shapeBad !== null) return { claim: "one-compile", status: "fail", reason: `one-compile: ${shapeBad}`, maxAbsErr: Infinity, maxRelErr: Infinity };
+    const inputs = [...b.inputs.values(), ...cots];
+    const args = [...b.values.values(), ...cotVals];
+    const together = compile(inputs, [...g1, ...g2], { mode: "FAST_RUN" })(...args);
+    const alone = compile(inputs, [...g1, ...g2], { mode: "NONE" })(...args);
+    const rec = (gs: readonly Variable[], arrs: readonly NDArray[], from: number): Grads => Object.fromEntries(b.wrtNames.map((n, k) => [n, toArrayValue(gs[k], arrs[from + k])]));
+    let worst = { maxAbsErr: 0, maxRelErr: 0 };
+    for (const [k, gs, from] of [[1, g1, 0], [2, g2, g1.length]] as const) {
+      const cmp = compareRecords(rec(gs, together, from), rec(gs, alone, from), "gradient", rtol, this.input.slack ?? 0);
+      if (!cmp.ok) return { claim: "one-compile", status: "fail", reason: `one-compile: pullback ${k} of ${what} (wrt ${b.wrtNames.join(", ")}), compiled in FAST_RUN together with the other, disagrees with itself compiled in NONE (no merge): ${cmp.reason ?? "mismatch"}`, maxAbsErr: cmp.maxAbsErr, maxRelErr: cmp.maxRelErr, ...nf(cmp) };
+      worst = { maxAbsErr: Math.max(worst.maxAbsErr, cmp.maxAbsErr), maxRelErr: Math.max(worst.maxRelErr, cmp.maxRelErr) };
+    }
+    return { claim: "one-compile", status: "pass", detail: `one-compile over ${what} (wrt ${b.wrtNames.join(", ")})`, ...worst };
+  }
+
+
+  /**
    * Two pullbacks of the cost with ONE shared cotangent input w: the second over a copy of the
    * cost's graph in which one float 0-d constant is perturbed. Shared roots and a shared
    * cotangent give the two Pullback nodes identical inputs, so only their ops (the regions'
@@ -459,6 +536,11 @@ class ClaimContext {
     const { built: b, rtol } = this.input;
     if (b.wrt.length === 0) return { claim: "one-compile", status: "skip", reason: "no float input to differentiate" };
     const rand = this.rand(0x0c0e2b1e);
+    const variant = rand();
+    if (variant >= 0.6) {
+      const paired = this.oneCompilePaired(rand);
+      if (paired !== null) return paired;
+    }
     // Every constant is inside the lazy region: the region is cut only at wrt and considerConstant.
     const consts = ancestors([b.cost]).filter((a): a is Constant => a instanceof Constant && a.type.ndim === 0 && isFloat(a.type.dtype));
     let cost2: Variable;
@@ -470,7 +552,7 @@ class ClaimContext {
     // gradients. (A swap that changes nothing, of a commutative op, makes the check vacuous but
     // never wrong: each gradient is compared with itself compiled alone.)
     const wrtSet = new Set(b.wrt);
-    const swaps = rand() < 0.5 ? toposort([b.cost]).flatMap((n) => {
+    const swaps = variant < 0.3 ? toposort([b.cost]).flatMap((n) => {
       if (!ancestors(n.inputs).some((a) => wrtSet.has(a))) return [];
       const out: [Apply, number, number][] = [];
       for (let i = 0; i < n.inputs.length; i++) {

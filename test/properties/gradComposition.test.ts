@@ -44,7 +44,7 @@ import { parseCase } from "../../src/case/parse.js";
 import type { Case } from "../../src/case/format.js";
 import { buildCase, caseEvaluator, caseGradients } from "../../src/case/build.js";
 import { type Apply, Constant, Variable } from "../../src/graph/basic.js";
-import { ancestors, clone } from "../../src/graph/traversal.js";
+import { ancestors, clone, toposort } from "../../src/graph/traversal.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { constant } from "../../src/tensor/basic.js";
 import { type GradOptions, pullback } from "../../src/grad/driver.js";
@@ -490,7 +490,8 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
     name: "a default strategy that is perNode (two pullbacks, no Pullback node to merge)",
     claim: "one-compile",
     engine: { ...ENGINE, pullback: (outs, wrt, cots, o) => ENGINE.pullback(outs, wrt, cots, { ...o, gradStrategy: o.gradStrategy ?? "perNode" }) },
-    says: /^one-compile: pullback\(\[cost\], \[x, u\], \[w\]\) holds 0 Pullback nodes, but a wrt reaches the cost through a named op along float values, so the lazy strategy must wrap that region in exactly one/,
+    // Whichever pair of regions the case's seed draws (a perturbed copy of the cost, or a pair built for the claim).
+    says: /^one-compile: pullback\((\[cost\]|first of .*), \[x, u\](, \[w\])?\) holds 0 Pullback nodes, but a wrt reaches the cost through a named op along float values, so the lazy strategy must wrap that region in exactly one/,
   },
   {
     name: "a perNode strategy that runs the lazy one (knownGrads)",
@@ -555,10 +556,19 @@ function constantBlindHash(this: PullbackOp): string {
   return `Pullback${graphSignature(this.innerInputs, outputs)}|${this.nWrt}`;
 }
 
-async function withConstantBlindPullbacks<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * A Pullback signature that forgets the wiring: the ops of the region in order, but not which
+ * variable each node reads nor which variables are the outputs. Regions that differ only in a
+ * subtraction's operands, or only in the order of their outputs, then carry equal ops.
+ */
+function wiringBlindHash(this: PullbackOp): string {
+  return `Pullback${toposort(this.innerOutputs, this.innerInputs).map((n) => `${n.op.hash()}:${n.outputs.map((o) => o.type.key()).join(";")}`).join("\n")}|${this.nWrt}`;
+}
+
+async function withPullbackHash<T>(fn: () => Promise<T>, hash: (this: PullbackOp) => string = constantBlindHash): Promise<T> {
   const proto = PullbackOp.prototype as unknown as { hash?: () => string };
   assert.ok(!Object.prototype.hasOwnProperty.call(proto, "hash"), "PullbackOp defines its own hash: update this test's fault");
-  proto.hash = constantBlindHash;
+  proto.hash = hash;
   try {
     return await fn();
   } finally {
@@ -731,14 +741,42 @@ describe("grad-composition", function () {
     const [p1, p2] = [pullbackOp(b.cost), pullbackOp(cost2)];
     assert.ok(!p1.equals(p2), "regions that differ in a constant carry different Pullback ops");
 
-    const healthy = await runProperties(CASE, { properties: ["grad-composition"], compositionClaims: ["one-compile"] });
-    assert.equal(healthy.verdict.checks[0].status, "pass", healthy.verdict.checks[0].reason);
-    await withConstantBlindPullbacks(async () => {
+    // The variant is drawn from the case's seed (its text, name included): the first name whose
+    // draw is the perturbed constant.
+    let named: Case | undefined;
+    for (let k = 0; k < 40 && named === undefined; k++) {
+      const candidate = { ...CASE, name: `one-compile constant ${k}` };
+      const healthy = await runProperties(candidate, { properties: ["grad-composition"], compositionClaims: ["one-compile"] });
+      assert.equal(healthy.verdict.checks[0].status, "pass", healthy.verdict.checks[0].reason);
+      if (/ran one-compile with constant 1\.7/.test(healthy.verdict.checks[0].reason ?? "")) named = candidate;
+    }
+    assert.ok(named !== undefined, "some name draws the constant variant");
+    await withPullbackHash(async () => {
       assert.ok(p1.equals(p2), "with the fault, the two Pullback ops are equal");
-      const k = (await runProperties(CASE, { properties: ["grad-composition"], compositionClaims: ["one-compile"] })).verdict.checks[0];
+      const k = (await runProperties(named as Case, { properties: ["grad-composition"], compositionClaims: ["one-compile"] })).verdict.checks[0];
       assert.equal(k.status, "fail", k.reason);
       assert.match(k.reason ?? "", /^one-compile: the pullback of the cost \(node cost\) with constant 1\.7 → .* \(a number arg of node n1\) \(wrt x, u\)/);
     });
+  });
+
+  it("one-compile fails when the Pullback signature forgets the wiring, on both pairs built for it (operands swapped, outputs reordered)", async () => {
+    // The variant is drawn from the case's seed: the first names whose draws are the two built pairs.
+    const found = new Map<string, Case>();
+    for (let k = 0; k < 60 && found.size < 2; k++) {
+      const candidate = { ...CASE, name: `one-compile pair ${k}` };
+      const healthy = (await runProperties(candidate, { properties: ["grad-composition"], compositionClaims: ["one-compile"] })).verdict.checks[0];
+      assert.equal(healthy.status, "pass", healthy.reason);
+      const m = /ran one-compile over (the outputs|cost \+ sum)/.exec(healthy.reason ?? "");
+      if (m !== null && !found.has(m[1])) found.set(m[1], candidate);
+    }
+    assert.deepEqual([...found.keys()].sort(), ["cost + sum", "the outputs"], "some names draw each built pair");
+    await withPullbackHash(async () => {
+      for (const [variant, c] of found) {
+        const k = (await runProperties(c, { properties: ["grad-composition"], compositionClaims: ["one-compile"] })).verdict.checks[0];
+        assert.equal(k.status, "fail", `${variant}: ${k.reason ?? ""}`);
+        assert.match(k.reason ?? "", /^one-compile: pullback [12] of .* \(two interior nodes\) \(wrt x, u\), compiled in FAST_RUN together with the other, disagrees with itself compiled in NONE \(no merge\)/);
+      }
+    }, wiringBlindHash);
   });
 
   it("rewritten-grad passes on a fixed-seed sample of generated cases of the real engine, most of them fusing a Composite, and leaves the case's graph alone", () => {
