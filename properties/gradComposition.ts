@@ -9,7 +9,7 @@
  * | `one-compile` | two lazy pullbacks over regions that differ in exactly one place, in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs): one constant, or the wiring of one node of the case (two of its inputs swapped), or (two in five cases) a pair built for it: cost + sum(p − q) against cost + sum(q − p) for two wrt or two interior named nodes of one type, or the outputs [cost, costA] against [costA, cost] under cotangents [1, 2] | for the constant and swap variants, the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass), the second: itself compiled alone in NONE; for the built pair, both compiled together in NONE; before that, each must hold exactly one Pullback node on a named graph (none on a positional one), or the claim would be vacuous |
  * | `jacobian` | `jacobian(y, xp)` for a small interior y, contracted with a seeded weight w; then its arguments broken (y named, integer, of an unknown length or of no elements; x named) and y in the other float dtype | `grad(sum(w · y), xp)`; each broken argument a GradError naming it and its type (the documented preconditions), the other float dtype accepted |
  * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v, or a quarter of the time the cost itself (a key that is also the root), and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time) | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v (for v = cost: w · grad(cost, wrt)): no knownGrads on the reference path |
- * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt; lazy, perNode and lowerThenGrad on which wrt are disconnected, with a third variable that reaches the cost only through a bool; the strategies' structure (Pullback nodes) | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt; the three strategies agreeing; a named op on a float wrt → cost path (lazy holds a Pullback node), none in the graph (no strategy builds one) |
+ * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt; lazy, perNode and lowerThenGrad on which wrt are disconnected, with a third variable that reaches the cost only through a bool and a fourth, an integer, read through a cast (each strategy tried on its own, so one refusing what the others answer is named); the strategies' structure (Pullback nodes) | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt; the three strategies agreeing; a named op on a float wrt → cost path (lazy holds a Pullback node), none in the graph (no strategy builds one) |
  * | `rewritten-grad` | `grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt)`, lazy and perNode: the pullbacks of what only rewrites build (`Composite` from elemwise_fusion; log1p, expm1, softplus, square, sqrt from stabilize/specialize), which no other claim differentiates (every other `grad` runs before the compiler's rewrites) | `grad(cost, wrt)` of the un-rewritten graph (the suite's direct gradient); no Pullback node from either strategy (the graph is positional); the same gradients compiled again in checked FAST_RUN (the pipeline on its own output) against NONE; the rewritten cost's J u from the ops' pushforward rules (Composite's among them) against ⟨grad, u⟩ |
  * | `grad-of-pullback` | `grad(c, wrt, {gradStrategy: "perNode"})` for c = Σ_i sum(u_i ⊙ g_i) (every output of the lazy gradient's Pullback node read) and c = sum(u_k ⊙ g_k) (one read), g = lazy `grad(cost, wrt)`, u seeded random weights: the per-node driver on a node with several outputs, which nothing else builds | the same with `gradStrategy: "lazy"` (the path `second-order` judges against finite differences): values, and which wrt are disconnected |
  * | `undefined-index` | `grad(cost + sum(gather(x, cast(index, int64))), [index, ...wrt])` (and with `+ 1.5·sum(index)`, a float path too), lazy, perNode and lowerThenGrad, with and without `disconnectedInputs: "ignore"`; `grad` of the same cost without the index among the wrt | the spec ("an index input is undefined: a clear error, not a silent zero"): each must raise a GradError calling the index's gradient undefined; the other wrt's gradients against the same gather by a constant index array |
@@ -883,7 +883,8 @@ class ClaimContext {
    * disconnected is a fact about the graph, so lazy, perNode and lowerThenGrad must also agree on
    * it, judged on cost + sum(cast(gated > 0, float)) with a third added variable `gated_<x>` (a
    * fresh root of x's type) that reaches the cost only through that bool: the added variables
-   * are disconnected for all three, the case's wrt as "none" said. Finally the strategies'
+   * are disconnected for all three, the case's wrt as "none" said; and a fourth, `counted_<x>`,
+   * an integer root read through a cast (an integer variable has no gradient). Finally the strategies'
    * structure, before any compile: the default (lazy) strategy's gradients hold a Pullback node
    * when a wrt reaches the cost through a named op along float values, and none on a positional
    * graph; perNode's and lowerThenGrad's never hold one.
@@ -963,24 +964,38 @@ class ClaimContext {
     // with lazy's "none" on the cost itself.
     const gated = x.cloneRoot();
     gated.name = `gated_${xName}`;
-    const costG = gatedCost(b.cost, gated);
-    const listG = [...list, gated];
+    // And a fourth, `counted_<x>`: an integer root of x's dims, read through a cast to float.
+    // An integer variable has no gradient whatever it feeds (the driver's rule for a discrete
+    // input), so it is disconnected too, under every strategy.
+    const counted: Variable = X.isXTensorVariable(x)
+      ? X.xtensor(`counted_${xName}`, { dims: [...x.type.dims], shape: [...x.type.shape], dtype: "int64" })
+      : tensor(`counted_${xName}`, { shape: [...x.type.shape], dtype: "int64" });
+    const costG = gatedCost(b.cost, gated, counted);
+    const listG = [...list, gated, counted];
+    const gatedName = `cost + sum(cast(${gated.toString()} > 0)) + sum(cast(${counted.toString()}))`;
     const quiet = { ...ignoreNone, onWarning: () => undefined };
-    const byStrategyG = {
-      lazy: this.engine.gradWith(costG, listG, quiet),
-      perNode: this.engine.gradWith(costG, listG, { ...quiet, gradStrategy: "perNode" }),
-      lowerThenGrad: lowerThenGrad(costG, listG, ignoreNone),
+    // Each strategy on its own, so that one refusing what the others answer is named as such.
+    const tried = {
+      lazy: tryGrad(() => this.engine.gradWith(costG, listG, quiet)),
+      perNode: tryGrad(() => this.engine.gradWith(costG, listG, { ...quiet, gradStrategy: "perNode" })),
+      lowerThenGrad: tryGrad(() => lowerThenGrad(costG, listG, ignoreNone)),
     };
+    const threw = Object.entries(tried).filter(([, r]) => r instanceof GradError);
+    if (threw.length > 0) {
+      const answered = Object.keys(tried).filter((k) => !threw.some(([t]) => t === k));
+      return fail(`grad(${gatedName}, wrt) with gradStrategy ${threw.map(([k, e]) => `${k} throws "${(e as GradError).message.split("\n")[0]}"`).join(", ")}${answered.length > 0 ? `, where ${answered.join(" and ")} answer${answered.length === 1 ? "s" : ""}` : ""}`);
+    }
+    const byStrategyG = tried as { [K in keyof typeof tried]: (Variable | Disconnected | null)[] };
     const says = (at: number): string => Object.entries(byStrategyG).map(([k, out]) => `${k} says ${out[at] === null ? "disconnected" : "connected"}`).join(", ");
     for (const [at, w] of listG.entries()) {
       const i = b.wrt.indexOf(w);
       const verdicts = Object.values(byStrategyG).map((out) => out[at] === null);
       if (i < 0 && verdicts.some((v) => !v)) {
-        const how = w === gated ? "reaches it only through a bool" : "does not read it";
-        return fail(`the strategies must call ${w.toString()} disconnected (the cost ${how}) on cost + sum(cast(${gated.toString()} > 0)): ${says(at)}`);
+        const how = w === gated ? "reaches it only through a bool" : w === counted ? "reads this integer only through a cast" : "does not read it";
+        return fail(`the strategies must call ${w.toString()} disconnected (the cost ${how}) on ${gatedName}: ${says(at)}`);
       }
       if (i >= 0 && (new Set(verdicts).size > 1 || verdicts[0] !== caseNull.has(i))) {
-        return fail(`the strategies disagree on whether the cost depends on ${b.wrtNames[i]}: ${says(at)} on cost + sum(cast(${gated.toString()} > 0)), and lazy on the cost itself says ${caseNull.has(i) ? "disconnected" : "connected"}`);
+        return fail(`the strategies disagree on whether the cost depends on ${b.wrtNames[i]}: ${says(at)} on ${gatedName}, and lazy on the cost itself says ${caseNull.has(i) ? "disconnected" : "connected"}`);
       }
     }
     // The strategies' structure: lazy wraps a named region in a Pullback node, perNode and the
@@ -990,9 +1005,9 @@ class ClaimContext {
       structureProblem(`${show(ignoreNone)} (the default strategy)`, base.out, "lazy", structure) ??
       // Judged by the gated cost's own structure: its added term is named when gated is, even
       // where the case's cost is positional (seed 2110 case 2196: values(x1) plus a named term).
-      structureProblem(`the same on cost + sum(cast(${gated.toString()} > 0))`, byStrategyG.lazy, "lazy", gradStructure(costG, b.wrt)) ??
+      structureProblem(`the same on ${gatedName}`, byStrategyG.lazy, "lazy", gradStructure(costG, b.wrt)) ??
       structureProblem(`the same with gradStrategy "perNode"`, byStrategyG.perNode, "perNode", structure) ??
-      structureProblem(`lowerThenGrad(cost + sum(cast(${gated.toString()} > 0)), wrt)`, byStrategyG.lowerThenGrad, "lowerThenGrad", structure);
+      structureProblem(`lowerThenGrad(${gatedName}, wrt)`, byStrategyG.lowerThenGrad, "lowerThenGrad", structure);
     if (shapeBad !== null) return fail(shapeBad);
     const nDisconnected = added.length + caseNull.size;
     const baseWarnings = base.warnings.length;
@@ -1581,11 +1596,21 @@ function structureProblem(what: string, results: readonly unknown[], strategy: "
  * cost + sum(cast(gated > 0, cost's dtype)): a term that reads `gated` only through a bool, named
  * when `gated` is (so the lazy strategy's region holds the comparison).
  */
-function gatedCost(cost: Variable, gated: Variable): Variable {
+/** The gradients `run` returns, or the GradError it throws (any other error propagates). */
+function tryGrad(run: () => (Variable | Disconnected | null)[]): (Variable | Disconnected | null)[] | GradError {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof GradError) return e;
+    throw e;
+  }
+}
+
+function gatedCost(cost: Variable, gated: Variable, counted: Variable): Variable {
   const dtype = cost.type.dtype;
   if (X.isXTensorVariable(gated)) {
-    const s = X.sum(X.cast(X.gt(gated, 0), dtype));
+    const s = X.add(X.sum(X.cast(X.gt(gated, 0), dtype)), X.sum(X.cast(counted as X.XTensorVariable, dtype)));
     return X.isXTensorVariable(cost) ? X.add(cost, s) : padd(cost, X.values(s));
   }
-  return padd(X.isXTensorVariable(cost) ? X.values(cost) : cost, psum(pcast(pgt(gated, 0), dtype)));
+  return padd(padd(X.isXTensorVariable(cost) ? X.values(cost) : cost, psum(pcast(pgt(gated, 0), dtype))), psum(pcast(counted, dtype)));
 }

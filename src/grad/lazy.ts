@@ -119,25 +119,28 @@ export function needsRegionStrategy(node: Apply): boolean {
  */
 export function lazyPullback(outputs: readonly Variable[], cotangents: readonly Variable[], wrt: readonly Variable[], considerConstant: readonly Variable[] = []): GradTerm[] {
   const uniqueWrt = [...new Set(wrt)];
-  uniqueWrt.forEach((w) => {
-    if (!isFloat(w.type.dtype)) throw new GradError(`grad: cannot differentiate with respect to ${w.toString()} of dtype ${w.type.dtype}: integer and bool variables have no gradient`);
-  });
   const cut = new Set<Variable>([...uniqueWrt, ...considerConstant]);
   const reach = ancestors(outputs, cut);
   const reached = new Set(reach);
   // Only what the region reads becomes an input of the node: a wrt or considerConstant variable
   // outside the region (or behind another cut) would otherwise drag its own, unrelated graph
   // (and that graph's roots, as required inputs) into every function that uses the gradient.
-  const inWrt = uniqueWrt.filter((w) => reached.has(w));
+  // A discrete wrt carries no gradient whatever it feeds (the driver's rule for a discrete
+  // input, which perNode and lowerThenGrad apply through the positional rules): the region is
+  // cut there like at a considerConstant variable, and its term is DISCONNECTED, which the
+  // driver turns into an undefined gradient where it is an index. (Refusing it here made the
+  // default strategy throw where the other two answer; found by the disconnected claim.)
+  const inWrt = uniqueWrt.filter((w) => reached.has(w) && isFloat(w.type.dtype));
   if (inWrt.length === 0) return wrt.map(() => DISCONNECTED);
   const others = reach.filter((v) => v.owner === null && !(v instanceof Constant) && !cut.has(v));
-  const extra = [...considerConstant.filter((v) => reached.has(v) && !inWrt.includes(v)), ...others];
+  const held = [...uniqueWrt.filter((w) => !isFloat(w.type.dtype)), ...considerConstant];
+  const extra = [...held.filter((v) => reached.has(v) && !inWrt.includes(v)), ...others];
   const outer = [...inWrt, ...new Set(extra)];
   const inner = outer.map((v) => makeVariable(v.type, null, 0, v.name));
   const { outputs: innerOutputs } = clone(outputs, { replace: new Map(outer.map((v, i) => [v, inner[i]])) });
   const op = new PullbackOp(inner, innerOutputs, inWrt.length);
   const node = op.makeNode(...outer, ...cotangents.map((c, k) => refinedCotangent(c, outputs[k])));
-  return wrt.map((w) => (reached.has(w) ? node.outputs[inWrt.indexOf(w)] : DISCONNECTED));
+  return wrt.map((w) => (inWrt.includes(w) ? node.outputs[inWrt.indexOf(w)] : DISCONNECTED));
 }
 
 /**

@@ -197,6 +197,23 @@ describe("lazy Pullback node", () => {
     }
   });
 
+  it("an integer wrt gets what perNode and lowerThenGrad give it: disconnected, or undefined as an index (the disconnected claim's find)", () => {
+    // The lazy strategy refused every discrete wrt with a GradError of its own, where the
+    // other two strategies answer through the positional rules.
+    const x = xtensor("x", { dims: ["a"], shape: [3] });
+    const k = xtensor("k", { dims: ["a"], shape: [3], dtype: "int64" });
+    const opts = { disconnectedInputs: "ignore", returnDisconnected: "none" } as const;
+    for (const cost of [x.mul(k.astype("float64")).sum(), x.mul(k).sum(), tanh(x).add(k).sum()]) {
+      for (const g of [grad(cost, [x, k], opts), grad(cost, [x, k], { ...opts, gradStrategy: "perNode" }), lowerThenGrad(cost, [x, k], opts)]) {
+        assert.ok(g[0] !== null && g[1] === null, `x connected, k disconnected: ${String(g[0])}, ${String(g[1])}`);
+      }
+      assert.equal(pullbackNodes([grad(cost, [x, k], opts)[0] as Variable]).length, 1, "x's gradient is still one lazy region");
+      assert.throws(() => grad(cost, [x, k]), /does not depend on k/);
+    }
+    const gathered = x.isel({ a: k }).sum();
+    for (const s of ["lazy", "perNode"] as const) assert.throws(() => grad(gathered, [x, k], { ...opts, gradStrategy: s }), /gradient with respect to k \(wrt\[1\]\) is undefined/);
+  });
+
   it("structurally equal Pullback nodes carry equal ops and MergeOptimizer merges them (FAST_RUN)", () => {
     const x = xtensor("x", { dims: ["a", "b"], shape: [3, 3] });
     const mk = (): Variable => exp(x).mul(W).sum({ dims: "a" }).pow(2).sum().values;

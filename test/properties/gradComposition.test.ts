@@ -44,6 +44,7 @@ import { parseCase } from "../../src/case/parse.js";
 import type { Case } from "../../src/case/format.js";
 import { buildCase, caseEvaluator, caseGradients } from "../../src/case/build.js";
 import { type Apply, Constant, Variable } from "../../src/graph/basic.js";
+import { isFloat } from "../../src/graph/type.js";
 import { ancestors, clone, toposort } from "../../src/graph/traversal.js";
 import { NDArray } from "../../src/ndarray/ndarray.js";
 import { constant } from "../../src/tensor/basic.js";
@@ -478,7 +479,20 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
         return out.map((g, i) => (g === null && read.has(wrt[i]) ? zeros[i] : g));
       },
     },
-    says: /^disconnected: the strategies must call gated_u disconnected \(the cost reaches it only through a bool\) on cost \+ sum\(cast\(gated_u > 0\)\): lazy says connected, perNode says disconnected, lowerThenGrad says disconnected/,
+    says: /^disconnected: the strategies must call gated_u disconnected \(the cost reaches it only through a bool\) on cost \+ sum\(cast\(gated_u > 0\)\) \+ sum\(cast\(counted_u\)\): lazy says connected, perNode says disconnected, lowerThenGrad says disconnected/,
+  },
+  {
+    name: "a lazy strategy that refuses an integer wrt (as it did: the other strategies call it disconnected)",
+    claim: "disconnected",
+    engine: {
+      ...ENGINE,
+      gradWith: (cost, wrt, o) => {
+        const w = wrt.find((v) => !isFloat(v.type.dtype));
+        if ((o.gradStrategy ?? "lazy") === "lazy" && w !== undefined) throw new GradError(`grad: cannot differentiate with respect to ${w.toString()} of dtype ${w.type.dtype}`);
+        return ENGINE.gradWith(cost, wrt, o);
+      },
+    },
+    says: /^disconnected: grad\(cost \+ sum\(cast\(gated_u > 0\)\) \+ sum\(cast\(counted_u\)\), wrt\) with gradStrategy lazy throws "grad: cannot differentiate with respect to counted_u of dtype int64", where perNode and lowerThenGrad answer/,
   },
   {
     name: "a perNode strategy that runs the lazy one",
