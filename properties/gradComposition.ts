@@ -11,7 +11,7 @@
  * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v, or a quarter of the time the cost itself (a key that is also the root), and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time) | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v (for v = cost: w · grad(cost, wrt)): no knownGrads on the reference path |
  * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt; lazy, perNode and lowerThenGrad on which wrt are disconnected, with a third variable that reaches the cost only through a bool and a fourth, an integer, read through a cast (each strategy tried on its own, so one refusing what the others answer is named); the strategies' structure (Pullback nodes) | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt; the three strategies agreeing; a named op on a float wrt → cost path (lazy holds a Pullback node), none in the graph (no strategy builds one) |
  * | `rewritten-grad` | `grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt)`, lazy and perNode: the pullbacks of what only rewrites build (`Composite` from elemwise_fusion; log1p, expm1, softplus, square, sqrt from stabilize/specialize), which no other claim differentiates (every other `grad` runs before the compiler's rewrites) | `grad(cost, wrt)` of the un-rewritten graph (the suite's direct gradient); no Pullback node from either strategy (the graph is positional); the same gradients compiled again in checked FAST_RUN (the pipeline on its own output) against NONE; the rewritten cost's J u from the ops' pushforward rules (Composite's among them) against ⟨grad, u⟩ |
- * | `grad-of-pullback` | `grad(c, wrt, {gradStrategy: "perNode"})` for c = Σ_i sum(u_i ⊙ g_i) (every output of the lazy gradient's Pullback node read) and c = sum(u_k ⊙ g_k) (one read), g = lazy `grad(cost, wrt)`, u seeded random weights: the per-node driver on a node with several outputs, which nothing else builds | the same with `gradStrategy: "lazy"` (the path `second-order` judges against finite differences): values, and which wrt are disconnected |
+ * | `grad-of-pullback` | `grad(c, wrt, {gradStrategy: "perNode"})` for c = Σ_i sum(u_i ⊙ g_i) (every output of the lazy gradient's Pullback node read) and c = sum(u_k ⊙ g_k) (one read), g = lazy `grad(cost, wrt)`, u seeded random weights: the per-node driver on a node with several outputs, which nothing else builds | the same with `gradStrategy: "lazy"` (the path `second-order` judges against finite differences): values, and which wrt are disconnected; then `expandPullbacks` on the first outer cost: no Pullback node left, every named op outside the regions kept, the caller's graph untouched, the same value in NONE |
  * | `undefined-index` | `grad(cost + sum(gather(x, cast(index, int64))), [index, ...wrt])` (and with `+ 1.5·sum(index)`, a float path too), lazy, perNode and lowerThenGrad, with and without `disconnectedInputs: "ignore"`; `grad` of the same cost without the index among the wrt | the spec ("an index input is undefined: a clear error, not a silent zero"): each must raise a GradError calling the index's gradient undefined; the other wrt's gradients against the same gather by a constant index array |
  * | `rule-contract` | the driver's checks on what a rule returns: one real rule of the lowered cost's graph (a node between a wrt and the cost) broken through `options.ruleFor` in nine ways (properties/ruleContract.ts), a second one on a named input of two dims or more for the dims-order case | the contract: a GradError naming the op, `options.ruleFor`, the input and its dims, dtype or shape; a warning naming them for a dropped term from an op without a `connectionPattern`; for a term only in another dims order, the gradients of the same `grad` with the real rule through the same hook, compiled in NONE |
  * | `pushforward-options` | `pushforward` around a user's op without a forward rule (`OpaqueScale`, y = 1.5 · cost; properties/pushforwardOptions.ts) with `useOpPushforward` "require", true and the default; true on the cost itself; `hessianVectorProduct` with single variables and `method: "reverse"` named; an output no wrt reaches under each `disconnectedOutputs` and `returnDisconnected`; `considerConstant` | the documentation: "require" raises naming the op; true falls back to the double pullback (`onDerivation`) with the default's J u; the cost alone sweeps, and y's J u is 1.5 times its; the list form's H v |
@@ -63,7 +63,7 @@ import { compile } from "../src/compile/function.js";
 import { type GradOptions, type PullbackOptions, grad, lowerThenGrad, pullback } from "../src/grad/driver.js";
 import { jacobian } from "../src/grad/jacobian.js";
 import { hessianVectorProduct, pushforward } from "../src/grad/pushforward.js";
-import { PullbackOp, graphSignature } from "../src/grad/lazy.js";
+import { PullbackOp, expandPullbacks, graphSignature } from "../src/grad/lazy.js";
 import { registerPullbackRule } from "../src/grad/registry.js";
 import { GradError } from "../src/errors.js";
 import { type RewriteGraphOptions, rewriteGraph } from "../src/rewriting/db.js";
@@ -1496,7 +1496,22 @@ class ClaimContext {
       maxRelErr = Math.max(maxRelErr, c.maxRelErr);
       if (!c.ok) return { claim, status: "fail", reason: `grad-of-pullback: grad(${r.what}, wrt, {gradStrategy: "perNode"}), through the lazy gradient's Pullback node (${nOutputs} outputs), disagrees with the same with "lazy" (wrt ${wrtNames}): ${c.reason ?? "mismatch"}`, maxAbsErr, maxRelErr, ...nf(c) };
     }
-    return { claim, status: "pass", detail: `grad-of-pullback through ${nOutputs} Pullback output${nOutputs === 1 ? "" : "s"}, all read and only ${b.wrtNames[k]}'s (wrt ${wrtNames})`, maxAbsErr, maxRelErr };
+    // expandPullbacks, the public helper that expands Pullback nodes outside a compile, on the
+    // first outer cost: a copy with no Pullback node left, every named op outside the regions
+    // kept (they are `lower`'s business), the caller's graph untouched, and the same value.
+    const c0 = outer[0].cost;
+    const namedOutside = toposort([c0]).filter((n) => n.op instanceof X.XOp).length;
+    const held = pullbackNodes([c0]).size;
+    const [e0] = expandPullbacks([c0]);
+    const expandedBad =
+      pullbackNodes([e0]).size > 0 ? `still holds ${pullbackNodes([e0]).size} Pullback node(s)` :
+      toposort([e0]).filter((n) => n.op instanceof X.XOp).length < namedOutside ? `keeps ${toposort([e0]).filter((n) => n.op instanceof X.XOp).length} of the ${namedOutside} named ops outside the regions` :
+      pullbackNodes([c0]).size !== held ? "changed the caller's graph (its Pullback nodes)" : null;
+    if (expandedBad !== null) return { claim, status: "fail", reason: `grad-of-pullback: expandPullbacks([${outer[0].what}]) ${expandedBad} (wrt ${wrtNames})`, maxAbsErr: Infinity, maxRelErr: Infinity };
+    const [v0, ve] = compile([...b.inputs.values()], [c0, e0], { mode: "NONE" })(...b.values.values());
+    const ce = compareArrays(toArrayValue(e0, ve), toArrayValue(c0, v0), "value", rtol, this.input.slack ?? 0);
+    if (!ce.ok) return { claim, status: "fail", reason: `grad-of-pullback: expandPullbacks([${outer[0].what}]) evaluates to another value than the graph it expands (wrt ${wrtNames}): ${ce.reason ?? "mismatch"}`, maxAbsErr: ce.maxAbsErr, maxRelErr: ce.maxRelErr };
+    return { claim, status: "pass", detail: `grad-of-pullback through ${nOutputs} Pullback output${nOutputs === 1 ? "" : "s"}, all read and only ${b.wrtNames[k]}'s, and expandPullbacks (wrt ${wrtNames})`, maxAbsErr, maxRelErr };
   }
 }
 
