@@ -17,7 +17,7 @@
  * | `hessianVectorProduct(cost, x, v, {method: "reverse"})` (single variables, the method named) | give the list form's `hessianVectorProduct(cost, [x], [v])` |
  * | `pushforward([cost, 2·q], wrt, u, {disconnectedOutputs, returnDisconnected})`, q read by no wrt, the policy (raise, warn, ignore), the return mode (zero, none, disconnected) and the derivation (sweep or double pullback) drawn | raise naming output 1; or warn once through `onWarning`; and give zeros of its type, null or DISCONNECTED for it |
  * | `pushforward(cost, wrt, u, {considerConstant: [v]})`, v an interior float node, by the drawn derivation | J u of the graph cut at v (v replaced by a fresh root fed v's value) |
- * | `pushforward(cost, wrt, v)`, the tangents v declared without static lengths, by the drawn derivation | compile, and give the J u of tangents of the wrt's own types at the same values (the double pullback's lazy expansion failed to compile before) |
+ * | `pushforward([cost, n], wrt, v)`, the tangents v declared without static lengths (all, or a seeded part of them), n an interior node of static lengths when there is one, by the drawn derivation | compile, give each output a tangent of its own type (the documentation: one tangent per output, of the output's type), and the J u of tangents of the wrt's own types at the same values (the double pullback's lazy expansion failed to compile before) |
  *
  * Values are compared at the case's point with random tangents, compiled in NONE.
  */
@@ -197,31 +197,53 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
     if (!c4.ok) return fail(`pushforward(cost, wrt, u, {considerConstant: [v]}) by ${how}, v = ${v.toString()}, disagrees with pushforward of the graph cut at v: ${c4.reason ?? "mismatch"} ${what}`, c4);
     cut = `; considerConstant at ${v.toString()} matches the cut graph`;
   }
-  // Tangents declared without static lengths (what a caller writes who does not know them):
-  // the same J u as with tangents of the wrt's own types, by the same derivation.
-  const vague = b.wrt.map((w, i) => makeVariable(w.type.withShape(w.type.shape.map(() => null)), null, 0, `v_${b.wrtNames[i]}`));
-  let jVague: Variable;
-  let jStatic: Variable;
+  // Tangents declared without (some) static lengths (what a caller writes who does not know them):
+  // the same J u as with tangents of the wrt's own types, by the same derivation, and each of
+  // the output's own type, as documented ("one tangent per output, of the output's type"): for
+  // the cost and, when there is one, an interior node with static lengths, whose tangent a
+  // derivation could otherwise leave as vague as the tangents it was given.
+  // Every length unknown, or (half the time) a seeded part of them, at least one per tangent.
+  const partly = c.rand() < 0.5;
+  const vagueShape = (shape: readonly (number | null)[]): (number | null)[] => {
+    const out: (number | null)[] = shape.map((l) => (partly && c.rand() < 0.5 ? l : null));
+    if (out.length > 0 && !out.includes(null)) out[Math.floor(c.rand() * out.length)] = null;
+    return out;
+  };
+  const vague = b.wrt.map((w, i) => makeVariable(w.type.withShape(vagueShape(w.type.shape)), null, 0, `v_${b.wrtNames[i]}`));
+  const shaped = cands.filter((v) => v.type.ndim > 0 && v.type.shape.every((l) => l !== null));
+  const outs = shaped.length > 0 ? [cost, shaped[Math.floor(c.rand() * shaped.length)]] : [cost];
+  const idOf = new Map<Variable, string>([...b.nodes].map(([id, v]) => [v, id]));
+  const outList = `[${outs.map((o) => (o === cost ? "cost" : idOf.get(o) ?? o.toString())).join(", ")}]`;
+  let jVague: Variable[];
+  let jStatic: Variable[];
   try {
-    jVague = jvp(cost, b.wrt, vague, { ...common, useOpPushforward: useOp }) as Variable;
-    jStatic = jvp(cost, b.wrt, us, { ...common, useOpPushforward: useOp }) as Variable;
+    jVague = jvp(outs, b.wrt, vague, { ...common, useOpPushforward: useOp }) as Variable[];
+    jStatic = jvp(outs, b.wrt, us, { ...common, useOpPushforward: useOp }) as Variable[];
   } catch (e) {
     if (!(e instanceof GradError)) throw e;
-    return fail(`pushforward(cost, wrt, u) by ${how}, u declared without static lengths, raised ${e.message.split("\n")[0]}`);
+    return fail(`pushforward(${outList}, wrt, u) by ${how}, u declared without static lengths, raised ${e.message.split("\n")[0]}`);
+  }
+  for (const [k, o] of outs.entries()) {
+    const t = jVague[k];
+    if (!(t instanceof Variable) || !t.type.equals(o.type)) return fail(`pushforward(${outList}, wrt, u) by ${how}, u declared without static lengths, gives output ${k} (${o.toString()}: ${o.type.toString()}) a tangent of type ${t instanceof Variable ? t.type.toString() : String(t)}, not the output's type ${what}`);
   }
   let vv: NDArray[];
   let stage = "did not compile";
   try {
-    const fv = compile([...b.inputs.values(), ...us, ...vague], [jVague, jStatic], { mode: "NONE" });
+    const fv = compile([...b.inputs.values(), ...us, ...vague], [...jVague, ...jStatic], { mode: "NONE" });
     stage = "failed at run time";
     vv = fv(...b.values.values(), ...uVals, ...uVals);
   } catch (e) {
     // The compiler's message ends with the cause; what precedes it can be a long op dump.
     const m = e instanceof Error ? e.message.split("\n")[0] : String(e);
-    return fail(`pushforward(cost, wrt, u) by ${how}, u declared without static lengths, ${stage}: ${m.length > 400 ? `…${m.slice(-400)}` : m}`);
+    return fail(`pushforward(${outList}, wrt, u) by ${how}, u declared without static lengths, ${stage}: ${m.length > 400 ? `…${m.slice(-400)}` : m}`);
   }
-  const c5 = compareArrays(av(jVague, vv[0]), av(jStatic, vv[1]), "J u with tangents of unknown lengths against J u with tangents of the wrt's types", c.rtol, c.slack);
-  if (!c5.ok) return fail(`pushforward(cost, wrt, u) by ${how}, u declared without static lengths, disagrees with the same call on tangents of the wrt's own types: ${c5.reason ?? "mismatch"} ${what}`, c5);
+  let c5: ArrayComparison = { ok: true, maxAbsErr: 0, maxRelErr: 0 };
+  for (const k of outs.keys()) {
+    const ck = compareArrays(av(jVague[k], vv[k]), av(jStatic[k], vv[outs.length + k]), `J u of output ${k} with tangents of unknown lengths against J u with tangents of the wrt's types`, c.rtol, c.slack);
+    if (!ck.ok) return fail(`pushforward(${outList}, wrt, u) by ${how}, u declared without static lengths, disagrees with the same call on tangents of the wrt's own types: ${ck.reason ?? "mismatch"} ${what}`, ck);
+    c5 = { ok: true, maxAbsErr: Math.max(c5.maxAbsErr, ck.maxAbsErr), maxRelErr: Math.max(c5.maxRelErr, ck.maxRelErr) };
+  }
   return {
     status: "pass",
     detail: `pushforward-options on OpaqueScale(cost): "require" raises naming it, true falls back to the double pullback, the cost alone sweeps; H v single and list forms agree; a disconnected output under "${policy}"/"${ret}"${cut}; tangents without static lengths agree (${how}; wrt ${b.wrtNames.join(", ")})`,
