@@ -86,7 +86,6 @@ export function lowerThenGradWith(differentiate: Differentiate, cost: Variable, 
   return terms.map((t) => (t instanceof Variable ? t : null));
 }
 
-/** One lowering with every `wrt` and `considerConstant` variable cut into an input: partial gradients. */
 /**
  * Index arrays (inputs ≥ 1 of `Index` and `AdvancedSubtensor`, ≥ 2 of `IndexUpdate` and
  * `AdvancedIncSubtensor`) have an undefined gradient: the output depends on their values, but
@@ -98,6 +97,7 @@ export function isIndexSlot(node: Apply, i: number): boolean {
   return ((op.name === "Index" || op instanceof AdvancedSubtensor) && i >= 1) || ((op.name === "IndexUpdate" || op instanceof AdvancedIncSubtensor) && i >= 2);
 }
 
+/** One lowering with every `wrt` and `considerConstant` variable cut into an input: partial gradients. */
 function lowerCut(differentiate: Differentiate, cost: Variable, wrt: readonly Variable[], considerConstant: readonly Variable[], seed: Variable): (Variable | null)[] {
   const cut = [...new Set([...wrt, ...considerConstant])];
   const fresh = cut.map((v) => v.cloneRoot());
