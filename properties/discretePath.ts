@@ -26,7 +26,7 @@
  *
  * | the term for x (the tangent for k) | `grad(cost', wrt)` (compiled, since a lazy gradient checks its rules when expanded) and `pushforward(cost', wrt, u, {useOpPushforward: "require"})` must |
  * |---|---|
- * | a zero in a seeded disguise: a zero constant, a fill with zero, or an `Alloc` of zero, wrapped in both `mul`s by a constant (either side) and then every one of `neg`, `identity`, `add`/`sub` of another zero, `second`, a cast round trip, `reshape`, a `DimShuffle` round trip, `specifyShape`, `broadcastTo` and a named round trip (as_xtensor, rename, transpose twice, values), in a seeded order | accept it: the gradients of cost alone, and J u of cost alone |
+ * | a zero in a seeded disguise: a zero constant, a fill with zero, or an `Alloc` of zero, wrapped in both `mul`s by a constant (either side) and then every one of `neg`, `identity`, `add`/`sub` of another zero, `second`, a cast round trip, `reshape`, a `DimShuffle` round trip, `specifyShape`, `broadcastTo` and a named round trip (as_xtensor, rename, transpose twice, values), in a seeded order | accept it: the gradients of cost alone, and J u of cost alone; and `grad(cost', k)` for the integer k itself: a float gradient equal to w (grad's documentation: a discrete variable's gradient, when connected at all, is float) |
  * | 1 to 3 of those over a leaf with one element 1 (or of ones), or over exp of a zero | raise a GradError naming the rule (`OpaqueRound{rule=n}.pullback`), input 0 and "only through integer outputs" (forward: `OpaqueSplit{rule=n}.pushforward`, output 0 and "is discrete") |
  * | the cotangent (tangent) itself: straight-through | the same |
  *
@@ -303,6 +303,21 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
   const cj = compareArrays(toArrayValue(gotJ as Variable, res[2 * m + 1]), toArrayValue(refJ as Variable, res[2 * m]), "J u of cost' against the cost alone's", c.rtol, c.slack);
   if (!cj.ok) return fail(`with OpaqueSplit.pushforward returning ${zero.describe}, J u of cost' differs from J u of cost: ${cj.reason ?? "mismatch"}`, cj);
 
+  // The integer k itself as a wrt: "a discrete variable's gradient, when connected at all, is
+  // float" (grad's documentation). OpaqueWeigh gives k the term g · w, so d cost'/dk = w, a float
+  // array; casting it to k's dtype would truncate it.
+  const kVar = new OpaqueRound((x) => zero.build(x)).makeNode(v).outputs[0];
+  let gk: unknown;
+  try {
+    gk = c.gradWith(weigh(kVar), [kVar], gOpts)[0];
+  } catch (e) {
+    return fail(`grad(cost', k) for the integer k = OpaqueRound(v), which OpaqueWeigh gives a float term, raised ${said(e)}`);
+  }
+  if (!(gk instanceof Variable) || !isFloat(gk.type.dtype)) return fail(`grad(cost', k) for the integer k = OpaqueRound(v) gave ${gk instanceof Variable ? `a gradient of dtype ${gk.type.dtype}` : String(gk)}, not a float gradient (OpaqueWeigh gives k the float term g · w)`);
+  const [gkVal] = compile([...b.inputs.values(), w], [gk], { mode: "NONE" })(...b.values.values(), wVal);
+  const ck = compareArrays(toArrayValue(gk, gkVal), toArrayValue(w, wVal), "d cost'/dk against w", c.rtol, c.slack);
+  if (!ck.ok) return fail(`grad(cost', k) for the integer k = OpaqueRound(v) is not w, OpaqueWeigh's float term: ${ck.reason ?? "mismatch"}`, ck);
+
   // Not zero: refused, naming the rule.
   const nonzero = c.rand() < 0.75 ? drawDisguise(c.rand, false) : { describe: "the incoming cotangent itself (straight-through)", build: null };
   const termOf: TermOf = nonzero.build === null ? (_x, g) => g : (x) => (nonzero.build as (x: Variable) => Variable)(x);
@@ -333,7 +348,7 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
   if (rf !== null) return rf;
   return {
     status: "pass",
-    detail: `discrete-path on ${at}: ${zero.describe} accepted with the cost alone's gradients and J u; ${nonzero.describe} refused by grad and the sweep`,
+    detail: `discrete-path on ${at}: ${zero.describe} accepted with the cost alone's gradients and J u, and the integer k's own gradient w, a float; ${nonzero.describe} refused by grad and the sweep`,
     maxAbsErr: Math.max(cg.maxAbsErr, cj.maxAbsErr),
     maxRelErr: Math.max(cg.maxRelErr, cj.maxRelErr),
   };
