@@ -63,9 +63,10 @@ export function mutationCases(batches: readonly Batch[] = MUTATION_BATCHES): { t
  * group of twelve, on 37 of 64 cases), rewriter-contract (three of twelve scenarios, on an
  * eighth) and checked-sensitivity (its corruptions, on an eighth). A nightly run meets each part
  * hundreds of times (a 10-minute run of ~25,000 cases runs each claim group ~1,200 times); the
- * 320 cases above meet each about eight times, so alone they under-measured the scheduled checks
- * (mutants that one-compile's built pairs kill in 3 to 55 of 150 cases survived them). The
- * fourth batch runs each of these properties alone, hence in full, on 40 more cases.
+ * 320 cases above meet each claim group about fifteen times and each scenario a few times, so
+ * alone they under-measured the scheduled checks (mutants that one-compile's built pairs kill in
+ * 3 to 55 of 150 cases survived them). The fourth batch runs each of these properties alone,
+ * hence in full, on 40 more cases.
  */
 export const SCHEDULED_PROPERTIES = ["grad-composition", "rewriter-contract", "checked-sensitivity"] as const;
 export const SCHEDULED_BATCH: Batch = { label: "scheduled in full", seed: 0x6d75_7404, numRuns: 40, opts: {} };
