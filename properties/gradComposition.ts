@@ -464,6 +464,8 @@ class ClaimContext {
    */
   private oneCompilePaired(rand: () => number): ClaimOutcome | null {
     const { built: b, rtol } = this.input;
+    // The pair adds a named term to the cost: a positional cost (a hand-written case) has the other variants.
+    if (!X.isXTensorVariable(b.cost)) return null;
     const wrtSet = new Set<Variable>(b.wrt);
     const fromWrt = new Set<Variable>();
     for (const n of toposort([b.cost])) {
