@@ -526,7 +526,6 @@ class ClaimContext {
     return { claim: "one-compile", status: "pass", detail: `one-compile over ${what} (wrt ${b.wrtNames.join(", ")})`, ...worst };
   }
 
-
   /**
    * Two pullbacks of the cost with ONE shared cotangent input w: the second over a copy of the
    * cost's graph in which one float 0-d constant is perturbed. Shared roots and a shared
@@ -1521,14 +1520,19 @@ class ClaimContext {
     }
     // expandPullbacks, the public helper that expands Pullback nodes outside a compile, on the
     // first outer cost: a copy with no Pullback node left, every named op outside the regions
-    // kept (they are `lower`'s business), the caller's graph untouched, and the same value.
+    // kept (they are `lower`'s business) and the caller's graph untouched. The same value too,
+    // though that only checks the helper's plumbing: the compile of c0 expands with the same
+    // rewriter, and the expansion itself is judged by direct-vs-lowered and second-order.
     const c0 = outer[0].cost;
-    const namedOutside = toposort([c0]).filter((n) => n.op instanceof X.XOp).length;
+    const namedOps = (v: Variable): number => toposort([v]).filter((n) => n.op instanceof X.XOp).length;
+    const namedOutside = namedOps(c0);
     const held = pullbackNodes([c0]).size;
     const [e0] = expandPullbacks([c0]);
+    const left = pullbackNodes([e0]).size;
+    const namedKept = namedOps(e0);
     const expandedBad =
-      pullbackNodes([e0]).size > 0 ? `still holds ${pullbackNodes([e0]).size} Pullback node(s)` :
-      toposort([e0]).filter((n) => n.op instanceof X.XOp).length < namedOutside ? `keeps ${toposort([e0]).filter((n) => n.op instanceof X.XOp).length} of the ${namedOutside} named ops outside the regions` :
+      left > 0 ? `still holds ${left} Pullback node(s)` :
+      namedKept < namedOutside ? `keeps ${namedKept} of the ${namedOutside} named ops outside the regions` :
       pullbackNodes([c0]).size !== held ? "changed the caller's graph (its Pullback nodes)" : null;
     if (expandedBad !== null) return { claim, status: "fail", reason: `grad-of-pullback: expandPullbacks([${outer[0].what}]) ${expandedBad} (wrt ${wrtNames})`, maxAbsErr: Infinity, maxRelErr: Infinity };
     const [v0, ve] = compile([...b.inputs.values()], [c0, e0], { mode: "NONE" })(...b.values.values());
@@ -1630,10 +1634,6 @@ function structureProblem(what: string, results: readonly unknown[], strategy: "
   return null;
 }
 
-/**
- * cost + sum(cast(gated > 0, cost's dtype)): a term that reads `gated` only through a bool, named
- * when `gated` is (so the lazy strategy's region holds the comparison).
- */
 /** The gradients `run` returns, or the GradError it throws (any other error propagates). */
 function tryGrad(run: () => (Variable | Disconnected | null)[]): (Variable | Disconnected | null)[] | GradError {
   try {
@@ -1644,6 +1644,11 @@ function tryGrad(run: () => (Variable | Disconnected | null)[]): (Variable | Dis
   }
 }
 
+/**
+ * cost + sum(cast(gated > 0, cost's dtype)): a term that reads `gated` only through a bool, named
+ * when `gated` is (so the lazy strategy's region holds the comparison), plus sum(cast(counted,
+ * cost's dtype)): an integer read only through a cast.
+ */
 function gatedCost(cost: Variable, gated: Variable, counted: Variable): Variable {
   const dtype = cost.type.dtype;
   if (X.isXTensorVariable(gated)) {

@@ -213,7 +213,8 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
   const shaped = cands.filter((v) => v.type.ndim > 0 && v.type.shape.every((l) => l !== null));
   const outs = shaped.length > 0 ? [cost, shaped[Math.floor(c.rand() * shaped.length)]] : [cost];
   const idOf = new Map<Variable, string>([...b.nodes].map(([id, v]) => [v, id]));
-  const outList = `[${outs.map((o) => (o === cost ? "cost" : idOf.get(o) ?? o.toString())).join(", ")}]`;
+  const nameOf = (o: Variable): string => (o === cost ? "cost" : idOf.get(o) ?? o.toString());
+  const outList = `[${outs.map(nameOf).join(", ")}]`;
   let jVague: Variable[];
   let jStatic: Variable[];
   try {
@@ -225,7 +226,7 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
   }
   for (const [k, o] of outs.entries()) {
     const t = jVague[k];
-    if (!(t instanceof Variable) || !t.type.equals(o.type)) return fail(`pushforward(${outList}, wrt, u) by ${how}, u declared without static lengths, gives output ${k} (${o.toString()}: ${o.type.toString()}) a tangent of type ${t instanceof Variable ? t.type.toString() : String(t)}, not the output's type ${what}`);
+    if (!(t instanceof Variable) || !t.type.equals(o.type)) return fail(`pushforward(${outList}, wrt, u) by ${how}, u declared without static lengths, gives output ${k} (${nameOf(o)}: ${o.type.toString()}) a tangent of type ${t instanceof Variable ? t.type.toString() : String(t)}, not the output's type ${what}`);
   }
   let vv: NDArray[];
   let stage = "did not compile";
