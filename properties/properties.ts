@@ -16,6 +16,7 @@
  * | kink-conventions | every gradient path at planted ties and zeros of the case's max/min/maximum/minimum/abs nodes | the spec's conventions, computed in plain JS (properties/kinks.ts) |
  * | shape-erasure | every node's value, the direct and the lowerThenGrad gradient, checked FAST_RUN, with some inputs' static lengths declared unknown | the static case's NONE results (properties/erasure.ts) |
  * | checked-sensitivity | checked mode, on deliberately corrupted clones of rewrite-soundness's FAST_RUN graph (a seeded eighth of the cases) | checked mode's own contract: each corruption stopped and named (properties/checkedSensitivity.ts) |
+ * | positional-forms | every node's value and the direct gradient of the case's lowered graph rebuilt with seeded positional forms the lowerings never write (a non-uniform or lower-rank array constant, a neutral operand, Shape reads, SpecifyShape, an identity, a float32 operand), checked FAST_RUN, on a quarter of the cases | the same graph in NONE, and, for forms that keep values, the static case's NONE results (properties/forms.ts) |
  * | rewriter-contract | the rewrite engine, driving misbehaving rewrites on clones of the same graph (a seeded eighth of the cases): endless loops, identity and Map results, graph passes in an equilibrium, walker revisits, a refused replacement under "warn" | the engine's documented promises: the use budget's exact count and its onOptError routing, the visiting orders (properties/rewriterContract.ts) |
  *
  * An oracle that cannot judge a point says `inconclusive` with a reason; an exception inside a
@@ -46,6 +47,7 @@ import { compileInplaceWhereverValid, mutableInputsValues } from "./inplaceMax.j
 import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
 import { kinkConventionCheck } from "./kinks.js";
 import { shapeErasureCheck } from "./erasure.js";
+import { positionalFormsCheck } from "./forms.js";
 import { type ArrayValue, type Check, type GradPath, PROPERTY_NAMES, type PropertyName, type Verdict } from "./types.js";
 
 /** Options of {@link runProperties}. */
@@ -352,6 +354,21 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
       grads = ref.value;
     }
     const k = shapeErasureCheck(c, types, { values: result.values, grads, rtol, slack });
+    return k.status === "inconclusive" && selected.size > 1 ? null : k;
+  });
+
+  // The lowered graph rebuilt with seeded positional forms (properties/forms.ts), judged against
+  // its own NONE compile and the static case's NONE results. Two compiles of the forward and
+  // the gradient: within the suite a seeded quarter of the cases, always when alone.
+  await run("positional-forms", () => {
+    if (selected.size > 1 && !formsScheduled(seed)) return null;
+    let grads: Grads | null = null;
+    if (b.wrt.length > 0) {
+      const ref = gradsOf("lazy");
+      if (!ref.ok) return errorCheck("positional-forms", ref.error, "the NONE direct gradient");
+      grads = ref.value;
+    }
+    const k = positionalFormsCheck(c, types, seed, { values: result.values, grads, rtol, slack }, (e, during) => errorCheck("positional-forms", e, during));
     return k.status === "inconclusive" && selected.size > 1 ? null : k;
   });
 
@@ -705,6 +722,12 @@ function costOnlyValue(b: BuiltCase): Record<string, ArrayValue> {
 export function erasureScheduled(seed: number): boolean {
   // Other multipliers than the in-place stage's, so the two schedules are independent.
   return ((Math.imul((seed ^ 0x68e31da4) >>> 0, 0x85ebca6b) >>> 19) & 1) === 0;
+}
+
+/** Whether a case (by its seed) runs positional-forms within the full suite: a quarter of them. */
+export function formsScheduled(seed: number): boolean {
+  // Other multipliers than the other schedules', so they stay independent.
+  return ((Math.imul((seed ^ 0x510e527f) >>> 0, 0x9b05688c) >>> 21) & 3) === 0;
 }
 
 /**

@@ -22,6 +22,7 @@ export const PROPERTY_NAMES = [
   "shape-erasure",
   "checked-sensitivity",
   "rewriter-contract",
+  "positional-forms",
 ] as const;
 
 /** One property's name. */

@@ -43,6 +43,7 @@ const STRATEGIES: Partial<Record<PropertyName, readonly string[]>> = {
   "grad-composition": ["lazy"],
   "kink-conventions": ["lazy", "perNode", "lowered"],
   "shape-erasure": ["lazy", "lowered"],
+  "positional-forms": ["lazy"],
 };
 
 /** Feature tags of stats.ts (`op:x`, `pair:x>y`, patterns) into the shell's categories. */

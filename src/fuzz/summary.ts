@@ -36,6 +36,7 @@ export const ORACLE_OF: Record<PropertyName, string> = {
   "shape-erasure": "static shapes",
   "checked-sensitivity": "checked mode",
   "rewriter-contract": "the engine's contract",
+  "positional-forms": "rewrites and the static case",
 };
 
 /** One signature of the run. */

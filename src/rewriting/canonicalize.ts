@@ -61,7 +61,10 @@ export function conformTo(x: Variable, out: Variable, node: Apply): Variable | n
   const v = xt.dtype === ot.dtype ? x : cast(x, ot.dtype);
   if (xt.ndim === ot.ndim && xt.shape.every((s, i) => s === ot.shape[i])) return v;
   const lens = outputLengths(out, node);
-  return lens === null ? null : alloc(v, lens);
+  if (lens === null) return null;
+  // A stale output type (see outputLengths): x may already have every length out stands for.
+  if (xt.ndim === lens.length && xt.shape.every((s, i) => s !== null && s === lens[i])) return v;
+  return alloc(v, lens);
 }
 
 /**
@@ -77,6 +80,11 @@ export function broadcastsStatically(x: Variable, out: Variable): boolean {
  * Length expressions for out, the output of elementwise `node`: static lengths as numbers, an
  * unknown one as `ShapeI` of an input that has an unknown length there. Elemwise checked every
  * such input against the output at run time, so any of them gives the length.
+ *
+ * Out's recorded type may know less than its inputs do now: a rewrite may have replaced an input
+ * by a variable of a more refined type (a Reshape to `ShapeI` lengths folded to a constant) without
+ * re-inferring the node's output. Where every input reaching an axis has a static length there,
+ * the output's length is their broadcast, known statically, although out's type says unknown.
  */
 export function outputLengths(out: Variable, node: Apply): (number | Variable)[] | null {
   const ot = out.type;
@@ -87,12 +95,15 @@ export function outputLengths(out: Variable, node: Apply): (number | Variable)[]
       lens.push(s);
       continue;
     }
-    const src = node.inputs.find((w) => {
-      const j = d - (ot.ndim - w.type.ndim);
-      return j >= 0 && w.type.shape[j] === null;
-    });
-    if (src === undefined) return null;
-    lens.push(shapeI(src, d - (ot.ndim - src.type.ndim)));
+    const axisOf = (w: Variable): number => d - (ot.ndim - w.type.ndim);
+    const src = node.inputs.find((w) => axisOf(w) >= 0 && w.type.shape[axisOf(w)] === null);
+    if (src !== undefined) {
+      lens.push(shapeI(src, axisOf(src)));
+      continue;
+    }
+    const stretched = node.inputs.flatMap((w) => (axisOf(w) >= 0 ? [w.type.shape[axisOf(w)] as number] : [])).filter((n) => n !== 1);
+    if (stretched.some((n) => n !== stretched[0])) return null;
+    lens.push(stretched[0] ?? 1);
   }
   return lens;
 }

@@ -57,6 +57,9 @@ describe("fuzz/journal", () => {
     // And the thirteenth (rewriter-contract): twelve-letter journals still decode.
     assert.deepEqual(decodeChecks("f--i--------"), { "direct-vs-lowered": "fail", "direct-vs-tfjs": "inconclusive" });
     assert.deepEqual(decodeChecks("------------p"), { "rewriter-contract": "pass" });
+    // And the fourteenth (positional-forms): thirteen-letter journals still decode.
+    assert.deepEqual(decodeChecks("f--i---------"), { "direct-vs-lowered": "fail", "direct-vs-tfjs": "inconclusive" });
+    assert.deepEqual(decodeChecks("-------------p"), { "positional-forms": "pass" });
   });
 
   it("a torn last line (a kill mid-write) is ignored when read and cut before the next append", () => {

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { tensor } from "../../src/tensor/basic.js";
 import * as E from "../../src/tensor/elemwise.js";
 import { sum } from "../../src/tensor/reduce.js";
+import { reshape, shapeI } from "../../src/tensor/shape.js";
 import { grad } from "../../src/grad/driver.js";
 import { FunctionGraph } from "../../src/graph/fgraph.js";
 import { RewriteContext } from "../../src/rewriting/engine.js";
@@ -20,6 +21,18 @@ const X = [
 const composites = (ops: string[]): string[] => ops.filter((o) => o.startsWith("Composite"));
 
 describe("rewriting/fusion", () => {
+  it("fuses an Elemwise whose recorded output type knows less than its inputs", () => {
+    // reshape(x, its own ShapeI lengths) has type (?, ?), and canonicalize replaces it by x, of
+    // (2, 2): mul's recorded output stays (?, ?). The Composite's (2, 2) output refines it; the
+    // FAST_RUN compile raised from compositeFromGraph instead.
+    const x = tensor("x", { shape: [2, 2] });
+    const r = reshape(x, [shapeI(x, 0), shapeI(x, 1)]);
+    const res = runBoth([x], [E.mul(E.exp(r), E.neg(r))], [[[0.5, -1], [2, 0]]], "FAST_RUN", ["inplace"]);
+    assert.equal(res.fired.get("elemwise_fusion"), 1);
+    assert.deepEqual(composites(opNames(res.f.fgraph)), ["Composite{mul(exp(i0), neg(i0))}"]);
+    assertAllSame(res, { exact: true });
+  });
+
   it("fuses a chain with a broadcast operand into one Composite, exactly", () => {
     const x = tensor("x", { shape: [3, 4] });
     const y = tensor("y", { shape: [4] });

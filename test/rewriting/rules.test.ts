@@ -290,6 +290,17 @@ describe("rewriting/specialize", () => {
     assert.ok(Object.is(r.fast[0].toFlat()[0], 0) && r.fast[0].toFlat()[1] === Infinity);
   });
 
+  it("local_pow_half_to_sqrt fires on a node whose recorded type knows less than its inputs", () => {
+    // The exponent, a Reshape of [[0.5]] to its own ShapeI lengths, has type (?, ?). canonicalize
+    // folds it back to the constant, so pow's recorded output stays (?, ?) while both inputs are
+    // (1, 1): the lengths are known from the inputs, and the rule declined (checked mode's normal
+    // form then reported the leftover pow, a false alarm on a valid graph).
+    const x1 = F("x1", [1, 1]);
+    const e = constant([[0.5]]);
+    const ops = fires("local_pow_half_to_sqrt", [x1], [E.pow(E.exp(x1), reshape(e, [shapeI(e, 0), shapeI(e, 1)]))], [[[0.25]]], { exact: false });
+    assert.deepEqual(ops, ["Elemwise{exp}", "Elemwise{sqrt}"]);
+  });
+
   it("local_mul_self_to_square: x * x → square(x), wrap-exact on int32 too", () => {
     const ops = fires("local_mul_self_to_square", [x], [E.mul(x, x)], [vals]);
     assert.deepEqual(ops, ["Elemwise{square}"]);
