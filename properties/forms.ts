@@ -12,8 +12,8 @@
  *
  * | form | v (a float node's output) becomes | what it reaches |
  * |---|---|---|
- * | `scale-split` | `(v * A) * B`, A a constant of v's trailing lengths with entries 1, 2 and 0.5, some but not all 1, and B = 1 / A | neutral-element and absorbing rules on a non-uniform array constant; lower-rank operands (conformTo, fusion of a broadcast producer) |
- * | `neutral` | `v + Z`, `Z + v`, `v - Z`, `v * O`, `O * v` or `v / O`, Z zeros and O ones, 0-d or of v's trailing lengths | the neutral-element rules on both sides and on array constants; checked mode's normal form |
+ * | `scale-split` | `(v * A) * B`, A a constant of v's trailing lengths with entries 1, 2 and 0.5, some but not all 1; B = 1 / A (v exactly), or, half the time, entries 2 and 0.5 only (v scaled: a B with no 1 is what tells a rule that drops a partly-1 A, since 1 / A has its 1s where A has) | neutral-element and absorbing rules on a non-uniform array constant; lower-rank operands (conformTo, fusion of a broadcast producer) |
+ * | `neutral` | `v + Z`, `Z + v`, `v - Z`, `v * O`, `O * v` or `v / O`, Z zeros (-0 in a sum) and O ones, 0-d or of v's trailing lengths | the neutral-element rules on both sides and on array constants; checked mode's normal form |
  * | `shape-read` | `reshape(v, lengths)`, `alloc(v, lengths)` or a reshape to the axes 0 and 1 swapped and back, the lengths read through `Shape(v)[i]` or `ShapeI(v, i)` | `local_shape_constant`, `local_shape_i_constant`, the useless-reshape and useless-alloc rules, and their declines for unknown lengths |
  * | `specify-shape` | `specifyShape(v, v's static lengths)` | SpecifyShape's pullback and pushforward, and its removal |
  * | `identity` | `identity(v)` or `cast(v, v's dtype)` | `useless_cast_identity` and checked mode's normal form |
@@ -27,11 +27,11 @@
  * Judged twice:
  * 1. The rebuilt graph's every node value and direct gradient, compiled in checked FAST_RUN,
  *    against the same graph compiled in NONE (the rewrites on forms they never saw).
- * 2. When every form keeps the values (all but `float32-part`, whose cast rounds), the NONE
- *    results against the static case's NONE results: the forms' own pullbacks (SpecifyShape,
- *    Reshape, Alloc over ShapeI lengths) and the meaning of the rebuild. The scale-split factors are
- *    powers of two, so `(v * A) * B` is v exactly (barring overflow and subnormals, which the
- *    comparison's slack covers).
+ * 2. When every form keeps the values (all but `float32-part`, whose cast rounds, and a scaled
+ *    `scale-split`), the NONE results against the static case's NONE results: the forms' own
+ *    pullbacks (SpecifyShape, Reshape, Alloc over ShapeI lengths) and the meaning of the rebuild.
+ *    The scale-split factors are powers of two, so `(v * A) * (1 / A)` is v exactly (barring
+ *    overflow and subnormals, which the comparison's slack covers).
  *
  * The rebuild goes through each op's own `makeNode`, as a user's code would; an op refusing a
  * form's operand is the engine refusing a valid graph, and propagates as an error. A form
@@ -61,14 +61,13 @@ import type { ArrayValue, Check } from "./types.js";
 export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part"] as const;
 export type Form = (typeof FORMS)[number];
 
-/** The forms that keep every value exactly (up to rounding): judged against the static case too. */
-const VALUE_KEEPING: ReadonlySet<Form> = new Set(["scale-split", "neutral", "shape-read", "specify-shape", "identity"]);
-
 /** One form spliced in: where, and how it is described in a verdict. */
 export interface Splice {
   readonly form: Form;
   /** `mul#4` (the lowered node's op and its position in the lowered graph's toposort), and the variant. */
   readonly at: string;
+  /** The form keeps every value (up to rounding), so the static case's results judge it too. */
+  readonly keepsValues: boolean;
 }
 
 /** The rebuilt graph: every case node's rebuilt variable, the cost, and the splices made. */
@@ -129,7 +128,7 @@ function lengthsOf(v: Variable, rand: () => number): (number | Variable)[] {
 }
 
 /** Splice `form` on v; returns the replacement and the variant's description. */
-function splice(form: Exclude<Form, "float32-part">, v: Variable, rand: () => number): { out: Variable; variant: string } {
+function splice(form: Exclude<Form, "float32-part">, v: Variable, rand: () => number): { out: Variable; variant: string; keepsValues?: false } {
   const nd = (v.type as TensorType).ndim;
   switch (form) {
     case "scale-split": {
@@ -143,18 +142,21 @@ function splice(form: Exclude<Form, "float32-part">, v: Variable, rand: () => nu
       factors[Math.floor(rand() * size)] = 1;
       if (size > 1 && !factors.some((f) => f !== 1)) factors[(factors.indexOf(1) + 1) % size] = 2;
       const a = arrayConstant(v, lens, (i) => factors[i]);
-      const b = arrayConstant(v, lens, (i) => 1 / factors[i]);
-      return { out: mul(mul(v, a), b), variant: `A of shape (${lens.map((s) => s ?? 1).join(", ")})` };
+      const shp = `(${lens.map((s) => s ?? 1).join(", ")})`;
+      if (rand() < 0.5) return { out: mul(mul(v, a), arrayConstant(v, lens, (i) => 1 / factors[i])), variant: `A of shape ${shp}, B = 1 / A` };
+      const b = arrayConstant(v, lens, () => (rand() < 0.5 ? 2 : 0.5));
+      return { out: mul(mul(v, a), b), variant: `A of shape ${shp}, B of 2s and 0.5s`, keepsValues: false };
     }
     case "neutral": {
       const k = nd === 0 || rand() < 0.5 ? 0 : 1 + Math.floor(rand() * nd);
       const which = Math.floor(rand() * 6);
-      const neutral = which < 3 ? 0 : 1;
+      // x + -0 is x for every float x; x + 0 turns -0 into +0, so the rule (rightly) leaves it.
+      const neutral = which < 2 ? -0 : which < 3 ? 0 : 1;
       const c = k === 0 ? constant(neutral, (v.type as TensorType).dtype) : arrayConstant(v, trailing(v, k), () => neutral);
       const shp = k === 0 ? "0-d" : `(${trailing(v, k).map((s) => s ?? 1).join(", ")})`;
       const built = [
-        () => ({ out: add(v, c), variant: `v + zeros ${shp}` }),
-        () => ({ out: add(c, v), variant: `zeros ${shp} + v` }),
+        () => ({ out: add(v, c), variant: `v + -0s ${shp}` }),
+        () => ({ out: add(c, v), variant: `-0s ${shp} + v` }),
         () => ({ out: sub(v, c), variant: `v - zeros ${shp}` }),
         () => ({ out: mul(v, c), variant: `v * ones ${shp}` }),
         () => ({ out: mul(c, v), variant: `ones ${shp} * v` }),
@@ -196,21 +198,26 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Re
 
   // Candidates: a float output of a positional node (never a graph input, never a named value at
   // the boundary), or a float64 operand of a Join / add / sub / mul for float32-part.
-  const valueTargets = order.flatMap((n, pos) => n.outputs.filter(floatTensor).map((o) => ({ n, pos, o })));
+  // Three in four value forms land on the cost's own graph, where the gradient meets them too (a
+  // node's value is lowered apart from the cost's use of it, so the graph holds both).
+  const onCost = new Set(toposort([lowered[lowered.length - 1]]));
+  const allValueTargets = order.flatMap((n, pos) => n.outputs.filter(floatTensor).map((o) => ({ n, pos, o })));
+  const costValueTargets = allValueTargets.filter((t) => onCost.has(t.n));
   const castTargets = order.flatMap((n, pos) => float32Slots(n).map((slot) => ({ n, pos, slot })));
-  if (valueTargets.length === 0 && castTargets.length === 0) return null;
+  if (allValueTargets.length === 0 && castTargets.length === 0) return null;
 
   const count = 1 + Math.floor(rand() * 3);
   const onValue = new Map<Variable, Form>();
   const onSlot = new Map<Apply, number>();
   for (let t = 0; t < count; t++) {
-    const useCast = castTargets.length > 0 && (valueTargets.length === 0 || rand() < 1 / FORMS.length);
+    const useCast = castTargets.length > 0 && (allValueTargets.length === 0 || rand() < 1 / FORMS.length);
     if (useCast) {
       const { n, slot } = castTargets[Math.floor(rand() * castTargets.length)];
       if (!onSlot.has(n)) onSlot.set(n, slot);
       continue;
     }
-    const { o } = valueTargets[Math.floor(rand() * valueTargets.length)];
+    const pool = costValueTargets.length > 0 && rand() < 0.75 ? costValueTargets : allValueTargets;
+    const { o } = pool[Math.floor(rand() * pool.length)];
     if (onValue.has(o)) continue;
     const forms = FORMS.filter((f) => f !== "float32-part" && (f !== "shape-read" || (o.type as TensorType).ndim >= 1));
     onValue.set(o, forms[Math.floor(rand() * forms.length)]);
@@ -224,21 +231,21 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Re
     const slot = onSlot.get(n);
     if (slot !== undefined) {
       ins[slot] = cast(ins[slot], "float32");
-      splices.push({ form: "float32-part", at: `input ${slot} of ${label(n, pos)}` });
+      splices.push({ form: "float32-part", at: `input ${slot} of ${label(n, pos)}`, keepsValues: false });
     }
     const rebuilt = ins.every((v, i) => v === n.inputs[i]) ? n : n.op.makeNode(...ins);
     n.outputs.forEach((o, k) => {
       let out = rebuilt.outputs[k];
       const form = onValue.get(o);
       if (form !== undefined && form !== "float32-part") {
-        let made: { out: Variable; variant: string };
+        let made: ReturnType<typeof splice>;
         try {
           made = splice(form, out, rand);
         } catch (e) {
           throw new Error(`positional-forms: building ${form} on ${label(n, pos)} failed (a harness defect): ${e instanceof Error ? e.message : String(e)}`);
         }
         out = made.out;
-        splices.push({ form, at: `${label(n, pos)} (${made.variant})` });
+        splices.push({ form, at: `${label(n, pos)} (${made.variant})`, keepsValues: made.keepsValues ?? true });
       }
       if (out !== o) memo.set(o, out);
     });
@@ -314,7 +321,7 @@ export function positionalFormsCheck(c: Case, types: CaseTypes, seed: number, re
     compareRecords(run.values, none.values, `${what} the checked FAST_RUN value of node`, rtol, ref.slack),
     compareRecords(run.grads, none.grads, `${what} the checked FAST_RUN direct gradient`, rtol, ref.slack),
   ];
-  if (g.splices.every((s) => VALUE_KEEPING.has(s.form))) {
+  if (g.splices.every((s) => s.keepsValues)) {
     results.push(compareRecords(none.values, ref.values, `${what} the NONE value of node`, ref.rtol, ref.slack));
     if (ref.grads !== null) results.push(compareRecords(none.grads, ref.grads, `${what} the NONE direct gradient`, ref.rtol, ref.slack));
   }

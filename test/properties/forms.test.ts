@@ -1,0 +1,85 @@
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import type { Case } from "../../src/case/format.js";
+import { caseTypes } from "../../src/case/parse.js";
+import { Constant } from "../../src/graph/basic.js";
+import type { Op } from "../../src/graph/op.js";
+import { TensorType } from "../../src/graph/type.js";
+import { withPullbackOverride } from "../../src/grad/registry.js";
+import { Elemwise, mul } from "../../src/tensor/elemwise.js";
+import { SpecifyShape } from "../../src/tensor/shape.js";
+import { conformTo, neutralElement } from "../../src/rewriting/canonicalize.js";
+import { caseArbitrary } from "../../properties/generators.js";
+import { FORMS, formsGraph } from "../../properties/forms.js";
+import { caseSeed, runProperties } from "../../properties/properties.js";
+
+/** A seeded sample of generated cases (the same every run). */
+const SAMPLE: Case[] = fc.sample(caseArbitrary({}), { seed: 0x0f0a5, numRuns: 60 }).map((g) => g.case);
+
+/** The first sample case whose forms include `form` (at a place whose description matches `at`). */
+function caseWith(form: string, at = /./): Case {
+  const c = SAMPLE.find((x) => formsGraph(x, caseTypes(x), caseSeed(x))?.graph.splices.some((s) => s.form === form && at.test(s.at)) ?? false);
+  assert.ok(c !== undefined, `no sample case takes ${form} at ${String(at)}`);
+  return c;
+}
+
+async function formsVerdict(c: Case): Promise<{ status: string; reason: string }> {
+  const v = await runProperties(c, { properties: ["positional-forms"] });
+  const k = v.verdict.checks.find((x) => x.property === "positional-forms");
+  assert.ok(k !== undefined);
+  return { status: k.status, reason: k.reason ?? "" };
+}
+
+describe("properties/forms (positional-forms)", () => {
+  it("splices every form somewhere in the sample, and is deterministic per case", () => {
+    const seen = new Set<string>();
+    for (const c of SAMPLE) {
+      const a = formsGraph(c, caseTypes(c), caseSeed(c));
+      const b = formsGraph(c, caseTypes(c), caseSeed(c));
+      assert.deepEqual(a?.graph.splices, b?.graph.splices);
+      for (const s of a?.graph.splices ?? []) seen.add(s.form);
+    }
+    assert.deepEqual([...seen].sort(), [...FORMS].sort());
+  });
+
+  it("passes on the sample: no fail and no error on a correct engine", async function () {
+    this.timeout(120_000);
+    let passed = 0;
+    for (const c of SAMPLE.slice(0, 30)) {
+      const k = await formsVerdict(c);
+      assert.ok(k.status === "pass" || k.status === "inconclusive", `${c.name ?? "case"}: ${k.status}: ${k.reason}`);
+      if (k.status === "pass") passed++;
+    }
+    assert.ok(passed >= 25, `only ${passed} of 30 passed`);
+  });
+
+  it("fails on a SpecifyShape pullback that doubles the cotangent (a form's own pullback, judged against the static case)", async () => {
+    const c = caseWith("specify-shape");
+    const isSpecify = (op: Op): boolean => op instanceof SpecifyShape;
+    const k = await withPullbackOverride(isSpecify, (_ins, _outs, [g]) => [mul(g, 2)], () => formsVerdict(c));
+    assert.equal(k.status, "fail", k.reason);
+    assert.match(k.reason, /specify-shape at .* the NONE direct gradient/);
+  });
+
+  it("fails on a neutral-element rule that drops a constant only partly 1 (x * [1, 2] → x)", async () => {
+    // A B of 2s and 0.5s: with B = 1 / A the faulty rule drops both factors (B has its 1s where A has), and v is right by accident.
+    const c = caseWith("scale-split", /A of shape \((\d+, )*[2-9]\d*(, \d+)*\), B of 2s/);
+    const right = neutralElement.transform;
+    neutralElement.transform = (fg, node) => {
+      const [a, b] = node.inputs;
+      const partlyOne = b instanceof Constant && b.type instanceof TensorType && b.type.ndim > 0 && b.value.toFlat().some((x) => x === 1);
+      if (node.op instanceof Elemwise && node.op.props.scalar === "mul" && partlyOne) {
+        const r = conformTo(a, node.outputs[0], node);
+        if (r !== null) return [r];
+      }
+      return right(fg, node);
+    };
+    try {
+      const k = await formsVerdict(c);
+      assert.equal(k.status, "fail", k.reason);
+      assert.match(k.reason, /scale-split at .* the checked FAST_RUN/);
+    } finally {
+      neutralElement.transform = right;
+    }
+  });
+});
