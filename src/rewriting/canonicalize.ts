@@ -59,7 +59,8 @@ export function conformTo(x: Variable, out: Variable, node: Apply): Variable | n
   const xt = x.type;
   if (!(ot instanceof TensorType) || !(xt instanceof TensorType) || !broadcastsStatically(x, out)) return null;
   const v = xt.dtype === ot.dtype ? x : cast(x, ot.dtype);
-  if (xt.ndim === ot.ndim && xt.shape.every((s, i) => s === ot.shape[i])) return v;
+  // Equal lengths, or a static one (not a stretched 1) where a stale out says unknown.
+  if (xt.ndim === ot.ndim && xt.shape.every((s, i) => s === ot.shape[i] || (s !== null && s !== 1 && ot.shape[i] === null))) return v;
   const lens = outputLengths(out, node);
   if (lens === null) return null;
   // A stale output type (see outputLengths): x may already have every length out stands for.
@@ -69,11 +70,13 @@ export function conformTo(x: Variable, out: Variable, node: Apply): Variable | n
 
 /**
  * True when x reaches out's shape by adding leading axes and stretching statically-1 axes only,
- * so that every other length of x equals out's, statically.
+ * so that every other length of x equals out's, statically. A static length of x other than 1
+ * where out's type says unknown counts as equal: x stands in for out, so out's run-time length
+ * there is x's (out's type is stale, see `outputLengths`).
  */
 export function broadcastsStatically(x: Variable, out: Variable): boolean {
   const lead = out.type.ndim - x.type.ndim;
-  return lead >= 0 && x.type.shape.every((a, i) => a === out.type.shape[i + lead] || a === 1);
+  return lead >= 0 && x.type.shape.every((a, i) => a === out.type.shape[i + lead] || a === 1 || (a !== null && out.type.shape[i + lead] === null));
 }
 
 /**

@@ -229,6 +229,17 @@ describe("rewriting/stabilize", () => {
     assertAllSame(r, { rtol: 1e-12, atol: 1e-17 });
   });
 
+  it("local_log_sigmoid fires where log's recorded type knows less than sigmoid's output", () => {
+    // sigmoid(x) reshaped to its own ShapeI lengths is (?, ?); canonicalize removes the Reshape,
+    // so log's recorded output stays (?, ?) while its input is (3, ?). x's static 3 is the
+    // output's length there: the rewrite needs no Alloc, and declining left a pattern checked
+    // mode's normal form reports (a false alarm on a valid graph).
+    const x3 = F("x3", [3, null]);
+    const s = E.sigmoid(x3);
+    const ops = fires("local_log_sigmoid", [x3], [E.log(reshape(s, [shapeI(s, 0), shapeI(s, 1)]))], [[[-8, 0.5], [2, -1], [0, 3]]], { exact: false });
+    assert.ok(!ops.includes("Alloc") && !ops.includes("Elemwise{log}"), ops.join(", "));
+  });
+
   it("local_log_sigmoid: log(sigmoid(x)) → -softplus(-x), finite where sigmoid underflows", () => {
     const r = runBoth([x], [E.log(E.sigmoid(x))], [[-800, -1, 0, 3]], "FAST_RUN", NO_LATE);
     assert.equal(r.fired.get("local_log_sigmoid"), 1);
