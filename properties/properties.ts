@@ -1,5 +1,5 @@
 /**
- * The thirteen properties, run on one case. Every property can run alone; all of them share the
+ * The fourteen properties, run on one case. Every property can run alone; all of them share the
  * case, its built graph and whatever gradients more than one of them needs.
  *
  * | property | claim | judge |

@@ -1,7 +1,8 @@
 /**
  * The property suite as a mutation-test runner: every harness property (`runProperties`, all
- * thirteen; grad-composition on its seeded schedule, a quarter of the cases, shape-erasure on
- * half, checked-sensitivity and rewriter-contract on an eighth each) on a fixed list of
+ * fourteen; grad-composition on its seeded schedule, a quarter of the cases, shape-erasure on
+ * half, positional-forms on a quarter, checked-sensitivity and rewriter-contract on an eighth
+ * each) on a fixed list of
  * generated cases. A mutant of the differentiator, the rewriter or a pullback rule is killed
  * when some case's verdict is not ok (a `fail` or an `error` check), or when it makes a case
  * hang (Stryker's timeout).
@@ -61,14 +62,15 @@ export function mutationCases(batches: readonly Batch[] = MUTATION_BATCHES): { t
 /**
  * The properties the suite runs on a schedule, a part per case: grad-composition (one claim
  * group of twelve, on 37 of 64 cases), rewriter-contract (three of twelve scenarios, on an
- * eighth) and checked-sensitivity (its corruptions, on an eighth). A nightly run meets each part
+ * eighth), checked-sensitivity (its corruptions, on an eighth) and positional-forms (on a
+ * quarter; its forms are drawn per case, so more cases meet more of them). A nightly run meets each part
  * hundreds of times (a 10-minute run of ~25,000 cases runs each claim group ~1,200 times); the
  * 320 cases above meet each claim group about fifteen times and each scenario a few times, so
  * alone they under-measured the scheduled checks (mutants that one-compile's built pairs kill in
  * 3 to 55 of 150 cases survived them). The fourth batch runs each of these properties alone,
  * hence in full, on 40 more cases.
  */
-export const SCHEDULED_PROPERTIES = ["grad-composition", "rewriter-contract", "checked-sensitivity"] as const;
+export const SCHEDULED_PROPERTIES = ["grad-composition", "rewriter-contract", "checked-sensitivity", "positional-forms"] as const;
 export const SCHEDULED_BATCH: Batch = { label: "scheduled in full", seed: 0x6d75_7404, numRuns: 40, opts: {} };
 
 const FULL = "__stryker__" in globalThis || process.env.XGRAD_MUTATION_FULL === "1";
