@@ -14,7 +14,7 @@
  * |---|---|---|
  * | `scale-split` | `(v * A) * B`, A a constant of v's trailing lengths with entries 1, 2 and 0.5, some but not all 1; B = 1 / A (v exactly), or, half the time, entries 2 and 0.5 only (v scaled: a B with no 1 is what tells a rule that drops a partly-1 A, since 1 / A has its 1s where A has) | neutral-element and absorbing rules on a non-uniform array constant; lower-rank operands (conformTo, fusion of a broadcast producer) |
  * | `neutral` | `v + Z`, `Z + v`, `v - Z`, `v * O`, `O * v` or `v / O`, Z zeros (-0 in a sum) and O ones, 0-d or of v's trailing lengths | the neutral-element rules on both sides and on array constants; checked mode's normal form |
- * | `shape-read` | `reshape(v, lengths)`, `alloc(v, lengths)` or a reshape to the axes 0 and 1 swapped and back, the lengths read through `Shape(v)[i]` or `ShapeI(v, i)` | `local_shape_constant`, `local_shape_i_constant`, the useless-reshape and useless-alloc rules, and their declines for unknown lengths |
+ * | `shape-read` | `reshape(v, lengths)`, `alloc(v, lengths)`, `alloc(v, [2, ...lengths])[k]`, or a reshape to the axes 0 and 1 swapped and back (scaled between, position by position, half the time when the lengths are static), the lengths read through `Shape(v)[i]` or `ShapeI(v, i)` | `local_shape_constant`, `local_shape_i_constant`, the useless-reshape and useless-alloc rules, `local_subtensor_of_alloc` on a value of lower rank, and their declines for unknown lengths |
  * | `specify-shape` | `specifyShape(v, v's static lengths)` | SpecifyShape's pullback and pushforward, and its removal |
  * | `identity` | `identity(v)` or `cast(v, v's dtype)` | `useless_cast_identity` and checked mode's normal form |
  * | `float32-part` | one float64 operand u of a Join or of an add, sub or mul becomes `cast(u, float32)` | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
@@ -27,8 +27,8 @@
  * Judged twice:
  * 1. The rebuilt graph's every node value and direct gradient, compiled in checked FAST_RUN,
  *    against the same graph compiled in NONE (the rewrites on forms they never saw).
- * 2. When every form keeps the values (all but `float32-part`, whose cast rounds, and a scaled
- *    `scale-split`), the NONE results against the static case's NONE results: the forms' own
+ * 2. When every form keeps the values (all but `float32-part`, whose cast rounds, and the scaled
+ *    variants), the NONE results against the static case's NONE results: the forms' own
  *    pullbacks (SpecifyShape, Reshape, Alloc over ShapeI lengths) and the meaning of the rebuild.
  *    The scale-split factors are powers of two, so `(v * A) * (1 / A)` is v exactly (barring
  *    overflow and subnormals, which the comparison's slack covers).
@@ -165,11 +165,20 @@ function splice(form: Exclude<Form, "float32-part">, v: Variable, rand: () => nu
       return built();
     }
     case "shape-read": {
-      const how = Math.floor(rand() * (nd >= 2 ? 3 : 2));
+      const how = Math.floor(rand() * (nd >= 2 ? 4 : 3));
       const lens = lengthsOf(v, rand);
       if (how === 0) return { out: reshape(v, lens), variant: "reshape to its own lengths" };
       if (how === 1) return { out: alloc(v, lens), variant: "alloc to its own lengths" };
+      // An Alloc whose value has fewer axes than its output, indexed back by an int on the new axis.
+      if (how === 2) return { out: subtensor(alloc(v, [2, ...lens]), [Math.floor(rand() * 2)]), variant: "alloc with a leading axis of 2, indexed back" };
       const swapped = [lens[1], lens[0], ...lens.slice(2)];
+      const st = (v.type as TensorType).shape;
+      if (st.every((s) => s !== null) && rand() < 0.5) {
+        // Something must read the swapped layout, or a rule that takes the swapped Reshape for a
+        // useless one would give back v unchanged: scale it, position by position.
+        const scale = arrayConstant(v, [st[1], st[0], ...st.slice(2)], () => (rand() < 0.5 ? 2 : 0.5));
+        return { out: reshape(mul(reshape(v, swapped), scale), lens), variant: "reshape to axes 0 and 1 swapped, scaled, and back", keepsValues: false };
+      }
       return { out: reshape(reshape(v, swapped), lens), variant: "reshape to axes 0 and 1 swapped, and back" };
     }
     case "specify-shape":

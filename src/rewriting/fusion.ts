@@ -22,7 +22,7 @@ import { type Apply, Constant, type Variable } from "../graph/basic.js";
 import type { FunctionGraph } from "../graph/fgraph.js";
 import { TensorType } from "../graph/type.js";
 import type { TensorVariable } from "../tensor/basic.js";
-import { Composite, Elemwise, compositeFromGraph, expandComposite } from "../tensor/elemwise.js";
+import { Composite, Elemwise, broadcastStaticShape, compositeFromGraph, expandComposite } from "../tensor/elemwise.js";
 import { InconsistencyError } from "../errors.js";
 import type { GraphRewriter, RewriteContext } from "./engine.js";
 import { register } from "./db.js";
@@ -50,10 +50,28 @@ function asElemwiseGraph(members: readonly Apply[], out: Variable): Variable {
   return rebuilt.get(out) as Variable;
 }
 
-function sameShape(a: Variable, b: Variable): boolean {
-  const s = a.type.shape;
-  const t = b.type.shape;
+function sameLengths(s: readonly (number | null)[], t: readonly (number | null)[]): boolean {
   return s.length === t.length && s.every((x, i) => x === t[i]);
+}
+
+/**
+ * Every fusable node's output shape as its inputs now determine it, in one forward sweep. A
+ * recorded type may know less than the node's inputs do: a rewrite that replaces an input by a
+ * more refined variable does not re-infer the node (canonicalize removing a Reshape to a value's
+ * own `ShapeI` lengths leaves its readers' lengths unknown). Grouping by the recorded types alone
+ * left such a node out of its reader's loop, and the inplace pass, which rebuilds nodes and so
+ * re-infers them, then showed checked mode's fusion promise a pair of equal shapes unfused.
+ */
+function refinedShapes(order: readonly Apply[]): Map<Variable, readonly (number | null)[]> {
+  const out = new Map<Variable, readonly (number | null)[]>();
+  const shapeOf = (v: Variable): readonly (number | null)[] => out.get(v) ?? v.type.shape;
+  for (const node of order) {
+    if (!fusable(node) || node.inputs.length === 0) continue;
+    const recorded = node.outputs[0].type.shape;
+    const inferred = broadcastStaticShape("elemwise_fusion", node.inputs.map(shapeOf));
+    if (inferred.length === recorded.length) out.set(node.outputs[0], recorded.map((s, i) => s ?? inferred[i]));
+  }
+  return out;
 }
 
 /** A 0-d tensor constant: Composite inlines it into the loop body instead of taking it as an input. */
@@ -69,6 +87,10 @@ export function fusionGroups(fg: FunctionGraph): Map<Apply, Apply[]> {
   const rootOf = new Map<Apply, Apply>();
   const groups = new Map<Apply, Apply[]>();
   const order = fg.toposort();
+  const refined = refinedShapes(order);
+  // Equal recorded shapes, or equal shapes as the inputs determine them: each is a static
+  // description of the run-time shapes, so either being equal means one loop shape.
+  const oneLoop = (a: Variable, b: Variable): boolean => sameLengths(a.type.shape, b.type.shape) || sameLengths(refined.get(a) ?? a.type.shape, refined.get(b) ?? b.type.shape);
   for (let k = order.length - 1; k >= 0; k--) {
     const node = order[k];
     if (!fusable(node)) continue;
@@ -78,7 +100,7 @@ export function fusionGroups(fg: FunctionGraph): Map<Apply, Apply[]> {
     let absorbed = clients.length > 0;
     for (const [c] of clients) {
       const r = rootOf.get(c);
-      if (r === undefined || (root !== undefined && r !== root) || !sameShape(out, r.outputs[0])) {
+      if (r === undefined || (root !== undefined && r !== root) || !oneLoop(out, r.outputs[0])) {
         absorbed = false;
         break;
       }
