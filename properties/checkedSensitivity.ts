@@ -30,7 +30,7 @@
  * | `rejected-replacement` | returns a replacement of a contradicting static shape, under "ignore" | the same: the replacement refused, recorded, the graph intact |
  * | `rewire-then-prune` (checked mode off) | assigns `node.inputs[i]` directly, then replaces the node by a fresh copy, so the graph prunes it | the DestroyHandler's own prune check: a reader it never heard of (production compiles have only this tripwire) |
  * | `lost-prune` (checked mode off) | replaces a node by a fresh copy while the DestroyHandler is not listening, then puts it back | the DestroyHandler's own import or prune check: a node it still holds imported again, or one it never saw pruned |
- * | `exclude` (an eighth of the cases: a compile) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}) | checked mode accepts the smaller pipeline, and no excluded pass ran |
+ * | `exclude` (in the suite an eighth of the cases, a compile; alone, every case, twice) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}); alone, then again with another, right after (the optimizer database caches pipelines by query, so the second must not reuse the first's) | checked mode accepts the smaller pipeline, and no excluded pass ran |
  *
  * The first four are judged by checked mode's per-rewrite verification, the next four by its
  * postconditions; an announced, valid rewrite (those two) must pass the per-rewrite checks, or
@@ -105,11 +105,13 @@ export function excludeScheduled(seed: number): boolean {
 /**
  * The case compiled in checked FAST_RUN without one seeded pass or tag: checked mode must accept
  * the smaller pipeline (its pass list and promises minus what was left out), and none of the
- * passes left out may run.
+ * passes left out may run. `draw` 1 picks another entry than draw 0 (the suite's).
  */
-export function excludeScenario(b: BuiltCase, seed: number): CorruptionOutcome {
+export function excludeScenario(b: BuiltCase, seed: number, draw: 0 | 1 = 0): CorruptionOutcome {
   const names = Object.keys(EXCLUDES);
-  const ex = names[Math.floor(mulberry32((seed ^ 0x5ca1ab1e) >>> 0)() * names.length)];
+  const rand = mulberry32((seed ^ 0x5ca1ab1e) >>> 0);
+  const first = Math.floor(rand() * names.length);
+  const ex = names[draw === 0 ? first : (first + 1 + Math.floor(rand() * (names.length - 1))) % names.length];
   const corruption = "exclude";
   const what = `the case compiled in checked FAST_RUN with exclude: ["${ex}"]`;
   const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
@@ -571,7 +573,10 @@ export function checkedSensitivityCheck(
     return { property, status: "inconclusive", reason: `the uncorrupted checked FAST_RUN compile failed (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
   }
   const outcomes = corruptAndJudge(fg, seed, which, postconditions);
-  if (excludeScheduled(seed)) outcomes.push(excludeScenario(b, seed));
+  // Alone (every corruption asked for), two excludes in a row on every case: a superset of the
+  // suite's one, and what catches a pipeline cache keyed without the exclude list.
+  if (which === CORRUPTIONS) outcomes.push(excludeScenario(b, seed, 0), excludeScenario(b, seed, 1));
+  else if (excludeScheduled(seed)) outcomes.push(excludeScenario(b, seed));
   const missed = outcomes.find((o) => o.status === "missed");
   if (missed !== undefined) return { property, status: "fail", reason: `checked mode missed the ${missed.corruption} corruption: ${missed.detail}`, maxAbsErr: Infinity, maxRelErr: Infinity };
   const caught = outcomes.filter((o) => o.status === "caught").map((o) => o.corruption);

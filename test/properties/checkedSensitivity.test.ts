@@ -172,6 +172,28 @@ describe("checked-sensitivity", function () {
     });
   });
 
+  it("alone, tries two excludes in a row on every case: a pipeline cache keyed without the exclude list fails it", () => {
+    const c = fc.sample(caseArbitrary({}), { seed: 5153, numRuns: 1 })[0].case;
+    const b = buildCase(c);
+    const ok = checkedSensitivityCheck(b, caseSeed(c));
+    assert.equal(ok.status, "pass", ok.reason);
+    assert.equal((ok.reason ?? "").split(", ").filter((x) => x === "exclude").length, 2, ok.reason);
+    // A cache that keys pipelines by the include list alone: the first query's pipeline (the
+    // graph's plain FAST_RUN compile) is handed to both excluding compiles.
+    const query = SequenceDB.prototype.query;
+    const stale = new Map<string, ReturnType<SequenceDB["query"]>>();
+    withPatch(SequenceDB.prototype, "query", function (this: SequenceDB, q: Query) {
+      const key = JSON.stringify(q.include);
+      const hit = stale.get(key) ?? query.call(this, q);
+      stale.set(key, hit);
+      return hit;
+    }, () => {
+      const k = checkedSensitivityCheck(buildCase(c), caseSeed(c));
+      assert.equal(k.status, "fail", k.reason);
+      assert.match(k.reason ?? "", /^checked mode missed the exclude corruption: .* ran although the compile excluded /);
+    });
+  });
+
   it("runs in the suite on a seeded eighth of the cases, on rewrite-soundness's graph, with the verdict it gives alone", async () => {
     const cases = fc.sample(caseArbitrary({}), { seed: 5151, numRuns: 64 }).map((g) => g.case);
     const on = cases.filter((c) => sensitivityScheduled(caseSeed(c)));
