@@ -30,7 +30,7 @@
  * | `rejected-replacement` | returns a replacement of a contradicting static shape, under "ignore" | the same: the replacement refused, recorded, the graph intact |
  * | `rewire-then-prune` (checked mode off) | assigns `node.inputs[i]` directly, then replaces the node by a fresh copy, so the graph prunes it | the DestroyHandler's own prune check: a reader it never heard of (production compiles have only this tripwire) |
  * | `lost-prune` (checked mode off) | replaces a node by a fresh copy while the DestroyHandler is not listening, then puts it back | the DestroyHandler's own import or prune check: a node it still holds imported again, or one it never saw pruned |
- * | `exclude` (in the suite an eighth of the cases, a compile; alone, every case, twice) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}); alone, then again with another, right after (the optimizer database caches pipelines by query, so the second must not reuse the first's) | checked mode accepts the smaller pipeline, and no excluded pass ran |
+ * | `exclude` (in the suite an eighth of the cases, a compile; alone, every case, twice) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}); alone, then again with another, right after, on the same rewrite context (the optimizer database caches pipelines by query, so the second must not reuse the first's, and checked mode must judge the second compile's passes alone) | checked mode accepts the smaller pipeline, and no excluded pass ran |
  *
  * The first four are judged by checked mode's per-rewrite verification, the next four by its
  * postconditions; an announced, valid rewrite (those two) must pass the per-rewrite checks, or
@@ -107,14 +107,14 @@ export function excludeScheduled(seed: number): boolean {
  * the smaller pipeline (its pass list and promises minus what was left out), and none of the
  * passes left out may run. `draw` 1 picks another entry than draw 0 (the suite's).
  */
-export function excludeScenario(b: BuiltCase, seed: number, draw: 0 | 1 = 0): CorruptionOutcome {
+export function excludeScenario(b: BuiltCase, seed: number, draw: 0 | 1 = 0, ctx = new RewriteContext({ checked: true, onOptError: "raise" })): CorruptionOutcome {
   const names = Object.keys(EXCLUDES);
   const rand = mulberry32((seed ^ 0x5ca1ab1e) >>> 0);
   const first = Math.floor(rand() * names.length);
   const ex = names[draw === 0 ? first : (first + 1 + Math.floor(rand() * (names.length - 1))) % names.length];
   const corruption = "exclude";
-  const what = `the case compiled in checked FAST_RUN with exclude: ["${ex}"]`;
-  const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
+  const what = `the case compiled in checked FAST_RUN with exclude: ["${ex}"]${ctx.passesRun.length > 0 ? ", on the rewrite context of an earlier compile" : ""}`;
+  const since = ctx.passesRun.length;
   try {
     sensitivityGraph(b, [ex], ctx);
   } catch (e) {
@@ -122,7 +122,7 @@ export function excludeScenario(b: BuiltCase, seed: number, draw: 0 | 1 = 0): Co
     // ignoring the exclude (its pass list): both are findings, and the message tells which.
     return { corruption, status: "missed", detail: `${what} failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
   }
-  const ran = EXCLUDES[ex].filter((p) => ctx.passesRun.includes(p));
+  const ran = EXCLUDES[ex].filter((p) => ctx.passesRun.slice(since).includes(p));
   if (ran.length > 0) return { corruption, status: "missed", detail: `${what}: ${ran.join(", ")} ran anyway, and checked mode did not say so` };
   return { corruption, status: "caught", detail: what };
 }
@@ -573,9 +573,14 @@ export function checkedSensitivityCheck(
     return { property, status: "inconclusive", reason: `the uncorrupted checked FAST_RUN compile failed (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
   }
   const outcomes = corruptAndJudge(fg, seed, which, postconditions);
-  // Alone (every corruption asked for), two excludes in a row on every case: a superset of the
-  // suite's one, and what catches a pipeline cache keyed without the exclude list.
-  if (which === CORRUPTIONS) outcomes.push(excludeScenario(b, seed, 0), excludeScenario(b, seed, 1));
+  // Alone (every corruption asked for), two excludes in a row on every case, on one rewrite
+  // context (documented: a context may serve several compiles): a superset of the suite's one,
+  // and what catches a pipeline cache keyed without the exclude list, or a pass-list check that
+  // counts the earlier compile's passes.
+  if (which === CORRUPTIONS) {
+    const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
+    outcomes.push(excludeScenario(b, seed, 0, ctx), excludeScenario(b, seed, 1, ctx));
+  }
   else if (excludeScheduled(seed)) outcomes.push(excludeScenario(b, seed));
   const missed = outcomes.find((o) => o.status === "missed");
   if (missed !== undefined) return { property, status: "fail", reason: `checked mode missed the ${missed.corruption} corruption: ${missed.detail}`, maxAbsErr: Infinity, maxRelErr: Infinity };
