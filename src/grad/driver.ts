@@ -223,7 +223,10 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
       // and everything downstream would appear to depend on it.
       const cutSet = new Set<Variable>(cut);
       const blockers = [...cut, ...cc];
-      const outs = roots.filter((r) => !fixed.has(r) && ancestors([r], blockers).some((a) => cutSet.has(a)));
+      // A discrete root carries no cotangent (perNode's rules ignore one given to an integer
+      // output), so it is no region output either: as one, its integer-typed cotangent
+      // placeholder made the expansion fail at compile.
+      const outs = roots.filter((r) => isFloat(r.type.dtype) && !fixed.has(r) && ancestors([r], blockers).some((a) => cutSet.has(a)));
       const gatherConnected = new Map<Variable, boolean>();
       const partial = lazyPullback(outs, outs.map((r) => (gradDict.get(r) ?? additive.get(r)) as Variable), cut, cc).map((t, k): GradTerm => {
         if (fixed.has(cut[k])) return gradDict.get(cut[k]) as Variable;
@@ -231,10 +234,17 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
         if (undefinedWhy !== null) return new UndefinedGrad(undefinedWhy);
         return isConnectedWrt(cut[k], consumers, roots, patterns) ? t : DISCONNECTED;
       });
+      // An integer value passes no gradient back to what computed it (a float input reached only
+      // through integer outputs has none), so the chain does not pull through a discrete wrt.
       const totals = chainThroughWrt(partial, cut, cc, (u, gu, upstream, blockers) =>
-        gradTerms(null, upstream, { ...options, knownGrads: new Map([[u, gu]]), considerConstant: blockers }),
+        isFloat(u.type.dtype) ? gradTerms(null, upstream, { ...options, knownGrads: new Map([[u, gu]]), considerConstant: blockers }) : upstream.map(() => DISCONNECTED),
       fixed);
-      return totals.slice(0, wrt.length);
+      // A discrete wrt's gradient flows only through rules that give its slot a float term (a
+      // contraction reading an integer operand). A Pullback output has its wrt's type, so the
+      // region cannot carry one: it is differentiated per node, the gradient perNode gives.
+      // (Cutting it as DISCONNECTED disagreed with perNode and lowerThenGrad wherever such a
+      // rule reads it; found by a triage of strategies.ts's survivors.)
+      return totals.slice(0, wrt.length).map((t, k) => (isFloat(wrt[k].type.dtype) ? t : gradTerms(cost, [wrt[k]], { ...options, gradStrategy: "perNode" }, seeds)[0]));
     }
     const perNode = perNodeRule(differentiate);
     const outer = options.ruleFor;

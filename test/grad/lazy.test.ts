@@ -16,6 +16,7 @@ import { pushforward } from "../../src/grad/pushforward.js";
 import { type PullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
 import { TensorFromXTensor, XOp, type XTensorVariable, asXTensor, dot, exp, sin, sum, tanh, xconstant, xtensor } from "../../src/xtensor/index.js";
 import type { Mode } from "../../src/rewriting/db.js";
+import * as pt from "../../src/tensor/index.js";
 import { MODES, centralDiff, compare, assertClose, forward, rand, runCompiled } from "./named-check.js";
 
 const XV = rand([3, 3], 7);
@@ -212,6 +213,50 @@ describe("lazy Pullback node", () => {
     }
     const gathered = x.isel({ a: k }).sum();
     for (const s of ["lazy", "perNode"] as const) assert.throws(() => grad(gathered, [x, k], { ...opts, gradStrategy: s }), /gradient with respect to k \(wrt\[1\]\) is undefined/);
+  });
+
+  it("an integer wrt a contraction reads gets perNode's and lowerThenGrad's float gradient, and passes none upstream", () => {
+    // u = cast(values(x[cast(w)]), int64) feeds a positional einsum with a float C. The
+    // contraction's rule gives u a float term, so perNode and lowerThenGrad answer C · exp(u2);
+    // the lazy region, cut at every discrete wrt, called u disconnected. And with u2 also asked
+    // for, the chain pulled u's gradient back to the index w, which made w "undefined" where the
+    // integer u makes it disconnected (found by a triage of strategies.ts's survivors).
+    const x = xtensor("x", { dims: ["a"], shape: [3] });
+    const w = xtensor("w", { dims: ["k"], shape: [2] });
+    const C = pt.tensor("C", { shape: [2, 2] });
+    const u = pt.cast(x.isel({ a: w.astype("int64") }).values, "int64");
+    const u2 = pt.einsum("i,ij->j", u, C);
+    const cost = exp(asXTensor(u2, ["k"])).sum();
+    const vals = [NDArray.fromFlat([1, 2, 3], [3], "float64"), NDArray.fromFlat([0.5, 2.5], [2], "float64"), NDArray.fromFlat([0.1, 0.2, 0.3, 0.4], [2, 2], "float64")];
+    const opts = { disconnectedInputs: "ignore", returnDisconnected: "none" } as const;
+    const values = (gs: (Variable | null)[]): (number[] | null)[] => {
+      const live = gs.filter((g): g is Variable => g !== null);
+      const res = compile([x, w, C], live, { mode: "NONE" })(...vals);
+      let i = 0;
+      return gs.map((g) => (g === null ? null : res[i++].toFlat()));
+    };
+    for (const wrt of [[u, w], [u2, u, w]]) {
+      const want = values(lowerThenGrad(cost, wrt, opts));
+      assert.ok(want[wrt.indexOf(u)] !== null && want[wrt.length - 1] === null, "u has a float gradient, w none");
+      for (const s of ["lazy", "perNode"] as const) {
+        const got = values(grad(cost, wrt, { ...opts, gradStrategy: s }));
+        got.forEach((g, k) => (g === null ? assert.equal(want[k], null, `${s} wrt[${k}]`) : assertClose(compare([g], [want[k] as number[]], 1e-12, 1e-12), `${s} wrt[${k}]`)));
+      }
+    }
+  });
+
+  it("pullback of an integer output: no cotangent reaches x, under every strategy (the lazy one failed at compile)", () => {
+    // The integer output was a region output, and its cotangent placeholder took its integer
+    // type: the expansion failed with "cotangents must be float" inside expand_pullback.
+    const x = xtensor("x", { dims: ["a"], shape: [3] });
+    const k = x.mul(3).astype("int64");
+    const ct = xtensor("ct", { dims: ["a"], shape: [3] });
+    for (const s of ["lazy", "perNode"] as const) {
+      assert.throws(() => pullback([k], [x], [ct], { gradStrategy: s }), /the outputs do not depend on x/, s);
+      const [g] = pullback([k], [x], [ct], { gradStrategy: s, disconnectedInputs: "ignore" });
+      const [v] = compile([x, ct], [g as Variable], { mode: "NONE" })(NDArray.fromFlat([0.4, 0.9, 1.3], [3], "float64"), NDArray.fromFlat([1, 1, 1], [3], "float64"));
+      assert.deepEqual(v.toFlat(), [0, 0, 0], s);
+    }
   });
 
   it("structurally equal Pullback nodes carry equal ops and MergeOptimizer merges them (FAST_RUN)", () => {
