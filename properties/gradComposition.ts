@@ -12,7 +12,7 @@
  * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt; lazy, perNode and lowerThenGrad on which wrt are disconnected, with a third variable that reaches the cost only through a bool and a fourth, an integer, read through a cast (each strategy tried on its own, so one refusing what the others answer is named); the strategies' structure (Pullback nodes) | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt; the three strategies agreeing; a named op on a float wrt → cost path (lazy holds a Pullback node), none in the graph (no strategy builds one) |
  * | `rewritten-grad` | `grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt)`, lazy and perNode: the pullbacks of what only rewrites build (`Composite` from elemwise_fusion; log1p, expm1, softplus, square, sqrt from stabilize/specialize), which no other claim differentiates (every other `grad` runs before the compiler's rewrites) | `grad(cost, wrt)` of the un-rewritten graph (the suite's direct gradient); no Pullback node from either strategy (the graph is positional); the same gradients compiled again in checked FAST_RUN (the pipeline on its own output) against NONE; the rewritten cost's J u from the ops' pushforward rules (Composite's among them) against ⟨grad, u⟩ |
  * | `grad-of-pullback` | `grad(c, wrt, {gradStrategy: "perNode"})` for c = Σ_i sum(u_i ⊙ g_i) (every output of the lazy gradient's Pullback node read) and c = sum(u_k ⊙ g_k) (one read), g = lazy `grad(cost, wrt)`, u seeded random weights: the per-node driver on a node with several outputs, which nothing else builds | the same with `gradStrategy: "lazy"` (the path `second-order` judges against finite differences): values, and which wrt are disconnected; then `expandPullbacks` on the first outer cost: no Pullback node left, every named op outside the regions kept, the caller's graph untouched, the same value in NONE |
- * | `undefined-index` | `grad(cost + sum(gather(x, cast(index, int64))), [index, ...wrt])` (and with `+ 1.5·sum(index)`, a float path too), lazy, perNode and lowerThenGrad, with and without `disconnectedInputs: "ignore"`; the same when the cost reads the gathered values only through a comparison; `grad` of the same cost without the index among the wrt | the spec ("an index input is undefined: a clear error, not a silent zero"): each must raise a GradError calling the index's gradient undefined, and call it disconnected (null under `returnDisconnected: "none"`) when no float path leaves the gather; the other wrt's gradients against the same gather by a constant index array |
+ * | `undefined-index` | `grad(cost + sum(gather(x, cast(index, int64))), [index, ...wrt])`, the gather a scatter (`inc` or `set` through the index) in two cases of three (and with `+ 1.5·sum(index)`, a float path too), lazy, perNode and lowerThenGrad, with and without `disconnectedInputs: "ignore"`; the same when the cost reads the gathered values only through a comparison; `grad` of the same cost without the index among the wrt | the spec ("an index input is undefined: a clear error, not a silent zero"): each must raise a GradError calling the index's gradient undefined, and call it disconnected (null under `returnDisconnected: "none"`) when no float path leaves the gather; the other wrt's gradients against the same gather by a constant index array |
  * | `rule-contract` | the driver's checks on what a rule returns: one real rule of the lowered cost's graph (a node between a wrt and the cost) broken through `options.ruleFor` in nine ways (properties/ruleContract.ts), a second one on a named input of two dims or more for the dims-order case | the contract: a GradError naming the op, `options.ruleFor`, the input and its dims, dtype or shape; a warning naming them for a dropped term from an op without a `connectionPattern`; for a term only in another dims order, the gradients of the same `grad` with the real rule through the same hook, compiled in NONE |
  * | `pushforward-options` | `pushforward` around a user's op without a forward rule (`OpaqueScale`, y = 1.5 · cost; properties/pushforwardOptions.ts) with `useOpPushforward` "require", true and the default; true on the cost itself; `hessianVectorProduct` with single variables and `method: "reverse"` named; an output no wrt reaches under each `disconnectedOutputs` and `returnDisconnected`; `considerConstant` | the documentation: "require" raises naming the op; true falls back to the double pullback (`onDerivation`) with the default's J u; the cost alone sweeps, and y's J u is 1.5 times its; the list form's H v |
  * | `discrete-path` | `grad` and the forward sweep (`useOpPushforward: "require"`) of cost + sum(OpaqueWeigh(k, w)), k a user op's integer output computed from a float v a wrt reaches, whose rule returns a zero in a seeded disguise, then a nonzero one or the cotangent itself (straight-through; properties/discretePath.ts) | the zero: the cost alone's gradients and J u; the nonzero: a GradError naming the rule and "only through integer outputs" ("is discrete" for the tangent); which disguise is zero is known by construction |
@@ -70,7 +70,7 @@ import { type RewriteGraphOptions, rewriteGraph } from "../src/rewriting/db.js";
 import { constant, tensor } from "../src/tensor/basic.js";
 import { Composite, add as padd, cast as pcast, gt as pgt, mul as pmul } from "../src/tensor/elemwise.js";
 import { transpose as ptranspose } from "../src/tensor/shape.js";
-import { advancedSubtensor } from "../src/tensor/indexing.js";
+import { advancedIncSubtensor, advancedSetSubtensor, advancedSubtensor } from "../src/tensor/indexing.js";
 import { sum as psum } from "../src/tensor/reduce.js";
 import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
@@ -1182,21 +1182,28 @@ class ClaimContext {
     const xName = b.wrtNames[xi];
     const n = (b.values.get(xName) as NDArray).shape[0];
     const js = [Math.floor(rand() * n), Math.floor(rand() * n)];
+    // A gather, or a scatter through the same computed index (its index slot is the update op's
+    // third input, where a gather's is the second): one in three each.
+    const scatter = (["gather", "inc", "set"] as const)[Math.floor(rand() * 3)];
     const named = X.isXTensorVariable(x);
     let k = "k";
     while (named && x.type.dims.includes(k)) k += "_";
     const index: Variable = named ? X.xtensor(`index_${xName}`, { dims: [k], shape: [2], dtype: "float64" }) : tensor(`index_${xName}`, { shape: [2], dtype: "float64" });
     const jConst: Variable = named ? X.xconstant(js, [k], "int64") : constant(NDArray.fromFlat(js, [2], "int64"));
-    const gatherSum = (idx: Variable): Variable => {
-      if (X.isXTensorVariable(x)) return X.sum(X.isel(x, { [x.type.dims[0]]: idx as X.XTensorVariable }));
-      return psum(advancedSubtensor(x, [idx]));
+    const gathered = (idx: Variable): Variable => {
+      if (X.isXTensorVariable(x)) {
+        const view = X.isel(x, { [x.type.dims[0]]: idx as X.XTensorVariable });
+        return scatter === "gather" ? view : scatter === "inc" ? X.inc(view, 0.5) : X.set(view, 0.5);
+      }
+      return scatter === "gather" ? advancedSubtensor(x, [idx]) : scatter === "inc" ? advancedIncSubtensor(x, 0.5, [idx]) : advancedSetSubtensor(x, 0.5, [idx]);
     };
+    const gatherSum = (idx: Variable): Variable => (X.isXTensorVariable(x) ? X.sum(gathered(idx) as X.XTensorVariable) : psum(gathered(idx)));
     const plus = (a: Variable, c: Variable): Variable => (X.isXTensorVariable(a) && X.isXTensorVariable(c) ? X.add(a, c) : padd(X.isXTensorVariable(a) ? X.values(a) : a, X.isXTensorVariable(c) ? X.values(c) : c));
     const computed = named ? X.cast(index as X.XTensorVariable, "int64") : pcast(index, "int64");
     const cost2 = plus(b.cost, gatherSum(computed));
     const cost3 = plus(cost2, named ? X.mul(X.sum(index as X.XTensorVariable), 1.5) : pmul(psum(index), 1.5));
     const costRef = plus(b.cost, gatherSum(jConst));
-    const what = `index_${xName} = [${js.map((j) => j + 0.5).join(", ")}] cast to int64 gathers ${xName} along its first axis`;
+    const what = `index_${xName} = [${js.map((j) => j + 0.5).join(", ")}] cast to int64 ${scatter === "gather" ? "gathers" : scatter === "inc" ? "increments (by 0.5)" : "sets (to 0.5)"} ${xName} along its first axis`;
     const fail = (reason: string): ClaimOutcome => ({ claim, status: "fail", reason: `undefined-index: ${reason} (${what}; wrt ${b.wrtNames.join(", ")})`, maxAbsErr: Infinity, maxRelErr: Infinity });
 
     // The index first: a case wrt the cost does not read raises "does not depend" under the
@@ -1207,7 +1214,7 @@ class ClaimContext {
       { name: "perNode", run: (c, o) => this.engine.gradWith(c, list, { ...o, gradStrategy: "perNode" }) },
       { name: "lowerThenGrad", run: (c, o) => lowerThenGrad(c, list, o) },
     ];
-    for (const [cname, c] of [["cost + sum(gather)", cost2], ["the same + 1.5 · sum(index)", cost3]] as const) {
+    for (const [cname, c] of [[`cost + sum(${scatter})`, cost2], ["the same + 1.5 · sum(index)", cost3]] as const) {
       for (const opts of [{}, { disconnectedInputs: "ignore" }] as GradOptions[]) {
         for (const s of strategies) {
           const call = `${s.name === "lowerThenGrad" ? "lowerThenGrad" : `grad (${s.name})`}(${cname}, [index_${xName}, ...wrt]${opts.disconnectedInputs === undefined ? "" : `, {disconnectedInputs: "ignore"}`})`;
@@ -1233,12 +1240,13 @@ class ClaimContext {
     // along floats), under every strategy.
     const gatedGather = ((): Variable => {
       const dtype = b.cost.type.dtype;
-      if (X.isXTensorVariable(x)) return plus(b.cost, X.sum(X.cast(X.gt(X.isel(x, { [x.type.dims[0]]: computed as X.XTensorVariable }), 0), dtype)));
-      return plus(b.cost, psum(pcast(pgt(advancedSubtensor(x, [computed]), 0), dtype)));
+      const g = gathered(computed);
+      if (X.isXTensorVariable(g)) return plus(b.cost, X.sum(X.cast(X.gt(g, 0), dtype)));
+      return plus(b.cost, psum(pcast(pgt(g, 0), dtype)));
     })();
     const quietNone: GradOptions = { disconnectedInputs: "ignore", returnDisconnected: "none" };
     for (const s of strategies) {
-      const call = `${s.name === "lowerThenGrad" ? "lowerThenGrad" : `grad (${s.name})`}(cost + sum(cast(gather > 0)), [index_${xName}, ...wrt], {disconnectedInputs: "ignore", returnDisconnected: "none"})`;
+      const call = `${s.name === "lowerThenGrad" ? "lowerThenGrad" : `grad (${s.name})`}(cost + sum(cast(${scatter} > 0)), [index_${xName}, ...wrt], {disconnectedInputs: "ignore", returnDisconnected: "none"})`;
       let g: unknown;
       try {
         g = (s.run(gatedGather, quietNone) as unknown[])[0];
@@ -1262,14 +1270,14 @@ class ClaimContext {
       got = this.engine.grad(cost2, b.wrt, { disconnectedInputs: "ignore" });
     } catch (e) {
       if (!(e instanceof GradError)) throw e;
-      return fail(`grad(cost + sum(gather), wrt), the index not requested, raised: ${e.message.split("\n")[0]}`);
+      return fail(`grad(cost + sum(${scatter}), wrt), the index not requested, raised: ${e.message.split("\n")[0]}`);
     }
     const f = compile([...b.inputs.values(), index], [...got, ...want], { mode: "NONE" });
     const res = f(...b.values.values(), NDArray.fromFlat(js.map((j) => j + 0.5), [2], "float64"));
     const m = b.wrt.length;
     const rec = (arrs: NDArray[]): Record<string, ArrayValue> => Object.fromEntries(b.wrtNames.map((name, i) => [name, toArrayValue(b.wrt[i], arrs[i])]));
     const c = compareRecords(rec(res.slice(0, m)), rec(res.slice(m)), "gradient", this.input.rtol, this.input.slack ?? 0);
-    if (!c.ok) return { claim, status: "fail", reason: `undefined-index: grad(cost + sum(gather(x, cast(index))), wrt) disagrees with the same gather by the constant index array: ${c.reason ?? "mismatch"} (${what}; wrt ${b.wrtNames.join(", ")})`, maxAbsErr: c.maxAbsErr, maxRelErr: c.maxRelErr, ...nf(c) };
+    if (!c.ok) return { claim, status: "fail", reason: `undefined-index: grad(cost + sum(${scatter}(x, cast(index))), wrt) disagrees with the same ${scatter} by the constant index array: ${c.reason ?? "mismatch"} (${what}; wrt ${b.wrtNames.join(", ")})`, maxAbsErr: c.maxAbsErr, maxRelErr: c.maxRelErr, ...nf(c) };
     return { claim, status: "pass", detail: `undefined-index: ${what}; lazy, perNode and lowerThenGrad raise for it, with and without a float path, call it disconnected when the gather is read only through a comparison, and leave the other gradients as with a constant index`, maxAbsErr: c.maxAbsErr, maxRelErr: c.maxRelErr };
   }
 

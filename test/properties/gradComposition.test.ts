@@ -528,7 +528,7 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
         }
       },
     },
-    says: /^undefined-index: grad \(lazy\)\(cost \+ sum\(gather\), \[index_([xu]), \.\.\.wrt\]\) raised a GradError that does not call the gradient of index_\1 undefined/,
+    says: /^undefined-index: grad \(lazy\)\(cost \+ sum\((?:gather|inc|set)\), \[index_([xu]), \.\.\.wrt\]\) raised a GradError that does not call the gradient of index_\1 undefined/,
   },
   {
     name: "a perNode grad that drops an undefined term met on a float path (a partial gradient instead of an error)",
@@ -555,7 +555,7 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
     name: "a grad that gets the other wrt's gradients wrong next to a computed index (doubled here; judged against the same gather by a constant index)",
     claim: "undefined-index",
     engine: { ...ENGINE, grad: (cost, wrt, o) => ENGINE.grad(cost, wrt, o).map((g) => scale2(g)) },
-    says: /^undefined-index: grad\(cost \+ sum\(gather\(x, cast\(index\)\)\), wrt\) disagrees with the same gather by the constant index array/,
+    says: /^undefined-index: grad\(cost \+ sum\((gather|inc|set)\(x, cast\(index\)\)\), wrt\) disagrees with the same \1 by the constant index array/,
   },
 ];
 
