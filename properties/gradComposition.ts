@@ -8,11 +8,11 @@
  * | `consider-constant` | `grad(cost, wrt, {considerConstant: [v]})`, lazy and perNode | `grad(cost', wrt)` on the same cut graph: no gradient can flow through a root |
  * | `one-compile` | two lazy pullbacks over regions that differ in exactly one place, in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs): one constant, or the wiring of one node of the case (two of its inputs swapped), or (two in five cases) a pair built for it: cost + sum(p − q) against cost + sum(q − p) for two wrt or two interior named nodes of one type, or the outputs [cost, costA] against [costA, cost] under cotangents [1, 2] | for the constant and swap variants, the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass), the second: itself compiled alone in NONE; for the built pair, both compiled together in NONE; before that, each must hold exactly one Pullback node on a named graph (none on a positional one), or the claim would be vacuous |
  * | `jacobian` | `jacobian(y, xp)` for a small interior y, contracted with a seeded weight w; then its arguments broken (y named, integer, of an unknown length or of no elements; x named) and y in the other float dtype | `grad(sum(w · y), xp)`; each broken argument a GradError naming it and its type (the documented preconditions), the other float dtype accepted |
- * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v, or a quarter of the time the cost itself (a key that is also the root), and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time) | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v (for v = cost: w · grad(cost, wrt)): no knownGrads on the reference path |
+ * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v, or a quarter of the time the cost itself (a key that is also the root), and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time); half the time an interior node u computed from v is a wrt too | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v (for v = cost: w · grad(cost, wrt)): no knownGrads on the reference path; u's gradient against the plain `grad(cost, u)` |
  * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt; lazy, perNode and lowerThenGrad on which wrt are disconnected, with a third variable that reaches the cost only through a bool and a fourth, an integer, read through a cast (each strategy tried on its own, so one refusing what the others answer is named); the strategies' structure (Pullback nodes) | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt; the three strategies agreeing; a named op on a float wrt → cost path (lazy holds a Pullback node), none in the graph (no strategy builds one) |
  * | `rewritten-grad` | `grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt)`, lazy and perNode: the pullbacks of what only rewrites build (`Composite` from elemwise_fusion; log1p, expm1, softplus, square, sqrt from stabilize/specialize), which no other claim differentiates (every other `grad` runs before the compiler's rewrites) | `grad(cost, wrt)` of the un-rewritten graph (the suite's direct gradient); no Pullback node from either strategy (the graph is positional); the same gradients compiled again in checked FAST_RUN (the pipeline on its own output) against NONE; the rewritten cost's J u from the ops' pushforward rules (Composite's among them) against ⟨grad, u⟩ |
  * | `grad-of-pullback` | `grad(c, wrt, {gradStrategy: "perNode"})` for c = Σ_i sum(u_i ⊙ g_i) (every output of the lazy gradient's Pullback node read) and c = sum(u_k ⊙ g_k) (one read), g = lazy `grad(cost, wrt)`, u seeded random weights: the per-node driver on a node with several outputs, which nothing else builds | the same with `gradStrategy: "lazy"` (the path `second-order` judges against finite differences): values, and which wrt are disconnected; then `expandPullbacks` on the first outer cost: no Pullback node left, every named op outside the regions kept, the caller's graph untouched, the same value in NONE |
- * | `undefined-index` | `grad(cost + sum(gather(x, cast(index, int64))), [index, ...wrt])`, the gather a scatter (`inc` or `set` through the index) in two cases of three (and with `+ 1.5·sum(index)`, a float path too), lazy, perNode and lowerThenGrad, with and without `disconnectedInputs: "ignore"`; the same when the cost reads the gathered values only through a comparison; `grad` of the same cost without the index among the wrt | the spec ("an index input is undefined: a clear error, not a silent zero"): each must raise a GradError calling the index's gradient undefined, and call it disconnected (null under `returnDisconnected: "none"`) when no float path leaves the gather; the other wrt's gradients against the same gather by a constant index array |
+ * | `undefined-index` | `grad(cost + sum(gather(x, cast(index, int64))), [index, ...wrt])`, the gather a scatter (`inc` or `set` through the index) in two cases of three (and with `+ 1.5·sum(index)`, a float path too, or `+ 1.5·sum(exp(index))` with `exp(index)` a wrt as well), lazy, perNode and lowerThenGrad, with and without `disconnectedInputs: "ignore"`; the same when the cost reads the gathered values only through a comparison; `grad` of the same cost without the index among the wrt | the spec ("an index input is undefined: a clear error, not a silent zero"): each must raise a GradError calling the index's gradient undefined, and call it disconnected (null under `returnDisconnected: "none"`) when no float path leaves the gather; the other wrt's gradients against the same gather by a constant index array |
  * | `rule-contract` | the driver's checks on what a rule returns: one real rule of the lowered cost's graph (a node between a wrt and the cost) broken through `options.ruleFor` in nine ways (properties/ruleContract.ts), a second one on a named input of two dims or more for the dims-order case | the contract: a GradError naming the op, `options.ruleFor`, the input and its dims, dtype or shape; a warning naming them for a dropped term from an op without a `connectionPattern`; for a term only in another dims order, the gradients of the same `grad` with the real rule through the same hook, compiled in NONE |
  * | `pushforward-options` | `pushforward` around a user's op without a forward rule (`OpaqueScale`, y = 1.5 · cost; properties/pushforwardOptions.ts) with `useOpPushforward` "require", true and the default; true on the cost itself; `hessianVectorProduct` with single variables and `method: "reverse"` named; an output no wrt reaches under each `disconnectedOutputs` and `returnDisconnected`; `considerConstant` | the documentation: "require" raises naming the op; true falls back to the double pullback (`onDerivation`) with the default's J u; the cost alone sweeps, and y's J u is 1.5 times its; the list form's H v |
  * | `discrete-path` | `grad` and the forward sweep (`useOpPushforward: "require"`) of cost + sum(OpaqueWeigh(k, w)), k a user op's integer output computed from a float v a wrt reaches, whose rule returns a zero in a seeded disguise, then a nonzero one or the cotangent itself (straight-through; properties/discretePath.ts) | the zero: the cost alone's gradients and J u; the nonzero: a GradError naming the rule and "only through integer outputs" ("is discrete" for the tangent); which disguise is zero is known by construction |
@@ -68,7 +68,7 @@ import { registerPullbackRule } from "../src/grad/registry.js";
 import { GradError } from "../src/errors.js";
 import { type RewriteGraphOptions, rewriteGraph } from "../src/rewriting/db.js";
 import { constant, tensor } from "../src/tensor/basic.js";
-import { Composite, add as padd, cast as pcast, gt as pgt, mul as pmul } from "../src/tensor/elemwise.js";
+import { Composite, add as padd, cast as pcast, exp as pexp, gt as pgt, mul as pmul } from "../src/tensor/elemwise.js";
 import { transpose as ptranspose } from "../src/tensor/shape.js";
 import { advancedIncSubtensor, advancedSetSubtensor, advancedSubtensor } from "../src/tensor/indexing.js";
 import { sum as psum } from "../src/tensor/reduce.js";
@@ -828,13 +828,22 @@ class ClaimContext {
       throw e;
     }
 
+    // Half the time, an interior node u computed from v is a wrt too: the key is then a cut the
+    // chain of wrt passes through, and its whole gradient must stay its entry (no contribution
+    // from u may join it on the way upstream). u's own gradient is unaffected by a key upstream
+    // of it: the plain grad(cost, u).
+    const downstream = atCost ? [] : cands.filter((c) => c.v !== v && ancestors([c.v]).includes(v));
+    const u = downstream.length > 0 && rand() < 0.5 ? downstream[Math.floor(rand() * downstream.length)] : null;
+    const wrtList = u === null ? b.wrt : [...b.wrt, u.v];
     const strategies = this.ccStrategies;
-    const outs = strategies.map((s) => this.engine.grad(b.cost, b.wrt, { ...opts, knownGrads: new Map([[v, known]]), gradStrategy: s }));
+    const full = strategies.map((s) => this.engine.grad(b.cost, wrtList, { ...opts, knownGrads: new Map([[v, known]]), gradStrategy: s }));
+    const outs = full.map((g) => g.slice(0, b.wrt.length));
+    const atU = u === null ? [] : [grad(b.cost, u.v, opts), ...full.map((g) => g[b.wrt.length])];
     for (const [k, s] of strategies.entries()) {
       const bad = s === "perNode" ? structureProblem(`grad(cost, wrt, {knownGrads: {node ${id}: w}, gradStrategy: "perNode"})`, outs[k], "perNode", "mixed") : null;
       if (bad !== null) return { claim, status: "fail", reason: `known-grads: ${bad} (wrt ${wrtNames})`, maxAbsErr: Infinity, maxRelErr: Infinity };
     }
-    const f = compile([...b.inputs.values(), vCut], [...ref, ...outs.flat()], { mode: "NONE" });
+    const f = compile([...b.inputs.values(), vCut], [...ref, ...outs.flat(), ...atU], { mode: "NONE" });
     const res = f(...b.values.values(), NDArray.fromFlat(value.data, value.shape, vDtype));
     const rec = (gs: readonly Variable[], from: number): Grads => Object.fromEntries(b.wrtNames.map((n, i) => [n, toArrayValue(gs[i], res[from + i])]));
     const expected = rec(ref, 0);
@@ -857,7 +866,17 @@ class ClaimContext {
         };
       }
     }
-    return { claim, status: "pass", detail: `known-grads at node ${id}, ${strategies.join(" and ")}, ${what} (wrt ${wrtNames})`, maxAbsErr, maxRelErr };
+    if (u !== null) {
+      const from = ref.length * (strategies.length + 1);
+      const want = { [u.id]: toArrayValue(u.v, res[from]) };
+      for (let k = 0; k < strategies.length; k++) {
+        const c = compareRecords({ [u.id]: toArrayValue(u.v, res[from + 1 + k]) }, want, "gradient", rtol, this.input.slack ?? 0);
+        if (!c.ok) {
+          return { claim, status: "fail", reason: `known-grads: grad(cost, [...wrt, ${u.id}], {knownGrads: {node ${id}: w}, gradStrategy: "${strategies[k]}"}) (${what}) gives ${u.id}, computed from ${id}, another gradient than grad(cost, ${u.id}): ${c.reason ?? "mismatch"}`, maxAbsErr: c.maxAbsErr, maxRelErr: c.maxRelErr, ...nf(c) };
+        }
+      }
+    }
+    return { claim, status: "pass", detail: `known-grads at node ${id}, ${strategies.join(" and ")}, ${what} (wrt ${wrtNames}${u === null ? "" : `, and ${u.id}, computed from ${id}`})`, maxAbsErr, maxRelErr };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1162,7 +1181,8 @@ class ClaimContext {
    *   cost₂ = cost + sum(gather(x, d, idx)),   cost₃ = cost₂ + 1.5 · sum(index)
    * (in cost₃ the index also reaches the cost along floats). Promised, for lazy, perNode and
    * lowerThenGrad:
-   *  - grad(cost₂, [index, ...wrt]) and grad(cost₃, [index, ...wrt]) raise a GradError calling
+   *  - grad(cost₂, [index, ...wrt]), grad(cost₃, [index, ...wrt]) and, with e = exp(index),
+   *    grad(cost₂ + 1.5 · sum(e), [index, ...wrt, e]) raise a GradError calling
    *    the gradient undefined and naming the index, under disconnectedInputs "ignore" too
    *    (undefined is not disconnected); in cost₃ the float path's 1.5 must not stand in for it
    *    (an undefined term poisons the sum; a partial gradient would be a silent wrong answer);
@@ -1209,19 +1229,29 @@ class ClaimContext {
     // The index first: a case wrt the cost does not read raises "does not depend" under the
     // default policy, and the first problem in wrt order is the one reported.
     const list = [index, ...b.wrt];
-    const strategies: { name: string; run: (c: Variable, o: GradOptions) => unknown }[] = [
-      { name: "lazy", run: (c, o) => this.engine.gradWith(c, list, o) },
-      { name: "perNode", run: (c, o) => this.engine.gradWith(c, list, { ...o, gradStrategy: "perNode" }) },
-      { name: "lowerThenGrad", run: (c, o) => lowerThenGrad(c, list, o) },
+    const strategies: { name: string; run: (c: Variable, o: GradOptions, l?: readonly Variable[]) => unknown }[] = [
+      { name: "lazy", run: (c, o, l = list) => this.engine.gradWith(c, l, o) },
+      { name: "perNode", run: (c, o, l = list) => this.engine.gradWith(c, l, { ...o, gradStrategy: "perNode" }) },
+      { name: "lowerThenGrad", run: (c, o, l = list) => lowerThenGrad(c, l, o) },
     ];
-    for (const [cname, c] of [[`cost + sum(${scatter})`, cost2], ["the same + 1.5 · sum(index)", cost3]] as const) {
+    // And a float path through an interior wrt computed from the index: e = exp(index), the cost
+    // + 1.5 · sum(e), e requested too. e's total, pulled back through the chain of wrt, must not
+    // replace the index's undefined term with a float one.
+    const e: Variable = named ? X.exp(index as X.XTensorVariable) : pexp(index);
+    const cost4 = plus(cost2, named ? X.mul(X.sum(e as X.XTensorVariable), 1.5) : pmul(psum(e), 1.5));
+    const variants: readonly (readonly [string, Variable, readonly Variable[], string])[] = [
+      [`cost + sum(${scatter})`, cost2, list, ""],
+      ["the same + 1.5 · sum(index)", cost3, list, ""],
+      ["the same + 1.5 · sum(exp(index))", cost4, [...list, e], ", exp(index)"],
+    ];
+    for (const [cname, c, l, more] of variants) {
       for (const opts of [{}, { disconnectedInputs: "ignore" }] as GradOptions[]) {
         for (const s of strategies) {
-          const call = `${s.name === "lowerThenGrad" ? "lowerThenGrad" : `grad (${s.name})`}(${cname}, [index_${xName}, ...wrt]${opts.disconnectedInputs === undefined ? "" : `, {disconnectedInputs: "ignore"}`})`;
+          const call = `${s.name === "lowerThenGrad" ? "lowerThenGrad" : `grad (${s.name})`}(${cname}, [index_${xName}, ...wrt${more}]${opts.disconnectedInputs === undefined ? "" : `, {disconnectedInputs: "ignore"}`})`;
           let err: unknown = null;
           let got: unknown;
           try {
-            got = s.run(c, opts);
+            got = s.run(c, opts, l);
           } catch (e) {
             err = e;
           }
