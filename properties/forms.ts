@@ -17,7 +17,7 @@
  * | `shape-read` | `reshape(v, lengths)` or `alloc(v, lengths)` (read through `neg(neg(·))` half the time), `alloc(v, [2, ...lengths])[k]`, or a reshape to the axes 0 and 1 swapped and back (scaled between, position by position, half the time when the lengths are static), the lengths read through `Shape(v)[i]` or `ShapeI(v, i)` | `local_shape_constant`, `local_shape_i_constant`, the useless-reshape and useless-alloc rules, `local_subtensor_of_alloc` on a value of lower rank, and their declines for unknown lengths |
  * | `specify-shape` | `specifyShape(v, v's static lengths)` | SpecifyShape's pullback and pushforward, and its removal |
  * | `identity` | `identity(v)` or `cast(v, v's dtype)` | `useless_cast_identity` and checked mode's normal form |
- * | `float32-part` | one float64 operand u of a Join or of an add, sub or mul becomes `cast(u, float32)` | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
+ * | `float32-part` | one float64 operand u of a Join, of an add, sub or mul, or the y of an update op (inc or set, basic or advanced) becomes `cast(u, float32)` | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
  *
  * The forms are chosen from the case seed, so a finding reproduces from the case alone and
  * shrinks like any other. Half the cases (seeded) are built with shape-erasure's unknown
@@ -49,7 +49,7 @@ import { lower } from "../src/xtensor/lower.js";
 import { constant } from "../src/tensor/basic.js";
 import { Elemwise, add, cast, div, identity, mul, neg, sub } from "../src/tensor/elemwise.js";
 import { Join, alloc, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
-import { subtensor } from "../src/tensor/indexing.js";
+import { AdvancedIncSubtensor, IncSubtensor, subtensor } from "../src/tensor/indexing.js";
 import type { Case, CaseTypes } from "../src/case/format.js";
 import { buildCase, zeroGradient } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
@@ -88,6 +88,8 @@ function floatTensor(v: Variable): boolean {
 /** The op a form may give a float32 operand, and which of its inputs may take it. */
 function float32Slots(node: Apply): number[] {
   if (node.op instanceof Join) return node.inputs.flatMap((v, i) => (v.type instanceof TensorType && v.type.dtype === "float64" ? [i] : []));
+  // The update ops' y (an x of float64 keeps the output float64).
+  if ((node.op instanceof IncSubtensor || node.op instanceof AdvancedIncSubtensor) && node.inputs[0].type.dtype === "float64" && node.inputs[1].type.dtype === "float64") return [1];
   if (node.op instanceof Elemwise && ["add", "sub", "mul"].includes(node.op.props.scalar) && node.op.props.inplace === null) {
     return node.inputs.flatMap((v, i) => (v.type instanceof TensorType && v.type.dtype === "float64" ? [i] : []));
   }
