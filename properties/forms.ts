@@ -51,10 +51,10 @@ import { Elemwise, add, cast, div, identity, mul, neg, sub } from "../src/tensor
 import { Join, alloc, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
 import { AdvancedIncSubtensor, IncSubtensor, subtensor } from "../src/tensor/indexing.js";
 import type { Case, CaseTypes } from "../src/case/format.js";
-import { buildCase, zeroGradient } from "../src/case/build.js";
+import { type BuiltCase, buildCase, zeroGradient } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import { compareRecords, toArrayValue } from "./compare.js";
-import { erasureOf } from "./erasure.js";
+import { type ErasureReference, erasureOf } from "./erasure.js";
 import type { ArrayValue, Check } from "./types.js";
 
 /** The forms, in the order of the table above. */
@@ -205,7 +205,7 @@ function erasedBuild(seed: number): boolean {
  * Lower the case's graph and rebuild it with one to three seeded forms spliced in. Null when
  * the lowered graph has no node a form applies to.
  */
-export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: ReturnType<typeof buildCase>; graph: FormsGraph; plain: FormsGraph } | null {
+export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: BuiltCase; graph: FormsGraph; plain: FormsGraph } | null {
   const erasure = erasedBuild(seed) ? erasureOf(c) : null;
   const b = buildCase(c, types, erasure === null ? {} : { staticShapes: erasure.staticShapes });
   const ids = [...b.nodes.keys()];
@@ -274,17 +274,8 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Re
   return { built: b, graph: { nodes, cost: at(lowered[lowered.length - 1]), splices, erased }, plain };
 }
 
-/** The static case's NONE results (shape-erasure's reference, shared). */
-export interface FormsReference {
-  readonly values: Readonly<Record<string, ArrayValue>>;
-  /** The NONE direct gradient by wrt name, or null when the case has no wrt. */
-  readonly grads: Readonly<Record<string, ArrayValue>> | null;
-  readonly rtol: number;
-  readonly slack: number;
-}
-
 /** Every node's value and the direct gradient of the rebuilt graph, compiled in `mode`. */
-function formsResults(b: ReturnType<typeof buildCase>, g: FormsGraph, mode: "FAST_RUN" | "NONE"): { values: Record<string, ArrayValue>; grads: Record<string, ArrayValue> } {
+function formsResults(b: BuiltCase, g: FormsGraph, mode: "FAST_RUN" | "NONE"): { values: Record<string, ArrayValue>; grads: Record<string, ArrayValue> } {
   const ids = [...g.nodes.keys()];
   const gs = b.wrt.length > 0 ? grad(g.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
   const outs: Variable[] = ids.map((id) => g.nodes.get(id) as Variable);
@@ -310,7 +301,7 @@ function formsResults(b: ReturnType<typeof buildCase>, g: FormsGraph, mode: "FAS
  * the lowered graph without forms fails the same compiles: that is not about the forms but
  * rewrite-soundness's finding, and its repro shrinks further there.
  */
-export function positionalFormsCheck(c: Case, types: CaseTypes, seed: number, ref: FormsReference, onError: (e: Error, during: string) => Check): Check {
+export function positionalFormsCheck(c: Case, types: CaseTypes, seed: number, ref: ErasureReference, onError: (e: Error, during: string) => Check): Check {
   const property = "positional-forms";
   const made = formsGraph(c, types, seed);
   if (made === null) return { property, status: "inconclusive", reason: "the lowered graph has no positional float node to splice a form on" };

@@ -345,15 +345,18 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   // forward and both gradients costs ~30% of the suite, so within the suite it runs on half the
   // cases (seeded by the case, as the stages above), always when alone. An unscheduled case, or
   // one declaring no erasable length, records no check (the journal's "not run").
+  // The static case's NONE results both shape-erasure and positional-forms are judged against:
+  // its values and NONE direct gradient (null without a wrt), or the error check when that fails.
+  const staticReference = (property: PropertyName): { values: typeof result.values; grads: Grads | null; rtol: number; slack: number } | Check => {
+    if (b.wrt.length === 0) return { values: result.values, grads: null, rtol, slack };
+    const ref = gradsOf("lazy");
+    return ref.ok ? { values: result.values, grads: ref.value, rtol, slack } : errorCheck(property, ref.error, "the NONE direct gradient");
+  };
   await run("shape-erasure", () => {
     if (selected.size > 1 && !erasureScheduled(seed)) return null;
-    let grads: Grads | null = null;
-    if (b.wrt.length > 0) {
-      const ref = gradsOf("lazy");
-      if (!ref.ok) return errorCheck("shape-erasure", ref.error, "the NONE direct gradient");
-      grads = ref.value;
-    }
-    const k = shapeErasureCheck(c, types, { values: result.values, grads, rtol, slack });
+    const ref = staticReference("shape-erasure");
+    if ("status" in ref) return ref;
+    const k = shapeErasureCheck(c, types, ref);
     return k.status === "inconclusive" && selected.size > 1 ? null : k;
   });
 
@@ -362,13 +365,9 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   // the gradient: within the suite a seeded quarter of the cases, always when alone.
   await run("positional-forms", () => {
     if (selected.size > 1 && !formsScheduled(seed)) return null;
-    let grads: Grads | null = null;
-    if (b.wrt.length > 0) {
-      const ref = gradsOf("lazy");
-      if (!ref.ok) return errorCheck("positional-forms", ref.error, "the NONE direct gradient");
-      grads = ref.value;
-    }
-    const k = positionalFormsCheck(c, types, seed, { values: result.values, grads, rtol, slack }, (e, during) => errorCheck("positional-forms", e, during));
+    const ref = staticReference("positional-forms");
+    if ("status" in ref) return ref;
+    const k = positionalFormsCheck(c, types, seed, ref, (e, during) => errorCheck("positional-forms", e, during));
     return k.status === "inconclusive" && selected.size > 1 ? null : k;
   });
 
