@@ -214,9 +214,9 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   const rand = mulberry32((seed ^ 0x7f4a7c15) >>> 0);
 
   // Candidates: a float output of a positional node (never a graph input, never a named value at
-  // the boundary), or a float64 operand of a Join / add / sub / mul for float32-part.
-  // Three in four value forms land on the cost's own graph, where the gradient meets them too (a
-  // node's value is lowered apart from the cost's use of it, so the graph holds both).
+  // the boundary), or a float64 operand `float32Slots` allows, for float32-part. Three in four
+  // value forms land on the cost's own graph, where the gradient meets them too (a node's value
+  // is lowered apart from the cost's use of it, so the graph holds both).
   const onCost = new Set(toposort([lowered[lowered.length - 1]]));
   const allValueTargets = order.flatMap((n, pos) => n.outputs.filter(floatTensor).map((o) => ({ n, pos, o })));
   const costValueTargets = allValueTargets.filter((t) => onCost.has(t.n));
