@@ -209,7 +209,8 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   const erasure = erasedBuild(seed) ? erasureOf(c) : null;
   const b = buildCase(c, types, erasure === null ? {} : { staticShapes: erasure.staticShapes });
   const ids = [...b.nodes.keys()];
-  const lowered = lower([...ids.map((id) => b.nodes.get(id) as Variable), b.cost]);
+  // Checked: lowering verified after every rewrite (public API; the pass list it runs is its own).
+  const lowered = lower([...ids.map((id) => b.nodes.get(id) as Variable), b.cost], { checked: true });
   const order = toposort(lowered);
   const rand = mulberry32((seed ^ 0x7f4a7c15) >>> 0);
 
