@@ -6,7 +6,7 @@
  * no SpecifyShape the user wrote, no identity. The rewrites and pullbacks exist for the whole
  * positional language, and their branches for the rest were never run (the mutation reports'
  * "gaps the case format cannot express": a neutral array constant, a lower-rank operand, a Shape
- * read, a float32 part of a float64 join). So this property lowers the case's graph and rebuilds
+ * read, a float32 part of a float64 join). So this property lowers the case's graph (in checked mode) and rebuilds
  * it with one to three seeded *forms* spliced in at seeded nodes, each a rewrite a user or an
  * earlier pass could have written:
  *
