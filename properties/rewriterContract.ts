@@ -30,6 +30,7 @@
  * | `merge-destroyed` | a node P overwritten in place by D gets a fresh copy P', overwritten by a copy of D given to one reader (PR #2355's pair), merge's guard on or off, in checked mode or not | with the guard, the pair skipped without a validation (skippedDestroyed 1); without, refused once by validation (failed 1) and not retried, or, in checked mode, stopped before validation by an InvariantError naming the merge_guard promise, both values and both writers; both pairs of nodes left, and checked mode's merge promise exempting them |
  * | `merge-one-destroyed` | a node P overwritten in place by D gets a fresh copy P' read by one reader; sometimes a veto refuses the merge for the pass's duration | the guard does not skip it; merged exactly when validation accepts (asked in a checkpoint first), else refused once and both left; then, the veto gone, checked mode's merge promise: nothing after a merge, an Alloc pair whose merge validation refuses exempt, any other pair reported |
  * | `validation-verdicts` | one change per rule of the DestroyHandler's validation, each breaking only that rule, every one the graph allows: a copy of an in-place node given to a reader (two writers of one buffer), a write into a constant, a write into a buffer the node also reads through another input, a write into a graph input or output, a reader of an overwritten buffer that needs the writer's result | refuse each with an InconsistencyError whose message names the rule, the nodes and the buffer (restated: the exact text a failure report shows), count it under its decision path (`reject:*`), and leave the graph as it was |
+ * | `pass-database` | a private `SequenceDB` of passes that only record that they ran (two at one position registered in a seeded order, one with two tags, one reachable by name only, a rule group), queried six times in a row through `rewriteGraph({db})`: by tag, excluding a pass by name, excluding a tag, including a pass by name, and after a registration and after a rule added to the group | run exactly the passes the documented selection gives (a name or a tag included, neither excluded), sorted by position then name, with the group's rules; a cached query never stands in for a different one or for one made after a registration |
  *
  * The expectations are restated here from the engine's documentation (the use budget is
  * PyTensor's `optdb__max_use_ratio`), not read from the engine; which buffers are protected is
@@ -53,13 +54,14 @@ import { MergeOptimizer, type MergeOptions, type MergeStats } from "../src/rewri
 import {
   type GraphRewriter, type OnOptError, type RewriteResult, RewriteContext, RewriteLoopError, equilibrium, inToOut, nodeRewriter, outToIn, sequence,
 } from "../src/rewriting/engine.js";
+import { NodeRewriterGroup, SequenceDB, rewriteGraph } from "../src/rewriting/db.js";
 import { Composite, Elemwise, neg } from "../src/tensor/elemwise.js";
 import { Alloc } from "../src/tensor/shape.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 
 /** The scenarios, in the order they are tried. */
-export const SCENARIOS = ["loop-budget", "graph-pass", "identity-result", "walker-revisit", "reject-revisit", "malformed-result", "failing-pass", "inplace-veto", "merge-veto", "merge-destroyed", "merge-one-destroyed", "validation-verdicts"] as const;
+export const SCENARIOS = ["loop-budget", "graph-pass", "identity-result", "walker-revisit", "reject-revisit", "malformed-result", "failing-pass", "inplace-veto", "merge-veto", "merge-destroyed", "merge-one-destroyed", "validation-verdicts", "pass-database"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** The engine entry points the scenarios drive (tests pass faulty ones, to show the property failing). */
@@ -334,6 +336,19 @@ function giveToReader(g: FunctionGraph, out: Variable, sources: readonly Variabl
  * once, on demand; the scenarios clone it).
  */
 type Runner = (g: FunctionGraph, rand: () => number, engine: ContractEngine, preInplace: () => FunctionGraph) => { what: string; broken: string | null } | null;
+
+/**
+ * The pass database's documented selection, restated: passes sorted by (position, name), a pass
+ * selected when the query includes its name or one of its tags, and dropped when it excludes its
+ * name or one of its tags.
+ */
+function expectedPasses(passes: readonly { name: string; position: number; tags: readonly string[] }[], include: readonly string[], exclude: readonly string[]): string[] {
+  const hit = (p: { name: string; tags: readonly string[] }, list: readonly string[]): boolean => list.includes(p.name) || p.tags.some((t) => list.includes(t));
+  return passes
+    .filter((p) => hit(p, include) && !hit(p, exclude))
+    .sort((a, b) => a.position - b.position || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((p) => p.name);
+}
 
 const RUNNERS: Readonly<Record<Scenario, Runner>> = {
   "loop-budget": (g, rand, engine) => {
@@ -915,6 +930,64 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
       }
     }
     return { what, broken };
+  },
+
+  "pass-database": (g, rand) => {
+    // A private SequenceDB of passes that only record that they ran: two at one position
+    // (registered in a seeded order, so only the name can order them), one tagged twice, one
+    // reachable by name only, and a rule group (its rules tagged "t" too: a group selects its
+    // rules by the same query). Six queries in a row on the graph's outputs, so
+    // the database's query cache is exercised between them, and registrations after a query
+    // (a pass, a rule added to the group) must show in the next one.
+    const db = new SequenceDB();
+    const ran: string[] = [];
+    const recorder = (name: string): GraphRewriter => ({ name, apply: () => void ran.push(name) });
+    const registered: { name: string; position: number; tags: string[] }[] = [];
+    const reg = (name: string, position: number, tags: string[]): void => {
+      db.register(name, position, tags, recorder(name));
+      registered.push({ name, position, tags });
+    };
+    const tie = rand() < 0.5 ? ["tie_b", "tie_a"] : ["tie_a", "tie_b"];
+    reg(tie[0], 2, ["t"]);
+    reg("early", 1, ["t", "u"]);
+    reg(tie[1], 2, ["t"]);
+    reg("late", 3, ["u"]);
+    reg("by_name", 0.5, []);
+    const group = new NodeRewriterGroup("grp");
+    group.add(nodeRewriter("grp_rule1", null, () => {
+      ran.push("grp_rule1");
+      return null;
+    }), ["t"]);
+    db.register("grp", 2.5, ["t"], group);
+    registered.push({ name: "grp", position: 2.5, tags: ["t"] });
+    const groupRules = ["grp_rule1"];
+    const queries: { include: string[]; exclude: string[]; before?: () => void }[] = [
+      { include: ["t"], exclude: [] },
+      { include: ["t"], exclude: [pick(["early", tie[0], tie[1]], rand)] },
+      { include: ["t"], exclude: ["u"] },
+      { include: ["by_name", "u"], exclude: [] },
+      { include: ["t"], exclude: [], before: () => reg("added", 0.25, ["t"]) },
+      {
+        include: ["t"], exclude: [], before: () => {
+          group.add(nodeRewriter("grp_rule2", null, () => {
+            ran.push("grp_rule2");
+            return null;
+          }), ["t"]);
+          groupRules.push("grp_rule2");
+        },
+      },
+    ];
+    for (const q of queries) {
+      q.before?.();
+      ran.length = 0;
+      rewriteGraph([...g.outputs], { db, include: q.include, exclude: q.exclude, onOptError: "raise" });
+      // A rule runs once per node it meets; only which rules ran matters here.
+      const got = ran.filter((x, i) => !x.startsWith("grp_") || ran.indexOf(x) === i);
+      const want = expectedPasses(registered, q.include, q.exclude).flatMap((p) => (p === "grp" ? groupRules : [p]));
+      const what = `a private pass database queried with include [${q.include.join(", ")}]${q.exclude.length > 0 ? `, exclude [${q.exclude.join(", ")}]` : ""}${q.before !== undefined ? " right after a registration" : ""}`;
+      if (got.join(",") !== want.join(",")) return { what, broken: `ran ${got.join(", ") || "nothing"}, expected ${want.join(", ")} (sorted by position then name; selected by tag or name; excluded by tag or name)` };
+    }
+    return { what: `a private pass database: six queries in a row (ties ordered by name, excludes by name and by tag, a pass by name, a registration and a group rule after a cached query)`, broken: null };
   },
 
   "validation-verdicts": (g, rand, _engine) => {

@@ -30,6 +30,7 @@ import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
 import { InplacePass, type InplaceStats } from "../../src/rewriting/inplace.js";
 import { MergeFeature, MergeOptimizer, type MergeStats } from "../../src/rewriting/merge.js";
 import { type GraphRewriter, type NodeRewriter, type RewriteResult, RewriteContext, equilibrium, inToOut, outToIn, sequence } from "../../src/rewriting/engine.js";
+import { type Query, SequenceDB } from "../../src/rewriting/db.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties } from "../../properties/properties.js";
 import { sensitivityGraph } from "../../properties/checkedSensitivity.js";
@@ -367,6 +368,40 @@ describe("rewriter-contract", function () {
         for (const [k, c] of saved) this.paths.set(k, c);
       }
     }, () => assertBroken(REAL_ENGINE, /in validation-verdicts: .*did not count the refusal under its decision path reject:/, verdicts));
+  });
+
+  it("fails when the pass database orders ties by registration, or serves a cached query for another one", () => {
+    const db = ["pass-database"] as const satisfies readonly Scenario[];
+    const proto = SequenceDB.prototype as unknown as { sorted(): unknown[]; query(q: Query): GraphRewriter };
+    const patched = <K extends "sorted" | "query">(key: K, fake: (typeof proto)[K], body: () => void): void => {
+      const real = proto[key];
+      proto[key] = fake;
+      try {
+        body();
+      } finally {
+        proto[key] = real;
+      }
+    };
+    // A stable sort by position alone: ties keep their registration order, which the scenario seeds.
+    patched("sorted", function (this: SequenceDB) {
+      const entries = (this as unknown as { entries: Map<string, { position: number }> }).entries;
+      return [...entries.values()].sort((a, b) => a.position - b.position);
+    }, () => {
+      const ks = checks(REAL_ENGINE, db);
+      assert.ok(ks.some((k) => k.status === "fail"), "a registration-order tie-break fails some case");
+      for (const k of ks.filter((x) => x.status === "fail")) assert.match(k.reason ?? "", /in pass-database: .*ran .*tie_b, tie_a.*, expected .*tie_a, tie_b/);
+    });
+    const realQuery = proto.query;
+    // A cache keyed by the include list alone (per database).
+    const caches = new WeakMap<SequenceDB, Map<string, GraphRewriter>>();
+    patched("query", function (this: SequenceDB, q: Query) {
+      const cache = caches.get(this) ?? new Map<string, GraphRewriter>();
+      caches.set(this, cache);
+      const key = JSON.stringify(q.include);
+      const hit = cache.get(key) ?? realQuery.call(this, q);
+      cache.set(key, hit);
+      return hit;
+    }, () => assertBroken(REAL_ENGINE, /in pass-database: a private pass database queried with include \[t\], exclude /, db, checks(REAL_ENGINE, db).length));
   });
 
   it("does not cry wolf on a graph that already holds a pair of equal overwritten zero buffers (former false alarm, bench case seed 7 #87)", () => {
