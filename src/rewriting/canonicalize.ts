@@ -57,56 +57,73 @@ export const isZero = (x: number): boolean => x === 0;
 export function conformTo(x: Variable, out: Variable, node: Apply): Variable | null {
   const ot = out.type;
   const xt = x.type;
-  if (!(ot instanceof TensorType) || !(xt instanceof TensorType) || !broadcastsStatically(x, out)) return null;
+  if (!(ot instanceof TensorType) || !(xt instanceof TensorType)) return null;
+  // Out's lengths as its node's inputs now determine them: its recorded type may be stale.
+  const shape = staticOutShape(out, node);
+  if (!coversStatically(xt.shape, shape)) return null;
   const v = xt.dtype === ot.dtype ? x : cast(x, ot.dtype);
-  // Equal lengths, or a static one (not a stretched 1) where a stale out says unknown.
-  if (xt.ndim === ot.ndim && xt.shape.every((s, i) => s === ot.shape[i] || (s !== null && s !== 1 && ot.shape[i] === null))) return v;
+  if (xt.ndim === ot.ndim && xt.shape.every((s, i) => s === shape[i])) return v;
   const lens = outputLengths(out, node);
-  if (lens === null) return null;
-  // A stale output type (see outputLengths): x may already have every length out stands for.
-  if (xt.ndim === lens.length && xt.shape.every((s, i) => s !== null && s === lens[i])) return v;
-  return alloc(v, lens);
+  return lens === null ? null : alloc(v, lens);
 }
 
 /**
  * True when x reaches out's shape by adding leading axes and stretching statically-1 axes only,
- * so that every other length of x equals out's, statically. A static length of x other than 1
- * where out's type says unknown counts as equal: x stands in for out, so out's run-time length
- * there is x's (out's type is stale, see `outputLengths`).
+ * so that every other length of x equals out's, statically.
  */
 export function broadcastsStatically(x: Variable, out: Variable): boolean {
-  const lead = out.type.ndim - x.type.ndim;
-  return lead >= 0 && x.type.shape.every((a, i) => a === out.type.shape[i + lead] || a === 1 || (a !== null && out.type.shape[i + lead] === null));
+  return coversStatically(x.type.shape, out.type.shape);
+}
+
+/** {@link broadcastsStatically} on two static shapes. */
+function coversStatically(x: readonly (number | null)[], out: readonly (number | null)[]): boolean {
+  const lead = out.length - x.length;
+  return lead >= 0 && x.every((a, i) => a === out[i + lead] || a === 1);
 }
 
 /**
- * Length expressions for out, the output of elementwise `node`: static lengths as numbers, an
- * unknown one as `ShapeI` of an input that has an unknown length there. Elemwise checked every
- * such input against the output at run time, so any of them gives the length.
+ * Out's static shape, with each length its recorded type leaves unknown filled in where every
+ * input of elementwise `node` reaching that axis has a static length (their broadcast).
  *
  * Out's recorded type may know less than its inputs do now: a rewrite may have replaced an input
- * by a variable of a more refined type (a Reshape to `ShapeI` lengths folded to a constant) without
- * re-inferring the node's output. Where every input reaching an axis has a static length there,
- * the output's length is their broadcast, known statically, although out's type says unknown.
+ * by a variable of a more refined type (a Reshape to `ShapeI` lengths folded to a constant, or
+ * removed) without re-inferring the node's output. Where one of the inputs' lengths is unknown,
+ * so is out's: that input is checked against the others at run time.
+ */
+function staticOutShape(out: Variable, node: Apply): (number | null)[] {
+  const nd = out.type.ndim;
+  return out.type.shape.map((s, d) => {
+    if (s !== null) return s;
+    const lens = node.inputs.flatMap((w) => (d - (nd - w.type.ndim) >= 0 ? [w.type.shape[d - (nd - w.type.ndim)]] : []));
+    if (lens.some((l) => l === null)) return null;
+    const stretched = lens.filter((l) => l !== 1);
+    return stretched.some((l) => l !== stretched[0]) ? null : (stretched[0] ?? 1);
+  });
+}
+
+/**
+ * Length expressions for out, the output of elementwise `node`: static lengths as numbers (a
+ * length out's stale type leaves unknown but the inputs determine, too: see
+ * {@link staticOutShape}), an unknown one as `ShapeI` of an input that has an unknown length
+ * there. Elemwise checked every such input against the output at run time, so any of them gives
+ * the length.
  */
 export function outputLengths(out: Variable, node: Apply): (number | Variable)[] | null {
   const ot = out.type;
+  const known = staticOutShape(out, node);
   const lens: (number | Variable)[] = [];
   for (let d = 0; d < ot.ndim; d++) {
-    const s = ot.shape[d];
+    const s = known[d];
     if (s !== null) {
       lens.push(s);
       continue;
     }
-    const axisOf = (w: Variable): number => d - (ot.ndim - w.type.ndim);
-    const src = node.inputs.find((w) => axisOf(w) >= 0 && w.type.shape[axisOf(w)] === null);
-    if (src !== undefined) {
-      lens.push(shapeI(src, axisOf(src)));
-      continue;
-    }
-    const stretched = node.inputs.flatMap((w) => (axisOf(w) >= 0 ? [w.type.shape[axisOf(w)] as number] : [])).filter((n) => n !== 1);
-    if (stretched.some((n) => n !== stretched[0])) return null;
-    lens.push(stretched[0] ?? 1);
+    const src = node.inputs.find((w) => {
+      const j = d - (ot.ndim - w.type.ndim);
+      return j >= 0 && w.type.shape[j] === null;
+    });
+    if (src === undefined) return null;
+    lens.push(shapeI(src, d - (ot.ndim - src.type.ndim)));
   }
   return lens;
 }
