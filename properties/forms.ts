@@ -134,7 +134,8 @@ function splice(form: Exclude<Form, "float32-part">, v: Variable, rand: () => nu
   const nd = (v.type as TensorType).ndim;
   switch (form) {
     case "scale-split": {
-      // Lower rank half the time: A spans only v's trailing axes and broadcasts over the rest.
+      // A spans v's trailing k axes (k from 1 to v's rank): of lower rank unless k is the rank,
+      // broadcast over the leading axes.
       const k = nd === 0 ? 0 : 1 + Math.floor(rand() * nd);
       const lens = trailing(v, k);
       const size = lens.reduce<number>((a, s) => a * (s ?? 1), 1);
