@@ -226,13 +226,15 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
       // A discrete root carries no cotangent (perNode's rules ignore one given to an integer
       // output), so it is no region output either: as one, its integer-typed cotangent
       // placeholder made the expansion fail at compile.
-      const outs = roots.filter((r) => isFloat(r.type.dtype) && !fixed.has(r) && ancestors([r], blockers).some((a) => cutSet.has(a)));
+      // The same for connectivity: reaching only a discrete root is reaching nothing.
+      const floatRoots = roots.filter((r) => isFloat(r.type.dtype));
+      const outs = floatRoots.filter((r) => !fixed.has(r) && ancestors([r], blockers).some((a) => cutSet.has(a)));
       const gatherConnected = new Map<Variable, boolean>();
       const partial = lazyPullback(outs, outs.map((r) => (gradDict.get(r) ?? additive.get(r)) as Variable), cut, cc).map((t, k): GradTerm => {
         if (fixed.has(cut[k])) return gradDict.get(cut[k]) as Variable;
-        const undefinedWhy = undefinedVia(cut[k], consumers, roots, patterns, gatherConnected);
+        const undefinedWhy = undefinedVia(cut[k], consumers, floatRoots, patterns, gatherConnected);
         if (undefinedWhy !== null) return new UndefinedGrad(undefinedWhy);
-        return isConnectedWrt(cut[k], consumers, roots, patterns) ? t : DISCONNECTED;
+        return isConnectedWrt(cut[k], consumers, floatRoots, patterns) ? t : DISCONNECTED;
       });
       // An integer value passes no gradient back to what computed it (a float input reached only
       // through integer outputs has none), so the chain does not pull through a discrete wrt.

@@ -57,10 +57,8 @@ export const isZero = (x: number): boolean => x === 0;
 export function conformTo(x: Variable, out: Variable, node: Apply): Variable | null {
   const ot = out.type;
   const xt = x.type;
-  if (!(ot instanceof TensorType) || !(xt instanceof TensorType)) return null;
-  // Out's lengths as its node's inputs now determine them: its recorded type may be stale.
+  if (!(ot instanceof TensorType) || !(xt instanceof TensorType) || !standsFor(x, out, node)) return null;
   const shape = staticOutShape(out, node);
-  if (!coversStatically(xt.shape, shape)) return null;
   const v = xt.dtype === ot.dtype ? x : cast(x, ot.dtype);
   if (xt.ndim === ot.ndim && xt.shape.every((s, i) => s === shape[i])) return v;
   const lens = outputLengths(out, node);
@@ -68,36 +66,52 @@ export function conformTo(x: Variable, out: Variable, node: Apply): Variable | n
 }
 
 /**
- * True when x reaches out's shape by adding leading axes and stretching statically-1 axes only,
- * so that every other length of x equals out's, statically.
+ * True when x may stand in for out, the output of elementwise `node`, with no run-time length
+ * check lost: x reaches out's shape (as the node's inputs now determine it, see
+ * {@link staticOutShape}) by adding leading axes and stretching statically-1 axes only, and an
+ * unknown length of x is the only one among the node's inputs there (a second input of unknown
+ * length is checked against x by the node; a static one other than 1 makes out's length known,
+ * which an unknown x does not cover).
  */
-export function broadcastsStatically(x: Variable, out: Variable): boolean {
-  return coversStatically(x.type.shape, out.type.shape);
+export function standsFor(x: Variable, out: Variable, node: Apply): boolean {
+  const nd = out.type.ndim;
+  const lead = nd - x.type.ndim;
+  if (!coversStatically(x.type.shape, staticOutShape(out, node))) return false;
+  for (let i = 0; i < x.type.ndim; i++) {
+    if (x.type.shape[i] !== null) continue;
+    const d = i + lead;
+    if (node.inputs.filter((w) => d - (nd - w.type.ndim) >= 0 && w.type.shape[d - (nd - w.type.ndim)] === null).length > 1) return false;
+  }
+  return true;
 }
 
-/** {@link broadcastsStatically} on two static shapes. */
+/**
+ * True when a value of shape x reaches shape out by adding leading axes and stretching
+ * statically-1 axes only, so that every other length of x equals out's, statically.
+ */
 function coversStatically(x: readonly (number | null)[], out: readonly (number | null)[]): boolean {
   const lead = out.length - x.length;
   return lead >= 0 && x.every((a, i) => a === out[i + lead] || a === 1);
 }
 
 /**
- * Out's static shape, with each length its recorded type leaves unknown filled in where every
- * input of elementwise `node` reaching that axis has a static length (their broadcast).
+ * Out's static shape, with each length its recorded type leaves unknown filled in where an
+ * input of elementwise `node` has a static length other than 1 there (the broadcast, as a fresh
+ * inference would give it; the others are checked against it at run time).
  *
  * Out's recorded type may know less than its inputs do now: a rewrite may have replaced an input
  * by a variable of a more refined type (a Reshape to `ShapeI` lengths folded to a constant, or
- * removed) without re-inferring the node's output. Where one of the inputs' lengths is unknown,
- * so is out's: that input is checked against the others at run time.
+ * removed) without re-inferring the node's output. An unknown length is never refined to a
+ * static 1, even where every input is 1 there: a static 1 broadcasts, so out's readers would
+ * stretch a value whose unknown length they used to check (an invalid input that raised would
+ * give a result). Inputs of conflicting static lengths leave it unknown (the node raises at run time).
  */
 function staticOutShape(out: Variable, node: Apply): (number | null)[] {
   const nd = out.type.ndim;
   return out.type.shape.map((s, d) => {
     if (s !== null) return s;
-    const lens = node.inputs.flatMap((w) => (d - (nd - w.type.ndim) >= 0 ? [w.type.shape[d - (nd - w.type.ndim)]] : []));
-    if (lens.some((l) => l === null)) return null;
-    const stretched = lens.filter((l) => l !== 1);
-    return stretched.some((l) => l !== stretched[0]) ? null : (stretched[0] ?? 1);
+    const known = node.inputs.flatMap((w) => (d - (nd - w.type.ndim) >= 0 ? [w.type.shape[d - (nd - w.type.ndim)]] : [])).filter((l): l is number => l !== null && l !== 1);
+    return known.length > 0 && known.every((l) => l === known[0]) ? known[0] : null;
   });
 }
 
@@ -400,8 +414,8 @@ export const mulByZero = canon(
     const x = isConstantFill(b, isZero) ? a : isConstantFill(a, isZero) ? b : null;
     if (x === null || isFloat(out.type.dtype) || isFloat(x.type.dtype)) return null;
     // Without x's run-time length checks against the constant, an invalid input would no longer
-    // raise: require the lengths to agree statically.
-    if (!broadcastsStatically(x, out)) return null;
+    // raise: require the lengths to agree statically (as the inputs determine them now).
+    if (!standsFor(x, out, node)) return null;
     const lens = outputLengths(out, node);
     return lens === null ? null : [alloc(constant(0, out.type.dtype), lens)];
   }, appliesScalarToConstant("mul")),

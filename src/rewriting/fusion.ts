@@ -68,7 +68,17 @@ function refinedShapes(order: readonly Apply[]): Map<Variable, readonly (number 
   for (const node of order) {
     if (!fusable(node) || node.inputs.length === 0) continue;
     const recorded = node.outputs[0].type.shape;
-    const inferred = broadcastStaticShape("elemwise_fusion", node.inputs.map(shapeOf));
+    let inferred: (number | null)[];
+    try {
+      inferred = broadcastStaticShape("elemwise_fusion", node.inputs.map(shapeOf));
+    } catch {
+      // Inputs of conflicting static lengths: the node raises at run time; leave it as recorded.
+      continue;
+    }
+    // An unknown length every input gives as 1 is refined to 1 too, as the inplace pass does
+    // when it rebuilds the node: left out of the loop here, the pair would then show checked
+    // mode's fusion promise two equal shapes unfused. (The refined type is the same value's; only
+    // an invalid input, which a reader checking the unknown length refused, now broadcasts.)
     if (inferred.length === recorded.length) out.set(node.outputs[0], recorded.map((s, i) => s ?? inferred[i]));
   }
   return out;

@@ -17,7 +17,7 @@
  * node the rule rightly declines (a false alarm).
  */
 import { type Apply, Constant, type Variable } from "../graph/basic.js";
-import { type FunctionGraph, isOutputNode } from "../graph/fgraph.js";
+import { type FunctionGraph, Output, isOutputNode } from "../graph/fgraph.js";
 import { TensorType, isDiscrete, isFloat } from "../graph/type.js";
 import { InvariantError } from "../errors.js";
 import { Elemwise, square } from "../tensor/elemwise.js";
@@ -82,8 +82,40 @@ function stretchesTo(x: Variable, out: Variable): boolean {
   const os = out.type.shape;
   const lead = os.length - xs.length;
   if (lead < 0) return false;
-  for (let i = 0; i < xs.length; i++) if (xs[i] !== 1 && xs[i] !== os[lead + i]) return false;
-  return true;
+  for (let i = 0; i < xs.length; i++) {
+    if (xs[i] !== 1 && xs[i] !== os[lead + i]) return false;
+    // An unknown length stands for out's only where no other operand of out's node could
+    // disagree with it at run time: a second operand of unknown length there is checked against
+    // x by the node, and dropping the node drops that check (`second(a, b)` with both unknown).
+    const d = lead + i;
+    if (xs[i] === null && (out.owner?.inputs.filter((w) => d - (os.length - w.type.ndim) >= 0 && w.type.shape[d - (os.length - w.type.ndim)] === null).length ?? 0) > 1) return false;
+  }
+  // No promise on a stale pattern (see `staleAround`): under-approximate rather than cry wolf.
+  return !staleAround(out);
+}
+
+/**
+ * True when out's node, or a node it reads (a rule's inner node, as `1 + x` in `log(1 + x)`),
+ * records an output type its inputs would now give more lengths of. A rewrite that replaces an
+ * input by a more refined variable does not re-infer the node. The rules may rightly decline
+ * there: where the type says unknown, a static length of an operand they drop may be the only
+ * thing a run-time check compares against, and a static 1 they would give the result would be
+ * broadcast by its readers where they checked an unknown length.
+ */
+function staleAround(out: Variable): boolean {
+  const owner = out.owner;
+  if (owner === null) return false;
+  return [owner, ...owner.inputs.map((v) => v.owner)].some((n) => n !== null && !(n.op instanceof Output) && recordsLess(n));
+}
+
+/** True when re-inferring `node` from its inputs gives an output type it does not record. */
+function recordsLess(node: Apply): boolean {
+  try {
+    const fresh = node.op.makeNode(...node.inputs);
+    return fresh.outputs.some((o, k) => !o.type.equals(node.outputs[k].type));
+  } catch {
+    return true;
+  }
 }
 
 /** True when x and out have the same dtype and the same static shape. */

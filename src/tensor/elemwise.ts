@@ -1120,8 +1120,8 @@ export function expandComposite(expr: CompositeExpr, inputs: readonly TensorVari
 /**
  * Build the Composite computing `outputs` from `inputs`, where every node between them is a
  * non-in-place Elemwise and every other leaf is a 0-d constant (inlined). Every output must have
- * the broadcast shape of all inputs (or record it with some lengths unknown), since a Composite
- * computes all outputs at that shape.
+ * the broadcast shape of all inputs (or record some of its lengths as unknown), since a
+ * Composite computes all outputs at that shape.
  * Returns the op; apply it with `op.makeNode(...inputs)`.
  */
 export function compositeFromGraph(inputs: readonly Variable[], outputs: readonly Variable[]): Composite {
@@ -1153,7 +1153,8 @@ export function compositeFromGraph(inputs: readonly Variable[], outputs: readonl
   const full = broadcastStaticShape("compositeFromGraph", inputs.map((v) => v.type.shape));
   // An output's recorded type may know less than the inputs do now (a rewrite replaced an input
   // by a refined variable without re-inferring the node), so an unknown length where the
-  // broadcast knows one is accepted: the Composite's output is then the refinement.
+  // broadcast knows one is accepted: the Composite's output is then the refinement, as when the
+  // inplace pass rebuilds a node.
   outputs.forEach((o, j) => {
     if (o.type.ndim !== full.length || o.type.shape.some((s, d) => s !== null && s !== full[d])) {
       throw new OpInputError(`compositeFromGraph: output ${j} has shape ${shapeToString(o.type.shape)}, not the inputs' broadcast shape ${shapeToString(full)}`);

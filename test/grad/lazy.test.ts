@@ -256,6 +256,10 @@ describe("lazy Pullback node", () => {
       const [g] = pullback([k], [x], [ct], { gradStrategy: s, disconnectedInputs: "ignore" });
       const [v] = compile([x, ct], [g as Variable], { mode: "NONE" })(NDArray.fromFlat([0.4, 0.9, 1.3], [3], "float64"), NDArray.fromFlat([1, 1, 1], [3], "float64"));
       assert.deepEqual(v.toFlat(), [0, 0, 0], s);
+      // With a float output computed from k too, x still reaches the outputs only through the
+      // integer: disconnected (lazy counted the integer root as reached, and gave zeros).
+      const v2 = k.astype("float64").mul(2);
+      assert.throws(() => pullback([k, v2], [x], [ct, ct], { gradStrategy: s }), /the outputs do not depend on x/, `${s}, [k, 2·float(k)]`);
     }
   });
 

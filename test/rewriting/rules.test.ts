@@ -301,15 +301,25 @@ describe("rewriting/specialize", () => {
     assert.ok(Object.is(r.fast[0].toFlat()[0], 0) && r.fast[0].toFlat()[1] === Infinity);
   });
 
-  it("local_pow_half_to_sqrt fires on a node whose recorded type knows less than its inputs", () => {
-    // The exponent, a Reshape of [[0.5]] to its own ShapeI lengths, has type (?, ?). canonicalize
-    // folds it back to the constant, so pow's recorded output stays (?, ?) while both inputs are
-    // (1, 1): the lengths are known from the inputs, and the rule declined (checked mode's normal
-    // form then reported the leftover pow, a false alarm on a valid graph).
+  it("on a node whose recorded type knows less than its inputs, the rules keep every run-time length check", () => {
+    // A Reshape to a value's own ShapeI lengths has unknown lengths; canonicalize folds or removes
+    // it, and its readers keep the unknown lengths they were built with (a stale type).
+    // - pow(exp(x), [[0.5]] reshaped): every input is (1, 1), but pow's output records (?, ?).
+    //   A result typed (1, 1) would let its readers broadcast what they checked before, so
+    //   local_pow_half_to_sqrt declines, and checked mode's normal form accepts that (it once
+    //   reported the leftover pow: a false alarm on a valid graph).
     const x1 = F("x1", [1, 1]);
     const e = constant([[0.5]]);
-    const ops = fires("local_pow_half_to_sqrt", [x1], [E.pow(E.exp(x1), reshape(e, [shapeI(e, 0), shapeI(e, 1)]))], [[[0.25]]], { exact: false });
-    assert.deepEqual(ops, ["Elemwise{exp}", "Elemwise{sqrt}"]);
+    doesNotFire("local_pow_half_to_sqrt", [x1], [E.pow(E.exp(x1), reshape(e, [shapeI(e, 0), shapeI(e, 1)]))], [[[0.25]]]);
+    // - neg(exp(x) * [1, 1, 1] reshaped) with x of unknown length: mul records (?), and the
+    //   neutral constant's static 3 is what x is checked against at run time. Dropping it must
+    //   not drop the check: x of length 5 raises in FAST_RUN as in NONE.
+    const x = F("x", [null]);
+    const c = constant([1, 1, 1]);
+    const y = E.neg(E.mul(E.exp(x), reshape(c, [shapeI(c, 0)])));
+    assertAllSame(runBoth([x], [y], [[0.5, -1, 2]], "FAST_RUN"), { exact: true });
+    const f = compile([x], [y], { mode: "FAST_RUN", checked: true, onOptError: "raise" });
+    assert.throws(() => f([1, 2, 3, 4, 5]), /length 5 on axis 0 but input 1 has 3/);
   });
 
   it("local_mul_self_to_square: x * x → square(x), wrap-exact on int32 too", () => {
