@@ -57,8 +57,9 @@ export const isZero = (x: number): boolean => x === 0;
 export function conformTo(x: Variable, out: Variable, node: Apply): Variable | null {
   const ot = out.type;
   const xt = x.type;
-  if (!(ot instanceof TensorType) || !(xt instanceof TensorType) || !standsFor(x, out, node)) return null;
+  if (!(ot instanceof TensorType) || !(xt instanceof TensorType)) return null;
   const shape = staticOutShape(out, node);
+  if (!standsFor(x, out, node, shape)) return null;
   const v = xt.dtype === ot.dtype ? x : cast(x, ot.dtype);
   if (xt.ndim === ot.ndim && xt.shape.every((s, i) => s === shape[i])) return v;
   const lens = outputLengths(out, node);
@@ -73,16 +74,18 @@ export function conformTo(x: Variable, out: Variable, node: Apply): Variable | n
  * length is checked against x by the node; a static one other than 1 makes out's length known,
  * which an unknown x does not cover).
  */
-export function standsFor(x: Variable, out: Variable, node: Apply): boolean {
-  const nd = out.type.ndim;
-  const lead = nd - x.type.ndim;
-  if (!coversStatically(x.type.shape, staticOutShape(out, node))) return false;
-  for (let i = 0; i < x.type.ndim; i++) {
-    if (x.type.shape[i] !== null) continue;
-    const d = i + lead;
-    if (node.inputs.filter((w) => d - (nd - w.type.ndim) >= 0 && w.type.shape[d - (nd - w.type.ndim)] === null).length > 1) return false;
-  }
-  return true;
+export function standsFor(x: Variable, out: Variable, node: Apply, shape = staticOutShape(out, node)): boolean {
+  const lead = out.type.ndim - x.type.ndim;
+  if (!coversStatically(x.type.shape, shape)) return false;
+  return x.type.shape.every((s, i) => s !== null || lengthsAt(node, out, i + lead).filter((r) => r.len === null).length <= 1);
+}
+
+/** The inputs of elementwise `node` that reach axis `d` of its output `out`, with their length there. */
+function lengthsAt(node: Apply, out: Variable, d: number): { readonly w: Variable; readonly axis: number; readonly len: number | null }[] {
+  return node.inputs.flatMap((w) => {
+    const axis = d - (out.type.ndim - w.type.ndim);
+    return axis >= 0 ? [{ w, axis, len: w.type.shape[axis] }] : [];
+  });
 }
 
 /**
@@ -107,10 +110,9 @@ function coversStatically(x: readonly (number | null)[], out: readonly (number |
  * give a result). Inputs of conflicting static lengths leave it unknown (the node raises at run time).
  */
 function staticOutShape(out: Variable, node: Apply): (number | null)[] {
-  const nd = out.type.ndim;
   return out.type.shape.map((s, d) => {
     if (s !== null) return s;
-    const known = node.inputs.flatMap((w) => (d - (nd - w.type.ndim) >= 0 ? [w.type.shape[d - (nd - w.type.ndim)]] : [])).filter((l): l is number => l !== null && l !== 1);
+    const known = lengthsAt(node, out, d).flatMap((r) => (r.len !== null && r.len !== 1 ? [r.len] : []));
     return known.length > 0 && known.every((l) => l === known[0]) ? known[0] : null;
   });
 }
@@ -132,12 +134,9 @@ export function outputLengths(out: Variable, node: Apply): (number | Variable)[]
       lens.push(s);
       continue;
     }
-    const src = node.inputs.find((w) => {
-      const j = d - (ot.ndim - w.type.ndim);
-      return j >= 0 && w.type.shape[j] === null;
-    });
+    const src = lengthsAt(node, out, d).find((r) => r.len === null);
     if (src === undefined) return null;
-    lens.push(shapeI(src, d - (ot.ndim - src.type.ndim)));
+    lens.push(shapeI(src.w, src.axis));
   }
   return lens;
 }
