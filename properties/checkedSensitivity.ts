@@ -580,8 +580,7 @@ export function checkedSensitivityCheck(
   if (which === CORRUPTIONS) {
     const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
     outcomes.push(excludeScenario(b, seed, 0, ctx), excludeScenario(b, seed, 1, ctx));
-  }
-  else if (excludeScheduled(seed)) outcomes.push(excludeScenario(b, seed));
+  } else if (excludeScheduled(seed)) outcomes.push(excludeScenario(b, seed));
   const missed = outcomes.find((o) => o.status === "missed");
   if (missed !== undefined) return { property, status: "fail", reason: `checked mode missed the ${missed.corruption} corruption: ${missed.detail}`, maxAbsErr: Infinity, maxRelErr: Infinity };
   const caught = outcomes.filter((o) => o.status === "caught").map((o) => o.corruption);

@@ -46,7 +46,7 @@ import { cancellationSlack, compareExactRecords, compareRecords, compareSpecial,
 import { compileInplaceWhereverValid, mutableInputsValues } from "./inplaceMax.js";
 import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
 import { kinkConventionCheck } from "./kinks.js";
-import { shapeErasureCheck } from "./erasure.js";
+import { type ErasureReference, shapeErasureCheck } from "./erasure.js";
 import { positionalFormsCheck } from "./forms.js";
 import { type ArrayValue, type Check, type GradPath, PROPERTY_NAMES, type PropertyName, type Verdict } from "./types.js";
 
@@ -341,17 +341,18 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     return k.status === "inconclusive" && selected.size > 1 ? null : k;
   });
 
-  // Judged against the static case's NONE results. One more checked FAST_RUN compile of the
-  // forward and both gradients costs ~30% of the suite, so within the suite it runs on half the
-  // cases (seeded by the case, as the stages above), always when alone. An unscheduled case, or
-  // one declaring no erasable length, records no check (the journal's "not run").
   // The static case's NONE results both shape-erasure and positional-forms are judged against:
   // its values and NONE direct gradient (null without a wrt), or the error check when that fails.
-  const staticReference = (property: PropertyName): { values: typeof result.values; grads: Grads | null; rtol: number; slack: number } | Check => {
+  const staticReference = (property: PropertyName): ErasureReference | Check => {
     if (b.wrt.length === 0) return { values: result.values, grads: null, rtol, slack };
     const ref = gradsOf("lazy");
     return ref.ok ? { values: result.values, grads: ref.value, rtol, slack } : errorCheck(property, ref.error, "the NONE direct gradient");
   };
+
+  // Judged against the static case's NONE results. One more checked FAST_RUN compile of the
+  // forward and both gradients costs ~30% of the suite, so within the suite it runs on half the
+  // cases (seeded by the case, as the stages above), always when alone. An unscheduled case, or
+  // one declaring no erasable length, records no check (the journal's "not run").
   await run("shape-erasure", () => {
     if (selected.size > 1 && !erasureScheduled(seed)) return null;
     const ref = staticReference("shape-erasure");
