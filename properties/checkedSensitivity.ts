@@ -25,7 +25,8 @@
  * | `constant-copy` | gives one reader of a shared constant an equal copy (announced, valid) | after the pipeline: the merge promise (equal constants left unmerged) |
  * | `retype-dtype` | like `retype`, with a constant of the other float dtype | the types of that node |
  * | `unfuse` | gives one reader `neg(neg(v))` (or tanh, exp: an op v has no reader of yet) in place of v (announced, valid) | after the pipeline: the fusion promise (an Elemwise left out of the loop of its only reader) |
- * | `eager-candidates` | swaps the graph's DestroyHandler for one whose candidate filter also proposes every input of one node (a filter gone permissive; validation would still refuse the writes, so no compiled graph shows it) | after the pipeline: the handler's `inplaceCandidates` against the in-place contract restated from the graph |
+ * | `out-of-place` | replaces a node the inplace pass made in place by its out-of-place twin (announced, valid; appended last so the older corruptions keep their seeded targets) | after the pipeline: the inplace promise, naming the twin and the input it could write into |
+| `eager-candidates` | swaps the graph's DestroyHandler for one whose candidate filter also proposes every input of one node (a filter gone permissive; validation would still refuse the writes, so no compiled graph shows it) | after the pipeline: the handler's `inplaceCandidates` against the in-place contract restated from the graph |
  * | `failing-transform` | throws an ordinary error, under `onOptError: "ignore"` | nothing: no invariant broke; the engine records one failure naming the rewrite and the graph is as it was (integrity, a full DestroyHandler rebuild) |
  * | `rejected-replacement` | returns a replacement of a contradicting static shape, under "ignore" | the same: the replacement refused, recorded, the graph intact |
  * | `rewire-then-prune` (checked mode off) | assigns `node.inputs[i]` directly, then replaces the node by a fresh copy, so the graph prunes it | the DestroyHandler's own prune check: a reader it never heard of (production compiles have only this tripwire) |
@@ -45,25 +46,25 @@
  */
 import { type Apply, Constant, Variable } from "../src/graph/basic.js";
 import type { Feature } from "../src/graph/features.js";
-import type { FunctionGraph } from "../src/graph/fgraph.js";
-import { Output } from "../src/graph/fgraph.js";
+import { FunctionGraph, Output } from "../src/graph/fgraph.js";
 import type { Type } from "../src/graph/type.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
-import { exp, neg, tanh } from "../src/tensor/elemwise.js";
+import { Composite, Elemwise, exp, neg, tanh } from "../src/tensor/elemwise.js";
+import { AdvancedIncSubtensor, IncSubtensor } from "../src/tensor/indexing.js";
 import { compile } from "../src/compile/function.js";
 import { grad } from "../src/grad/driver.js";
 import { InvariantError } from "../src/errors.js";
-import { MODE_TAGS } from "../src/rewriting/db.js";
+import { MODE_TAGS, optdb } from "../src/rewriting/db.js";
 import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
-import { verifyPostconditions } from "../src/rewriting/checked.js";
+import { CheckedFeature, pipelineMark, verifyModePasses, verifyPostconditions } from "../src/rewriting/checked.js";
 import { RewriteContext, type RewriteResult, nodeRewriter, outToIn } from "../src/rewriting/engine.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 
 /** The corruptions, in the order they are tried. */
-export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune"] as const;
-export type Corruption = (typeof CORRUPTIONS)[number] | "exclude";
+export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place"] as const;
+export type Corruption = (typeof CORRUPTIONS)[number] | "exclude" | "pass-list";
 
 /**
  * What a FAST_RUN compile may be told to leave out (a pass name or a tag), with the passes that
@@ -127,6 +128,59 @@ export function excludeScenario(b: BuiltCase, seed: number, draw: 0 | 1 = 0, ctx
   return { corruption, status: "caught", detail: what };
 }
 
+/**
+ * FAST_RUN's passes in order, restated from docs/architecture.md's pipeline table (not from the
+ * database or checked mode's table), and those a compile may leave out by name.
+ */
+const FAST_RUN_PASSES: readonly string[] = ["merge1", "expand_pullback", "lower_xtensor", "merge1.1", "canonicalize", "stabilize", "specialize", "elemwise_fusion", "merge2", "inplace", "merge3"];
+const OPTIONAL_PASSES = FAST_RUN_PASSES.filter((p) => p !== "expand_pullback" && p !== "lower_xtensor");
+
+/**
+ * A pipeline that broke its pass list, run for real on the case's cost, then judged by checked
+ * mode's pass-list check as if it were the compile asked for. One seeded variant of three:
+ * - `lost`: a pass silently left out (a registration lost its mode's tag);
+ * - `ignored`: the compile asked to leave a pass out, and it ran (an exclude ignored);
+ * - `reordered`: a merge pass run last instead of at its position (a registration at a wrong
+ *   position; a merge pass, so the pipeline's values and checks stay sound).
+ * Checked mode must stop each with the message that names the pass, the list it expected and
+ * the passes that ran, word for word: that message is the only trace such a fault leaves.
+ * `verify` is the check judged (tests pass a weakened one, to show the scenario failing).
+ */
+export function passListScenario(b: BuiltCase, seed: number, verify: typeof verifyModePasses = verifyModePasses): CorruptionOutcome {
+  const corruption = "pass-list";
+  const rand = mulberry32((seed ^ 0x7a55e5) >>> 0);
+  const variant = (["lost", "ignored", "reordered"] as const)[Math.floor(rand() * 3)];
+  const merges = OPTIONAL_PASSES.filter((p) => p.startsWith("merge") && p !== "merge3");
+  const pass = variant === "reordered" ? merges[Math.floor(rand() * merges.length)] : OPTIONAL_PASSES[Math.floor(rand() * OPTIONAL_PASSES.length)];
+  const fg = new FunctionGraph([...b.inputs.values()], [b.cost], { clone: true, features: [new DestroyHandler(), new CheckedFeature()] });
+  const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
+  const include = MODE_TAGS.FAST_RUN;
+  const pipeline = [optdb.query({ include, exclude: variant === "ignored" ? [] : [pass] })];
+  if (variant === "reordered") pipeline.push(optdb.query({ include, exclude: FAST_RUN_PASSES.filter((p) => p !== pass) }));
+  const what = `a FAST_RUN pipeline that ${variant === "lost" ? `left out ${pass}` : variant === "ignored" ? `ran ${pass}, which the compile excluded` : `ran ${pass} last`}`;
+  const claimed: string[] = variant === "ignored" ? [pass] : [];
+  const mark = pipelineMark(ctx);
+  try {
+    for (const p of pipeline) {
+      p.addRequirements?.(fg);
+      p.apply(fg, ctx);
+    }
+  } catch (e) {
+    return { corruption, status: "skip", detail: `${what}: the pipeline itself failed (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
+  }
+  const want = FAST_RUN_PASSES.filter((p) => !claimed.includes(p));
+  const ran = ctx.passesRun.slice(mark.passes);
+  const problem = variant === "lost" ? `${pass} did not run` : variant === "ignored" ? `${pass} ran although the compile excluded ${pass}` : "its passes ran out of order";
+  const says = `checked mode: mode FAST_RUN broke its promise passes: ${problem} (expected ${want.join(", ")}; ran ${ran.join(", ")})`;
+  try {
+    verify("FAST_RUN", claimed, ctx, mark);
+  } catch (e) {
+    if (e instanceof InvariantError && e.message === says) return { corruption, status: "caught", detail: what };
+    return { corruption, status: "missed", detail: `${what}: checked mode should say "${says}"; it said ${e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e)}` };
+  }
+  return { corruption, status: "missed", detail: `${what}: checked mode's pass-list check passed it` };
+}
+
 /** How one corruption is applied and judged. */
 interface Plan {
   /** What the target is, for messages. */
@@ -188,6 +242,23 @@ class EagerCandidates extends DestroyHandler {
     return node === this.eager ? node.inputs.map((_, j) => j) : real;
   }
 }
+
+/**
+ * The out-of-place twin of a node written in place: the same op and inputs, writing a fresh
+ * buffer. Built from each op's constructor (not from checked mode's `inplaceVariant` or the
+ * inplace pass), so the corruption shares no code with what judges it. Null for a node that
+ * writes nothing in place.
+ */
+function outOfPlace(node: Apply): Apply | null {
+  const op = node.op;
+  if (!isDestroyer(node)) return null;
+  if (op instanceof Elemwise || op instanceof Composite) return op.withInplace(null).makeNode(...node.inputs);
+  if (op instanceof IncSubtensor) return new IncSubtensor(op.props.idx, op.props.mode).makeNode(...node.inputs);
+  if (op instanceof AdvancedIncSubtensor) return new AdvancedIncSubtensor(op.props.idx, op.props.mode).makeNode(...node.inputs);
+  return null;
+}
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Run `body` with the given features detached behind the graph's back (no onDetach, no onAttach). */
 function unheard(fg: FunctionGraph, which: (f: Feature) => boolean, body: () => void): void {
@@ -407,6 +478,31 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
       },
     };
   },
+  "out-of-place": (fg, rand) => {
+    // The inplace pass's contract: a slot whose tree of views has no other reader, nothing
+    // protected and no writer is written in place. Undoing one such write leaves that slot
+    // writable again, and the inplace promise must name the node and the input. Checked mode's
+    // message is the whole check (no value changes), so it is matched word for word.
+    const node = pick(nodesOf(fg).filter((n) => outOfPlace(n) !== null), rand);
+    if (node === null) return null;
+    const slot = Object.values(node.op.destroyMap)[0][0];
+    const twin = outOfPlace(node) as Apply;
+    return {
+      node,
+      plan: {
+        what: `${node.op.toString()} replaced by its out-of-place twin ${twin.op.toString()}`,
+        corrupt: () => twin.outputs,
+        expect: {
+          when: "postconditions",
+          says: new RegExp(
+            `^checked mode: pipeline \\[${MODE_TAGS.FAST_RUN.join(", ")}\\] broke its promise inplace: ${escapeRe(twin.op.toString())}\\(.*\\) could write into input ${slot} ` +
+              `\\(no other reader, nothing protected or already overwritten in its tree of views, and validation accepts the write\\) but was left out of place$`,
+          ),
+          means: `the inplace promise, naming ${twin.op.toString()} and its input ${slot}`,
+        },
+      },
+    };
+  },
   "failing-transform": (fg, rand) => {
     const node = pick(nodesOf(fg), rand);
     if (node === null) return null;
@@ -579,8 +675,8 @@ export function checkedSensitivityCheck(
   // counts the earlier compile's passes.
   if (which === CORRUPTIONS) {
     const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
-    outcomes.push(excludeScenario(b, seed, 0, ctx), excludeScenario(b, seed, 1, ctx));
-  } else if (excludeScheduled(seed)) outcomes.push(excludeScenario(b, seed));
+    outcomes.push(excludeScenario(b, seed, 0, ctx), excludeScenario(b, seed, 1, ctx), passListScenario(b, seed));
+  } else if (excludeScheduled(seed)) outcomes.push(excludeScenario(b, seed), passListScenario(b, seed));
   const missed = outcomes.find((o) => o.status === "missed");
   if (missed !== undefined) return { property, status: "fail", reason: `checked mode missed the ${missed.corruption} corruption: ${missed.detail}`, maxAbsErr: Infinity, maxRelErr: Infinity };
   const caught = outcomes.filter((o) => o.status === "caught").map((o) => o.corruption);

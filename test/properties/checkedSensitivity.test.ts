@@ -20,14 +20,14 @@ import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { buildCase } from "../../src/case/build.js";
 import { FunctionGraph } from "../../src/graph/fgraph.js";
-import { CheckedFeature, verifyPostconditions } from "../../src/rewriting/checked.js";
+import { CheckedFeature, verifyModePasses, verifyPostconditions } from "../../src/rewriting/checked.js";
 import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
 import { RewriteContext } from "../../src/rewriting/engine.js";
 import type { Apply } from "../../src/graph/basic.js";
 import { InvariantError } from "../../src/errors.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/properties.js";
-import { CORRUPTIONS, checkedSensitivityCheck, excludeScenario, excludeScheduled, scheduledCorruptions } from "../../properties/checkedSensitivity.js";
+import { CORRUPTIONS, checkedSensitivityCheck, excludeScenario, excludeScheduled, passListScenario, scheduledCorruptions } from "../../properties/checkedSensitivity.js";
 import { type Query, SequenceDB } from "../../src/rewriting/db.js";
 import type { Check } from "../../properties/types.js";
 
@@ -156,6 +156,52 @@ describe("checked-sensitivity", function () {
     }, () => assertCaught(checks(), /^checked mode missed the (failing-transform|rejected-replacement) corruption: .* expected a recorded failure naming the rewrite, and the graph as it was, got 0 recorded failure\(s\)/));
   });
 
+  it("fails when the inplace promise is blind, or its message names another input", () => {
+    const reword = (from: RegExp, to: string): typeof verifyPostconditions => (fg, q) => {
+      try {
+        verifyPostconditions(fg, q);
+      } catch (e) {
+        if (e instanceof InvariantError && from.test(e.message)) {
+          if (to === "") return;
+          throw new InvariantError(e.message.replace(from, to));
+        }
+        throw e;
+      }
+    };
+    assertCaught(checks(reword(/broke its promise inplace/, "")), /^checked mode missed the out-of-place corruption: .* replaced by its out-of-place twin .*: the FAST_RUN postconditions passed without reporting the inplace promise/);
+    // The message is the whole check: one naming input 1 for input 0 is a missed corruption.
+    assertCaught(checks(reword(/could write into input (\d+)/, "could write into input 9")), /^checked mode missed the out-of-place corruption: .* the FAST_RUN postconditions did not report the inplace promise, naming .* and its input \d+; they said InvariantError: .* could write into input 9 /);
+  });
+
+  it("fails when checked mode's pass-list check is order-blind, or its message leaves out what ran", () => {
+    const cases = fc.sample(caseArbitrary({}), { seed: 5154, numRuns: 30 }).map((g) => g.case);
+    const outcomes = (verify?: typeof verifyModePasses) => cases.map((c) => passListScenario(buildCase(c), caseSeed(c), verify));
+    for (const o of outcomes()) assert.equal(o.status, "caught", o.detail);
+    const blindToOrder: typeof verifyModePasses = (mode, exclude, ctx, since) => {
+      // The same check on sorted lists: a pass run at the wrong position goes through.
+      const sorted = [...ctx.passesRun.slice(since.passes)].sort();
+      const fake = { passesRun: [...ctx.passesRun.slice(0, since.passes), ...sorted], report: ctx.report } as unknown as RewriteContext;
+      try {
+        verifyModePasses(mode, exclude, fake, since);
+      } catch (e) {
+        if (e instanceof InvariantError && /ran out of order/.test(e.message)) return;
+        throw e;
+      }
+    };
+    const reordered = outcomes(blindToOrder).filter((o) => / ran merge[\d.]+ last$/.test(o.detail.split(":")[0]));
+    assert.ok(reordered.length >= 3, `${reordered.length} reordered pipelines in ${cases.length} cases`);
+    for (const o of reordered) assert.equal(o.status, "missed", o.detail);
+    const terse: typeof verifyModePasses = (mode, exclude, ctx, since) => {
+      try {
+        verifyModePasses(mode, exclude, ctx, since);
+      } catch (e) {
+        if (e instanceof InvariantError) throw new InvariantError(e.message.replace(/; ran .*\)$/, ")"));
+        throw e;
+      }
+    };
+    for (const o of outcomes(terse)) assert.match(o.detail, /: checked mode should say ".*; ran .*\)"; it said InvariantError: checked mode: mode FAST_RUN broke its promise passes: /);
+  });
+
   it("fails when a compile ignores its exclude list (the exclude scenario, an eighth of the cases)", () => {
     const cases = fc.sample(caseArbitrary({}), { seed: 5152, numRuns: 60 }).map((g) => g.case).filter((c) => excludeScheduled(caseSeed(c))).slice(0, 4);
     assert.ok(cases.length >= 3, `${cases.length} of 60 cases run the exclude scenario`);
@@ -205,7 +251,7 @@ describe("checked-sensitivity", function () {
       assert.equal(suite?.status, "pass", suite?.reason);
       assert.equal(alone?.status, "pass", alone?.reason);
       const tried = (k: typeof suite): string[] => (k?.reason ?? "").replace(/^caught /, "").split(", ");
-      assert.deepEqual(tried(suite).filter((x) => x !== "exclude"), scheduledCorruptions(caseSeed(c)));
+      assert.deepEqual(tried(suite).filter((x) => x !== "exclude" && x !== "pass-list"), scheduledCorruptions(caseSeed(c)));
       for (const x of tried(suite)) assert.ok(tried(alone).includes(x), `${x} tried in the suite, not alone`);
     }
     const off = cases.find((c) => !sensitivityScheduled(caseSeed(c)));
