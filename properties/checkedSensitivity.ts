@@ -327,9 +327,9 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
       return {
         node,
         plan: {
-          what: `input ${i} of ${node.op.toString()} (${t.toString()}) replaced by a constant of shape (${shape.join(", ")}) with the type check off: ${verdict}`,
+          what: `input ${i} of ${node.op.toString()} (${t.toString()}) replaced by a constant of shape (${shape.join(", ")}) with the type check off: ${verdict.text}`,
           corrupt: (g, n) => g.changeNodeInput(n, i, bad, "xgrad_corrupt_retype", { check: false }),
-          expect: { when: "rewrite", says: /broke the types of /, means: "the types of the node" },
+          expect: { when: "rewrite", says: verdict.says, means: "the types of the node, and how they changed" },
         },
       };
     }
@@ -348,9 +348,9 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
       return {
         node,
         plan: {
-          what: `input ${i} of ${node.op.toString()} (${t.toString()}) replaced by a ${other.dtype} constant with the type check off: ${verdict}`,
+          what: `input ${i} of ${node.op.toString()} (${t.toString()}) replaced by a ${other.dtype} constant with the type check off: ${verdict.text}`,
           corrupt: (g, n) => g.changeNodeInput(n, i, bad, "xgrad_corrupt_retype_dtype", { check: false }),
-          expect: { when: "rewrite", says: /broke the types of /, means: "the types of the node" },
+          expect: { when: "rewrite", says: verdict.says, means: "the types of the node, and how they changed" },
         },
       };
     }
@@ -536,25 +536,37 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
 
 /**
  * Whether giving `node` the input `bad` at slot i changes what its op infers: a description
- * of the change, or null when the node would keep a compatible type (a reduction over that axis,
- * a broadcast of a length-1 axis). Plain shape comparison on purpose (see the module comment).
+ * of the change and the words checked mode's type check must end with, or null when the node
+ * would keep a compatible type (a reduction over that axis, a broadcast of a length-1 axis).
+ * Plain shape comparison on purpose (see the module comment).
  */
-function typeChange(node: Apply, i: number, bad: Variable): string | null {
+function typeChange(node: Apply, i: number, bad: Variable): { readonly text: string; readonly says: RegExp } | null {
+  const head = `broke the types of ${escapeRe(node.op.toString())}\\(.*\\)`;
+  const when = escapeRe("during transform (before any replacement)");
   let re: Apply;
   try {
     re = node.op.makeNode(...node.inputs.map((v, k) => (k === i ? bad : v)));
   } catch (e) {
-    return `its makeNode rejects it (${e instanceof Error ? e.message.split("\n")[0] : String(e)})`;
+    const msg = e instanceof Error ? e.message : String(e);
+    return { text: `its makeNode rejects it (${msg.split("\n")[0]})`, says: new RegExp(`${head} ${escapeRe("(makeNode now rejects its inputs)")} ${when}: ${escapeRe(msg)}$`) };
   }
-  if (re.outputs.length !== node.outputs.length) return `makeNode gives ${re.outputs.length} outputs, not ${node.outputs.length}`;
+  if (re.outputs.length !== node.outputs.length) {
+    return { text: `makeNode gives ${re.outputs.length} outputs, not ${node.outputs.length}`, says: new RegExp(`${head} ${when}: makeNode gives ${re.outputs.length} outputs, the node has ${node.outputs.length}$`) };
+  }
   for (let k = 0; k < re.outputs.length; k++) {
     const a = node.outputs[k].type;
     const b = re.outputs[k].type;
-    if (a.dtype !== b.dtype || a.ndim !== b.ndim) return `output ${k} becomes ${b.toString()}, recorded ${a.toString()}`;
-    for (let d = 0; d < a.ndim; d++) {
+    let differs = a.dtype !== b.dtype || a.ndim !== b.ndim;
+    for (let d = 0; d < a.ndim && !differs; d++) {
       const x = a.shape[d];
       const y = b.shape[d];
-      if (x !== null && y !== null && x !== y) return `output ${k} becomes ${b.toString()}, recorded ${a.toString()}`;
+      differs = x !== null && y !== null && x !== y;
+    }
+    if (differs) {
+      return {
+        text: `output ${k} becomes ${b.toString()}, recorded ${a.toString()}`,
+        says: new RegExp(`${head} ${when}: ${escapeRe(`output ${k} is recorded as ${a.toString()} but its inputs now give ${b.toString()}`)}$`),
+      };
     }
   }
   return null;
