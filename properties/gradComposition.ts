@@ -17,6 +17,7 @@
  * | `pushforward-options` | `pushforward` around a user's op without a forward rule (`OpaqueScale`, y = 1.5 · cost; properties/pushforwardOptions.ts) with `useOpPushforward` "require", true and the default; true on the cost itself; `hessianVectorProduct` with single variables and `method: "reverse"` named; an output no wrt reaches under each `disconnectedOutputs` and `returnDisconnected`; `considerConstant` | the documentation: "require" raises naming the op; true falls back to the double pullback (`onDerivation`) with the default's J u; the cost alone sweeps, and y's J u is 1.5 times its; the list form's H v |
  * | `discrete-path` | `grad` and the forward sweep (`useOpPushforward: "require"`) of cost + sum(OpaqueWeigh(k, w)), k a user op's integer output computed from a float v a wrt reaches, whose rule returns a zero in a seeded disguise, then a nonzero one or the cotangent itself (straight-through; properties/discretePath.ts) | the zero: the cost alone's gradients and J u; the nonzero: a GradError naming the rule and "only through integer outputs" ("is discrete" for the tangent); which disguise is zero is known by construction |
  * | `registered-rule` | `registerPullbackRule` for a user's op without a rule (`UnruledScale`, y = 1.5 · x, behind a `mul` by 2): selectors by class (`Op` itself too), name and predicate, a decoy, a wrong fallback for `mul`, removal (the remover called twice), lazy or perNode (properties/registeredRule.ts) | the documentation: no rule: a GradError naming the op and `registerPullbackRule`; the most recent match wins (3 · grad(cost)), a fallback never replaces `mul`'s own rule; after removal the earlier registration (5 · grad(cost)); none left: the error again |
+ * | `argument-contract` | `grad` and `pullback` called with misused arguments (a cost that is not a 0-d float Variable, wrt that is not a list of Variables, a cotangent count, shape, dtype, family or dims off, a knownGrads value that is not a Variable, a wrt nothing reads), and asked to name their gradients or not (properties/argumentContract.ts) | the documentation, restated on the case's variables: a GradError naming the argument, its index and its type, word for word; gradients named `(d<cost>/d…)` unless `addNames: false`; a caller's knownGrads value returned as is and never renamed |
  *
  * The cut graph is the key to the first two: in it v is an ordinary input, so its gradient and
  * the gradients with v held fixed come from the plain driver on a root, a path the other
@@ -40,13 +41,13 @@
  * most raising at the broken node, one NONE compile) and 2 to `pushforward-options` (~30 ms
  * under load: seven pushforwards, two Hessian-vector products, three NONE compiles), 2 to `discrete-path` (~20 ms: three gradients and three pushforwards of the
  * cost and two extended ones, one NONE compile, two refused compiles) and 2 to `registered-rule`
- * (~30 ms: five gradients, each compiled in NONE while its registrations are in effect):
+ * (~30 ms: five gradients, each compiled in NONE while its registrations are in effect), and 2 to `argument-contract` (~6 ms, less than `jacobian` timed the same way: about fifteen refused calls and four gradients built, no compile):
  * before the eighth session ~1 ms per case on average, 4.2% of the suite's time in-process
  * on 150 generated cases, against 3.8% before `grad-of-pullback` (the last four measured
  * relative to `jacobian` and `one-compile`, in CPU time, under load); the eighth session's
  * additions (discrete-path, registered-rule, pushforward-options' new parts) add about 2 ms per
  * case by their single-claim timings, not measured in-process. The structure checks count
- * Pullback nodes among gradients the claims build anyway. On the other 27 slots it records no check (the journal's
+ * Pullback nodes among gradients the claims build anyway. On the other 25 slots it records no check (the journal's
  * "not run"), which is not an inconclusive verdict. A scheduled group that does not apply passes
  * its turn to the next group. The schedule is a pure function of the case, so
  * `xgrad check` reproduces a fuzz verdict exactly. "all" runs every claim: the default when
@@ -81,9 +82,10 @@ import { ruleContractClaim } from "./ruleContract.js";
 import { pushforwardOptionsClaim } from "./pushforwardOptions.js";
 import { discretePathClaim } from "./discretePath.js";
 import { registeredRuleClaim } from "./registeredRule.js";
+import { argumentContractClaim } from "./argumentContract.js";
 
 /** The claims, in rotation order. */
-export const COMPOSITION_CLAIMS = ["interior-wrt", "consider-constant", "one-compile", "jacobian", "known-grads", "disconnected", "rewritten-grad", "grad-of-pullback", "undefined-index", "rule-contract", "pushforward-options", "discrete-path", "registered-rule"] as const;
+export const COMPOSITION_CLAIMS = ["interior-wrt", "consider-constant", "one-compile", "jacobian", "known-grads", "disconnected", "rewritten-grad", "grad-of-pullback", "undefined-index", "rule-contract", "pushforward-options", "discrete-path", "registered-rule", "argument-contract"] as const;
 
 /** One claim of the property. */
 export type CompositionClaim = (typeof COMPOSITION_CLAIMS)[number];
@@ -92,13 +94,13 @@ export type CompositionClaim = (typeof COMPOSITION_CLAIMS)[number];
  * Claim groups that share their expensive part: interior-wrt and consider-constant are judged
  * against the same cut graph, in one compile. Scheduling is over groups.
  */
-const GROUPS: readonly (readonly CompositionClaim[])[] = [["jacobian"], ["interior-wrt", "consider-constant"], ["one-compile"], ["known-grads"], ["disconnected"], ["rewritten-grad"], ["grad-of-pullback"], ["undefined-index"], ["rule-contract"], ["pushforward-options"], ["discrete-path"], ["registered-rule"]];
+const GROUPS: readonly (readonly CompositionClaim[])[] = [["jacobian"], ["interior-wrt", "consider-constant"], ["one-compile"], ["known-grads"], ["disconnected"], ["rewritten-grad"], ["grad-of-pullback"], ["undefined-index"], ["rule-contract"], ["pushforward-options"], ["discrete-path"], ["registered-rule"], ["argument-contract"]];
 
 /**
  * Slots (of {@link SLOTS}) per group in the suite, in GROUPS order; the rest run nothing. A new
  * group goes last, so the slots of the earlier groups (and every earlier seed's group) stay put.
  */
-export const SCHEDULE: readonly number[] = [8, 5, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2];
+export const SCHEDULE: readonly number[] = [8, 5, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2];
 
 /** The number of schedule slots a case seed is reduced to. */
 export const SLOTS = 64;
@@ -255,6 +257,7 @@ class ClaimContext {
     if (claims[0] === "rewritten-grad") return [this.guard("rewritten-grad", "rewriting the cost or building or running its gradients", () => this.rewrittenGradClaim())];
     if (claims[0] === "grad-of-pullback") return [this.guard("grad-of-pullback", "building or running the gradients through the lazy gradient's Pullback node", () => this.gradOfPullbackClaim())];
     if (claims[0] === "pushforward-options") return [this.guard("pushforward-options", "building or running the pushforwards through OpaqueScale", () => this.pushforwardOptions())];
+    if (claims[0] === "argument-contract") return [this.guard("argument-contract", "calling grad and pullback with misused arguments", () => this.argumentContract())];
     if (claims[0] === "registered-rule") return [this.guard("registered-rule", "registering pullback rules for UnruledScale", () => this.registeredRule())];
     if (claims[0] === "discrete-path") return [this.guard("discrete-path", "differentiating through OpaqueRound's discrete output", () => this.discretePath())];
     if (claims[0] === "rule-contract") return [this.guard("rule-contract", "breaking a pullback rule through options.ruleFor", () => this.ruleContract())];
@@ -1147,6 +1150,12 @@ class ClaimContext {
   private pushforwardOptions(): ClaimOutcome {
     const r = pushforwardOptionsClaim({ built: this.input.built, rand: this.rand(0x9f0a7), rtol: this.input.rtol, slack: this.input.slack ?? 0, pushforward: this.engine.pushforward, hessianVectorProduct: this.engine.hessianVectorProduct });
     return claimOutcome("pushforward-options", r);
+  }
+
+  /** See properties/argumentContract.ts. */
+  private argumentContract(): ClaimOutcome {
+    const r = argumentContractClaim({ built: this.input.built, rand: this.rand(0xa59c0d), gradWith: (c, w, o) => this.engine.gradWith(c, w, o), pullback: (o, w, t, opts) => this.engine.pullback(o, w, t, opts) });
+    return claimOutcome("argument-contract", r);
   }
 
   /** See properties/registeredRule.ts. */

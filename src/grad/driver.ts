@@ -58,7 +58,11 @@ export interface GradOptions {
    * region after lowering it): `grad` then raises, naming the node; use "perNode" for that.
    */
   readonly ruleFor?: (node: Apply) => PullbackRule | null;
-  /** Name gradients `(d<cost>/d<var>)` when both names are known and the gradient has none. Default true. */
+  /**
+   * Name gradients `(d<cost>/d<var>)` when both names are known and the gradient has none (a
+   * caller's own variable, a knownGrads value passed straight through, is never renamed).
+   * Default true, under every strategy.
+   */
   readonly addNames?: boolean;
   /** Receives warnings ("warn" policy, disconnected terms from ops without a connectionPattern). Default `console.warn`. */
   readonly onWarning?: (message: string) => void;
@@ -187,6 +191,14 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
   // identity-like rule): naming must never rename those.
   const callerValues = new Set<GradTerm>([...gradDict.values(), ...additive.values()]);
   if (roots.length === 0) throw new GradError("grad: no cost and no knownGrads: nothing to differentiate");
+  const costName = options.addNames === false || cost === null ? null : cost.name;
+  // addNames: v's gradient is named (d<cost>/d<v>) unless it has a name (it is also a named
+  // variable's gradient further down, or a caller's own variable).
+  const nameGradient = (v: Variable, result: GradTerm): void => {
+    if (result instanceof Variable && costName !== null && v.name !== null && result.name === null && !callerValues.has(result)) {
+      result.name = `(d${costName}/d${v.name})`;
+    }
+  };
 
   const patterns = new PatternCache();
   const consumers = relevantConsumers(roots, wrt, constant, patterns);
@@ -246,14 +258,21 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
       // region cannot carry one: it is differentiated per node, the gradient perNode gives.
       // (Cutting it as DISCONNECTED disagreed with perNode and lowerThenGrad wherever such a
       // rule reads it; found by a triage of strategies.ts's survivors.)
-      return totals.slice(0, wrt.length).map((t, k) => (isFloat(wrt[k].type.dtype) ? t : gradTerms(cost, [wrt[k]], { ...options, gradStrategy: "perNode" }, seeds)[0]));
+      return totals.slice(0, wrt.length).map((t, k) => {
+        const w = wrt[k];
+        if (!isFloat(w.type.dtype)) return gradTerms(cost, [w], { ...options, gradStrategy: "perNode" }, seeds)[0];
+        // The per-node walk names each variable's gradient as it reads it; the region's totals
+        // are named here, so the default strategy names what perNode names (found by
+        // grad-composition's argument-contract: lazy left every gradient unnamed).
+        nameGradient(w, t);
+        return t;
+      });
     }
     const perNode = perNodeRule(differentiate);
     const outer = options.ruleFor;
     options = { ...options, ruleFor: (node) => outer?.(node) ?? (needsRegionStrategy(node) ? perNode : null) };
   }
   const order = reverseTopo(consumers);
-  const costName = options.addNames === false || cost === null ? null : cost.name;
   const termCache = new Map<Apply, GradTerm[]>();
 
   // Sum of the terms of every consumer slot, in the consumer map's (deterministic) order.
@@ -280,9 +299,7 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
     // A seeded variable also gets its own cotangent (an undefined term still poisons it).
     const seed = additive.get(v);
     if (seed !== undefined && !isUndefinedGrad(result)) result = result instanceof Variable ? algebraFor(v.type).add(result, seed) : seed;
-    if (result instanceof Variable && costName !== null && v.name !== null && result.name === null && !callerValues.has(result)) {
-      result.name = `(d${costName}/d${v.name})`;
-    }
+    nameGradient(v, result);
     gradDict.set(v, result);
     return result;
   };

@@ -54,6 +54,21 @@ function assertUnchanged(before: Map<Apply, { inputs: Variable[]; outputs: Varia
 }
 
 describe("lazy Pullback node", () => {
+  it("names its gradients (d<cost>/d<var>) as perNode does, and not with addNames false", () => {
+    // The region's totals bypassed the per-node walk that names gradients, so the default
+    // strategy left every gradient of a named graph unnamed (found by grad-composition's
+    // argument-contract).
+    const { x, cost } = build();
+    cost.name = "c";
+    const y = xtensor("y", { dims: ["a"], shape: [3] });
+    const [gx, gy] = grad(cost, [x, y], { disconnectedInputs: "ignore" });
+    assert.ok(pullbackNodes([gx]).length === 1);
+    assert.equal(gx.name, "(dc/dx)");
+    assert.equal(gy.name, "(dc/dy)");
+    assert.equal(grad(cost, x, { gradStrategy: "perNode" }).name, "(dc/dx)");
+    assert.equal(grad(cost, x, { addNames: false }).name, null);
+  });
+
   it("grad through named ops builds one Pullback node and lowers nothing", () => {
     const { x, cost } = build();
     const forwardNodes = new Set(toposort([cost]));

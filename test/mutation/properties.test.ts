@@ -61,7 +61,7 @@ export function mutationCases(batches: readonly Batch[] = MUTATION_BATCHES): { t
 
 /**
  * The properties the suite runs on a schedule, a part per case: grad-composition (one claim
- * group of twelve, on 37 of 64 cases), rewriter-contract (three of twelve scenarios, on an
+ * group of thirteen, on 39 of 64 cases), rewriter-contract (three of twelve scenarios, on an
  * eighth), checked-sensitivity (its corruptions, on an eighth) and positional-forms (on a
  * quarter; its forms are drawn per case, so more cases meet more of them). A nightly run meets each part
  * hundreds of times (a 10-minute run of ~25,000 cases runs each claim group ~1,200 times); the

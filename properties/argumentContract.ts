@@ -1,0 +1,146 @@
+/**
+ * The `argument-contract` claim of grad-composition: what `grad` and `pullback` tell a caller,
+ * as their documentation promises it, on this case's own variables.
+ *
+ * A user meets the differentiator first through its refusals and its names. A refusal must be a
+ * GradError that names the argument, its position and its type (the project's standard: errors
+ * that name things), and a gradient must carry the name `(d<cost>/d<var>)` when both names are
+ * known (`addNames`, default true), which is what a graph dump of a gradient reads by. Every other
+ * property either passes valid arguments or matches a refusal loosely, so a message that lost
+ * its argument, its index or its type, or a gradient left unnamed, had no judge.
+ *
+ * | call | must give |
+ * |---|---|
+ * | `grad(42, wrt)`; `grad(y, wrt)` for a node y that is not 0-d; `grad(k, wrt)` for a 0-d integer k | `grad: the cost must be a Variable, got 42`; `grad: the cost must be a 0-d float variable, got <y> of type <type>` |
+ * | `grad(cost, {})`; `grad(cost, [...wrt, "xgrad"])`; `pullback([cost], [w, 7], [1])` | `<fn>: wrt must be a Variable or a list of Variables`; `<fn>: wrt[<k>] is not a Variable: <value>` |
+ * | `pullback([cost, y], wrt, [1])` | `pullback: 2 outputs but 1 cotangents` |
+ * | `pullback([y], wrt, [c])`, c of y's type but one static length off, of an integer dtype, of the other family, or (y named) with one dim renamed | `pullback: cotangent 0 (for output <y>): ` then the shape, dtype, family or dims it expected and what it got |
+ * | `grad(cost, wrt, {knownGrads: {w: 3}})` | `grad: knownGrads entry for <w>: expected a Variable, got 3` |
+ * | `grad(cost, [...wrt, f])` for a fresh variable f the cost cannot read; the same through `pullback` | `grad: the cost <cost> does not depend on <f> (wrt[<k>], <type>); pass disconnectedInputs: "ignore" or "warn" to allow this` (`the outputs do` for pullback), word for word |
+ * | `grad(cost, [...wrt, f], {disconnectedInputs: "ignore"})`, then with `addNames: false` | every gradient of a float wrt of its own dtype named `(d<cost>/d…)` (the name of the wrt, or of a named node whose gradient it also is), f's zeros named `(d<cost>/d<f>)` exactly; with `addNames: false`, no `(d<cost>/…)` name at all |
+ * | `grad(cost, [w], {knownGrads: {w: u}})`, u a fresh unnamed variable of w's type | u itself, still unnamed: the driver never renames a caller's variable |
+ *
+ * The expected messages are written here from the documentation and the case's own variables,
+ * not read from the driver. Only building: nothing is compiled, so the claim costs a few
+ * gradient builds.
+ */
+import type { ModuleOutcome } from "./gradComposition.js";
+import { Variable } from "../src/graph/basic.js";
+import { type Disconnected, isDisconnected } from "../src/graph/op.js";
+import { isFloat, shapeToString } from "../src/graph/type.js";
+import type { GradOptions, PullbackOptions } from "../src/grad/driver.js";
+import { GradError } from "../src/errors.js";
+import { tensor } from "../src/tensor/basic.js";
+import * as X from "../src/xtensor/index.js";
+import type { BuiltCase } from "../src/case/build.js";
+
+/** What the claim needs: the case, a seeded draw, and the engine's `grad` and `pullback` (tests inject faulty ones). */
+export interface ArgumentContractInput {
+  readonly built: BuiltCase;
+  readonly rand: () => number;
+  readonly gradWith: (cost: Variable, wrt: readonly Variable[], options: GradOptions) => (Variable | Disconnected | null)[];
+  readonly pullback: (outputs: readonly Variable[], wrt: readonly Variable[], cotangents: readonly Variable[], options: PullbackOptions) => unknown;
+}
+
+/** A fresh root of v's type family, dtype and (named) dims, with the given static shape. */
+function freshLike(v: Variable, name: string | null, shape: readonly (number | null)[], dtype = v.type.dtype): Variable {
+  return X.isXTensorVariable(v) ? X.xtensor(name, { dims: [...v.type.dims], shape: [...shape], dtype }) : tensor(name, { shape: [...shape], dtype });
+}
+
+const quiet = (): void => undefined;
+
+export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
+  const b = c.built;
+  const cost = b.cost;
+  const costName = cost.name;
+  if (b.wrt.length === 0 || costName === null) return { status: "skip", reason: "no float input to differentiate, or an unnamed cost" };
+  const w0 = b.wrt[Math.floor(c.rand() * b.wrt.length)];
+  // y: a node with at least one axis and a static shape (the cotangent misuses need its lengths).
+  const ys = [...b.nodes.values()].filter((v) => v.type.ndim > 0 && isFloat(v.type.dtype) && v.type.shape.every((n) => n !== null));
+  const y = ys.length === 0 ? null : ys[Math.floor(c.rand() * ys.length)];
+  const fresh = freshLike(w0, "xgrad_free", w0.type.shape);
+  // The case's own wrt the cost reads (a case may hold one it does not), then the fresh one: the
+  // first disconnected wrt a refusal names is then the fresh one, at a known index.
+  const terms = c.gradWith(cost, b.wrt, { disconnectedInputs: "ignore", returnDisconnected: "disconnected", onWarning: quiet });
+  const list = [...b.wrt.filter((_, i) => !isDisconnected(terms[i])), fresh];
+  const k = list.length - 1;
+  // The cost's cotangent: a fresh root of its own type (nothing is compiled, so it needs no value).
+  const one = freshLike(cost, null, []);
+
+  const misuses: { what: string; run: () => unknown; says: string }[] = [
+    { what: "a cost that is not a Variable", run: () => c.gradWith(42 as unknown as Variable, b.wrt, {}), says: "grad: the cost must be a Variable, got 42" },
+    { what: "a 0-d integer cost", run: () => c.gradWith(tensor("xgrad_k", { shape: [], dtype: "int64" }), b.wrt, {}), says: `grad: the cost must be a 0-d float variable, got xgrad_k of type ${tensor(null, { shape: [], dtype: "int64" }).type.toString()}` },
+    { what: "wrt that is not a list", run: () => c.gradWith(cost, {} as unknown as Variable[], {}), says: "grad: wrt must be a Variable or a list of Variables" },
+    { what: "a wrt entry that is not a Variable", run: () => c.gradWith(cost, [...b.wrt, "xgrad" as unknown as Variable], {}), says: `grad: wrt[${b.wrt.length}] is not a Variable: xgrad` },
+    { what: "a pullback wrt entry that is not a Variable", run: () => c.pullback([cost], [w0, 7 as unknown as Variable], [one], {}), says: "pullback: wrt[1] is not a Variable: 7" },
+    { what: "a knownGrads value that is not a Variable", run: () => c.gradWith(cost, b.wrt, { knownGrads: new Map([[w0, 3 as unknown as Variable]]) }), says: `grad: knownGrads entry for ${w0.toString()}: expected a Variable, got 3` },
+    {
+      what: "a wrt the cost cannot read",
+      run: () => c.gradWith(cost, list, {}),
+      says: `grad: the cost ${costName} does not depend on ${fresh.toString()} (wrt[${k}], ${fresh.type.toString()}); pass disconnectedInputs: "ignore" or "warn" to allow this`,
+    },
+    {
+      what: "a pullback wrt the outputs cannot read",
+      run: () => c.pullback([cost], list, [one], { disconnectedInputs: "raise" }),
+      says: `grad: the outputs do not depend on ${fresh.toString()} (wrt[${k}], ${fresh.type.toString()}); pass disconnectedInputs: "ignore" or "warn" to allow this`,
+    },
+  ];
+  if (y !== null) {
+    const where = `pullback: cotangent 0 (for output ${y.toString()})`;
+    const shape = y.type.shape as number[];
+    const off = shape.map((n, d) => (d === 0 ? n + 1 : n));
+    const longer = freshLike(y, null, off);
+    const int = freshLike(y, null, shape, "int32");
+    misuses.push(
+      { what: "two outputs and one cotangent", run: () => c.pullback([cost, y], b.wrt, [one], {}), says: "pullback: 2 outputs but 1 cotangents" },
+      { what: "a cotangent one length off", run: () => c.pullback([y], b.wrt, [longer], {}), says: `${where}: expected a cotangent of shape ${shapeToString(shape)}, got ${shapeToString(off)} (${longer.type.toString()})` },
+      { what: "an integer cotangent", run: () => c.pullback([y], b.wrt, [int], {}), says: `${where}: cotangents must be float, got ${int.type.toString()}` },
+    );
+    if (X.isXTensorVariable(y)) {
+      const dims = [...y.type.dims];
+      const renamed = [...dims.slice(0, -1), "xgrad_dim"];
+      const other = X.xtensor(null, { dims: renamed, shape: [...shape], dtype: y.type.dtype });
+      const positional = tensor(null, { shape: [...shape], dtype: y.type.dtype });
+      misuses.push(
+        { what: "a cotangent with a dim renamed", run: () => c.pullback([y], b.wrt, [other], {}), says: `${where}: expected a cotangent with dims {${dims.join(", ")}}, got dims (${renamed.join(", ")})` },
+        { what: "a positional cotangent for a named output", run: () => c.pullback([y], b.wrt, [positional], {}), says: `${where}: expected a xtensor cotangent for ${y.type.toString()}, got ${positional.type.toString()}` },
+      );
+    }
+  }
+  for (const m of misuses) {
+    let error: unknown = null;
+    try {
+      m.run();
+    } catch (e) {
+      error = e;
+    }
+    if (!(error instanceof GradError) || error.message !== m.says) {
+      return { status: "fail", reason: `${m.what} must raise a GradError saying "${m.says}"; ${error === null ? "it was accepted" : `it threw ${error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]}` : String(error)}`}` };
+    }
+  }
+
+  // Names. The unnamed call first: a later call must build its own gradients, but a cache that
+  // handed back the named call's variables would be its own finding.
+  const named = (v: unknown): boolean => v instanceof Variable && v.name !== null && v.name.startsWith(`(d${costName}/d`);
+  const plain = c.gradWith(cost, list, { disconnectedInputs: "ignore", addNames: false, onWarning: quiet });
+  const bad = plain.findIndex(named);
+  if (bad >= 0) return { status: "fail", reason: `grad(${costName}, wrt, {addNames: false}) named the gradient of ${list[bad].toString()} ${(plain[bad] as Variable).name}` };
+  const gs = c.gradWith(cost, list, { disconnectedInputs: "ignore", onWarning: quiet });
+  for (const [i, w] of list.entries()) {
+    const g = gs[i];
+    if (!(g instanceof Variable) || !isFloat(w.type.dtype) || g.type.dtype !== w.type.dtype) continue;
+    if (i === k) {
+      const want = `(d${costName}/d${fresh.name})`;
+      if (g.name !== want) return { status: "fail", reason: `grad(${costName}, wrt, {disconnectedInputs: "ignore"}) must name the zeros of the disconnected ${fresh.toString()} ${want}; they are named ${String(g.name)}` };
+    } else if (w.name !== null && !named(g)) {
+      return { status: "fail", reason: `grad(${costName}, wrt) must name the gradient of ${w.toString()} (d${costName}/d…) (addNames defaults to true); it is named ${String(g.name)}` };
+    }
+  }
+
+  // A caller's own variable, passed straight through as the whole gradient of its key.
+  const u = freshLike(w0, null, w0.type.shape);
+  const [gu] = c.gradWith(cost, [w0], { knownGrads: new Map([[w0, u]]), disconnectedInputs: "ignore", onWarning: quiet });
+  if (gu !== u) return { status: "fail", reason: `grad(${costName}, [${w0.toString()}], {knownGrads: {${w0.toString()}: u}}) must return u itself (u has ${w0.toString()}'s type); it returned ${isDisconnected(gu) ? "DISCONNECTED" : String(gu)}` };
+  if (u.name !== null) return { status: "fail", reason: `grad renamed the caller's knownGrads value to ${u.name}` };
+  return { status: "pass", detail: `argument-contract: ${misuses.length} misuses refused by name, gradients named (d${costName}/d…), a caller's value left unnamed`, maxAbsErr: 0, maxRelErr: 0 };
+}

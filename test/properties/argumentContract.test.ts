@@ -1,0 +1,84 @@
+/**
+ * The argument-contract claim of grad-composition (properties/argumentContract.ts): it passes on
+ * generated cases of the real engine, and fails when the driver
+ *
+ * - leaves gradients unnamed, or names them under `addNames: false`;
+ * - renames a caller's knownGrads value;
+ * - refuses a misused argument with a message that lost its index or its type.
+ */
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import { buildCase, caseEvaluator, caseGradients } from "../../src/case/build.js";
+import { Variable } from "../../src/graph/basic.js";
+import { GradError } from "../../src/errors.js";
+import { caseArbitrary } from "../../properties/generators.js";
+import { caseSeed } from "../../properties/properties.js";
+import { engineRtol } from "../../properties/compare.js";
+import { type ClaimOutcome, type CompositionEngine, ENGINE, runCompositionClaims } from "../../properties/gradComposition.js";
+
+const SAMPLE = fc.sample(caseArbitrary({}), { seed: 5155, numRuns: 12 }).map((g) => g.case);
+
+function outcomes(engine: CompositionEngine = ENGINE): ClaimOutcome[] {
+  return SAMPLE.map((c) => {
+    const b = buildCase(c);
+    const values = caseEvaluator(b)();
+    const rtol = engineRtol([...b.types.values()].some((t) => t.dtype === "float32") ? "float32" : "float64");
+    const [o] = runCompositionClaims({ built: b, values, seed: caseSeed(c), rtol, directGrads: () => caseGradients(b, "lazy"), claims: ["argument-contract"], engine });
+    return o;
+  });
+}
+
+const text = (o: ClaimOutcome): string => (o.status === "fail" || o.status === "skip" ? o.reason : o.status === "error" ? `${o.during}: ${o.error.message}` : o.detail);
+
+function assertFails(engine: CompositionEngine, says: RegExp): void {
+  const os = outcomes(engine);
+  const fails = os.filter((o) => o.status === "fail");
+  assert.ok(fails.length >= 6, `failed on ${fails.length} of ${os.length}: ${os.map(text).join("\n")}`);
+  for (const o of fails) assert.match(text(o), says);
+}
+
+/** gradWith with every result passed through `f` (the real driver underneath). */
+const mapGrads = (f: (g: unknown, options: Parameters<CompositionEngine["gradWith"]>[2]) => void): CompositionEngine => ({
+  ...ENGINE,
+  gradWith: (c, w, o) => {
+    const gs = ENGINE.gradWith(c, w, o);
+    for (const g of gs) f(g, o);
+    return gs;
+  },
+});
+
+describe("grad-composition: argument-contract", function () {
+  this.timeout(120_000);
+
+  it("passes on generated cases of the real engine", () => {
+    for (const o of outcomes()) assert.equal(o.status, "pass", text(o));
+  });
+
+  it("fails when gradients are left unnamed, or named under addNames: false", () => {
+    assertFails(mapGrads((g) => g instanceof Variable && (g.name = null)), /must name the (gradient of .* \(d.*\/d…\)|zeros of the disconnected .*)/);
+    assertFails(
+      mapGrads((g, o) => o.addNames === false && g instanceof Variable && g.name === null && (g.name = "(dcost/dx)")),
+      /grad\(.*, wrt, \{addNames: false\}\) named the gradient of /,
+    );
+  });
+
+  it("fails when the caller's knownGrads value is renamed", () => {
+    assertFails(mapGrads((g, o) => o.knownGrads !== undefined && g instanceof Variable && (g.name = "(dcost/dx)")), /grad renamed the caller's knownGrads value to /);
+  });
+
+  it("fails when a refusal loses the argument's index or type", () => {
+    const reword = (from: RegExp, to: string): CompositionEngine => {
+      const wrap = <A extends unknown[], R>(f: (...a: A) => R) => (...a: A): R => {
+        try {
+          return f(...a);
+        } catch (e) {
+          if (e instanceof GradError && from.test(e.message)) throw new GradError(e.message.replace(from, to));
+          throw e;
+        }
+      };
+      return { ...ENGINE, gradWith: wrap(ENGINE.gradWith), pullback: wrap(ENGINE.pullback) };
+    };
+    assertFails(reword(/ \(wrt\[\d+\], [^;]*\);/, ";"), /^argument-contract: a (pullback )?wrt the (cost|outputs) cannot read must raise a GradError saying /);
+    assertFails(reword(/wrt\[\d+\] is not a Variable/, "wrt is not a Variable"), /^argument-contract: a (pullback )?wrt entry that is not a Variable must raise /);
+  });
+});
