@@ -19,6 +19,7 @@
  * | `grad(cost, [...wrt, f])` for a fresh variable f the cost cannot read; the same through `pullback` | `grad: the cost <cost> does not depend on <f> (wrt[<k>], <type>); pass disconnectedInputs: "ignore" or "warn" to allow this` (`the outputs do` for pullback), word for word |
  * | `grad(cost, [...wrt, f], {disconnectedInputs: "ignore"})`, then with `addNames: false` | every gradient of a float wrt of its own dtype named `(d<cost>/d…)` (the name of the wrt, or of a named node whose gradient it also is), f's zeros named `(d<cost>/d<f>)` exactly; with `addNames: false`, no `(d<cost>/…)` name at all |
  * | `grad(cost, [w], {knownGrads: {w: u}})`, u a fresh unnamed variable of w's type | u itself, still unnamed: the driver never renames a caller's variable |
+ * | `pushforward([cost], [w, w], [w])`, `hessianVectorProduct(cost, [w, w], [w])`, a tangent or vector one length off, `method: "sideways"` | `pushforward: 2 wrt but 1 tangents`, `hessianVectorProduct: 2 wrt but 1 vectors`, `pushforward: tangent 0 (for <w>): expected a cotangent of shape …`, `hessianVectorProduct: v[0] (for <w>): …`, `hessianVectorProduct: method must be "reverse" or "forward", got sideways` |
  *
  * The expected messages are written here from the documentation and the case's own variables,
  * not read from the driver. Only building: nothing is compiled, so the claim costs a few
@@ -29,6 +30,7 @@ import { Variable } from "../src/graph/basic.js";
 import { type Disconnected, isDisconnected } from "../src/graph/op.js";
 import { isFloat, shapeToString } from "../src/graph/type.js";
 import type { GradOptions, PullbackOptions } from "../src/grad/driver.js";
+import type { HessianVectorOptions, PushforwardOptions } from "../src/grad/pushforward.js";
 import { GradError } from "../src/errors.js";
 import { tensor } from "../src/tensor/basic.js";
 import * as X from "../src/xtensor/index.js";
@@ -40,6 +42,8 @@ export interface ArgumentContractInput {
   readonly rand: () => number;
   readonly gradWith: (cost: Variable, wrt: readonly Variable[], options: GradOptions) => (Variable | Disconnected | null)[];
   readonly pullback: (outputs: readonly Variable[], wrt: readonly Variable[], cotangents: readonly Variable[], options: PullbackOptions) => unknown;
+  readonly pushforward: (outputs: readonly Variable[], wrt: readonly Variable[], tangents: readonly Variable[], options: PushforwardOptions) => unknown;
+  readonly hessianVectorProduct: (cost: Variable, wrt: readonly Variable[], v: readonly Variable[], options: HessianVectorOptions) => unknown;
 }
 
 /** A fresh root of v's type family, dtype and (named) dims, with the given static shape. */
@@ -85,6 +89,21 @@ export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
       says: `grad: the outputs do not depend on ${fresh.toString()} (wrt[${k}], ${fresh.type.toString()}); pass disconnectedInputs: "ignore" or "warn" to allow this`,
     },
   ];
+  // The forward API's own arguments: counts, a tangent (or vector) of another length, a method.
+  const tangentOff = freshLike(w0, null, w0.type.shape.map((n, d) => (d === 0 && n !== null ? n + 1 : n)));
+  const offWhere = (lead: string): string =>
+    `${lead}: expected a cotangent of shape ${shapeToString(w0.type.shape)}, got ${shapeToString(tangentOff.type.shape)} (${tangentOff.type.toString()})`;
+  misuses.push(
+    { what: "two wrt and one tangent", run: () => c.pushforward([cost], [w0, w0], [w0], {}), says: "pushforward: 2 wrt but 1 tangents" },
+    { what: "two wrt and one vector", run: () => c.hessianVectorProduct(cost, [w0, w0], [w0], {}), says: "hessianVectorProduct: 2 wrt but 1 vectors" },
+    { what: "an unknown Hessian-vector method", run: () => c.hessianVectorProduct(cost, [w0], [w0], { method: "sideways" as "forward" }), says: 'hessianVectorProduct: method must be "reverse" or "forward", got sideways' },
+  );
+  if (w0.type.ndim > 0 && w0.type.shape[0] !== null) {
+    misuses.push(
+      { what: "a tangent one length off", run: () => c.pushforward([cost], [w0], [tangentOff], {}), says: offWhere(`pushforward: tangent 0 (for ${w0.toString()})`) },
+      { what: "a vector one length off", run: () => c.hessianVectorProduct(cost, [w0], [tangentOff], { disconnectedInputs: "ignore" }), says: offWhere(`hessianVectorProduct: v[0] (for ${w0.toString()})`) },
+    );
+  }
   if (y !== null) {
     const where = `pullback: cotangent 0 (for output ${y.toString()})`;
     const shape = y.type.shape as number[];

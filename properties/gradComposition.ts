@@ -1154,7 +1154,7 @@ class ClaimContext {
 
   /** See properties/argumentContract.ts. */
   private argumentContract(): ClaimOutcome {
-    const r = argumentContractClaim({ built: this.input.built, rand: this.rand(0xa59c0d), gradWith: (c, w, o) => this.engine.gradWith(c, w, o), pullback: (o, w, t, opts) => this.engine.pullback(o, w, t, opts) });
+    const r = argumentContractClaim({ built: this.input.built, rand: this.rand(0xa59c0d), gradWith: (c, w, o) => this.engine.gradWith(c, w, o), pullback: (o, w, t, opts) => this.engine.pullback(o, w, t, opts), pushforward: (o, w, t, opts) => this.engine.pushforward(o, w, t, opts), hessianVectorProduct: (c, w, v, opts) => this.engine.hessianVectorProduct(c, w, v, opts) });
     return claimOutcome("argument-contract", r);
   }
 
