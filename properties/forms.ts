@@ -18,13 +18,14 @@
  * | `specify-shape` | `specifyShape(v, v's static lengths)` | SpecifyShape's pullback and pushforward, and its removal |
  * | `identity` | `identity(v)` or `cast(v, v's dtype)` | `useless_cast_identity` and checked mode's normal form |
  * | `float32-part` | one float64 operand u of a Join or of an add, sub or mul that has another float64 operand, or the y of an update op (inc or set, basic or advanced) into a float64 x, becomes `cast(u, float32)` (the node's output stays float64) | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
+ * | `fill` (half the cases, drawn apart) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3) |
  *
  * The forms are chosen from the case seed, so a finding reproduces from the case alone and
  * shrinks like any other. Half the cases (seeded) are built with shape-erasure's unknown
  * lengths, so the Shape reads and the lower-rank operands also meet lengths known only at run
  * time.
  *
- * Judged twice:
+ * Judged three times:
  * 1. The rebuilt graph's every node value and direct gradient, compiled in checked FAST_RUN,
  *    against the same graph compiled in NONE (the rewrites on forms they never saw).
  * 2. When every form keeps the values (all but `float32-part`, whose cast rounds, and the scaled
@@ -32,6 +33,12 @@
  *    pullbacks (SpecifyShape, Reshape, Alloc over ShapeI lengths) and the meaning of the rebuild.
  *    The scale-split factors are powers of two, so `(v * A) * (1 / A)` is v exactly (barring
  *    overflow and subnormals, which the comparison's slack covers).
+ * 3. With an input NONE may refuse: one axis of unknown length made one longer (the fill form's
+ *    u, whose only reader is `second(u, v)`; else, over shape-erasure's lengths, a seeded case
+ *    input). A rewrite may neither turn NONE's length error into values (a dropped run-time
+ *    check: the rules promise to keep every one, docs/semantics.md) nor refuse what NONE
+ *    computes; where both compute, the values must agree. No new compile: the two functions
+ *    compiled for judgement 1 run once more.
  *
  * The rebuild goes through each op's own `makeNode`, as a user's code would; an op refusing a
  * form's operand is the engine refusing a valid graph, and propagates as an error. A form
@@ -41,13 +48,14 @@
 import { type Apply, Constant, type Variable } from "../src/graph/basic.js";
 import { TensorType, isFloat } from "../src/graph/type.js";
 import { toposort } from "../src/graph/traversal.js";
-import type { NDArray } from "../src/ndarray/ndarray.js";
+import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
 import { RewriteContext } from "../src/rewriting/engine.js";
 import { grad } from "../src/grad/driver.js";
 import { lower } from "../src/xtensor/lower.js";
-import { constant } from "../src/tensor/basic.js";
-import { Elemwise, add, cast, div, identity, mul, neg, sub } from "../src/tensor/elemwise.js";
+import { XTensorFromTensor } from "../src/xtensor/basic.js";
+import { constant, tensor } from "../src/tensor/basic.js";
+import { Elemwise, add, cast, div, identity, mul, neg, second, sub } from "../src/tensor/elemwise.js";
 import { Join, alloc, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
 import { AdvancedIncSubtensor, IncSubtensor, subtensor } from "../src/tensor/indexing.js";
 import type { Case, CaseTypes } from "../src/case/format.js";
@@ -58,8 +66,10 @@ import { type ErasureReference, erasureOf } from "./erasure.js";
 import type { ArrayValue, Check } from "./types.js";
 
 /** The forms, in the order of the table above. */
-export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part"] as const;
+export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "fill"] as const;
 export type Form = (typeof FORMS)[number];
+/** The forms drawn per target from the case seed (`fill` is drawn apart, so adding it moved no earlier draw). */
+const DRAWN: readonly Form[] = FORMS.filter((f) => f !== "fill");
 
 /** One form spliced in: where, and how it is described in a verdict. */
 export interface Splice {
@@ -78,6 +88,8 @@ export interface FormsGraph {
   readonly splices: readonly Splice[];
   /** The case's static lengths were declared unknown for these inputs' axes (shape-erasure's labels). */
   readonly erased: readonly string[];
+  /** The `fill` form: v's value became `second(u, v)`, u a fresh input of unknown lengths fed `value` (v's run-time shape). */
+  readonly fill?: { readonly v: Variable; readonly u: Variable; readonly value: NDArray };
 }
 
 /** A positional tensor output of a float dtype, the only kind a value form is spliced on. */
@@ -134,7 +146,7 @@ function lengthsOf(v: Variable, rand: () => number): (number | Variable)[] {
 }
 
 /** Splice `form` on v; returns the replacement and the variant's description. */
-function splice(form: Exclude<Form, "float32-part">, v: Variable, rand: () => number): { out: Variable; variant: string; keepsValues?: false } {
+function splice(form: Exclude<Form, "float32-part" | "fill">, v: Variable, rand: () => number): { out: Variable; variant: string; keepsValues?: false } {
   const nd = (v.type as TensorType).ndim;
   switch (form) {
     case "scale-split": {
@@ -204,6 +216,11 @@ function splice(form: Exclude<Form, "float32-part">, v: Variable, rand: () => nu
   }
 }
 
+/** Whether a case (by its seed) takes the `fill` form too: half of them, drawn apart from the other forms. */
+function fillBuild(seed: number): boolean {
+  return ((Math.imul((seed ^ 0x5eca11ed) >>> 0, 0x85ebca6b) >>> 19) & 1) === 0;
+}
+
 /** Whether a case (by its seed) builds its forms graph with shape-erasure's unknown lengths: half of them. */
 function erasedBuild(seed: number): boolean {
   return ((Math.imul((seed ^ 0x2545f491) >>> 0, 0x9e3779b1) >>> 17) & 1) === 0;
@@ -236,7 +253,7 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   const onValue = new Map<Variable, Form>();
   const onSlot = new Map<Apply, number>();
   for (let t = 0; t < count; t++) {
-    const useCast = castTargets.length > 0 && (allValueTargets.length === 0 || rand() < 1 / FORMS.length);
+    const useCast = castTargets.length > 0 && (allValueTargets.length === 0 || rand() < 1 / DRAWN.length);
     if (useCast) {
       const { n, slot } = castTargets[Math.floor(rand() * castTargets.length)];
       if (!onSlot.has(n)) onSlot.set(n, slot);
@@ -245,9 +262,11 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
     const pool = costValueTargets.length > 0 && rand() < 0.75 ? costValueTargets : allValueTargets;
     const { o } = pool[Math.floor(rand() * pool.length)];
     if (onValue.has(o)) continue;
-    const forms = FORMS.filter((f) => f !== "float32-part" && (f !== "shape-read" || (o.type as TensorType).ndim >= 1));
+    const forms = DRAWN.filter((f) => f !== "float32-part" && (f !== "shape-read" || (o.type as TensorType).ndim >= 1));
     onValue.set(o, forms[Math.floor(rand() * forms.length)]);
   }
+
+  const fill = fillBuild(seed) ? fillTarget(ids, lowered, types, seed) : null;
 
   const splices: Splice[] = [];
   const memo = new Map<Variable, Variable>();
@@ -263,7 +282,7 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
     n.outputs.forEach((o, k) => {
       let out = rebuilt.outputs[k];
       const form = onValue.get(o);
-      if (form !== undefined && form !== "float32-part") {
+      if (form !== undefined && form !== "float32-part" && form !== "fill") {
         let made: ReturnType<typeof splice>;
         try {
           made = splice(form, out, rand);
@@ -273,6 +292,10 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
         out = made.out;
         splices.push({ form, at: `${label(n, pos)} (${made.variant})`, keepsValues: made.keepsValues ?? true });
       }
+      if (fill !== null && o === fill.v) {
+        out = second(fill.u, out);
+        splices.push({ form: "fill", at: `${label(n, pos)} (second(u, v), u a fresh input of shape (${(fill.u.type as TensorType).shape.map((l) => l ?? "?").join(", ")}); node ${fill.vId}'s value)`, keepsValues: true });
+      }
       if (out !== o) memo.set(o, out);
     });
   });
@@ -280,27 +303,105 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   const nodes = new Map(ids.map((id, k) => [id, at(lowered[k])] as const));
   const erased = erasure?.erased ?? [];
   const plain = { nodes: new Map(ids.map((id, k) => [id, lowered[k]] as const)), cost: lowered[lowered.length - 1], splices: [], erased };
-  return { built: b, graph: { nodes, cost: at(lowered[lowered.length - 1]), splices, erased }, plain };
+  return { built: b, graph: { nodes, cost: at(lowered[lowered.length - 1]), splices, erased, ...(fill === null ? {} : { fill: { v: fill.v, u: fill.u, value: fill.value } }) }, plain };
 }
 
-/** Every node's value and the direct gradient of the rebuilt graph, compiled in `mode`. */
-function formsResults(b: BuiltCase, g: FormsGraph, mode: "FAST_RUN" | "NONE"): { values: Record<string, ArrayValue>; grads: Record<string, ArrayValue> } {
+/**
+ * The `fill` form's target, in half the cases (seeded apart from the other forms): v, the
+ * positional value of a case node (a float of one axis or more; the case's static types give its
+ * run-time shape), and u, a fresh graph input of v's run-time shape declared with unknown lengths
+ * (a 1 stays static: an unknown length is never stretched). `second(u, v)` is v, and checks at run
+ * time that u's lengths are v's: a rule that drops u there (`local_second_to_alloc`) must keep
+ * that check, whether v's own lengths are known or not.
+ */
+function fillTarget(ids: readonly string[], lowered: readonly Variable[], types: CaseTypes, seed: number): { v: Variable; u: Variable; value: NDArray; vId: string } | null {
+  const rand = mulberry32((seed ^ 0x5eca11ed) >>> 0);
+  // A named node's lowered value is XTensorFromTensor of its positional value, in its dims order.
+  const positional = (v: Variable): Variable => (v.owner !== null && v.owner.op instanceof XTensorFromTensor ? v.owner.inputs[0] : v);
+  const targets = ids.flatMap((vId, k) => {
+    const v = positional(lowered[k]);
+    const shape = types.get(vId)?.shape;
+    return floatTensor(v) && v.owner !== null && shape !== undefined && shape.length === v.type.ndim && shape.length > 0 ? [{ v, vId, shape }] : [];
+  });
+  if (targets.length === 0) return null;
+  const { v, vId, shape } = targets[Math.floor(rand() * targets.length)];
+  const u = tensor("xgrad_fill", { shape: shape.map((l) => (l === 1 ? 1 : null)), dtype: (v.type as TensorType).dtype });
+  return { v, u, value: NDArray.zeros(shape, (v.type as TensorType).dtype), vId };
+}
+
+type FormsRun = { values: Record<string, ArrayValue>; grads: Record<string, ArrayValue> };
+
+/**
+ * Every node's value and the direct gradient of the rebuilt graph, compiled in `mode`, at the
+ * case's values; `at` runs the same compiled function on other input values.
+ */
+function formsResults(b: BuiltCase, g: FormsGraph, mode: "FAST_RUN" | "NONE"): FormsRun & { at: (inputs: readonly NDArray[]) => FormsRun } {
   const ids = [...g.nodes.keys()];
   const gs = b.wrt.length > 0 ? grad(g.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
   const outs: Variable[] = ids.map((id) => g.nodes.get(id) as Variable);
   const gradAt = gs.map((v) => (v === null ? -1 : outs.push(v) - 1));
   const checked = mode === "FAST_RUN";
-  const f = compile([...b.inputs.values()], outs, { mode, checked, onOptError: "raise", ctx: new RewriteContext({ checked, onOptError: "raise" }) });
-  const res = f(...b.values.values());
-  const values: Record<string, ArrayValue> = {};
-  // The original node's variable carries the dims: lowering keeps a named value's dims order.
-  ids.forEach((id, k) => (values[id] = toArrayValue(b.nodes.get(id) as Variable, res[k])));
-  const grads: Record<string, ArrayValue> = {};
-  b.wrtNames.forEach((name, i) => {
-    const w = b.wrt[i];
-    grads[name] = gradAt[i] < 0 ? zeroGradient(w, b.values.get(name) as NDArray) : toArrayValue(outs[gradAt[i]], res[gradAt[i]]);
-  });
-  return { values, grads };
+  // The fill form's input u comes last, after the case's own.
+  const inputs = [...b.inputs.values(), ...(g.fill === undefined ? [] : [g.fill.u])];
+  const f = compile(inputs, outs, { mode, checked, onOptError: "raise", ctx: new RewriteContext({ checked, onOptError: "raise" }) });
+  const names = [...b.inputs.keys()];
+  const at = (inputs: readonly NDArray[]): FormsRun => {
+    const res = f(...inputs);
+    const values: Record<string, ArrayValue> = {};
+    // The original node's variable carries the dims: lowering keeps a named value's dims order.
+    ids.forEach((id, k) => (values[id] = toArrayValue(b.nodes.get(id) as Variable, res[k])));
+    const grads: Record<string, ArrayValue> = {};
+    b.wrtNames.forEach((name, i) => {
+      const w = b.wrt[i];
+      grads[name] = gradAt[i] < 0 ? zeroGradient(w, inputs[names.indexOf(name)]) : toArrayValue(outs[gradAt[i]], res[gradAt[i]]);
+    });
+    return { values, grads };
+  };
+  return { ...at(caseInputs(b, g)), at };
+}
+
+/** The rebuilt graph's input values: the case's, then the fill form's u. */
+function caseInputs(b: BuiltCase, g: FormsGraph): NDArray[] {
+  return [...b.values.values(), ...(g.fill === undefined ? [] : [g.fill.value])];
+}
+
+/**
+ * An input NONE may refuse: one input, at one axis whose length the build left unknown (and is
+ * more than 1), one longer, its last slice repeated. The fill form's u when there is one (its
+ * only reader is `second(u, v)`, so the only check that refuses it is the one a rule could
+ * drop); else a seeded input of the case, over shape-erasure's unknown lengths. Null when no
+ * such axis exists.
+ */
+function longerInput(b: BuiltCase, g: FormsGraph, seed: number): { label: string; inputs: NDArray[] } | null {
+  const names = [...b.inputs.keys()];
+  const all = caseInputs(b, g);
+  const vars = [...b.inputs.values(), ...(g.fill === undefined ? [] : [g.fill.u])];
+  const slots = vars.flatMap((v, k) => (v.type as TensorType).shape.flatMap((len, axis) => (len === null && all[k].shape[axis] > 1 ? [{ k, axis }] : [])));
+  const fillSlots = slots.filter((s) => s.k === names.length);
+  const pool = fillSlots.length > 0 ? fillSlots : g.erased.length > 0 ? slots : [];
+  if (pool.length === 0) return null;
+  const pick = pool[(Math.imul((seed ^ 0x10e9e7) >>> 0, 0x9e3779b1) >>> 0) % pool.length];
+  const name = pick.k < names.length ? names[pick.k] : "the fill form's u";
+  const n = all[pick.k].shape[pick.axis];
+  return { label: `${name} one longer on axis ${pick.axis} (${n} → ${n + 1})`, inputs: all.map((x, k) => (k === pick.k ? repeatLast(x, pick.axis) : x)) };
+}
+
+/** x with its last slice along `axis` repeated once. */
+function repeatLast(x: NDArray, axis: number): NDArray {
+  const shape = [...x.shape];
+  shape[axis]++;
+  const src = x.toFlat();
+  const inner = x.shape.slice(axis + 1).reduce((a, k) => a * k, 1);
+  const outer = x.shape.slice(0, axis).reduce((a, k) => a * k, 1);
+  const n = x.shape[axis];
+  const out: number[] = [];
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i <= n; i++) {
+      const from = (o * n + Math.min(i, n - 1)) * inner;
+      for (let k = 0; k < inner; k++) out.push(Number(src[from + k]));
+    }
+  }
+  return NDArray.fromFlat(out, shape, x.dtype);
 }
 
 /**
@@ -341,6 +442,32 @@ export function positionalFormsCheck(c: Case, types: CaseTypes, seed: number, re
   if (g.splices.every((s) => s.keepsValues)) {
     results.push(compareRecords(none.values, ref.values, `${what} the NONE value of node`, ref.rtol, ref.slack));
     if (ref.grads !== null) results.push(compareRecords(none.grads, ref.grads, `${what} the NONE direct gradient`, ref.rtol, ref.slack));
+  }
+  // 3. Over unknown lengths, an input NONE may refuse: a rewrite must neither turn NONE's length
+  // error into values (a dropped run-time check) nor refuse what NONE computes.
+  const longer = results.every((x) => x.ok) ? longerInput(b, g, seed) : null;
+  if (longer !== null) {
+    const attempt = (r: typeof run): { ok: true; res: FormsRun } | { ok: false; msg: string } => {
+      try {
+        return { ok: true, res: r.at(longer.inputs) };
+      } catch (e) {
+        return { ok: false, msg: (e instanceof Error ? e.message : String(e)).split("\n")[0] };
+      }
+    };
+    const n1 = attempt(none);
+    const f1 = attempt(run);
+    if (!n1.ok && f1.ok) {
+      return { property, status: "fail", reason: `${what} with ${longer.label}, an input NONE refuses (${n1.msg}), the checked FAST_RUN function returned values: a rewrite dropped a run-time length check`, maxAbsErr: Infinity, maxRelErr: Infinity };
+    }
+    if (n1.ok && !f1.ok) {
+      return { property, status: "fail", reason: `${what} with ${longer.label}, which NONE computes, the checked FAST_RUN function raised: ${f1.msg}`, maxAbsErr: Infinity, maxRelErr: Infinity };
+    }
+    if (n1.ok && f1.ok) {
+      results.push(
+        compareRecords(f1.res.values, n1.res.values, `${what} with ${longer.label}, the checked FAST_RUN value of node`, rtol, ref.slack),
+        compareRecords(f1.res.grads, n1.res.grads, `${what} with ${longer.label}, the checked FAST_RUN direct gradient`, rtol, ref.slack),
+      );
+    }
   }
   const bads = results.filter((x) => !x.ok);
   const bad = bads.find((x) => x.nonFinite !== true);

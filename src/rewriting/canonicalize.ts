@@ -69,15 +69,26 @@ export function conformTo(x: Variable, out: Variable, node: Apply): Variable | n
 /**
  * True when x may stand in for out, the output of elementwise `node`, with no run-time length
  * check lost: x reaches out's shape (as the node's inputs now determine it, see
- * {@link staticOutShape}) by adding leading axes and stretching statically-1 axes only, and an
- * unknown length of x is the only one among the node's inputs there (a second input of unknown
- * length is checked against x by the node; a static one other than 1 makes out's length known,
- * which an unknown x does not cover).
+ * {@link staticOutShape}) by adding leading axes and stretching statically-1 axes only, and at
+ * every axis each input length of the node that is unknown is still checked or carried:
+ * - where x's length is unknown, it must be the only unknown one there (x carries it; a second
+ *   input of unknown length is checked against x by the node);
+ * - where x's length is static and not 1, no input may be unknown there (the node checks that
+ *   input against x's length; `second(u, exp(x))` with u of unknown length and x of length 3
+ *   became `exp(x)`, a value where NONE raises, found by positional-forms' length check);
+ * - where x is 1 or lacks the axis, one unknown input may give out's length (the Alloc reads it)
+ *   only when no static length there would have been checked against it.
  */
 export function standsFor(x: Variable, out: Variable, node: Apply, shape = staticOutShape(out, node)): boolean {
   const lead = out.type.ndim - x.type.ndim;
   if (!coversStatically(x.type.shape, shape)) return false;
-  return x.type.shape.every((s, i) => s !== null || lengthsAt(node, out, i + lead).filter((r) => r.len === null).length <= 1);
+  return shape.every((len, d) => {
+    const unknown = lengthsAt(node, out, d).filter((r) => r.len === null).length;
+    const own = d >= lead ? x.type.shape[d - lead] : 1;
+    if (own === null) return unknown <= 1;
+    if (own !== 1) return unknown === 0;
+    return unknown === 0 || (unknown === 1 && len === null);
+  });
 }
 
 /** The inputs of elementwise `node` that reach axis `d` of its output `out`, with their length there. */

@@ -82,13 +82,17 @@ function stretchesTo(x: Variable, out: Variable): boolean {
   const os = out.type.shape;
   const lead = os.length - xs.length;
   if (lead < 0) return false;
-  for (let i = 0; i < xs.length; i++) {
-    if (xs[i] !== 1 && xs[i] !== os[lead + i]) return false;
-    // An unknown length stands for out's only where no other operand of out's node could
-    // disagree with it at run time: a second operand of unknown length there is checked against
-    // x by the node, and dropping the node drops that check (`second(a, b)` with both unknown).
-    const d = lead + i;
-    if (xs[i] === null && (out.owner?.inputs.filter((w) => d - (os.length - w.type.ndim) >= 0 && w.type.shape[d - (os.length - w.type.ndim)] === null).length ?? 0) > 1) return false;
+  for (let i = 0; i < xs.length; i++) if (xs[i] !== 1 && xs[i] !== os[lead + i]) return false;
+  // Dropping out's node drops the run-time checks of its operands' unknown lengths, so no promise
+  // where one would be lost: at an axis where x's length is unknown, a second operand of unknown
+  // length (`second(a, b)` with both unknown); where x's length is static and not 1, any operand
+  // of unknown length (`second(u, exp(x))`, x of length 3); where x is 1 or lacks the axis, an
+  // operand of unknown length unless it alone gives out's (unknown) length there.
+  const ins = out.owner?.inputs ?? [];
+  for (let d = 0; d < os.length; d++) {
+    const unknown = ins.filter((w) => d - (os.length - w.type.ndim) >= 0 && w.type.shape[d - (os.length - w.type.ndim)] === null).length;
+    const own = d >= lead ? xs[d - lead] : 1;
+    if (own === null ? unknown > 1 : own !== 1 ? unknown > 0 : unknown > 1 || (unknown === 1 && os[d] !== null)) return false;
   }
   // No promise on a stale pattern (see `staleAround`): under-approximate rather than cry wolf.
   return !staleAround(out);

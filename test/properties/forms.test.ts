@@ -9,6 +9,7 @@ import { withPullbackOverride } from "../../src/grad/registry.js";
 import { Elemwise, mul } from "../../src/tensor/elemwise.js";
 import { SpecifyShape } from "../../src/tensor/shape.js";
 import { conformTo, neutralElement } from "../../src/rewriting/canonicalize.js";
+import { secondToAlloc } from "../../src/rewriting/specialize.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { FORMS, formsGraph } from "../../properties/forms.js";
 import { caseSeed, runProperties } from "../../properties/properties.js";
@@ -80,6 +81,26 @@ describe("properties/forms (positional-forms)", () => {
       assert.match(k.reason, /scale-split at .* the checked FAST_RUN/);
     } finally {
       neutralElement.transform = right;
+    }
+  });
+
+  it("fails on a second(a, b) → b rule that drops a's run-time length check (an input NONE refuses gets values)", async () => {
+    // The rule before the fix: b stands for the output whenever its static type covers it, so a's
+    // unknown length, which the node checked against b's, is no longer checked.
+    const c = caseWith("fill");
+    const right = secondToAlloc.transform;
+    secondToAlloc.transform = (fg, node) => {
+      const [, b] = node.inputs;
+      const out = node.outputs[0];
+      if (node.op instanceof Elemwise && node.op.props.scalar === "second" && b.type.equals(out.type)) return [b];
+      return right(fg, node);
+    };
+    try {
+      const k = await formsVerdict(c);
+      assert.equal(k.status, "fail", k.reason);
+      assert.match(k.reason, /fill at .* with the fill form's u one longer on axis \d+ .* an input NONE refuses .* a rewrite dropped a run-time length check/);
+    } finally {
+      secondToAlloc.transform = right;
     }
   });
 });

@@ -346,6 +346,13 @@ describe("rewriting/specialize", () => {
     assert.ok(fires("local_second_to_alloc", [u], [E.zerosLike(u)], [[1, 2]]).includes("Alloc"));
     // b of unknown length against a known one: Elemwise checks the lengths at run time, an Alloc would not.
     doesNotFire("local_second_to_alloc", [x, u], [E.second(x, u)], [[[1, 2, 3], [4, 5, 6]], [7, 8, 9]]);
+    // a of unknown length against b of a known one: the node checks a's length against b's 3,
+    // which b alone would not (second(u, exp(x)) became exp(x), a value where NONE raises; found
+    // by positional-forms' length check).
+    const k = F("k", [3]);
+    doesNotFire("local_second_to_alloc", [u, k], [E.second(u, E.exp(k))], [[7, 8, 9], [1, 2, 3]]);
+    const f = compile([u, k], [E.second(u, E.exp(k))], { mode: "FAST_RUN", checked: true });
+    assert.throws(() => f([7, 8, 9, 10], [1, 2, 3]), /length/);
     // b of the output's own type, an input: an Alloc of b (a buffer of its own), and a is no longer computed.
     const y = F("y", [2, 3]);
     const own = fires("local_second_to_alloc", [x, y], [E.mul(E.second(E.exp(x), y), y)], [[[1, 2, 3], [4, 5, 6]], [[1, 2, 3], [4, 5, 6]]]);
