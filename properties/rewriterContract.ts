@@ -30,7 +30,7 @@
  * | `merge-destroyed` | a node P overwritten in place by D gets a fresh copy P', overwritten by a copy of D given to one reader (PR #2355's pair), merge's guard on or off, in checked mode or not | with the guard, the pair skipped without a validation (skippedDestroyed 1); without, refused once by validation (failed 1) and not retried, or, in checked mode, stopped before validation by an InvariantError naming the merge_guard promise, both values and both writers; both pairs of nodes left, and checked mode's merge promise exempting them |
  * | `merge-one-destroyed` | a node P overwritten in place by D gets a fresh copy P' read by one reader; sometimes a veto refuses the merge for the pass's duration | the guard does not skip it; merged exactly when validation accepts (asked in a checkpoint first), else refused once and both left; then, the veto gone, checked mode's merge promise: nothing after a merge, an Alloc pair whose merge validation refuses exempt, any other pair reported |
  * | `validation-verdicts` | one change per rule of the DestroyHandler's validation, each breaking only that rule, every one the graph allows: a copy of an in-place node given to a reader (two writers of one buffer), a write into a constant, a write into a buffer the node also reads through another input, a write into a graph input or output, a reader of an overwritten buffer that needs the writer's result | refuse each with an InconsistencyError whose message names the rule, the nodes and the buffer (restated: the exact text a failure report shows), count it under its decision path (`reject:*`), and leave the graph as it was |
- * | `pass-database` | a private `SequenceDB` of passes that only record that they ran (two at one position registered in a seeded order, one with two tags, one reachable by name only, a rule group), queried six times in a row through `rewriteGraph({db})`: by tag, excluding a pass by name, excluding a tag, including a pass by name, and after a registration and after a rule added to the group | run exactly the passes the documented selection gives (a name or a tag included, neither excluded), sorted by position then name, with the group's rules; a cached query never stands in for a different one or for one made after a registration |
+ * | `pass-database` | a private `SequenceDB` of passes that only record that they ran (two at one position registered in a seeded order, one with two tags, one reachable by name only, a rule group), queried six times in a row through `rewriteGraph({db})`: by tag, excluding a pass by name, excluding a tag, including a pass by name, and after a registration and after a rule added to the group; then six registrations it must refuse (a name taken, a reserved name at another position, a position of NaN or infinity, the group of a plain pass or of no pass, a rule name taken in the group) | run exactly the passes the documented selection gives (a name or a tag included, neither excluded), sorted by position then name, with the group's rules; a cached query never stands in for a different one or for one made after a registration; each refusal a GraphError naming the pass (or rule) and the positions, word for word, leaving the listing and the next query as they were |
  *
  * The expectations are restated here from the engine's documentation (the use budget is
  * PyTensor's `optdb__max_use_ratio`), not read from the engine; which buffers are protected is
@@ -46,7 +46,7 @@ import { Apply, Constant, type Variable } from "../src/graph/basic.js";
 import { type FunctionGraph, Output } from "../src/graph/fgraph.js";
 import type { Feature } from "../src/graph/features.js";
 import { ancestors } from "../src/graph/traversal.js";
-import { InconsistencyError, InvariantError } from "../src/errors.js";
+import { GraphError, InconsistencyError, InvariantError } from "../src/errors.js";
 import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
 import { CheckedFeature, inplaceVariant, verifyPostconditions, viewTreeOf, writableSlotsOf } from "../src/rewriting/checked.js";
 import { InplacePass, type InplaceStats } from "../src/rewriting/inplace.js";
@@ -989,7 +989,39 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
       const what = `a private pass database queried with include [${q.include.join(", ")}]${q.exclude.length > 0 ? `, exclude [${q.exclude.join(", ")}]` : ""}${q.before !== undefined ? " right after a registration" : ""}`;
       if (got.join(",") !== want.join(",")) return { what, broken: `ran ${got.join(", ") || "nothing"}, expected ${want.join(", ")} (sorted by position then name; selected by tag or name; excluded by tag or name)` };
     }
-    return { what: `a private pass database: six queries in a row (ties ordered by name, excludes by name and by tag, a pass by name, a registration and a group rule after a cached query)`, broken: null };
+    // The registration API's refusals (what a user extending the pipeline reads), each a
+    // GraphError naming the pass, word for word, and each leaving the database as it was: the
+    // listing, sorted by position then name, and what a query runs.
+    db.reserve("reserved", 4);
+    const nan = rand() < 0.5 ? Number.NaN : Number.POSITIVE_INFINITY;
+    const refusals: { what: string; run: () => unknown; says: string }[] = [
+      { what: "a second pass named early", run: () => db.register("early", 5, ["t"], recorder("early_again")), says: 'SequenceDB: a pass named "early" is already registered' },
+      { what: "a reserved name at another position", run: () => db.register("reserved", 5, ["t"], recorder("reserved")), says: 'SequenceDB: pass "reserved" is reserved at position 4, not 5' },
+      { what: `a position of ${nan}`, run: () => db.register("unplaced", nan, ["t"], recorder("unplaced")), says: `SequenceDB: pass "unplaced" has a non-finite position ${nan}` },
+      { what: "the group of a plain pass", run: () => db.group("early"), says: 'SequenceDB: no node-rewriter group named "early"' },
+      { what: "the group of an unknown name", run: () => db.group("nowhere"), says: 'SequenceDB: no node-rewriter group named "nowhere"' },
+      { what: "a second rule named grp_rule1", run: () => group.add(nodeRewriter("grp_rule1", null, () => null), ["t"]), says: 'grp: a rewrite named "grp_rule1" is already registered' },
+    ];
+    const listed = (): string => JSON.stringify(db.list());
+    const wantList = JSON.stringify([...registered].sort((a, b) => a.position - b.position || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((r) => ({ name: r.name, position: r.position, tags: r.tags })));
+    for (const r of refusals) {
+      let error: unknown = null;
+      try {
+        r.run();
+      } catch (e) {
+        error = e;
+      }
+      const what = `a private pass database asked for ${r.what}`;
+      if (!(error instanceof GraphError) || error.message !== r.says) return { what, broken: `expected a GraphError saying "${r.says}"; ${error === null ? "it was accepted" : `got ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`}` };
+      if (listed() !== wantList) return { what, broken: `the refused registration changed the listing: ${listed()}, expected ${wantList}` };
+    }
+    ran.length = 0;
+    rewriteGraph([...g.outputs], { db, include: ["t"], exclude: [], onOptError: "raise" });
+    const after = ran.filter((x, i) => !x.startsWith("grp_") || ran.indexOf(x) === i);
+    const wantAfter = expectedPasses(registered, ["t"], []).flatMap((p) => (p === "grp" ? (nodesOf(g).length > 0 ? groupRules : []) : [p]));
+    if (after.join(",") !== wantAfter.join(",")) return { what: "a private pass database queried after six refused registrations", broken: `ran ${after.join(", ") || "nothing"}, expected ${wantAfter.join(", ")}` };
+    if (!db.has("early") || db.has("unplaced") || db.has("nowhere")) return { what: "a private pass database's has()", broken: `has("early") ${db.has("early")}, has("unplaced") ${db.has("unplaced")}, has("nowhere") ${db.has("nowhere")}` };
+    return { what: `a private pass database: six queries in a row (ties ordered by name, excludes by name and by tag, a pass by name, a registration and a group rule after a cached query), then six refused registrations`, broken: null };
   },
 
   "validation-verdicts": (g, rand, _engine) => {

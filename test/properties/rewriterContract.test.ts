@@ -402,6 +402,17 @@ describe("rewriter-contract", function () {
       cache.set(key, hit);
       return hit;
     }, () => assertBroken(REAL_ENGINE, /in pass-database: a private pass database queried with include \[t\], exclude /, db, checks(REAL_ENGINE, db).length));
+    // A register that replaces a pass of the same name instead of refusing it.
+    const reg = SequenceDB.prototype.register;
+    SequenceDB.prototype.register = function (this: SequenceDB, ...args: Parameters<SequenceDB["register"]>) {
+      (this as unknown as { entries: Map<string, unknown> }).entries.delete(args[0]);
+      return reg.apply(this, args);
+    };
+    try {
+      assertBroken(REAL_ENGINE, /in pass-database: a private pass database asked for a second pass named early: expected a GraphError saying "SequenceDB: a pass named "early" is already registered"; it was accepted/, db, checks(REAL_ENGINE, db).length);
+    } finally {
+      SequenceDB.prototype.register = reg;
+    }
   });
 
   it("does not cry wolf on a graph that already holds a pair of equal overwritten zero buffers (former false alarm, bench case seed 7 #87)", () => {
