@@ -17,7 +17,7 @@
  * | `pullback([y], wrt, [c])`, c of y's type but one static length off, of an integer dtype, of the other family, or (y named) with one dim renamed | `pullback: cotangent 0 (for output <y>): ` then the shape, dtype, family or dims it expected and what it got |
  * | `grad(cost, wrt, {knownGrads: {w: 3}})` | `grad: knownGrads entry for <w>: expected a Variable, got 3` |
  * | `grad(cost, [...wrt, f])` for a fresh variable f the cost cannot read; the same through `pullback` | `grad: the cost <cost> does not depend on <f> (wrt[<k>], <type>); pass disconnectedInputs: "ignore" or "warn" to allow this` (`the outputs do` for pullback), word for word |
- * | `grad(cost, [...wrt, f], {disconnectedInputs: "ignore"})`, then with `addNames: false` | every gradient of a float wrt of its own dtype named `(d<cost>/d…)` (the name of the wrt, or of a named node whose gradient it also is), f's zeros named `(d<cost>/d<f>)` exactly; with `addNames: false`, no `(d<cost>/…)` name at all |
+ * | `grad(cost, [...wrt, f], {disconnectedInputs: "ignore"})`, then with `addNames: false`, and with `gradStrategy: "perNode"` | every gradient of a float wrt of its own dtype named `(d<cost>/d…)` (the name of the wrt, or of a named node whose gradient it also is), f's zeros named `(d<cost>/d<f>)` exactly, the same names under both strategies; with `addNames: false`, no `(d<cost>/…)` name at all |
  * | `grad(cost, [w], {knownGrads: {w: u}})`, u a fresh unnamed variable of w's type | u itself, still unnamed: the driver never renames a caller's variable |
  * | `pushforward([cost], [w, w], [w])`, `hessianVectorProduct(cost, [w, w], [w])`, a tangent or vector one length off, `method: "sideways"` | `pushforward: 2 wrt but 1 tangents`, `hessianVectorProduct: 2 wrt but 1 vectors`, `pushforward: tangent 0 (for <w>): expected a cotangent of shape …`, `hessianVectorProduct: v[0] (for <w>): …`, `hessianVectorProduct: method must be "reverse" or "forward", got sideways` |
  *
@@ -155,6 +155,12 @@ export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
       return { status: "fail", reason: `grad(${costName}, wrt) must name the gradient of ${w.toString()} (d${costName}/d…) (addNames defaults to true); it is named ${String(g.name)}` };
     }
   }
+
+  // The same names under the other strategy: the per-node walk names downstream first.
+  const perNode = c.gradWith(cost, list, { disconnectedInputs: "ignore", onWarning: quiet, gradStrategy: "perNode" });
+  const nameOf = (g: unknown): string | null => (g instanceof Variable ? g.name : null);
+  const differs = list.findIndex((_, i) => nameOf(perNode[i]) !== nameOf(gs[i]));
+  if (differs >= 0) return { status: "fail", reason: `grad(${costName}, wrt) names the gradient of ${list[differs].toString()} ${String(nameOf(gs[differs]))}, and with gradStrategy "perNode" ${String(nameOf(perNode[differs]))}` };
 
   // A caller's own variable, passed straight through as the whole gradient of its key.
   const u = freshLike(w0, null, w0.type.shape);

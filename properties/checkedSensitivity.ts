@@ -26,16 +26,19 @@
  * | `retype-dtype` | like `retype`, with a constant of the other float dtype | the types of that node |
  * | `unfuse` | gives one reader `neg(neg(v))` (or tanh, exp: an op v has no reader of yet) in place of v (announced, valid) | after the pipeline: the fusion promise (an Elemwise left out of the loop of its only reader) |
  * | `out-of-place` | replaces a node the inplace pass made in place by its out-of-place twin (announced, valid; appended last so the older corruptions keep their seeded targets) | after the pipeline: the inplace promise, naming the twin and the input it could write into |
-| `eager-candidates` | swaps the graph's DestroyHandler for one whose candidate filter also proposes every input of one node (a filter gone permissive; validation would still refuse the writes, so no compiled graph shows it) | after the pipeline: the handler's `inplaceCandidates` against the in-place contract restated from the graph |
+ * | `eager-candidates` | swaps the graph's DestroyHandler for one whose candidate filter also proposes every input of one node (a filter gone permissive; validation would still refuse the writes, so no compiled graph shows it) | after the pipeline: the handler's `inplaceCandidates` against the in-place contract restated from the graph |
  * | `failing-transform` | throws an ordinary error, under `onOptError: "ignore"` | nothing: no invariant broke; the engine records one failure naming the rewrite and the graph is as it was (integrity, a full DestroyHandler rebuild) |
  * | `rejected-replacement` | returns a replacement of a contradicting static shape, under "ignore" | the same: the replacement refused, recorded, the graph intact |
  * | `rewire-then-prune` (checked mode off) | assigns `node.inputs[i]` directly, then replaces the node by a fresh copy, so the graph prunes it | the DestroyHandler's own prune check: a reader it never heard of (production compiles have only this tripwire) |
  * | `lost-prune` (checked mode off) | replaces a node by a fresh copy while the DestroyHandler is not listening, then puts it back | the DestroyHandler's own import or prune check: a node it still holds imported again, or one it never saw pruned |
  * | `exclude` (in the suite an eighth of the cases, a compile; alone, every case, twice) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}); alone, then again with another, right after, on the same rewrite context (the optimizer database caches pipelines by query, so the second must not reuse the first's, and checked mode must judge the second compile's passes alone) | checked mode accepts the smaller pipeline, and no excluded pass ran |
+ * | `pass-list` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs a FAST_RUN pipeline for real on the case's cost with one seeded fault: a pass left out, an excluded pass run, or a merge pass run last | the pass-list check's message naming the pass, the list it expected and what ran, word for word |
  *
- * The first four are judged by checked mode's per-rewrite verification, the next four by its
- * postconditions; an announced, valid rewrite (those two) must pass the per-rewrite checks, or
- * checked mode would cry wolf. The last two are no broken invariant at all, but the failures
+ * `rewire`, the two `unheard` and the two `retype` corruptions are judged by checked mode's
+ * per-rewrite verification; `unmerge`, `constant-copy`, `unfuse`, `out-of-place` and
+ * `eager-candidates` by its postconditions, and the first four of those are announced, valid
+ * rewrites that must pass the per-rewrite checks, or checked mode would cry wolf.
+ * `failing-transform` and `rejected-replacement` are no broken invariant at all, but the failures
  * `onOptError` "warn" and "ignore" exist for: checked mode must stay quiet, and the engine must
  * record the failure and leave the graph as it was. Whether a `retype` target's type really changes is decided
  * here from the op's own `makeNode` and a plain comparison of static shapes, not with checked
@@ -483,7 +486,16 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
     // protected and no writer is written in place. Undoing one such write leaves that slot
     // writable again, and the inplace promise must name the node and the input. Checked mode's
     // message is the whole check (no value changes), so it is matched word for word.
-    const node = pick(nodesOf(fg).filter((n) => outOfPlace(n) !== null), rand);
+    // Not a write into a buffer that has an equal twin elsewhere (the inplace pass's fresh copy
+    // of a shared zero Alloc): once nothing overwrites it, the two are equal nodes merge3 left
+    // apart, and the merge promise, judged first, rightly reports them (a case with two
+    // gradient IncSubtensors of one Alloc(0, 5), found by a review).
+    const destroyed = (n: Apply): Variable => n.inputs[Object.values(n.op.destroyMap)[0][0]];
+    const hasTwin = (v: Variable): boolean => {
+      const o = v.owner;
+      return o !== null && nodesOf(fg).some((m) => m !== o && m.op.equals(o.op) && m.inputs.length === o.inputs.length && m.inputs.every((x, i) => x === o.inputs[i]));
+    };
+    const node = pick(nodesOf(fg).filter((n) => outOfPlace(n) !== null && !hasTwin(destroyed(n))), rand);
     if (node === null) return null;
     const slot = Object.values(node.op.destroyMap)[0][0];
     const twin = outOfPlace(node) as Apply;

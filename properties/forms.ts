@@ -282,6 +282,7 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
     n.outputs.forEach((o, k) => {
       let out = rebuilt.outputs[k];
       const form = onValue.get(o);
+      // (`fill` is never in onValue: it is drawn apart, below; the test narrows splice's type.)
       if (form !== undefined && form !== "float32-part" && form !== "fill") {
         let made: ReturnType<typeof splice>;
         try {
@@ -345,15 +346,15 @@ function formsResults(b: BuiltCase, g: FormsGraph, mode: "FAST_RUN" | "NONE"): F
   const inputs = [...b.inputs.values(), ...(g.fill === undefined ? [] : [g.fill.u])];
   const f = compile(inputs, outs, { mode, checked, onOptError: "raise", ctx: new RewriteContext({ checked, onOptError: "raise" }) });
   const names = [...b.inputs.keys()];
-  const at = (inputs: readonly NDArray[]): FormsRun => {
-    const res = f(...inputs);
+  const at = (args: readonly NDArray[]): FormsRun => {
+    const res = f(...args);
     const values: Record<string, ArrayValue> = {};
     // The original node's variable carries the dims: lowering keeps a named value's dims order.
     ids.forEach((id, k) => (values[id] = toArrayValue(b.nodes.get(id) as Variable, res[k])));
     const grads: Record<string, ArrayValue> = {};
     b.wrtNames.forEach((name, i) => {
       const w = b.wrt[i];
-      grads[name] = gradAt[i] < 0 ? zeroGradient(w, inputs[names.indexOf(name)]) : toArrayValue(outs[gradAt[i]], res[gradAt[i]]);
+      grads[name] = gradAt[i] < 0 ? zeroGradient(w, args[names.indexOf(name)]) : toArrayValue(outs[gradAt[i]], res[gradAt[i]]);
     });
     return { values, grads };
   };

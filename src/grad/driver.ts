@@ -29,7 +29,7 @@ import "./tensor-algebra.js";
 import "./xtensor-algebra.js";
 import { lazyPullback, needsRegionStrategy, setExpansionDifferentiator } from "./lazy.js";
 import { chainThroughWrt, isIndexSlot, lowerThenGradWith, perNodeRule } from "./strategies.js";
-import { ancestors } from "../graph/traversal.js";
+import { ancestors, toposort } from "../graph/traversal.js";
 
 /** What to do when the cost does not depend on a requested variable. */
 export type DisconnectedPolicy = "raise" | "warn" | "ignore";
@@ -258,15 +258,15 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
       // region cannot carry one: it is differentiated per node, the gradient perNode gives.
       // (Cutting it as DISCONNECTED disagreed with perNode and lowerThenGrad wherever such a
       // rule reads it; found by a triage of strategies.ts's survivors.)
-      return totals.slice(0, wrt.length).map((t, k) => {
-        const w = wrt[k];
-        if (!isFloat(w.type.dtype)) return gradTerms(cost, [w], { ...options, gradStrategy: "perNode" }, seeds)[0];
-        // The per-node walk names each variable's gradient as it reads it; the region's totals
-        // are named here, so the default strategy names what perNode names (found by
-        // grad-composition's argument-contract: lazy left every gradient unnamed).
-        nameGradient(w, t);
-        return t;
-      });
+      const out = totals.slice(0, wrt.length).map((t, k) => (isFloat(wrt[k].type.dtype) ? t : gradTerms(cost, [wrt[k]], { ...options, gradStrategy: "perNode" }, seeds)[0]));
+      // The per-node walk names each variable's gradient as it reads it, downstream first; the
+      // region's totals are named here in the same order, so the default strategy names what
+      // perNode names, also where two wrt share one gradient (y = identity(x): (dc/dy) for both).
+      // Found by grad-composition's argument-contract: lazy left every gradient unnamed.
+      const position = new Map(toposort(roots).map((n, i) => [n, i] as const));
+      const at = (w: Variable): number => (w.owner === null ? -1 : (position.get(w.owner) ?? -1));
+      wrt.map((w, k) => ({ w, k })).sort((a, b) => at(b.w) - at(a.w)).forEach(({ w, k }) => isFloat(w.type.dtype) && nameGradient(w, out[k]));
+      return out;
     }
     const perNode = perNodeRule(differentiate);
     const outer = options.ruleFor;

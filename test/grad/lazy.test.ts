@@ -69,6 +69,23 @@ describe("lazy Pullback node", () => {
     assert.equal(grad(cost, x, { addNames: false }).name, null);
   });
 
+  it("names a gradient two wrt share as perNode does, downstream first, whatever the wrt order", () => {
+    // y = identity(x): one gradient variable for both; the per-node walk names it after y.
+    const x = pt.tensor("x", { shape: [3] });
+    const y = pt.identity(x);
+    y.name = "y";
+    const z = tanh(asXTensor(y, ["a"]));
+    const cost = z.mul(z).sum().values;
+    cost.name = "c";
+    for (const order of [[x, y], [y, x]]) {
+      const lazy = grad(cost, order);
+      const perNode = grad(cost, order, { gradStrategy: "perNode" });
+      assert.equal(pullbackNodes(lazy).length, 1);
+      assert.deepEqual(lazy.map((g) => g.name), ["(dc/dy)", "(dc/dy)"]);
+      assert.deepEqual(perNode.map((g) => g.name), lazy.map((g) => g.name));
+    }
+  });
+
   it("grad through named ops builds one Pullback node and lowers nothing", () => {
     const { x, cost } = build();
     const forwardNodes = new Set(toposort([cost]));
