@@ -35,6 +35,7 @@ import { GradError } from "../src/errors.js";
 import { tensor } from "../src/tensor/basic.js";
 import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
+import { type Refusal, refusalProblem } from "./refusals.js";
 
 /** What the claim needs: the case, a seeded draw, and the engine's `grad` and `pullback` (tests inject faulty ones). */
 export interface ArgumentContractInput {
@@ -71,7 +72,7 @@ export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
   // The cost's cotangent: a fresh root of its own type (nothing is compiled, so it needs no value).
   const one = freshLike(cost, null, []);
 
-  const misuses: { what: string; run: () => unknown; says: string }[] = [
+  const misuses: Refusal[] = [
     { what: "a cost that is not a Variable", run: () => c.gradWith(42 as unknown as Variable, b.wrt, {}), says: "grad: the cost must be a Variable, got 42" },
     { what: "a 0-d integer cost", run: () => c.gradWith(tensor("xgrad_k", { shape: [], dtype: "int64" }), b.wrt, {}), says: `grad: the cost must be a 0-d float variable, got xgrad_k of type ${tensor(null, { shape: [], dtype: "int64" }).type.toString()}` },
     { what: "wrt that is not a list", run: () => c.gradWith(cost, {} as unknown as Variable[], {}), says: "grad: wrt must be a Variable or a list of Variables" },
@@ -127,15 +128,8 @@ export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
     }
   }
   for (const m of misuses) {
-    let error: unknown = null;
-    try {
-      m.run();
-    } catch (e) {
-      error = e;
-    }
-    if (!(error instanceof GradError) || error.message !== m.says) {
-      return { status: "fail", reason: `${m.what} must raise a GradError saying "${m.says}"; ${error === null ? "it was accepted" : `it threw ${error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]}` : String(error)}`}` };
-    }
+    const problem = refusalProblem(m, GradError);
+    if (problem !== null) return { status: "fail", reason: problem };
   }
 
   // Names. The unnamed call first: a later call must build its own gradients, but a cache that

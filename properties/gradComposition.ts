@@ -83,6 +83,7 @@ import { pushforwardOptionsClaim } from "./pushforwardOptions.js";
 import { discretePathClaim } from "./discretePath.js";
 import { registeredRuleClaim } from "./registeredRule.js";
 import { argumentContractClaim } from "./argumentContract.js";
+import { type Refusal, refusalProblem } from "./refusals.js";
 
 /** The claims, in rotation order. */
 export const COMPOSITION_CLAIMS = ["interior-wrt", "consider-constant", "one-compile", "jacobian", "known-grads", "disconnected", "rewritten-grad", "grad-of-pullback", "undefined-index", "rule-contract", "pushforward-options", "discrete-path", "registered-rule", "argument-contract"] as const;
@@ -731,7 +732,7 @@ class ClaimContext {
    */
   private jacobianMisuse(yPos: Variable, y2: Variable, xp: Variable, stand: Variable, opts: Omit<PullbackOptions, "returnDisconnected">): number | string {
     const expressionSays = (v: Variable): string => `jacobian: the expression must be a positional float tensor with a static shape, got ${v.type.toString()}`;
-    const misuses: { what: string; run: () => unknown; says: string }[] = [
+    const misuses: Refusal[] = [
       { what: "an integer expression", run: () => this.engine.jacobian(pcast(yPos, "int64"), xp, opts), says: expressionSays(pcast(yPos, "int64")) },
       { what: "an expression of unknown length", run: () => this.engine.jacobian(tensor("xgrad_unknown", { shape: [null] }), xp, opts), says: expressionSays(tensor("u", { shape: [null] })) },
       { what: "an expression of no elements", run: () => this.engine.jacobian(tensor("xgrad_empty", { shape: [0, ...yPos.type.shape] }), xp, opts), says: `jacobian: the expression ${tensor("e", { shape: [0, ...yPos.type.shape] }).type.toString()} has no elements` },
@@ -741,15 +742,8 @@ class ClaimContext {
       misuses.push({ what: "a named wrt", run: () => this.engine.jacobian(yPos, stand, opts), says: `jacobian: wrt[0] must be positional, got ${stand.type.toString()}` });
     }
     for (const m of misuses) {
-      let error: unknown = null;
-      try {
-        m.run();
-      } catch (e) {
-        error = e;
-      }
-      if (!(error instanceof GradError) || error.message !== m.says) {
-        return `jacobian of ${m.what} must raise a GradError saying "${m.says}"; ${error === null ? "it built a Jacobian" : `it threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`}`;
-      }
+      const problem = refusalProblem({ ...m, what: `jacobian of ${m.what}` }, GradError, "it built a Jacobian");
+      if (problem !== null) return problem;
     }
     // The other float dtype is a valid expression (built, not compiled).
     const other = yPos.type.dtype === "float64" ? "float32" : "float64";
