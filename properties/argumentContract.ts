@@ -1,6 +1,7 @@
 /**
- * The `argument-contract` claim of grad-composition: what `grad` and `pullback` tell a caller,
- * as their documentation promises it, on this case's own variables.
+ * The `argument-contract` claim of grad-composition: what `grad`, `pullback`, `pushforward`
+ * and `hessianVectorProduct` tell a caller, as their documentation promises it, on this case's
+ * own variables.
  *
  * A user meets the differentiator first through its refusals and its names. A refusal must be a
  * GradError that names the argument, its position and its type (the project's standard: errors
@@ -37,7 +38,7 @@ import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { type Refusal, refusalProblem } from "./refusals.js";
 
-/** What the claim needs: the case, a seeded draw, and the engine's `grad` and `pullback` (tests inject faulty ones). */
+/** What the claim needs: the case, a seeded draw, and the engine's entry points under test (tests inject faulty ones). */
 export interface ArgumentContractInput {
   readonly built: BuiltCase;
   readonly rand: () => number;

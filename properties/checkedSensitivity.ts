@@ -64,6 +64,7 @@ import { RewriteContext, type RewriteResult, nodeRewriter, outToIn } from "../sr
 import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
+import { refusalProblem } from "./refusals.js";
 
 /** The corruptions, in the order they are tried. */
 export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place"] as const;
@@ -175,13 +176,8 @@ export function passListScenario(b: BuiltCase, seed: number, verify: typeof veri
   const ran = ctx.passesRun.slice(mark.passes);
   const problem = variant === "lost" ? `${pass} did not run` : variant === "ignored" ? `${pass} ran although the compile excluded ${pass}` : "its passes ran out of order";
   const says = `checked mode: mode FAST_RUN broke its promise passes: ${problem} (expected ${want.join(", ")}; ran ${ran.join(", ")})`;
-  try {
-    verify("FAST_RUN", claimed, ctx, mark);
-  } catch (e) {
-    if (e instanceof InvariantError && e.message === says) return { corruption, status: "caught", detail: what };
-    return { corruption, status: "missed", detail: `${what}: checked mode should say "${says}"; it said ${e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e)}` };
-  }
-  return { corruption, status: "missed", detail: `${what}: checked mode's pass-list check passed it` };
+  const missed = refusalProblem({ what: "checked mode's pass-list check", run: () => verify("FAST_RUN", claimed, ctx, mark), says }, InvariantError, "it passed the pipeline");
+  return missed === null ? { corruption, status: "caught", detail: what } : { corruption, status: "missed", detail: `${what}: ${missed}` };
 }
 
 /** How one corruption is applied and judged. */
@@ -249,17 +245,20 @@ class EagerCandidates extends DestroyHandler {
 /**
  * The out-of-place twin of a node written in place: the same op and inputs, writing a fresh
  * buffer. Built from each op's constructor (not from checked mode's `inplaceVariant` or the
- * inplace pass), so the corruption shares no code with what judges it. Null for a node that
- * writes nothing in place.
+ * inplace pass), so the corruption shares no code with what judges it. Only for an
+ * {@link undoable} node.
  */
-function outOfPlace(node: Apply): Apply | null {
+function outOfPlace(node: Apply): Apply {
   const op = node.op;
-  if (!isDestroyer(node)) return null;
   if (op instanceof Elemwise || op instanceof Composite) return op.withInplace(null).makeNode(...node.inputs);
   if (op instanceof IncSubtensor) return new IncSubtensor(op.props.idx, op.props.mode).makeNode(...node.inputs);
   if (op instanceof AdvancedIncSubtensor) return new AdvancedIncSubtensor(op.props.idx, op.props.mode).makeNode(...node.inputs);
-  return null;
+  throw new Error(`checked-sensitivity: ${op.toString()} has no out-of-place twin (a harness defect: undoable() admitted it)`);
 }
+
+/** A node written in place by an op whose out-of-place twin {@link outOfPlace} builds. */
+const undoable = (n: Apply): boolean =>
+  isDestroyer(n) && (n.op instanceof Elemwise || n.op instanceof Composite || n.op instanceof IncSubtensor || n.op instanceof AdvancedIncSubtensor);
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -490,15 +489,16 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
     // of a shared zero Alloc): once nothing overwrites it, the two are equal nodes merge3 left
     // apart, and the merge promise, judged first, rightly reports them (a case with two
     // gradient IncSubtensors of one Alloc(0, 5), found by a review).
-    const destroyed = (n: Apply): Variable => n.inputs[Object.values(n.op.destroyMap)[0][0]];
+    const nodes = nodesOf(fg);
+    const slotOf = (n: Apply): number => Object.values(n.op.destroyMap)[0][0];
     const hasTwin = (v: Variable): boolean => {
       const o = v.owner;
-      return o !== null && nodesOf(fg).some((m) => m !== o && m.op.equals(o.op) && m.inputs.length === o.inputs.length && m.inputs.every((x, i) => x === o.inputs[i]));
+      return o !== null && nodes.some((m) => m !== o && m.op.equals(o.op) && m.inputs.length === o.inputs.length && m.inputs.every((x, i) => x === o.inputs[i]));
     };
-    const node = pick(nodesOf(fg).filter((n) => outOfPlace(n) !== null && !hasTwin(destroyed(n))), rand);
+    const node = pick(nodes.filter((n) => undoable(n) && !hasTwin(n.inputs[slotOf(n)])), rand);
     if (node === null) return null;
-    const slot = Object.values(node.op.destroyMap)[0][0];
-    const twin = outOfPlace(node) as Apply;
+    const slot = slotOf(node);
+    const twin = outOfPlace(node);
     return {
       node,
       plan: {

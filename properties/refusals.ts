@@ -25,5 +25,5 @@ export function refusalProblem(r: Refusal, cls: abstract new (...args: never[]) 
   }
   if (error instanceof cls && error.message === r.says) return null;
   const got = error === null ? accepted : `it threw ${error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]}` : String(error)}`;
-  return `${r.what} must raise a ${cls.name} saying "${r.says}"; ${got}`;
+  return `${r.what} must raise ${/^[AEIOU]/.test(cls.name) ? "an" : "a"} ${cls.name} saying "${r.says}"; ${got}`;
 }

@@ -263,9 +263,12 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
       // region's totals are named here in the same order, so the default strategy names what
       // perNode names, also where two wrt share one gradient (y = identity(x): (dc/dy) for both).
       // Found by grad-composition's argument-contract: lazy left every gradient unnamed.
-      const position = new Map(toposort(roots).map((n, i) => [n, i] as const));
-      const at = (w: Variable): number => (w.owner === null ? -1 : (position.get(w.owner) ?? -1));
-      wrt.map((w, k) => ({ w, k })).sort((a, b) => at(b.w) - at(a.w)).forEach(({ w, k }) => isFloat(w.type.dtype) && nameGradient(w, out[k]));
+      // (Only when names are asked for: the toposort is the cost of it, on every lazy call.)
+      if (costName !== null) {
+        const position = new Map(toposort(roots).map((n, i) => [n, i] as const));
+        const at = (w: Variable): number => (w.owner === null ? -1 : (position.get(w.owner) ?? -1));
+        wrt.map((w, k) => ({ w, k })).sort((a, b) => at(b.w) - at(a.w)).forEach(({ w, k }) => isFloat(w.type.dtype) && nameGradient(w, out[k]));
+      }
       return out;
     }
     const perNode = perNodeRule(differentiate);

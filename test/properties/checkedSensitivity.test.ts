@@ -199,7 +199,7 @@ describe("checked-sensitivity", function () {
         throw e;
       }
     };
-    for (const o of outcomes(terse)) assert.match(o.detail, /: checked mode should say ".*; ran .*\)"; it said InvariantError: checked mode: mode FAST_RUN broke its promise passes: /);
+    for (const o of outcomes(terse)) assert.match(o.detail, /: checked mode's pass-list check must raise an InvariantError saying ".*; ran .*\)"; it threw InvariantError: checked mode: mode FAST_RUN broke its promise passes: /);
   });
 
   it("fails when a compile ignores its exclude list (the exclude scenario, an eighth of the cases)", () => {
