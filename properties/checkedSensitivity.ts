@@ -33,11 +33,15 @@
  * | `lost-prune` (checked mode off) | replaces a node by a fresh copy while the DestroyHandler is not listening, then puts it back | the DestroyHandler's own import or prune check: a node it still holds imported again, or one it never saw pruned |
  * | `exclude` (in the suite an eighth of the cases, a compile; alone, every case, twice) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}); alone, then again with another, right after, on the same rewrite context (the optimizer database caches pipelines by query, so the second must not reuse the first's, and checked mode must judge the second compile's passes alone) | checked mode accepts the smaller pipeline, and no excluded pass ran |
  * | `pass-list` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs a FAST_RUN pipeline for real on the case's cost with one seeded fault: a pass left out, an excluded pass run, or a merge pass run last | the pass-list check's message naming the pass, the list it expected and what ran, word for word |
+ * | `silenced-rule` (with `exclude` in the suite, one rule on the case's graph or its graph with positional forms; alone, every rule that fires, on both) | runs FAST_RUN for real up to a group with one of its rules silenced (its transform declines; registration and tags untouched), a rule that fired on the same graph unsilenced | the group's normal form, right after it: the rule's promise broken, naming a node the real rule still rewrites; and the rule's form calls every such node a leftover |
  *
  * `rewire`, the two `unheard` and the two `retype` corruptions are judged by checked mode's
  * per-rewrite verification; `unmerge`, `constant-copy`, `unfuse`, `out-of-place` and
  * `eager-candidates` by its postconditions, and the first four of those are announced, valid
  * rewrites that must pass the per-rewrite checks, or checked mode would cry wolf.
+ * `silenced-rule` is the one fault that changes no graph checked mode sees: a rule that stopped
+ * firing leaves a valid graph. Only the normal forms (src/rewriting/normalform.ts) can see it,
+ * and before this scenario they were judged only against crying wolf.
  * `failing-transform` and `rejected-replacement` are no broken invariant at all, but the failures
  * `onOptError` "warn" and "ignore" exist for: checked mode must stay quiet, and the engine must
  * record the failure and leave the graph as it was. Whether a `retype` target's type really changes is decided
@@ -53,14 +57,18 @@ import { FunctionGraph, Output } from "../src/graph/fgraph.js";
 import type { Type } from "../src/graph/type.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { Composite, Elemwise, exp, neg, tanh } from "../src/tensor/elemwise.js";
-import { AdvancedIncSubtensor, IncSubtensor } from "../src/tensor/indexing.js";
+import { AdvancedIncSubtensor, IncSubtensor, Subtensor } from "../src/tensor/indexing.js";
 import { compile } from "../src/compile/function.js";
 import { grad } from "../src/grad/driver.js";
 import { InvariantError } from "../src/errors.js";
-import { MODE_TAGS, optdb } from "../src/rewriting/db.js";
+import { MODE_TAGS, type Query, optdb } from "../src/rewriting/db.js";
 import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
 import { CheckedFeature, pipelineMark, verifyModePasses, verifyPostconditions } from "../src/rewriting/checked.js";
-import { RewriteContext, type RewriteResult, nodeRewriter, outToIn } from "../src/rewriting/engine.js";
+import { type NodeRewriter, RewriteContext, type RewriteResult, nodeRewriter, outToIn, replacementPairs } from "../src/rewriting/engine.js";
+import { CANONICALIZE_RULES } from "../src/rewriting/canonicalize.js";
+import { STABILIZE_RULES } from "../src/rewriting/stabilize.js";
+import { SPECIALIZE_RULES } from "../src/rewriting/specialize.js";
+import { NORMAL_FORMS, type NormalForm } from "../src/rewriting/normalform.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
@@ -68,7 +76,7 @@ import { refusalProblem } from "./refusals.js";
 
 /** The corruptions, in the order they are tried. */
 export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place"] as const;
-export type Corruption = (typeof CORRUPTIONS)[number] | "exclude" | "pass-list";
+export type Corruption = (typeof CORRUPTIONS)[number] | "exclude" | "pass-list" | "silenced-rule";
 
 /**
  * What a FAST_RUN compile may be told to leave out (a pass name or a tag), with the passes that
@@ -178,6 +186,166 @@ export function passListScenario(b: BuiltCase, seed: number, verify: typeof veri
   const says = `checked mode: mode FAST_RUN broke its promise passes: ${problem} (expected ${want.join(", ")}; ran ${ran.join(", ")})`;
   const missed = refusalProblem({ what: "checked mode's pass-list check", run: () => verify("FAST_RUN", claimed, ctx, mark), says }, InvariantError, "it passed the pipeline");
   return missed === null ? { corruption, status: "caught", detail: what } : { corruption, status: "missed", detail: `${what}: ${missed}` };
+}
+
+/** The rule groups with normal forms, in pipeline order (restated, like {@link FAST_RUN_PASSES}). */
+const NORMAL_FORM_GROUPS = ["canonicalize", "stabilize", "specialize"] as const;
+
+/** Every rule of the three groups, by name: the objects the database runs (silenced in place). */
+type GroupRule = { readonly rw: NodeRewriter; readonly group: (typeof NORMAL_FORM_GROUPS)[number] };
+const GROUP_RULES: ReadonlyMap<string, GroupRule> = new Map(
+  ([[CANONICALIZE_RULES, "canonicalize"], [STABILIZE_RULES, "stabilize"], [SPECIALIZE_RULES, "specialize"]] as const).flatMap(([rules, group]) => rules.map((rw): [string, GroupRule] => [rw.name, { rw, group }])),
+);
+
+/** The FAST_RUN query that stops right after `group` (every later pass excluded by name). */
+function queryUpTo(group: string): Query {
+  return { include: MODE_TAGS.FAST_RUN, exclude: OPTIONAL_PASSES.slice(OPTIONAL_PASSES.indexOf(group) + 1) };
+}
+
+/** A graph the silenced-rule scenario runs through the pipeline, from its inputs and outputs (cloned for each run). */
+export interface SilencedSource {
+  /** What the graph is, for messages. */
+  readonly label: string;
+  readonly inputs: readonly Variable[];
+  readonly outputs: readonly Variable[];
+}
+
+/** The case's values and direct gradient, as {@link sensitivityGraph} compiles them. */
+export function caseSource(b: BuiltCase): SilencedSource {
+  const gs = b.wrt.length > 0 ? grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
+  return { label: "the case's values and direct gradient", inputs: [...b.inputs.values()], outputs: [...b.nodes.values(), ...gs] };
+}
+
+/** A fresh clone of `src`'s graph, with checked mode's features. */
+function freshGraph(src: SilencedSource): FunctionGraph {
+  return new FunctionGraph([...src.inputs], [...src.outputs], { clone: true, features: [new DestroyHandler(), new CheckedFeature()] });
+}
+
+/** Run `q`'s pipeline on `fg` in checked mode, raising. */
+function runChecked(fg: FunctionGraph, q: Query): RewriteContext {
+  const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
+  const p = optdb.query(q);
+  p.addRequirements?.(fg);
+  p.apply(fg, ctx);
+  return ctx;
+}
+
+/**
+ * True when re-inferring `node` gives another output type than it records, or refuses. The normal
+ * forms promise nothing around such a stale node (their documented decline); restated here from
+ * the ops' own makeNode, not from normalform.ts.
+ */
+function reinfersOtherwise(node: Apply): boolean {
+  try {
+    const fresh = node.op.makeNode(...node.inputs);
+    return fresh.outputs.some((o, k) => !o.type.equals(node.outputs[k].type));
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Where a normal form documents that it promises less than its rule rewrites (normalform.ts's
+ * comments), restated: a node the rule still rewrites there is not judged.
+ */
+const NARROWER_PROMISE: Readonly<Record<string, (node: Apply) => boolean>> = {
+  // "ints and full slices only": a Subtensor with a narrowing slice is the rule's, not the promise's.
+  local_subtensor_of_alloc: (node) =>
+    node.op instanceof Subtensor && node.op.props.idx.some((e) => typeof e !== "number" && (e.start !== null || e.stop !== null || (e.step !== null && e.step !== 1))),
+};
+
+/**
+ * The nodes of `fg` the real `rw` would still rewrite, and whether the normal forms may decline
+ * each (a stale type on it or on a node it reads). Reads the rule as the engine runs it: its
+ * tracked classes, its pre-filter, its transform's replacements.
+ */
+function stillRewritten(fg: FunctionGraph, rw: NodeRewriter): { node: Apply; declinable: boolean }[] {
+  const out: { node: Apply; declinable: boolean }[] = [];
+  for (const node of nodesOf(fg)) {
+    if (rw.tracks !== null && !rw.tracks.some((c) => node.op instanceof c)) continue;
+    if (rw.matches !== undefined && !rw.matches(node, fg)) continue;
+    let pairs: [Variable, Variable][];
+    try {
+      pairs = replacementPairs(fg, rw, node, rw.transform(fg, node));
+    } catch {
+      continue; // a failing transform rewrites nothing
+    }
+    if (pairs.length === 0) continue;
+    const declinable = NARROWER_PROMISE[rw.name]?.(node) === true || [node, ...node.inputs.map((v) => v.owner)].some((n) => n !== null && !(n.op instanceof Output) && reinfersOtherwise(n));
+    out.push({ node, declinable });
+  }
+  return out;
+}
+
+/**
+ * A rule that silently stopped firing (a match condition gone false, a lost tag), run for real:
+ * the graph goes through FAST_RUN up to the rule's group, once as is (to learn which rules with a
+ * normal form fire on it) and once per silenced rule (its transform declines every node; its
+ * registration, tags and name untouched, so no query can tell). `every`: each rule that fired,
+ * in turn (alone); else one drawn by the seed (the suite). The pattern a silenced rule would have
+ * rewritten is left, and checked mode's normal form, run right after the group, must stop the
+ * pipeline naming the rule and a node the real rule still rewrites, word for word up to the
+ * form's reason: `rewrite <group>: checked mode: <group> under <query> broke its promise <rule>:
+ * <node> is left (…)`. Checked mode stops at the first leftover; the rule's normal form must also
+ * call every other node the rule still rewrites a leftover.
+ *
+ * The judge is the rule's own transform, run on the graph the silenced group left: no copy of the
+ * normal forms' predicates. Not judged: a silenced rule whose place another rule took (the real
+ * rule rewrites nothing that is left), and a left pattern where the normal forms document that
+ * they decline (a stale type on or under the node; {@link NARROWER_PROMISE}).
+ */
+export function silencedRuleScenario(src: SilencedSource, seed: number, every = false): CorruptionOutcome[] {
+  const corruption = "silenced-rule";
+  let reference: RewriteContext;
+  try {
+    reference = runChecked(freshGraph(src), queryUpTo(NORMAL_FORM_GROUPS[NORMAL_FORM_GROUPS.length - 1]));
+  } catch (e) {
+    return [{ corruption, status: "skip", detail: `the uncorrupted pipeline failed on ${src.label} (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }];
+  }
+  const fired = [...GROUP_RULES.keys()].filter((r) => NORMAL_FORMS.some((f) => f.rule === r) && (reference.fired.get(r) ?? 0) > 0);
+  if (fired.length === 0) return [{ corruption, status: "skip", detail: `no rule with a normal form fires on ${src.label}` }];
+  const rules = every ? fired : [pick(fired, mulberry32((seed ^ 0x51e7ced) >>> 0)) as string];
+  return rules.map((rule) => silenceOne(src, rule, `${rule} silenced (it fired ${reference.fired.get(rule)} time(s) on ${src.label})`));
+}
+
+/** One silenced rule's run and judgement (see {@link silencedRuleScenario}). */
+function silenceOne(src: SilencedSource, rule: string, what: string): CorruptionOutcome {
+  const corruption = "silenced-rule";
+  const { rw, group } = GROUP_RULES.get(rule) as GroupRule;
+  const q = queryUpTo(group);
+  const fg = freshGraph(src);
+  let error: unknown = null;
+  const real = rw.transform;
+  // The database holds this very object: silence it in place, for this one run.
+  (rw as { transform: NodeRewriter["transform"] }).transform = () => null;
+  try {
+    runChecked(fg, q);
+  } catch (e) {
+    error = e;
+  } finally {
+    (rw as { transform: NodeRewriter["transform"] }).transform = real;
+  }
+  const left = stillRewritten(fg, rw);
+  const mode = `[${q.include.join(", ")}] minus [${(q.exclude ?? []).join(", ")}]`;
+  // The group's pass reports it, so the engine prefixes the pass's name (as for any pass-level failure).
+  const prefix = `rewrite ${group}: checked mode: ${group} under ${mode} broke its promise ${rule}: `;
+  const judged = left.filter((l) => !l.declinable);
+  if (error === null) {
+    if (judged.length === 0) {
+      return { corruption, status: "skip", detail: left.length === 0 ? `${what}: another rule took its place (nothing it rewrites is left)` : `${what}: what it would rewrite is left only around stale types, where the normal forms decline` };
+    }
+    return { corruption, status: "missed", detail: `${what}: ${judged[0].node.toString()} is left, which ${rule} still rewrites, and checked mode's normal form for ${group} did not report it` };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const named = left.find((l) => message.startsWith(`${prefix}${l.node.toString()} is left (`) && message.endsWith(")"));
+  if (!(error instanceof InvariantError) || named === undefined) {
+    return { corruption, status: "missed", detail: `${what}: expected "${prefix}<a node ${rule} still rewrites> is left (…)"${left.length > 0 ? ` (such as ${left[0].node.toString()})` : ""}; got ${error instanceof Error ? `${error.name}: ` : ""}${message.split("\n")[0]}` };
+  }
+  // Checked mode stops at the first leftover; the promise covers every one the rule still rewrites.
+  const form = NORMAL_FORMS.find((f) => f.rule === rule) as NormalForm;
+  const unseen = judged.find((l) => form.leftover(fg, l.node) === null);
+  if (unseen !== undefined) return { corruption, status: "missed", detail: `${what}: checked mode reported ${named.node.toString()}, but its normal form does not call ${unseen.node.toString()} a leftover, which ${rule} still rewrites` };
+  return { corruption, status: "caught", detail: `${what}: ${named.node.toString()} reported` };
 }
 
 /** How one corruption is applied and judged. */
@@ -668,8 +836,8 @@ export function corruptAndJudge(fg: FunctionGraph, seed: number, which: readonly
  * compile's graph in (no second compile) and a run of this property alone builds the same one.
  */
 export function sensitivityGraph(b: BuiltCase, exclude: readonly string[] = [], ctx?: RewriteContext): FunctionGraph {
-  const gs = b.wrt.length > 0 ? grad(b.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
-  return compile([...b.inputs.values()], [...b.nodes.values(), ...gs], { mode: "FAST_RUN", checked: true, onOptError: "raise", exclude, ...(ctx === undefined ? {} : { ctx }) }).fgraph;
+  const { inputs, outputs } = caseSource(b);
+  return compile([...inputs], [...outputs], { mode: "FAST_RUN", checked: true, onOptError: "raise", exclude, ...(ctx === undefined ? {} : { ctx }) }).fgraph;
 }
 
 /**
@@ -684,6 +852,7 @@ export function checkedSensitivityCheck(
   graph: () => FunctionGraph = () => sensitivityGraph(b),
   postconditions: typeof verifyPostconditions = verifyPostconditions,
   which: readonly (typeof CORRUPTIONS)[number][] = CORRUPTIONS,
+  silenced: () => readonly SilencedSource[] = () => [caseSource(b)],
 ): Check {
   const property = "checked-sensitivity";
   let fg: FunctionGraph;
@@ -697,10 +866,16 @@ export function checkedSensitivityCheck(
   // context (documented: a context may serve several compiles): a superset of the suite's one,
   // and what catches a pipeline cache keyed without the exclude list, or a pass-list check that
   // counts the earlier compile's passes.
+  // A silenced rule on every graph `silenced` gives (alone), or on one drawn by the seed.
   if (which === CORRUPTIONS) {
     const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
     outcomes.push(excludeScenario(b, seed, 0, ctx), excludeScenario(b, seed, 1, ctx), passListScenario(b, seed));
-  } else if (excludeScheduled(seed)) outcomes.push(excludeScenario(b, seed), passListScenario(b, seed));
+    for (const src of silenced()) outcomes.push(...silencedRuleScenario(src, seed, true));
+  } else if (excludeScheduled(seed)) {
+    outcomes.push(excludeScenario(b, seed), passListScenario(b, seed));
+    const srcs = silenced();
+    if (srcs.length > 0) outcomes.push(...silencedRuleScenario(srcs[(seed >>> 3) % srcs.length], seed));
+  }
   const missed = outcomes.find((o) => o.status === "missed");
   if (missed !== undefined) return { property, status: "fail", reason: `checked mode missed the ${missed.corruption} corruption: ${missed.detail}`, maxAbsErr: Infinity, maxRelErr: Infinity };
   const caught = outcomes.filter((o) => o.status === "caught").map((o) => o.corruption);

@@ -336,14 +336,28 @@ type FormsRun = { values: Record<string, ArrayValue>; grads: Record<string, Arra
  * Every node's value and the direct gradient of the rebuilt graph, compiled in `mode`, at the
  * case's values; `at` runs the same compiled function on other input values.
  */
-function formsResults(b: BuiltCase, g: FormsGraph, mode: "FAST_RUN" | "NONE"): FormsRun & { at: (inputs: readonly NDArray[]) => FormsRun } {
-  const ids = [...g.nodes.keys()];
+/** The forms spliced in, and the inputs whose lengths were declared unknown, for messages. */
+export function describeForms(g: FormsGraph): string {
+  return `${g.splices.map((s) => `${s.form} at ${s.at}`).join(", ")}${g.erased.length > 0 ? ` (lengths of ${g.erased.join(", ")} unknown)` : ""}`;
+}
+
+/**
+ * The rebuilt graph as a function's inputs and outputs: every case node's value, then the direct
+ * gradient's non-null parts (`gradAt[i]`: wrt i's output, or -1 when it is disconnected).
+ */
+export function formsFunction(b: BuiltCase, g: FormsGraph): { inputs: Variable[]; outputs: Variable[]; gradAt: number[] } {
+  const outputs: Variable[] = [...g.nodes.keys()].map((id) => g.nodes.get(id) as Variable);
   const gs = b.wrt.length > 0 ? grad(g.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
-  const outs: Variable[] = ids.map((id) => g.nodes.get(id) as Variable);
-  const gradAt = gs.map((v) => (v === null ? -1 : outs.push(v) - 1));
-  const checked = mode === "FAST_RUN";
+  const gradAt = gs.map((v) => (v === null ? -1 : outputs.push(v) - 1));
   // The fill form's input u comes last, after the case's own.
   const inputs = [...b.inputs.values(), ...(g.fill === undefined ? [] : [g.fill.u])];
+  return { inputs, outputs, gradAt };
+}
+
+function formsResults(b: BuiltCase, g: FormsGraph, mode: "FAST_RUN" | "NONE"): FormsRun & { at: (inputs: readonly NDArray[]) => FormsRun } {
+  const ids = [...g.nodes.keys()];
+  const { inputs, outputs: outs, gradAt } = formsFunction(b, g);
+  const checked = mode === "FAST_RUN";
   const f = compile(inputs, outs, { mode, checked, onOptError: "raise", ctx: new RewriteContext({ checked, onOptError: "raise" }) });
   const names = [...b.inputs.keys()];
   const at = (args: readonly NDArray[]): FormsRun => {
@@ -417,7 +431,7 @@ export function positionalFormsCheck(c: Case, types: CaseTypes, seed: number, re
   const made = formsGraph(c, types, seed);
   if (made === null) return { property, status: "inconclusive", reason: "the lowered graph has no positional float node to splice a form on" };
   const { built: b, graph: g, plain } = made;
-  const what = `with ${g.splices.map((s) => `${s.form} at ${s.at}`).join(", ")}${g.erased.length > 0 ? ` (lengths of ${g.erased.join(", ")} unknown)` : ""},`;
+  const what = `with ${describeForms(g)},`;
   let run: ReturnType<typeof formsResults>;
   let none: ReturnType<typeof formsResults>;
   try {

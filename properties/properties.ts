@@ -31,7 +31,7 @@ import { type CompileOptions, type CompiledFunction, compile } from "../src/comp
 import { RewriteContext } from "../src/rewriting/engine.js";
 import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
 import type { FunctionGraph } from "../src/graph/fgraph.js";
-import { checkedSensitivityCheck, scheduledCorruptions, sensitivityGraph } from "./checkedSensitivity.js";
+import { type SilencedSource, caseSource, checkedSensitivityCheck, scheduledCorruptions, sensitivityGraph } from "./checkedSensitivity.js";
 import { contractScheduled, rewriterContractCheck, scheduledScenarios } from "./rewriterContract.js";
 import { grad, pullback } from "../src/grad/driver.js";
 import { hessianVectorProduct, pushforward } from "../src/grad/pushforward.js";
@@ -47,7 +47,7 @@ import { compileInplaceWhereverValid, mutableInputsValues } from "./inplaceMax.j
 import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
 import { kinkConventionCheck } from "./kinks.js";
 import { type ErasureReference, shapeErasureCheck } from "./erasure.js";
-import { positionalFormsCheck } from "./forms.js";
+import { describeForms, formsFunction, formsGraph, positionalFormsCheck } from "./forms.js";
 import { type ArrayValue, type Check, type GradPath, PROPERTY_NAMES, type PropertyName, type Verdict } from "./types.js";
 
 /** Options of {@link runProperties}. */
@@ -378,7 +378,20 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
   // cases; alone, every one on every case (a superset, so a suite verdict reproduces).
   await run("checked-sensitivity", () => {
     if (selected.size > 1 && !sensitivityScheduled(seed)) return null;
-    const k = checkedSensitivityCheck(b, seed, fastGraph === null ? undefined : () => fastGraph as FunctionGraph, undefined, selected.size > 1 ? scheduledCorruptions(seed) : undefined);
+    // A silenced rule runs on the case's graph and on its lowered graph with positional forms
+    // spliced in (properties/forms.ts), where the rules the lowerings never feed fire.
+    const silenced = (): SilencedSource[] => {
+      let made: ReturnType<typeof formsGraph>;
+      try {
+        made = formsGraph(c, types, seed);
+      } catch {
+        made = null; // positional-forms reports a graph it cannot build
+      }
+      if (made === null) return [caseSource(b)];
+      const { inputs, outputs } = formsFunction(made.built, made.graph);
+      return [caseSource(b), { label: `the lowered graph with ${describeForms(made.graph)}`, inputs, outputs }];
+    };
+    const k = checkedSensitivityCheck(b, seed, fastGraph === null ? undefined : () => fastGraph as FunctionGraph, undefined, selected.size > 1 ? scheduledCorruptions(seed) : undefined, silenced);
     return k.status === "inconclusive" && selected.size > 1 ? null : k;
   });
 

@@ -19,7 +19,7 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { buildCase } from "../../src/case/build.js";
-import { FunctionGraph } from "../../src/graph/fgraph.js";
+import { FunctionGraph, Output } from "../../src/graph/fgraph.js";
 import { CheckedFeature, verifyModePasses, verifyPostconditions } from "../../src/rewriting/checked.js";
 import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
 import { RewriteContext } from "../../src/rewriting/engine.js";
@@ -27,7 +27,10 @@ import type { Apply } from "../../src/graph/basic.js";
 import { InvariantError } from "../../src/errors.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/properties.js";
-import { CORRUPTIONS, checkedSensitivityCheck, excludeScenario, excludeScheduled, passListScenario, scheduledCorruptions } from "../../properties/checkedSensitivity.js";
+import { CORRUPTIONS, type CorruptionOutcome, caseSource, checkedSensitivityCheck, excludeScenario, excludeScheduled, passListScenario, scheduledCorruptions, silencedRuleScenario } from "../../properties/checkedSensitivity.js";
+import { NORMAL_FORMS, type NormalForm } from "../../src/rewriting/normalform.js";
+import { describeForms, formsFunction, formsGraph } from "../../properties/forms.js";
+import { caseTypes } from "../../src/case/parse.js";
 import { type Query, SequenceDB } from "../../src/rewriting/db.js";
 import type { Check } from "../../properties/types.js";
 
@@ -202,6 +205,62 @@ describe("checked-sensitivity", function () {
     for (const o of outcomes(terse)) assert.match(o.detail, /: checked mode's pass-list check must raise an InvariantError saying ".*; ran .*\)"; it threw InvariantError: checked mode: mode FAST_RUN broke its promise passes: /);
   });
 
+  describe("silenced-rule", () => {
+    const cases = fc.sample(caseArbitrary({}), { seed: 5155, numRuns: 24 }).map((g) => g.case);
+    /** The scenario on each case's own graph and on its graph with positional forms, every rule that fires silenced in turn. */
+    const outcomes = (): CorruptionOutcome[] =>
+      cases.flatMap((c) => {
+        const made = formsGraph(c, caseTypes(c), caseSeed(c));
+        const forms = made === null ? [] : [{ label: `the lowered graph with ${describeForms(made.graph)}`, ...formsFunction(made.built, made.graph) }];
+        return [caseSource(buildCase(c)), ...forms].flatMap((src) => silencedRuleScenario(src, caseSeed(c), true));
+      });
+    /** Run `body` with the normal forms' predicates replaced by `weaken(rule, predicate)`. */
+    function withForms(weaken: (rule: string, real: NormalForm["leftover"]) => NormalForm["leftover"], body: () => void): void {
+      const saved = NORMAL_FORMS.map((f) => f.leftover);
+      NORMAL_FORMS.forEach((f, i) => ((f as { leftover: NormalForm["leftover"] }).leftover = weaken(f.rule, saved[i])));
+      try {
+        body();
+      } finally {
+        NORMAL_FORMS.forEach((f, i) => ((f as { leftover: NormalForm["leftover"] }).leftover = saved[i]));
+      }
+    }
+
+    it("catches every rule it silences on the real engine, across the groups", () => {
+      const os = outcomes();
+      for (const o of os) assert.notEqual(o.status, "missed", o.detail);
+      const caught = new Set(os.filter((o) => o.status === "caught").map((o) => o.detail.split(" ")[0]));
+      assert.ok(os.filter((o) => o.status === "caught").length >= 30, `${os.filter((o) => o.status === "caught").length} caught of ${os.length}`);
+      for (const r of ["constant_folding", "local_second_to_alloc", "local_neutral_element"]) assert.ok(caught.has(r), `${r} never silenced: ${[...caught].join(", ")}`);
+    });
+
+    it("fails when a normal form promises nothing, or names a node the rule does not rewrite", () => {
+      withForms(() => () => null, () => {
+        const os = outcomes().filter((o) => o.status !== "skip");
+        assert.ok(os.length >= 30);
+        for (const o of os) assert.match(o.detail, /^\S+ silenced \(it fired \d+ time\(s\) on .*\): .* is left, which \S+ still rewrites, and checked mode's normal form for \w+ did not report it$/);
+      });
+      // The broken promise pinned on the node that feeds the pattern instead of the pattern.
+      const feedsLeftover = (real: NormalForm["leftover"]): NormalForm["leftover"] => (fg, node) =>
+        node.outputs.some((o) => (fg.clients.get(o) ?? []).some(([c]) => !(c.op instanceof Output) && real(fg, c) !== null)) ? "misplaced" : null;
+      withForms((_, real) => feedsLeftover(real), () => {
+        const os = outcomes().filter((o) => o.status !== "skip");
+        assert.ok(os.length >= 30, `${os.length} judged`);
+        for (const o of os) assert.equal(o.status, "missed", o.detail);
+      });
+    });
+
+    it("fails when a normal form misses the rule's pattern where an operand is stretched (judged at every node left, not only the one reported)", () => {
+      // The second_to_alloc promise kept only where b already has out's lengths: it still names
+      // some left node (most graphs have both kinds), but not every one the rule rewrites.
+      const sameLengths = (node: Apply): boolean => node.inputs[1]?.type.ndim === node.outputs[0].type.ndim && node.inputs[1].type.shape.every((s, i) => s === node.outputs[0].type.shape[i]);
+      withForms((rule, real) => (rule !== "local_second_to_alloc" ? real : (fg, node) => (sameLengths(node) ? real(fg, node) : null)), () => {
+        const os = outcomes().filter((o) => o.status === "missed");
+        assert.ok(os.length >= 3, `${os.length} missed`);
+        for (const o of os) assert.match(o.detail, /^local_second_to_alloc silenced .*(but its normal form does not call .* a leftover|did not report it)/);
+      });
+    });
+  });
+
   it("fails when a compile ignores its exclude list (the exclude scenario, an eighth of the cases)", () => {
     const cases = fc.sample(caseArbitrary({}), { seed: 5152, numRuns: 60 }).map((g) => g.case).filter((c) => excludeScheduled(caseSeed(c))).slice(0, 4);
     assert.ok(cases.length >= 3, `${cases.length} of 60 cases run the exclude scenario`);
@@ -251,7 +310,7 @@ describe("checked-sensitivity", function () {
       assert.equal(suite?.status, "pass", suite?.reason);
       assert.equal(alone?.status, "pass", alone?.reason);
       const tried = (k: typeof suite): string[] => (k?.reason ?? "").replace(/^caught /, "").split(", ");
-      assert.deepEqual(tried(suite).filter((x) => x !== "exclude" && x !== "pass-list"), scheduledCorruptions(caseSeed(c)));
+      assert.deepEqual(tried(suite).filter((x) => x !== "exclude" && x !== "pass-list" && x !== "silenced-rule"), scheduledCorruptions(caseSeed(c)));
       for (const x of tried(suite)) assert.ok(tried(alone).includes(x), `${x} tried in the suite, not alone`);
     }
     const off = cases.find((c) => !sensitivityScheduled(caseSeed(c)));
