@@ -22,6 +22,8 @@
  * | `grad(cost, [w], {knownGrads: {w: u}})`, u a fresh unnamed variable of w's type | u itself, still unnamed: the driver never renames a caller's variable |
  * | `pushforward([cost], [w, w], [w])`, `hessianVectorProduct(cost, [w, w], [w])`, a tangent or vector one length off, `method: "sideways"` | `pushforward: 2 wrt but 1 tangents`, `hessianVectorProduct: 2 wrt but 1 vectors`, `pushforward: tangent 0 (for <w>): expected a cotangent of shape …`, `hessianVectorProduct: v[0] (for <w>): …`, `hessianVectorProduct: method must be "reverse" or "forward", got sideways` |
  *
+ * | `PullbackOp` (the lazy region API) misused, or built twice over regions that differ in one part | its refusals word for word, and op equality exactly when the regions are copies (properties/regionContract.ts) |
+ *
  * The expected messages are written here from the documentation and the case's own variables,
  * not read from the driver. Only building: nothing is compiled, so the claim costs a few
  * gradient builds.
@@ -37,6 +39,7 @@ import { tensor } from "../src/tensor/basic.js";
 import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { type Refusal, refusalProblem } from "./refusals.js";
+import { type RegionApi, regionContractProblem } from "./regionContract.js";
 
 /** What the claim needs: the case, a seeded draw, and the engine's entry points under test (tests inject faulty ones). */
 export interface ArgumentContractInput {
@@ -46,6 +49,8 @@ export interface ArgumentContractInput {
   readonly pullback: (outputs: readonly Variable[], wrt: readonly Variable[], cotangents: readonly Variable[], options: PullbackOptions) => unknown;
   readonly pushforward: (outputs: readonly Variable[], wrt: readonly Variable[], tangents: readonly Variable[], options: PushforwardOptions) => unknown;
   readonly hessianVectorProduct: (cost: Variable, wrt: readonly Variable[], v: readonly Variable[], options: HessianVectorOptions) => unknown;
+  /** The lazy region API (properties/regionContract.ts); the real one when absent. */
+  readonly regionApi?: RegionApi;
 }
 
 /** A fresh root of v's type family, dtype and (named) dims, with the given static shape. */
@@ -162,5 +167,8 @@ export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
   const [gu] = c.gradWith(cost, [w0], { knownGrads: new Map([[w0, u]]), disconnectedInputs: "ignore", onWarning: quiet });
   if (gu !== u) return { status: "fail", reason: `grad(${costName}, [${w0.toString()}], {knownGrads: {${w0.toString()}: u}}) must return u itself (u has ${w0.toString()}'s type); it returned ${isDisconnected(gu) ? "DISCONNECTED" : String(gu)}` };
   if (u.name !== null) return { status: "fail", reason: `grad renamed the caller's knownGrads value to ${u.name}` };
-  return { status: "pass", detail: `argument-contract: ${misuses.length} misuses refused by name, gradients named (d${costName}/d…), a caller's value left unnamed`, maxAbsErr: 0, maxRelErr: 0 };
+  // The lazy region API on the case's own graph (the wrt the cost reads, without the fresh one).
+  const region = regionContractProblem(b, list.slice(0, k), c.rand, c.regionApi);
+  if (region !== null) return { status: "fail", reason: region };
+  return { status: "pass", detail: `argument-contract: ${misuses.length} misuses refused by name, gradients named (d${costName}/d…), a caller's value left unnamed, the region API's refusals and identity kept`, maxAbsErr: 0, maxRelErr: 0 };
 }

@@ -83,6 +83,7 @@ import { pushforwardOptionsClaim } from "./pushforwardOptions.js";
 import { discretePathClaim } from "./discretePath.js";
 import { registeredRuleClaim } from "./registeredRule.js";
 import { argumentContractClaim } from "./argumentContract.js";
+import type { RegionApi } from "./regionContract.js";
 import { type Refusal, refusalProblem } from "./refusals.js";
 
 /** The claims, in rotation order. */
@@ -148,6 +149,8 @@ export interface CompositionEngine {
   /** `pushforward` and `hessianVectorProduct` as `pushforward-options` calls them. */
   readonly pushforward: typeof pushforward;
   readonly hessianVectorProduct: typeof hessianVectorProduct;
+  /** The lazy region API as `argument-contract` builds it (properties/regionContract.ts); the real one when absent. */
+  readonly regionApi?: RegionApi;
   /** `registerPullbackRule` as `registered-rule` calls it. */
   readonly register: typeof registerPullbackRule;
 }
@@ -1148,7 +1151,7 @@ class ClaimContext {
 
   /** See properties/argumentContract.ts. */
   private argumentContract(): ClaimOutcome {
-    const r = argumentContractClaim({ built: this.input.built, rand: this.rand(0xa59c0d), gradWith: (c, w, o) => this.engine.gradWith(c, w, o), pullback: (o, w, t, opts) => this.engine.pullback(o, w, t, opts), pushforward: (o, w, t, opts) => this.engine.pushforward(o, w, t, opts), hessianVectorProduct: (c, w, v, opts) => this.engine.hessianVectorProduct(c, w, v, opts) });
+    const r = argumentContractClaim({ built: this.input.built, rand: this.rand(0xa59c0d), gradWith: (c, w, o) => this.engine.gradWith(c, w, o), pullback: (o, w, t, opts) => this.engine.pullback(o, w, t, opts), pushforward: (o, w, t, opts) => this.engine.pushforward(o, w, t, opts), hessianVectorProduct: (c, w, v, opts) => this.engine.hessianVectorProduct(c, w, v, opts), regionApi: this.engine.regionApi });
     return claimOutcome("argument-contract", r);
   }
 

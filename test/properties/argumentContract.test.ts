@@ -10,7 +10,10 @@ import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { buildCase, caseEvaluator, caseGradients } from "../../src/case/build.js";
 import { Variable } from "../../src/graph/basic.js";
-import { GradError } from "../../src/errors.js";
+import { GradError, OpInputError } from "../../src/errors.js";
+import type { Apply } from "../../src/graph/basic.js";
+import { PullbackOp, graphSignature } from "../../src/grad/lazy.js";
+import { REAL_REGION_API } from "../../properties/regionContract.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed } from "../../properties/properties.js";
 import { engineRtol } from "../../properties/compare.js";
@@ -80,5 +83,29 @@ describe("grad-composition: argument-contract", function () {
     };
     assertFails(reword(/ \(wrt\[\d+\], [^;]*\);/, ";"), /^argument-contract: a (pullback )?wrt the (cost|outputs) cannot read must raise a GradError saying /);
     assertFails(reword(/wrt\[\d+\] is not a Variable/, "wrt is not a Variable"), /^argument-contract: a (pullback )?wrt entry that is not a Variable must raise /);
+  });
+
+  it("fails when the lazy region API's op equality forgets a part of the region, or its refusal loses the argument", () => {
+    // A signature blind to the order of the region's outputs: two regions merge that must not.
+    class OrderBlind extends PullbackOp {
+      constructor(innerInputs: readonly Variable[], innerOutputs: readonly Variable[], nWrt: number) {
+        super(innerInputs, innerOutputs, nWrt);
+        const sorted = [...innerOutputs].sort((a, b) => a.toString().localeCompare(b.toString()));
+        (this as { props: PullbackOp["props"] }).props = { graph: graphSignature(innerInputs, sorted), nWrt };
+      }
+    }
+    assertFails({ ...ENGINE, regionApi: { ...REAL_REGION_API, PullbackOp: OrderBlind } }, /^argument-contract: two regions that differ only in the outputs \[cost, .*\], and in the other order gave equal PullbackOps/);
+    // A refusal that calls every wrong input a region input, the cotangent included.
+    class Vague extends PullbackOp {
+      override makeNode(...inputs: Variable[]): Apply {
+        try {
+          return super.makeNode(...inputs);
+        } catch (e) {
+          if (e instanceof OpInputError) throw new OpInputError(e.message.replace(/cotangent \d+/, `region input ${this.innerInputs.length}`));
+          throw e;
+        }
+      }
+    }
+    assertFails({ ...ENGINE, regionApi: { ...REAL_REGION_API, PullbackOp: Vague } }, /^argument-contract: a Pullback node with an integer cotangent must raise an OpInputError saying "Pullback: cotangent 0 must be of type .*"; it threw OpInputError: Pullback: region input \d+ must be/);
   });
 });
