@@ -33,7 +33,7 @@
  * | `lost-prune` (checked mode off) | replaces a node by a fresh copy while the DestroyHandler is not listening, then puts it back | the DestroyHandler's own import or prune check: a node it still holds imported again, or one it never saw pruned |
  * | `exclude` (in the suite an eighth of the cases, a compile; alone, every case, twice) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}); alone, then again with another, right after, on the same rewrite context (the optimizer database caches pipelines by query, so the second must not reuse the first's, and checked mode must judge the second compile's passes alone) | checked mode accepts the smaller pipeline, and no excluded pass ran |
  * | `pass-list` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs a FAST_RUN pipeline for real on the case's cost with one seeded fault: a pass left out, an excluded pass run, or a merge pass run last | the pass-list check's message naming the pass, the list it expected and what ran, word for word |
- * | `silenced-rule` (with `exclude` in the suite, one rule on the case's graph or its graph with positional forms; alone, every rule that fires, on both) | runs FAST_RUN for real up to a group with one of its rules silenced (its transform declines; registration and tags untouched), a rule that fired on the same graph unsilenced | the group's normal form, right after it: the rule's promise broken, naming a node the real rule still rewrites; and the rule's form calls every such node a leftover |
+ * | `silenced-rule` (with `exclude` in the suite, one rule on the case's graph or its graph with positional forms; alone, every rule that fires, on both) | runs FAST_RUN (or FAST_COMPILE) for real up to a group with one of its rules silenced (its transform declines; registration and tags untouched), a rule that fired on the same graph unsilenced | the group's normal form, right after it: the rule's promise broken, naming a node the real rule still rewrites; and the rule's form calls every such node a leftover |
  *
  * `rewire`, the two `unheard` and the two `retype` corruptions are judged by checked mode's
  * per-rewrite verification; `unmerge`, `constant-copy`, `unfuse`, `out-of-place` and
@@ -197,9 +197,17 @@ const GROUP_RULES: ReadonlyMap<string, GroupRule> = new Map(
   ([[CANONICALIZE_RULES, "canonicalize"], [STABILIZE_RULES, "stabilize"], [SPECIALIZE_RULES, "specialize"]] as const).flatMap(([rules, group]) => rules.map((rw): [string, GroupRule] => [rw.name, { rw, group }])),
 );
 
-/** The FAST_RUN query that stops right after `group` (every later pass excluded by name). */
-function queryUpTo(group: string): Query {
-  return { include: MODE_TAGS.FAST_RUN, exclude: OPTIONAL_PASSES.slice(OPTIONAL_PASSES.indexOf(group) + 1) };
+/** The modes whose rule groups have normal forms, and their passes in order (restated like {@link FAST_RUN_PASSES}). */
+type SilencedMode = "FAST_RUN" | "FAST_COMPILE";
+const MODE_PASSES: Readonly<Record<SilencedMode, readonly string[]>> = {
+  FAST_RUN: FAST_RUN_PASSES,
+  FAST_COMPILE: ["merge1", "expand_pullback", "lower_xtensor", "merge1.1", "canonicalize"],
+};
+
+/** The query of `mode` that stops right after `group` (every later pass excluded by name). */
+function queryUpTo(mode: SilencedMode, group: string): Query {
+  const passes = MODE_PASSES[mode];
+  return { include: MODE_TAGS[mode], exclude: passes.slice(passes.indexOf(group) + 1) };
 }
 
 /** A graph the silenced-rule scenario runs through the pipeline, from its inputs and outputs (cloned for each run). */
@@ -279,10 +287,12 @@ function stillRewritten(fg: FunctionGraph, rw: NodeRewriter): { node: Apply; dec
 
 /**
  * A rule that silently stopped firing (a match condition gone false, a lost tag), run for real:
- * the graph goes through FAST_RUN up to the rule's group, once as is (to learn which rules with a
- * normal form fire on it) and once per silenced rule (its transform declines every node; its
- * registration, tags and name untouched, so no query can tell). `every`: each rule that fired,
- * in turn (alone); else one drawn by the seed (the suite). The pattern a silenced rule would have
+ * the graph goes through FAST_RUN (or FAST_COMPILE, whose canonicalize runs only the rules tagged
+ * for it) up to the rule's group, once as is, to learn which rules with a normal form fire on it
+ * under that mode (not read from the registrations or the forms' mode lists), and once per
+ * silenced rule: its transform declines every node, its registration, tags and name untouched,
+ * so no query can tell. `every`: each rule that fired, in turn, under both modes (alone); else
+ * one mode and rule drawn by the seed (the suite). The pattern a silenced rule would have
  * rewritten is left, and checked mode's normal form, run right after the group, must stop the
  * pipeline naming the rule and a node the real rule still rewrites, word for word up to the
  * form's reason: `rewrite <group>: checked mode: <group> under <query> broke its promise <rule>:
@@ -295,24 +305,29 @@ function stillRewritten(fg: FunctionGraph, rw: NodeRewriter): { node: Apply; dec
  * they decline (a stale type on or under the node; {@link NARROWER_PROMISE}).
  */
 export function silencedRuleScenario(src: SilencedSource, seed: number, every = false): CorruptionOutcome[] {
-  const corruption = "silenced-rule";
-  let reference: RewriteContext;
-  try {
-    reference = runChecked(freshGraph(src), queryUpTo(NORMAL_FORM_GROUPS[NORMAL_FORM_GROUPS.length - 1]));
-  } catch (e) {
-    return [{ corruption, status: "skip", detail: `the uncorrupted pipeline failed on ${src.label} (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }];
-  }
-  const fired = [...GROUP_RULES.keys()].filter((r) => NORMAL_FORMS.some((f) => f.rule === r) && (reference.fired.get(r) ?? 0) > 0);
-  if (fired.length === 0) return [{ corruption, status: "skip", detail: `no rule with a normal form fires on ${src.label}` }];
-  const rules = every ? fired : [pick(fired, mulberry32((seed ^ 0x51e7ced) >>> 0)) as string];
-  return rules.map((rule) => silenceOne(src, rule, `${rule} silenced (it fired ${reference.fired.get(rule)} time(s) on ${src.label})`));
+  const rand = mulberry32((seed ^ 0x51e7ced) >>> 0);
+  const modes: SilencedMode[] = every ? ["FAST_RUN", "FAST_COMPILE"] : [rand() < 0.75 ? "FAST_RUN" : "FAST_COMPILE"];
+  return modes.flatMap((mode) => {
+    const corruption = "silenced-rule";
+    const groups = NORMAL_FORM_GROUPS.filter((g) => MODE_PASSES[mode].includes(g));
+    let reference: RewriteContext;
+    try {
+      reference = runChecked(freshGraph(src), queryUpTo(mode, groups[groups.length - 1]));
+    } catch (e) {
+      return [{ corruption, status: "skip", detail: `the uncorrupted ${mode} pipeline failed on ${src.label} (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }];
+    }
+    const fired = [...GROUP_RULES.keys()].filter((r) => NORMAL_FORMS.some((f) => f.rule === r) && (reference.fired.get(r) ?? 0) > 0);
+    if (fired.length === 0) return [{ corruption, status: "skip", detail: `no rule with a normal form fires under ${mode} on ${src.label}` }];
+    const rules = every ? fired : [pick(fired, rand) as string];
+    return rules.map((rule) => silenceOne(src, mode, rule, `${rule} silenced under ${mode} (it fired ${reference.fired.get(rule)} time(s) on ${src.label})`));
+  });
 }
 
 /** One silenced rule's run and judgement (see {@link silencedRuleScenario}). */
-function silenceOne(src: SilencedSource, rule: string, what: string): CorruptionOutcome {
+function silenceOne(src: SilencedSource, mode: SilencedMode, rule: string, what: string): CorruptionOutcome {
   const corruption = "silenced-rule";
   const { rw, group } = GROUP_RULES.get(rule) as GroupRule;
-  const q = queryUpTo(group);
+  const q = queryUpTo(mode, group);
   const fg = freshGraph(src);
   let error: unknown = null;
   const real = rw.transform;
@@ -326,9 +341,10 @@ function silenceOne(src: SilencedSource, rule: string, what: string): Corruption
     (rw as { transform: NodeRewriter["transform"] }).transform = real;
   }
   const left = stillRewritten(fg, rw);
-  const mode = `[${q.include.join(", ")}] minus [${(q.exclude ?? []).join(", ")}]`;
+  const exclude = q.exclude ?? [];
+  const under = `[${q.include.join(", ")}]${exclude.length > 0 ? ` minus [${exclude.join(", ")}]` : ""}`;
   // The group's pass reports it, so the engine prefixes the pass's name (as for any pass-level failure).
-  const prefix = `rewrite ${group}: checked mode: ${group} under ${mode} broke its promise ${rule}: `;
+  const prefix = `rewrite ${group}: checked mode: ${group} under ${under} broke its promise ${rule}: `;
   const judged = left.filter((l) => !l.declinable);
   if (error === null) {
     if (judged.length === 0) {
