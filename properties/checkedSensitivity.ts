@@ -348,7 +348,7 @@ function silenceOne(src: SilencedSource, mode: SilencedMode, rule: string, what:
   const judged = left.filter((l) => !l.declinable);
   if (error === null) {
     if (judged.length === 0) {
-      return { corruption, status: "skip", detail: left.length === 0 ? `${what}: another rule took its place (nothing it rewrites is left)` : `${what}: what it would rewrite is left only around stale types, where the normal forms decline` };
+      return { corruption, status: "skip", detail: left.length === 0 ? `${what}: another rule took its place (nothing it rewrites is left)` : `${what}: what it would rewrite is left only where the normal forms document that they decline (a stale type, a narrower promise)` };
     }
     return { corruption, status: "missed", detail: `${what}: ${judged[0].node.toString()} is left, which ${rule} still rewrites, and checked mode's normal form for ${group} did not report it` };
   }
@@ -896,5 +896,11 @@ export function checkedSensitivityCheck(
   if (missed !== undefined) return { property, status: "fail", reason: `checked mode missed the ${missed.corruption} corruption: ${missed.detail}`, maxAbsErr: Infinity, maxRelErr: Infinity };
   const caught = outcomes.filter((o) => o.status === "caught").map((o) => o.corruption);
   if (caught.length === 0) return { property, status: "inconclusive", reason: "no corruption found a target in this case's FAST_RUN graph" };
-  return { property, status: "pass", reason: `caught ${caught.join(", ")}`, maxAbsErr: 0, maxRelErr: 0 };
+  // Each corruption once, with its count when it was caught more than once (alone, a silenced
+  // rule is caught once per rule and mode).
+  const counted = [...new Set(caught)].map((c) => {
+    const n = caught.filter((x) => x === c).length;
+    return n > 1 ? `${c} ×${n}` : c;
+  });
+  return { property, status: "pass", reason: `caught ${counted.join(", ")}`, maxAbsErr: 0, maxRelErr: 0 };
 }
