@@ -21,7 +21,6 @@
  * | `grad(cost, [...wrt, f], {disconnectedInputs: "ignore"})`, then with `addNames: false`, and with `gradStrategy: "perNode"` | every gradient of a float wrt of its own dtype named `(d<cost>/d…)` (the name of the wrt, or of a named node whose gradient it also is), f's zeros named `(d<cost>/d<f>)` exactly, the same names under both strategies; with `addNames: false`, no `(d<cost>/…)` name at all |
  * | `grad(cost, [w], {knownGrads: {w: u}})`, u a fresh unnamed variable of w's type | u itself, still unnamed: the driver never renames a caller's variable |
  * | `pushforward([cost], [w, w], [w])`, `hessianVectorProduct(cost, [w, w], [w])`, a tangent or vector one length off, `method: "sideways"` | `pushforward: 2 wrt but 1 tangents`, `hessianVectorProduct: 2 wrt but 1 vectors`, `pushforward: tangent 0 (for <w>): expected a cotangent of shape …`, `hessianVectorProduct: v[0] (for <w>): …`, `hessianVectorProduct: method must be "reverse" or "forward", got sideways` |
- *
  * | `PullbackOp` (the lazy region API) misused, or built twice over regions that differ in one part | its refusals word for word, and op equality exactly when the regions are copies (properties/regionContract.ts) |
  *
  * The expected messages are written here from the documentation and the case's own variables,

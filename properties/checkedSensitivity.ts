@@ -39,9 +39,9 @@
  * per-rewrite verification; `unmerge`, `constant-copy`, `unfuse`, `out-of-place` and
  * `eager-candidates` by its postconditions, and the first four of those are announced, valid
  * rewrites that must pass the per-rewrite checks, or checked mode would cry wolf.
- * `silenced-rule` is the one fault that changes no graph checked mode sees: a rule that stopped
- * firing leaves a valid graph. Only the normal forms (src/rewriting/normalform.ts) can see it,
- * and before this scenario they were judged only against crying wolf.
+ * `silenced-rule` is the one fault that leaves a valid graph, so no per-rewrite check or
+ * postcondition can see it: only the normal forms (src/rewriting/normalform.ts) can, and before
+ * this scenario they were judged only against crying wolf.
  * `failing-transform` and `rejected-replacement` are no broken invariant at all, but the failures
  * `onOptError` "warn" and "ignore" exist for: checked mode must stay quiet, and the engine must
  * record the failure and leave the graph as it was. Whether a `retype` target's type really changes is decided
@@ -252,19 +252,40 @@ function reinfersOtherwise(node: Apply): boolean {
   }
 }
 
+/** A Subtensor index entry that keeps the whole axis. */
+const fullSlice = (e: number | { start: number | null; stop: number | null; step: number | null }): boolean =>
+  typeof e !== "number" && e.start === null && e.stop === null && (e.step === null || e.step === 1);
+
 /**
  * Where a normal form documents that it promises less than its rule rewrites (normalform.ts's
  * comments), restated: a node the rule still rewrites there is not judged.
  */
 const NARROWER_PROMISE: Readonly<Record<string, (node: Apply) => boolean>> = {
-  // "ints and full slices only": a Subtensor with a narrowing slice is the rule's, not the promise's.
-  local_subtensor_of_alloc: (node) =>
-    node.op instanceof Subtensor && node.op.props.idx.some((e) => typeof e !== "number" && (e.start !== null || e.stop !== null || (e.step !== null && e.step !== 1))),
+  // "ints and full slices only, each int on a static length the value stretches along", and at
+  // least one int: any other Subtensor of an Alloc is the rule's, not the promise's.
+  local_subtensor_of_alloc: (node) => {
+    if (!(node.op instanceof Subtensor)) return false;
+    const al = node.inputs[0].owner;
+    if (al === null) return true;
+    const v = al.inputs[0];
+    const allocated = al.outputs[0].type.shape;
+    const lead = allocated.length - v.type.ndim;
+    const idx = node.op.props.idx;
+    const ints = idx.flatMap((e, d) => (typeof e === "number" ? [d] : []));
+    const stretched = (d: number): boolean => allocated[d] !== null && (d < lead || v.type.shape[d - lead] === 1);
+    return ints.length === 0 || !idx.every((e) => typeof e === "number" || fullSlice(e)) || !ints.every(stretched);
+  },
 };
 
 /**
- * The nodes of `fg` the real `rw` would still rewrite, and whether the normal forms may decline
- * each (a stale type on it or on a node it reads). Reads the rule as the engine runs it: its
+ * The rules whose normal forms decline a stale pattern (normalform.ts's `stretchesTo`, restated:
+ * the forms that ask whether an operand stands for the output).
+ */
+const STALE_DECLINES: ReadonlySet<string> = new Set(["local_neutral_element", "local_mul_zero", "local_log1p", "local_log1msigm", "local_expm1", "local_pow_2_to_square", "local_pow_half_to_sqrt", "local_second_to_alloc"]);
+
+/**
+ * The nodes of `fg` the real `rw` would still rewrite, and whether its normal form may decline
+ * each (a stale type on it or on a node it reads, for {@link STALE_DECLINES}; {@link NARROWER_PROMISE}). Reads the rule as the engine runs it: its
  * tracked classes, its pre-filter, its transform's replacements.
  */
 function stillRewritten(fg: FunctionGraph, rw: NodeRewriter): { node: Apply; declinable: boolean }[] {
@@ -279,7 +300,8 @@ function stillRewritten(fg: FunctionGraph, rw: NodeRewriter): { node: Apply; dec
       continue; // a failing transform rewrites nothing
     }
     if (pairs.length === 0) continue;
-    const declinable = NARROWER_PROMISE[rw.name]?.(node) === true || [node, ...node.inputs.map((v) => v.owner)].some((n) => n !== null && !(n.op instanceof Output) && reinfersOtherwise(n));
+    const stale = STALE_DECLINES.has(rw.name) && [node, ...node.inputs.map((v) => v.owner)].some((n) => n !== null && !(n.op instanceof Output) && reinfersOtherwise(n));
+    const declinable = stale || NARROWER_PROMISE[rw.name]?.(node) === true;
     out.push({ node, declinable });
   }
   return out;
@@ -302,7 +324,7 @@ function stillRewritten(fg: FunctionGraph, rw: NodeRewriter): { node: Apply; dec
  * The judge is the rule's own transform, run on the graph the silenced group left: no copy of the
  * normal forms' predicates. Not judged: a silenced rule whose place another rule took (the real
  * rule rewrites nothing that is left), and a left pattern where the normal forms document that
- * they decline (a stale type on or under the node; {@link NARROWER_PROMISE}).
+ * they decline (a stale type on or under the node, {@link STALE_DECLINES}; {@link NARROWER_PROMISE}).
  */
 export function silencedRuleScenario(src: SilencedSource, seed: number, every = false): CorruptionOutcome[] {
   const rand = mulberry32((seed ^ 0x51e7ced) >>> 0);
@@ -354,6 +376,11 @@ function silenceOne(src: SilencedSource, mode: SilencedMode, rule: string, what:
   }
   const message = error instanceof Error ? error.message : String(error);
   const named = left.find((l) => message.startsWith(`${prefix}${l.node.toString()} is left (`) && message.endsWith(")"));
+  const other = /broke its promise (\S+): /.exec(message)?.[1];
+  if (error instanceof InvariantError && other !== undefined && other !== rule) {
+    // Another rule's promise: with this one silent, its form flagged a node (the message says which).
+    return { corruption, status: "missed", detail: `${what}: checked mode reported the promise of ${other} instead, on a graph the silenced rule left (that form promises more than its rule there, or the group stopped early): ${message.split("\n")[0]}` };
+  }
   if (!(error instanceof InvariantError) || named === undefined) {
     return { corruption, status: "missed", detail: `${what}: expected "${prefix}<a node ${rule} still rewrites> is left (…)"${left.length > 0 ? ` (such as ${left[0].node.toString()})` : ""}; got ${error instanceof Error ? `${error.name}: ` : ""}${message.split("\n")[0]}` };
   }

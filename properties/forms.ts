@@ -332,10 +332,6 @@ function fillTarget(ids: readonly string[], lowered: readonly Variable[], types:
 
 type FormsRun = { values: Record<string, ArrayValue>; grads: Record<string, ArrayValue> };
 
-/**
- * Every node's value and the direct gradient of the rebuilt graph, compiled in `mode`, at the
- * case's values; `at` runs the same compiled function on other input values.
- */
 /** The forms spliced in, and the inputs whose lengths were declared unknown, for messages. */
 export function describeForms(g: FormsGraph): string {
   return `${g.splices.map((s) => `${s.form} at ${s.at}`).join(", ")}${g.erased.length > 0 ? ` (lengths of ${g.erased.join(", ")} unknown)` : ""}`;
@@ -354,6 +350,10 @@ export function formsFunction(b: BuiltCase, g: FormsGraph): { inputs: Variable[]
   return { inputs, outputs, gradAt };
 }
 
+/**
+ * Every node's value and the direct gradient of the rebuilt graph, compiled in `mode`, at the
+ * case's values; `at` runs the same compiled function on other input values.
+ */
 function formsResults(b: BuiltCase, g: FormsGraph, mode: "FAST_RUN" | "NONE"): FormsRun & { at: (inputs: readonly NDArray[]) => FormsRun } {
   const ids = [...g.nodes.keys()];
   const { inputs, outputs: outs, gradAt } = formsFunction(b, g);

@@ -14,7 +14,7 @@
  * |---|---|
  * | `new PullbackOp([k, ...inputs], [cost], 1)`, k an integer root | `Pullback: differentiated input 0 has dtype <k's dtype>; only float inputs have gradients` (GradError) |
  * | `op.makeNode(...inputs)`, no cotangent | `Pullback: expected <n> region inputs and 1 cotangents, got <n> inputs` (OpInputError) |
- * | `op.makeNode(...)` with region input j of the other float dtype, or an integer cotangent | `Pullback: region input <j> must be of type <T>, got <U>`; `Pullback: cotangent 0 must be of type <T>, got <U>` |
+ * | `op.makeNode(...)` with region input j of the other float dtype (float64 for an integer input), or an integer cotangent | `Pullback: region input <j> must be of type <T>, got <U>`; `Pullback: cotangent 0 must be of type <T>, got <U>` |
  * | a region whose inputs leave out a wrt the cost reads | `Pullback: the wrapped region reads <w>, which is not one of its inputs` (GradError) |
  * | `expandPullbackNode` of the cost's own node | `expand_pullback: <op> is not a Pullback node` (GradError) |
  * | the region copied onto fresh inputs | an equal op |
@@ -92,7 +92,9 @@ export function regionContractProblem(b: BuiltCase, connected: readonly Variable
   const fresh = ins.map((v) => v.cloneRoot());
   const copied = clone([cost], { replace: new Map(ins.map((v, i) => [v, fresh[i]])) }).outputs;
   if (!new api.PullbackOp(fresh, copied, b.wrt.length).equals(op)) return "the region copied onto fresh inputs gave a PullbackOp that is not equal to the original's: MergeOptimizer would not merge two copies of one region";
-  const y = [...b.nodes.values()].find((v) => v !== cost && v.owner !== null && isFloat(v.type.dtype));
+  // y: a float node the cost reads (a strict ancestor can never have the cost's own structure,
+  // so [cost, y] and [y, cost] are two regions, not one region listed twice).
+  const y = strictAncestors(cost).find((v) => v.owner !== null && isFloat(v.type.dtype));
   const unary = (f: "exp" | "neg"): Variable => (X.isXTensorVariable(cost) ? X[f](cost) : T[f](cost as never));
   const pairs: [string, () => PullbackOp, () => PullbackOp][] = [
     ["an unread extra input of length 2, and of length 3", () => new api.PullbackOp([...ins, tensor(null, { shape: [2], dtype: "float64" })], [cost], b.wrt.length), () => new api.PullbackOp([...ins, tensor(null, { shape: [3], dtype: "float64" })], [cost], b.wrt.length)],
@@ -104,4 +106,19 @@ export function regionContractProblem(b: BuiltCase, connected: readonly Variable
     if (p().equals(q())) return `two regions that differ only in ${what} gave equal PullbackOps: MergeOptimizer would merge them and hand one region's gradient to the other`;
   }
   return null;
+}
+
+/** The variables `v` is computed from (not `v` itself), nearest first. */
+function strictAncestors(v: Variable): Variable[] {
+  const seen = new Set<Variable>([v]);
+  const out: Variable[] = [];
+  const queue = [...(v.owner?.inputs ?? [])];
+  while (queue.length > 0) {
+    const w = queue.shift() as Variable;
+    if (seen.has(w)) continue;
+    seen.add(w);
+    out.push(w);
+    queue.push(...(w.owner?.inputs ?? []));
+  }
+  return out;
 }

@@ -13,7 +13,10 @@ import { Variable } from "../../src/graph/basic.js";
 import { GradError, OpInputError } from "../../src/errors.js";
 import type { Apply } from "../../src/graph/basic.js";
 import { PullbackOp, graphSignature } from "../../src/grad/lazy.js";
-import { REAL_REGION_API } from "../../properties/regionContract.js";
+import { REAL_REGION_API, regionContractProblem } from "../../properties/regionContract.js";
+import * as X from "../../src/xtensor/index.js";
+import type { BuiltCase } from "../../src/case/build.js";
+import { mulberry32 } from "../../oracles/finiteDiff.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed } from "../../properties/properties.js";
 import { engineRtol } from "../../properties/compare.js";
@@ -107,5 +110,16 @@ describe("grad-composition: argument-contract", function () {
       }
     }
     assertFails({ ...ENGINE, regionApi: { ...REAL_REGION_API, PullbackOp: Vague } }, /^argument-contract: a Pullback node with an integer cotangent must raise an OpInputError saying "Pullback: cotangent 0 must be of type .*"; it threw OpInputError: Pullback: region input \d+ must be/);
+  });
+
+  it("does not take two outputs of one structure for two regions (the cost and an equal node beside it)", () => {
+    // s1 = sum(x) and cost = sum(x): [cost, s1] and [s1, cost] are one region listed twice, so
+    // their ops are rightly equal; the claim's second output must be a node the cost reads.
+    const x = X.xtensor("x", { dims: ["a"], shape: [3] });
+    const s1 = X.sum(x);
+    const cost = X.sum(x);
+    cost.name = "cost";
+    const b = { cost, wrt: [x], inputs: new Map([["x", x]]), nodes: new Map([["s1", s1], ["cost", cost]]) } as unknown as BuiltCase;
+    assert.equal(regionContractProblem(b, [x], mulberry32(1)), null);
   });
 });
