@@ -283,6 +283,20 @@ describe("checked-sensitivity", function () {
       }
     });
 
+    it("fails when the forms' table lost a rule's entry (renamed), instead of skipping the rule", () => {
+      const f = NORMAL_FORMS.find((x) => x.rule === "local_second_to_alloc") as NormalForm;
+      (f as { rule: string }).rule = "local_second_to_alloc_renamed";
+      optdb.clearCache();
+      try {
+        const os = outcomes().filter((o) => o.detail.startsWith("local_second_to_alloc silenced"));
+        assert.ok(os.length >= 5, `${os.length} outcomes for local_second_to_alloc`);
+        for (const o of os) assert.equal(o.status, "missed", o.detail);
+      } finally {
+        (f as { rule: string }).rule = "local_second_to_alloc";
+        optdb.clearCache();
+      }
+    });
+
     it("fails when a normal form misses the rule's pattern where an operand is stretched (judged at every node left, not only the one reported)", () => {
       // The second_to_alloc promise kept only where b already has out's lengths: it still names
       // some left node (most graphs have both kinds), but not every one the rule rewrites.
