@@ -73,10 +73,11 @@ import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 import { refusalProblem } from "./refusals.js";
+import { STALE_KINDS, type StaleKind, stalePlan } from "./staleIndex.js";
 
 /** The corruptions, in the order they are tried. */
 export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place"] as const;
-export type Corruption = (typeof CORRUPTIONS)[number] | "exclude" | "pass-list" | "silenced-rule";
+export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "exclude" | "pass-list" | "silenced-rule";
 
 /**
  * What a FAST_RUN compile may be told to leave out (a pass name or a tag), with the passes that
@@ -810,70 +811,106 @@ export interface CorruptionOutcome {
  * checked mode's answer. `seed` draws the targets.
  */
 export function corruptAndJudge(fg: FunctionGraph, seed: number, which: readonly (typeof CORRUPTIONS)[number][] = CORRUPTIONS, postconditions: typeof verifyPostconditions = verifyPostconditions): CorruptionOutcome[] {
-  const query = { include: MODE_TAGS.FAST_RUN };
   return which.map((corruption, idx): CorruptionOutcome => {
     const g = fg.clone();
     const rand = mulberry32((seed ^ Math.imul(idx + 1, 0x9e3779b1)) >>> 0);
-    const planned = PLANNERS[corruption](g, rand);
-    if (planned === null) return { corruption, status: "skip", detail: "no fitting target in this graph" };
-    const { node: target, plan } = planned;
-    const name = `xgrad_corrupt_${corruption.replaceAll("-", "_")}`;
-    let done = false;
-    const rw = nodeRewriter(name, null, (gg, n) => {
-      if (n !== target || done) return null;
-      done = true;
-      return plan.corrupt(gg, n) ?? null;
-    });
-    let error: unknown = null;
-    const recorded = plan.expect.when === "recorded";
-    const tripwire = plan.expect.when === "tripwire";
-    const ctx = new RewriteContext({ checked: !tripwire, onOptError: recorded ? "ignore" : "raise" });
-    const before = recorded ? [...g.applyNodes] : [];
-    try {
-      outToIn([rw]).apply(g, ctx);
-    } catch (e) {
-      error = e;
-    }
-    const said = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e));
-    if (!done) return { corruption, status: "skip", detail: `the walk never reached the target ${target.op.toString()}` };
-    if (recorded) {
-      // Not an invariant broken: an ordinary failure, which "ignore" records and reverts.
-      if (error !== null) return { corruption, status: "missed", detail: `${plan.what}: the failure escaped instead of being recorded: ${said(error)}` };
-      const failures = ctx.report.failures;
-      if (failures.length !== 1 || failures[0].rewrite !== name || !plan.expect.says.test(failures[0].error.message)) {
-        return { corruption, status: "missed", detail: `${plan.what}: expected ${plan.expect.means}, got ${failures.length} recorded failure(s)${failures.length > 0 ? `, the first: ${failures[0].rewrite}: ${failures[0].error.message.split("\n")[0]}` : ""}` };
-      }
-      const after = new Set(g.applyNodes);
-      if (after.size !== before.length || before.some((n) => !after.has(n))) return { corruption, status: "missed", detail: `${plan.what}: the graph changed (${before.length} nodes before, ${after.size} after) although the rewrite failed` };
-      try {
-        g.checkIntegrity();
-        g.getFeature(DestroyHandler)?.checkConsistency({ full: true });
-      } catch (e) {
-        return { corruption, status: "missed", detail: `${plan.what}: the failed rewrite left the graph inconsistent: ${said(e)}` };
-      }
-      return { corruption, status: "caught", detail: plan.what };
-    }
-    if (tripwire) {
-      if (error === null) return { corruption, status: "missed", detail: `${plan.what}: the DestroyHandler let it through without reporting ${plan.expect.means}` };
-      const ok = error instanceof InvariantError && plan.expect.says.test(error.message);
-      return ok ? { corruption, status: "caught", detail: plan.what } : { corruption, status: "missed", detail: `${plan.what}: expected ${plan.expect.means} to fire; got ${said(error)}` };
-    }
-    if (plan.expect.when === "rewrite") {
-      if (error === null) return { corruption, status: "missed", detail: `${plan.what}: checked mode let the rewrite ${name} through without reporting ${plan.expect.means}` };
-      const ok = error instanceof InvariantError && error.message.includes(`checked mode: rewrite "${name}" on ${target.op.toString()}(`) && plan.expect.says.test(error.message);
-      return ok ? { corruption, status: "caught", detail: plan.what } : { corruption, status: "missed", detail: `${plan.what}: checked mode did not name the rewrite ${name} and ${plan.expect.means}; it said ${said(error)}` };
-    }
-    // An announced, valid rewrite: the per-rewrite checks must let it through.
-    if (error !== null) return { corruption, status: "missed", detail: `${plan.what}: a valid, announced rewrite, but checked mode rejected it: ${said(error)}` };
-    try {
-      postconditions(g, query);
-    } catch (e) {
-      return e instanceof InvariantError && plan.expect.says.test(e.message)
-        ? { corruption, status: "caught", detail: plan.what }
-        : { corruption, status: "missed", detail: `${plan.what}: the FAST_RUN postconditions did not report ${plan.expect.means}; they said ${said(e)}` };
-    }
-    return { corruption, status: "missed", detail: `${plan.what}: the FAST_RUN postconditions passed without reporting ${plan.expect.means}` };
+    return judgeCorruption(g, corruption, PLANNERS[corruption](g, rand), postconditions);
   });
+}
+
+/**
+ * Stale entries of the DestroyHandler's index ({@link STALE_KINDS}), each on a fresh clone of
+ * `fg`: every kind alone, one drawn by the seed in the suite. Checked mode must stop the
+ * corrupting rewrite with the rebuild's first difference, word for word.
+ */
+export function staleIndexScenario(fg: FunctionGraph, seed: number, kinds: readonly StaleKind[] = [STALE_KINDS[(seed >>> 5) % STALE_KINDS.length]]): CorruptionOutcome[] {
+  return kinds.map((kind) => {
+    const g = fg.clone();
+    const rand = mulberry32((seed ^ Math.imul(STALE_KINDS.indexOf(kind) + 1, 0x2545f491)) >>> 0);
+    const stale = stalePlan(g, kind, rand);
+    const planned =
+      stale === null
+        ? null
+        : {
+            node: stale.node,
+            plan: {
+              what: `${kind}: ${stale.what}`,
+              // No replacement: the stale entry is the whole corruption.
+              corrupt: () => {
+                stale.corrupt();
+              },
+              expect: {
+                when: "rewrite" as const,
+                says: new RegExp(`${escapeRe(`broke the DestroyHandler bookkeeping during transform (before any replacement): DestroyHandler.checkConsistency (FunctionGraph#${g.id}): ${stale.says}`)}$`),
+                means: `the DestroyHandler bookkeeping, with the rebuild's first difference: ${stale.says}`,
+              },
+            },
+          };
+    return judgeCorruption(g, "stale-index", planned, verifyPostconditions);
+  });
+}
+
+/** Run one planned corruption on `g` (a clone the caller owns) as a node rewrite named after it, and judge checked mode's answer. */
+function judgeCorruption(g: FunctionGraph, corruption: Corruption, planned: { node: Apply; plan: Plan } | null, postconditions: typeof verifyPostconditions): CorruptionOutcome {
+  const query = { include: MODE_TAGS.FAST_RUN };
+  if (planned === null) return { corruption, status: "skip", detail: "no fitting target in this graph" };
+  const { node: target, plan } = planned;
+  const name = `xgrad_corrupt_${corruption.replaceAll("-", "_")}`;
+  let done = false;
+  const rw = nodeRewriter(name, null, (gg, n) => {
+    if (n !== target || done) return null;
+    done = true;
+    return plan.corrupt(gg, n) ?? null;
+  });
+  let error: unknown = null;
+  const recorded = plan.expect.when === "recorded";
+  const tripwire = plan.expect.when === "tripwire";
+  const ctx = new RewriteContext({ checked: !tripwire, onOptError: recorded ? "ignore" : "raise" });
+  const before = recorded ? [...g.applyNodes] : [];
+  try {
+    outToIn([rw]).apply(g, ctx);
+  } catch (e) {
+    error = e;
+  }
+  const said = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e));
+  if (!done) return { corruption, status: "skip", detail: `the walk never reached the target ${target.op.toString()}` };
+  if (recorded) {
+    // Not an invariant broken: an ordinary failure, which "ignore" records and reverts.
+    if (error !== null) return { corruption, status: "missed", detail: `${plan.what}: the failure escaped instead of being recorded: ${said(error)}` };
+    const failures = ctx.report.failures;
+    if (failures.length !== 1 || failures[0].rewrite !== name || !plan.expect.says.test(failures[0].error.message)) {
+      return { corruption, status: "missed", detail: `${plan.what}: expected ${plan.expect.means}, got ${failures.length} recorded failure(s)${failures.length > 0 ? `, the first: ${failures[0].rewrite}: ${failures[0].error.message.split("\n")[0]}` : ""}` };
+    }
+    const after = new Set(g.applyNodes);
+    if (after.size !== before.length || before.some((n) => !after.has(n))) return { corruption, status: "missed", detail: `${plan.what}: the graph changed (${before.length} nodes before, ${after.size} after) although the rewrite failed` };
+    try {
+      g.checkIntegrity();
+      g.getFeature(DestroyHandler)?.checkConsistency({ full: true });
+    } catch (e) {
+      return { corruption, status: "missed", detail: `${plan.what}: the failed rewrite left the graph inconsistent: ${said(e)}` };
+    }
+    return { corruption, status: "caught", detail: plan.what };
+  }
+  if (tripwire) {
+    if (error === null) return { corruption, status: "missed", detail: `${plan.what}: the DestroyHandler let it through without reporting ${plan.expect.means}` };
+    const ok = error instanceof InvariantError && plan.expect.says.test(error.message);
+    return ok ? { corruption, status: "caught", detail: plan.what } : { corruption, status: "missed", detail: `${plan.what}: expected ${plan.expect.means} to fire; got ${said(error)}` };
+  }
+  if (plan.expect.when === "rewrite") {
+    if (error === null) return { corruption, status: "missed", detail: `${plan.what}: checked mode let the rewrite ${name} through without reporting ${plan.expect.means}` };
+    const ok = error instanceof InvariantError && error.message.includes(`checked mode: rewrite "${name}" on ${target.op.toString()}(`) && plan.expect.says.test(error.message);
+    return ok ? { corruption, status: "caught", detail: plan.what } : { corruption, status: "missed", detail: `${plan.what}: checked mode did not name the rewrite ${name} and ${plan.expect.means}; it said ${said(error)}` };
+  }
+  // An announced, valid rewrite: the per-rewrite checks must let it through.
+  if (error !== null) return { corruption, status: "missed", detail: `${plan.what}: a valid, announced rewrite, but checked mode rejected it: ${said(error)}` };
+  try {
+    postconditions(g, query);
+  } catch (e) {
+    return e instanceof InvariantError && plan.expect.says.test(e.message)
+      ? { corruption, status: "caught", detail: plan.what }
+      : { corruption, status: "missed", detail: `${plan.what}: the FAST_RUN postconditions did not report ${plan.expect.means}; they said ${said(e)}` };
+  }
+  return { corruption, status: "missed", detail: `${plan.what}: the FAST_RUN postconditions passed without reporting ${plan.expect.means}` };
 }
 
 /**
@@ -908,6 +945,8 @@ export function checkedSensitivityCheck(
     return { property, status: "inconclusive", reason: `the uncorrupted checked FAST_RUN compile failed (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
   }
   const outcomes = corruptAndJudge(fg, seed, which, postconditions);
+  // One stale index entry per case (a clone and one verification), every kind alone.
+  outcomes.push(...staleIndexScenario(fg, seed, which === CORRUPTIONS ? STALE_KINDS : undefined));
   // Alone (every corruption asked for), two excludes in a row on every case, on one rewrite
   // context (documented: a context may serve several compiles): a superset of the suite's one,
   // and what catches a pipeline cache keyed without the exclude list, or a pass-list check that

@@ -27,7 +27,10 @@ import type { Apply } from "../../src/graph/basic.js";
 import { InvariantError } from "../../src/errors.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/properties.js";
-import { CORRUPTIONS, type CorruptionOutcome, caseSource, checkedSensitivityCheck, excludeScenario, excludeScheduled, passListScenario, scheduledCorruptions, silencedRuleScenario } from "../../properties/checkedSensitivity.js";
+import {
+  CORRUPTIONS, type CorruptionOutcome, caseSource, checkedSensitivityCheck, excludeScenario, excludeScheduled, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleIndexScenario,
+} from "../../properties/checkedSensitivity.js";
+import { STALE_KINDS } from "../../properties/staleIndex.js";
 import { NORMAL_FORMS, type NormalForm } from "../../src/rewriting/normalform.js";
 import { describeForms, formsFunction, formsGraph } from "../../properties/forms.js";
 import { caseTypes } from "../../src/case/parse.js";
@@ -74,6 +77,7 @@ describe("checked-sensitivity", function () {
       }
     }
     for (const c of CORRUPTIONS) assert.ok((caught.get(c) ?? 0) >= 6, `${c} caught on ${caught.get(c) ?? 0} of ${SAMPLE.length} cases`);
+    assert.equal(caught.get("stale-index"), SAMPLE.length, "one stale index entry per case");
   });
 
   it("fails when checked mode skips the FunctionGraph's integrity check", () => {
@@ -81,7 +85,72 @@ describe("checked-sensitivity", function () {
   });
 
   it("fails when the DestroyHandler's consistency check trusts its own state", () => {
-    withPatch(DestroyHandler.prototype, "checkConsistency", () => {}, () => assertCaught(checks(), /^checked mode missed the (unheard-by-destroyhandler|unheard-by-all|rewire) corruption/));
+    withPatch(DestroyHandler.prototype, "checkConsistency", () => {}, () => assertCaught(checks(), /^checked mode missed the (unheard-by-destroyhandler|unheard-by-all|rewire|stale-index) corruption/));
+  });
+
+  describe("stale-index", () => {
+    // The sample's checked FAST_RUN graphs, compiled once (each outcome runs on a clone).
+    let graphs: { fg: FunctionGraph; seed: number }[] | null = null;
+    const stale = (): CorruptionOutcome[] => {
+      graphs ??= SAMPLE.map((c) => ({ fg: sensitivityGraph(buildCase(c)), seed: caseSeed(c) }));
+      return graphs.flatMap(({ fg, seed }) => staleIndexScenario(fg, seed, STALE_KINDS));
+    };
+    const assertMissed = (outs: readonly CorruptionOutcome[], kinds: readonly string[], says: RegExp): void => {
+      for (const kind of kinds) {
+        const missed = outs.filter((o) => o.status === "missed" && o.detail.startsWith(`${kind}: `));
+        assert.ok(missed.length >= 3, `${kind} missed on ${missed.length} of ${SAMPLE.length} graphs`);
+        for (const o of missed) assert.match(o.detail, says);
+      }
+    };
+    type Fast = { consistentFast(fg: FunctionGraph): boolean };
+
+    it("names every kind of stale entry word for word on the real engine", () => {
+      const outs = stale();
+      for (const o of outs) assert.equal(o.status, "caught", o.detail);
+      assert.equal(outs.length, SAMPLE.length * STALE_KINDS.length);
+    });
+
+    it("fails when the fast path calls the handler consistent whenever its node count matches", () => {
+      withPatch(DestroyHandler.prototype as unknown as Fast, "consistentFast", function (this: DestroyHandler, fg: FunctionGraph) {
+        return fg.applyNodes.size === (this as unknown as { allApps: Set<Apply> }).allApps.size;
+      }, () => assertMissed(stale(), ["node-swapped", "destroyer-flip", "client-count", "client-phantom", "view-phantom", "viewO-stray", "viewO-lost"], /checked mode let the rewrite xgrad_corrupt_stale_index through without reporting the DestroyHandler bookkeeping/));
+    });
+
+    it("fails when the fast path takes the client multiplicities from the graph", () => {
+      // Each test of the fast path alone: the other tests still run, so only the kinds that
+      // leave every other count in step get through.
+      const fast = (DestroyHandler.prototype as unknown as Fast).consistentFast;
+      withPatch(DestroyHandler.prototype as unknown as Fast, "consistentFast", function (this: DestroyHandler, fg: FunctionGraph) {
+        const clients = (this as unknown as { clients: Map<unknown, Map<Apply, number>> }).clients;
+        const saved = [...clients].map(([v, m]) => [v, new Map(m)] as const);
+        // Every recorded multiplicity read as the graph's own: a count off by one passes.
+        for (const n of fg.applyNodes) for (const v of new Set(n.inputs)) if (clients.get(v)?.has(n) === true) clients.get(v)?.set(n, n.inputs.filter((w) => w === v).length);
+        try {
+          return fast.call(this, fg);
+        } finally {
+          for (const [v, m] of saved) clients.set(v, m);
+        }
+      }, () => assertMissed(stale(), ["client-count"], /without reporting the DestroyHandler bookkeeping/));
+    });
+
+    it("fails when the rebuild names the difference vaguely", () => {
+      const check = DestroyHandler.prototype.checkConsistency;
+      withPatch(DestroyHandler.prototype, "checkConsistency", function (this: DestroyHandler, ...args: Parameters<DestroyHandler["checkConsistency"]>) {
+        try {
+          check.apply(this, args);
+        } catch (e) {
+          if (e instanceof InvariantError) throw new InvariantError(e.message.replace(/: [^:]*$/, ": the handler is out of step with the graph"));
+          throw e;
+        }
+      }, () => assertMissed(stale(), STALE_KINDS.filter((k) => !k.startsWith("client")), /checked mode did not name the rewrite xgrad_corrupt_stale_index and the DestroyHandler bookkeeping, with the rebuild's first difference: /));
+    });
+
+    it("fails when checked mode's record of the handler covers its node set only", () => {
+      withPatch(DestroyHandler.prototype, "recordState", function (this: DestroyHandler, rec: { put(x: unknown): void }) {
+        rec.put((this as unknown as { allApps: Set<Apply> }).allApps.size);
+        for (const n of (this as unknown as { allApps: Set<Apply> }).allApps) rec.put(n);
+      }, () => assertMissed(stale(), ["client-count", "client-phantom", "viewO-stray"], /checked mode let the rewrite xgrad_corrupt_stale_index through/));
+    });
   });
 
   it("fails when the DestroyHandler's own tripwires are off (checked mode off: its prune and import checks are all there is)", () => {

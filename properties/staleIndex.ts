@@ -1,0 +1,275 @@
+/**
+ * checked-sensitivity's `stale-index` corruption: one entry of the DestroyHandler's incremental
+ * index goes stale, as a callback that updated the wrong entry would leave it, and checked mode
+ * must name that entry word for word.
+ *
+ * Checked mode calls `checkConsistency` after every rewrite, and that call is two layers: a
+ * fast path that counts instead of rebuilding (it must answer "consistent" only when the
+ * rebuild would find nothing), and the rebuild, which names the first difference. The other
+ * bookkeeping corruptions (`unheard-*`, `lost-prune`) come from real lost callbacks, so each
+ * leaves several fields stale at once, and any one of the fast path's tests catches them: a
+ * test that went blind beside the others showed nowhere, and neither did a wrong rebuild
+ * message (the background PR's destroy-handler failure surfaced as exactly such a message, far
+ * from its cause). Checked mode's record of the graph, which skips a verification when nothing
+ * changed, reads the same fields: a field it forgot would hide a stale entry the same way.
+ *
+ * So each kind here changes one field only (or both directions of one view edge, consistently),
+ * each chosen so that one test of the fast path alone can see it (a count that still matches, a
+ * size that still matches), and the rebuild's first difference is then known:
+ *
+ * | kind | the stale entry | the rebuild must say |
+ * |---|---|---|
+ * | `unimported` | a node of the graph dropped from the handler's node set | `node N is in the graph but was never imported by the handler` |
+ * | `phantom-node` | a node that is not in the graph added to it (an equal copy of a graph node) | `node P is recorded by the handler but is not in the graph` |
+ * | `node-swapped` | both at once: the set keeps its size | `node N is in the graph but was never imported by the handler` |
+ * | `destroyer-flip` | a node added to the destroyer set, an in-place node dropped from it, or both (the set keeps its size) | `destroyer set disagrees on N` (the first in the graph's order) |
+ * | `client-count` | one reader's count of a variable one too high | `clients of V: the handler records {…} but the graph has {…}` |
+ * | `client-lost` | one reader of a variable dropped | the same |
+ * | `client-phantom` | a graph node that does not read a variable listed as its reader | the same |
+ * | `client-stranger` | a reader recorded for a variable that is not in the graph | the same, the graph having `{}` |
+ * | `view-moved` | a view recorded as viewing another variable (in both directions of the index, which then agree with each other, or in one), or as viewing nothing | `view O should view S, the handler records W` |
+ * | `view-phantom` | an output that is no view recorded as a view of its node's input (the view-to-source direction only) | `the handler records O as a view of S, which the graph does not have` |
+ * | `viewO-stray` | a variable's list of views holding, in place of one view, a variable that does not view it (the count unchanged) | `viewO of S lists O, which does not view it` |
+ * | `viewO-lost` | one view dropped from its source's list of views | `viewO holds K edges, the graph has N` |
+ *
+ * The expected text is restated here from the graph (the ops' view and destroy maps, the nodes'
+ * inputs), not from the handler, except where the text quotes the handler's own stale entry.
+ */
+import type { Apply, Variable } from "../src/graph/basic.js";
+import type { FunctionGraph } from "../src/graph/fgraph.js";
+import { Output } from "../src/graph/fgraph.js";
+import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
+
+export const STALE_KINDS = [
+  "unimported", "phantom-node", "node-swapped", "destroyer-flip", "client-count", "client-lost", "client-phantom", "client-stranger", "view-moved", "view-phantom", "viewO-stray", "viewO-lost",
+] as const;
+export type StaleKind = (typeof STALE_KINDS)[number];
+
+/** The handler's incremental index: the fields `checkConsistency` and checked mode's record read. */
+interface HandlerIndex {
+  readonly allApps: Set<Apply>;
+  readonly destroyers: Set<Apply>;
+  readonly clients: Map<Variable, Map<Apply, number>>;
+  readonly viewI: Map<Variable, Variable>;
+  readonly viewO: Map<Variable, Set<Variable>>;
+}
+
+/** The index of `dh`, reached past `private` (a renamed field is a harness defect, said loudly). */
+function indexOf(dh: DestroyHandler): HandlerIndex {
+  const idx = dh as unknown as Record<string, unknown>;
+  for (const [f, cls] of [["allApps", Set], ["destroyers", Set], ["clients", Map], ["viewI", Map], ["viewO", Map]] as const) {
+    if (!(idx[f] instanceof cls)) throw new Error(`checked-sensitivity stale-index: the DestroyHandler has no ${cls.name} field "${f}" (a harness defect: the corruption must follow the handler's fields)`);
+  }
+  return idx as unknown as HandlerIndex;
+}
+
+/** One planned stale entry: the node whose rewrite corrupts, what it does, and the rebuild's exact first difference. */
+export interface StalePlan {
+  readonly node: Apply;
+  readonly what: string;
+  readonly corrupt: () => void;
+  /** The rebuild's message after `DestroyHandler.checkConsistency (FunctionGraph#id): `. */
+  readonly says: string;
+}
+
+const pick = <T>(xs: readonly T[], rand: () => number): T | null => (xs.length === 0 ? null : xs[Math.floor(rand() * xs.length)]);
+
+/** A client multiset as the rebuild's message prints it (restated: `{node: count, …}`, in the map's order). */
+const show = (m: ReadonlyMap<Apply, number>): string => `{${[...m].map(([a, k]) => `${a.toString()}: ${k}`).join(", ")}}`;
+
+/** The readers of `v` with their counts, from the nodes' inputs, in the graph's node order. */
+function readersOf(fg: FunctionGraph, v: Variable): Map<Apply, number> {
+  const m = new Map<Apply, number>();
+  for (const n of fg.applyNodes) for (const w of n.inputs) if (w === v) m.set(n, (m.get(n) ?? 0) + 1);
+  return m;
+}
+
+/** The graph's view edges (view output → the input it aliases), from the ops' view maps. */
+function viewEdges(fg: FunctionGraph): Map<Variable, Variable> {
+  const vi = new Map<Variable, Variable>();
+  for (const n of fg.applyNodes) {
+    n.outputs.forEach((o, k) => {
+      const j = n.op.viewMap[k];
+      if (j !== undefined && j.length > 0) vi.set(o, n.inputs[j[0]]);
+    });
+  }
+  return vi;
+}
+
+/** A fresh node equal to `n`, not in any graph (null when its op refuses to rebuild it). */
+function copyOf(n: Apply): Apply | null {
+  try {
+    return n.op.makeNode(...n.inputs);
+  } catch {
+    return null;
+  }
+}
+
+const destroys = (n: Apply): boolean => Object.keys(n.op.destroyMap).length > 0;
+
+/** A seeded stale entry of kind `kind` in `fg`'s handler, or null when the graph has no fitting target. */
+export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number): StalePlan | null {
+  const dh = fg.getFeature(DestroyHandler);
+  if (dh === undefined) return null;
+  const idx = indexOf(dh);
+  const nodes = fg.toposort().filter((n) => !(n.op instanceof Output));
+  const target = pick(nodes, rand);
+  if (target === null) return null;
+  const views = viewEdges(fg);
+  const edges = [...views];
+  // The entries a kind edits exist on a handler in step with the graph; one missing means the
+  // handler was stale before the corruption (a finding of its own, not this corruption's).
+  const entry = <T>(m: T | undefined, what: string): T => {
+    if (m === undefined) throw new Error(`checked-sensitivity stale-index: the DestroyHandler records no ${what} before the corruption`);
+    return m;
+  };
+  const clientsOf = (v: Variable): Map<Apply, number> => entry(idx.clients.get(v), `readers of ${v.toString()}`);
+  const viewsOf = (v: Variable): Set<Variable> => entry(idx.viewO.get(v), `views of ${v.toString()}`);
+  switch (kind) {
+    case "unimported":
+      return { node: target, what: `${target.toString()} dropped from the handler's node set`, corrupt: () => idx.allApps.delete(target), says: `node ${target.toString()} is in the graph but was never imported by the handler` };
+    case "phantom-node": {
+      const p = copyOf(target);
+      if (p === null) return null;
+      return { node: target, what: `a copy of ${target.toString()} that is not in the graph added to the handler's node set`, corrupt: () => idx.allApps.add(p), says: `node ${p.toString()} is recorded by the handler but is not in the graph` };
+    }
+    case "node-swapped": {
+      const p = copyOf(target);
+      if (p === null) return null;
+      return {
+        node: target,
+        what: `${target.toString()} replaced in the handler's node set by a copy that is not in the graph`,
+        corrupt: () => {
+          idx.allApps.delete(target);
+          idx.allApps.add(p);
+        },
+        says: `node ${target.toString()} is in the graph but was never imported by the handler`,
+      };
+    }
+    case "destroyer-flip": {
+      // A third of the draws drop an in-place node, a third swap one for a node that writes
+      // nothing (the set keeps its size), when the graph has one; the rest add a node.
+      const inPlace = nodes.filter(destroys);
+      const r = rand();
+      const dropped = inPlace.length > 0 && r < 2 / 3 ? (pick(inPlace, rand) as Apply) : null;
+      const added = dropped === null || r >= 1 / 3 ? pick(nodes.filter((n) => !destroys(n)), rand) : null;
+      if (dropped === null && added === null) return null;
+      // The rebuild names the first node, in the graph's order, the set disagrees on.
+      const first = [...fg.applyNodes].find((n) => n === dropped || n === added) as Apply;
+      return {
+        node: first,
+        what: [dropped === null ? "" : `${dropped.toString()} dropped from`, added === null ? "" : `${added.toString()} added to`].filter((x) => x !== "").join(" and ") + " the handler's destroyer set",
+        corrupt: () => {
+          if (dropped !== null) idx.destroyers.delete(dropped);
+          if (added !== null) idx.destroyers.add(added);
+        },
+        says: `destroyer set disagrees on ${first.toString()}`,
+      };
+    }
+    case "client-count":
+    case "client-lost":
+    case "client-phantom": {
+      const read = nodes.filter((n) => n.inputs.length > 0);
+      const n = pick(read, rand);
+      if (n === null) return null;
+      const v = pick([...new Set(n.inputs)], rand) as Variable;
+      const graph = show(readersOf(fg, v));
+      const stale = new Map(clientsOf(v));
+      let what: string;
+      let corrupt: () => void;
+      if (kind === "client-count") {
+        const k = (stale.get(n) ?? 0) + 1;
+        stale.set(n, k);
+        what = `${n.toString()} recorded as reading ${v.toString()} ${k} times`;
+        corrupt = () => clientsOf(v).set(n, k);
+      } else if (kind === "client-lost") {
+        stale.delete(n);
+        what = `${n.toString()} dropped from the readers of ${v.toString()}`;
+        corrupt = () => clientsOf(v).delete(n);
+      } else {
+        const p = pick(nodes.filter((x) => !x.inputs.includes(v)), rand);
+        if (p === null) return null;
+        stale.set(p, 1);
+        what = `${p.toString()}, which does not read ${v.toString()}, recorded as its reader`;
+        corrupt = () => clientsOf(v).set(p, 1);
+      }
+      return { node: n, what, corrupt, says: `clients of ${v.toString()}: the handler records ${show(stale)} but the graph has ${graph}` };
+    }
+    case "client-stranger": {
+      const u = copyOf(target)?.outputs[0];
+      if (u === undefined) return null;
+      return {
+        node: target,
+        what: `${target.toString()} recorded as reading ${u.toString()}, a variable not in the graph`,
+        corrupt: () => idx.clients.set(u, new Map([[target, 1]])),
+        says: `clients of ${u.toString()}: the handler records ${show(new Map([[target, 1]]))} but the graph has {}`,
+      };
+    }
+    case "view-moved": {
+      const e = pick(edges, rand);
+      if (e === null) return null;
+      const [o, src] = e;
+      // Another variable of the graph, in both directions of the index (which then agree with
+      // each other) or in the view-to-source direction only; or none (the edge forgotten there).
+      const how = Math.floor(rand() * 3);
+      const w = how === 2 ? undefined : (pick(nodes.flatMap((n) => n.outputs).filter((x) => x !== src && x !== o), rand) ?? undefined);
+      return {
+        node: o.owner as Apply,
+        what: w === undefined ? `the view ${o.toString()} of ${src.toString()} forgotten by the handler` : `the view ${o.toString()} of ${src.toString()} recorded as viewing ${w.toString()}${how === 0 ? " (both directions)" : ""}`,
+        corrupt: () => {
+          if (w === undefined) {
+            idx.viewI.delete(o);
+            return;
+          }
+          idx.viewI.set(o, w);
+          if (how !== 0) return;
+          viewsOf(src).delete(o);
+          const set = idx.viewO.get(w);
+          if (set === undefined) idx.viewO.set(w, new Set([o]));
+          else set.add(o);
+        },
+        says: `view ${o.toString()} should view ${src.toString()}, the handler records ${String(w)}`,
+      };
+    }
+    case "view-phantom": {
+      const n = pick(nodes.filter((x) => x.inputs.length > 0 && x.outputs.some((o) => !views.has(o))), rand);
+      if (n === null) return null;
+      const o = n.outputs.find((x) => !views.has(x)) as Variable;
+      const s = pick(n.inputs, rand) as Variable;
+      return {
+        node: n,
+        what: `${o.toString()}, no view, recorded as a view of ${s.toString()}`,
+        corrupt: () => idx.viewI.set(o, s),
+        says: `the handler records ${o.toString()} as a view of ${s.toString()}, which the graph does not have`,
+      };
+    }
+    case "viewO-stray": {
+      const e = pick(edges, rand);
+      if (e === null) return null;
+      const [o, src] = e;
+      const x = pick(nodes.flatMap((n) => n.outputs).filter((y) => views.get(y) !== src), rand);
+      if (x === null) return null;
+      return {
+        node: o.owner as Apply,
+        what: `${x.toString()}, which does not view ${src.toString()}, listed among its views in place of ${o.toString()}`,
+        corrupt: () => {
+          const set = viewsOf(src);
+          set.delete(o);
+          set.add(x);
+        },
+        says: `viewO of ${src.toString()} lists ${x.toString()}, which does not view it`,
+      };
+    }
+    case "viewO-lost": {
+      const e = pick(edges, rand);
+      if (e === null) return null;
+      const [o, src] = e;
+      return {
+        node: o.owner as Apply,
+        what: `the view ${o.toString()} dropped from the list of views of ${src.toString()}`,
+        corrupt: () => viewsOf(src).delete(o),
+        says: `viewO holds ${views.size - 1} edges, the graph has ${views.size}`,
+      };
+    }
+  }
+}
