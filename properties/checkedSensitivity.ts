@@ -31,6 +31,8 @@
  * | `rejected-replacement` | returns a replacement of a contradicting static shape, under "ignore" | the same: the replacement refused, recorded, the graph intact |
  * | `rewire-then-prune` (checked mode off) | assigns `node.inputs[i]` directly, then replaces the node by a fresh copy, so the graph prunes it | the DestroyHandler's own prune check: a reader it never heard of (production compiles have only this tripwire) |
  * | `lost-prune` (checked mode off) | replaces a node by a fresh copy while the DestroyHandler is not listening, then puts it back | the DestroyHandler's own import or prune check: a node it still holds imported again, or one it never saw pruned |
+ * | `stale-index` (one kind per case in the suite; alone, every kind) | changes one entry of the DestroyHandler's index directly (a node, a destroyer, a reader's count, a view edge: twelve kinds, in `staleIndex.ts`), each chosen so that one test of the handler's fast consistency path alone, or checked mode's record of the handler, can see it | the DestroyHandler bookkeeping, during that rewrite, with the rebuild's first difference word for word |
+ * | `stale-index-tripwire` (checked mode off; one kind per case; alone, every kind a callback reads back) | the same stale entry, then the node it is about replaced by a fresh copy (seven kinds) | the DestroyHandler's own import or prune check, naming the stale entry word for word (production compiles have only these) |
  * | `exclude` (in the suite an eighth of the cases, a compile; alone, every case, twice) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}); alone, then again with another, right after, on the same rewrite context (the optimizer database caches pipelines by query, so the second must not reuse the first's, and checked mode must judge the second compile's passes alone) | checked mode accepts the smaller pipeline, and no excluded pass ran |
  * | `pass-list` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs a FAST_RUN pipeline for real on the case's cost with one seeded fault: a pass left out, an excluded pass run, or a merge pass run last | the pass-list check's message naming the pass, the list it expected and what ran, word for word |
  * | `silenced-rule` (with `exclude` in the suite, one rule under one mode on the case's graph or its graph with positional forms; alone, every rule that fires, under FAST_RUN and FAST_COMPILE, on both) | runs FAST_RUN (or FAST_COMPILE) for real up to a group with one of its rules silenced (its transform declines; registration and tags untouched), a rule that fired on the same graph unsilenced | the group's normal form, right after it: the rule's promise broken, naming a node the real rule still rewrites; and the rule's form calls every such node a leftover |
@@ -73,11 +75,11 @@ import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 import { refusalProblem } from "./refusals.js";
-import { STALE_KINDS, type StaleKind, stalePlan } from "./staleIndex.js";
+import { STALE_KINDS, type StaleKind, TRIPWIRE_KINDS, stalePlan } from "./staleIndex.js";
 
 /** The corruptions, in the order they are tried. */
 export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place"] as const;
-export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "exclude" | "pass-list" | "silenced-rule";
+export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "stale-index-tripwire" | "exclude" | "pass-list" | "silenced-rule";
 
 /**
  * What a FAST_RUN compile may be told to leave out (a pass name or a tag), with the passes that
@@ -821,32 +823,42 @@ export function corruptAndJudge(fg: FunctionGraph, seed: number, which: readonly
 /**
  * Stale entries of the DestroyHandler's index ({@link STALE_KINDS}), each on a fresh clone of
  * `fg`: every kind alone, one drawn by the seed in the suite. Checked mode must stop the
- * corrupting rewrite with the rebuild's first difference, word for word.
+ * corrupting rewrite with the rebuild's first difference, word for word. With `production`
+ * (checked mode off, {@link TRIPWIRE_KINDS}), the rewrite also replaces the node the stale entry
+ * is about by a fresh copy, and the handler's own import or prune check must name the entry.
  */
-export function staleIndexScenario(fg: FunctionGraph, seed: number, kinds: readonly StaleKind[] = [STALE_KINDS[(seed >>> 5) % STALE_KINDS.length]]): CorruptionOutcome[] {
-  return kinds.map((kind) => {
+export function staleIndexScenario(fg: FunctionGraph, seed: number, kinds?: readonly StaleKind[], production = false): CorruptionOutcome[] {
+  const pool = production ? TRIPWIRE_KINDS : STALE_KINDS;
+  return (kinds ?? [pool[(seed >>> (production ? 9 : 5)) % pool.length]]).map((kind) => {
     const g = fg.clone();
     const rand = mulberry32((seed ^ Math.imul(STALE_KINDS.indexOf(kind) + 1, 0x2545f491)) >>> 0);
     const stale = stalePlan(g, kind, rand);
-    const planned =
-      stale === null
-        ? null
+    const corruption = production ? "stale-index-tripwire" : "stale-index";
+    if (stale === null || (production && stale.tripwire === undefined)) return { corruption, status: "skip", detail: `${kind}: no fitting target in this graph` };
+    const tw = stale.tripwire;
+    const plan: Plan =
+      production && tw !== undefined
+        ? {
+            what: `${kind}: ${stale.what}, then ${tw.replace.toString()} replaced by a fresh copy (checked mode off)`,
+            corrupt: (gg) => {
+              stale.corrupt();
+              gg.replaceAllValidate(tw.replace.outputs.map((o, j) => [o, tw.by.outputs[j]] as const), "xgrad_corrupt_stale_index_tripwire");
+            },
+            expect: { when: "tripwire", says: new RegExp(`${escapeRe(tw.says)}$`), means: `the handler's own check, word for word: ${tw.says}` },
+          }
         : {
-            node: stale.node,
-            plan: {
-              what: `${kind}: ${stale.what}`,
-              // No replacement: the stale entry is the whole corruption.
-              corrupt: () => {
-                stale.corrupt();
-              },
-              expect: {
-                when: "rewrite" as const,
-                says: new RegExp(`${escapeRe(`broke the DestroyHandler bookkeeping during transform (before any replacement): DestroyHandler.checkConsistency (FunctionGraph#${g.id}): ${stale.says}`)}$`),
-                means: `the DestroyHandler bookkeeping, with the rebuild's first difference: ${stale.says}`,
-              },
+            what: `${kind}: ${stale.what}`,
+            // No replacement: the stale entry is the whole corruption.
+            corrupt: () => {
+              stale.corrupt();
+            },
+            expect: {
+              when: "rewrite",
+              says: new RegExp(`${escapeRe(`broke the DestroyHandler bookkeeping during transform (before any replacement): DestroyHandler.checkConsistency (FunctionGraph#${g.id}): ${stale.says}`)}$`),
+              means: `the DestroyHandler bookkeeping, with the rebuild's first difference: ${stale.says}`,
             },
           };
-    return judgeCorruption(g, "stale-index", planned, verifyPostconditions);
+    return judgeCorruption(g, corruption, { node: stale.node, plan }, verifyPostconditions);
   });
 }
 
@@ -946,7 +958,7 @@ export function checkedSensitivityCheck(
   }
   const outcomes = corruptAndJudge(fg, seed, which, postconditions);
   // One stale index entry per case (a clone and one verification), every kind alone.
-  outcomes.push(...staleIndexScenario(fg, seed, which === CORRUPTIONS ? STALE_KINDS : undefined));
+  outcomes.push(...staleIndexScenario(fg, seed, which === CORRUPTIONS ? STALE_KINDS : undefined), ...staleIndexScenario(fg, seed, which === CORRUPTIONS ? TRIPWIRE_KINDS : undefined, true));
   // Alone (every corruption asked for), two excludes in a row on every case, on one rewrite
   // context (documented: a context may serve several compiles): a superset of the suite's one,
   // and what catches a pipeline cache keyed without the exclude list, or a pass-list check that

@@ -32,6 +32,13 @@
  * | `viewO-stray` | a variable's list of views holding, in place of one view, a variable that does not view it (the count unchanged) | `viewO of S lists O, which does not view it` |
  * | `viewO-lost` | one view dropped from its source's list of views | `viewO holds K edges, the graph has N` |
  *
+ * With checked mode off, as in production, only the handler's own callbacks can notice, and
+ * only when the graph next touches the stale entry: seven kinds ({@link TRIPWIRE_KINDS}) then
+ * replace the node the entry is about by a fresh copy, so the graph imports the copy and prunes
+ * the node, and the import or prune check must name the entry (`double import of P`, `prune of
+ * N, which was never imported`, `N reads V in k slot(s) but is recorded as j; …`, `view edge of
+ * output k of N records W but the node reads S`, `… is missing from the views recorded for S`).
+ *
  * The expected text is restated here from the graph (the ops' view and destroy maps, the nodes'
  * inputs), not from the handler, except where the text quotes the handler's own stale entry.
  */
@@ -44,6 +51,9 @@ export const STALE_KINDS = [
   "unimported", "phantom-node", "node-swapped", "destroyer-flip", "client-count", "client-lost", "client-phantom", "client-stranger", "view-moved", "view-phantom", "viewO-stray", "viewO-lost",
 ] as const;
 export type StaleKind = (typeof STALE_KINDS)[number];
+
+/** The kinds a callback of the handler reads back, so that production's tripwires can see them. */
+export const TRIPWIRE_KINDS: readonly StaleKind[] = ["unimported", "phantom-node", "node-swapped", "client-count", "client-lost", "view-moved", "viewO-lost"];
 
 /** The handler's incremental index: the fields `checkConsistency` and checked mode's record read. */
 interface HandlerIndex {
@@ -70,6 +80,13 @@ export interface StalePlan {
   readonly corrupt: () => void;
   /** The rebuild's message after `DestroyHandler.checkConsistency (FunctionGraph#id): `. */
   readonly says: string;
+  /**
+   * With checked mode off (production), the handler's own callback check that a replacement of
+   * `replace` by `by` trips on the stale entry, and its exact message; absent for the kinds no
+   * callback reads (a stale destroyer, a phantom reader or view: only validation or checked
+   * mode would see those).
+   */
+  readonly tripwire?: { readonly replace: Apply; readonly by: Apply; readonly says: string };
 }
 
 const pick = <T>(xs: readonly T[], rand: () => number): T | null => (xs.length === 0 ? null : xs[Math.floor(rand() * xs.length)]);
@@ -125,13 +142,36 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
   };
   const clientsOf = (v: Variable): Map<Apply, number> => entry(idx.clients.get(v), `readers of ${v.toString()}`);
   const viewsOf = (v: Variable): Set<Variable> => entry(idx.viewO.get(v), `views of ${v.toString()}`);
+  // Production's tripwires: the node replaced by a fresh copy, so the graph prunes it.
+  const prunedUnknown = (n: Apply): StalePlan["tripwire"] => {
+    const copy = copyOf(n);
+    return copy === null ? undefined : { replace: n, by: copy, says: `DestroyHandler.onPrune: prune of ${n.toString()}, which was never imported` };
+  };
+  const viewPruned = (o: Variable, fault: string): { tripwire?: StalePlan["tripwire"] } => {
+    const n = o.owner as Apply;
+    const copy = copyOf(n);
+    return copy === null ? {} : { tripwire: { replace: n, by: copy, says: `DestroyHandler.onPrune: view edge of output ${n.outputs.indexOf(o)} of ${n.toString()} ${fault}` } };
+  };
   switch (kind) {
     case "unimported":
-      return { node: target, what: `${target.toString()} dropped from the handler's node set`, corrupt: () => idx.allApps.delete(target), says: `node ${target.toString()} is in the graph but was never imported by the handler` };
+      return {
+        node: target,
+        what: `${target.toString()} dropped from the handler's node set`,
+        corrupt: () => idx.allApps.delete(target),
+        says: `node ${target.toString()} is in the graph but was never imported by the handler`,
+        tripwire: prunedUnknown(target),
+      };
     case "phantom-node": {
       const p = copyOf(target);
       if (p === null) return null;
-      return { node: target, what: `a copy of ${target.toString()} that is not in the graph added to the handler's node set`, corrupt: () => idx.allApps.add(p), says: `node ${p.toString()} is recorded by the handler but is not in the graph` };
+      return {
+        node: target,
+        what: `a copy of ${target.toString()} that is not in the graph added to the handler's node set`,
+        corrupt: () => idx.allApps.add(p),
+        says: `node ${p.toString()} is recorded by the handler but is not in the graph`,
+        // The graph then imports that very node: the handler holds it already.
+        tripwire: { replace: target, by: p, says: `DestroyHandler.onImport: double import of ${p.toString()}` },
+      };
     }
     case "node-swapped": {
       const p = copyOf(target);
@@ -144,6 +184,7 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
           idx.allApps.add(p);
         },
         says: `node ${target.toString()} is in the graph but was never imported by the handler`,
+        tripwire: prunedUnknown(target),
       };
     }
     case "destroyer-flip": {
@@ -177,13 +218,23 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
       const stale = new Map(clientsOf(v));
       let what: string;
       let corrupt: () => void;
+      // Pruning the reader makes the handler drop its entries, and check each on the way.
+      const slots = n.inputs.filter((w) => w === v).length;
+      const copy = copyOf(n);
+      const pruned = (recorded: number): StalePlan["tripwire"] =>
+        copy === null
+          ? undefined
+          : { replace: n, by: copy, says: `DestroyHandler.onPrune: ${n.toString()} reads ${v.toString()} in ${slots} slot(s) but is recorded as ${recorded}; its inputs were changed without FunctionGraph.changeNodeInput on this graph` };
+      let tripwire: StalePlan["tripwire"];
       if (kind === "client-count") {
         const k = (stale.get(n) ?? 0) + 1;
         stale.set(n, k);
+        tripwire = pruned(k);
         what = `${n.toString()} recorded as reading ${v.toString()} ${k} times`;
         corrupt = () => clientsOf(v).set(n, k);
       } else if (kind === "client-lost") {
         stale.delete(n);
+        tripwire = pruned(0);
         what = `${n.toString()} dropped from the readers of ${v.toString()}`;
         corrupt = () => clientsOf(v).delete(n);
       } else {
@@ -193,7 +244,7 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
         what = `${p.toString()}, which does not read ${v.toString()}, recorded as its reader`;
         corrupt = () => clientsOf(v).set(p, 1);
       }
-      return { node: n, what, corrupt, says: `clients of ${v.toString()}: the handler records ${show(stale)} but the graph has ${graph}` };
+      return { node: n, what, corrupt, says: `clients of ${v.toString()}: the handler records ${show(stale)} but the graph has ${graph}`, ...(tripwire === undefined ? {} : { tripwire }) };
     }
     case "client-stranger": {
       const u = copyOf(target)?.outputs[0];
@@ -229,6 +280,7 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
           else set.add(o);
         },
         says: `view ${o.toString()} should view ${src.toString()}, the handler records ${String(w)}`,
+        ...viewPruned(o, `records ${String(w)} but the node reads ${src.toString()}`),
       };
     }
     case "view-phantom": {
@@ -269,6 +321,7 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
         what: `the view ${o.toString()} dropped from the list of views of ${src.toString()}`,
         corrupt: () => viewsOf(src).delete(o),
         says: `viewO holds ${views.size - 1} edges, the graph has ${views.size}`,
+        ...viewPruned(o, `is missing from the views recorded for ${src.toString()}`),
       };
     }
   }

@@ -230,8 +230,12 @@ export class DestroyHandler implements Feature {
       const j = viewedInput(node, k);
       if (j !== null) {
         const src = this.viewI.get(o);
-        if (src !== node.inputs[j] || !(this.viewO.get(src)?.has(o) ?? false)) {
+        if (src !== node.inputs[j]) {
           throw new InvariantError(`DestroyHandler.onPrune: view edge of output ${k} of ${node.toString()} records ${String(src)} but the node reads ${node.inputs[j].toString()}`);
+        }
+        // The other direction, said apart: "records S but the node reads S" would name no fault.
+        if (!(this.viewO.get(src)?.has(o) ?? false)) {
+          throw new InvariantError(`DestroyHandler.onPrune: view edge of output ${k} of ${node.toString()} is missing from the views recorded for ${src.toString()}`);
         }
         this.viewI.delete(o);
         this.dropView(src, o);

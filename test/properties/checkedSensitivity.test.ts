@@ -30,7 +30,7 @@ import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/
 import {
   CORRUPTIONS, type CorruptionOutcome, caseSource, checkedSensitivityCheck, excludeScenario, excludeScheduled, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleIndexScenario,
 } from "../../properties/checkedSensitivity.js";
-import { STALE_KINDS } from "../../properties/staleIndex.js";
+import { STALE_KINDS, TRIPWIRE_KINDS } from "../../properties/staleIndex.js";
 import { NORMAL_FORMS, type NormalForm } from "../../src/rewriting/normalform.js";
 import { describeForms, formsFunction, formsGraph } from "../../properties/forms.js";
 import { caseTypes } from "../../src/case/parse.js";
@@ -78,6 +78,7 @@ describe("checked-sensitivity", function () {
     }
     for (const c of CORRUPTIONS) assert.ok((caught.get(c) ?? 0) >= 6, `${c} caught on ${caught.get(c) ?? 0} of ${SAMPLE.length} cases`);
     assert.equal(caught.get("stale-index"), SAMPLE.length, "one stale index entry per case");
+    assert.equal(caught.get("stale-index-tripwire"), SAMPLE.length, "one stale index entry per case, checked mode off");
   });
 
   it("fails when checked mode skips the FunctionGraph's integrity check", () => {
@@ -91,9 +92,9 @@ describe("checked-sensitivity", function () {
   describe("stale-index", () => {
     // The sample's checked FAST_RUN graphs, compiled once (each outcome runs on a clone).
     let graphs: { fg: FunctionGraph; seed: number }[] | null = null;
-    const stale = (): CorruptionOutcome[] => {
+    const stale = (production = false): CorruptionOutcome[] => {
       graphs ??= SAMPLE.map((c) => ({ fg: sensitivityGraph(buildCase(c)), seed: caseSeed(c) }));
-      return graphs.flatMap(({ fg, seed }) => staleIndexScenario(fg, seed, STALE_KINDS));
+      return graphs.flatMap(({ fg, seed }) => staleIndexScenario(fg, seed, production ? TRIPWIRE_KINDS : STALE_KINDS, production));
     };
     const assertMissed = (outs: readonly CorruptionOutcome[], kinds: readonly string[], says: RegExp): void => {
       for (const kind of kinds) {
@@ -104,10 +105,35 @@ describe("checked-sensitivity", function () {
     };
     type Fast = { consistentFast(fg: FunctionGraph): boolean };
 
-    it("names every kind of stale entry word for word on the real engine", () => {
+    it("names every kind of stale entry word for word on the real engine, with checked mode on and off", () => {
       const outs = stale();
       for (const o of outs) assert.equal(o.status, "caught", o.detail);
       assert.equal(outs.length, SAMPLE.length * STALE_KINDS.length);
+      const tripped = stale(true);
+      for (const o of tripped) assert.equal(o.status, "caught", o.detail);
+      assert.equal(tripped.length, SAMPLE.length * TRIPWIRE_KINDS.length);
+    });
+
+    it("fails, checked mode off, when the handler's prune check forgives a reader recorded with another count", () => {
+      const onPrune = DestroyHandler.prototype.onPrune;
+      withPatch(DestroyHandler.prototype, "onPrune", function (this: DestroyHandler, fg: FunctionGraph, node: Apply) {
+        // The recorded counts made to match the node's slots before the real check runs.
+        const clients = (this as unknown as { clients: Map<unknown, Map<Apply, number>> }).clients;
+        for (const v of new Set(node.inputs)) clients.get(v)?.set(node, node.inputs.filter((w) => w === v).length);
+        onPrune.call(this, fg, node);
+      }, () => assertMissed(stale(true), ["client-count"], /^client-count: .*checked mode off\): the DestroyHandler let it through without reporting the handler's own check, word for word: DestroyHandler\.onPrune: /));
+    });
+
+    it("fails, checked mode off, when a stale view edge is reported in words that name no fault", () => {
+      const onPrune = DestroyHandler.prototype.onPrune;
+      withPatch(DestroyHandler.prototype, "onPrune", function (this: DestroyHandler, fg: FunctionGraph, node: Apply) {
+        try {
+          onPrune.call(this, fg, node);
+        } catch (e) {
+          if (e instanceof InvariantError && e.message.includes("view edge")) throw new InvariantError(e.message.replace(/ (records .*|is missing .*)$/, " is stale"));
+          throw e;
+        }
+      }, () => assertMissed(stale(true), ["view-moved", "viewO-lost"], /expected the handler's own check, word for word: DestroyHandler\.onPrune: view edge of output \d+ of .* to fire; got InvariantError: .* is stale$/));
     });
 
     it("fails when the fast path calls the handler consistent whenever its node count matches", () => {
@@ -170,7 +196,7 @@ describe("checked-sensitivity", function () {
       } catch (e) {
         if (!(e instanceof InvariantError)) throw e;
       }
-    }, () => assertCaught(checks(), /^checked mode missed the (rewire-then-prune|lost-prune) corruption: .*checked mode off: (the DestroyHandler let it through|expected the DestroyHandler's)/)));
+    }, () => assertCaught(checks(), /^checked mode missed the (rewire-then-prune|lost-prune|stale-index-tripwire) corruption: .*checked mode off\)?: (the DestroyHandler let it through|expected the DestroyHandler's|expected the handler's own check)/)));
   });
 
   it("fails when verification is skipped whenever no callback was heard (a mutation no feature heard)", () => {
