@@ -32,6 +32,7 @@
  * | `rewire-then-prune` (checked mode off) | assigns `node.inputs[i]` directly, then replaces the node by a fresh copy, so the graph prunes it | the DestroyHandler's own prune check: a reader it never heard of (production compiles have only this tripwire) |
  * | `lost-prune` (checked mode off) | replaces a node by a fresh copy while the DestroyHandler is not listening, then puts it back | the DestroyHandler's own import or prune check: a node it still holds imported again, or one it never saw pruned |
  * | `stale-index` (one kind per case in the suite; alone, every kind) | changes one entry of the DestroyHandler's index directly (a node, a destroyer, a reader's count, a view edge: twelve kinds, in `staleIndex.ts`), each chosen so that one test of the handler's fast consistency path alone, or checked mode's record of the handler, can see it | the DestroyHandler bookkeeping, during that rewrite, with the rebuild's first difference word for word |
+ * | `stale-graph` (one kind per case; alone, every kind) | changes one entry of the FunctionGraph's own index directly (a client entry's node or slot, a client listed twice, a variable or node swapped out of its set, an output list entry: seven kinds, in `staleIndex.ts`) | the FunctionGraph structure, during that rewrite, with `checkIntegrity`'s first violation word for word (and checked mode's record of the graph must see each field change) |
  * | `stale-index-tripwire` (checked mode off; one kind per case; alone, every kind a callback reads back) | the same stale entry, then the node it is about replaced by a fresh copy (seven kinds) | the DestroyHandler's own import or prune check, naming the stale entry word for word (production compiles have only these) |
  * | `exclude` (in the suite an eighth of the cases, a compile; alone, every case, twice) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}); alone, then again with another, right after, on the same rewrite context (the optimizer database caches pipelines by query, so the second must not reuse the first's, and checked mode must judge the second compile's passes alone) | checked mode accepts the smaller pipeline, and no excluded pass ran |
  * | `pass-list` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs a FAST_RUN pipeline for real on the case's cost with one seeded fault: a pass left out, an excluded pass run, or a merge pass run last | the pass-list check's message naming the pass, the list it expected and what ran, word for word |
@@ -75,11 +76,11 @@ import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 import { refusalProblem } from "./refusals.js";
-import { STALE_KINDS, type StaleKind, TRIPWIRE_KINDS, stalePlan } from "./staleIndex.js";
+import { GRAPH_KINDS, type GraphKind, STALE_KINDS, type StaleKind, TRIPWIRE_KINDS, staleGraphPlan, stalePlan } from "./staleIndex.js";
 
 /** The corruptions, in the order they are tried. */
 export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place"] as const;
-export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "stale-index-tripwire" | "exclude" | "pass-list" | "silenced-rule";
+export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "stale-index-tripwire" | "stale-graph" | "exclude" | "pass-list" | "silenced-rule";
 
 /**
  * What a FAST_RUN compile may be told to leave out (a pass name or a tag), with the passes that
@@ -862,6 +863,28 @@ export function staleIndexScenario(fg: FunctionGraph, seed: number, kinds?: read
   });
 }
 
+/**
+ * Stale entries of the FunctionGraph's own index ({@link GRAPH_KINDS}), each on a fresh clone of
+ * `fg`: every kind alone, one drawn by the seed in the suite. Checked mode must stop the
+ * corrupting rewrite with `checkIntegrity`'s first violation, word for word.
+ */
+export function staleGraphScenario(fg: FunctionGraph, seed: number, kinds: readonly GraphKind[] = [GRAPH_KINDS[(seed >>> 13) % GRAPH_KINDS.length]]): CorruptionOutcome[] {
+  return kinds.map((kind) => {
+    const g = fg.clone();
+    const stale = staleGraphPlan(g, kind, mulberry32((seed ^ Math.imul(GRAPH_KINDS.indexOf(kind) + 1, 0x68e31da4)) >>> 0));
+    if (stale === null) return { corruption: "stale-graph", status: "skip", detail: `${kind}: no fitting target in this graph` };
+    const says = `broke the FunctionGraph structure during transform (before any replacement): FunctionGraph#${g.id}.checkIntegrity ${stale.says}`;
+    const plan: Plan = {
+      what: `${kind}: ${stale.what}`,
+      corrupt: () => {
+        stale.corrupt();
+      },
+      expect: { when: "rewrite", says: new RegExp(`${escapeRe(says)}$`), means: `the FunctionGraph structure, with checkIntegrity's first violation: ${stale.says}` },
+    };
+    return judgeCorruption(g, "stale-graph", { node: stale.node, plan }, verifyPostconditions);
+  });
+}
+
 /** Run one planned corruption on `g` (a clone the caller owns) as a node rewrite named after it, and judge checked mode's answer. */
 function judgeCorruption(g: FunctionGraph, corruption: Corruption, planned: { node: Apply; plan: Plan } | null, postconditions: typeof verifyPostconditions): CorruptionOutcome {
   const query = { include: MODE_TAGS.FAST_RUN };
@@ -958,7 +981,7 @@ export function checkedSensitivityCheck(
   }
   const outcomes = corruptAndJudge(fg, seed, which, postconditions);
   // One stale index entry per case (a clone and one verification), every kind alone.
-  outcomes.push(...staleIndexScenario(fg, seed, which === CORRUPTIONS ? STALE_KINDS : undefined), ...staleIndexScenario(fg, seed, which === CORRUPTIONS ? TRIPWIRE_KINDS : undefined, true));
+  outcomes.push(...staleIndexScenario(fg, seed, which === CORRUPTIONS ? STALE_KINDS : undefined), ...staleIndexScenario(fg, seed, which === CORRUPTIONS ? TRIPWIRE_KINDS : undefined, true), ...staleGraphScenario(fg, seed, which === CORRUPTIONS ? GRAPH_KINDS : undefined));
   // Alone (every corruption asked for), two excludes in a row on every case, on one rewrite
   // context (documented: a context may serve several compiles): a superset of the suite's one,
   // and what catches a pipeline cache keyed without the exclude list, or a pass-list check that

@@ -326,3 +326,100 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
     }
   }
 }
+
+/**
+ * `stale-graph`: the same for the FunctionGraph's own index (its client lists, its variable and
+ * node sets, its output list), changed with no callback. Checked mode must stop the rewrite with
+ * `checkIntegrity`'s first violation word for word, and its record of the graph (which skips a
+ * verification when nothing changed) must cover each field:
+ *
+ * | kind | the stale entry | `checkIntegrity` must say |
+ * |---|---|---|
+ * | `client-slot` | a client entry naming another slot of its node | `[slot-registered]: (N, i) appears 0 times in clients[V] (expected once)` |
+ * | `client-node` | a client entry naming another node | the same |
+ * | `client-extra` | a client entry listed twice | `… appears 2 times …` |
+ * | `variable-dropped` | a variable dropped from the variable set | `[variables]: variable V is in the graph but missing from variables` |
+ * | `variable-swapped` | the same, with a stranger added (the set keeps its size) | the same |
+ * | `node-swapped` | a node replaced in the node set by a copy that is not in the graph | `[apply-nodes]: node N is reachable from the outputs but missing from applyNodes` |
+ * | `output-moved` | an entry of the output list naming another variable | `[output-clients]: Output(k) reads V but outputs[k] is W` |
+ */
+export const GRAPH_KINDS = ["client-slot", "client-node", "client-extra", "variable-dropped", "variable-swapped", "node-swapped", "output-moved"] as const;
+export type GraphKind = (typeof GRAPH_KINDS)[number];
+
+/** A seeded stale entry of kind `kind` in `fg`'s own index; `says` is `checkIntegrity`'s message from `[invariant]` on. */
+export function staleGraphPlan(fg: FunctionGraph, kind: GraphKind, rand: () => number): StalePlan | null {
+  const nodes = fg.toposort().filter((n) => !(n.op instanceof Output));
+  const slots = nodes.flatMap((n) => n.inputs.map((_, i) => [n, i] as const));
+  const clientList = (v: Variable): [Apply, number][] => {
+    const l = fg.clients.get(v) as [Apply, number][] | undefined;
+    if (l === undefined) throw new Error(`checked-sensitivity stale-graph: the FunctionGraph records no client list for ${v.toString()} before the corruption`);
+    return l;
+  };
+  switch (kind) {
+    case "client-slot":
+    case "client-node":
+    case "client-extra": {
+      const s = pick(slots, rand);
+      if (s === null) return null;
+      const [n, i] = s;
+      const v = n.inputs[i];
+      const missing = `[slot-registered]: (${n.toString()}, ${i}) appears ${kind === "client-extra" ? 2 : 0} times in clients[${v.toString()}] (expected once)`;
+      const at = (): number => clientList(v).findIndex(([c, j]) => c === n && j === i);
+      if (kind === "client-extra") return { node: n, what: `(${n.toString()}, ${i}) listed twice among the clients of ${v.toString()}`, corrupt: () => clientList(v).push([n, i]), says: missing };
+      if (kind === "client-slot") {
+        // A slot of n that does not read v (or one past its last), so no other slot's count moves.
+        const j = n.inputs.findIndex((w) => w !== v);
+        const other = j < 0 ? n.inputs.length : j;
+        return { node: n, what: `the client (${n.toString()}, ${i}) of ${v.toString()} recorded as slot ${other}`, corrupt: () => void (clientList(v)[at()] = [n, other]), says: missing };
+      }
+      // Another node whose slot i does not read v, for the same reason.
+      const m = pick(nodes.filter((x) => x !== n && x.inputs[i] !== v), rand);
+      if (m === null) return null;
+      return { node: n, what: `the client (${n.toString()}, ${i}) of ${v.toString()} recorded as (${m.toString()}, ${i})`, corrupt: () => void (clientList(v)[at()] = [m, i]), says: missing };
+    }
+    case "variable-dropped":
+    case "variable-swapped": {
+      const n = pick(nodes, rand);
+      if (n === null) return null;
+      const v = pick(n.outputs, rand) as Variable;
+      const u = kind === "variable-swapped" ? copyOf(n)?.outputs[0] : undefined;
+      if (kind === "variable-swapped" && u === undefined) return null;
+      return {
+        node: n,
+        what: `${v.toString()} dropped from the graph's variables${u === undefined ? "" : `, a variable not in the graph added`}`,
+        corrupt: () => {
+          fg.variables.delete(v);
+          if (u !== undefined) fg.variables.add(u);
+        },
+        says: `[variables]: variable ${v.toString()} is in the graph but missing from variables`,
+      };
+    }
+    case "node-swapped": {
+      const n = pick(nodes, rand);
+      const copy = n === null ? null : copyOf(n);
+      if (n === null || copy === null) return null;
+      return {
+        node: n,
+        what: `${n.toString()} replaced in the graph's node set by a copy that is not in the graph`,
+        corrupt: () => {
+          fg.applyNodes.delete(n);
+          fg.applyNodes.add(copy);
+        },
+        says: `[apply-nodes]: node ${n.toString()} is reachable from the outputs but missing from applyNodes`,
+      };
+    }
+    case "output-moved": {
+      const k = Math.floor(rand() * fg.outputs.length);
+      const v = fg.outputs[k];
+      const w = pick(nodes.flatMap((n) => n.outputs).filter((x) => x !== v), rand);
+      const target = pick(nodes, rand);
+      if (w === null || target === null || v === undefined) return null;
+      return {
+        node: target,
+        what: `outputs[${k}] (${v.toString()}) made to name ${w.toString()}`,
+        corrupt: () => void ((fg.outputs as Variable[])[k] = w),
+        says: `[output-clients]: Output(${k}) reads ${v.toString()} but outputs[${k}] is ${w.toString()}`,
+      };
+    }
+  }
+}

@@ -20,7 +20,7 @@ import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { buildCase } from "../../src/case/build.js";
 import { FunctionGraph, Output } from "../../src/graph/fgraph.js";
-import { CheckedFeature, verifyModePasses, verifyPostconditions } from "../../src/rewriting/checked.js";
+import { CheckedFeature, GraphRecord, verifyModePasses, verifyPostconditions } from "../../src/rewriting/checked.js";
 import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
 import { RewriteContext } from "../../src/rewriting/engine.js";
 import type { Apply } from "../../src/graph/basic.js";
@@ -28,9 +28,9 @@ import { InvariantError } from "../../src/errors.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/properties.js";
 import {
-  CORRUPTIONS, type CorruptionOutcome, caseSource, checkedSensitivityCheck, excludeScenario, excludeScheduled, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleIndexScenario,
+  CORRUPTIONS, type CorruptionOutcome, caseSource, checkedSensitivityCheck, excludeScenario, excludeScheduled, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleGraphScenario, staleIndexScenario,
 } from "../../properties/checkedSensitivity.js";
-import { STALE_KINDS, TRIPWIRE_KINDS } from "../../properties/staleIndex.js";
+import { GRAPH_KINDS, STALE_KINDS, TRIPWIRE_KINDS } from "../../properties/staleIndex.js";
 import { NORMAL_FORMS, type NormalForm } from "../../src/rewriting/normalform.js";
 import { describeForms, formsFunction, formsGraph } from "../../properties/forms.js";
 import { caseTypes } from "../../src/case/parse.js";
@@ -79,6 +79,7 @@ describe("checked-sensitivity", function () {
     for (const c of CORRUPTIONS) assert.ok((caught.get(c) ?? 0) >= 6, `${c} caught on ${caught.get(c) ?? 0} of ${SAMPLE.length} cases`);
     assert.equal(caught.get("stale-index"), SAMPLE.length, "one stale index entry per case");
     assert.equal(caught.get("stale-index-tripwire"), SAMPLE.length, "one stale index entry per case, checked mode off");
+    assert.equal(caught.get("stale-graph"), SAMPLE.length, "one stale entry of the graph's own index per case");
   });
 
   it("fails when checked mode skips the FunctionGraph's integrity check", () => {
@@ -169,6 +170,36 @@ describe("checked-sensitivity", function () {
           throw e;
         }
       }, () => assertMissed(stale(), STALE_KINDS.filter((k) => !k.startsWith("client")), /checked mode did not name the rewrite xgrad_corrupt_stale_index and the DestroyHandler bookkeeping, with the rebuild's first difference: /));
+    });
+
+    it("names every kind of stale entry of the graph's own index word for word on the real engine", () => {
+      graphs ??= SAMPLE.map((c) => ({ fg: sensitivityGraph(buildCase(c)), seed: caseSeed(c) }));
+      const outs = graphs.flatMap(({ fg, seed }) => staleGraphScenario(fg, seed, GRAPH_KINDS));
+      for (const o of outs) assert.equal(o.status, "caught", o.detail);
+      assert.equal(outs.length, SAMPLE.length * GRAPH_KINDS.length);
+    });
+
+    it("fails when checked mode's record of the graph leaves out which node a client is, or checkIntegrity names the wrong slot", () => {
+      graphs ??= SAMPLE.map((c) => ({ fg: sensitivityGraph(buildCase(c)), seed: caseSeed(c) }));
+      const staleGraph = (): CorruptionOutcome[] => (graphs ?? []).flatMap(({ fg, seed }) => staleGraphScenario(fg, seed, GRAPH_KINDS));
+      const update = GraphRecord.prototype.update;
+      withPatch(GraphRecord.prototype, "update", function (this: GraphRecord, fg: FunctionGraph, dh: DestroyHandler | undefined) {
+        // The record taken over a graph whose client entries all name one node.
+        const saved = [...fg.clients].map(([v, cl]) => [v, cl.map((c) => [...c] as const)] as const);
+        const first = [...fg.applyNodes][0];
+        for (const cl of fg.clients.values()) for (const c of cl as [Apply, number][]) c[0] = first;
+        try {
+          return update.call(this, fg, dh);
+        } finally {
+          for (const [v, cl] of saved) fg.clients.set(v, cl.map((c) => [c[0], c[1]]));
+        }
+      }, () => assertMissed(staleGraph(), ["client-node"], /checked mode let the rewrite xgrad_corrupt_stale_graph through without reporting the FunctionGraph structure/));
+      withPatch(FunctionGraph.prototype, "checkIntegrity", function (this: FunctionGraph) {
+        for (const n of this.applyNodes) n.inputs.forEach((v, i) => {
+          const k = (this.clients.get(v) ?? []).filter(([c, j]) => c === n && j === i).length;
+          if (k !== 1) throw new InvariantError(`FunctionGraph#${this.id}.checkIntegrity [slot-registered]: (${n.toString()}, ${i + 1}) appears ${k} times in clients[${v.toString()}] (expected once)`);
+        });
+      }, () => assertMissed(staleGraph(), ["client-slot", "client-node", "client-extra"], /checked mode did not name the rewrite xgrad_corrupt_stale_graph and the FunctionGraph structure, with checkIntegrity's first violation: \[slot-registered\]/));
     });
 
     it("fails when checked mode's record of the handler covers its node set only", () => {
