@@ -76,7 +76,7 @@ import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import type { Check } from "./types.js";
 import { refusalProblem } from "./refusals.js";
-import { GRAPH_KINDS, type GraphKind, STALE_KINDS, type StaleKind, TRIPWIRE_KINDS, staleGraphPlan, stalePlan } from "./staleIndex.js";
+import { GRAPH_KINDS, type GraphKind, STALE_KINDS, type StaleKind, TRIPWIRE_KINDS, isDestroyer, pick, staleGraphPlan, stalePlan } from "./staleIndex.js";
 
 /** The corruptions, in the order they are tried. */
 export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place"] as const;
@@ -414,7 +414,6 @@ interface Plan {
 /** A seeded corruption plan for a target in `fg`, or null when the graph has no fitting target. */
 type Planner = (fg: FunctionGraph, rand: () => number) => { node: Apply; plan: Plan } | null;
 
-const pick = <T>(xs: readonly T[], rand: () => number): T | null => (xs.length === 0 ? null : xs[Math.floor(rand() * xs.length)]);
 
 /** A shape with every length known, or null. */
 const knownShape = (t: Type): number[] | null => (t.shape.every((n) => n !== null) ? (t.shape as number[]) : null);
@@ -425,7 +424,6 @@ const undestroyed = (n: Apply): number[] => {
   return n.inputs.flatMap((_, i) => (d.has(i) ? [] : [i]));
 };
 
-const isDestroyer = (n: Apply): boolean => Object.keys(n.op.destroyMap).length > 0;
 
 /** Elementwise ops `unfuse` may wrap a variable in (the first one the variable has no reader of). */
 const UNARY: readonly { readonly name: string; readonly build: (v: Variable) => Variable }[] = [
@@ -821,6 +819,9 @@ export function corruptAndJudge(fg: FunctionGraph, seed: number, which: readonly
   });
 }
 
+/** The rewrite `stale-index-tripwire` runs as (judgeCorruption names it after the corruption). */
+const TRIPWIRE_REWRITE = "xgrad_corrupt_stale_index_tripwire";
+
 /**
  * Stale entries of the DestroyHandler's index ({@link STALE_KINDS}), each on a fresh clone of
  * `fg`: every kind alone, one drawn by the seed in the suite. Checked mode must stop the
@@ -830,22 +831,30 @@ export function corruptAndJudge(fg: FunctionGraph, seed: number, which: readonly
  */
 export function staleIndexScenario(fg: FunctionGraph, seed: number, kinds?: readonly StaleKind[], production = false): CorruptionOutcome[] {
   const pool = production ? TRIPWIRE_KINDS : STALE_KINDS;
+  const corruption = production ? "stale-index-tripwire" : "stale-index";
   return (kinds ?? [pool[(seed >>> (production ? 9 : 5)) % pool.length]]).map((kind) => {
     const g = fg.clone();
-    const rand = mulberry32((seed ^ Math.imul(STALE_KINDS.indexOf(kind) + 1, 0x2545f491)) >>> 0);
+    // Production draws its own targets (another stream than checked mode's for the same kind).
+    const rand = mulberry32((seed ^ Math.imul(STALE_KINDS.indexOf(kind) + 1, production ? 0x7feb352d : 0x2545f491)) >>> 0);
     const stale = stalePlan(g, kind, rand);
-    const corruption = production ? "stale-index-tripwire" : "stale-index";
-    if (stale === null || (production && stale.tripwire === undefined)) return { corruption, status: "skip", detail: `${kind}: no fitting target in this graph` };
-    const tw = stale.tripwire;
+    const tw = stale?.tripwire;
+    if (stale === null || (production && tw === undefined)) return { corruption, status: "skip", detail: `${kind}: no fitting target in this graph` };
+    const rebuild = `broke the DestroyHandler bookkeeping during transform (before any replacement): DestroyHandler.checkConsistency (FunctionGraph#${g.id}): ${stale.says}`;
     const plan: Plan =
-      production && tw !== undefined
+      tw !== undefined && production
         ? {
             what: `${kind}: ${stale.what}, then ${tw.replace.toString()} replaced by a fresh copy (checked mode off)`,
             corrupt: (gg) => {
               stale.corrupt();
-              gg.replaceAllValidate(tw.replace.outputs.map((o, j) => [o, tw.by.outputs[j]] as const), "xgrad_corrupt_stale_index_tripwire");
+              gg.replaceAllValidate(tw.replace.outputs.map((o, j) => [o, tw.by.outputs[j]] as const), TRIPWIRE_REWRITE);
             },
-            expect: { when: "tripwire", says: new RegExp(`${escapeRe(tw.says)}$`), means: `the handler's own check, word for word: ${tw.says}` },
+            // The check throws halfway through the replacement, so undoing it can fail too, on the
+            // same stale entry: the transaction then reports both, its own failure first.
+            expect: {
+              when: "tripwire",
+              says: new RegExp(`^${escapeRe(`rewrite ${TRIPWIRE_REWRITE} on ${stale.node.toString()}: `)}(${escapeRe(`ReplaceValidate(${TRIPWIRE_REWRITE}): revert failed (`)}.*\\) after: )?${escapeRe(tw.says)}$`),
+              means: `the handler's own check, word for word: ${tw.says}`,
+            },
           }
         : {
             what: `${kind}: ${stale.what}`,
@@ -853,11 +862,7 @@ export function staleIndexScenario(fg: FunctionGraph, seed: number, kinds?: read
             corrupt: () => {
               stale.corrupt();
             },
-            expect: {
-              when: "rewrite",
-              says: new RegExp(`${escapeRe(`broke the DestroyHandler bookkeeping during transform (before any replacement): DestroyHandler.checkConsistency (FunctionGraph#${g.id}): ${stale.says}`)}$`),
-              means: `the DestroyHandler bookkeeping, with the rebuild's first difference: ${stale.says}`,
-            },
+            expect: { when: "rewrite", says: new RegExp(`${escapeRe(rebuild)}$`), means: `the DestroyHandler bookkeeping, with the rebuild's first difference: ${stale.says}` },
           };
     return judgeCorruption(g, corruption, { node: stale.node, plan }, verifyPostconditions);
   });
@@ -901,6 +906,10 @@ function judgeCorruption(g: FunctionGraph, corruption: Corruption, planned: { no
   const recorded = plan.expect.when === "recorded";
   const tripwire = plan.expect.when === "tripwire";
   const ctx = new RewriteContext({ checked: !tripwire, onOptError: recorded ? "ignore" : "raise" });
+  // As in production: the clone of a checked graph carries checked mode's feature, which would
+  // verify every replacement through the graph's own validation whatever the context says.
+  const checker = tripwire ? g.getFeature(CheckedFeature) : undefined;
+  if (checker !== undefined) g.removeFeature(checker);
   const before = recorded ? [...g.applyNodes] : [];
   try {
     outToIn([rw]).apply(g, ctx);
@@ -981,13 +990,18 @@ export function checkedSensitivityCheck(
   }
   const outcomes = corruptAndJudge(fg, seed, which, postconditions);
   // One stale index entry per case (a clone and one verification), every kind alone.
-  outcomes.push(...staleIndexScenario(fg, seed, which === CORRUPTIONS ? STALE_KINDS : undefined), ...staleIndexScenario(fg, seed, which === CORRUPTIONS ? TRIPWIRE_KINDS : undefined, true), ...staleGraphScenario(fg, seed, which === CORRUPTIONS ? GRAPH_KINDS : undefined));
+  const alone = which === CORRUPTIONS;
+  outcomes.push(
+    ...staleIndexScenario(fg, seed, alone ? STALE_KINDS : undefined),
+    ...staleIndexScenario(fg, seed, alone ? TRIPWIRE_KINDS : undefined, true),
+    ...staleGraphScenario(fg, seed, alone ? GRAPH_KINDS : undefined),
+  );
   // Alone (every corruption asked for), two excludes in a row on every case, on one rewrite
   // context (documented: a context may serve several compiles): a superset of the suite's one,
   // and what catches a pipeline cache keyed without the exclude list, or a pass-list check that
   // counts the earlier compile's passes.
   // A silenced rule on every graph `silenced` gives (alone), or on one drawn by the seed.
-  if (which === CORRUPTIONS) {
+  if (alone) {
     const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
     outcomes.push(excludeScenario(b, seed, 0, ctx), excludeScenario(b, seed, 1, ctx), passListScenario(b, seed));
     for (const src of silenced()) outcomes.push(...silencedRuleScenario(src, seed, true));

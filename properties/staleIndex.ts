@@ -13,9 +13,10 @@
  * from its cause). Checked mode's record of the graph, which skips a verification when nothing
  * changed, reads the same fields: a field it forgot would hide a stale entry the same way.
  *
- * So each kind here changes one field only (or both directions of one view edge, consistently),
- * each chosen so that one test of the fast path alone can see it (a count that still matches, a
- * size that still matches), and the rebuild's first difference is then known:
+ * So each kind here changes one field only (or both directions of one view edge, consistently).
+ * Several keep every size and count the fast path compares in step (a node swapped for another,
+ * a client count raised, a view moved), so that each of its tests is the only one that can see
+ * some kind. The rebuild's first difference is then known:
  *
  * | kind | the stale entry | the rebuild must say |
  * |---|---|---|
@@ -65,7 +66,7 @@ interface HandlerIndex {
 }
 
 /** The index of `dh`, reached past `private` (a renamed field is a harness defect, said loudly). */
-function indexOf(dh: DestroyHandler): HandlerIndex {
+function handlerIndex(dh: DestroyHandler): HandlerIndex {
   const idx = dh as unknown as Record<string, unknown>;
   for (const [f, cls] of [["allApps", Set], ["destroyers", Set], ["clients", Map], ["viewI", Map], ["viewO", Map]] as const) {
     if (!(idx[f] instanceof cls)) throw new Error(`checked-sensitivity stale-index: the DestroyHandler has no ${cls.name} field "${f}" (a harness defect: the corruption must follow the handler's fields)`);
@@ -89,7 +90,8 @@ export interface StalePlan {
   readonly tripwire?: { readonly replace: Apply; readonly by: Apply; readonly says: string };
 }
 
-const pick = <T>(xs: readonly T[], rand: () => number): T | null => (xs.length === 0 ? null : xs[Math.floor(rand() * xs.length)]);
+/** A seeded element of `xs`, or null when it is empty. */
+export const pick = <T>(xs: readonly T[], rand: () => number): T | null => (xs.length === 0 ? null : xs[Math.floor(rand() * xs.length)]);
 
 /** A client multiset as the rebuild's message prints it (restated: `{node: count, …}`, in the map's order). */
 const show = (m: ReadonlyMap<Apply, number>): string => `{${[...m].map(([a, k]) => `${a.toString()}: ${k}`).join(", ")}}`;
@@ -107,28 +109,36 @@ function viewEdges(fg: FunctionGraph): Map<Variable, Variable> {
   for (const n of fg.applyNodes) {
     n.outputs.forEach((o, k) => {
       const j = n.op.viewMap[k];
+      // Views of one input only: the handler refuses an op declaring more (no op in src does).
       if (j !== undefined && j.length > 0) vi.set(o, n.inputs[j[0]]);
     });
   }
   return vi;
 }
 
-/** A fresh node equal to `n`, not in any graph (null when its op refuses to rebuild it). */
+/**
+ * A fresh node equal to `n`, not in any graph, that may stand in for it: null when its op refuses
+ * to rebuild it, or infers a vaguer type than `n` records (checked mode allows a node to record
+ * a more refined type than makeNode infers, and the graph would refuse that replacement).
+ */
 function copyOf(n: Apply): Apply | null {
+  let copy: Apply;
   try {
-    return n.op.makeNode(...n.inputs);
+    copy = n.op.makeNode(...n.inputs);
   } catch {
     return null;
   }
+  return copy.outputs.length === n.outputs.length && n.outputs.every((o, k) => o.type.isSuper(copy.outputs[k].type)) ? copy : null;
 }
 
-const destroys = (n: Apply): boolean => Object.keys(n.op.destroyMap).length > 0;
+/** Whether a node writes into one of its inputs (from its op's destroy map). */
+export const isDestroyer = (n: Apply): boolean => Object.keys(n.op.destroyMap).length > 0;
 
 /** A seeded stale entry of kind `kind` in `fg`'s handler, or null when the graph has no fitting target. */
 export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number): StalePlan | null {
   const dh = fg.getFeature(DestroyHandler);
   if (dh === undefined) return null;
-  const idx = indexOf(dh);
+  const idx = handlerIndex(dh);
   const nodes = fg.toposort().filter((n) => !(n.op instanceof Output));
   const target = pick(nodes, rand);
   if (target === null) return null;
@@ -190,10 +200,10 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
     case "destroyer-flip": {
       // A third of the draws drop an in-place node, a third swap one for a node that writes
       // nothing (the set keeps its size), when the graph has one; the rest add a node.
-      const inPlace = nodes.filter(destroys);
+      const inPlace = nodes.filter(isDestroyer);
       const r = rand();
       const dropped = inPlace.length > 0 && r < 2 / 3 ? (pick(inPlace, rand) as Apply) : null;
-      const added = dropped === null || r >= 1 / 3 ? pick(nodes.filter((n) => !destroys(n)), rand) : null;
+      const added = dropped === null || r >= 1 / 3 ? pick(nodes.filter((n) => !isDestroyer(n)), rand) : null;
       if (dropped === null && added === null) return null;
       // The rebuild names the first node, in the graph's order, the set disagrees on.
       const first = [...fg.applyNodes].find((n) => n === dropped || n === added) as Apply;
@@ -340,14 +350,23 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
  * | `client-extra` | a client entry listed twice | `… appears 2 times …` |
  * | `variable-dropped` | a variable dropped from the variable set | `[variables]: variable V is in the graph but missing from variables` |
  * | `variable-swapped` | the same, with a stranger added (the set keeps its size) | the same |
- * | `node-swapped` | a node replaced in the node set by a copy that is not in the graph | `[apply-nodes]: node N is reachable from the outputs but missing from applyNodes` |
+ * | `apply-node-swapped` | a node replaced in the node set by a copy that is not in the graph | `[apply-nodes]: node N is reachable from the outputs but missing from applyNodes` |
  * | `output-moved` | an entry of the output list naming another variable | `[output-clients]: Output(k) reads V but outputs[k] is W` |
  */
-export const GRAPH_KINDS = ["client-slot", "client-node", "client-extra", "variable-dropped", "variable-swapped", "node-swapped", "output-moved"] as const;
+export const GRAPH_KINDS = ["client-slot", "client-node", "client-extra", "variable-dropped", "variable-swapped", "apply-node-swapped", "output-moved"] as const;
 export type GraphKind = (typeof GRAPH_KINDS)[number];
 
-/** A seeded stale entry of kind `kind` in `fg`'s own index; `says` is `checkIntegrity`'s message from `[invariant]` on. */
-export function staleGraphPlan(fg: FunctionGraph, kind: GraphKind, rand: () => number): StalePlan | null {
+/** One planned stale entry of the graph's own index. */
+export interface GraphPlan {
+  readonly node: Apply;
+  readonly what: string;
+  readonly corrupt: () => void;
+  /** `checkIntegrity`'s message from `[invariant]` on. */
+  readonly says: string;
+}
+
+/** A seeded stale entry of kind `kind` in `fg`'s own index, or null when the graph has no fitting target. */
+export function staleGraphPlan(fg: FunctionGraph, kind: GraphKind, rand: () => number): GraphPlan | null {
   const nodes = fg.toposort().filter((n) => !(n.op instanceof Output));
   const slots = nodes.flatMap((n) => n.inputs.map((_, i) => [n, i] as const));
   const clientList = (v: Variable): [Apply, number][] => {
@@ -364,7 +383,11 @@ export function staleGraphPlan(fg: FunctionGraph, kind: GraphKind, rand: () => n
       const [n, i] = s;
       const v = n.inputs[i];
       const missing = `[slot-registered]: (${n.toString()}, ${i}) appears ${kind === "client-extra" ? 2 : 0} times in clients[${v.toString()}] (expected once)`;
-      const at = (): number => clientList(v).findIndex(([c, j]) => c === n && j === i);
+      const at = (): number => {
+        const k = clientList(v).findIndex(([c, j]) => c === n && j === i);
+        if (k < 0) throw new Error(`checked-sensitivity stale-graph: the clients of ${v.toString()} do not list (${n.toString()}, ${i}) before the corruption`);
+        return k;
+      };
       if (kind === "client-extra") return { node: n, what: `(${n.toString()}, ${i}) listed twice among the clients of ${v.toString()}`, corrupt: () => clientList(v).push([n, i]), says: missing };
       if (kind === "client-slot") {
         // A slot of n that does not read v (or one past its last), so no other slot's count moves.
@@ -394,7 +417,7 @@ export function staleGraphPlan(fg: FunctionGraph, kind: GraphKind, rand: () => n
         says: `[variables]: variable ${v.toString()} is in the graph but missing from variables`,
       };
     }
-    case "node-swapped": {
+    case "apply-node-swapped": {
       const n = pick(nodes, rand);
       const copy = n === null ? null : copyOf(n);
       if (n === null || copy === null) return null;

@@ -125,6 +125,24 @@ describe("checked-sensitivity", function () {
       }, () => assertMissed(stale(true), ["client-count"], /^client-count: .*checked mode off\): the DestroyHandler let it through without reporting the handler's own check, word for word: DestroyHandler\.onPrune: /));
     });
 
+    it("fails, checked mode off, when a double import or a prune of an unknown node is reported in other words", () => {
+      const onPrune = DestroyHandler.prototype.onPrune;
+      const onImport = DestroyHandler.prototype.onImport;
+      const reword = (body: () => void): void => {
+        try {
+          body();
+        } catch (e) {
+          if (e instanceof InvariantError) throw new InvariantError(e.message.replace(/double import of .*|prune of .*, which was never imported/, "a node the handler does not know"));
+          throw e;
+        }
+      };
+      withPatch(DestroyHandler.prototype, "onPrune", function (this: DestroyHandler, fg: FunctionGraph, node: Apply) {
+        reword(() => onPrune.call(this, fg, node));
+      }, () => withPatch(DestroyHandler.prototype, "onImport", function (this: DestroyHandler, fg: FunctionGraph, node: Apply) {
+        reword(() => onImport.call(this, fg, node));
+      }, () => assertMissed(stale(true), ["unimported", "phantom-node", "node-swapped"], /to fire; got InvariantError: .*a node the handler does not know$/)));
+    });
+
     it("fails, checked mode off, when a stale view edge is reported in words that name no fault", () => {
       const onPrune = DestroyHandler.prototype.onPrune;
       withPatch(DestroyHandler.prototype, "onPrune", function (this: DestroyHandler, fg: FunctionGraph, node: Apply) {
@@ -169,7 +187,7 @@ describe("checked-sensitivity", function () {
           if (e instanceof InvariantError) throw new InvariantError(e.message.replace(/: [^:]*$/, ": the handler is out of step with the graph"));
           throw e;
         }
-      }, () => assertMissed(stale(), STALE_KINDS.filter((k) => !k.startsWith("client")), /checked mode did not name the rewrite xgrad_corrupt_stale_index and the DestroyHandler bookkeeping, with the rebuild's first difference: /));
+      }, () => assertMissed(stale(), STALE_KINDS, /checked mode did not name the rewrite xgrad_corrupt_stale_index and the DestroyHandler bookkeeping, with the rebuild's first difference: /));
     });
 
     it("names every kind of stale entry of the graph's own index word for word on the real engine", () => {
@@ -200,6 +218,36 @@ describe("checked-sensitivity", function () {
           if (k !== 1) throw new InvariantError(`FunctionGraph#${this.id}.checkIntegrity [slot-registered]: (${n.toString()}, ${i + 1}) appears ${k} times in clients[${v.toString()}] (expected once)`);
         });
       }, () => assertMissed(staleGraph(), ["client-slot", "client-node", "client-extra"], /checked mode did not name the rewrite xgrad_corrupt_stale_graph and the FunctionGraph structure, with checkIntegrity's first violation: \[slot-registered\]/));
+    });
+
+    it("fails when checked mode's record of the graph stops following its variables, its nodes or its outputs", () => {
+      graphs ??= SAMPLE.map((c) => ({ fg: sensitivityGraph(buildCase(c)), seed: caseSeed(c) }));
+      const staleGraph = (): CorruptionOutcome[] => (graphs ?? []).flatMap(({ fg, seed }) => staleGraphScenario(fg, seed, GRAPH_KINDS));
+      // The record reads those three fields as they were at its first update on each graph.
+      // (One view per graph: the record compares the graph object itself too.)
+      const views = new WeakMap<FunctionGraph, FunctionGraph>();
+      const update = GraphRecord.prototype.update;
+      withPatch(GraphRecord.prototype, "update", function (this: GraphRecord, fg: FunctionGraph, dh: DestroyHandler | undefined) {
+        let view = views.get(fg);
+        if (view === undefined) {
+          const frozen = { variables: new Set(fg.variables), applyNodes: new Set(fg.applyNodes), outputs: [...fg.outputs] };
+          views.set(fg, (view = new Proxy(fg, { get: (t, p) => (p === "variables" || p === "applyNodes" || p === "outputs" ? frozen[p] : Reflect.get(t, p)) })));
+        }
+        return update.call(this, view, dh);
+      }, () => assertMissed(staleGraph(), ["variable-dropped", "variable-swapped", "apply-node-swapped", "output-moved"], /checked mode let the rewrite xgrad_corrupt_stale_graph through without reporting the FunctionGraph structure/));
+    });
+
+    it("fails when checkIntegrity names a stale entry vaguely", () => {
+      graphs ??= SAMPLE.map((c) => ({ fg: sensitivityGraph(buildCase(c)), seed: caseSeed(c) }));
+      const check = FunctionGraph.prototype.checkIntegrity;
+      withPatch(FunctionGraph.prototype, "checkIntegrity", function (this: FunctionGraph) {
+        try {
+          check.call(this);
+        } catch (e) {
+          if (e instanceof InvariantError) throw new InvariantError(e.message.replace(/\]: .*$/, "]: the graph's index is out of step"));
+          throw e;
+        }
+      }, () => assertMissed((graphs ?? []).flatMap(({ fg, seed }) => staleGraphScenario(fg, seed, GRAPH_KINDS)), GRAPH_KINDS, /checked mode did not name the rewrite xgrad_corrupt_stale_graph and the FunctionGraph structure, with checkIntegrity's first violation: /));
     });
 
     it("fails when checked mode's record of the handler covers its node set only", () => {
