@@ -329,7 +329,12 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
       return {
         node: o.owner as Apply,
         what: `the view ${o.toString()} dropped from the list of views of ${src.toString()}`,
-        corrupt: () => viewsOf(src).delete(o),
+        corrupt: () => {
+          // As the handler keeps it: a source left with no views has no entry at all.
+          const set = viewsOf(src);
+          set.delete(o);
+          if (set.size === 0) idx.viewO.delete(src);
+        },
         says: `viewO holds ${views.size - 1} edges, the graph has ${views.size}`,
         ...viewPruned(o, `is missing from the views recorded for ${src.toString()}`),
       };
