@@ -131,6 +131,12 @@ function copyOf(n: Apply): Apply | null {
   return copy.outputs.length === n.outputs.length && n.outputs.every((o, k) => o.type.isSuper(copy.outputs[k].type)) ? copy : null;
 }
 
+/** A corruption that puts `copy` in place of `n` in a node set (its size unchanged). */
+const swapIn = (set: Set<Apply>, n: Apply, copy: Apply) => (): void => {
+  set.delete(n);
+  set.add(copy);
+};
+
 /** Whether a node writes into one of its inputs (from its op's destroy map). */
 export const isDestroyer = (n: Apply): boolean => Object.keys(n.op.destroyMap).length > 0;
 
@@ -189,10 +195,7 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
       return {
         node: target,
         what: `${target.toString()} replaced in the handler's node set by a copy that is not in the graph`,
-        corrupt: () => {
-          idx.allApps.delete(target);
-          idx.allApps.add(p);
-        },
+        corrupt: swapIn(idx.allApps, target, p),
         says: `node ${target.toString()} is in the graph but was never imported by the handler`,
         tripwire: prunedUnknown(target),
       };
@@ -429,10 +432,7 @@ export function staleGraphPlan(fg: FunctionGraph, kind: GraphKind, rand: () => n
       return {
         node: n,
         what: `${n.toString()} replaced in the graph's node set by a copy that is not in the graph`,
-        corrupt: () => {
-          fg.applyNodes.delete(n);
-          fg.applyNodes.add(copy);
-        },
+        corrupt: swapIn(fg.applyNodes, n, copy),
         says: `[apply-nodes]: node ${n.toString()} is reachable from the outputs but missing from applyNodes`,
       };
     }
