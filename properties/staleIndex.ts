@@ -9,8 +9,8 @@
  * bookkeeping corruptions (`unheard-*`, `lost-prune`) come from real lost callbacks, so each
  * leaves several fields stale at once, and any one of the fast path's tests catches them: a
  * test that went blind beside the others showed nowhere, and neither did a wrong rebuild
- * message (the background PR's destroy-handler failure surfaced as exactly such a message, far
- * from its cause). Checked mode's record of the graph, which skips a verification when nothing
+ * message (the background PR's destroy-handler failure surfaced as a bare lookup error on stale
+ * bookkeeping, far from its cause: the message is what a user has to go on). Checked mode's record of the graph, which skips a verification when nothing
  * changed, reads the same fields: a field it forgot would hide a stale entry the same way.
  *
  * So each kind here changes one field only (or both directions of one view edge, consistently).
