@@ -528,11 +528,12 @@ describe("checked-sensitivity", function () {
     for (const c of on.slice(0, 3)) {
       const suite = (await runProperties(c, { properties: ["rewrite-soundness", "checked-sensitivity"] })).verdict.checks.find((k) => k.property === "checked-sensitivity");
       const alone = (await runProperties(c, { properties: ["checked-sensitivity"] })).verdict.checks.find((k) => k.property === "checked-sensitivity");
-      // The suite tries three corruptions (by seed), alone every one: a superset.
+      // The suite tries three corruptions (by seed) and one stale entry of each index kind, alone
+      // every one: a superset.
       assert.equal(suite?.status, "pass", suite?.reason);
       assert.equal(alone?.status, "pass", alone?.reason);
       const tried = (k: typeof suite): string[] => (k?.reason ?? "").replace(/^caught /, "").split(", ").map((x) => x.replace(/ ×\d+$/, ""));
-      assert.deepEqual(tried(suite).filter((x) => x !== "exclude" && x !== "pass-list" && x !== "silenced-rule"), scheduledCorruptions(caseSeed(c)));
+      assert.deepEqual(tried(suite).filter((x) => x !== "exclude" && x !== "pass-list" && x !== "silenced-rule"), [...scheduledCorruptions(caseSeed(c)), "stale-index", "stale-index-tripwire", "stale-graph"]);
       for (const x of tried(suite)) assert.ok(tried(alone).includes(x), `${x} tried in the suite, not alone`);
     }
     const off = cases.find((c) => !sensitivityScheduled(caseSeed(c)));
