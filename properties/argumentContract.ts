@@ -13,6 +13,7 @@
  * | call | must give |
  * |---|---|
  * | `grad(42, wrt)`; `grad(y, wrt)` for a node y that is not 0-d; `grad(k, wrt)` for a 0-d integer k | `grad: the cost must be a Variable, got 42`; `grad: the cost must be a 0-d float variable, got <y> of type <type>` |
+ * | `grad(cost, wrt, {ruleFor})` under the lazy strategy, the hook giving a rule for the cost's own (named) node; then a hook that gives none | `grad: options.ruleFor gives a rule for <op> (node <cost>), which lies in the region the lazy strategy differentiates: …` word for word (the documentation of `ruleFor`: it raises, naming the node); the second accepted |
  * | `grad(cost, {})`; `grad(cost, [...wrt, "xgrad"])`; `pullback([cost], [w, 7], [1])` | `<fn>: wrt must be a Variable or a list of Variables`; `<fn>: wrt[<k>] is not a Variable: <value>` |
  * | `pullback([cost, y], wrt, [1])` | `pullback: 2 outputs but 1 cotangents` |
  * | `pullback([y], wrt, [c])`, c of y's type but one static length off, of an integer dtype, of the other family, or (y named) with one dim renamed | `pullback: cotangent 0 (for output <y>): ` then the shape, dtype, family or dims it expected and what it got |
@@ -28,10 +29,11 @@
  * gradient builds.
  */
 import type { ModuleOutcome } from "./gradComposition.js";
-import { Variable } from "../src/graph/basic.js";
+import { type Apply, Variable } from "../src/graph/basic.js";
 import { type Disconnected, isDisconnected } from "../src/graph/op.js";
 import { isFloat, shapeToString } from "../src/graph/type.js";
 import type { GradOptions, PullbackOptions } from "../src/grad/driver.js";
+import type { PullbackRule } from "../src/grad/registry.js";
 import type { HessianVectorOptions, PushforwardOptions } from "../src/grad/pushforward.js";
 import { GradError } from "../src/errors.js";
 import { tensor } from "../src/tensor/basic.js";
@@ -58,6 +60,42 @@ function freshLike(v: Variable, name: string | null, shape: readonly (number | n
 }
 
 const quiet = (): void => undefined;
+
+/**
+ * The named ops on the cost's gradient paths, restated from the graph: nodes whose output reaches
+ * the cost and one of whose inputs a wrt reaches, both along float values and true connections
+ * (each op's own connectionPattern). The lazy strategy wraps every such node in its region; the
+ * driver's walk follows true connections of any dtype, so it sees at least these.
+ */
+function regionNodes(cost: Variable, wrt: readonly Variable[]): Apply[] {
+  const connectedTo = (node: Apply, out: number): Variable[] => {
+    const p = node.op.connectionPattern?.(node);
+    return node.inputs.filter((v, i) => isFloat(v.type.dtype) && (p === undefined || p[i][out]));
+  };
+  // Variables the cost reads along float values and true connections (the cost included).
+  const toCost = new Set<Variable>();
+  const todo = [cost];
+  while (todo.length > 0) {
+    const v = todo.pop() as Variable;
+    if (toCost.has(v) || !isFloat(v.type.dtype)) continue;
+    toCost.add(v);
+    if (v.owner !== null) todo.push(...connectedTo(v.owner, v.index));
+  }
+  // Whether a wrt lies behind v along float values and true connections.
+  const wrtSet = new Set(wrt);
+  const memo = new Map<Variable, boolean>();
+  const fromWrt = (v: Variable): boolean => {
+    const known = memo.get(v);
+    if (known !== undefined) return known;
+    memo.set(v, false);
+    const r = wrtSet.has(v) || (v.owner !== null && connectedTo(v.owner, v.index).some(fromWrt));
+    memo.set(v, r);
+    return r;
+  };
+  const nodes = new Set<Apply>();
+  for (const v of toCost) if (v.owner !== null && X.isXOp(v.owner.op) && !wrtSet.has(v) && connectedTo(v.owner, v.index).some(fromWrt)) nodes.add(v.owner);
+  return [...nodes];
+}
 
 export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
   const b = c.built;
@@ -132,9 +170,34 @@ export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
       );
     }
   }
+  // A per-call rule under the lazy strategy: the region is expanded after lowering, where the
+  // caller's node no longer exists, so `grad` must refuse it naming the node (the documentation
+  // of `ruleFor`), not drop it.
+  const connected = list.slice(0, k);
+  const inRegion = regionNodes(cost, connected);
+  if (inRegion.length > 0) {
+    const node = inRegion[Math.floor(c.rand() * inRegion.length)];
+    const ruleFor = (n: Apply): PullbackRule | null => (n === node ? () => [] : null);
+    misuses.push({
+      what: `a per-call ruleFor for the region's node ${node.toString()} under the lazy strategy`,
+      run: () => c.gradWith(cost, connected, { ruleFor }),
+      says:
+        `grad: options.ruleFor gives a rule for ${node.op.toString()} (node ${node.toString()}), which lies in the region the lazy strategy ` +
+        `differentiates: the compiler expands that region after lowering it, where a per-call rule cannot apply. ` +
+        `Use gradStrategy "perNode", or registerPullbackRule for a rule that outlives the call`,
+    });
+  }
   for (const m of misuses) {
     const problem = refusalProblem(m, GradError);
     if (problem !== null) return { status: "fail", reason: problem };
+  }
+  // A ruleFor that gives no rule anywhere asks for nothing the region cannot honour.
+  if (connected.length > 0) {
+    try {
+      c.gradWith(cost, connected, { ruleFor: () => null });
+    } catch (e) {
+      return { status: "fail", reason: `grad(${costName}, wrt, {ruleFor: () => null}) must be accepted (the hook gives no rule); it threw ${e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e)}` };
+    }
   }
 
   // Names. The unnamed call first: a later call must build its own gradients, but a cache that

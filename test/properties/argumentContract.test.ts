@@ -4,7 +4,9 @@
  *
  * - leaves gradients unnamed, or names them under `addNames: false`;
  * - renames a caller's knownGrads value;
- * - refuses a misused argument with a message that lost its index or its type.
+ * - refuses a misused argument with a message that lost its index or its type;
+ * - drops a per-call `ruleFor` under the lazy strategy instead of refusing it, or refuses a hook
+ *   that gives no rule.
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
@@ -86,6 +88,21 @@ describe("grad-composition: argument-contract", function () {
     };
     assertFails(reword(/ \(wrt\[\d+\], [^;]*\);/, ";"), /^argument-contract: a (pullback )?wrt the (cost|outputs) cannot read must raise a GradError saying /);
     assertFails(reword(/wrt\[\d+\] is not a Variable/, "wrt is not a Variable"), /^argument-contract: a (pullback )?wrt entry that is not a Variable must raise /);
+  });
+
+  it("fails when the lazy strategy drops a per-call ruleFor silently, or refuses one that gives no rule", () => {
+    // The refusal gone: the hook is dropped before the driver sees it under the lazy strategy.
+    const dropped: CompositionEngine = { ...ENGINE, gradWith: (c, w, o) => ENGINE.gradWith(c, w, (o.gradStrategy ?? "lazy") === "lazy" ? { ...o, ruleFor: undefined } : o) };
+    assertFails(dropped, /^argument-contract: a per-call ruleFor for the region's node .* under the lazy strategy must raise a GradError saying "grad: options\.ruleFor gives a rule for .*; it was accepted$/);
+    // Too eager: any hook refused, even one that answers null for every node.
+    const eager: CompositionEngine = {
+      ...ENGINE,
+      gradWith: (c, w, o) => {
+        if (o.ruleFor !== undefined && (o.gradStrategy ?? "lazy") === "lazy") throw new GradError("grad: options.ruleFor cannot be used with the lazy strategy");
+        return ENGINE.gradWith(c, w, o);
+      },
+    };
+    assertFails(eager, /must raise a GradError saying "grad: options\.ruleFor gives a rule for .*; it threw GradError: grad: options\.ruleFor cannot be used|grad\(.*, wrt, \{ruleFor: \(\) => null\}\) must be accepted/);
   });
 
   it("fails when the lazy region API's op equality forgets a part of the region, or its refusal loses the argument", () => {
