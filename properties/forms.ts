@@ -18,6 +18,7 @@
  * | `specify-shape` | `specifyShape(v, v's static lengths)` | SpecifyShape's pullback and pushforward, and its removal |
  * | `identity` | `identity(v)` or `cast(v, v's dtype)` | `useless_cast_identity` and checked mode's normal form |
  * | `float32-part` | one float64 operand u of a Join or of an add, sub or mul that has another float64 operand, or the y of an update op (inc or set, basic or advanced) into a float64 x, becomes `cast(u, float32)` (the node's output stays float64) | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
+ * | `zero-update` | `inc(Z, v, idx) + Z·Z` or `set(Z, v, idx) + Z·Z`, Z = `alloc(0, v's lengths)` (read through Shape when one is unknown), idx every axis's full slice, a prefix of them, or none | the update ops' pullbacks and in-place kernels on a zero-filled Alloc that another node reads beside the update (fusion puts `Z·Z` and the add in one loop): the inplace pass must write into a fresh copy of Z, the last merge must leave the copy apart (validation refuses it), and checked mode's merge promise must excuse that pair and no other |
  * | `fill` (half the cases, drawn apart) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3) |
  *
  * The forms are chosen from the case seed, so a finding reproduces from the case alone and
@@ -57,7 +58,7 @@ import { XTensorFromTensor } from "../src/xtensor/basic.js";
 import { constant, tensor } from "../src/tensor/basic.js";
 import { Elemwise, add, cast, div, identity, mul, neg, second, sub } from "../src/tensor/elemwise.js";
 import { Join, alloc, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
-import { AdvancedIncSubtensor, IncSubtensor, subtensor } from "../src/tensor/indexing.js";
+import { AdvancedIncSubtensor, IncSubtensor, incSubtensor, setSubtensor, subtensor } from "../src/tensor/indexing.js";
 import type { Case, CaseTypes } from "../src/case/format.js";
 import { type BuiltCase, buildCase, zeroGradient } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
@@ -66,7 +67,7 @@ import { type ErasureReference, erasureOf } from "./erasure.js";
 import type { ArrayValue, Check } from "./types.js";
 
 /** The forms, in the order of the table above. */
-export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "fill"] as const;
+export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill"] as const;
 export type Form = (typeof FORMS)[number];
 /** The forms drawn per target from the case seed (`fill` is drawn apart, so adding it moved no earlier draw). */
 const DRAWN: readonly Form[] = FORMS.filter((f) => f !== "fill");
@@ -213,6 +214,21 @@ function splice(form: Exclude<Form, "float32-part" | "fill">, v: Variable, rand:
       return { out: specifyShape(v, (v.type as TensorType).shape), variant: `to (${(v.type as TensorType).shape.map((s) => s ?? "?").join(", ")})` };
     case "identity":
       return rand() < 0.5 ? { out: identity(v), variant: "identity" } : { out: cast(v, (v.type as TensorType).dtype), variant: "cast to its own dtype" };
+    case "zero-update": {
+      // 0 + v is v (a -0 becomes +0, equal in every comparison), and Z·Z is 0 whatever v holds.
+      // The loop fusion makes of the add and Z·Z reads Z beside the update's result, so the
+      // update cannot overwrite Z itself: a fresh copy of Z is the only in-place write, and the
+      // copy must never be merged back.
+      const st = (v.type as TensorType).shape;
+      const lens = st.every((l) => l !== null) ? (st as number[]) : lengthsOf(v, rand);
+      const z = alloc(constant(0, (v.type as TensorType).dtype), lens);
+      const full = { start: null, stop: null, step: null };
+      const k = Math.floor(rand() * (nd + 1));
+      const idx = Array.from({ length: k }, () => full);
+      const set = rand() < 0.5;
+      const u = set ? setSubtensor(z, v, idx) : incSubtensor(z, v, idx);
+      return { out: add(u, mul(z, z)), variant: `${set ? "set" : "inc"}(Z, v, ${k === 0 ? "no index" : `${k} full slice${k === 1 ? "" : "s"}`}) + Z·Z, Z = alloc(0, ${st.every((l) => l !== null) ? "static lengths" : "lengths read through Shape"})` };
+    }
   }
 }
 
@@ -262,7 +278,7 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
     const pool = costValueTargets.length > 0 && rand() < 0.75 ? costValueTargets : allValueTargets;
     const { o } = pool[Math.floor(rand() * pool.length)];
     if (onValue.has(o)) continue;
-    const forms = DRAWN.filter((f) => f !== "float32-part" && (f !== "shape-read" || (o.type as TensorType).ndim >= 1));
+    const forms = DRAWN.filter((f) => f !== "float32-part" && ((f !== "shape-read" && f !== "zero-update") || (o.type as TensorType).ndim >= 1));
     onValue.set(o, forms[Math.floor(rand() * forms.length)]);
   }
 

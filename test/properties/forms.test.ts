@@ -2,12 +2,13 @@ import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import type { Case } from "../../src/case/format.js";
 import { caseTypes } from "../../src/case/parse.js";
-import { Constant } from "../../src/graph/basic.js";
-import type { Op } from "../../src/graph/op.js";
+import { type Apply, Constant, type Variable } from "../../src/graph/basic.js";
+import type { GradTerm, Op } from "../../src/graph/op.js";
 import { TensorType } from "../../src/graph/type.js";
 import { withPullbackOverride } from "../../src/grad/registry.js";
 import { Elemwise, mul } from "../../src/tensor/elemwise.js";
 import { SpecifyShape } from "../../src/tensor/shape.js";
+import { IncSubtensor } from "../../src/tensor/indexing.js";
 import { conformTo, neutralElement } from "../../src/rewriting/canonicalize.js";
 import { secondToAlloc } from "../../src/rewriting/specialize.js";
 import { caseArbitrary } from "../../properties/generators.js";
@@ -17,9 +18,15 @@ import { caseSeed, runProperties } from "../../properties/properties.js";
 /** A seeded sample of generated cases (the same every run). */
 const SAMPLE: Case[] = fc.sample(caseArbitrary({}), { seed: 0x0f0a5, numRuns: 60 }).map((g) => g.case);
 
-/** The first sample case whose forms include `form` (at a place whose description matches `at`). */
-function caseWith(form: string, at = /./): Case {
-  const c = SAMPLE.find((x) => formsGraph(x, caseTypes(x), caseSeed(x))?.graph.splices.some((s) => s.form === form && at.test(s.at)) ?? false);
+/**
+ * The first sample case whose forms include `form` (at a place whose description matches `at`);
+ * with `allKeepValues`, one whose every form keeps the values, so the static case judges it too.
+ */
+function caseWith(form: string, at = /./, allKeepValues = false): Case {
+  const c = SAMPLE.find((x) => {
+    const splices = formsGraph(x, caseTypes(x), caseSeed(x))?.graph.splices ?? [];
+    return splices.some((s) => s.form === form && at.test(s.at)) && (!allKeepValues || splices.every((s) => s.keepsValues));
+  });
   assert.ok(c !== undefined, `no sample case takes ${form} at ${String(at)}`);
   return c;
 }
@@ -55,11 +62,34 @@ describe("properties/forms (positional-forms)", () => {
   });
 
   it("fails on a SpecifyShape pullback that doubles the cotangent (a form's own pullback, judged against the static case)", async () => {
-    const c = caseWith("specify-shape");
+    const c = caseWith("specify-shape", /./, true);
     const isSpecify = (op: Op): boolean => op instanceof SpecifyShape;
     const k = await withPullbackOverride(isSpecify, (_ins, _outs, [g]) => [mul(g, 2)], () => formsVerdict(c));
     assert.equal(k.status, "fail", k.reason);
     assert.match(k.reason, /specify-shape at .* the NONE direct gradient/);
+  });
+
+  it("fails on an update op's pullback that doubles y's cotangent (zero-update's own pullback, judged against the static case)", async () => {
+    // Every sample case whose forms all keep values and include zero-update: the form lands off
+    // the cost's graph in some, so at least one must fail, and each failure must name it.
+    const cases = SAMPLE.filter((x) => {
+      const splices = formsGraph(x, caseTypes(x), caseSeed(x))?.graph.splices ?? [];
+      return splices.some((sp) => sp.form === "zero-update") && splices.every((sp) => sp.keepsValues);
+    });
+    assert.ok(cases.length >= 2, `${cases.length} sample cases take zero-update`);
+    const isUpdate = (op: Op): boolean => op instanceof IncSubtensor;
+    const doubled = (ins: readonly Variable[], outs: readonly Variable[], gs: readonly Variable[], node: Apply): GradTerm[] => {
+      const terms = (node.op.pullback as NonNullable<Op["pullback"]>).call(node.op, ins, outs, gs);
+      return [terms[0], mul(terms[1] as Variable, 2)];
+    };
+    let failed = 0;
+    for (const c of cases) {
+      const k = await withPullbackOverride(isUpdate, doubled, () => formsVerdict(c));
+      if (k.status !== "fail") continue;
+      failed++;
+      assert.match(k.reason, /zero-update at .* the NONE direct gradient/);
+    }
+    assert.ok(failed >= 1, `none of ${cases.length} cases failed`);
   });
 
   it("fails on a neutral-element rule that drops a constant only partly 1 (x * [1, 2] → x)", async () => {
