@@ -18,7 +18,7 @@
  * | `specify-shape` | `specifyShape(v, v's static lengths)` | SpecifyShape's pullback and pushforward, and its removal |
  * | `identity` | `identity(v)` or `cast(v, v's dtype)` | `useless_cast_identity` and checked mode's normal form |
  * | `float32-part` | one float64 operand u of a Join or of an add, sub or mul that has another float64 operand, or the y of an update op (inc or set, basic or advanced) into a float64 x, becomes `cast(u, float32)` (the node's output stays float64) | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
- * | `zero-update` | `inc(Z, v, idx) + Z·Z`, `set(Z, v, idx) + Z·Z` or `(inc(Z, v, idx) + set(Z, v, idx)) · 0.5 + Z·Z`, Z = `alloc(0, v's lengths)` (read through Shape when one is unknown), idx every axis's full slice, a prefix of them, or none | the update ops' pullbacks and in-place kernels on a zero-filled Alloc that another node reads beside the update (fusion puts `Z·Z` and the add in one loop): the inplace pass must write into a fresh copy of Z, the last merge must leave the copy apart (validation refuses it), two copies both overwritten must stay apart (PR #2355), and checked mode's merge promise must excuse exactly those pairs |
+ * | `zero-update` | `inc(Z, v, idx) + Z·Z`, `set(Z, v, idx) + Z·Z` or `(inc(Z, v, idx) + set(Z, v, idx)) · 0.5 + Z·Z`, or `inc(O, v, idx) + O·O` (v + 2, over ones), Z = `alloc(0, v's lengths)` (read through Shape when one is unknown), idx every axis's full slice, a prefix of them, or none | the update ops' pullbacks and in-place kernels on a zero-filled Alloc that another node reads beside the update (fusion puts `Z·Z` and the add in one loop): the inplace pass must write into a fresh copy of Z, the last merge must leave the copy apart (validation refuses it), two copies both overwritten must stay apart (PR #2355), and checked mode's merge promise must excuse exactly those pairs; over ones no copy may be made, and checked mode must not ask for one |
  * | `fill` (half the cases, drawn apart) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3) |
  *
  * The forms are chosen from the case seed, so a finding reproduces from the case alone and
@@ -227,7 +227,13 @@ function splice(form: Exclude<Form, "float32-part" | "fill">, v: Variable, rand:
       const idx = Array.from({ length: k }, () => full);
       const where = `${k === 0 ? "no index" : `${k} full slice${k === 1 ? "" : "s"}`}`;
       const zWhat = `Z = alloc(0, ${st.every((l) => l !== null) ? "static lengths" : "lengths read through Shape"})`;
-      const how = Math.floor(rand() * 3);
+      const how = Math.floor(rand() * 4);
+      if (how === 3) {
+        // The same over ones: no fresh copy may be made of a buffer that is not zero-filled, so
+        // the update stays out of place, and checked mode must not call it a missed copy.
+        const ones = alloc(constant(1, (v.type as TensorType).dtype), lens);
+        return { out: add(incSubtensor(ones, v, idx), mul(ones, ones)), variant: `inc(O, v, ${where}) + O·O, O = alloc(1, …): v + 2`, keepsValues: false };
+      }
       if (how < 2) {
         const u = how === 0 ? setSubtensor(z, v, idx) : incSubtensor(z, v, idx);
         return { out: add(u, mul(z, z)), variant: `${how === 0 ? "set" : "inc"}(Z, v, ${where}) + Z·Z, ${zWhat}` };
