@@ -26,6 +26,7 @@
  * | `retype-dtype` | like `retype`, with a constant of the other float dtype | the types of that node |
  * | `unfuse` | gives one reader `neg(neg(v))` (or tanh, exp: an op v has no reader of yet) in place of v (announced, valid) | after the pipeline: the fusion promise (an Elemwise left out of the loop of its only reader) |
  * | `out-of-place` | replaces a node the inplace pass made in place by its out-of-place twin (announced, valid; appended last so the older corruptions keep their seeded targets) | after the pipeline: the inplace promise, naming the twin and the input it could write into |
+ * | `lost-fresh-copy` | puts an update op the inplace pass moved onto a fresh copy of a shared zero-filled Alloc back onto the original, out of place (announced, valid; the copy is pruned): the pass's answer to a zero buffer it may not overwrite, undone | after the pipeline: the inplace promise's fresh-copy clause, naming the update op, word for word |
  * | `eager-candidates` | swaps the graph's DestroyHandler for one whose candidate filter also proposes every input of one node (a filter gone permissive; validation would still refuse the writes, so no compiled graph shows it) | after the pipeline: the handler's `inplaceCandidates` against the in-place contract restated from the graph |
  * | `failing-transform` | throws an ordinary error, under `onOptError: "ignore"` | nothing: no invariant broke; the engine records one failure naming the rewrite and the graph is as it was (integrity, a full DestroyHandler rebuild) |
  * | `rejected-replacement` | returns a replacement of a contradicting static shape, under "ignore" | the same: the replacement refused, recorded, the graph intact |
@@ -57,10 +58,12 @@
 import { type Apply, Constant, Variable } from "../src/graph/basic.js";
 import type { Feature } from "../src/graph/features.js";
 import { FunctionGraph, Output } from "../src/graph/fgraph.js";
+import { ancestors } from "../src/graph/traversal.js";
 import type { Type } from "../src/graph/type.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { Composite, Elemwise, exp, neg, tanh } from "../src/tensor/elemwise.js";
 import { AdvancedIncSubtensor, IncSubtensor, Subtensor } from "../src/tensor/indexing.js";
+import { Alloc } from "../src/tensor/shape.js";
 import { compile } from "../src/compile/function.js";
 import { grad } from "../src/grad/driver.js";
 import { InvariantError } from "../src/errors.js";
@@ -79,7 +82,7 @@ import { refusalProblem } from "./refusals.js";
 import { GRAPH_KINDS, type GraphKind, STALE_KINDS, type StaleKind, TRIPWIRE_KINDS, isDestroyer, pick, staleGraphPlan, stalePlan } from "./staleIndex.js";
 
 /** The corruptions, in the order they are tried. */
-export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place"] as const;
+export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place", "lost-fresh-copy"] as const;
 export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "stale-index-tripwire" | "stale-graph" | "exclude" | "pass-list" | "silenced-rule";
 
 /**
@@ -514,6 +517,33 @@ function unheardPlanner(how: string, deaf: (f: Feature) => boolean, reason: stri
   };
 }
 
+/** A constant every element of which is zero (restated, not checked mode's `isZeroFill`). */
+function zeroConstant(v: Variable): boolean {
+  if (!(v instanceof Constant)) return false;
+  const flat = v.value.toFlat();
+  return flat.length > 0 && flat.every((x) => x === 0);
+}
+
+/**
+ * The update ops the inplace pass moved onto a fresh copy of a zero-filled Alloc: an in-place
+ * update whose buffer is an Alloc of zeros that has an equal twin in the graph (the original,
+ * which the update could not overwrite), with that twin.
+ */
+function freshCopyWrites(fg: FunctionGraph): [Apply, Apply][] {
+  const nodes = nodesOf(fg);
+  return nodes.flatMap((n): [Apply, Apply][] => {
+    if (!undoable(n) || !(n.op instanceof IncSubtensor || n.op instanceof AdvancedIncSubtensor)) return [];
+    const a = n.inputs[0].owner;
+    if (a === null || !(a.op instanceof Alloc) || !zeroConstant(a.inputs[0])) return [];
+    const twin = nodes.find((m) => m !== a && m.op.equals(a.op) && m.inputs.length === a.inputs.length && m.inputs.every((x, i) => x === a.inputs[i]));
+    // Not when the update's other inputs are computed from the twin: a writer of the twin then
+    // runs before the update, which, reading the twin again, must run before that writer (a
+    // cycle validation rightly refuses; the pass had no choice but the copy).
+    if (twin === undefined || ancestors(n.inputs.slice(1)).includes(twin.outputs[0])) return [];
+    return [[n, twin]];
+  });
+}
+
 const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
   rewire: (fg, rand) => {
     const s = pick(constantSlots(fg), rand);
@@ -727,6 +757,34 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
               `\\(no other reader, nothing protected or already overwritten in its tree of views, and validation accepts the write\\) but was left out of place$`,
           ),
           means: `the inplace promise, naming ${twin.op.toString()} and its input ${slot}`,
+        },
+      },
+    };
+  },
+  "lost-fresh-copy": (fg, rand) => {
+    // The inplace pass's contract for an update op whose zero-filled buffer has other readers:
+    // write into a fresh copy of it (nothing else reads a copy), not into the original and not
+    // out of place. Undone: the update reads the original again, out of place, and the copy,
+    // read by nothing, is pruned. Only the fresh-copy clause of the inplace promise can see it:
+    // no slot of the twin is writable (the original has other readers), so it is matched word
+    // for word.
+    const c = pick(freshCopyWrites(fg), rand);
+    if (c === null) return null;
+    const [node, twin] = c;
+    const op = node.op as IncSubtensor | AdvancedIncSubtensor;
+    const back = (op instanceof IncSubtensor ? new IncSubtensor(op.props.idx, op.props.mode) : new AdvancedIncSubtensor(op.props.idx, op.props.mode)).makeNode(twin.outputs[0], ...node.inputs.slice(1));
+    return {
+      node,
+      plan: {
+        what: `${node.op.toString()} put back out of place onto the zero-filled ${twin.op.toString()} its fresh copy was made from (${back.op.toString()})`,
+        corrupt: () => back.outputs,
+        expect: {
+          when: "postconditions",
+          says: new RegExp(
+            `^checked mode: pipeline \\[${MODE_TAGS.FAST_RUN.join(", ")}\\] broke its promise inplace: ${escapeRe(back.toString())} updates a zero-filled Alloc it may not overwrite, ` +
+              `and was left out of place instead of writing into a fresh copy of that Alloc \\(validation accepts the copy\\)$`,
+          ),
+          means: `the inplace promise's fresh-copy clause, naming ${back.op.toString()}`,
         },
       },
     };
@@ -989,6 +1047,26 @@ export function checkedSensitivityCheck(
     return { property, status: "inconclusive", reason: `the uncorrupted checked FAST_RUN compile failed (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
   }
   const outcomes = corruptAndJudge(fg, seed, which, postconditions);
+  // The inplace pass's fresh copy is rare in a case's own graph (an update op into a zero
+  // buffer that another node also reads: two index reads of one input); positional-forms'
+  // zero-update splices one in. With no target here, lost-fresh-copy runs on that graph,
+  // compiled in checked FAST_RUN (one more compile, only then).
+  const lost = outcomes.findIndex((o) => o.corruption === "lost-fresh-copy" && o.status === "skip");
+  if (lost >= 0) {
+    const forms = silenced().find((src) => src.label.includes("zero-update at "));
+    if (forms !== undefined) {
+      let ffg: FunctionGraph | null = null;
+      try {
+        ffg = compile([...forms.inputs], [...forms.outputs], { mode: "FAST_RUN", checked: true, onOptError: "raise" }).fgraph;
+      } catch {
+        ffg = null; // positional-forms judges that compile
+      }
+      if (ffg !== null) {
+        const [o] = corruptAndJudge(ffg, seed, ["lost-fresh-copy"], postconditions);
+        outcomes[lost] = o.status === "skip" ? o : { ...o, detail: `on ${forms.label}: ${o.detail}` };
+      }
+    }
+  }
   // One stale index entry per case (a clone and one verification), every kind alone.
   const alone = which === CORRUPTIONS;
   outcomes.push(

@@ -76,7 +76,9 @@ describe("checked-sensitivity", function () {
         caught.set(c, (caught.get(c) ?? 0) + 1);
       }
     }
-    for (const c of CORRUPTIONS) assert.ok((caught.get(c) ?? 0) >= 6, `${c} caught on ${caught.get(c) ?? 0} of ${SAMPLE.length} cases`);
+    // lost-fresh-copy needs an update op moved onto a fresh copy, rare in a case's own graph: its
+    // own describe below runs it on the graphs with positional-forms' zero-update.
+    for (const c of CORRUPTIONS) if (c !== "lost-fresh-copy") assert.ok((caught.get(c) ?? 0) >= 6, `${c} caught on ${caught.get(c) ?? 0} of ${SAMPLE.length} cases`);
     assert.equal(caught.get("stale-index"), SAMPLE.length, "one stale index entry per case");
     assert.equal(caught.get("stale-index-tripwire"), SAMPLE.length, "one stale index entry per case, checked mode off");
     assert.equal(caught.get("stale-graph"), SAMPLE.length, "one stale entry of the graph's own index per case");
@@ -355,6 +357,47 @@ describe("checked-sensitivity", function () {
     assertCaught(checks(reword(/broke its promise inplace/, "")), /^checked mode missed the out-of-place corruption: .* replaced by its out-of-place twin .*: the FAST_RUN postconditions passed without reporting the inplace promise/);
     // The message is the whole check: one naming input 1 for input 0 is a missed corruption.
     assertCaught(checks(reword(/could write into input (\d+)/, "could write into input 9")), /^checked mode missed the out-of-place corruption: .* the FAST_RUN postconditions did not report the inplace promise, naming .* and its input \d+; they said InvariantError: .* could write into input 9 /);
+  });
+
+  describe("lost-fresh-copy", () => {
+    // Cases whose positional forms splice zero-update, which gives an update op a fresh copy of
+    // a zero buffer another node reads; the corruption falls back to that graph.
+    const cases = fc
+      .sample(caseArbitrary({}), { seed: 5160, numRuns: 120 })
+      .map((g) => g.case)
+      .filter((c) => formsGraph(c, caseTypes(c), caseSeed(c))?.graph.splices.some((sp) => sp.form === "zero-update" && !/over ones|O = alloc\(1/.test(sp.at)) ?? false)
+      .slice(0, 8);
+    const silenced = (c: (typeof cases)[number]) => () => {
+      const made = formsGraph(c, caseTypes(c), caseSeed(c));
+      const b = buildCase(c);
+      return made === null ? [caseSource(b)] : [caseSource(b), { label: `the lowered graph with ${describeForms(made.graph)}`, ...formsFunction(made.built, made.graph) }];
+    };
+    const run = (post?: typeof verifyPostconditions): Check[] => cases.map((c) => checkedSensitivityCheck(buildCase(c), caseSeed(c), undefined, post, ["lost-fresh-copy"], silenced(c)));
+    const reword = (from: RegExp, to: string): typeof verifyPostconditions => (fg, q, o) => {
+      try {
+        verifyPostconditions(fg, q, o);
+      } catch (e) {
+        if (e instanceof InvariantError && from.test(e.message)) {
+          if (to === "") return;
+          throw new InvariantError(e.message.replace(from, to));
+        }
+        throw e;
+      }
+    };
+
+    it("names the update op put back out of place, word for word, on the real engine", () => {
+      assert.ok(cases.length >= 5, `only ${cases.length} sample cases splice zero-update`);
+      const ks = run();
+      for (const k of ks) assert.equal(k.status, "pass", k.reason);
+      const caught = ks.filter((k) => /lost-fresh-copy/.test(k.reason ?? "")).length;
+      assert.ok(caught >= 4, `lost-fresh-copy caught on ${caught} of ${ks.length}`);
+    });
+
+    it("fails when the inplace promise's fresh-copy clause is blind, or names no fresh copy", () => {
+      const missed = /^checked mode missed the lost-fresh-copy corruption: on the lowered graph with .*zero-update at .*: (IncSubtensor|AdvancedIncSubtensor)\{.* put back out of place onto the zero-filled Alloc /;
+      assertCaught(run(reword(/updates a zero-filled Alloc it may not overwrite/, "")), missed);
+      assertCaught(run(reword(/instead of writing into a fresh copy of that Alloc/, "instead of in place")), missed);
+    });
   });
 
   it("fails when checked mode's pass-list check is order-blind, or its message leaves out what ran", () => {
