@@ -535,13 +535,23 @@ function freshCopyWrites(fg: FunctionGraph): [Apply, Apply][] {
     if (!undoable(n) || !(n.op instanceof IncSubtensor || n.op instanceof AdvancedIncSubtensor)) return [];
     const a = n.inputs[0].owner;
     if (a === null || !(a.op instanceof Alloc) || !zeroConstant(a.inputs[0])) return [];
-    const twin = nodes.find((m) => m !== a && m.op.equals(a.op) && m.inputs.length === a.inputs.length && m.inputs.every((x, i) => x === a.inputs[i]));
+    const equal = nodes.filter((m) => m !== a && m.op.equals(a.op) && m.inputs.length === a.inputs.length && m.inputs.every((x, i) => x === a.inputs[i]));
+    // One twin only: with more copies of one buffer (several updates of it), putting one update
+    // back changes which of the others validation lets merge, and the merge promise, judged
+    // first, rightly reports those (a graph with two zero-update forms of one length).
+    const twin = equal.length === 1 ? equal[0] : undefined;
     // Not when the update's other inputs are computed from the twin: a writer of the twin then
     // runs before the update, which, reading the twin again, must run before that writer (a
     // cycle validation rightly refuses; the pass had no choice but the copy).
     if (twin === undefined || ancestors(n.inputs.slice(1)).includes(twin.outputs[0])) return [];
     return [[n, twin]];
   });
+}
+
+/** `node`, an update op, rebuilt out of place on `buffer` (from the op's constructor, not checked mode's helpers). */
+function updateOnto(node: Apply, buffer: Variable): Apply {
+  const op = node.op as IncSubtensor | AdvancedIncSubtensor;
+  return (op instanceof IncSubtensor ? new IncSubtensor(op.props.idx, op.props.mode) : new AdvancedIncSubtensor(op.props.idx, op.props.mode)).makeNode(buffer, ...node.inputs.slice(1));
 }
 
 const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
@@ -768,11 +778,13 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
     // read by nothing, is pruned. Only the fresh-copy clause of the inplace promise can see it:
     // no slot of the twin is writable (the original has other readers), so it is matched word
     // for word.
-    const c = pick(freshCopyWrites(fg), rand);
+    // Only where the rebuilt node records a type the graph accepts in place of the node's: a
+    // node whose recorded type a rewrite refined (lengths read through Shape, known later) would
+    // be rebuilt vaguer, and the replacement refused for its type, not for the missing copy.
+    const c = pick(freshCopyWrites(fg).filter(([n, twin]) => n.outputs[0].type.isSuper(updateOnto(n, twin.outputs[0]).outputs[0].type)), rand);
     if (c === null) return null;
     const [node, twin] = c;
-    const op = node.op as IncSubtensor | AdvancedIncSubtensor;
-    const back = (op instanceof IncSubtensor ? new IncSubtensor(op.props.idx, op.props.mode) : new AdvancedIncSubtensor(op.props.idx, op.props.mode)).makeNode(twin.outputs[0], ...node.inputs.slice(1));
+    const back = updateOnto(node, twin.outputs[0]);
     return {
       node,
       plan: {
