@@ -14,7 +14,7 @@
  * |---|---|---|
  * | `scale-split` | `(v * A) * B`, A a constant of v's trailing lengths with entries 1, 2 and 0.5, some but not all 1; B = 1 / A (v exactly), or, half the time in float64, entries 2 and 0.5 only (v scaled: a B with no 1 is what tells a rule that drops a partly-1 A, since 1 / A has its 1s where A has) | neutral-element and absorbing rules on a non-uniform array constant; lower-rank operands (conformTo, fusion of a broadcast producer) |
  * | `neutral` | `v + Z`, `Z + v`, `v - Z`, `v * O`, `O * v` or `v / O`, Z zeros (-0 in a sum) and O ones, 0-d or of v's trailing lengths | the neutral-element rules on both sides and on array constants; checked mode's normal form |
- * | `shape-read` | `reshape(v, lengths)` or `alloc(v, lengths)` (read through `neg(neg(·))` half the time), `alloc(v, [2, ...lengths])[k]`, or a reshape to the axes 0 and 1 swapped and back (scaled between, position by position, half the time when the lengths are static), the lengths read through `Shape(v)[i]` or `ShapeI(v, i)` | `local_shape_constant`, `local_shape_i_constant`, the useless-reshape and useless-alloc rules, `local_subtensor_of_alloc` on a value of lower rank, and their declines for unknown lengths |
+ * | `shape-read` | `reshape(v, lengths)` or `alloc(v, lengths)` (read through `neg(neg(·))` half the time), `alloc(v, [2, ...lengths])[k]` (v's first axis left out, or sliced whole as `::1`, `0:` or `0:n`), or a reshape to the axes 0 and 1 swapped and back (scaled between, position by position, half the time when the lengths are static), the lengths read through `Shape(v)[i]` or `ShapeI(v, i)` | `local_shape_constant`, `local_shape_i_constant`, the useless-reshape and useless-alloc rules, `local_subtensor_of_alloc` on a value of lower rank, and their declines for unknown lengths |
  * | `specify-shape` | `specifyShape(v, v's static lengths)` | SpecifyShape's pullback and pushforward, and its removal |
  * | `identity` | `identity(v)` or `cast(v, v's dtype)` | `useless_cast_identity` and checked mode's normal form |
  * | `float32-part` | one float64 operand u of a Join or of an add, sub or mul that has another float64 operand, or the y of an update op (inc or set, basic or advanced) into a float64 x, becomes `cast(u, float32)` (the node's output stays float64) | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
@@ -199,7 +199,24 @@ function splice(form: Exclude<Form, "float32-part" | "fill">, v: Variable, rand:
         return rand() < 0.5 ? { out: neg(neg(r)), variant: `${what}, read through neg(neg(·))` } : { out: r, variant: what };
       }
       // An Alloc whose value has fewer axes than its output, indexed back by an int on the new axis.
-      if (how === 2) return { out: subtensor(alloc(v, [2, ...lens]), [Math.floor(rand() * 2)]), variant: "alloc with a leading axis of 2, indexed back" };
+      if (how === 2) {
+        // The int on the new axis, and on v's first axis nothing, or a slice that covers it
+        // written another way: step 1, start 0, or start 0 and stop its static length (which
+        // local_subtensor_of_alloc rewrites only when the axis is one v is broadcast along, and
+        // checked mode's normal form, conservative, never asks it to).
+        const k = Math.floor(rand() * 2);
+        const first = (v.type as TensorType).shape[0];
+        const which = Math.floor(rand() * 4);
+        const al = alloc(v, [2, ...lens]);
+        const slices: Record<number, { start: number | null; stop: number | null; step: number | null }> = {
+          1: { start: null, stop: null, step: 1 },
+          2: { start: 0, stop: null, step: null },
+          3: { start: 0, stop: first, step: null },
+        };
+        const sl = slices[which];
+        if (sl === undefined) return { out: subtensor(al, [k]), variant: "alloc with a leading axis of 2, indexed back" };
+        return { out: subtensor(al, [k, sl]), variant: `alloc with a leading axis of 2, indexed back, v's first axis as ${sl.start ?? ""}:${sl.stop ?? ""}${sl.step === null ? "" : `:${sl.step}`}` };
+      }
       const swapped = [lens[1], lens[0], ...lens.slice(2)];
       const st = (v.type as TensorType).shape;
       if (st.every((s) => s !== null) && (v.type as TensorType).dtype === "float64" && rand() < 0.5) {
