@@ -26,6 +26,7 @@
  * | `retype-dtype` | like `retype`, with a constant of the other float dtype | the types of that node |
  * | `unfuse` | gives one reader `neg(neg(v))` (or tanh, exp: an op v has no reader of yet) in place of v (announced, valid) | after the pipeline: the fusion promise (an Elemwise left out of the loop of its only reader) |
  * | `out-of-place` | replaces a node the inplace pass made in place by its out-of-place twin (announced, valid; appended last so the older corruptions keep their seeded targets) | after the pipeline: the inplace promise, naming the twin and the input it could write into |
+ * | `wrong-queries` (one kind per case, drawn from those with a target) | swaps the graph's DestroyHandler for one whose answer to one query about one node or variable is wrong, the index itself right: the candidate filter proposes one slot fewer, or another slot than the contract allows; `destroyersOf` leaves out a variable's one destroyer, names another node for it, or names a destroyer for a variable nobody overwrites; `hasDestroyers` answers the opposite for one variable | after the pipeline: checked mode's restatement of that query, naming the node or variable, what the handler said and what the graph gives, word for word (no engine path reads these queries, so nothing else can see them) |
  * | `lost-fresh-copy` | puts an update op the inplace pass moved onto a fresh copy of a shared zero-filled Alloc back onto the original, out of place (announced, valid; the copy is pruned): the pass's answer to a zero buffer it may not overwrite, undone | after the pipeline: the inplace promise's fresh-copy clause, naming the update op, word for word |
  * | `eager-candidates` | swaps the graph's DestroyHandler for one whose candidate filter also proposes every input of one node (a filter gone permissive; validation would still refuse the writes, so no compiled graph shows it) | after the pipeline: the handler's `inplaceCandidates` against the in-place contract restated from the graph |
  * | `failing-transform` | throws an ordinary error, under `onOptError: "ignore"` | nothing: no invariant broke; the engine records one failure naming the rewrite and the graph is as it was (integrity, a full DestroyHandler rebuild) |
@@ -82,7 +83,7 @@ import { refusalProblem } from "./refusals.js";
 import { GRAPH_KINDS, type GraphKind, STALE_KINDS, type StaleKind, TRIPWIRE_KINDS, isDestroyer, pick, staleGraphPlan, stalePlan } from "./staleIndex.js";
 
 /** The corruptions, in the order they are tried. */
-export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place", "lost-fresh-copy"] as const;
+export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place", "lost-fresh-copy", "wrong-queries"] as const;
 export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "stale-index-tripwire" | "stale-graph" | "exclude" | "pass-list" | "silenced-rule";
 
 /**
@@ -462,6 +463,34 @@ class EagerCandidates extends DestroyHandler {
 }
 
 /**
+ * A DestroyHandler whose index is right but whose answer to one query is wrong: the candidate
+ * filter for one node, or `destroyersOf` / `hasDestroyers` for one variable. No engine path reads
+ * `destroyersOf` or `hasDestroyers`, and validation still refuses the writes a filter proposes
+ * wrongly, so only checked mode's restatement of each query can see the difference.
+ */
+class WrongQueries extends DestroyHandler {
+  constructor(private readonly wrong: { readonly candidates?: readonly [Apply, number[]]; readonly destroyers?: readonly [Variable, Apply[]]; readonly has?: Variable }) {
+    super();
+  }
+
+  override inplaceCandidates(node: Apply): number[] {
+    const c = this.wrong.candidates;
+    return c !== undefined && node === c[0] ? [...c[1]] : super.inplaceCandidates(node);
+  }
+
+  override destroyersOf(v: Variable): Apply[] {
+    const d = this.wrong.destroyers;
+    return d !== undefined && v === d[0] ? [...d[1]] : super.destroyersOf(v);
+  }
+
+  override hasDestroyers(vars: Iterable<Variable>): boolean {
+    const list = [...vars];
+    const real = super.hasDestroyers(list);
+    return list.length === 1 && list[0] === this.wrong.has ? !real : real;
+  }
+}
+
+/**
  * The out-of-place twin of a node written in place: the same op and inputs, writing a fresh
  * buffer. Built from each op's constructor (not from checked mode's `inplaceVariant` or the
  * inplace pass), so the corruption shares no code with what judges it. Only for an
@@ -552,6 +581,20 @@ function freshCopyWrites(fg: FunctionGraph): [Apply, Apply][] {
 function updateOnto(node: Apply, buffer: Variable): Apply {
   const op = node.op as IncSubtensor | AdvancedIncSubtensor;
   return (op instanceof IncSubtensor ? new IncSubtensor(op.props.idx, op.props.mode) : new AdvancedIncSubtensor(op.props.idx, op.props.mode)).makeNode(buffer, ...node.inputs.slice(1));
+}
+
+/** Checked mode's candidate-query message, restated (the contract's words in parentheses). */
+function candidatesSay(n: Apply, got: readonly number[], want: readonly number[]): string {
+  return (
+    `checked mode: DestroyHandler.inplaceCandidates(${n.toString()}) proposes input(s) [${got.join(", ")}], but the in-place contract restated from the graph allows [${want.join(", ")}] ` +
+    "(one slot per tree of views, no other reader, nothing protected, constant or already overwritten)"
+  );
+}
+
+/** Checked mode's destroyersOf message, restated. */
+function destroyersSay(v: Variable, got: readonly Apply[], want: readonly Apply[]): string {
+  const list = (ns: readonly Apply[]): string => ns.map((n) => n.toString()).join(", ");
+  return `checked mode: DestroyHandler.destroyersOf(${v.toString()}) is [${list(got)}], but the graph's destroy maps give [${list(want)}]`;
 }
 
 const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
@@ -768,6 +811,89 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
           ),
           means: `the inplace promise, naming ${twin.op.toString()} and its input ${slot}`,
         },
+      },
+    };
+  },
+  "wrong-queries": (fg, rand) => {
+    const dh = fg.getFeature(DestroyHandler);
+    if (dh === undefined) return null;
+    const nodes = nodesOf(fg);
+    const vars = [...fg.variables];
+    // Each kind with the node or variable it is about, the wrong answer, and the message
+    // checked mode must give, written from the handler's real answers (right on this graph: the
+    // uncorrupted compile passed the same checks).
+    type Kind = { readonly node: Apply; readonly what: string; readonly wrong: ConstructorParameters<typeof WrongQueries>[0]; readonly says: string };
+    const kinds: (() => Kind | null)[] = [
+      () => {
+        // One slot fewer: the filter gone strict (the inplace pass would then miss a write).
+        const n = pick(nodes.filter((m) => dh.inplaceCandidates(m).length > 0), rand);
+        if (n === null) return null;
+        const real = dh.inplaceCandidates(n);
+        const got = real.slice(0, -1);
+        return { node: n, what: `its candidate filter proposes [${got.join(", ")}] for ${n.op.toString()}, one slot fewer`, wrong: { candidates: [n, got] }, says: candidatesSay(n, got, real) };
+      },
+      () => {
+        // As many slots, one of them another: the count alone cannot tell.
+        const n = pick(nodes.filter((m) => dh.inplaceCandidates(m).length > 0 && dh.inplaceCandidates(m).length < m.inputs.length), rand);
+        if (n === null) return null;
+        const real = dh.inplaceCandidates(n);
+        const other = n.inputs.map((_, j) => j).filter((j) => !real.includes(j));
+        const got = [...real.slice(0, -1), other[Math.floor(rand() * other.length)]].sort((a, b) => a - b);
+        return { node: n, what: `its candidate filter proposes [${got.join(", ")}] for ${n.op.toString()}, another slot`, wrong: { candidates: [n, got] }, says: candidatesSay(n, got, real) };
+      },
+      () => {
+        // A variable's one destroyer left out.
+        const v = pick(vars.filter((x) => dh.destroyersOf(x).length === 1), rand);
+        if (v === null) return null;
+        const real = dh.destroyersOf(v);
+        return { node: real[0], what: `destroyersOf(${v.toString()}) leaves out ${real[0].toString()}`, wrong: { destroyers: [v, []] }, says: destroyersSay(v, [], real) };
+      },
+      () => {
+        // Another node named as a variable's one destroyer: the count alone cannot tell.
+        const v = pick(vars.filter((x) => dh.destroyersOf(x).length === 1), rand);
+        if (v === null) return null;
+        const real = dh.destroyersOf(v);
+        const d = pick(nodes.filter((m) => isDestroyer(m) && m !== real[0]), rand);
+        if (d === null) return null;
+        return { node: real[0], what: `destroyersOf(${v.toString()}) names ${d.toString()} for ${real[0].toString()}`, wrong: { destroyers: [v, [d]] }, says: destroyersSay(v, [d], real) };
+      },
+      () => {
+        // A destroyer named for a variable nobody overwrites.
+        const d = pick(nodes.filter((m) => isDestroyer(m)), rand);
+        const v = pick(vars.filter((x) => dh.destroyersOf(x).length === 0), rand);
+        if (d === null || v === null) return null;
+        return { node: d, what: `destroyersOf(${v.toString()}) names ${d.toString()}, which does not overwrite it`, wrong: { destroyers: [v, [d]] }, says: destroyersSay(v, [d], []) };
+      },
+      () => {
+        // hasDestroyers the opposite for one variable.
+        const v = pick(vars, rand);
+        if (v === null) return null;
+        const k = dh.destroyersOf(v).length;
+        const anchor = v.owner ?? pick(nodes, rand);
+        if (anchor === null) return null;
+        return {
+          node: anchor,
+          what: `hasDestroyers([${v.toString()}]) answers ${String(k === 0)}`,
+          wrong: { has: v },
+          says: `checked mode: DestroyHandler.hasDestroyers([${v.toString()}]) is ${String(k === 0)}, but the graph's destroy maps give ${k} destroyer(s) of its buffer`,
+        };
+      },
+    ];
+    // One kind per case, drawn among those with a target.
+    const start = Math.floor(rand() * kinds.length);
+    let kind: Kind | null = null;
+    for (let t = 0; t < kinds.length && kind === null; t++) kind = kinds[(start + t) % kinds.length]();
+    if (kind === null) return null;
+    const { wrong, says } = kind;
+    return {
+      node: kind.node,
+      plan: {
+        what: `a DestroyHandler whose ${kind.what}`,
+        corrupt: (g) => {
+          g.removeFeature(g.getFeature(DestroyHandler) as DestroyHandler);
+          g.attachFeature(new WrongQueries(wrong));
+        },
+        expect: { when: "postconditions", says: new RegExp(`^${escapeRe(says)}$`), means: "checked mode's restatement of the handler's query, word for word" },
       },
     };
   },

@@ -359,6 +359,24 @@ describe("checked-sensitivity", function () {
     assertCaught(checks(reword(/could write into input (\d+)/, "could write into input 9")), /^checked mode missed the out-of-place corruption: .* the FAST_RUN postconditions did not report the inplace promise, naming .* and its input \d+; they said InvariantError: .* could write into input 9 /);
   });
 
+  it("fails when checked mode's restatement of the handler's queries is blind, or names no answer", () => {
+    const reword = (from: RegExp, to: string): typeof verifyPostconditions => (fg, q, o) => {
+      try {
+        verifyPostconditions(fg, q, o);
+      } catch (e) {
+        if (e instanceof InvariantError && from.test(e.message)) {
+          if (to === "") return;
+          throw new InvariantError(e.message.replace(from, to));
+        }
+        throw e;
+      }
+    };
+    const missed = /^checked mode missed the wrong-queries corruption: a DestroyHandler whose .*: the FAST_RUN postconditions (passed without reporting|did not report) checked mode's restatement of the handler's query, word for word/;
+    const only = (post: typeof verifyPostconditions): Check[] => SAMPLE.map((c) => checkedSensitivityCheck(buildCase(c), caseSeed(c), undefined, post, ["wrong-queries"]));
+    assertCaught(only(reword(/^checked mode: DestroyHandler\.(destroyersOf|hasDestroyers|inplaceCandidates)\(/, "")), missed);
+    assertCaught(only(reword(/, but the graph's destroy maps give .*$|, but the in-place contract restated from the graph allows .*$/, "")), missed);
+  });
+
   describe("lost-fresh-copy", () => {
     // Cases whose positional forms splice zero-update, which gives an update op a fresh copy of
     // a zero buffer another node reads; the corruption falls back to that graph.
