@@ -64,6 +64,19 @@ function assertCaught(ks: readonly Check[], says: RegExp): void {
   for (const k of fails) assert.match(k.reason ?? "", says);
 }
 
+/** The real postconditions, with a message matching `from` dropped (`to` empty: a blind check) or reworded. */
+const reword = (from: RegExp, to: string): typeof verifyPostconditions => (fg, q, o) => {
+  try {
+    verifyPostconditions(fg, q, o);
+  } catch (e) {
+    if (e instanceof InvariantError && from.test(e.message)) {
+      if (to === "") return;
+      throw new InvariantError(e.message.replace(from, to));
+    }
+    throw e;
+  }
+};
+
 describe("checked-sensitivity", function () {
   this.timeout(120_000);
 
@@ -343,34 +356,12 @@ describe("checked-sensitivity", function () {
   });
 
   it("fails when the inplace promise is blind, or its message names another input", () => {
-    const reword = (from: RegExp, to: string): typeof verifyPostconditions => (fg, q) => {
-      try {
-        verifyPostconditions(fg, q);
-      } catch (e) {
-        if (e instanceof InvariantError && from.test(e.message)) {
-          if (to === "") return;
-          throw new InvariantError(e.message.replace(from, to));
-        }
-        throw e;
-      }
-    };
     assertCaught(checks(reword(/broke its promise inplace/, "")), /^checked mode missed the out-of-place corruption: .* replaced by its out-of-place twin .*: the FAST_RUN postconditions passed without reporting the inplace promise/);
     // The message is the whole check: one naming input 1 for input 0 is a missed corruption.
     assertCaught(checks(reword(/could write into input (\d+)/, "could write into input 9")), /^checked mode missed the out-of-place corruption: .* the FAST_RUN postconditions did not report the inplace promise, naming .* and its input \d+; they said InvariantError: .* could write into input 9 /);
   });
 
   it("fails when checked mode's restatement of the handler's queries is blind, or names no answer", () => {
-    const reword = (from: RegExp, to: string): typeof verifyPostconditions => (fg, q, o) => {
-      try {
-        verifyPostconditions(fg, q, o);
-      } catch (e) {
-        if (e instanceof InvariantError && from.test(e.message)) {
-          if (to === "") return;
-          throw new InvariantError(e.message.replace(from, to));
-        }
-        throw e;
-      }
-    };
     const missed = /^checked mode missed the wrong-queries corruption: a DestroyHandler whose .*: the FAST_RUN postconditions (passed without reporting|did not report) checked mode's restatement of the handler's query, word for word/;
     const only = (post: typeof verifyPostconditions): Check[] => SAMPLE.map((c) => checkedSensitivityCheck(buildCase(c), caseSeed(c), undefined, post, ["wrong-queries"]));
     assertCaught(only(reword(/^checked mode: DestroyHandler\.(destroyersOf|hasDestroyers|inplaceCandidates)\(/, "")), missed);
@@ -393,17 +384,6 @@ describe("checked-sensitivity", function () {
       return made === null ? [caseSource(b)] : [caseSource(b), { label: `the lowered graph with ${describeForms(made.graph)}`, ...formsFunction(made.built, made.graph) }];
     };
     const run = (post?: typeof verifyPostconditions): Check[] => cases.map((c) => checkedSensitivityCheck(buildCase(c), caseSeed(c), undefined, post, ["lost-fresh-copy"], silenced(c)));
-    const reword = (from: RegExp, to: string): typeof verifyPostconditions => (fg, q, o) => {
-      try {
-        verifyPostconditions(fg, q, o);
-      } catch (e) {
-        if (e instanceof InvariantError && from.test(e.message)) {
-          if (to === "") return;
-          throw new InvariantError(e.message.replace(from, to));
-        }
-        throw e;
-      }
-    };
 
     it("names the update op put back out of place, word for word, on the real engine", () => {
       assert.ok(cases.length >= 5, `only ${cases.length} sample cases splice zero-update`);
