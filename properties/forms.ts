@@ -233,7 +233,7 @@ function splice(form: Exclude<Form, "float32-part" | "fill">, v: Variable, rand:
       return rand() < 0.5 ? { out: identity(v), variant: "identity" } : { out: cast(v, (v.type as TensorType).dtype), variant: "cast to its own dtype" };
     case "zero-update": {
       // 0 + v is v (a -0 becomes +0, equal in every comparison), and Z·Z is 0 whatever v holds.
-      // The loop fusion makes of the add and Z·Z reads Z beside the update's result, so the
+      // Fusion puts the add and Z·Z in one loop, which reads Z beside the update's result, so the
       // update cannot overwrite Z itself: a fresh copy of Z is the only in-place write, and the
       // copy must never be merged back.
       const st = (v.type as TensorType).shape;
@@ -242,7 +242,7 @@ function splice(form: Exclude<Form, "float32-part" | "fill">, v: Variable, rand:
       const full = { start: null, stop: null, step: null };
       const k = Math.floor(rand() * (nd + 1));
       const idx = Array.from({ length: k }, () => full);
-      const where = `${k === 0 ? "no index" : `${k} full slice${k === 1 ? "" : "s"}`}`;
+      const where = k === 0 ? "no index" : `${k} full slice${k === 1 ? "" : "s"}`;
       const zWhat = `Z = alloc(0, ${st.every((l) => l !== null) ? "static lengths" : "lengths read through Shape"})`;
       const how = Math.floor(rand() * 4);
       if (how === 3) {
