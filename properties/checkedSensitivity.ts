@@ -1185,13 +1185,16 @@ export function checkedSensitivityCheck(
     return { property, status: "inconclusive", reason: `the uncorrupted checked FAST_RUN compile failed (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
   }
   const outcomes = corruptAndJudge(fg, seed, which, postconditions);
+  // Built at most once: the forms graph costs a lowering, and two scenarios below may ask.
+  let sources: readonly SilencedSource[] | null = null;
+  const sourcesOnce = (): readonly SilencedSource[] => (sources ??= silenced());
   // The inplace pass's fresh copy is rare in a case's own graph (an update op into a zero
   // buffer that another node also reads: two index reads of one input); positional-forms'
   // zero-update splices one in. With no target here, lost-fresh-copy runs on that graph,
   // compiled in checked FAST_RUN (one more compile, only then).
   const lost = outcomes.findIndex((o) => o.corruption === "lost-fresh-copy" && o.status === "skip");
   if (lost >= 0) {
-    const forms = silenced().find((src) => src.label.includes("zero-update at "));
+    const forms = sourcesOnce().find((src) => src.label.includes("zero-update at "));
     if (forms !== undefined) {
       let ffg: FunctionGraph | null = null;
       try {
@@ -1220,10 +1223,10 @@ export function checkedSensitivityCheck(
   if (alone) {
     const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
     outcomes.push(excludeScenario(b, seed, 0, ctx), excludeScenario(b, seed, 1, ctx), passListScenario(b, seed));
-    for (const src of silenced()) outcomes.push(...silencedRuleScenario(src, seed, true));
+    for (const src of sourcesOnce()) outcomes.push(...silencedRuleScenario(src, seed, true));
   } else if (excludeScheduled(seed)) {
     outcomes.push(excludeScenario(b, seed), passListScenario(b, seed));
-    const srcs = silenced();
+    const srcs = sourcesOnce();
     if (srcs.length > 0) outcomes.push(...silencedRuleScenario(srcs[(seed >>> 3) % srcs.length], seed));
   }
   const missed = outcomes.find((o) => o.status === "missed");

@@ -385,6 +385,18 @@ export function describeForms(g: FormsGraph): string {
 }
 
 /**
+ * The case's lowered graph with its seeded forms as a function's inputs and outputs, labelled
+ * for messages (the graph checked-sensitivity's silenced rule and lost fresh copy also run on),
+ * or null when no form applies.
+ */
+export function formsSource(c: Case, types: CaseTypes, seed: number): { label: string; inputs: Variable[]; outputs: Variable[] } | null {
+  const made = formsGraph(c, types, seed);
+  if (made === null) return null;
+  const { inputs, outputs } = formsFunction(made.built, made.graph);
+  return { label: `the lowered graph with ${describeForms(made.graph)}`, inputs, outputs };
+}
+
+/**
  * The rebuilt graph as a function's inputs and outputs: every case node's value, then the direct
  * gradient's non-null parts (`gradAt[i]`: wrt i's output, or -1 when it is disconnected).
  */

@@ -47,7 +47,7 @@ import { compileInplaceWhereverValid, mutableInputsValues } from "./inplaceMax.j
 import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "./gradComposition.js";
 import { kinkConventionCheck } from "./kinks.js";
 import { type ErasureReference, shapeErasureCheck } from "./erasure.js";
-import { describeForms, formsFunction, formsGraph, positionalFormsCheck } from "./forms.js";
+import { formsSource, positionalFormsCheck } from "./forms.js";
 import { type ArrayValue, type Check, type GradPath, PROPERTY_NAMES, type PropertyName, type Verdict } from "./types.js";
 
 /** Options of {@link runProperties}. */
@@ -381,15 +381,13 @@ export async function runProperties(c: Case, opts: PropertyRunOptions = {}, type
     // A silenced rule runs on the case's graph and on its lowered graph with positional forms
     // spliced in (properties/forms.ts), where the rules the lowerings never feed fire.
     const silenced = (): SilencedSource[] => {
-      let made: ReturnType<typeof formsGraph>;
+      let forms: SilencedSource | null;
       try {
-        made = formsGraph(c, types, seed);
+        forms = formsSource(c, types, seed);
       } catch {
-        made = null; // positional-forms reports a graph it cannot build
+        forms = null; // positional-forms reports a graph it cannot build
       }
-      if (made === null) return [caseSource(b)];
-      const { inputs, outputs } = formsFunction(made.built, made.graph);
-      return [caseSource(b), { label: `the lowered graph with ${describeForms(made.graph)}`, inputs, outputs }];
+      return forms === null ? [caseSource(b)] : [caseSource(b), forms];
     };
     const k = checkedSensitivityCheck(b, seed, fastGraph === null ? undefined : () => fastGraph as FunctionGraph, undefined, selected.size > 1 ? scheduledCorruptions(seed) : undefined, silenced);
     return k.status === "inconclusive" && selected.size > 1 ? null : k;

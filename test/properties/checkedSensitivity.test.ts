@@ -32,7 +32,7 @@ import {
 } from "../../properties/checkedSensitivity.js";
 import { GRAPH_KINDS, STALE_KINDS, TRIPWIRE_KINDS } from "../../properties/staleIndex.js";
 import { NORMAL_FORMS, type NormalForm } from "../../src/rewriting/normalform.js";
-import { describeForms, formsFunction, formsGraph } from "../../properties/forms.js";
+import { formsGraph, formsSource } from "../../properties/forms.js";
 import { caseTypes } from "../../src/case/parse.js";
 import { tensor } from "../../src/tensor/basic.js";
 import { exp } from "../../src/tensor/elemwise.js";
@@ -379,9 +379,8 @@ describe("checked-sensitivity", function () {
       .filter((c) => formsGraph(c, caseTypes(c), caseSeed(c))?.graph.splices.some((sp) => sp.form === "zero-update" && /[^(]\((set|inc)\(Z, v/.test(sp.at)) ?? false)
       .slice(0, 8);
     const silenced = (c: (typeof cases)[number]) => () => {
-      const made = formsGraph(c, caseTypes(c), caseSeed(c));
-      const b = buildCase(c);
-      return made === null ? [caseSource(b)] : [caseSource(b), { label: `the lowered graph with ${describeForms(made.graph)}`, ...formsFunction(made.built, made.graph) }];
+      const forms = formsSource(c, caseTypes(c), caseSeed(c));
+      return [caseSource(buildCase(c)), ...(forms === null ? [] : [forms])];
     };
     const run = (post?: typeof verifyPostconditions): Check[] => cases.map((c) => checkedSensitivityCheck(buildCase(c), caseSeed(c), undefined, post, ["lost-fresh-copy"], silenced(c)));
 
@@ -434,8 +433,8 @@ describe("checked-sensitivity", function () {
     /** The scenario on each case's own graph and on its graph with positional forms, every rule that fires silenced in turn. */
     const outcomes = (): CorruptionOutcome[] =>
       cases.flatMap((c) => {
-        const made = formsGraph(c, caseTypes(c), caseSeed(c));
-        const forms = made === null ? [] : [{ label: `the lowered graph with ${describeForms(made.graph)}`, ...formsFunction(made.built, made.graph) }];
+        const made = formsSource(c, caseTypes(c), caseSeed(c));
+        const forms = made === null ? [] : [made];
         return [caseSource(buildCase(c)), ...forms].flatMap((src) => silencedRuleScenario(src, caseSeed(c), true));
       });
     /** Run `body` with the normal forms' predicates replaced by `weaken(rule, predicate)`. */
