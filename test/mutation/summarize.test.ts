@@ -1,7 +1,7 @@
 // The triage matching and the adjusted score of test/mutation/summarize.ts, on a tiny
 // hand-written report (the real reports are large, git-ignored and change with every run).
 import assert from "node:assert/strict";
-import { type Report, type TriageEntry, adjustedScore, matchTriage, parseTriage, triageCounts } from "./summarize.js";
+import { type Report, type TriageEntry, adjustedScore, latestReport, lineMap, matchTriage, parseTriage, triageCounts } from "./summarize.js";
 
 const at = (line: number, column: number, endColumn: number) => ({ start: { line, column }, end: { line, column: endColumn } });
 
@@ -78,5 +78,39 @@ describe("mutation summarize --triage", () => {
     assert.throws(() => parseTriage([{ ...entry({}), class: "maybe" }]), /unknown class/, "an unknown class is an error");
     assert.throws(() => parseTriage([{ file: "src/x.ts" }]), /no string field/, "a missing field is an error");
     assert.equal(parseTriage([entry({})]).length, 1, "a well-formed entry parses");
+  });
+});
+
+describe("mutation summarize --latest", () => {
+  // The current source gained a line at the top and re-indented `return 0;`; the old `if` line changed text.
+  const NOW = ["// added", "function f(a: boolean, b: boolean, c: boolean): number {", "  if (a || b) return 1;", "    return 0;", "}"].join("\n");
+  const older: Report = {
+    files: {
+      "src/x.ts": {
+        source: SRC,
+        mutants: [
+          { id: "o1", mutatorName: "ConditionalExpression", replacement: "true", status: "Survived", location: at(2, 7, 18) },
+          { id: "o2", mutatorName: "BooleanLiteral", replacement: "1", status: "Survived", location: at(3, 10, 11) },
+          { id: "o3", mutatorName: "BlockStatement", replacement: "{}", status: "Killed", location: at(1, 57, 58) },
+        ],
+      },
+    },
+  };
+  // A later shard of the current source over the `function` line only.
+  const later: Report = { files: { "src/x.ts": { source: NOW, mutants: [{ id: "n1", mutatorName: "BlockStatement", replacement: "{}", status: "Survived", location: at(2, 57, 58) }] } } };
+
+  it("maps old lines onto the current source by their text", () => {
+    const map = lineMap(SRC.split("\n"), NOW.split("\n"));
+    assert.deepEqual([...map], [[1, 2], [3, 4], [4, 5]], "the function line moved down one, the if line is gone, return 0 and the brace moved");
+  });
+
+  it("takes each line from its latest report, moves columns with the indentation and drops changed lines", () => {
+    const { report, provenance, dropped } = latestReport([{ label: "old", report: older }, { label: "new", report: later }], (f) => (f === "src/x.ts" ? NOW : null));
+    const ms = report.files["src/x.ts"].mutants;
+    assert.deepEqual(ms.map((m) => m.id), ["n1", "o2"], "the function line from the later report, return 0 from the older one");
+    assert.deepEqual(ms[1].location, at(4, 12, 13), "return 0's mutant moved to line 4 and two columns right");
+    assert.equal(dropped.get("src/x.ts"), 1, "the if line's mutant was measured on code that no longer exists");
+    assert.deepEqual([...(provenance.get("src/x.ts") ?? [])], [["new", 1], ["old", 1]], "one mutant from each report");
+    assert.equal(report.files["src/x.ts"].source, NOW, "matched against the current source");
   });
 });

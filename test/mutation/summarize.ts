@@ -5,7 +5,7 @@
  * human then confirms or corrects.
  *
  *   node --import tsx test/mutation/summarize.ts reports/mutation/**\/mutation.json [--mutants]
- *       [--triage test/mutation/triage.json [--prune-stale]]
+ *       [--triage test/mutation/triage.json [--prune-stale]] [--latest]
  *
  * Score as Stryker computes it: (killed + timeout) / (killed + timeout + survived + no coverage);
  * compile errors (the TypeScript checker) are not valid mutants and are left out.
@@ -19,11 +19,16 @@
  * the mutated span) that tells apart mutants of one line with the same replacement, e.g. the
  * three `=> true` mutants of `a && b && c`.
  *
+ * `--latest` reads the reports as a series of shards, oldest first (`ls -tr`), and counts each
+ * line of each file once, from the latest report that mutated it, moved onto the source as it
+ * is now (`latestReport`): the file-by-file figure of a project measured shard by shard, at
+ * different commits. A line whose text changed since its report is dropped, and said so.
+ *
  * `--prune-stale` rewrites the triage file without the entries of the reports' files that match
  * no undetected mutant: mutants a new check now kills, or lines that changed. Run it with the
  * reports of a fresh measurement only, or entries of a newer source are lost.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 export interface Mutant {
@@ -158,6 +163,97 @@ export function triageCounts(report: Report, undetected: readonly Undetected[]):
   return out;
 }
 
+/**
+ * Where each line of `current` was in `old`: a longest common subsequence of the trimmed lines,
+ * so a line keeps its mutants through insertions and deletions elsewhere in the file, and a line
+ * whose text changed loses them (they were measured on other code). 1-based; absent when the
+ * old line is gone.
+ */
+export function lineMap(old: readonly string[], current: readonly string[]): Map<number, number> {
+  const a = old.map((l) => l.trim());
+  const b = current.map((l) => l.trim());
+  const n = a.length;
+  const m = b.length;
+  // lcs[i * (m + 1) + j]: the LCS length of a[i..] and b[j..].
+  const lcs = new Int32Array((n + 1) * (m + 1));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      lcs[i * (m + 1) + j] = a[i] === b[j] ? lcs[(i + 1) * (m + 1) + j + 1] + 1 : Math.max(lcs[(i + 1) * (m + 1) + j], lcs[i * (m + 1) + j + 1]);
+    }
+  }
+  const out = new Map<number, number>();
+  for (let i = 0, j = 0; i < n && j < m; ) {
+    if (a[i] === b[j]) out.set(++i, ++j);
+    else if (lcs[(i + 1) * (m + 1) + j] >= lcs[i * (m + 1) + j + 1]) i++;
+    else j++;
+  }
+  return out;
+}
+
+/** One report of a series, named for the provenance table (its file name, usually). */
+export interface LabelledReport {
+  readonly label: string;
+  readonly report: Report;
+}
+
+/**
+ * The latest measurement of every line: shards of one file run at different commits and over
+ * different line ranges, so the reports are merged line by line, later reports first. Each
+ * report's mutants are moved onto `current(file)` (the source as it is now) by `lineMap`; a line
+ * takes all its mutants from the latest report that mutated it. Mutants whose line no longer
+ * exists are dropped and counted. `provenance` says, per file, how many mutants each report gave.
+ */
+export function latestReport(series: readonly LabelledReport[], current: (file: string) => string | null): { report: Report; provenance: Map<string, Map<string, number>>; dropped: Map<string, number> } {
+  const byFile = new Map<string, Map<number, { label: string; mutants: Mutant[] }>>();
+  const dropped = new Map<string, number>();
+  for (const { label, report } of series) {
+    for (const [file, v] of Object.entries(report.files)) {
+      const now = current(file);
+      if (now === null) {
+        dropped.set(file, (dropped.get(file) ?? 0) + v.mutants.length);
+        continue;
+      }
+      const oldLines = v.source.split("\n");
+      const nowLines = now.split("\n");
+      const map = v.source === now ? null : lineMap(oldLines, nowLines);
+      const lines = byFile.get(file) ?? new Map<number, { label: string; mutants: Mutant[] }>();
+      byFile.set(file, lines);
+      const fresh = new Map<number, Mutant[]>();
+      for (const m of v.mutants) {
+        const s = m.location.start;
+        const e = m.location.end;
+        const at = map === null ? s.line : map.get(s.line);
+        const endAt = map === null ? e.line : map.get(e.line) ?? at;
+        if (at === undefined || endAt === undefined) {
+          dropped.set(file, (dropped.get(file) ?? 0) + 1);
+          continue;
+        }
+        // The indentation may differ where the text is the same: shift the columns with it.
+        const indent = (l: string | undefined): number => (l === undefined ? 0 : l.length - l.trimStart().length);
+        const ds = indent(nowLines[at - 1]) - indent(oldLines[s.line - 1]);
+        const de = indent(nowLines[endAt - 1]) - indent(oldLines[e.line - 1]);
+        const moved: Mutant = { ...m, location: { start: { line: at, column: s.column + ds }, end: { line: endAt, column: e.column + de } } };
+        fresh.set(at, [...(fresh.get(at) ?? []), moved]);
+      }
+      for (const [line, mutants] of fresh) lines.set(line, { label, mutants });
+    }
+  }
+  const report: Report = { files: {} };
+  const provenance = new Map<string, Map<string, number>>();
+  for (const [file, lines] of byFile) {
+    const from = new Map<string, number>();
+    const mutants: Mutant[] = [];
+    for (const line of [...lines.keys()].sort((x, y) => x - y)) {
+      const l = lines.get(line) as { label: string; mutants: Mutant[] };
+      mutants.push(...l.mutants);
+      from.set(l.label, (from.get(l.label) ?? 0) + l.mutants.length);
+    }
+    report.files[file] = { source: current(file) as string, mutants };
+    provenance.set(file, from);
+  }
+  return { report, provenance, dropped };
+}
+
 /** A first-pass tag from the mutated line alone. */
 function tag(line: string, m: Mutant): string {
   if (/throw new |new (GradError|OpInputError|InvariantError|UndefinedGrad|InconsistencyError)\(/.test(line) && m.mutatorName === "StringLiteral") return "message";
@@ -172,6 +268,19 @@ function main(args: readonly string[]): void {
   if (ti >= 0 && (triagePath === undefined || triagePath.startsWith("--"))) throw new Error("--triage needs a path (test/mutation/triage.json)");
   const entries = triagePath === undefined ? null : parseTriage(JSON.parse(readFileSync(triagePath, "utf8")));
   const paths = args.filter((a, i) => !a.startsWith("--") && !(ti >= 0 && i === ti + 1));
+  // --latest: the reports are a series, oldest first; each line counts once, from its latest report.
+  let reports: Report[] = paths.map((p) => JSON.parse(readFileSync(p, "utf8")) as Report);
+  if (args.includes("--latest")) {
+    const readNow = (f: string): string | null => (existsSync(f) ? readFileSync(f, "utf8") : null);
+    const { report, provenance, dropped } = latestReport(reports.map((r, i) => ({ label: paths[i], report: r })), readNow);
+    reports = [report];
+    console.log("Each line from its latest report (oldest first on the command line):\n");
+    for (const [f, from] of [...provenance].sort(([a], [b]) => a.localeCompare(b))) {
+      const gone = dropped.get(f) ?? 0;
+      console.log(`- ${f}: ${[...from].map(([l, n]) => `${n} from ${l}`).join(", ")}${gone > 0 ? `; ${gone} dropped (their line changed since)` : ""}`);
+    }
+    console.log("");
+  }
 
   const files = new Map<string, Counts>();
   const lines: string[] = [];
@@ -179,8 +288,7 @@ function main(args: readonly string[]): void {
   const gapLines: string[] = [];
   const otherLines: string[] = [];
   let unusedEntries: TriageEntry[] = entries ?? [];
-  for (const path of paths) {
-    const r = JSON.parse(readFileSync(path, "utf8")) as Report;
+  for (const r of reports) {
     for (const [f, v] of Object.entries(r.files)) {
       const c = files.get(f) ?? zero();
       files.set(f, c);
