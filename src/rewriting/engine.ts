@@ -50,6 +50,25 @@ export function rulesOf(g: GraphRewriter): readonly string[] {
   return g.ruleNames ?? [g.name];
 }
 
+/**
+ * Checked mode, after a pass of a sequence: every name whose count it raised in `ctx.fired` is
+ * one of its declared rule names (`rulesOf`). Coverage reports list the declared names and mark
+ * the unfired ones, so a firing recorded under another name would be counted under a rule no
+ * report lists while its real rule read as never fired.
+ *
+ * @throws InvariantError naming the pass, the recorded name and the declared ones.
+ */
+export function verifyFiredNames(pass: GraphRewriter, label: string, before: ReadonlyMap<string, number>, ctx: RewriteContext): void {
+  const declared = rulesOf(pass);
+  for (const [name, n] of ctx.fired) {
+    if (n === (before.get(name) ?? 0) || declared.includes(name)) continue;
+    throw new InvariantError(
+      `checked mode: pass ${label} recorded ${JSON.stringify(name)} as fired, which is not one of the rule names it declares ` +
+        `(${declared.map((d) => JSON.stringify(d)).join(", ") || "none"}): coverage reports would count a rule they do not list`,
+    );
+  }
+}
+
 /** What to do when a rewrite throws or its replacement is rejected. */
 export type OnOptError = "raise" | "warn" | "ignore";
 
@@ -394,12 +413,14 @@ export function sequence(name: string, passes: readonly GraphRewriter[], labels:
     },
     apply(fg, ctx) {
       for (const [i, p] of passes.entries()) {
+        const before = ctx.checked ? new Map(ctx.fired) : null;
         try {
           p.apply(fg, ctx);
           ctx.passesRun.push(labels[i]);
         } catch (e) {
           ctx.fail(p.name, null, e);
         }
+        if (before !== null) verifyFiredNames(p, labels[i], before, ctx);
       }
     },
   };

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import type { Apply, Variable } from "../../src/graph/basic.js";
 import { FunctionGraph } from "../../src/graph/fgraph.js";
 import type { Feature } from "../../src/graph/features.js";
-import { equilibrium, inToOut, nodeRewriter, outToIn, RewriteContext, RewriteLoopError } from "../../src/rewriting/engine.js";
+import { equilibrium, type GraphRewriter, inToOut, nodeRewriter, outToIn, RewriteContext, RewriteLoopError, sequence } from "../../src/rewriting/engine.js";
 import { InconsistencyError, InvariantError } from "../../src/errors.js";
 import { ap, MyOp, op1, op2, op3, toyVar } from "../graph/utils.js";
 
@@ -56,6 +56,35 @@ describe("rewriting/engine", () => {
     assert.equal(ctx.fired.get("op1_to_op2"), 2);
     assert.equal(ctx.fired.get("op2_to_op3"), 3);
     fg.checkIntegrity();
+  });
+
+  it("checked mode refuses a pass that records a firing under a name it does not declare (coverage reports list the declared ones)", () => {
+    // A graph pass that records its node rule's name but declares only its own (the default).
+    const undeclared: GraphRewriter = {
+      name: "renamer",
+      apply(fg, ctx) {
+        outToIn([op1ToOp2]).apply(fg, ctx);
+      },
+    };
+    const declared: GraphRewriter = { ...undeclared, ruleNames: ["op1_to_op2"] };
+    const run = (p: GraphRewriter, checked: boolean): RewriteContext => {
+      const ctx = new RewriteContext({ checked });
+      sequence("seq", [p], ["renamer"]).apply(chain([op1]).fg, ctx);
+      return ctx;
+    };
+    assert.throws(
+      () => run(undeclared, true),
+      (e: unknown) =>
+        e instanceof InvariantError &&
+        e.message === 'checked mode: pass renamer recorded "op1_to_op2" as fired, which is not one of the rule names it declares ("renamer"): coverage reports would count a rule they do not list',
+    );
+    assert.equal(run(undeclared, false).fired.get("op1_to_op2"), 1, "unchecked, the run goes on (the check is checked mode's)");
+    assert.equal(run(declared, true).fired.get("op1_to_op2"), 1, "a declared name passes");
+    // A name an earlier pass recorded is judged by what this pass adds, not by what it finds.
+    const ctx = new RewriteContext({ checked: true });
+    ctx.recordFired("elsewhere");
+    sequence("seq", [declared], ["renamer"]).apply(chain([op1]).fg, ctx);
+    assert.equal(ctx.fired.get("elsewhere"), 1);
   });
 
   it("equilibrium's use budget stops a rewrite loop with an error naming the rewriter", () => {
