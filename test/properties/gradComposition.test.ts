@@ -552,6 +552,21 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
     says: /^undefined-index: grad \(perNode\)\(.*\) returned a gradient for index_[xu] instead of raising/,
   },
   {
+    // Stands in for a driver without nodeTerms' all-undefined shortcut: it calls the rule of a node
+    // whose outputs carry only undefined cotangents, and UnruledScale has none.
+    name: "a perNode grad that differentiates a node reached only by undefined cotangents (a user's op without a rule then stops it)",
+    claim: "undefined-index",
+    engine: {
+      ...ENGINE,
+      gradWith: (cost, wrt, o) => {
+        const unruled = ancestors([cost]).map((v) => v.owner).find((n): n is Apply => n !== null && n.op.name === "UnruledScale");
+        if (o.gradStrategy === "perNode" && unruled !== undefined) throw new GradError(`grad: UnruledScale has no pullback rule (node ${unruled.toString()})`);
+        return ENGINE.gradWith(cost, wrt, o);
+      },
+    },
+    says: /^undefined-index: grad \(perNode\)\(cost \+ sum\((?:gather|inc|set) by cast\(UnruledScale\(index\)\)\), \[index_([xu]), \.\.\.wrt\]\) raised a GradError that does not call the gradient of index_\1 undefined/,
+  },
+  {
     name: "a grad that gets the other wrt's gradients wrong next to a computed index (doubled here; judged against the same gather by a constant index)",
     claim: "undefined-index",
     engine: { ...ENGINE, grad: (cost, wrt, o) => ENGINE.grad(cost, wrt, o).map((g) => scale2(g)) },
