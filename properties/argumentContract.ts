@@ -18,8 +18,8 @@
  * | `pullback([cost, y], wrt, [1])` | `pullback: 2 outputs but 1 cotangents` |
  * | `pullback([y], wrt, [c])`, c of y's type but one static length off, of an integer dtype, of the other family, or (y named) with one dim renamed | `pullback: cotangent 0 (for output <y>): ` then the shape, dtype, family or dims it expected and what it got |
  * | `grad(cost, wrt, {knownGrads: {w: 3}})` | `grad: knownGrads entry for <w>: expected a Variable, got 3` |
- * | `grad(cost, [...wrt, f])` for a fresh variable f the cost cannot read; the same through `pullback` | `grad: the cost <cost> does not depend on <f> (wrt[<k>], <type>); pass disconnectedInputs: "ignore" or "warn" to allow this` (`the outputs do` for pullback), word for word |
- * | `grad(cost, [...wrt, f], {disconnectedInputs: "ignore"})`, then with `addNames: false`, and with `gradStrategy: "perNode"` | every gradient of a float wrt of its own dtype named `(d<cost>/d…)` (the name of the wrt, or of a named node whose gradient it also is), f's zeros named `(d<cost>/d<f>)` exactly, the same names under both strategies; with `addNames: false`, no `(d<cost>/…)` name at all |
+ * | `grad(cost, [...wrt, f])` for a fresh variable f the cost cannot read; the same for an unnamed cost (`cost · 1`) and through `pullback` | `grad: the cost <cost> does not depend on <f> (wrt[<k>], <type>); pass disconnectedInputs: "ignore" or "warn" to allow this` (`the cost does` unnamed, `the outputs do` for pullback), word for word |
+ * | `grad(cost, [...wrt, f], {disconnectedInputs: "ignore"})`, then with `addNames: false`, and with `gradStrategy: "perNode"` | every gradient of a float wrt of its own dtype named `(d<cost>/d…)` (the name of the wrt, or of a named node whose gradient it also is), f's zeros named `(d<cost>/d<f>)` exactly, the same names under both strategies; with `addNames: false`, no `(d<cost>/…)` name at all, and f's zeros no name |
  * | `grad(cost, [w], {knownGrads: {w: u}})`, u a fresh unnamed variable of w's type | u itself, still unnamed: the driver never renames a caller's variable |
  * | `pushforward([cost], [w, w], [w])`, `hessianVectorProduct(cost, [w, w], [w])`, a tangent or vector one length off, `method: "sideways"` | `pushforward: 2 wrt but 1 tangents`, `hessianVectorProduct: 2 wrt but 1 vectors`, `pushforward: tangent 0 (for <w>): expected a cotangent of shape …`, `hessianVectorProduct: v[0] (for <w>): …`, `hessianVectorProduct: method must be "reverse" or "forward", got sideways` |
  * | `PullbackOp` (the lazy region API) misused, or built twice over regions that differ in one part | its refusals word for word, and op equality exactly when the regions are copies (properties/regionContract.ts) |
@@ -37,6 +37,7 @@ import type { PullbackRule } from "../src/grad/registry.js";
 import type { HessianVectorOptions, PushforwardOptions } from "../src/grad/pushforward.js";
 import { GradError } from "../src/errors.js";
 import { tensor } from "../src/tensor/basic.js";
+import { mul as pmul } from "../src/tensor/elemwise.js";
 import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { type Refusal, refusalProblem } from "./refusals.js";
@@ -115,6 +116,8 @@ export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
   // The cost's cotangent: a fresh root of its own type (nothing is compiled, so it needs no value).
   const one = freshLike(cost, null, []);
 
+  // The same cost without a name (the refusal then has no name to give it).
+  const unnamedCost = X.isXTensorVariable(cost) ? X.mul(cost, 1) : pmul(cost, 1);
   const misuses: Refusal[] = [
     { what: "a cost that is not a Variable", run: () => c.gradWith(42 as unknown as Variable, b.wrt, {}), says: "grad: the cost must be a Variable, got 42" },
     { what: "a 0-d integer cost", run: () => c.gradWith(tensor("xgrad_k", { shape: [], dtype: "int64" }), b.wrt, {}), says: `grad: the cost must be a 0-d float variable, got xgrad_k of type ${tensor(null, { shape: [], dtype: "int64" }).type.toString()}` },
@@ -126,6 +129,11 @@ export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
       what: "a wrt the cost cannot read",
       run: () => c.gradWith(cost, list, {}),
       says: `grad: the cost ${costName} does not depend on ${fresh.toString()} (wrt[${k}], ${fresh.type.toString()}); pass disconnectedInputs: "ignore" or "warn" to allow this`,
+    },
+    {
+      what: "a wrt an unnamed cost cannot read",
+      run: () => c.gradWith(unnamedCost, list, {}),
+      says: `grad: the cost does not depend on ${fresh.toString()} (wrt[${k}], ${fresh.type.toString()}); pass disconnectedInputs: "ignore" or "warn" to allow this`,
     },
     {
       what: "a pullback wrt the outputs cannot read",
@@ -206,6 +214,9 @@ export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
   const plain = c.gradWith(cost, list, { disconnectedInputs: "ignore", addNames: false, onWarning: quiet });
   const bad = plain.findIndex(named);
   if (bad >= 0) return { status: "fail", reason: `grad(${costName}, wrt, {addNames: false}) named the gradient of ${list[bad].toString()} ${(plain[bad] as Variable).name}` };
+  // The zeros of the disconnected wrt are the driver's own variable: with addNames false, no name at all.
+  const zeros = plain[k];
+  if (zeros instanceof Variable && zeros.name !== null) return { status: "fail", reason: `grad(${costName}, wrt, {addNames: false, disconnectedInputs: "ignore"}) named the zeros of the disconnected ${fresh.toString()} ${zeros.name}` };
   const gs = c.gradWith(cost, list, { disconnectedInputs: "ignore", onWarning: quiet });
   for (const [i, w] of list.entries()) {
     const g = gs[i];

@@ -25,7 +25,10 @@
  * | `float-dtype` | the term cast to the other float dtype | raise, naming input i's dtype |
  * | `dims` | a named term with one dim renamed | raise, naming input i's dims |
  * | `shape` | a positional term joined with itself along an axis of known length | raise, naming input i's shape |
- * | `dropped` | DISCONNECTED for a float input the cost depends on | raise (op with a connectionPattern) or warn through `onWarning`, naming the rule and input i |
+ * | `dropped` | DISCONNECTED for a float input the cost depends on | raise (op with a connectionPattern) or warn through `onWarning` (without it, on `console.warn`), naming the rule and input i |
+ *
+ * Each refusal and warning is matched word for word (`expectedMessage`): it is what the
+ * maintainer reads.
  * | `transposed` | a named term in reversed dims order | give the same gradients as the real rule |
  *
  * The reference for the last row is the same `grad` with the real rule passed through the same
@@ -188,17 +191,21 @@ function judge(c: RuleContractInput, cost: Variable, base: GradOptions, t: Probe
       ran.push(breakage);
       continue;
     }
+    const dropped = `grad: ${at}: the pullback returned DISCONNECTED, but the input reaches an output that the cost depends on`;
     if (breakage === "dropped" && error === null && node.op.connectionPattern === undefined) {
-      const w = warnings.find((m) => m.includes(at));
-      if (w === undefined) return { status: "fail", reason: `${what}: the driver neither raised nor warned naming ${at}${warnings.length > 0 ? `; it warned: ${warnings[0]}` : ""}` };
+      // An op without a connectionPattern cannot declare the input connected, so the driver
+      // warns (through onWarning, else console.warn, as documented) and goes on.
+      const want = `${dropped}; define connectionPattern to declare it`;
+      if (!warnings.includes(want)) return { status: "fail", reason: `${what}: the driver must warn "${want}"; it ${warnings.length > 0 ? `warned: ${warnings[0]}` : "neither raised nor warned"}` };
+      const printed = consoleWarnings(() => c.gradWith(cost, b.wrt, { ...base, ruleFor: (n) => (n === node ? rule : null) }));
+      if (!printed.includes(want)) return { status: "fail", reason: `${what}: without onWarning, the driver must print "${want}" on console.warn (the documented default); it printed ${printed.length > 0 ? printed[0] : "nothing"}` };
       ran.push(breakage);
       continue;
     }
     if (error === null) return { status: "fail", reason: `${what}: the driver accepted the term without an error` };
     if (!(error instanceof GradError)) return { status: "fail", reason: `${what}: the driver failed with ${error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]}` : String(error)}, not a GradError` };
-    const msg = error.message;
-    const missing = mustName(breakage, label, at, primal, node.inputs.length).find((s) => !msg.includes(s));
-    if (missing !== undefined) return { status: "fail", reason: `${what}: the GradError does not name ${JSON.stringify(missing)}: ${msg.split("\n")[0]}` };
+    const says = expectedMessage(breakage, label, at, primal, (broken as unknown[])[i], node.inputs.length, dropped);
+    if (error.message !== says) return { status: "fail", reason: `${what}: the GradError must say "${says}"; it says "${error.message.split("\n")[0]}"` };
     ran.push(breakage);
   }
   return null;
@@ -256,22 +263,50 @@ function breakTerm(breakage: RuleBreakage, term: Variable, primal: Variable, ter
   }
 }
 
-/** What the driver's message must name for each breakage (besides being a GradError). */
-function mustName(breakage: RuleBreakage, label: string, at: string, primal: Variable, n: number): string[] {
+/**
+ * The driver's refusal of each breakage word for word, written from the contract (where the term
+ * enters the sum it is checked for its count, then for being a Variable, then against its
+ * primal: type family, float dtype, the primal's own dtype, dims, static shape), so a message
+ * that lost the rule, the input or what it expected shows.
+ */
+function expectedMessage(breakage: RuleBreakage, label: string, at: string, primal: Variable, term: unknown, n: number, dropped: string): string {
+  const pt = primal.type;
+  const tt = term instanceof Variable ? term.type : null;
   switch (breakage) {
     case "count":
-      return [label, `${n + 1} terms`, `${n} inputs`];
+      return `grad: ${label} returned ${n + 1} terms for ${n} inputs`;
+    case "not-a-variable":
+      return `grad: ${at}: expected a Variable, DISCONNECTED or UndefinedGrad, got ${String(term)}`;
     case "kind":
-      return [at, primal.type.kind];
+      return `grad: ${at}: expected a ${pt.kind} cotangent for ${pt.toString()}, got ${String(tt)}`;
+    case "integer":
+      return `grad: ${at}: cotangents must be float, got ${String(tt)}`;
     case "float-dtype":
-      return [at, primal.type.dtype];
+      return `grad: ${at}: expected a ${pt.dtype} cotangent (the input's dtype), got ${String(tt)}`;
     case "dims":
-      return [at, ...(X.isXTensorVariable(primal) ? primal.type.dims : [])];
+      return `grad: ${at}: expected a cotangent with dims {${(X.isXTensorVariable(primal) ? primal.type.dims : []).join(", ")}}, got dims (${(term as X.XTensorVariable).type.dims.join(", ")})`;
     case "shape":
-      return [at, shapeToString(primal.type.shape)];
-    default:
-      return [at];
+      return `grad: ${at}: expected a cotangent of shape ${shapeToString(pt.shape)}, got ${shapeToString((tt as NonNullable<typeof tt>).shape)} (${String(tt)})`;
+    case "dropped":
+      return `${dropped} according to connectionPattern`;
+    case "transposed":
+      return "";
   }
+}
+
+/** What `fn` printed through console.warn, which is put back however fn ends. */
+function consoleWarnings(fn: () => unknown): string[] {
+  const printed: string[] = [];
+  const saved = console.warn;
+  console.warn = (...args: unknown[]): void => {
+    printed.push(args.map(String).join(" "));
+  };
+  try {
+    fn();
+  } finally {
+    console.warn = saved;
+  }
+  return printed;
 }
 
 const other = (dtype: string): "float32" | "float64" => (dtype === "float32" ? "float64" : "float32");

@@ -68,6 +68,21 @@ describe("grad-composition: argument-contract", function () {
       mapGrads((g, o) => o.addNames === false && g instanceof Variable && g.name === null && (g.name = "(dcost/dx)")),
       /grad\(.*, wrt, \{addNames: false\}\) named the gradient of /,
     );
+    // The driver's own zeros for a disconnected wrt named whatever addNames says, e.g. "(dnull/dx)".
+    const zerosNamed: CompositionEngine = {
+      ...ENGINE,
+      gradWith: (c, w, o) => {
+        const gs = ENGINE.gradWith(c, w, o);
+        const k = w.findIndex((v) => v.name === "xgrad_free");
+        const z = gs[k];
+        if (o.addNames === false && z instanceof Variable) z.name = "(dnull/dxgrad_free)";
+        return gs;
+      },
+    };
+    assertFails(
+      zerosNamed,
+      /grad\(.*, wrt, \{addNames: false, disconnectedInputs: "ignore"\}\) named the zeros of the disconnected xgrad_free \(dnull\/dxgrad_free\)/,
+    );
   });
 
   it("fails when the caller's knownGrads value is renamed", () => {
@@ -88,6 +103,8 @@ describe("grad-composition: argument-contract", function () {
     };
     assertFails(reword(/ \(wrt\[\d+\], [^;]*\);/, ";"), /^argument-contract: a (pullback )?wrt the (cost|outputs) cannot read must raise a GradError saying /);
     assertFails(reword(/wrt\[\d+\] is not a Variable/, "wrt is not a Variable"), /^argument-contract: a (pullback )?wrt entry that is not a Variable must raise /);
+    // An unnamed cost's refusal that prints the missing name.
+    assertFails(reword(/^grad: the cost does not/, "grad: the cost null does not"), /^argument-contract: a wrt an unnamed cost cannot read must raise a GradError saying "grad: the cost does not depend on /);
   });
 
   it("fails when the lazy strategy drops a per-call ruleFor silently, or refuses one that gives no rule", () => {

@@ -321,7 +321,7 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
       if (!(e instanceof GradError)) throw e;
       throw new GradError(e.message.replaceAll(" (rule from options.ruleFor)", ""));
     }),
-    says: /^rule-contract: a rule for .* breaking the contract by count: the GradError does not name ".*\.pullback \(rule from options\.ruleFor\)"/,
+    says: /^rule-contract: a rule for .* breaking the contract by count: the GradError must say "grad: .*\.pullback \(rule from options\.ruleFor\) returned \d+ terms for \d+ inputs"; it says "grad: .*\.pullback returned \d+ terms/,
   },
   {
     name: "a driver that crashes on a term that is not a variable instead of naming the rule",
@@ -996,7 +996,22 @@ describe("grad-composition", function () {
       name: "a driver that drops a rule's DISCONNECTED term for a float input silently (no warning)",
       breakage: "dropped",
       engine: { ...ENGINE, gradWith: (cost, wrt, o) => ENGINE.gradWith(cost, wrt, { ...o, onWarning: () => {} }) },
-      says: /^rule-contract: a rule for .* breaking the contract by dropped: the driver neither raised nor warned naming .*\.pullback \(rule from options\.ruleFor\), input \d/,
+      says: /^rule-contract: a rule for .* breaking the contract by dropped: the driver must warn "grad: .*\.pullback \(rule from options\.ruleFor\), input \d .*; define connectionPattern to declare it"; it neither raised nor warned/,
+    },
+    {
+      name: "a driver whose default onWarning is silent (documented: console.warn)",
+      breakage: "dropped",
+      engine: { ...ENGINE, gradWith: (cost, wrt, o) => ENGINE.gradWith(cost, wrt, { ...o, onWarning: o.onWarning ?? (() => {}) }) },
+      says: /^rule-contract: a rule for .* breaking the contract by dropped: without onWarning, the driver must print "grad: .*; define connectionPattern to declare it" on console\.warn \(the documented default\); it printed nothing/,
+    },
+    {
+      name: "a driver whose refusal of a term with the wrong dims says what it expected but not what it got",
+      breakage: "dims",
+      engine: onGradError((e) => {
+        if (!(e instanceof GradError)) throw e;
+        throw new GradError(e.message.replace(/(expected a cotangent with dims \{[^}]*\}), got .*$/, "$1"));
+      }),
+      says: /^rule-contract: a rule for .* breaking the contract by dims: the GradError must say "grad: .*: expected a cotangent with dims \{.*\}, got dims \(.*\)"; it says "grad: .*: expected a cotangent with dims \{.*\}"$/,
     },
   ];
   for (const f of TARGETED) {
