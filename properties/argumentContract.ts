@@ -19,6 +19,7 @@
  * | `pullback([y], wrt, [c])`, c of y's type but one static length off, of an integer dtype, of the other family, or (y named) with one dim renamed | `pullback: cotangent 0 (for output <y>): ` then the shape, dtype, family or dims it expected and what it got |
  * | `grad(cost, wrt, {knownGrads: {w: 3}})` | `grad: knownGrads entry for <w>: expected a Variable, got 3` |
  * | `grad(cost, [...wrt, f])` for a fresh variable f the cost cannot read; the same for an unnamed cost (`cost · 1`) and through `pullback` | `grad: the cost <cost> does not depend on <f> (wrt[<k>], <type>); pass disconnectedInputs: "ignore" or "warn" to allow this` (`the cost does` unnamed, `the outputs do` for pullback), word for word |
+ * | `grad(cost, [...wrt, f], {disconnectedInputs: "warn"})` without `onWarning` | the refusal's message above, printed once on `console.warn` (the documented default) |
  * | `grad(cost, [...wrt, f], {disconnectedInputs: "ignore"})`, then with `addNames: false`, and with `gradStrategy: "perNode"` | every gradient of a float wrt of its own dtype named `(d<cost>/d…)` (the name of the wrt, or of a named node whose gradient it also is), f's zeros named `(d<cost>/d<f>)` exactly, the same names under both strategies; with `addNames: false`, no `(d<cost>/…)` name at all, and f's zeros no name |
  * | `grad(cost, [w], {knownGrads: {w: u}})`, u a fresh unnamed variable of w's type | u itself, still unnamed: the driver never renames a caller's variable |
  * | `pushforward([cost], [w, w], [w])`, `hessianVectorProduct(cost, [w, w], [w])`, a tangent or vector one length off, `method: "sideways"` | `pushforward: 2 wrt but 1 tangents`, `hessianVectorProduct: 2 wrt but 1 vectors`, `pushforward: tangent 0 (for <w>): expected a cotangent of shape …`, `hessianVectorProduct: v[0] (for <w>): …`, `hessianVectorProduct: method must be "reverse" or "forward", got sideways` |
@@ -40,7 +41,7 @@ import { tensor } from "../src/tensor/basic.js";
 import { mul as pmul } from "../src/tensor/elemwise.js";
 import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
-import { type Refusal, refusalProblem } from "./refusals.js";
+import { type Refusal, consoleWarnings, refusalProblem } from "./refusals.js";
 import { type RegionApi, regionContractProblem } from "./regionContract.js";
 
 /** What the claim needs: the case, a seeded draw, and the engine's entry points under test (tests inject faulty ones). */
@@ -198,6 +199,13 @@ export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
   for (const m of misuses) {
     const problem = refusalProblem(m, GradError);
     if (problem !== null) return { status: "fail", reason: problem };
+  }
+  // disconnectedInputs "warn" without onWarning: the documented default prints the refusal's
+  // message on console.warn, once, and the call goes on.
+  const warned = `grad: the cost ${costName} does not depend on ${fresh.toString()} (wrt[${k}], ${fresh.type.toString()}); pass disconnectedInputs: "ignore" or "warn" to allow this`;
+  const printed = consoleWarnings(() => c.gradWith(cost, list, { disconnectedInputs: "warn" }));
+  if (printed.length !== 1 || printed[0] !== warned) {
+    return { status: "fail", reason: `grad(${costName}, wrt, {disconnectedInputs: "warn"}) without onWarning must print "${warned}" on console.warn once (the documented default); it printed ${printed.length === 0 ? "nothing" : printed.map((m) => `"${m}"`).join(", ")}` };
   }
   // A ruleFor that gives no rule anywhere asks for nothing the region cannot honour.
   if (connected.length > 0) {

@@ -27,3 +27,18 @@ export function refusalProblem(r: Refusal, cls: abstract new (...args: never[]) 
   const got = error === null ? accepted : `it threw ${error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]}` : String(error)}`;
   return `${r.what} must raise ${/^[AEIOU]/.test(cls.name) ? "an" : "a"} ${cls.name} saying "${r.says}"; ${got}`;
 }
+
+/** What `fn` printed through console.warn, which is put back however fn ends. */
+export function consoleWarnings(fn: () => unknown): string[] {
+  const printed: string[] = [];
+  const saved = console.warn;
+  console.warn = (...args: unknown[]): void => {
+    printed.push(args.map(String).join(" "));
+  };
+  try {
+    fn();
+  } finally {
+    console.warn = saved;
+  }
+  return printed;
+}

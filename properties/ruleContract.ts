@@ -50,6 +50,7 @@ import { lower } from "../src/xtensor/lower.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { type ArrayComparison, compareRecords, toArrayValue } from "./compare.js";
 import type { ArrayValue } from "./types.js";
+import { consoleWarnings } from "./refusals.js";
 
 /** The ways the claim breaks a rule, in the order they are tried. */
 export const RULE_BREAKAGES = ["count", "not-a-variable", "kind", "integer", "float-dtype", "dims", "shape", "dropped", "transposed"] as const;
@@ -294,20 +295,6 @@ function expectedMessage(breakage: RuleBreakage, label: string, at: string, prim
   }
 }
 
-/** What `fn` printed through console.warn, which is put back however fn ends. */
-function consoleWarnings(fn: () => unknown): string[] {
-  const printed: string[] = [];
-  const saved = console.warn;
-  console.warn = (...args: unknown[]): void => {
-    printed.push(args.map(String).join(" "));
-  };
-  try {
-    fn();
-  } finally {
-    console.warn = saved;
-  }
-  return printed;
-}
 
 const other = (dtype: string): "float32" | "float64" => (dtype === "float32" ? "float64" : "float32");
 

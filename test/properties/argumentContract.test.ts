@@ -85,6 +85,10 @@ describe("grad-composition: argument-contract", function () {
     );
   });
 
+  it("fails when disconnectedInputs \"warn\" without onWarning prints nothing (documented: console.warn)", () => {
+    assertFails({ ...ENGINE, gradWith: (c, w, o) => ENGINE.gradWith(c, w, { ...o, onWarning: o.onWarning ?? (() => {}) }) }, /without onWarning must print "grad: the cost .* does not depend on xgrad_free .*" on console\.warn once \(the documented default\); it printed nothing$/);
+  });
+
   it("fails when the caller's knownGrads value is renamed", () => {
     assertFails(mapGrads((g, o) => o.knownGrads !== undefined && g instanceof Variable && (g.name = "(dcost/dx)")), /grad renamed the caller's knownGrads value to /);
   });
