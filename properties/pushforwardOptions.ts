@@ -10,12 +10,13 @@
  *
  * | call | must |
  * |---|---|
- * | `pushforward(y, wrt, u, {useOpPushforward: "require"})` | raise a GradError naming OpaqueScale |
+ * | `pushforward(y, wrt, u, {useOpPushforward: "require"})` | raise a GradError naming OpaqueScale and y, word for word |
+ * | the same for `MiswrittenScale`, OpaqueScale with a forward rule written wrong: two tangents for its one output, a number, an integer tangent, one of another shape, a named one | raise a GradError naming `MiswrittenScale.pushforward`, the output and what is wrong with it, word for word |
  * | `pushforward(y, wrt, u, {useOpPushforward: true})` | fall back to the double pullback (reported by `onDerivation`) and give the default's J u |
  * | `pushforward(y, wrt, u)` | the double pullback |
  * | `pushforward(cost, wrt, u, {useOpPushforward: true})` | sweep with the ops' own rules (every op on the path has one), and give J u with y's = 1.5 · this |
  * | `hessianVectorProduct(cost, x, v, {method: "reverse"})` (single variables, the method named) | give the list form's `hessianVectorProduct(cost, [x], [v])` |
- * | `pushforward([cost, 2·q], wrt, u, {disconnectedOutputs, returnDisconnected})`, q read by no wrt, the policy (raise, warn, ignore), the return mode (zero, none, disconnected) and the derivation (sweep or double pullback) drawn | raise naming output 1; or warn once through `onWarning`; and give zeros of its type, null or DISCONNECTED for it |
+ * | `pushforward([cost, 2·q], wrt, u, {disconnectedOutputs, returnDisconnected})`, q read by no wrt, the policy (raise, warn, ignore), the return mode (zero, none, disconnected) and the derivation (sweep or double pullback) drawn | raise naming output 1, word for word; or warn so once through `onWarning` (without it, on `console.warn`); and give zeros of its type, null or DISCONNECTED for it |
  * | `pushforward(cost, wrt, u, {considerConstant: [v]})`, v an interior float node, by the drawn derivation | J u of the graph cut at v (v replaced by a fresh root fed v's value) |
  * | `pushforward([cost, n], wrt, v)`, the tangents v declared without static lengths (all, or a seeded part of them), n an interior node of static lengths when there is one, by the drawn derivation | compile, give each output a tangent of its own type (the documentation: one tangent per output, of the output's type), and the J u of tangents of the wrt's own types at the same values (the double pullback's lazy expansion failed to compile before) |
  *
@@ -23,22 +24,24 @@
  */
 import type { ModuleOutcome } from "./gradComposition.js";
 import { Apply, Variable, makeVariable } from "../src/graph/basic.js";
-import { isFloat } from "../src/graph/type.js";
+import { isFloat, shapeToString } from "../src/graph/type.js";
 import { clone, toposort } from "../src/graph/traversal.js";
-import { type GradTerm, Op, isDisconnected } from "../src/graph/op.js";
+import { type Disconnected, type GradTerm, Op, isDisconnected } from "../src/graph/op.js";
 import { grad } from "../src/grad/driver.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
 import { type PushforwardDerivation, hessianVectorProduct, pushforward } from "../src/grad/pushforward.js";
 import { GradError } from "../src/errors.js";
-import { mul as pmul } from "../src/tensor/elemwise.js";
+import { cast as pcast, mul as pmul } from "../src/tensor/elemwise.js";
+import { alloc } from "../src/tensor/shape.js";
 import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { type ArrayComparison, compareArrays, toArrayValue } from "./compare.js";
+import { consoleWarnings } from "./refusals.js";
 
 /** y = 1.5 · x elementwise, as a user's op: `perform` and `pullback`, and no pushforward rule. */
 export class OpaqueScale extends Op {
-  override readonly name = "OpaqueScale";
+  override readonly name: string = "OpaqueScale";
   override readonly props = {};
   makeNode(x: Variable): Apply {
     return new Apply(this, [x], [x.type]);
@@ -94,9 +97,13 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
     err = e;
   }
   if (err === null) return fail(`pushforward(OpaqueScale(cost), wrt, u, {useOpPushforward: "require"}) returned a result, but OpaqueScale has no pushforward rule: it must raise naming it`);
-  if (!(err instanceof GradError) || !err.message.includes("OpaqueScale")) {
-    return fail(`pushforward(OpaqueScale(cost), wrt, u, {useOpPushforward: "require"}) must raise a GradError naming OpaqueScale, which has no pushforward rule; it raised ${err instanceof Error ? `${err.name}: ${err.message.split("\n")[0]}` : String(err)}`);
+  const noRule = `pushforward: ${y.owner?.op.toString()} (computing ${y.toString()}) has no pushforward rule, and useOpPushforward is "require"`;
+  if (!(err instanceof GradError) || err.message !== noRule) {
+    return fail(`pushforward(OpaqueScale(cost), wrt, u, {useOpPushforward: "require"}) must raise a GradError saying "${noRule}"; it raised ${err instanceof Error ? `${err.name}: ${err.message.split("\n")[0]}` : String(err)}`);
   }
+  // A user's forward rule written wrong: the sweep checks what it returns and names the rule.
+  const miswritten = miswrittenRuleProblem(cost, b.wrt, us, jvp);
+  if (miswritten !== null) return fail(miswritten);
 
   // true: the double pullback for y (a fallback), the sweep for the cost itself.
   const ran: (PushforwardDerivation | null)[] = [null, null, null];
@@ -159,13 +166,18 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
     derr = e;
   }
   const dwhat = `pushforward([cost, 2·q], wrt, u, {disconnectedOutputs: "${policy}", returnDisconnected: "${ret}"}) by ${how}, q read by no wrt`;
-  const names = /output 1 .*depends on none of the wrt/;
+  const says = `pushforward: output 1 (${indep.toString()}) depends on none of the wrt; pass disconnectedOutputs: "ignore" or "warn" to allow this`;
   if (policy === "raise") {
-    if (!(derr instanceof GradError) || !names.test(derr.message)) return fail(`${dwhat} must raise a GradError naming output 1 and that it depends on none of the wrt; ${derr === null ? "it returned" : `it raised ${derr instanceof Error ? `${derr.name}: ${derr.message.split("\n")[0]}` : String(derr)}`}`);
+    if (!(derr instanceof GradError) || derr.message !== says) return fail(`${dwhat} must raise a GradError saying "${says}"; ${derr === null ? "it returned" : `it raised ${derr instanceof Error ? `${derr.name}: ${derr.message.split("\n")[0]}` : String(derr)}`}`);
   } else {
     if (derr !== null || dres === null) return fail(`${dwhat} raised ${derr instanceof Error ? derr.message.split("\n")[0] : String(derr)}`);
-    const w = warned.filter((m) => names.test(m));
-    if (w.length !== (policy === "warn" ? 1 : 0) || warned.length !== w.length) return fail(`${dwhat} should warn ${policy === "warn" ? "once" : "never"} through onWarning, naming output 1; it warned ${warned.length} time(s)${warned.length > 0 ? `: ${warned[0]}` : ""}`);
+    const w = warned.filter((m) => m === says);
+    if (w.length !== (policy === "warn" ? 1 : 0) || warned.length !== w.length) return fail(`${dwhat} should warn ${policy === "warn" ? `once through onWarning, "${says}"` : "never"}; it warned ${warned.length} time(s)${warned.length > 0 ? `: ${warned[0]}` : ""}`);
+    if (policy === "warn") {
+      // Without onWarning, the documented default prints it on console.warn.
+      const printed = consoleWarnings(() => jvp([cost, indep], b.wrt, us, { useOpPushforward: useOp, disconnectedOutputs: "warn", returnDisconnected: ret }));
+      if (printed.length !== 1 || printed[0] !== says) return fail(`${dwhat} without onWarning should print "${says}" once on console.warn (the documented default); it printed ${printed.length === 0 ? "nothing" : printed.map((m) => `"${m}"`).join(", ")}`);
+    }
     const second = dres[1];
     const okRet = ret === "none" ? second === null : ret === "disconnected" ? isDisconnected(second) : second instanceof Variable && second.type.equals(indep.type) && second.owner !== null;
     if (!okRet) return fail(`${dwhat} should give ${ret === "none" ? "null" : ret === "disconnected" ? "DISCONNECTED" : "zeros of its type"} for output 1, got ${String(second)}`);
@@ -262,4 +274,74 @@ function interiorOf(cost: Variable, wrt: readonly Variable[]): Variable[] {
     for (const o of node.outputs) if (isFloat(o.type.dtype)) reached.add(o);
   }
   return [...reached].filter((v) => !w.has(v) && v !== cost && v.owner !== null && v.owner.outputs.length === 1);
+}
+
+/** One way a user's forward rule is written wrong, and the sweep's refusal of it word for word. */
+interface Miswritten {
+  readonly what: string;
+  /** The rule's result for y = MiswrittenScale(x), from x's tangent t. */
+  readonly returns: (t: Variable) => unknown;
+  readonly says: (op: string, y: Variable, returned: unknown) => string;
+}
+
+const MISWRITTEN: readonly Miswritten[] = [
+  { what: "two tangents for its one output", returns: (t) => [pmul(t, 1.5), pmul(t, 1.5)], says: (op) => `pushforward: ${op}.pushforward returned 2 tangents for 1 outputs` },
+  { what: "a number for its output's tangent", returns: () => [0], says: (op) => `pushforward: ${op}.pushforward output 0: expected a Variable or DISCONNECTED, got 0` },
+  {
+    what: "an integer tangent",
+    returns: (t) => [pcast(pmul(t, 1.5), "int64")],
+    says: (op, _y, r) => `pushforward: ${op}.pushforward output 0: cotangents must be float, got ${((r as Variable[])[0] as Variable).type.toString()}`,
+  },
+  {
+    what: "a tangent of another shape",
+    returns: (t) => [alloc(pmul(t, 1.5), [2])],
+    says: (op, y, r) => {
+      const tt = ((r as Variable[])[0] as Variable).type;
+      return `pushforward: ${op}.pushforward output 0: expected a cotangent of shape ${shapeToString(y.type.shape)}, got ${shapeToString(tt.shape)} (${tt.toString()})`;
+    },
+  },
+  {
+    what: "a named tangent for its positional output",
+    returns: (t) => [X.asXTensor(pmul(t, 1.5))],
+    says: (op, y, r) => `pushforward: ${op}.pushforward output 0: expected a ${y.type.kind} cotangent for ${y.type.toString()}, got ${((r as Variable[])[0] as Variable).type.toString()}`,
+  },
+];
+
+/** y = 1.5 · x, a user's op whose forward rule is written wrong one way; it keeps what the rule returned. */
+class MiswrittenScale extends OpaqueScale {
+  override readonly name = "MiswrittenScale";
+  returned: unknown = null;
+  constructor(private readonly wrong: Miswritten) {
+    super();
+  }
+  override pushforward(_i: readonly Variable[], _o: readonly Variable[], [t]: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] {
+    this.returned = this.wrong.returns(t as Variable);
+    return this.returned as (Variable | Disconnected)[];
+  }
+}
+
+/**
+ * Each way of MISWRITTEN on y = MiswrittenScale(cost) (cost 0-d, positional), pushed forward
+ * with `useOpPushforward: "require"`: the sweep must refuse the rule's result naming the op and
+ * the output, word for word. Null when every refusal holds.
+ */
+function miswrittenRuleProblem(cost: Variable, wrt: readonly Variable[], us: readonly Variable[], jvp: typeof pushforward): string | null {
+  for (const m of MISWRITTEN) {
+    const op = new MiswrittenScale(m);
+    const y = op.makeNode(cost).outputs[0];
+    let err: unknown = null;
+    try {
+      jvp(y, wrt, us, { disconnectedOutputs: "ignore", useOpPushforward: "require" });
+    } catch (e) {
+      err = e;
+    }
+    const call = `pushforward(MiswrittenScale(cost), wrt, u, {useOpPushforward: "require"})`;
+    if (op.returned === null) return `${call} never called MiswrittenScale's forward rule (${m.what})`;
+    const says = m.says(op.toString(), y, op.returned);
+    if (!(err instanceof GradError) || err.message !== says) {
+      const got = err === null ? "it returned" : `it raised ${err instanceof Error ? `${err.name}: ${err.message.split("\n")[0]}` : String(err)}`;
+      return `${call}, its forward rule returning ${m.what}, must raise a GradError saying "${says}"; ${got}`;
+    }
+  }
+  return null;
 }

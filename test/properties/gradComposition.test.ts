@@ -270,6 +270,38 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
     says: /^pushforward-options: pushforward\(OpaqueScale\(cost\), wrt, u, \{useOpPushforward: "require"\}\) returned a result, but OpaqueScale has no pushforward rule/,
   },
   {
+    name: "a sweep that crashes on a user's forward rule returning a number instead of naming the rule",
+    claim: "pushforward-options",
+    engine: {
+      ...ENGINE,
+      pushforward: ((o: never, w: never, t: never, opts?: PushforwardOptions) => {
+        try {
+          return ENGINE.pushforward(o, w, t, opts);
+        } catch (e) {
+          if (e instanceof GradError && /expected a Variable or DISCONNECTED, got 0$/.test(e.message)) throw new TypeError("Cannot read properties of undefined (reading 'type')");
+          throw e;
+        }
+      }) as CompositionEngine["pushforward"],
+    },
+    says: /^pushforward-options: pushforward\(MiswrittenScale\(cost\), wrt, u, \{useOpPushforward: "require"\}\), its forward rule returning a number for its output's tangent, must raise a GradError saying "pushforward: MiswrittenScale\.pushforward output 0: expected a Variable or DISCONNECTED, got 0"; it raised TypeError/,
+  },
+  {
+    name: "a sweep whose refusal of a forward rule's result names neither the rule nor the output",
+    claim: "pushforward-options",
+    engine: {
+      ...ENGINE,
+      pushforward: ((o: never, w: never, t: never, opts?: PushforwardOptions) => {
+        try {
+          return ENGINE.pushforward(o, w, t, opts);
+        } catch (e) {
+          if (e instanceof GradError) throw new GradError(e.message.replace(/^pushforward: \w+\.pushforward( output \d+)?/, "pushforward: a rule"));
+          throw e;
+        }
+      }) as CompositionEngine["pushforward"],
+    },
+    says: /^pushforward-options: pushforward\(MiswrittenScale\(cost\), wrt, u, \{useOpPushforward: "require"\}\), its forward rule returning two tangents for its one output, must raise a GradError saying "pushforward: MiswrittenScale\.pushforward returned 2 tangents for 1 outputs"; it raised GradError: pushforward: a rule returned/,
+  },
+  {
     name: "a pushforward that treats useOpPushforward: true as false",
     claim: "pushforward-options",
     engine: { ...ENGINE, pushforward: ((o: never, w: never, t: never, opts?: PushforwardOptions) => ENGINE.pushforward(o, w, t, opts?.useOpPushforward === true ? { ...opts, useOpPushforward: false } : opts)) as CompositionEngine["pushforward"] },
@@ -669,7 +701,7 @@ describe("grad-composition", function () {
     {
       name: "a pushforward that never raises for an output no wrt reaches",
       engine: { ...ENGINE, pushforward: ((o: Variable, w: readonly Variable[], t: readonly Variable[], opts?: PushforwardOptions) => ENGINE.pushforward(o, w, t, opts?.disconnectedOutputs === "raise" ? { ...opts, disconnectedOutputs: "ignore" } : opts)) as CompositionEngine["pushforward"] },
-      says: /^pushforward-options: pushforward\(\[cost, 2·q\], .*disconnectedOutputs: "raise".* must raise a GradError naming output 1/,
+      says: /^pushforward-options: pushforward\(\[cost, 2·q\], .*disconnectedOutputs: "raise".* must raise a GradError saying "pushforward: output 1 \(.*\) depends on none of the wrt; pass disconnectedOutputs: "ignore" or "warn" to allow this"; it returned$/,
     },
     {
       name: "a pushforward that drops the tangents' dims order when their lengths are unknown",
