@@ -19,6 +19,7 @@
  * | `identity` | `identity(v)` or `cast(v, v's dtype)` | `useless_cast_identity` and checked mode's normal form |
  * | `float32-part` | one float64 operand u of a Join or of an add, sub or mul that has another float64 operand, or the y of an update op (inc or set, basic or advanced) into a float64 x, becomes `cast(u, float32)` (the node's output stays float64) | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
  * | `zero-update` | `inc(Z, v, idx) + Z·Z`, `set(Z, v, idx) + Z·Z` or `(inc(Z, v, idx) + set(Z, v, idx)) · 0.5 + Z·Z`, or `inc(O, v, idx) + O·O` (v + 2, over ones), Z = `alloc(0, v's lengths)` (read through Shape when one is unknown), idx every axis's full slice, a prefix of them, or none | the update ops' pullbacks and in-place kernels on a zero-filled Alloc that another node reads beside the update (fusion puts `Z·Z` and the add in one loop): the inplace pass must write into a fresh copy of Z, the last merge must leave the copy apart (validation refuses it), two copies both overwritten must stay apart (PR #2355), and checked mode's merge promise must excuse exactly those pairs; over ones no copy may be made, and checked mode must not ask for one |
+ * | `power` (a third of the cases, drawn apart; a float64 v) | `pow(v, 2)`, `pow(exp(v), 0.5)`, `pow(square(exp(v)), 0.5)`, `pow(v, 3)`, or `cast(pow(cast(v, int32), 2), float64)`, each exponent a 0-d constant of the base's dtype | `local_pow_2_to_square` and `local_pow_half_to_sqrt` (no case writes pow with a constant exponent), their declines (another exponent, an int32 square, a base that may be -0 or -inf), and checked mode's normal forms for them |
  * | `fill` (half the cases, drawn apart) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3) |
  *
  * The forms are chosen from the case seed, so a finding reproduces from the case alone and
@@ -56,7 +57,7 @@ import { grad } from "../src/grad/driver.js";
 import { lower } from "../src/xtensor/lower.js";
 import { XTensorFromTensor } from "../src/xtensor/basic.js";
 import { constant, tensor } from "../src/tensor/basic.js";
-import { Elemwise, add, cast, div, identity, mul, neg, second, sub } from "../src/tensor/elemwise.js";
+import { Elemwise, add, cast, div, exp, identity, mul, neg, pow, second, square, sub } from "../src/tensor/elemwise.js";
 import { Join, alloc, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
 import { AdvancedIncSubtensor, IncSubtensor, incSubtensor, setSubtensor, subtensor } from "../src/tensor/indexing.js";
 import type { Case, CaseTypes } from "../src/case/format.js";
@@ -67,10 +68,10 @@ import { type ErasureReference, erasureOf } from "./erasure.js";
 import type { ArrayValue, Check } from "./types.js";
 
 /** The forms, in the order of the table above. */
-export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill"] as const;
+export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power"] as const;
 export type Form = (typeof FORMS)[number];
-/** The forms drawn per target from the case seed (`fill` is drawn apart, so adding it moved no earlier draw). */
-const DRAWN: readonly Form[] = FORMS.filter((f) => f !== "fill");
+/** The forms drawn per target from the case seed (`fill` and `power` are drawn apart, so adding them moved no earlier draw). */
+const DRAWN: readonly Form[] = FORMS.filter((f) => f !== "fill" && f !== "power");
 
 /** One form spliced in: where, and how it is described in a verdict. */
 export interface Splice {
@@ -147,7 +148,7 @@ function lengthsOf(v: Variable, rand: () => number): (number | Variable)[] {
 }
 
 /** Splice `form` on v; returns the replacement and the variant's description. */
-function splice(form: Exclude<Form, "float32-part" | "fill">, v: Variable, rand: () => number): { out: Variable; variant: string; keepsValues?: false } {
+function splice(form: Exclude<Form, "float32-part" | "fill" | "power">, v: Variable, rand: () => number): { out: Variable; variant: string; keepsValues?: false } {
   const nd = (v.type as TensorType).ndim;
   switch (form) {
     case "scale-split": {
@@ -263,6 +264,33 @@ function splice(form: Exclude<Form, "float32-part" | "fill">, v: Variable, rand:
   }
 }
 
+/**
+ * The `power` form on a float64 v (the value changes, so the float32 accuracy domain of the
+ * stabilize patterns is not left): every way the pow specializations fire or must decline.
+ */
+function powerSplice(v: Variable, rand: () => number): { out: Variable; variant: string } {
+  const c = (x: number, dtype: string): Variable => constant(x, dtype as never);
+  switch (Math.floor(rand() * 5)) {
+    case 0:
+      return { out: pow(v, c(2, "float64")), variant: "pow(v, 2)" };
+    case 1:
+      return { out: pow(exp(v), c(0.5, "float64")), variant: "pow(exp(v), 0.5)" };
+    case 2:
+      // A square is never -0 or -inf either; of exp(v), so no kink at v = 0.
+      return { out: pow(square(exp(v)), c(0.5, "float64")), variant: "pow(square(exp(v)), 0.5)" };
+    case 3:
+      return { out: pow(v, c(3, "float64")), variant: "pow(v, 3) (no rule: another exponent)" };
+    default:
+      // int32's pow rounds through doubles, its square wraps exactly: the rule declines it.
+      return { out: cast(pow(cast(v, "int32"), c(2, "int32")), "float64"), variant: "cast(pow(cast(v, int32), 2), float64) (no rule: int32)" };
+  }
+}
+
+/** Whether a case (by its seed) takes the `power` form too: a third of them, drawn apart from the other forms. */
+function powerBuild(seed: number): boolean {
+  return ((Math.imul((seed ^ 0x90e3f00d) >>> 0, 0x27d4eb2f) >>> 20) % 3) === 0;
+}
+
 /** Whether a case (by its seed) takes the `fill` form too: half of them, drawn apart from the other forms. */
 function fillBuild(seed: number): boolean {
   return ((Math.imul((seed ^ 0x5eca11ed) >>> 0, 0x85ebca6b) >>> 19) & 1) === 0;
@@ -314,6 +342,11 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   }
 
   const fill = fillBuild(seed) ? fillTarget(ids, lowered, types, seed) : null;
+  // The power form's target: a float64 value, on the cost's graph when there is one (its own draws).
+  const powerRand = mulberry32((seed ^ 0x90e3f00d) >>> 0);
+  const f64 = (t: { o: Variable }): boolean => (t.o.type as TensorType).dtype === "float64";
+  const powerPool = costValueTargets.some(f64) ? costValueTargets.filter(f64) : allValueTargets.filter(f64);
+  const power = powerBuild(seed) && powerPool.length > 0 ? powerPool[Math.floor(powerRand() * powerPool.length)].o : null;
 
   const splices: Splice[] = [];
   const memo = new Map<Variable, Variable>();
@@ -330,7 +363,7 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
       let out = rebuilt.outputs[k];
       const form = onValue.get(o);
       // (`fill` is never in onValue: it is drawn apart, below; the test narrows splice's type.)
-      if (form !== undefined && form !== "float32-part" && form !== "fill") {
+      if (form !== undefined && form !== "float32-part" && form !== "fill" && form !== "power") {
         let made: ReturnType<typeof splice>;
         try {
           made = splice(form, out, rand);
@@ -339,6 +372,11 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
         }
         out = made.out;
         splices.push({ form, at: `${label(n, pos)} (${made.variant})`, keepsValues: made.keepsValues ?? true });
+      }
+      if (power !== null && o === power) {
+        const made = powerSplice(out, powerRand);
+        out = made.out;
+        splices.push({ form: "power", at: `${label(n, pos)} (${made.variant})`, keepsValues: false });
       }
       if (fill !== null && o === fill.v) {
         out = second(fill.u, out);

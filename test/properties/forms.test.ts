@@ -6,11 +6,11 @@ import { type Apply, Constant, type Variable } from "../../src/graph/basic.js";
 import type { GradTerm, Op } from "../../src/graph/op.js";
 import { TensorType } from "../../src/graph/type.js";
 import { withPullbackOverride } from "../../src/grad/registry.js";
-import { Elemwise, mul } from "../../src/tensor/elemwise.js";
+import { Elemwise, mul, square } from "../../src/tensor/elemwise.js";
 import { SpecifyShape } from "../../src/tensor/shape.js";
 import { IncSubtensor } from "../../src/tensor/indexing.js";
 import { conformTo, neutralElement } from "../../src/rewriting/canonicalize.js";
-import { secondToAlloc } from "../../src/rewriting/specialize.js";
+import { powTwo, secondToAlloc } from "../../src/rewriting/specialize.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { FORMS, formsGraph } from "../../properties/forms.js";
 import { caseSeed, runProperties } from "../../properties/properties.js";
@@ -131,6 +131,31 @@ describe("properties/forms (positional-forms)", () => {
       assert.match(k.reason, /fill at .* with the fill form's u one longer on axis \d+ .* an input NONE refuses .* a rewrite dropped a run-time length check/);
     } finally {
       secondToAlloc.transform = right;
+    }
+  });
+
+  it("fails on a pow(x, 2) → square(x) rule that also squares pow(x, 3) (the exponent unread)", async () => {
+    // Where v is computed from constants only, canonicalize folds the pow before specialize sees it.
+    const cs = SAMPLE.filter((x) => (formsGraph(x, caseTypes(x), caseSeed(x))?.graph.splices ?? []).some((s) => s.form === "power" && /pow\(v, 3\)/.test(s.at)));
+    assert.ok(cs.length >= 2, `${cs.length} sample cases take pow(v, 3)`);
+    const right = powTwo.transform;
+    powTwo.transform = (fg, node) => {
+      const [x, e] = node.inputs;
+      if (node.op instanceof Elemwise && node.op.props.scalar === "pow" && e instanceof Constant && x.type.equals(node.outputs[0].type)) return [square(x)];
+      return right(fg, node);
+    };
+    try {
+      let failed = 0;
+      for (const c of cs) {
+        const k = await formsVerdict(c);
+        if (k.status === "pass") continue;
+        assert.equal(k.status, "fail", k.reason);
+        assert.match(k.reason, /power at .*pow\(v, 3\).* the checked FAST_RUN/);
+        failed++;
+      }
+      assert.ok(failed >= 1, `none of the ${cs.length} cases with pow(v, 3) failed`);
+    } finally {
+      powTwo.transform = right;
     }
   });
 });
