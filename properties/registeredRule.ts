@@ -18,6 +18,7 @@
  * | E (×2.5, selector `Op` or a predicate), D (×7, a selector that matches nothing here), A (×1.5, class, name or predicate), W (×9 for the `mul`, an Elemwise selector) | 3 · grad(cost) (A, not E: the most recent; not W: `mul` keeps its own rule) |
  * | A removed, its remover called twice | 5 · grad(cost) (E, still registered) |
  * | everything removed | the GradError again |
+ * | a rule for UnruledScale returning two terms for its one input (perNode) | `grad: UnruledScale.pullback (rule from the registry) returned 2 terms for 1 inputs`, word for word |
  *
  * `grad` runs with the lazy or the perNode strategy (seeded): lazy resolves rules when the compiler
  * expands its Pullback node, so each gradient is compiled, in NONE, and run at the case's point
@@ -158,5 +159,22 @@ export function registeredRuleClaim(c: RegisteredRuleInput): ModuleOutcome {
   if (!ca.ok) return fail(`registered ${setup}: grad(UnruledScale(2 · cost), wrt) should be 3 · grad(cost) (the most recent matching rule A, and mul's own rule): ${ca.reason ?? "mismatch"}`, ca);
   const ce = compareRecords(withE, valuesOf(ref, 5), "gradient through UnruledScale against 5 · grad(cost)", c.rtol, c.slack);
   if (!ce.ok) return fail(`registered ${setup}, then A removed (its remover called twice): grad(UnruledScale(2 · cost), wrt) should be 5 · grad(cost) (E): ${ce.reason ?? "mismatch"}`, ce);
+  // A registered rule written wrong (two terms for the op's one input) is refused naming the op
+  // and where its rule came from, word for word (perNode: the rule runs when grad does).
+  const removeBad = register(UnruledScale, (_ins, _outs, [g]) => [g, g]);
+  try {
+    const says = `grad: ${(y.owner as Apply).op.toString()}.pullback (rule from the registry) returned 2 terms for 1 inputs`;
+    let err: unknown = null;
+    try {
+      c.gradWith(y, b.wrt, { ...opts, gradStrategy: "perNode" });
+    } catch (e) {
+      err = e;
+    }
+    if (!(err instanceof GradError) || err.message !== says) {
+      return fail(`with a rule registered for UnruledScale that returns two terms for its one input, grad(UnruledScale(2 · cost), wrt, {gradStrategy: "perNode"}) must raise a GradError saying "${says}"; ${err === null ? "it returned a gradient" : `it raised ${said(err)}`}`);
+    }
+  } finally {
+    removeBad();
+  }
   return { status: "pass", detail: `registered-rule (${strategy}): ${setup}; A removed twice, then all`, maxAbsErr: Math.max(ca.maxAbsErr, ce.maxAbsErr), maxRelErr: Math.max(ca.maxRelErr, ce.maxRelErr) };
 }

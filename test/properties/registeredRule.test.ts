@@ -140,7 +140,20 @@ describe("grad-composition: registered-rule", function () {
   it("fails when the oldest matching registration wins", () => {
     const { engine, cleanup } = resolving((live, op) => (op instanceof UnruledScale ? live[0]?.rule ?? null : null));
     try {
-      assertFails(engine, /should be 3 · grad\(cost\)/);
+      // Where grad(cost) is zero, 3 · and 5 · agree; the emulation (through ruleFor) is then
+      // caught by the label its refusal gives a malformed registered rule.
+      assertFails(engine, /should be 3 · grad\(cost\)|\(rule from the registry\) returned 2 terms for 1 inputs"; it raised GradError: grad: UnruledScale\.pullback \(rule from options\.ruleFor\)/);
+    } finally {
+      cleanup();
+    }
+    assertRegistryClean();
+  });
+
+  it("fails when the refusal of a malformed registered rule does not say it came from the registry", () => {
+    // The registry's own order, applied through ruleFor: only the label differs.
+    const { engine, cleanup } = resolving((live, op) => (op instanceof UnruledScale ? live[live.length - 1]?.rule ?? null : null));
+    try {
+      assertFails(engine, /must raise a GradError saying "grad: UnruledScale\.pullback \(rule from the registry\) returned 2 terms for 1 inputs"; it raised GradError: grad: UnruledScale\.pullback \(rule from options\.ruleFor\) returned 2 terms/);
     } finally {
       cleanup();
     }
