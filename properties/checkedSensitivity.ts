@@ -224,6 +224,8 @@ export interface SilencedSource {
   readonly label: string;
   readonly inputs: readonly Variable[];
   readonly outputs: readonly Variable[];
+  /** The forms spliced into the graph (positional-forms'), when it is the forms graph. */
+  readonly forms?: readonly string[];
 }
 
 /** The case's values and direct gradient, as {@link sensitivityGraph} compiles them. */
@@ -1194,7 +1196,7 @@ export function checkedSensitivityCheck(
   // compiled in checked FAST_RUN (one more compile, only then).
   const lost = outcomes.findIndex((o) => o.corruption === "lost-fresh-copy" && o.status === "skip");
   if (lost >= 0) {
-    const forms = sourcesOnce().find((src) => src.label.includes("zero-update at "));
+    const forms = sourcesOnce().find((src) => src.forms?.includes("zero-update") === true);
     if (forms !== undefined) {
       let ffg: FunctionGraph | null = null;
       try {

@@ -424,14 +424,14 @@ export function describeForms(g: FormsGraph): string {
 
 /**
  * The case's lowered graph with its seeded forms as a function's inputs and outputs, labelled
- * for messages (the graph checked-sensitivity's silenced rule and lost fresh copy also run on),
- * or null when no form applies.
+ * for messages, with the forms spliced in (the graph checked-sensitivity's silenced rule and lost
+ * fresh copy also run on), or null when no form applies.
  */
-export function formsSource(c: Case, types: CaseTypes, seed: number): { label: string; inputs: Variable[]; outputs: Variable[] } | null {
+export function formsSource(c: Case, types: CaseTypes, seed: number): { label: string; inputs: Variable[]; outputs: Variable[]; forms: Form[] } | null {
   const made = formsGraph(c, types, seed);
   if (made === null) return null;
   const { inputs, outputs } = formsFunction(made.built, made.graph);
-  return { label: `the lowered graph with ${describeForms(made.graph)}`, inputs, outputs };
+  return { label: `the lowered graph with ${describeForms(made.graph)}`, inputs, outputs, forms: made.graph.splices.map((s) => s.form) };
 }
 
 /**
