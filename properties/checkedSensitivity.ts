@@ -78,6 +78,8 @@ import { SPECIALIZE_RULES } from "../src/rewriting/specialize.js";
 import { NORMAL_FORMS } from "../src/rewriting/normalform.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
+import { lower } from "../src/xtensor/lower.js";
+import { expandPullbacks } from "../src/grad/lazy.js";
 import type { Check } from "./types.js";
 import { refusalProblem } from "./refusals.js";
 import { GRAPH_KINDS, type GraphKind, STALE_KINDS, type StaleKind, TRIPWIRE_KINDS, isDestroyer, pick, staleGraphPlan, stalePlan } from "./staleIndex.js";
@@ -105,6 +107,8 @@ export const EXCLUDES: Readonly<Record<string, readonly string[]>> = {
   "merge1.1": ["merge1.1"],
   merge2: ["merge2"],
   merge3: ["merge3"],
+  // Only a graph that is already positional may leave these out: the case's graph lowered first.
+  required: ["expand_pullback", "lower_xtensor"],
 };
 
 /**
@@ -126,7 +130,9 @@ export function excludeScheduled(seed: number): boolean {
 /**
  * The case compiled in checked FAST_RUN without one seeded pass or tag: checked mode must accept
  * the smaller pipeline (its pass list and promises minus what was left out), and none of the
- * passes left out may run. `draw` 1 picks another entry than draw 0 (the suite's).
+ * passes left out may run. The `required` tag (the lowering and the Pullback expansion) is left
+ * out of the case's graph lowered first, compiled in a seeded mode (NONE, FAST_COMPILE or
+ * FAST_RUN). `draw` 1 picks another entry than draw 0 (the suite's).
  */
 export function excludeScenario(b: BuiltCase, seed: number, draw: 0 | 1 = 0, ctx = new RewriteContext({ checked: true, onOptError: "raise" })): CorruptionOutcome {
   const names = Object.keys(EXCLUDES);
@@ -134,10 +140,17 @@ export function excludeScenario(b: BuiltCase, seed: number, draw: 0 | 1 = 0, ctx
   const first = Math.floor(rand() * names.length);
   const ex = names[draw === 0 ? first : (first + 1 + Math.floor(rand() * (names.length - 1))) % names.length];
   const corruption = "exclude";
-  const what = `the case compiled in checked FAST_RUN with exclude: ["${ex}"]${ctx.passesRun.length > 0 ? ", on the rewrite context of an earlier compile" : ""}`;
+  // "required" (the lowering and the Pullback expansion) may be left out only by a graph that
+  // needs neither: the case's graph with its Pullback nodes expanded and lowered first, by the
+  // public `expandPullbacks` and `lower`, in any mode.
+  const mode = ex === "required" ? (["NONE", "FAST_COMPILE", "FAST_RUN"] as const)[Math.floor(rand() * 3)] : "FAST_RUN";
+  const what = `${ex === "required" ? "the case's graph, lowered first," : "the case"} compiled in checked ${mode} with exclude: ["${ex}"]${ctx.passesRun.length > 0 ? ", on the rewrite context of an earlier compile" : ""}`;
   const since = ctx.passesRun.length;
   try {
-    sensitivityGraph(b, [ex], ctx);
+    if (ex === "required") {
+      const { inputs, outputs } = caseSource(b);
+      compile([...inputs], lower(expandPullbacks(outputs), { checked: true }), { mode, checked: true, onOptError: "raise", exclude: [ex], ctx });
+    } else sensitivityGraph(b, [ex], ctx);
   } catch (e) {
     // Either checked mode refused a pipeline the caller may ask for, or it caught the engine
     // ignoring the exclude (its pass list): both are findings, and the message tells which.
