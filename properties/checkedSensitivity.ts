@@ -79,7 +79,7 @@ import { NORMAL_FORMS } from "../src/rewriting/normalform.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import { lower } from "../src/xtensor/lower.js";
-import { expandPullbacks } from "../src/grad/lazy.js";
+import { expandPullbacks, graphSignature } from "../src/grad/lazy.js";
 import type { Check } from "./types.js";
 import { refusalProblem } from "./refusals.js";
 import { GRAPH_KINDS, type GraphKind, STALE_KINDS, type StaleKind, TRIPWIRE_KINDS, isDestroyer, pick, staleGraphPlan, stalePlan } from "./staleIndex.js";
@@ -1179,6 +1179,33 @@ export function sensitivityGraph(b: BuiltCase, exclude: readonly string[] = [], 
 }
 
 /**
+ * Checked mode observes; it must not act. Its trial merges and in-place writes are reverted and
+ * the DestroyHandler's decision counters restored, so the case's checked FAST_RUN graph must be
+ * the unchecked one, node for node, with the same decision counts (the fuzzer's feature coverage
+ * counts only what the pipeline decided). Were it otherwise, every checked verdict would judge
+ * another graph than the one production compiles. Null when that holds (or the unchecked compile
+ * fails: rewrite-soundness judges that), else the first difference. One unchecked compile.
+ */
+export function observerProblem(b: BuiltCase, checkedFg: FunctionGraph): string | null {
+  const { inputs, outputs } = caseSource(b);
+  let plain: FunctionGraph;
+  try {
+    plain = compile([...inputs], [...outputs], { mode: "FAST_RUN", onOptError: "raise" }).fgraph;
+  } catch {
+    return null;
+  }
+  const [a, u] = [checkedFg, plain].map((g) => graphSignature(g.inputs, g.outputs).split("\\n"));
+  const k = a.findIndex((line, i) => line !== u[i]);
+  if (k >= 0 || a.length !== u.length) {
+    const at = k >= 0 ? k : Math.min(a.length, u.length);
+    return `the checked FAST_RUN graph differs from the unchecked one at line ${at} of their signatures: checked ${a[at] ?? "(ends)"}, unchecked ${u[at] ?? "(ends)"}`;
+  }
+  const paths = (g: FunctionGraph): string => JSON.stringify(Object.fromEntries([...(g.getFeature(DestroyHandler)?.paths ?? [])].sort(([x], [y]) => x.localeCompare(y))));
+  if (paths(checkedFg) !== paths(plain)) return `the DestroyHandler's decision counters differ: checked FAST_RUN ${paths(checkedFg)}, unchecked ${paths(plain)}`;
+  return null;
+}
+
+/**
  * The property on one built case: corrupt its checked FAST_RUN graph (`graph`, or
  * {@link sensitivityGraph}) and judge. `postconditions` is the check the last two corruptions
  * must trip (tests pass a weakened one, to show the property failing). Inconclusive when the uncorrupted compile fails
@@ -1199,6 +1226,8 @@ export function checkedSensitivityCheck(
   } catch (e) {
     return { property, status: "inconclusive", reason: `the uncorrupted checked FAST_RUN compile failed (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` };
   }
+  const changed = observerProblem(b, fg);
+  if (changed !== null) return { property, status: "fail", reason: `checked mode changed the pipeline it checks: ${changed}`, maxAbsErr: Infinity, maxRelErr: Infinity };
   const outcomes = corruptAndJudge(fg, seed, which, postconditions);
   // Built at most once: the forms graph costs a lowering, and two scenarios below may ask.
   let sources: readonly SilencedSource[] | null = null;

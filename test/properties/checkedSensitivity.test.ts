@@ -28,13 +28,14 @@ import { InvariantError } from "../../src/errors.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/properties.js";
 import {
-  CORRUPTIONS, type CorruptionOutcome, caseSource, checkedSensitivityCheck, excludeScenario, excludeScheduled, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleGraphScenario, staleIndexScenario,
+  CORRUPTIONS, type CorruptionOutcome, caseSource, checkedSensitivityCheck, excludeScenario, excludeScheduled, observerProblem, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleGraphScenario, staleIndexScenario,
 } from "../../properties/checkedSensitivity.js";
 import { GRAPH_KINDS, STALE_KINDS, TRIPWIRE_KINDS } from "../../properties/staleIndex.js";
 import { NORMAL_FORMS, type NormalForm } from "../../src/rewriting/normalform.js";
 import { formsGraph, formsSource } from "../../properties/forms.js";
 import { caseTypes } from "../../src/case/parse.js";
 import { tensor } from "../../src/tensor/basic.js";
+import { TensorType } from "../../src/graph/type.js";
 import { exp } from "../../src/tensor/elemwise.js";
 import { alloc } from "../../src/tensor/shape.js";
 import { subtensor } from "../../src/tensor/indexing.js";
@@ -95,6 +96,25 @@ describe("checked-sensitivity", function () {
     assert.equal(caught.get("stale-index"), SAMPLE.length, "one stale index entry per case");
     assert.equal(caught.get("stale-index-tripwire"), SAMPLE.length, "one stale index entry per case, checked mode off");
     assert.equal(caught.get("stale-graph"), SAMPLE.length, "one stale entry of the graph's own index per case");
+  });
+
+  it("fails when the checked graph is not the unchecked one, or its decision counters count checked mode's own queries", () => {
+    for (const c of SAMPLE.slice(0, 4)) {
+      const b = buildCase(c);
+      assert.equal(observerProblem(b, sensitivityGraph(b)), null, "the real checked mode only observes");
+      // What a checked mode that forgot to restore the handler's counters after its queries leaves.
+      const counted = sensitivityGraph(b);
+      const dh = counted.getFeature(DestroyHandler) as DestroyHandler;
+      const [path, n] = [...dh.paths][0] ?? ["candidates", 0];
+      dh.paths.set(path, n + 1);
+      assert.match(observerProblem(b, counted) ?? "", /^the DestroyHandler's decision counters differ: checked FAST_RUN \{.*\}, unchecked \{.*\}$/);
+      // What a trial replacement left in place leaves: one output read through exp.
+      const left = sensitivityGraph(b);
+      const out = left.outputs.find((o) => o.type instanceof TensorType && o.type.dtype === "float64" && o.owner !== null);
+      if (out === undefined) continue;
+      left.replace(out, exp(out), "a trial left in place");
+      assert.match(observerProblem(b, left) ?? "", /^the checked FAST_RUN graph differs from the unchecked one at line \d+ of their signatures: checked .*, unchecked .*/);
+    }
   });
 
   it("fails when checked mode skips the FunctionGraph's integrity check", () => {
