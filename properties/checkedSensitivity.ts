@@ -53,6 +53,12 @@
  * here from the op's own `makeNode` and a plain comparison of static shapes, not with checked
  * mode's `typesCompatible`, so the two sides do not share the code under test.
  *
+ * Before any corruption, checked mode itself is judged as an observer (`observerProblem`): the
+ * uncorrupted checked FAST_RUN graph must be the unchecked compile's, node for node, with the same
+ * DestroyHandler decision counts. Its trial merges and in-place writes are reverted and its
+ * queries' counts restored; otherwise every checked verdict would judge another graph than
+ * production compiles, and feature coverage would count checked mode's own probing.
+ *
  * An uncorrupted compile that fails is rewrite-soundness's finding, not this property's: it is
  * inconclusive here.
  */
