@@ -330,7 +330,11 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   for (let t = 0; t < count; t++) {
     const useCast = castTargets.length > 0 && (allValueTargets.length === 0 || rand() < 1 / DRAWN.length);
     if (useCast) {
-      const { n, slot } = castTargets[Math.floor(rand() * castTargets.length)];
+      // A Join's part or an update op's y when the graph has one: their pullbacks' cast back to
+      // float32 (Join's slices, sumToShapeOf) is what the form is for, and the binary
+      // elementwise slots, far more common, would otherwise take nearly every draw.
+      const pool = castTargets.some((t) => !(t.n.op instanceof Elemwise)) ? castTargets.filter((t) => !(t.n.op instanceof Elemwise)) : castTargets;
+      const { n, slot } = pool[Math.floor(rand() * pool.length)];
       if (!onSlot.has(n)) onSlot.set(n, slot);
       continue;
     }
