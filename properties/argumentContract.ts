@@ -15,7 +15,7 @@
  * | `grad(42, wrt)`; `grad(y, wrt)` for a node y that is not 0-d; `grad(k, wrt)` for a 0-d integer k | `grad: the cost must be a Variable, got 42`; `grad: the cost must be a 0-d float variable, got <y> of type <type>` |
  * | `grad(cost, wrt, {ruleFor})` under the lazy strategy, the hook giving a rule for the cost's own (named) node; then a hook that gives none | `grad: options.ruleFor gives a rule for <op> (node <cost>), which lies in the region the lazy strategy differentiates: …` word for word (the documentation of `ruleFor`: it raises, naming the node); the second accepted |
  * | `grad(cost, {})`; `grad(cost, [...wrt, "xgrad"])`; `pullback([cost], [w, 7], [1])` | `<fn>: wrt must be a Variable or a list of Variables`; `<fn>: wrt[<k>] is not a Variable: <value>` |
- * | `pullback([cost, y], wrt, [1])` | `pullback: 2 outputs but 1 cotangents` |
+ * | `pullback([cost, y], wrt, [1])`; `pullback([], wrt, [])` | `pullback: 2 outputs but 1 cotangents`; `pullback: no outputs (and no cotangents): nothing to differentiate` |
  * | `pullback([y], wrt, [c])`, c of y's type but one static length off, of an integer dtype, of the other family, or (y named) with one dim renamed | `pullback: cotangent 0 (for output <y>): ` then the shape, dtype, family or dims it expected and what it got |
  * | `grad(cost, wrt, {knownGrads: {w: 3}})` | `grad: knownGrads entry for <w>: expected a Variable, got 3` |
  * | `grad(cost, [...wrt, f])` for a fresh variable f the cost cannot read; the same for an unnamed cost (`cost · 1`) and through `pullback` | `grad: the cost <cost> does not depend on <f> (wrt[<k>], <type>); pass disconnectedInputs: "ignore" or "warn" to allow this` (`the cost does` unnamed, `the outputs do` for pullback), word for word |
@@ -125,6 +125,7 @@ export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
     { what: "wrt that is not a list", run: () => c.gradWith(cost, {} as unknown as Variable[], {}), says: "grad: wrt must be a Variable or a list of Variables" },
     { what: "a wrt entry that is not a Variable", run: () => c.gradWith(cost, [...b.wrt, "xgrad" as unknown as Variable], {}), says: `grad: wrt[${b.wrt.length}] is not a Variable: xgrad` },
     { what: "a pullback wrt entry that is not a Variable", run: () => c.pullback([cost], [w0, 7 as unknown as Variable], [one], {}), says: "pullback: wrt[1] is not a Variable: 7" },
+    { what: "a pullback of no outputs", run: () => c.pullback([], b.wrt, [], {}), says: "pullback: no outputs (and no cotangents): nothing to differentiate" },
     { what: "a knownGrads value that is not a Variable", run: () => c.gradWith(cost, b.wrt, { knownGrads: new Map([[w0, 3 as unknown as Variable]]) }), says: `grad: knownGrads entry for ${w0.toString()}: expected a Variable, got 3` },
     {
       what: "a wrt the cost cannot read",

@@ -144,6 +144,8 @@ export function pullback<R extends ReturnDisconnected | undefined = undefined>(
   if (outputs.length !== cotangents.length) {
     throw new GradError(`pullback: ${outputs.length} outputs but ${cotangents.length} cotangents`);
   }
+  // Said here, in pullback's own terms: the driver below would speak of a cost and knownGrads.
+  if (outputs.length === 0) throw new GradError("pullback: no outputs (and no cotangents): nothing to differentiate");
   const known = new Map<Variable, Variable>();
   outputs.forEach((out, k) => {
     const ct = alignCotangent(cotangents[k], out, `pullback: cotangent ${k} (for output ${out.toString()})`);
