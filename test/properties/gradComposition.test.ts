@@ -262,6 +262,18 @@ function onZeros(rewrite: (z: Variable) => Variable): CompositionEngine {
   };
 }
 
+/** The real engine with pushforward's errors passed through `onError`, which rethrows them, changed or not. */
+const onPushforwardError = (onError: (e: unknown) => never): CompositionEngine => ({
+  ...ENGINE,
+  pushforward: ((o: never, w: never, t: never, opts?: PushforwardOptions) => {
+    try {
+      return ENGINE.pushforward(o, w, t, opts);
+    } catch (e) {
+      return onError(e);
+    }
+  }) as CompositionEngine["pushforward"],
+});
+
 const FAULTS: readonly { name: string; claim: CompositionClaim; engine: CompositionEngine; says: RegExp }[] = [
   {
     name: "a pushforward whose \"require\" silently falls back to the double pullback",
@@ -272,33 +284,19 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
   {
     name: "a sweep that crashes on a user's forward rule returning a number instead of naming the rule",
     claim: "pushforward-options",
-    engine: {
-      ...ENGINE,
-      pushforward: ((o: never, w: never, t: never, opts?: PushforwardOptions) => {
-        try {
-          return ENGINE.pushforward(o, w, t, opts);
-        } catch (e) {
-          if (e instanceof GradError && /expected a Variable or DISCONNECTED, got 0$/.test(e.message)) throw new TypeError("Cannot read properties of undefined (reading 'type')");
-          throw e;
-        }
-      }) as CompositionEngine["pushforward"],
-    },
+    engine: onPushforwardError((e) => {
+      if (e instanceof GradError && /expected a Variable or DISCONNECTED, got 0$/.test(e.message)) throw new TypeError("Cannot read properties of undefined (reading 'type')");
+      throw e;
+    }),
     says: /^pushforward-options: pushforward\(MiswrittenScale\(cost\), wrt, u, \{useOpPushforward: "require"\}\), its forward rule returning a number for its output's tangent, must raise a GradError saying "pushforward: MiswrittenScale\.pushforward output 0: expected a Variable or DISCONNECTED, got 0"; it raised TypeError/,
   },
   {
     name: "a sweep whose refusal of a forward rule's result names neither the rule nor the output",
     claim: "pushforward-options",
-    engine: {
-      ...ENGINE,
-      pushforward: ((o: never, w: never, t: never, opts?: PushforwardOptions) => {
-        try {
-          return ENGINE.pushforward(o, w, t, opts);
-        } catch (e) {
-          if (e instanceof GradError) throw new GradError(e.message.replace(/^pushforward: \w+\.pushforward( output \d+)?/, "pushforward: a rule"));
-          throw e;
-        }
-      }) as CompositionEngine["pushforward"],
-    },
+    engine: onPushforwardError((e) => {
+      if (e instanceof GradError) throw new GradError(e.message.replace(/^pushforward: \w+\.pushforward( output \d+)?/, "pushforward: a rule"));
+      throw e;
+    }),
     says: /^pushforward-options: pushforward\(MiswrittenScale\(cost\), wrt, u, \{useOpPushforward: "require"\}\), its forward rule returning two tangents for its one output, must raise a GradError saying "pushforward: MiswrittenScale\.pushforward returned 2 tangents for 1 outputs"; it raised GradError: pushforward: a rule returned/,
   },
   {
