@@ -48,7 +48,7 @@
  * slip from an engine one.
  */
 import { type Apply, Constant, type Variable } from "../src/graph/basic.js";
-import { TensorType, isFloat } from "../src/graph/type.js";
+import { type DType, TensorType, isFloat } from "../src/graph/type.js";
 import { toposort } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
@@ -265,11 +265,12 @@ function splice(form: Exclude<Form, "float32-part" | "fill" | "power">, v: Varia
 }
 
 /**
- * The `power` form on a float64 v (the value changes, so the float32 accuracy domain of the
- * stabilize patterns is not left): every way the pow specializations fire or must decline.
+ * The `power` form: every way the pow specializations fire or must decline. On a float64 v only:
+ * it changes the value, which in float32 could leave the accuracy domain of the stabilize
+ * patterns downstream (as for scale-split's scaled variant).
  */
 function powerSplice(v: Variable, rand: () => number): { out: Variable; variant: string } {
-  const c = (x: number, dtype: string): Variable => constant(x, dtype as never);
+  const c = (x: number, dtype: DType): Variable => constant(x, dtype);
   switch (Math.floor(rand() * 5)) {
     case 0:
       return { out: pow(v, c(2, "float64")), variant: "pow(v, 2)" };
