@@ -7,7 +7,7 @@
  * positional language, and their branches for the rest were never run (the mutation reports'
  * "gaps the case format cannot express": a neutral array constant, a lower-rank operand, a Shape
  * read, a float32 part of a float64 join). So this property lowers the case's graph (in checked mode) and rebuilds
- * it with one to three seeded *forms* spliced in at seeded nodes, each a rewrite a user or an
+ * it with one to three drawn *forms* spliced in at drawn nodes, each a rewrite a user or an
  * earlier pass could have written:
  *
  * | form | v (a float node's output) becomes | what it reaches |
@@ -19,11 +19,13 @@
  * | `identity` | `identity(v)` or `cast(v, v's dtype)` | `useless_cast_identity` and checked mode's normal form |
  * | `float32-part` | one float64 operand u of a Join or of an add, sub or mul that has another float64 operand, or the y of an update op (inc or set, basic or advanced) into a float64 x, becomes `cast(u, float32)` (the node's output stays float64) | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
  * | `zero-update` | `inc(Z, v, idx) + Z·Z`, `set(Z, v, idx) + Z·Z` or `(inc(Z, v, idx) + set(Z, v, idx)) · 0.5 + Z·Z`, or `inc(O, v, idx) + O·O` (v + 2, over ones), Z = `alloc(0, v's lengths)` (read through Shape when one is unknown), idx every axis's full slice, a prefix of them, or none | the update ops' pullbacks and in-place kernels on a zero-filled Alloc that another node reads beside the update (fusion puts `Z·Z` and the add in one loop): the inplace pass must write into a fresh copy of Z, the last merge must leave the copy apart (validation refuses it), two copies both overwritten must stay apart (PR #2355), and checked mode's merge promise must excuse exactly those pairs; over ones no copy may be made, and checked mode must not ask for one |
- * | `power` (a third of the cases, drawn apart; a float64 v) | `pow(v, 2)`, `pow(exp(v), 0.5)`, `pow(square(exp(v)), 0.5)`, `pow(v, 3)`, or `cast(pow(cast(v, int32), 2), float64)`, each exponent a 0-d constant of the base's dtype | `local_pow_2_to_square` and `local_pow_half_to_sqrt` (no case writes pow with a constant exponent), their declines (another exponent, an int32 square, a base that may be -0 or -inf), and checked mode's normal forms for them |
- * | `fill` (half the cases, drawn apart) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3) |
+ * | `power` (about a third of the cases, its own race; a float64 v) | `pow(v, 2)`, `pow(exp(v), 0.5)`, `pow(square(exp(v)), 0.5)`, `pow(v, 3)`, or `cast(pow(cast(v, int32), 2), float64)`, each exponent a 0-d constant of the base's dtype | `local_pow_2_to_square` and `local_pow_half_to_sqrt` (no case writes pow with a constant exponent), their declines (another exponent, an int32 square, a base that may be -0 or -inf), and checked mode's normal forms for them |
+ * | `fill` (about half the cases, its own race) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3) |
  *
- * The forms are chosen from the case seed, so a finding reproduces from the case alone and
- * shrinks like any other. Half the cases (seeded) are built with shape-erasure's unknown
+ * The forms are drawn from the lowered graph's own structure, each target by a race keyed by
+ * its ancestry ({@link structuralKeys}), so a finding reproduces from the case alone, and
+ * shrinks like any other: deleting an unrelated node keeps every form on the rest. Half the
+ * cases (seeded by the case) are built with shape-erasure's unknown
  * lengths, so the Shape reads and the lower-rank operands also meet lengths known only at run
  * time.
  *
@@ -56,6 +58,7 @@ import { RewriteContext } from "../src/rewriting/engine.js";
 import { grad } from "../src/grad/driver.js";
 import { lower } from "../src/xtensor/lower.js";
 import { XTensorFromTensor } from "../src/xtensor/basic.js";
+import { XTensorType } from "../src/xtensor/type.js";
 import { constant, tensor } from "../src/tensor/basic.js";
 import { Elemwise, add, cast, div, exp, identity, mul, neg, pow, second, square, sub } from "../src/tensor/elemwise.js";
 import { Join, alloc, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
@@ -70,7 +73,7 @@ import type { ArrayValue, Check } from "./types.js";
 /** The forms, in the order of the table above. */
 export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power"] as const;
 export type Form = (typeof FORMS)[number];
-/** The forms drawn per target from the case seed (`fill` and `power` are drawn apart, so adding them moved no earlier draw). */
+/** The forms drawn per target (`fill` and `power` run their own races). */
 const DRAWN: readonly Form[] = FORMS.filter((f) => f !== "fill" && f !== "power");
 
 /** One form spliced in: where, and how it is described in a verdict. */
@@ -287,15 +290,85 @@ function powerSplice(v: Variable, rand: () => number): { out: Variable; variant:
   }
 }
 
-/** Whether a case (by its seed) takes the `power` form too: a third of them, drawn apart from the other forms. */
-function powerBuild(seed: number): boolean {
-  return ((Math.imul((seed ^ 0x90e3f00d) >>> 0, 0x27d4eb2f) >>> 20) % 3) === 0;
+/** FNV-1a of a string, finished by murmur3's mixer (FNV's low bits mix poorly on short keys). */
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return mix(h, 0);
 }
 
-/** Whether a case (by its seed) takes the `fill` form too: half of them, drawn apart from the other forms. */
-function fillBuild(seed: number): boolean {
-  return ((Math.imul((seed ^ 0x5eca11ed) >>> 0, 0x85ebca6b) >>> 19) & 1) === 0;
+/** murmur3's 32-bit finalizer of `key ^ salt`: one key, many independent draws. */
+function mix(key: number, salt: number): number {
+  let h = (key ^ salt) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
+
+/** A draw in (0, 1) from a key and a salt. */
+function uniform(key: number, salt: number): number {
+  return (mix(key, salt) + 0.5) / 2 ** 32;
+}
+
+/** A variable's type without its static lengths: the shrinker shortens dims. */
+function typeTag(v: Variable): string {
+  if (v.type instanceof TensorType) return `tensor:${v.type.dtype}:${v.type.ndim}`;
+  if (v.type instanceof XTensorType) return `xtensor:${v.type.dtype}:${JSON.stringify(v.type.dims)}`;
+  return v.type.key();
+}
+
+/**
+ * Every variable's structural key in a graph (`order`, a toposort): a hash of its op, output
+ * index, dtype and rank and its inputs' keys, a graph input by name, dtype and rank, a constant
+ * by its value. It depends on the variable's own ancestry only, never on the case's other nodes
+ * nor on static lengths. The forms are drawn from these keys, not from the case seed: the
+ * shrinker deletes nodes and shortens dims, and every such step would redraw forms drawn from
+ * the whole case, so a finding a form made would not shrink past it (the zoo's fault 5, whose
+ * repro stopped at 11 nodes: a zero-update form on a value found it, redrawn away by each step).
+ */
+function structuralKeys(order: readonly Apply[]): (v: Variable) => number {
+  const keys = new Map<Variable, number>();
+  const keyOf = (v: Variable): number => {
+    let k = keys.get(v);
+    if (k === undefined) {
+      // Not an output of `order`: a graph input or a constant.
+      k = hash32(v instanceof Constant ? `c:${v.signature()}` : `in:${v.name ?? "?"}:${typeTag(v)}`);
+      keys.set(v, k);
+    }
+    return k;
+  };
+  for (const n of order) {
+    const head = `${n.op.hash()}(${n.inputs.map(keyOf).join(",")})`;
+    n.outputs.forEach((o, j) => keys.set(o, hash32(`${head}#${j}:${typeTag(o)}`)));
+  }
+  return keyOf;
+}
+
+/**
+ * A race between keyed candidates: each draws an exponential time of rate `weight` from its own
+ * key and `salt`; those in before `window` win, the first `most` of them. With `atLeastOne`, the
+ * first candidate wins when none is in time. A candidate's time depends on its key alone, so a
+ * winner still wins in any smaller graph that keeps it (deleting a rival cannot push it out).
+ */
+function race<T extends { readonly key: number; readonly weight: number }>(cands: readonly T[], salt: number, window: number, most: number, atLeastOne: boolean): T[] {
+  const timed = cands.map((c, i) => ({ c, i, t: -Math.log(uniform(c.key, salt)) / c.weight }));
+  // Ties (equal keys: one computation lowered twice) keep graph order.
+  timed.sort((x, y) => x.t - y.t || x.i - y.i);
+  const won = timed.filter((x) => x.t < window).slice(0, most);
+  return (won.length === 0 && atLeastOne ? timed.slice(0, 1) : won).map((x) => x.c);
+}
+
+/**
+ * The races' windows. About one to three forms on a case of typical size (one is the floor,
+ * three the cap); the power form on about a third of them, the fill form on about half (a
+ * case with fewer candidates takes them less often, a larger one more).
+ */
+const FORMS_RATE = 0.03;
+const POWER_RATE = 0.006;
+const FILL_RATE = 0.14;
 
 /** Whether a case (by its seed) builds its forms graph with shape-erasure's unknown lengths: half of them. */
 function erasedBuild(seed: number): boolean {
@@ -303,7 +376,7 @@ function erasedBuild(seed: number): boolean {
 }
 
 /**
- * Lower the case's graph and rebuild it with one to three seeded forms spliced in. Null when
+ * Lower the case's graph and rebuild it with one to three drawn forms spliced in. Null when
  * the lowered graph has no node a form applies to.
  */
 export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: BuiltCase; graph: FormsGraph; plain: FormsGraph } | null {
@@ -313,45 +386,41 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   // Checked: lowering verified after every rewrite (public API; the pass list it runs is its own).
   const lowered = lower([...ids.map((id) => b.nodes.get(id) as Variable), b.cost], { checked: true });
   const order = toposort(lowered);
-  const rand = mulberry32((seed ^ 0x7f4a7c15) >>> 0);
+  const keyOf = structuralKeys(order);
 
   // Candidates: a float output of a positional node (never a graph input, never a named value at
-  // the boundary), or a float64 operand `float32Slots` allows, for float32-part. Three in four
-  // value forms land on the cost's own graph, where the gradient meets them too (a node's value
-  // is lowered apart from the cost's use of it, so the graph holds both).
+  // the boundary), or a float64 operand `float32Slots` allows, for float32-part. A value on the
+  // cost's own graph, where the gradient meets the form too, races three times as fast as one
+  // off it (a node's value is lowered apart from the cost's use of it, so the graph holds both;
+  // the salt tells the two copies apart).
   const onCost = new Set(toposort([lowered[lowered.length - 1]]));
-  const allValueTargets = order.flatMap((n, pos) => n.outputs.filter(floatTensor).map((o) => ({ n, pos, o })));
-  const costValueTargets = allValueTargets.filter((t) => onCost.has(t.n));
-  const castTargets = order.flatMap((n, pos) => float32Slots(n).map((slot) => ({ n, pos, slot })));
-  if (allValueTargets.length === 0 && castTargets.length === 0) return null;
+  const valueTargets = order.flatMap((n) =>
+    n.outputs.filter(floatTensor).map((o) => ({ n, o, key: mix(keyOf(o), onCost.has(n) ? 0x3c6ef372 : 0xa54ff53a), weight: onCost.has(n) ? 3 : 1 })),
+  );
+  // A Join's part or an update op's y races six times as fast as a binary elementwise slot:
+  // their pullbacks' cast back to float32 (Join's slices, sumToShapeOf) is what the form is for,
+  // and the elementwise slots, far more common, would otherwise take nearly every cast.
+  const castTargets = order.flatMap((n) =>
+    float32Slots(n).map((slot) => ({ n, slot, key: mix(keyOf(n.outputs[0]), 0x510e527f + slot), weight: n.op instanceof Elemwise ? 0.5 : 3 })),
+  );
+  if (valueTargets.length === 0 && castTargets.length === 0) return null;
 
-  const count = 1 + Math.floor(rand() * 3);
-  const onValue = new Map<Variable, Form>();
+  const onValue = new Map<Variable, { form: Form; key: number }>();
   const onSlot = new Map<Apply, number>();
-  for (let t = 0; t < count; t++) {
-    const useCast = castTargets.length > 0 && (allValueTargets.length === 0 || rand() < 1 / DRAWN.length);
-    if (useCast) {
-      // A Join's part or an update op's y when the graph has one: their pullbacks' cast back to
-      // float32 (Join's slices, sumToShapeOf) is what the form is for, and the binary
-      // elementwise slots, far more common, would otherwise take nearly every draw.
-      const pool = castTargets.some((t) => !(t.n.op instanceof Elemwise)) ? castTargets.filter((t) => !(t.n.op instanceof Elemwise)) : castTargets;
-      const { n, slot } = pool[Math.floor(rand() * pool.length)];
-      if (!onSlot.has(n)) onSlot.set(n, slot);
+  for (const t of race([...valueTargets, ...castTargets], 0xd1b54a32, FORMS_RATE, 3, true)) {
+    if ("slot" in t) {
+      if (!onSlot.has(t.n)) onSlot.set(t.n, t.slot);
       continue;
     }
-    const pool = costValueTargets.length > 0 && rand() < 0.75 ? costValueTargets : allValueTargets;
-    const { o } = pool[Math.floor(rand() * pool.length)];
-    if (onValue.has(o)) continue;
+    const { o } = t;
     const forms = DRAWN.filter((f) => f !== "float32-part" && ((f !== "shape-read" && f !== "zero-update") || (o.type as TensorType).ndim >= 1));
-    onValue.set(o, forms[Math.floor(rand() * forms.length)]);
+    onValue.set(o, { form: forms[Math.floor(uniform(t.key, 0x9b05688c) * forms.length)], key: t.key });
   }
 
-  const fill = fillBuild(seed) ? fillTarget(ids, lowered, types, seed) : null;
-  // The power form's target: a float64 value, on the cost's graph when there is one (its own draws).
-  const powerRand = mulberry32((seed ^ 0x90e3f00d) >>> 0);
+  const fill = fillTarget(ids, lowered, types, keyOf);
+  // The power form's target: a float64 value, on the cost's graph three times as likely.
   const f64 = (t: { o: Variable }): boolean => (t.o.type as TensorType).dtype === "float64";
-  const powerPool = costValueTargets.some(f64) ? costValueTargets.filter(f64) : allValueTargets.filter(f64);
-  const power = powerBuild(seed) && powerPool.length > 0 ? powerPool[Math.floor(powerRand() * powerPool.length)].o : null;
+  const [power = null] = race(valueTargets.filter(f64), 0x1f83d9ab, POWER_RATE, 1, false);
 
   const splices: Splice[] = [];
   const memo = new Map<Variable, Variable>();
@@ -366,20 +435,21 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
     const rebuilt = ins.every((v, i) => v === n.inputs[i]) ? n : n.op.makeNode(...ins);
     n.outputs.forEach((o, k) => {
       let out = rebuilt.outputs[k];
-      const form = onValue.get(o);
+      const drawn = onValue.get(o);
+      const form = drawn?.form;
       // (`fill` is never in onValue: it is drawn apart, below; the test narrows splice's type.)
-      if (form !== undefined && form !== "float32-part" && form !== "fill" && form !== "power") {
+      if (drawn !== undefined && form !== undefined && form !== "float32-part" && form !== "fill" && form !== "power") {
         let made: ReturnType<typeof splice>;
         try {
-          made = splice(form, out, rand);
+          made = splice(form, out, mulberry32(mix(drawn.key, 0x7f4a7c15)));
         } catch (e) {
           throw new Error(`positional-forms: building ${form} on ${label(n, pos)} failed (a harness defect): ${e instanceof Error ? e.message : String(e)}`);
         }
         out = made.out;
         splices.push({ form, at: `${label(n, pos)} (${made.variant})`, keepsValues: made.keepsValues ?? true });
       }
-      if (power !== null && o === power) {
-        const made = powerSplice(out, powerRand);
+      if (power !== null && o === power.o) {
+        const made = powerSplice(out, mulberry32(mix(power.key, 0x90e3f00d)));
         out = made.out;
         splices.push({ form: "power", at: `${label(n, pos)} (${made.variant})`, keepsValues: false });
       }
@@ -398,24 +468,24 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
 }
 
 /**
- * The `fill` form's target, in half the cases (seeded apart from the other forms): v, the
+ * The `fill` form's target, in about half the cases (its own race): v, the
  * positional value of a case node (a float of one axis or more; the case's static types give its
  * run-time shape), and u, a fresh graph input of v's run-time shape declared with unknown lengths
  * (a 1 stays static: an unknown length is never stretched). `second(u, v)` is v, and checks at run
  * time that u's lengths are v's: a rule that drops u there (`local_second_to_alloc`) must keep
  * that check, whether v's own lengths are known or not.
  */
-function fillTarget(ids: readonly string[], lowered: readonly Variable[], types: CaseTypes, seed: number): { v: Variable; u: Variable; value: NDArray; vId: string } | null {
-  const rand = mulberry32((seed ^ 0x5eca11ed) >>> 0);
+function fillTarget(ids: readonly string[], lowered: readonly Variable[], types: CaseTypes, keyOf: (v: Variable) => number): { v: Variable; u: Variable; value: NDArray; vId: string } | null {
   // A named node's lowered value is XTensorFromTensor of its positional value, in its dims order.
   const positional = (v: Variable): Variable => (v.owner !== null && v.owner.op instanceof XTensorFromTensor ? v.owner.inputs[0] : v);
   const targets = ids.flatMap((vId, k) => {
     const v = positional(lowered[k]);
     const shape = types.get(vId)?.shape;
-    return floatTensor(v) && v.owner !== null && shape !== undefined && shape.length === v.type.ndim && shape.length > 0 ? [{ v, vId, shape }] : [];
+    return floatTensor(v) && v.owner !== null && shape !== undefined && shape.length === v.type.ndim && shape.length > 0 ? [{ v, vId, shape, key: keyOf(v), weight: 1 }] : [];
   });
-  if (targets.length === 0) return null;
-  const { v, vId, shape } = targets[Math.floor(rand() * targets.length)];
+  const [won] = race(targets, 0x5eca11ed, FILL_RATE, 1, false);
+  if (won === undefined) return null;
+  const { v, vId, shape } = won;
   const u = tensor("xgrad_fill", { shape: shape.map((l) => (l === 1 ? 1 : null)), dtype: (v.type as TensorType).dtype });
   return { v, u, value: NDArray.zeros(shape, (v.type as TensorType).dtype), vId };
 }
