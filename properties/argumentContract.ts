@@ -43,6 +43,7 @@ import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { type Refusal, consoleWarnings, refusalProblem } from "./refusals.js";
 import { type RegionApi, regionContractProblem } from "./regionContract.js";
+import { regionNodes } from "./gradPaths.js";
 
 /** What the claim needs: the case, a seeded draw, and the engine's entry points under test (tests inject faulty ones). */
 export interface ArgumentContractInput {
@@ -62,42 +63,6 @@ function freshLike(v: Variable, name: string | null, shape: readonly (number | n
 }
 
 const quiet = (): void => undefined;
-
-/**
- * The named ops on the cost's gradient paths, restated from the graph: nodes whose output reaches
- * the cost and one of whose inputs a wrt reaches, both along float values and true connections
- * (each op's own connectionPattern). The lazy strategy wraps every such node in its region; the
- * driver's walk follows true connections of any dtype, so it sees at least these.
- */
-function regionNodes(cost: Variable, wrt: readonly Variable[]): Apply[] {
-  const connectedTo = (node: Apply, out: number): Variable[] => {
-    const p = node.op.connectionPattern?.(node);
-    return node.inputs.filter((v, i) => isFloat(v.type.dtype) && (p === undefined || p[i][out]));
-  };
-  // Variables the cost reads along float values and true connections (the cost included).
-  const toCost = new Set<Variable>();
-  const todo = [cost];
-  while (todo.length > 0) {
-    const v = todo.pop() as Variable;
-    if (toCost.has(v) || !isFloat(v.type.dtype)) continue;
-    toCost.add(v);
-    if (v.owner !== null) todo.push(...connectedTo(v.owner, v.index));
-  }
-  // Whether a wrt lies behind v along float values and true connections.
-  const wrtSet = new Set(wrt);
-  const memo = new Map<Variable, boolean>();
-  const fromWrt = (v: Variable): boolean => {
-    const known = memo.get(v);
-    if (known !== undefined) return known;
-    memo.set(v, false);
-    const r = wrtSet.has(v) || (v.owner !== null && connectedTo(v.owner, v.index).some(fromWrt));
-    memo.set(v, r);
-    return r;
-  };
-  const nodes = new Set<Apply>();
-  for (const v of toCost) if (v.owner !== null && X.isXOp(v.owner.op) && !wrtSet.has(v) && connectedTo(v.owner, v.index).some(fromWrt)) nodes.add(v.owner);
-  return [...nodes];
-}
 
 export function argumentContractClaim(c: ArgumentContractInput): ModuleOutcome {
   const b = c.built;

@@ -85,6 +85,7 @@ import { registeredRuleClaim, UnruledScale } from "./registeredRule.js";
 import { argumentContractClaim } from "./argumentContract.js";
 import type { RegionApi } from "./regionContract.js";
 import { type Refusal, refusalProblem } from "./refusals.js";
+import { regionNodes } from "./gradPaths.js";
 
 /** The claims, in rotation order. */
 export const COMPOSITION_CLAIMS = ["interior-wrt", "consider-constant", "one-compile", "jacobian", "known-grads", "disconnected", "rewritten-grad", "grad-of-pullback", "undefined-index", "rule-contract", "pushforward-options", "discrete-path", "registered-rule", "argument-contract"] as const;
@@ -1641,31 +1642,7 @@ function pullbackNodes(results: readonly unknown[]): Set<Apply> {
 function gradStructure(cost: Variable, wrt: readonly Variable[], stops: readonly Variable[] = []): "named" | "positional" | "mixed" {
   const anc = ancestors([cost]);
   if (!anc.some((v) => v.owner !== null && (X.isXOp(v.owner.op) || v.owner.op instanceof PullbackOp))) return "positional";
-  const wrtSet = new Set(wrt);
-  const stopSet = new Set(stops);
-  // 0: no wrt behind v along float true connections; 1: a wrt; 2: a wrt, through a named op.
-  const memo = new Map<Variable, number>();
-  const state = (v: Variable): number => {
-    const known = memo.get(v);
-    if (known !== undefined) return known;
-    memo.set(v, 0);
-    let s = 0;
-    if (isFloat(v.type.dtype) && !stopSet.has(v)) {
-      if (wrtSet.has(v)) s = 1;
-      else if (v.owner !== null) {
-        const node = v.owner;
-        const p = node.op.connectionPattern?.(node);
-        for (const [i, input] of node.inputs.entries()) {
-          if (p !== undefined && !p[i][v.index]) continue;
-          const t = state(input);
-          if (t > 0) s = Math.max(s, X.isXOp(node.op) ? 2 : t);
-        }
-      }
-    }
-    memo.set(v, s);
-    return s;
-  };
-  return state(cost) === 2 ? "named" : "mixed";
+  return regionNodes(cost, wrt, stops).length > 0 ? "named" : "mixed";
 }
 
 /**
