@@ -14,7 +14,7 @@
  * |---|---|---|
  * | `scale-split` | `(v * A) * B`, A a constant of v's trailing lengths with entries 1, 2 and 0.5, some but not all 1; B = 1 / A (v exactly), or, half the time in float64, entries 2 and 0.5 only (v scaled: a B with no 1 is what tells a rule that drops a partly-1 A, since 1 / A has its 1s where A has) | neutral-element and absorbing rules on a non-uniform array constant; lower-rank operands (conformTo, fusion of a broadcast producer) |
  * | `neutral` | `v + Z`, `Z + v`, `v - Z`, `v * O`, `O * v` or `v / O`, Z zeros (-0 in a sum) and O ones, 0-d or of v's trailing lengths | the neutral-element rules on both sides and on array constants; checked mode's normal form |
- * | `shape-read` | `reshape(v, lengths)` or `alloc(v, lengths)` (read through `neg(neg(·))` half the time), `alloc(v, [2, ...lengths])[k]` (v's first axis left out, or sliced whole as `::1`, `0:` or `0:n`), or a reshape to the axes 0 and 1 swapped and back (scaled between, position by position, half the time when the lengths are static), the lengths read through `Shape(v)[i]` or `ShapeI(v, i)` | `local_shape_constant`, `local_shape_i_constant`, the useless-reshape and useless-alloc rules, `local_subtensor_of_alloc` on a value of lower rank, and their declines for unknown lengths |
+ * | `shape-read` | `reshape(v, lengths)` or `alloc(v, lengths)` (read through `neg(neg(·))` half the time), `alloc(v, [2, ...lengths])[k]` (v's first axis left out, or sliced whole as `::1`, `0:` or `0:n`), or a reshape to the axes 0 and 1 swapped and back (in float64, half the time, read between: scaled position by position when the lengths are static, else summed down the swapped first axis), the lengths read through `Shape(v)[i]` or `ShapeI(v, i)` | `local_shape_constant`, `local_shape_i_constant`, the useless-reshape and useless-alloc rules (a Reshape to its input's own lengths in another order is not useless), `local_subtensor_of_alloc` on a value of lower rank, and their declines for unknown lengths |
  * | `specify-shape` | `specifyShape(v, v's static lengths)` | SpecifyShape's pullback and pushforward, and its removal |
  * | `identity` | `identity(v)` or `cast(v, v's dtype)` | `useless_cast_identity` and checked mode's normal form |
  * | `float32-part` | one float64 operand u of a Join or of an add, sub or mul that has another float64 operand, or the y of an update op (inc or set, basic or advanced) into a float64 x, becomes `cast(u, float32)` (the node's output stays float64) | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
@@ -62,6 +62,7 @@ import { XTensorType } from "../src/xtensor/type.js";
 import { constant, tensor } from "../src/tensor/basic.js";
 import { Elemwise, add, cast, div, exp, identity, mul, neg, pow, second, square, sub } from "../src/tensor/elemwise.js";
 import { Join, alloc, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
+import { cumsum } from "../src/tensor/cumulative.js";
 import { AdvancedIncSubtensor, IncSubtensor, incSubtensor, setSubtensor, subtensor } from "../src/tensor/indexing.js";
 import type { Case, CaseTypes } from "../src/case/format.js";
 import { type BuiltCase, buildCase, zeroGradient } from "../src/case/build.js";
@@ -228,6 +229,13 @@ function splice(form: Exclude<Form, "float32-part" | "fill" | "power">, v: Varia
         // useless one would give back v unchanged: scale it, position by position.
         const scale = arrayConstant(v, [st[1], st[0], ...st.slice(2)], () => (rand() < 0.5 ? 2 : 0.5));
         return { out: reshape(mul(reshape(v, swapped), scale), lens), variant: "reshape to axes 0 and 1 swapped, scaled, and back", keepsValues: false };
+      }
+      if (st.some((s) => s === null) && (v.type as TensorType).dtype === "float64" && rand() < 0.5) {
+        // No constant can scale a layout of unknown lengths position by position; a running sum
+        // down the swapped layout's first axis reads it as well. Over lengths read through ShapeI,
+        // this is the Reshape a rule must not take for useless because its lengths are the
+        // input's own, in another order.
+        return { out: reshape(cumsum(reshape(v, swapped), 0), lens), variant: "reshape to axes 0 and 1 swapped, summed down axis 0, and back", keepsValues: false };
       }
       return { out: reshape(reshape(v, swapped), lens), variant: "reshape to axes 0 and 1 swapped, and back" };
     }

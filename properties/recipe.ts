@@ -450,6 +450,16 @@ class Builder {
     return ALL_NAMES.filter((n) => !used.includes(n));
   }
 
+  /**
+   * A new dim's name, one of the first `k` names `used` leaves free, or null when `used` holds
+   * every name (a node of eight dims: seed 5 case 2044 stacked one into a dim named undefined,
+   * which the case parser refused, a crash of the harness reported as a finding).
+   */
+  newDim(c: Chooser, used: readonly string[], k = 2): string | null {
+    const free = this.unused(used).slice(0, k);
+    return free.length === 0 ? null : c.pick(free);
+  }
+
   /** Fresh partner dims for x: a subset of x's dims and maybe one new dim, in random order. */
   partnerDims(c: Chooser, x: Info): { dims: string[]; shape: number[] } {
     if (x.kind === "tensor") {
@@ -697,7 +707,8 @@ class Builder {
   iselOfExpand(c: Chooser): Info | null {
     const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length <= 3 && prod(i.shape) * 2 <= this.maxElems);
     if (x === undefined) return null;
-    const d = c.pick(this.unused(x.dims).slice(0, 2));
+    const d = this.newDim(c, x.dims);
+    if (d === null) return null;
     let size = 2 + c.int(2);
     if (prod(x.shape) * size > this.maxElems) size = 2;
     const e = this.emit("expand_dims", [x.id], { dim: d, size }, { kind: "xtensor", dims: [d, ...x.dims], shape: [size, ...x.shape], dtype: x.dtype }, x.set, 0);
@@ -760,8 +771,9 @@ class Builder {
     // inconclusive on the whole case).
     const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length <= 2 && prod(i.shape) * 4 <= this.maxElems);
     if (x === undefined) return null;
-    const d1 = c.pick(this.unused(x.dims).slice(0, 2));
-    const d2 = c.pick(this.unused([d1, ...x.dims]).slice(0, 2));
+    const d1 = this.newDim(c, x.dims);
+    const d2 = d1 === null ? null : this.newDim(c, [d1, ...x.dims]);
+    if (d1 === null || d2 === null) return null;
     let s1 = 2 + c.int(2);
     let s2 = 2 + c.int(2);
     if (prod(x.shape) * s1 * s2 > this.maxElems) { s1 = 2; s2 = 2; }
@@ -894,7 +906,9 @@ class Builder {
     }
     if (op === "rename" && k.dims.length >= 1) {
       const d = c.pick(k.dims);
-      const map = { [d]: c.pick(this.unused(k.dims).slice(0, 2)) };
+      const to = this.newDim(c, k.dims);
+      if (to === null) return null;
+      const map = { [d]: to };
       return this.emit("rename", [k.id], { map }, t(k.dims.map((e) => map[e] ?? e), k.shape), k.set, 0);
     }
     if (op === "isel" && k.dims.length >= 1) {
@@ -905,7 +919,8 @@ class Builder {
     }
     if (op === "concat") {
       const existing = k.dims.length > 0 && c.bool();
-      const dim = existing ? c.pick(k.dims) : c.pick(this.unused(k.dims).slice(0, 2));
+      const dim = existing ? c.pick(k.dims) : this.newDim(c, k.dims);
+      if (dim === null) return null;
       let other = k;
       if (c.bool()) {
         const dims = c.perm(k.dims);
@@ -918,7 +933,8 @@ class Builder {
       if (prod(ct.shape) > this.maxElems) return null;
       return this.emit("concat", parts.map((p) => p.id), { dim }, ct, union(k.set, other.set), 0);
     }
-    const name = c.pick(this.unused(k.dims).slice(0, 2));
+    const name = this.newDim(c, k.dims);
+    if (name === null) return null;
     const size = 1 + c.int(3);
     if (prod(k.shape) * size > this.maxElems) return null;
     return this.emit("expand_dims", [k.id], size === 1 ? { dim: name } : { dim: name, size }, t([name, ...k.dims], [size, ...k.shape]), k.set, 0);
@@ -1326,7 +1342,9 @@ class Builder {
       map[p] = q; map[q] = r; map[r] = p;
     } else {
       const d = c.pick(x.dims);
-      map[d] = c.pick(this.unused(x.dims).slice(0, 3));
+      const to = this.newDim(c, x.dims, 3);
+      if (to === null) return null;
+      map[d] = to;
     }
     const dims = x.dims.map((d) => map[d] ?? d);
     return this.emit("rename", [x.id], { map }, { kind: "xtensor", dims, shape: x.shape, dtype: x.dtype }, x.set, x.gap);
@@ -1340,7 +1358,8 @@ class Builder {
     // Prefer an order different from the input's: that is where the two conventions differ.
     const inInputOrder = from.every((d, i) => i === 0 || x.dims.indexOf(from[i - 1]) < x.dims.indexOf(d));
     if (from.length >= 2 && inInputOrder && !c.rare(4)) from.reverse();
-    const name = c.pick(this.unused(x.dims).slice(0, 2));
+    const name = this.newDim(c, x.dims);
+    if (name === null) return null;
     const kept = x.dims.filter((d) => !from.includes(d));
     const len = prod(from.map((d) => x.shape[x.dims.indexOf(d)]));
     return this.emit("stack", [x.id], { dim: name, from }, { kind: "xtensor", dims: [...kept, name], shape: [...kept.map((d) => x.shape[x.dims.indexOf(d)]), len], dtype: x.dtype }, x.set, x.gap);
@@ -1351,10 +1370,11 @@ class Builder {
     if (x === undefined) return null;
     const d = c.recent(x.dims);
     const L = x.shape[x.dims.indexOf(d)];
-    const facts: number[][] = [[L]];
-    for (let a = 1; a <= L; a++) if (L % a === 0) facts.push([a, L / a]);
-    const sizes = c.pick(facts);
     const kept = x.dims.filter((e) => e !== d);
+    const facts: number[][] = [[L]];
+    // Two new dims only while two names are free (the removed dim's own is one of them).
+    if (this.unused(kept).length >= 2) for (let a = 1; a <= L; a++) if (L % a === 0) facts.push([a, L / a]);
+    const sizes = c.pick(facts);
     // The removed dim's own name may be reused for a new dim.
     const names = c.perm(this.unused(kept).slice(0, 4)).slice(0, sizes.length);
     const to = names.map((n, i) => [n, sizes[i]] as [string, number]);
@@ -1364,7 +1384,8 @@ class Builder {
   concat(c: Chooser): Info | null {
     const x = c.recent(this.floats("xtensor"));
     const existing = x.dims.length > 0 && !c.rare(3);
-    const dim = existing ? c.pick(x.dims) : c.pick(this.unused(x.dims).slice(0, 2));
+    const dim = existing ? c.pick(x.dims) : this.newDim(c, x.dims);
+    if (dim === null) return null;
     const parts: Info[] = [x];
     const n = 1 + c.int(2);
     for (let k = 0; k < n; k++) {
@@ -1414,7 +1435,8 @@ class Builder {
   expandDims(c: Chooser): Info | null {
     const x = this.pickOk(c, this.floats("xtensor"), (i) => i.dims.length < 6);
     if (x === undefined) return null;
-    const name = c.pick(this.unused(x.dims).slice(0, 2));
+    const name = this.newDim(c, x.dims);
+    if (name === null) return null;
     const sz = c.int(4);
     const size = sz === 0 ? 1 : sz;
     if (prod(x.shape) * size > this.maxElems) return null;

@@ -7,9 +7,9 @@ import type { GradTerm, Op } from "../../src/graph/op.js";
 import { TensorType } from "../../src/graph/type.js";
 import { withPullbackOverride } from "../../src/grad/registry.js";
 import { Elemwise, mul, square } from "../../src/tensor/elemwise.js";
-import { SpecifyShape } from "../../src/tensor/shape.js";
+import { Reshape, ShapeI, SpecifyShape } from "../../src/tensor/shape.js";
 import { IncSubtensor } from "../../src/tensor/indexing.js";
-import { conformTo, neutralElement } from "../../src/rewriting/canonicalize.js";
+import { conformTo, neutralElement, uselessReshape } from "../../src/rewriting/canonicalize.js";
 import { powTwo, secondToAlloc } from "../../src/rewriting/specialize.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { FORMS, formsGraph } from "../../properties/forms.js";
@@ -200,6 +200,37 @@ describe("properties/forms (positional-forms)", () => {
       const r = await shrinkFailure(found.c, signature, { timeLimitMs: 180_000 });
       assert.ok(r.case.nodes.length <= 2, `${found.c.nodes.length} nodes shrank only to ${r.case.nodes.length}: ${r.case.nodes.map((n) => n.op).join(", ")}`);
     });
+  });
+
+  it("fails on a useless-reshape rule that takes a Reshape to its input's own ShapeI lengths in another order for useless", async () => {
+    // The shape-read form's swapped reshape over erased lengths, read between by a running sum:
+    // only that reading tells reshape(v, [shape_i(v, 1), shape_i(v, 0)]) from v.
+    const cases: Case[] = [];
+    for (const g of fc.sample(caseArbitrary({}), { seed: 777, numRuns: 3000 })) {
+      const splices = formsGraph(g.case, caseTypes(g.case), caseSeed(g.case))?.graph.splices ?? [];
+      if (splices.some((sp) => /summed down axis 0/.test(sp.at))) cases.push(g.case);
+      if (cases.length === 6) break;
+    }
+    assert.ok(cases.length === 6, `${cases.length} cases take the summed swapped reshape`);
+    const right = uselessReshape.transform;
+    uselessReshape.transform = (fg, node) => {
+      const [x, ...lens] = node.inputs;
+      const own = lens.length === x.type.ndim && lens.every((l) => l.owner !== null && l.owner.op instanceof ShapeI && l.owner.inputs[0] === x);
+      return node.op instanceof Reshape && own ? [x] : right(fg, node);
+    };
+    try {
+      let failed = 0;
+      for (const c of cases) {
+        const k = await formsVerdict(c);
+        if (k.status === "pass") continue;
+        assert.equal(k.status, "fail", k.reason);
+        assert.match(k.reason, /shape-read at .*summed down axis 0.* the checked FAST_RUN/);
+        failed++;
+      }
+      assert.ok(failed >= 1, `none of the ${cases.length} cases failed`);
+    } finally {
+      uselessReshape.transform = right;
+    }
   });
 });
 

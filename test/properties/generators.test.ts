@@ -30,6 +30,13 @@ describe("properties/generators", function () {
     parseTypedCase(buildFromRecipe(recipe));
   });
 
+  it("regression: a node holding all eight dim names takes no new dim, so a stack of it is skipped, not named undefined (seed 5 case 2044)", () => {
+    const recipe = {"steps":[{"op":"expand_dims","p":[239,89,76,107,166,251,0,108]},{"op":"max","p":[2,45,89,6,131,209,6,254]},{"op":"inc","p":[1,2,172,251,84,168,7,60]},{"op":"square","p":[183,172,236,44,231,249,120,251]},{"op":"abs","p":[3,188,1,1,183,252,26,248]},{"op":"stack","p":[251,11,249,3,20,35,1,237]},{"op":"neg","p":[1,2,214,1,6,3,0,1]}],"lens":[1,1,1,1],"root":3,"seed":28403} as unknown as Recipe;
+    const c = buildFromRecipe(recipe);
+    parseTypedCase(JSON.parse(JSON.stringify(c)));
+    assert.ok(c.inputs.some((i) => i.kind === "xtensor" && i.dims.length === 8), "the recipe no longer builds a node of eight dims");
+  });
+
   this.timeout(120000);
 
   // One shared sample of 2,000 cases for the validity, coverage and domain tests.
