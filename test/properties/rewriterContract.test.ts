@@ -29,7 +29,7 @@ import { inplaceVariant } from "../../src/rewriting/checked.js";
 import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
 import { InplacePass, type InplaceStats } from "../../src/rewriting/inplace.js";
 import { MergeFeature, MergeOptimizer, type MergeStats } from "../../src/rewriting/merge.js";
-import { type GraphRewriter, type NodeRewriter, type RewriteResult, RewriteContext, equilibrium, inToOut, outToIn, sequence } from "../../src/rewriting/engine.js";
+import { type GraphRewriter, type NodeRewriter, type RewriteResult, RewriteContext, equilibrium, inToOut, outToIn, rulesOf, sequence } from "../../src/rewriting/engine.js";
 import { type Query, SequenceDB } from "../../src/rewriting/db.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties } from "../../properties/properties.js";
@@ -268,7 +268,23 @@ describe("rewriter-contract", function () {
         }
       } };
     };
-    assertBroken({ ...REAL_ENGINE, sequence: renaming }, /in failing-pass: .*(named once|should read)/);
+    assertBroken({ ...REAL_ENGINE, sequence: renaming }, /in (failing-pass: .*(named once|should read)|fired-names: .*(the InvariantError should read|by label \[first step, second step\]))/);
+  });
+
+  it("fails when a sequence does not check the names its passes record as fired, or names a pass by its name instead of its label", () => {
+    const unchecking: ContractEngine["sequence"] = (name, passes, labels = passes.map((p) => p.name)) => ({ name, ruleNames: passes.flatMap(rulesOf), apply: (fg, ctx) => {
+      for (const [i, p] of passes.entries()) {
+        try {
+          p.apply(fg, ctx);
+          ctx.passesRun.push(labels[i]);
+        } catch (e) {
+          ctx.fail(p.name, null, e);
+        }
+      }
+    } });
+    assertBroken({ ...REAL_ENGINE, sequence: unchecking }, /in fired-names: .*checked mode must refuse the firing with an InvariantError saying "checked mode: pass .* recorded .* as fired, .*"; nothing was thrown/, ["fired-names"]);
+    const unlabelled: ContractEngine["sequence"] = (name, passes) => sequence(name, passes);
+    assertBroken({ ...REAL_ENGINE, sequence: unlabelled }, /in fired-names: .*(the InvariantError should read "checked mode: pass second step recorded|both passes ran to completion, by label \[first step, second step\])/, ["fired-names"], 3);
   });
 
   it("fails when an identity result counts as a change", () => {
