@@ -336,6 +336,9 @@ function typeTag(v: Variable): string {
  * shrinker deletes nodes and shortens dims, and every such step would redraw forms drawn from
  * the whole case, so a finding a form made would not shrink past it (the zoo's fault 5, whose
  * repro stopped at 11 nodes: a zero-update form on a value found it, redrawn away by each step).
+ * The price: two cases that share a subgraph draw the same forms on it (a value read straight
+ * from an input of one name, dtype and dims always takes the same form when it wins), so the
+ * variety comes from the rest of the graph; the ancestry of most nodes differs between cases.
  */
 function structuralKeys(order: readonly Apply[]): (v: Variable) => number {
   const keys = new Map<Variable, number>();
