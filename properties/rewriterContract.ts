@@ -30,7 +30,7 @@
  * | `merge-destroyed` | a node P overwritten in place by D gets a fresh copy P', overwritten by a copy of D given to one reader (PR #2355's pair), merge's guard on or off, in checked mode or not | with the guard, the pair skipped without a validation (skippedDestroyed 1); without, refused once by validation (failed 1) and not retried, or, in checked mode, stopped before validation by an InvariantError naming the merge_guard promise, both values and both writers; both pairs of nodes left, and checked mode's merge promise exempting them |
  * | `merge-one-destroyed` | a node P overwritten in place by D gets a fresh copy P' read by one reader; sometimes a veto refuses the merge for the pass's duration | the guard does not skip it; merged exactly when validation accepts (asked in a checkpoint first), else refused once and both left; then, the veto gone, checked mode's merge promise: nothing after a merge, an Alloc pair whose merge validation refuses exempt, any other pair reported |
  * | `validation-verdicts` | one change per rule of the DestroyHandler's validation, each breaking only that rule, every one the graph allows: a copy of an in-place node given to a reader (two writers of one buffer), a write into a constant, a write into a buffer the node also reads through another input, a write into a graph input or output, a reader of an overwritten buffer that needs the writer's result | refuse each with an InconsistencyError whose message names the rule, the nodes and the buffer (restated: the exact text a failure report shows), count it under its decision path (`reject:*`), and leave the graph as it was |
- * | `fired-names` | a sequence of two passes, each replacing a node by a fresh copy and recording one firing: the second declares one rule name, none (an empty list), or nothing (its own name stands for it), and records a name it declares, another, or the name the first pass recorded; custom pass labels half the time; in checked mode or not | in checked mode, refuse a firing under a name the pass does not declare with an InvariantError naming the pass by its label, the name and the declared ones, word for word (`verifyFiredNames`: coverage reports list the declared names), whatever `onOptError` says; accept a declared one; unchecked, count every firing and check nothing |
+ * | `fired-names` | a sequence of two passes, each replacing a node by a fresh copy and recording one firing: the second declares one rule name, two, none (an empty list), or nothing (its own name stands for it), and records a name it declares, another, or the name the first pass recorded; custom pass labels half the time; in checked mode or not | in checked mode, refuse a firing under a name the pass does not declare with an InvariantError naming the pass by its label, the name and the declared ones, word for word (`verifyFiredNames`: coverage reports list the declared names), whatever `onOptError` says; accept a declared one; unchecked, count every firing and check nothing |
  * | `pass-database` | a private `SequenceDB` of passes that only record that they ran (two at one position registered in a seeded order, one with two tags, one reachable by name only, a rule group), queried six times in a row through `rewriteGraph({db})`: by tag, excluding a pass by name, excluding a tag, including a pass by name, and after a registration and after a rule added to the group; then six registrations it must refuse (a name taken, a reserved name at another position, a position of NaN or infinity, the group of a plain pass or of no pass, a rule name taken in the group) | run exactly the passes the documented selection gives (a name or a tag included, neither excluded), sorted by position then name, with the group's rules; a cached query never stands in for a different one or for one made after a registration; each refusal a GraphError naming the pass (or rule) and the positions, word for word, leaving the listing and the next query as they were |
  *
  * The expectations are restated here from the engine's documentation (the use budget is
@@ -943,12 +943,12 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
     const SECOND = "xgrad_contract_second_pass";
     const FIRST_RULE = "xgrad_contract_first_rule";
     const DECLARED = "xgrad_contract_declared_rule";
-    const declares = pick(["one", "none", "own"] as const, rand);
+    const declares = pick(["one", "two", "none", "own"] as const, rand);
     const records = pick(["declared", "other", "first's"] as const, rand);
     const checked = rand() < 0.75;
     const policy = pick(["raise", "warn", "ignore"] as const, rand);
     const labelled = rand() < 0.5;
-    const ruleNames = declares === "one" ? [DECLARED] : declares === "none" ? [] : undefined;
+    const ruleNames = declares === "one" ? [DECLARED] : declares === "two" ? [DECLARED, `${DECLARED}_too`] : declares === "none" ? [] : undefined;
     const declared = ruleNames ?? [SECOND];
     const name = records === "declared" ? (declared[0] ?? RULE) : records === "other" ? RULE : FIRST_RULE;
     const kind = declared.includes(name) ? "a declared name" : name === FIRST_RULE ? "the first pass's name" : "a name it does not declare";
@@ -970,7 +970,7 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
     const refused = checked && !declared.includes(name);
     const says = `checked mode: pass ${labels[1]} recorded ${JSON.stringify(name)} as fired, which is not one of the rule names it declares ` +
       `(${declared.map((d) => JSON.stringify(d)).join(", ") || "none"}): coverage reports would count a rule they do not list`;
-    const what = `a sequence whose second pass (labelled ${JSON.stringify(labels[1])}) declares ${declares === "one" ? `${JSON.stringify(DECLARED)}` : declares === "none" ? "no rule name" : "nothing (its own name stands for it)"} and records ${JSON.stringify(name)} (${kind}), ${checked ? "in checked mode" : "unchecked"}, onOptError "${policy}"`;
+    const what = `a sequence whose second pass (labelled ${JSON.stringify(labels[1])}) declares ${ruleNames !== undefined && ruleNames.length > 0 ? ruleNames.map((d) => JSON.stringify(d)).join(" and ") : declares === "none" ? "no rule name" : "nothing (its own name stands for it)"} and records ${JSON.stringify(name)} (${kind}), ${checked ? "in checked mode" : "unchecked"}, onOptError "${policy}"`;
     const counted = (rule: string): number => ctx.fired.get(rule) ?? 0;
     const wantFirst = name === FIRST_RULE ? 2 : 1;
     let broken: string | null;
