@@ -361,7 +361,7 @@ function structuralKeys(order: readonly Apply[]): (v: Variable) => number {
 /**
  * A race between keyed candidates: each draws an exponential time of rate `weight` from its own
  * key and `salt`; those in before `window` win, the first `most` of them. With `atLeastOne`, the
- * first candidate wins when none is in time. A candidate's time depends on its key alone, so a
+ * earliest wins when none is in time. A candidate's time depends on its key alone, so a
  * winner still wins in any smaller graph that keeps it (deleting a rival cannot push it out).
  */
 function race<T extends { readonly key: number; readonly weight: number }>(cands: readonly T[], salt: number, window: number, most: number, atLeastOne: boolean): T[] {
@@ -377,9 +377,9 @@ function race<T extends { readonly key: number; readonly weight: number }>(cands
  * three the cap); the power form on about a third of them, the fill form on about half (a
  * case with fewer candidates takes them less often, a larger one more).
  */
-const FORMS_RATE = 0.03;
-const POWER_RATE = 0.006;
-const FILL_RATE = 0.14;
+const FORMS_WINDOW = 0.03;
+const POWER_WINDOW = 0.006;
+const FILL_WINDOW = 0.14;
 
 /** Whether a case (by its seed) builds its forms graph with shape-erasure's unknown lengths: half of them. */
 function erasedBuild(seed: number): boolean {
@@ -418,7 +418,7 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
 
   const onValue = new Map<Variable, { form: Form; key: number }>();
   const onSlot = new Map<Apply, number>();
-  for (const t of race([...valueTargets, ...castTargets], 0xd1b54a32, FORMS_RATE, 3, true)) {
+  for (const t of race([...valueTargets, ...castTargets], 0xd1b54a32, FORMS_WINDOW, 3, true)) {
     if ("slot" in t) {
       if (!onSlot.has(t.n)) onSlot.set(t.n, t.slot);
       continue;
@@ -431,7 +431,7 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   const fill = fillTarget(ids, lowered, types, keyOf);
   // The power form's target: a float64 value, on the cost's graph three times as likely.
   const f64 = (t: { o: Variable }): boolean => (t.o.type as TensorType).dtype === "float64";
-  const [power = null] = race(valueTargets.filter(f64), 0x1f83d9ab, POWER_RATE, 1, false);
+  const [power = null] = race(valueTargets.filter(f64), 0x1f83d9ab, POWER_WINDOW, 1, false);
 
   const splices: Splice[] = [];
   const memo = new Map<Variable, Variable>();
@@ -448,8 +448,8 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
       let out = rebuilt.outputs[k];
       const drawn = onValue.get(o);
       const form = drawn?.form;
-      // (`fill` is never in onValue: it is drawn apart, below; the test narrows splice's type.)
-      if (drawn !== undefined && form !== undefined && form !== "float32-part" && form !== "fill" && form !== "power") {
+      // (`fill` and `power` are never in onValue: they run their own races, below; the test narrows splice's type.)
+      if (drawn !== undefined && form !== "float32-part" && form !== "fill" && form !== "power" && form !== undefined) {
         let made: ReturnType<typeof splice>;
         try {
           made = splice(form, out, mulberry32(mix(drawn.key, 0x7f4a7c15)));
@@ -494,7 +494,7 @@ function fillTarget(ids: readonly string[], lowered: readonly Variable[], types:
     const shape = types.get(vId)?.shape;
     return floatTensor(v) && v.owner !== null && shape !== undefined && shape.length === v.type.ndim && shape.length > 0 ? [{ v, vId, shape, key: keyOf(v), weight: 1 }] : [];
   });
-  const [won] = race(targets, 0x5eca11ed, FILL_RATE, 1, false);
+  const [won] = race(targets, 0x5eca11ed, FILL_WINDOW, 1, false);
   if (won === undefined) return null;
   const { v, vId, shape } = won;
   const u = tensor("xgrad_fill", { shape: shape.map((l) => (l === 1 ? 1 : null)), dtype: (v.type as TensorType).dtype });
