@@ -8,7 +8,7 @@
  * | `consider-constant` | `grad(cost, wrt, {considerConstant: [v]})`, lazy and perNode | `grad(cost', wrt)` on the same cut graph: no gradient can flow through a root |
  * | `one-compile` | two lazy pullbacks over regions that differ in exactly one place, in ONE FAST_RUN compile (merge1 sees both Pullback nodes, on identical inputs): one constant, or the wiring of one node of the case (two of its inputs swapped), or (two in five cases) a pair built for it: cost + sum(p − q) against cost + sum(q − p) for two wrt or two interior named nodes of one type, or the outputs [cost, costA] against [costA, cost] under cotangents [1, 2] | for the constant and swap variants, the first: `grad(cost, wrt)` compiled alone in NONE (no merge pass), the second: itself compiled alone in NONE; for the built pair, both compiled together in NONE; before that, each must hold exactly one Pullback node on a named graph (none on a positional one), or the claim would be vacuous |
  * | `jacobian` | `jacobian(y, xp)` for a small interior y, contracted with a seeded weight w; then its arguments broken (y named, integer, of an unknown length or of no elements; x named) and y in the other float dtype | `grad(sum(w · y), xp)`; each broken argument a GradError naming it and its type (the documented preconditions), the other float dtype accepted |
- * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v, or a quarter of the time the cost itself (a key that is also the root), and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time); half the time an interior node u computed from v is a wrt too | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v (for v = cost: w · grad(cost, wrt)): no knownGrads on the reference path; u's gradient against the plain `grad(cost, u)` |
+ * | `known-grads` | `grad(cost, wrt, {knownGrads: {v: w}})` for an interior v, or a quarter of the time the cost itself (a key that is also the root), and a seeded random w (given in the other float dtype and, named, with permuted dims, half the time); half the time an interior node u computed from v is a wrt too, and then half the time v itself after it | `grad(cost' + sum(w ⊙ v), wrt)`, cost' the cost cut at v (for v = cost: w · grad(cost, wrt)): no knownGrads on the reference path; u's gradient against the plain `grad(cost, u)`; v's against w itself, in v's dtype and dims order |
  * | `disconnected` | `returnDisconnected` (zero/none/disconnected/default), `disconnectedInputs` (ignore/warn/raise/default), `onWarning`, for two variables the cost cannot read by construction inserted among the wrt; lazy, perNode and lowerThenGrad on which wrt are disconnected, with a third variable that reaches the cost only through a bool and a fourth, an integer, read through a cast (each strategy tried on its own, so one refusing what the others answer is named); the strategies' structure (Pullback nodes) | construction (what is disconnected); zeros' type and values; the plain `grad(cost, wrt)` graph (graphSignature) for the connected wrt; the three strategies agreeing; a named op on a float wrt → cost path (lazy holds a Pullback node), none in the graph (no strategy builds one) |
  * | `rewritten-grad` | `grad(rewriteGraph([cost], FAST_RUN minus inplace), wrt)`, lazy and perNode: the pullbacks of what only rewrites build (`Composite` from elemwise_fusion; log1p, expm1, softplus, square, sqrt from stabilize/specialize), which no other claim differentiates (every other `grad` runs before the compiler's rewrites) | `grad(cost, wrt)` of the un-rewritten graph (the suite's direct gradient); no Pullback node from either strategy (the graph is positional); the same gradients compiled again in checked FAST_RUN (the pipeline on its own output) against NONE; the rewritten cost's J u from the ops' pushforward rules (Composite's among them) against ⟨grad, u⟩ |
  * | `grad-of-pullback` | `grad(c, wrt, {gradStrategy: "perNode"})` for c = Σ_i sum(u_i ⊙ g_i) (every output of the lazy gradient's Pullback node read) and c = sum(u_k ⊙ g_k) (one read), g = lazy `grad(cost, wrt)`, u seeded random weights: the per-node driver on a node with several outputs, which nothing else builds | the same with `gradStrategy: "lazy"` (the path `second-order` judges against finite differences): values, and which wrt are disconnected; then `expandPullbacks` on the first outer cost: no Pullback node left, every named op outside the regions kept, the caller's graph untouched, the same value in NONE |
@@ -819,9 +819,9 @@ class ClaimContext {
     const vCut = v.cloneRoot();
     vCut.name = `${id}_cut`;
     let ref: Variable[];
+    const wRef = NDArray.fromFlat(data, value.shape, vDtype);
     try {
       const [costCut] = clone([b.cost], { replace: new Map([[v, vCut]]) }).outputs;
-      const wRef = NDArray.fromFlat(data, value.shape, vDtype);
       const weighted = vDims !== null ? X.values(X.sum(X.mul(v as X.XTensorVariable, X.xconstant(wRef, vDims)))) : psum(pmul(v, constant(wRef)));
       ref = grad(padd(X.isXTensorVariable(costCut) ? X.values(costCut) : costCut, weighted), b.wrt, opts);
     } catch (e) {
@@ -835,16 +835,20 @@ class ClaimContext {
     // of it: the plain grad(cost, u).
     const downstream = atCost ? [] : cands.filter((c) => c.v !== v && ancestors([c.v]).includes(v));
     const u = downstream.length > 0 && rand() < 0.5 ? downstream[Math.floor(rand() * downstream.length)] : null;
-    const wrtList = u === null ? b.wrt : [...b.wrt, u.v];
+    // Then, half the time, the key itself is a wrt too, after u: its gradient is its entry, w cast
+    // and aligned to it, whatever u (computed from it) sends back.
+    const keyToo = u !== null && rand() < 0.5;
+    const wrtList = u === null ? b.wrt : keyToo ? [...b.wrt, u.v, v] : [...b.wrt, u.v];
     const strategies = this.ccStrategies;
     const full = strategies.map((s) => this.engine.grad(b.cost, wrtList, { ...opts, knownGrads: new Map([[v, known]]), gradStrategy: s }));
     const outs = full.map((g) => g.slice(0, b.wrt.length));
     const atU = u === null ? [] : [grad(b.cost, u.v, opts), ...full.map((g) => g[b.wrt.length])];
+    const atKey = keyToo ? full.map((g) => g[b.wrt.length + 1]) : [];
     for (const [k, s] of strategies.entries()) {
       const bad = s === "perNode" ? structureProblem(`grad(cost, wrt, {knownGrads: {node ${id}: w}, gradStrategy: "perNode"})`, outs[k], "perNode", "mixed") : null;
       if (bad !== null) return { claim, status: "fail", reason: `known-grads: ${bad} (wrt ${wrtNames})`, maxAbsErr: Infinity, maxRelErr: Infinity };
     }
-    const f = compile([...b.inputs.values(), vCut], [...ref, ...outs.flat(), ...atU], { mode: "NONE" });
+    const f = compile([...b.inputs.values(), vCut], [...ref, ...outs.flat(), ...atU, ...atKey], { mode: "NONE" });
     const res = f(...b.values.values(), NDArray.fromFlat(value.data, value.shape, vDtype));
     const rec = (gs: readonly Variable[], from: number): Grads => Object.fromEntries(b.wrtNames.map((n, i) => [n, toArrayValue(gs[i], res[from + i])]));
     const expected = rec(ref, 0);
@@ -876,8 +880,18 @@ class ClaimContext {
           return { claim, status: "fail", reason: `known-grads: grad(cost, [...wrt, ${u.id}], {knownGrads: {node ${id}: w}, gradStrategy: "${strategies[k]}"}) (${what}) gives ${u.id}, computed from ${id}, another gradient than grad(cost, ${u.id}): ${c.reason ?? "mismatch"}`, maxAbsErr: c.maxAbsErr, maxRelErr: c.maxRelErr, ...nf(c) };
         }
       }
+      if (keyToo) {
+        const from2 = from + 1 + strategies.length;
+        const want2 = { [id]: toArrayValue(v, wRef) };
+        for (let k = 0; k < strategies.length; k++) {
+          const c = compareRecords({ [id]: toArrayValue(v, res[from2 + k]) }, want2, "gradient", rtol, this.input.slack ?? 0);
+          if (!c.ok) {
+            return { claim, status: "fail", reason: `known-grads: grad(cost, [...wrt, ${u.id}, ${id}], {knownGrads: {node ${id}: w}, gradStrategy: "${strategies[k]}"}) (${what}) gives the key ${id} another gradient than its entry w (${u.id}, computed from it, must send nothing back to it): ${c.reason ?? "mismatch"}`, maxAbsErr: c.maxAbsErr, maxRelErr: c.maxRelErr, ...nf(c) };
+          }
+        }
+      }
     }
-    return { claim, status: "pass", detail: `known-grads at node ${id}, ${strategies.join(" and ")}, ${what} (wrt ${wrtNames}${u === null ? "" : `, and ${u.id}, computed from ${id}`})`, maxAbsErr, maxRelErr };
+    return { claim, status: "pass", detail: `known-grads at node ${id}, ${strategies.join(" and ")}, ${what} (wrt ${wrtNames}${u === null ? "" : `, and ${u.id}, computed from ${id}`}${keyToo ? `, and the key ${id} itself` : ""})`, maxAbsErr, maxRelErr };
   }
 
   // -------------------------------------------------------------------------------------------

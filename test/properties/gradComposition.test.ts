@@ -688,6 +688,28 @@ describe("grad-composition", function () {
     assert.ok(judged >= 2, `${judged} of 40 generated cases exercised the fault`);
   });
 
+  it("known-grads fails, on the cases that also ask for the key itself, when the key gets more than its entry", () => {
+    // grad(cost, [...wrt, u, v], {knownGrads: {v: w}}), u computed from v: v's gradient is w.
+    const keyDoubled: CompositionEngine = {
+      ...ENGINE,
+      grad: (cost, wrt, o) => {
+        const full = ENGINE.grad(cost, wrt, o);
+        const keys = o.knownGrads ?? new Map<Variable, Variable>();
+        return full.map((g, i) => (keys.has(wrt[i]) ? scale2(g) : g));
+      },
+    };
+    let judged = 0;
+    for (const g of fc.sample(caseArbitrary({}), { seed: 4111, numRuns: 60 })) {
+      const ok = only(claimsOn(g.case, ["known-grads"]), "known-grads");
+      if (ok.status !== "pass" || !/and the key n\d+ itself/.test(reasonOf(ok))) continue;
+      const o = only(claimsOn(g.case, ["known-grads"], keyDoubled), "known-grads");
+      assert.equal(o.status, "fail", reasonOf(o));
+      assert.match(reasonOf(o), /^known-grads: grad\(cost, \[\.\.\.wrt, n\d+, n\d+\], \{knownGrads: \{node n\d+: w\}, gradStrategy: "(lazy|perNode)"\}\) \(w: .*\) gives the key n\d+ another gradient than its entry w/);
+      judged++;
+    }
+    assert.ok(judged >= 2, `${judged} of 60 generated cases asked for the key`);
+  });
+
   // pushforward-options' last two parts, drawn per case (derivation, policy, return mode, the
   // held node): each fault must fail it on the cases that draw what it breaks.
   const PUSHFORWARD_OPTION_FAULTS: readonly { name: string; engine: CompositionEngine; says: RegExp }[] = [
