@@ -19,6 +19,7 @@ import { isFloat } from "../graph/type.js";
 import { GradError } from "../errors.js";
 import { ancestors, graphReplace, toposort } from "../graph/traversal.js";
 import { isXOp } from "../xtensor/op.js";
+import { XTensorType } from "../xtensor/type.js";
 import { PullbackOp, expandWithInstalled } from "./lazy.js";
 import { resolvePushforward } from "./registry.js";
 import { algebraFor } from "./algebra.js";
@@ -254,13 +255,28 @@ function refineShape(t: Variable, v: Variable): Variable {
   return alg.specifyShape(t, vs);
 }
 
+/** Whether `t` and `o` have the same axes (for named values, the same dims in the same order). */
+function sameAxes(t: Variable, o: Variable): boolean {
+  if (t.type.ndim !== o.type.ndim) return false;
+  const [a, b] = [t.type, o.type];
+  if (a instanceof XTensorType || b instanceof XTensorType) return a instanceof XTensorType && b instanceof XTensorType && a.dims.every((d, i) => d === b.dims[i]);
+  return true;
+}
+
 function finishForward(outs: readonly Variable[], raw: readonly GradTerm[], opts: PushforwardOptions): (Variable | Disconnected | null)[] {
   const policy = opts.disconnectedOutputs ?? "raise";
   const ret = opts.returnDisconnected ?? "zero";
   return raw.map((t, j) => {
     const o = outs[j];
     if (isUndefinedGrad(t)) throw new GradError(`pushforward: the tangent of output ${o.toString()} is undefined: ${t.reason}`);
-    if (t instanceof Variable) return isFloat(o.type.dtype) && t.type.dtype !== o.type.dtype ? algebraFor(o.type).cast(t, o.type.dtype) : t;
+    if (t instanceof Variable) {
+      const typed = isFloat(o.type.dtype) && t.type.dtype !== o.type.dtype ? algebraFor(o.type).cast(t, o.type.dtype) : t;
+      // The double pullback's tangent knows only the static lengths of the tangents it was
+      // given, which a caller may declare unknown (fuzz seed 1818 case 246: values(x) read by a
+      // cast, (?, ?) for a (3, 3) output). The output's lengths are its tangent's, and the
+      // documented type is the output's: say so.
+      return sameAxes(typed, o) ? refineShape(typed, o) : typed;
+    }
     const msg = `pushforward: output ${j} (${o.toString()}) depends on none of the wrt; pass disconnectedOutputs: "ignore" or "warn" to allow this`;
     if (policy === "raise") throw new GradError(msg);
     if (policy === "warn") (opts.onWarning ?? ((m: string) => console.warn(m)))(msg);

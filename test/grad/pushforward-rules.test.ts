@@ -327,3 +327,24 @@ describe("pushforward: an output no wrt reaches, beside a named (lazy) region", 
     });
   }
 });
+
+describe("pushforward: tangents declared without static lengths", () => {
+  it("gives each output a tangent of the output's own type, by either derivation (fuzz seed 1818 case 246)", () => {
+    // values(x) read by a positional cost: the double pullback once gave values(x) a tangent of
+    // the tangents' vague type, (?, ?), where the output is (3, 3).
+    const x = X.xtensor("x", { dims: ["a", "d"], shape: [3, 3], dtype: "float64" });
+    const w = tensor("w", { shape: [3, 3], dtype: "float64" });
+    const v = X.values(x);
+    const cost = sum(mul(v, w));
+    const t = X.xtensor("t", { dims: ["a", "d"], shape: [null, 3], dtype: "float64" });
+    for (const useOpPushforward of [false, true]) {
+      const [tc, tv] = pushforward([cost, v], [x], [t], { useOpPushforward }) as Variable[];
+      assert.ok(tc.type.equals(cost.type), `cost: ${tc.type.toString()}`);
+      assert.ok(tv.type.equals(v.type), `useOpPushforward ${useOpPushforward}: ${tv.type.toString()} for ${v.type.toString()}`);
+      const f = compile([x, w, t], [tv], { mode: "NONE" });
+      const xs = NDArray.fromFlat([1, 2, 3, 4, 5, 6, 7, 8, 9], [3, 3], "float64");
+      const ts = NDArray.fromFlat([9, 8, 7, 6, 5, 4, 3, 2, 1], [3, 3], "float64");
+      assert.deepEqual(f(xs, xs, ts)[0].toFlat(), ts.toFlat());
+    }
+  });
+});
