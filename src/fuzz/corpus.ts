@@ -9,7 +9,10 @@
  *               {"file": "second-order__mismatch__pow__-.json", "reason": "issue 12"}]}
  * ```
  *
- * A finding is `known` when its signature has a corpus file or an expected-failure entry.
+ * A signature is `known` when it has a corpus file or an expected-failure entry (`isKnown`);
+ * the fuzz triage then replays a corpus file that is not an expected failure, and a file that
+ * no longer fails with its signature records a fixed bug, so a finding with that signature is
+ * reported new (`fixedRegression` in fuzz.ts).
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";

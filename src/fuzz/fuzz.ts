@@ -23,7 +23,8 @@ import {
 } from "./journal.js";
 import type { CaseRecord, RunConfig, Shard } from "./journal.js";
 import type { Finding } from "../../properties/types.js";
-import { isKnown } from "./corpus.js";
+import { expectedFailureFor, isKnown } from "./corpus.js";
+import { readCase } from "../case/parse.js";
 import type { Corpus } from "./corpus.js";
 
 /** How the loop reports progress (for the progress bar). */
@@ -214,6 +215,11 @@ export interface ReproMeta {
   readonly shrunk: boolean;
   /** Why it was not shrunk, when it was not. */
   readonly note?: string;
+  /**
+   * The corpus file saved for this signature that no longer fails with it: the bug it records is
+   * fixed, so this finding is new (the bug is back, or another bug shares its signature).
+   */
+  readonly fixedRegression?: string;
 }
 
 /** The representative (first by index) finding of each signature, in signature order. */
@@ -224,6 +230,33 @@ export function representatives(findings: readonly Finding[]): Map<string, Findi
     if (r === undefined || f.index < r.index) reps.set(f.signature, f);
   }
   return new Map([...reps].sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+}
+
+/**
+ * The corpus file that records `signature` as a fixed bug, or null: a file saved for it, not
+ * listed as an expected failure, that no longer fails with it when replayed in a worker. A
+ * signature is coarse (property, failure class, first failing op, error class), so a finding
+ * with the signature of a fixed regression is the same bug back or another bug, new either way:
+ * seed 1818 case 246, a pushforward bug, was reported known after a fixed `values` regression of
+ * the same signature, and left unshrunk. A saved repro that still fails (a bug not yet fixed,
+ * `--save-regressions`) and an expected failure keep the signature known; so does a file that
+ * is not a valid case (replay reports it).
+ */
+async function fixedRegression(corpus: Corpus, signature: string, pool: WorkerPool, timeoutMs: number): Promise<string | null> {
+  const stem = `${signatureFileStem(signature)}.json`;
+  if (corpus.expected.some((x) => x.signature === signature || x.file === stem)) return null;
+  const files = corpus.entries.filter((e) => (e.signature === signature || e.file === stem) && expectedFailureFor(corpus, e) === undefined);
+  if (files.length === 0) return null;
+  for (const e of files) {
+    try {
+      readCase(e.text, e.file);
+    } catch {
+      return null;
+    }
+    const r = await pool.run({ kind: "check", caseText: e.text, properties: null }, { timeoutMs });
+    if (r.outcome.kind !== "checked" || findingsOf(r.outcome).some((x) => x.signature === signature)) return null;
+  }
+  return files[0].file;
 }
 
 /**
@@ -244,9 +277,11 @@ export async function shrinkSignatures(dir: string, pool: WorkerPool, corpus: Co
       if (meta.index === f.index) return; // done by an earlier session
     }
     if (stop()) return;
+    const fixed = f.case !== "" && isKnown(corpus, signature) ? await fixedRegression(corpus, signature, pool, timeoutMs) : null;
+    if (stop()) return;
     let note: string | undefined;
     if (f.case === "") note = "the case could not be generated";
-    else if (isKnown(corpus, signature)) note = "known signature: not shrunk";
+    else if (isKnown(corpus, signature) && fixed === null) note = "known signature: not shrunk";
     else if (f.failureClass === "timeout" || f.failureClass === "oom" || f.property === "harness") note = `a ${f.property === "harness" ? "harness crash" : f.failureClass} cannot be re-judged by the in-process shrinker`;
     let caseText = f.case;
     let snippet = "";
@@ -267,7 +302,7 @@ export async function shrinkSignatures(dir: string, pool: WorkerPool, corpus: Co
     if (snippet === "") snippet = `// ${signature}\n// ${note ?? ""}\n// Replay: npx xgrad check ${stem}.json\n`;
     writeFileSync(join(reproDir, `${stem}.json`), caseText);
     writeFileSync(join(reproDir, `${stem}.ts`), snippet);
-    const meta: ReproMeta = { signature, index: f.index, shrunk, ...(note !== undefined ? { note } : {}) };
+    const meta: ReproMeta = { signature, index: f.index, shrunk, ...(note !== undefined ? { note } : {}), ...(fixed !== null ? { fixedRegression: fixed } : {}) };
     writeFileAtomic(metaPath, `${JSON.stringify(meta, null, 2)}\n`);
   });
   await Promise.all(jobs);

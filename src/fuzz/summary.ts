@@ -219,12 +219,12 @@ export function summarize(dirOrData: string | RunData, corpus: Corpus): RunSumma
     const metaPath = join(dir, RUN_FILES.repros, `${stem}.meta.json`);
     const meta = existsSync(metaPath) ? (JSON.parse(readFileSync(metaPath, "utf8")) as ReproMeta) : null;
     return {
-      signature, count: counts.get(signature)!, status: isKnown(corpus, signature) ? "known" : "new",
+      signature, count: counts.get(signature)!, status: isKnown(corpus, signature) && meta?.fixedRegression === undefined ? "known" : "new",
       reproCase: meta ? `${RUN_FILES.repros}/${stem}.json` : null,
       reproSnippet: meta ? `${RUN_FILES.repros}/${stem}.ts` : null,
       property: f.property, failureClass: f.failureClass, failingOp: f.failingOp, errorClass: f.errorClass,
       index: f.index, seed: f.seed, path: f.path, reason: f.reason, shrunk: meta?.shrunk ?? false,
-      ...(meta?.note !== undefined ? { note: meta.note } : {}),
+      ...(meta?.note !== undefined ? { note: meta.note } : meta?.fixedRegression !== undefined ? { note: `the signature of ${meta.fixedRegression} in the regression corpus, which no longer fails with it: that bug is back, or another bug shares its signature` } : {}),
     };
   });
   // New first, then by count (descending), then by name: the morning read starts at the top.

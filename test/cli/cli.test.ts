@@ -55,6 +55,27 @@ describe("cli: xgrad fuzz end to end (fake runner)", function () {
     for (const f of readdirSync(join(a, "repros"))) assert.equal(readFileSync(join(a, "repros", f), "utf8"), readFileSync(join(b, "repros", f), "utf8"), f);
   });
 
+  it("a finding with the signature of a fixed regression (a corpus file that no longer fails with it) is new, and shrunk", async () => {
+    // A coarse signature is shared by different bugs (seed 1818 case 246): only a saved repro that
+    // still fails, or an expected failure, makes a finding known.
+    const fixedReg = join(root, "fixed-regressions");
+    mkdirSync(fixedReg);
+    writeFileSync(join(fixedReg, "direct-vs-finiteDiff__mismatch__sin__-.json"), writeCase(fakeCase(9, "exp", "direct-vs-finiteDiff/mismatch/sin/-")));
+    writeFileSync(join(fixedReg, "rewrite-soundness__invariant__tanh__InvariantError.json"), writeCase(fakeCase(10, "tanh", "rewrite-soundness/invariant/tanh/InvariantError")));
+    const out = join(root, "run-fixed");
+    const r = await cli(["fuzz", "--cases", "24", "--seed", "3", "--workers", "2", "--out", out, "--regressions", fixedReg]);
+    assert.equal(r.code, 1, r.out);
+    const s = readJson<{ signatures: { signature: string; status: string; shrunk: boolean; note?: string }[] }>(join(out, "summary.json"));
+    assert.deepEqual(s.signatures.map((g) => [g.signature, g.status]), [
+      ["direct-vs-finiteDiff/mismatch/sin/-", "new"],
+      ["rewrite-soundness/invariant/tanh/InvariantError", "known"],
+    ]);
+    assert.match(s.signatures[0].note ?? "", /^the signature of direct-vs-finiteDiff__mismatch__sin__-\.json in the regression corpus, which no longer fails with it: that bug is back, or another bug shares its signature$/);
+    assert.equal(readJson<{ fixedRegression?: string }>(join(out, "repros", "direct-vs-finiteDiff__mismatch__sin__-.meta.json")).fixedRegression, "direct-vs-finiteDiff__mismatch__sin__-.json");
+    assert.equal(readJson<{ note?: string }>(join(out, "repros", "rewrite-soundness__invariant__tanh__InvariantError.meta.json")).note, "known signature: not shrunk");
+    assert.match(r.out, /NEW +direct-vs-finiteDiff\/mismatch\/sin\/- +x3/);
+  });
+
   it("--save-regressions adds the repros to the corpus; the next run reports them known and exits 0", async () => {
     const r1 = await cli(["fuzz", "--cases", "16", "--seed", "1", "--workers", "2", "--out", join(root, "save-1"), "--regressions", reg, "--save-regressions"]);
     assert.equal(r1.code, 1);
