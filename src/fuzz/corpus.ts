@@ -109,12 +109,18 @@ export function expectedFailureFor(corpus: Corpus, entry: { file: string; signat
   return corpus.expected.find((x) => x.file === entry.file || x.signature === entry.signature);
 }
 
-/** Add a repro to the corpus: `<stem>.json` with the case's name set to the signature. */
+/**
+ * Add a repro to the corpus: `<stem>.json` with the case's name set to the signature, or
+ * `<stem>-2.json` (and so on) when a fixed bug's file already holds that signature: the two
+ * bugs share it, and both cases must keep passing.
+ */
 export function saveRegression(dir: string, signature: string, caseText: string): string {
   mkdirSync(dir, { recursive: true });
   const c = readCase(caseText).case;
   c.name = signature;
-  const file = `${signatureFileStem(signature)}.json`;
+  const stem = signatureFileStem(signature);
+  let file = `${stem}.json`;
+  for (let k = 2; existsSync(join(dir, file)); k++) file = `${stem}-${k}.json`;
   writeFileSync(join(dir, file), writeCase(c));
   return file;
 }

@@ -74,6 +74,13 @@ describe("cli: xgrad fuzz end to end (fake runner)", function () {
     assert.equal(readJson<{ fixedRegression?: string }>(join(out, "repros", "direct-vs-finiteDiff__mismatch__sin__-.meta.json")).fixedRegression, "direct-vs-finiteDiff__mismatch__sin__-.json");
     assert.equal(readJson<{ note?: string }>(join(out, "repros", "rewrite-soundness__invariant__tanh__InvariantError.meta.json")).note, "known signature: not shrunk");
     assert.match(r.out, /NEW +direct-vs-finiteDiff\/mismatch\/sin\/- +x3/);
+    // Saved beside the fixed bug's file, never over it; the next run knows the signature.
+    const before = readFileSync(join(fixedReg, "direct-vs-finiteDiff__mismatch__sin__-.json"), "utf8");
+    const r2 = await cli(["fuzz", "--cases", "24", "--seed", "3", "--workers", "2", "--out", join(root, "run-fixed-2"), "--regressions", fixedReg, "--save-regressions"]);
+    assert.match(r2.out, /saved .*direct-vs-finiteDiff__mismatch__sin__--2\.json/);
+    assert.equal(readFileSync(join(fixedReg, "direct-vs-finiteDiff__mismatch__sin__-.json"), "utf8"), before);
+    const r3 = await cli(["fuzz", "--cases", "24", "--seed", "3", "--workers", "2", "--out", join(root, "run-fixed-3"), "--regressions", fixedReg]);
+    assert.equal(r3.code, 0, r3.out);
   });
 
   it("--save-regressions adds the repros to the corpus; the next run reports them known and exits 0", async () => {
