@@ -95,13 +95,19 @@ export function loadExpectedFailures(dir: string): ExpectedFailure[] {
   });
 }
 
+/** The corpus files saved for `signature` (by case name or file name), and whether an expected failure covers it. */
+export function corpusFor(corpus: Corpus, signature: string): { files: CorpusEntry[]; expected: boolean } {
+  const stem = `${signatureFileStem(signature)}.json`;
+  return {
+    files: corpus.entries.filter((e) => e.signature === signature || e.file === stem),
+    expected: corpus.expected.some((x) => x.signature === signature || x.file === stem),
+  };
+}
+
 /** Is this signature already known (in the corpus or expected to fail)? */
 export function isKnown(corpus: Corpus, signature: string): boolean {
-  const stem = `${signatureFileStem(signature)}.json`;
-  return (
-    corpus.entries.some((e) => e.signature === signature || e.file === stem) ||
-    corpus.expected.some((x) => x.signature === signature || x.file === stem)
-  );
+  const { files, expected } = corpusFor(corpus, signature);
+  return expected || files.length > 0;
 }
 
 /** The expected-failure entry covering a corpus file (by file name or its signature). */

@@ -23,7 +23,7 @@ import {
 } from "./journal.js";
 import type { CaseRecord, RunConfig, Shard } from "./journal.js";
 import type { Finding } from "../../properties/types.js";
-import { expectedFailureFor, isKnown } from "./corpus.js";
+import { corpusFor, expectedFailureFor, isKnown } from "./corpus.js";
 import { readCase } from "../case/parse.js";
 import type { Corpus } from "./corpus.js";
 
@@ -243,9 +243,9 @@ export function representatives(findings: readonly Finding[]): Map<string, Findi
  * is not a valid case (replay reports it).
  */
 async function fixedRegression(corpus: Corpus, signature: string, pool: WorkerPool, timeoutMs: number): Promise<string | null> {
-  const stem = `${signatureFileStem(signature)}.json`;
-  if (corpus.expected.some((x) => x.signature === signature || x.file === stem)) return null;
-  const files = corpus.entries.filter((e) => (e.signature === signature || e.file === stem) && expectedFailureFor(corpus, e) === undefined);
+  const saved = corpusFor(corpus, signature);
+  if (saved.expected) return null;
+  const files = saved.files.filter((e) => expectedFailureFor(corpus, e) === undefined);
   if (files.length === 0) return null;
   for (const e of files) {
     try {
