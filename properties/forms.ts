@@ -20,7 +20,7 @@
  * | `float32-part` | one float64 operand u of a Join or of an add, sub or mul that has another float64 operand, or the y of an update op (inc or set, basic or advanced) into a float64 x, becomes `cast(u, float32)` (the node's output stays float64) | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
  * | `zero-update` | `inc(Z, v, idx) + Z·Z`, `set(Z, v, idx) + Z·Z` or `(inc(Z, v, idx) + set(Z, v, idx)) · 0.5 + Z·Z`, or `inc(O, v, idx) + O·O` (v + 2, over ones), Z = `alloc(0, v's lengths)` (read through Shape when one is unknown), idx every axis's full slice, a prefix of them, or none | the update ops' pullbacks and in-place kernels on a zero-filled Alloc that another node reads beside the update (fusion puts `Z·Z` and the add in one loop): the inplace pass must write into a fresh copy of Z, the last merge must leave the copy apart (validation refuses it), two copies both overwritten must stay apart (PR #2355), and checked mode's merge promise must excuse exactly those pairs; over ones no copy may be made, and checked mode must not ask for one |
  * | `power` (about a third of the cases, its own race; a float64 v) | `pow(v, 2)`, `pow(exp(v), 0.5)`, `pow(square(exp(v)), 0.5)`, `pow(v, 3)`, or `cast(pow(cast(v, int32), 2), float64)`, each exponent a 0-d constant of the base's dtype | `local_pow_2_to_square` and `local_pow_half_to_sqrt` (no case writes pow with a constant exponent), their declines (another exponent, an int32 square, a base that may be -0 or -inf), and checked mode's normal forms for them |
- * | `fill` (about half the cases, its own race) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3) |
+ * | `fill` (about half the cases, its own race) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths; or, half the time, the mean of `second(u, v)` over u's extra leading axis (`sum(·, 0) / shape_i(u, 0)`), u declared `(?, ...v's type)` and fed 2 copies' worth (v exactly) | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3); a b of lower rank than the output beside an operand of unknown length (`standsFor`, `conformTo`'s Alloc reading u's run-time length, checked mode's `stretchesTo`), where a wrong Alloc length changes the mean |
  *
  * The forms are drawn from the lowered graph's own structure, each target by a race keyed by
  * its ancestry ({@link structuralKeys}), so a finding reproduces from the case alone, and
@@ -62,6 +62,7 @@ import { XTensorType } from "../src/xtensor/type.js";
 import { constant, tensor } from "../src/tensor/basic.js";
 import { Elemwise, add, cast, div, exp, identity, mul, neg, pow, second, square, sub } from "../src/tensor/elemwise.js";
 import { Join, alloc, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
+import { sum } from "../src/tensor/reduce.js";
 import { cumsum } from "../src/tensor/cumulative.js";
 import { AdvancedIncSubtensor, IncSubtensor, incSubtensor, setSubtensor, subtensor } from "../src/tensor/indexing.js";
 import type { Case, CaseTypes } from "../src/case/format.js";
@@ -94,8 +95,11 @@ export interface FormsGraph {
   readonly splices: readonly Splice[];
   /** The case's static lengths were declared unknown for these inputs' axes (shape-erasure's labels). */
   readonly erased: readonly string[];
-  /** The `fill` form: v's value became `second(u, v)`, u a fresh input of unknown lengths fed `value` (v's run-time shape). */
-  readonly fill?: { readonly v: Variable; readonly u: Variable; readonly value: NDArray };
+  /**
+   * The `fill` form: v's value became `second(u, v)`, u a fresh input fed `value` (of v's run-time
+   * shape, or with an extra leading axis when `lead`: then v's value is the mean over it).
+   */
+  readonly fill?: { readonly v: Variable; readonly u: Variable; readonly value: NDArray; readonly lead: boolean };
 }
 
 /** A positional tensor output of a float dtype, the only kind a value form is spliced on. */
@@ -465,8 +469,16 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
         splices.push({ form: "power", at: `${label(n, pos)} (${made.variant})`, keepsValues: false });
       }
       if (fill !== null && o === fill.v) {
-        out = second(fill.u, out);
-        splices.push({ form: "fill", at: `${label(n, pos)} (second(u, v), u a fresh input of shape (${(fill.u.type as TensorType).shape.map((l) => l ?? "?").join(", ")}); node ${fill.vId}'s value)`, keepsValues: true });
+        const shown = `u a fresh input of shape (${(fill.u.type as TensorType).shape.map((l) => l ?? "?").join(", ")})`;
+        if (fill.lead) {
+          // Two copies of v summed, then halved by u's length read at run time: v exactly, so an
+          // Alloc of the wrong length (or a lost read of u) shows, also when judgement 3 makes u longer.
+          out = div(sum(second(fill.u, out), [0]), cast(shapeI(fill.u, 0), (out.type as TensorType).dtype));
+          splices.push({ form: "fill", at: `${label(n, pos)} (the mean of second(u, v) over u's leading axis, ${shown} fed 2 copies' worth; node ${fill.vId}'s value)`, keepsValues: true });
+        } else {
+          out = second(fill.u, out);
+          splices.push({ form: "fill", at: `${label(n, pos)} (second(u, v), ${shown}; node ${fill.vId}'s value)`, keepsValues: true });
+        }
       }
       if (out !== o) memo.set(o, out);
     });
@@ -475,7 +487,7 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   const nodes = new Map(ids.map((id, k) => [id, at(lowered[k])] as const));
   const erased = erasure?.erased ?? [];
   const plain = { nodes: new Map(ids.map((id, k) => [id, lowered[k]] as const)), cost: lowered[lowered.length - 1], splices: [], erased };
-  return { built: b, graph: { nodes, cost: at(lowered[lowered.length - 1]), splices, erased, ...(fill === null ? {} : { fill: { v: fill.v, u: fill.u, value: fill.value } }) }, plain };
+  return { built: b, graph: { nodes, cost: at(lowered[lowered.length - 1]), splices, erased, ...(fill === null ? {} : { fill: { v: fill.v, u: fill.u, value: fill.value, lead: fill.lead } }) }, plain };
 }
 
 /**
@@ -485,8 +497,16 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
  * (a 1 stays static: an unknown length is never stretched). `second(u, v)` is v, and checks at run
  * time that u's lengths are v's: a rule that drops u there (`local_second_to_alloc`) must keep
  * that check, whether v's own lengths are known or not.
+ *
+ * Half the time (a draw keyed by v, as the race is) u has one more axis, leading, of unknown
+ * length and run-time length 2, its others declared as v's type declares them: `second(u, v)`
+ * then broadcasts v along it, which the rule may write as an Alloc of v reading u's run-time
+ * length (v of lower rank than the output, beside an operand of unknown length), and the case
+ * reads the mean over that axis, `(v + v) / 2`: v exactly (a mean of 3 copies is v only within
+ * an ulp, which a comparison downstream turned into a false alarm). Where v's type leaves a
+ * length unknown, u's is too and the rule must decline (u's length there is checked against v's).
  */
-function fillTarget(ids: readonly string[], lowered: readonly Variable[], types: CaseTypes, keyOf: (v: Variable) => number): { v: Variable; u: Variable; value: NDArray; vId: string } | null {
+function fillTarget(ids: readonly string[], lowered: readonly Variable[], types: CaseTypes, keyOf: (v: Variable) => number): { v: Variable; u: Variable; value: NDArray; vId: string; lead: boolean } | null {
   // A named node's lowered value is XTensorFromTensor of its positional value, in its dims order.
   const positional = (v: Variable): Variable => (v.owner !== null && v.owner.op instanceof XTensorFromTensor ? v.owner.inputs[0] : v);
   const targets = ids.flatMap((vId, k) => {
@@ -496,9 +516,14 @@ function fillTarget(ids: readonly string[], lowered: readonly Variable[], types:
   });
   const [won] = race(targets, 0x5eca11ed, FILL_WINDOW, 1, false);
   if (won === undefined) return null;
-  const { v, vId, shape } = won;
-  const u = tensor("xgrad_fill", { shape: shape.map((l) => (l === 1 ? 1 : null)), dtype: (v.type as TensorType).dtype });
-  return { v, u, value: NDArray.zeros(shape, (v.type as TensorType).dtype), vId };
+  const { v, vId, shape, key } = won;
+  const dtype = (v.type as TensorType).dtype;
+  if (uniform(key, 0x3f84d5b5) < 0.5) {
+    const u = tensor("xgrad_fill", { shape: [null, ...(v.type as TensorType).shape], dtype });
+    return { v, u, value: NDArray.zeros([2, ...shape], dtype), vId, lead: true };
+  }
+  const u = tensor("xgrad_fill", { shape: shape.map((l) => (l === 1 ? 1 : null)), dtype });
+  return { v, u, value: NDArray.zeros(shape, dtype), vId, lead: false };
 }
 
 type FormsRun = { values: Record<string, ArrayValue>; grads: Record<string, ArrayValue> };

@@ -7,7 +7,7 @@ import type { GradTerm, Op } from "../../src/graph/op.js";
 import { TensorType } from "../../src/graph/type.js";
 import { withPullbackOverride } from "../../src/grad/registry.js";
 import { Elemwise, mul, square } from "../../src/tensor/elemwise.js";
-import { Reshape, ShapeI, SpecifyShape } from "../../src/tensor/shape.js";
+import { Reshape, ShapeI, SpecifyShape, alloc } from "../../src/tensor/shape.js";
 import { IncSubtensor } from "../../src/tensor/indexing.js";
 import { conformTo, neutralElement, uselessReshape } from "../../src/rewriting/canonicalize.js";
 import { powTwo, secondToAlloc } from "../../src/rewriting/specialize.js";
@@ -134,7 +134,7 @@ describe("properties/forms (positional-forms)", () => {
   it("fails on a second(a, b) → b rule that drops a's run-time length check (an input NONE refuses gets values)", async () => {
     // The rule before the fix: b stands for the output whenever its static type covers it, so a's
     // unknown length, which the node checked against b's, is no longer checked.
-    const c = caseWith("fill");
+    const c = caseWith("fill", /\(second\(u, v\), u a fresh input/);
     const right = secondToAlloc.transform;
     secondToAlloc.transform = (fg, node) => {
       const [, b] = node.inputs;
@@ -146,6 +146,29 @@ describe("properties/forms (positional-forms)", () => {
       const k = await formsVerdict(c);
       assert.equal(k.status, "fail", k.reason);
       assert.match(k.reason, /fill at .* with the fill form's u one longer on axis \d+ .* an input NONE refuses .* a rewrite dropped a run-time length check/);
+    } finally {
+      secondToAlloc.transform = right;
+    }
+  });
+
+  it("fails on a second(a, b) → alloc(b) rule that broadcasts b to a length of 1 where a's is unknown (the mean over u's leading axis halves)", async () => {
+    // The fill form's broadcast variant: second(u, v) with u of one more, leading, axis of unknown
+    // length. The faulty rule gives the Alloc a static 1 there instead of u's run-time length;
+    // its type refines the output's, so only the values tell.
+    const cases = SAMPLE.filter((x) => (formsGraph(x, caseTypes(x), caseSeed(x))?.graph.splices ?? []).some((s) => s.form === "fill" && /the mean of second\(u, v\)/.test(s.at)));
+    assert.ok(cases.length >= 2, `${cases.length} sample cases take the fill form's broadcast variant`);
+    const right = secondToAlloc.transform;
+    secondToAlloc.transform = (fg, node) => {
+      const [, b] = node.inputs;
+      const out = node.outputs[0];
+      const lead = out.type.ndim - b.type.ndim;
+      if (node.op instanceof Elemwise && node.op.props.scalar === "second" && lead > 0 && b.type.shape.every((l) => l !== null)) {
+        return [alloc(b, [...out.type.shape.slice(0, lead).map((l) => l ?? 1), ...(b.type.shape as number[])])];
+      }
+      return right(fg, node);
+    };
+    try {
+      await assertSomeFail(cases, /fill at .*the mean of second\(u, v\).* the checked FAST_RUN/);
     } finally {
       secondToAlloc.transform = right;
     }
