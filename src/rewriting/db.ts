@@ -17,7 +17,7 @@ import { GraphError } from "../errors.js";
 import { equilibrium, sequence, type GraphRewriter, type NodeRewriter, RewriteContext, type OnOptError } from "./engine.js";
 import { CheckedFeature, pipelineMark, verifyModePasses, verifyPostconditions } from "./checked.js";
 import { MergeOptimizer } from "./merge.js";
-import { normalFormsOf, verifyNormalForm } from "./normalform.js";
+import { COPY_FREE_GROUPS, copiesIn, normalFormsOf, verifyNoNewCopy, verifyNormalForm } from "./normalform.js";
 
 /** Compilation modes: which tags a query includes. */
 export type Mode = "NONE" | "FAST_COMPILE" | "FAST_RUN";
@@ -81,7 +81,8 @@ export class NodeRewriterGroup {
   /**
    * An equilibrium over the rules selected by `q`. In checked mode it then verifies the group's
    * normal form (normalform.ts): the promises of the rules `q` should have selected, judged
-   * independently of which rules the registration actually selected. A run that recorded a
+   * independently of which rules the registration actually selected, and for stabilize and
+   * specialize that the equilibrium made no copy to its input's own type. A run that recorded a
    * failed rewrite or a loop (under "warn"/"ignore") stopped short, so it promises nothing.
    */
   query(q: Query): GraphRewriter {
@@ -91,13 +92,18 @@ export class NodeRewriterGroup {
     if (forms.length === 0) return eq;
     const group = this.name;
     const registered = new Set(this.names());
+    const copyFree = (COPY_FREE_GROUPS as readonly string[]).includes(group);
     return {
       ...eq,
       apply(fg, ctx) {
         const failures = ctx.report.failures.length;
         const loops = ctx.report.budgetExceeded.length;
+        const copies = ctx.checked && copyFree ? copiesIn(fg) : null;
         eq.apply(fg, ctx);
-        if (ctx.checked && ctx.report.failures.length === failures && ctx.report.budgetExceeded.length === loops) verifyNormalForm(fg, group, q, forms, registered);
+        if (ctx.checked && ctx.report.failures.length === failures && ctx.report.budgetExceeded.length === loops) {
+          verifyNormalForm(fg, group, q, forms, registered);
+          if (copies !== null) verifyNoNewCopy(fg, group, q, copies);
+        }
       },
     };
   }

@@ -404,6 +404,11 @@ export function normalFormsOf(group: string, q: Query): NormalForm[] {
   );
 }
 
+/** A query as failure messages show it: `[include] minus [exclude]`. */
+function queryLabel(q: Query): string {
+  return `[${q.include.join(", ")}]${q.exclude !== undefined && q.exclude.length > 0 ? ` minus [${q.exclude.join(", ")}]` : ""}`;
+}
+
 /**
  * Checked mode, right after `group`'s equilibrium: no node is left that one of `forms` promises
  * to rewrite. The message's "broke its promise <rule>" is the finding's signature.
@@ -416,10 +421,45 @@ export function verifyNormalForm(fg: FunctionGraph, group: string, q: Query, for
     for (const f of forms) {
       const why = f.leftover(fg, node);
       if (why === null) continue;
-      const mode = `[${q.include.join(", ")}]${q.exclude !== undefined && q.exclude.length > 0 ? ` minus [${q.exclude.join(", ")}]` : ""}`;
       // Rules register themselves when their module loads: the likely cause when one is absent.
       const hint = registered.has(f.rule) ? "" : `; no rule named ${f.rule} is registered in ${group} (rules register when their module loads: import src/rewriting/passes.ts)`;
-      throw new InvariantError(`checked mode: ${group} under ${mode} broke its promise ${f.rule}: ${node.toString()} is left (${why})${hint}`);
+      throw new InvariantError(`checked mode: ${group} under ${queryLabel(q)} broke its promise ${f.rule}: ${node.toString()} is left (${why})${hint}`);
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// No new copies
+
+/**
+ * The groups that promise to add no copy. Their rules write a cast only where the dtype changes
+ * (a stabilized expression's operand, `square` or `sqrt` of a pow's base, `conformTo`), so
+ * neither leaves an `identity(x)` or a `cast(x, x's own dtype)` it made: canonicalize, which
+ * removes such copies, ran before them, and no pass after removes one (fusion only hides it in a
+ * Composite, one more read per element). A rule that casts unconditionally changes no value, so
+ * only this promise sees it. Judged on the nodes the equilibrium made, so a copy already there
+ * (a query that left `useless_cast_identity` out) is not this group's.
+ */
+export const COPY_FREE_GROUPS: readonly NormalFormGroup[] = ["stabilize", "specialize"];
+
+/** The graph's copies to their input's own type (canonicalize's `useless_cast_identity` leftovers, its exemptions included). */
+export function copiesIn(fg: FunctionGraph): Set<Apply> {
+  const found = new Set<Apply>();
+  for (const node of fg.applyNodes) if (copyToSameType(fg, node) !== null) found.add(node);
+  return found;
+}
+
+/**
+ * Checked mode, right after `group`'s equilibrium: no copy to its input's own type is in the
+ * graph that was not in `before` ({@link copiesIn} before the equilibrium). The message's
+ * "broke its promise adds_no_copy" is the finding's signature.
+ *
+ * @throws InvariantError naming the group, the query and the copy.
+ */
+export function verifyNoNewCopy(fg: FunctionGraph, group: string, q: Query, before: ReadonlySet<Apply>): void {
+  for (const node of fg.applyNodes) {
+    if (before.has(node)) continue;
+    const why = copyToSameType(fg, node);
+    if (why !== null) throw new InvariantError(`checked mode: ${group} under ${queryLabel(q)} broke its promise adds_no_copy: ${node.toString()} is new (${why}; none of the group's rules writes one)`);
   }
 }

@@ -166,6 +166,44 @@ describe("rewriting/normalform", () => {
     }
   });
 
+  it("catches a stabilize or specialize rule that leaves a copy it made, but not a copy already there", () => {
+    // The rule's result wrapped in a cast to its own dtype: the same values, one more loop read.
+    const copying = (rw: NodeRewriter): (() => void) => {
+      const right = rw.transform;
+      (rw as { transform: NodeRewriter["transform"] }).transform = (fg, node) => {
+        const r = right(fg, node);
+        return Array.isArray(r) ? (r as (Variable | null)[]).map((v) => (v === null ? v : E.cast(v, v.type.dtype))) : r;
+      };
+      return () => ((rw as { transform: NodeRewriter["transform"] }).transform = right);
+    };
+    const run = (rule: string, q: Query = FAST_RUN): string | null => brokenPromise(() => rewriteGraph(fixture(rule), { include: q.include, exclude: q.exclude, checked: true }));
+    for (const [rules, rule] of [[STABILIZE_RULES, "local_expm1"], [SPECIALIZE_RULES, "local_pow_2_to_square"]] as const) {
+      const restore = copying(rules.find((r) => r.name === rule) as NodeRewriter);
+      try {
+        assert.equal(run(rule), "adds_no_copy", rule);
+      } finally {
+        restore();
+      }
+      assert.equal(run(rule), null, `${rule}, restored`);
+    }
+    // A cast canonicalize was told to leave is not stabilize's or specialize's.
+    const x = T("x", [2, 3]);
+    const outs = [E.exp(E.cast(x, "float64")), E.pow(x, constant(2))];
+    assert.equal(brokenPromise(() => rewriteGraph(outs, { include: FAST_RUN.include, exclude: [...(FAST_RUN.exclude ?? []), "useless_cast_identity"], checked: true })), null);
+    try {
+      const restore = copying(SPECIALIZE_RULES.find((r) => r.name === "local_pow_2_to_square") as NodeRewriter);
+      try {
+        rewriteGraph(fixture("local_pow_2_to_square"), { include: FAST_RUN.include, exclude: FAST_RUN.exclude, checked: true });
+      } finally {
+        restore();
+      }
+      assert.fail("no error");
+    } catch (e) {
+      assert.ok(e instanceof InvariantError, String(e));
+      assert.match(e.message, /^rewrite specialize: checked mode: specialize under \[fast_run\] minus \[merge, inplace, fusion\] broke its promise adds_no_copy: Elemwise\{cast, float64\}\(Elemwise\{square\}\.0\) is new \(cast to its input's own type; none of the group's rules writes one\)$/);
+    }
+  });
+
   it("names the group, the mode, the rule and the node", () => {
     try {
       rewriteGraph(fixture("local_expm1"), { db: dbWithout("local_expm1"), include: FAST_RUN.include, exclude: FAST_RUN.exclude, checked: true });
