@@ -11,6 +11,12 @@ import { Constant, type Variable } from "../../src/graph/basic.js";
 import { buildCase, caseEvaluator, caseGradients } from "../../src/case/build.js";
 import { type CotangentAlgebra, registerCotangentAlgebra } from "../../src/grad/algebra.js";
 import { tensorAlgebra } from "../../src/grad/tensor-algebra.js";
+import type { Op } from "../../src/graph/op.js";
+import { isDiscrete } from "../../src/graph/type.js";
+import { type PullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
+import { Reduce } from "../../src/tensor/reduce.js";
+import { CumOp } from "../../src/tensor/cumulative.js";
+import { AdvancedIncSubtensor } from "../../src/tensor/indexing.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed } from "../../properties/properties.js";
 import { engineRtol } from "../../properties/compare.js";
@@ -58,6 +64,15 @@ describe("grad-composition: discrete-path", function () {
 
   it("fails when the zero test proves nothing (a provable zero refused)", () => {
     withIsZero(() => false, () => assertFails(/a provable zero, but (grad|pushforward)\(cost', wrt.*\) raised GradError/));
+  });
+
+  it("fails when a built-in op's rule answers an integer input out of its contract (no term at all)", () => {
+    // The sum, running sum or advanced inc that the claim puts between k and OpaqueWeigh: asked
+    // about its integer input, each returns an empty term list instead of DISCONNECTED.
+    const builtIn = (op: Op): boolean => op instanceof Reduce || op instanceof CumOp || op instanceof AdvancedIncSubtensor;
+    const empty: PullbackRule = (ins, outs, gs, node) =>
+      isDiscrete(ins[0].type.dtype) ? [] : (node.op.pullback as NonNullable<Op["pullback"]>).call(node.op, ins, outs, gs);
+    withPullbackOverride(builtIn, empty, () => assertFails(/read by .* before OpaqueWeigh raised GradError: .*; the path should have ended at the built-in op/));
   });
 
   it("fails when only a bare zero constant counts as zero", () => {
