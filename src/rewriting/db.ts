@@ -17,7 +17,7 @@ import { GraphError } from "../errors.js";
 import { equilibrium, sequence, type GraphRewriter, type NodeRewriter, RewriteContext, type OnOptError } from "./engine.js";
 import { CheckedFeature, pipelineMark, verifyModePasses, verifyPostconditions } from "./checked.js";
 import { MergeOptimizer } from "./merge.js";
-import { COPY_FREE_GROUPS, copiesIn, normalFormsOf, verifyNoNewCopy, verifyNormalForm } from "./normalform.js";
+import { COPY_FREE_GROUPS, normalFormsOf, verifyNoNewCopy, verifyNormalForm } from "./normalform.js";
 
 /** Compilation modes: which tags a query includes. */
 export type Mode = "NONE" | "FAST_COMPILE" | "FAST_RUN";
@@ -98,11 +98,11 @@ export class NodeRewriterGroup {
       apply(fg, ctx) {
         const failures = ctx.report.failures.length;
         const loops = ctx.report.budgetExceeded.length;
-        const copies = ctx.checked && copyFree ? copiesIn(fg) : null;
+        const before = ctx.checked && copyFree ? new Set(fg.applyNodes) : null;
         eq.apply(fg, ctx);
         if (ctx.checked && ctx.report.failures.length === failures && ctx.report.budgetExceeded.length === loops) {
           verifyNormalForm(fg, group, q, forms, registered);
-          if (copies !== null) verifyNoNewCopy(fg, group, q, copies);
+          if (before !== null) verifyNoNewCopy(fg, group, q, before);
         }
       },
     };
