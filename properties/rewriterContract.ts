@@ -504,14 +504,17 @@ const RUNNERS: Readonly<Record<Scenario, Runner>> = {
     if (how === "refused") {
       if (g.getFeature(DestroyHandler) === undefined) return null;
       // A slot whose buffer (through views) is a graph input's or a graph output's, in a tree no
-      // node writes to yet, read through that slot only: validation can refuse the write for one
-      // reason alone, the protection.
+      // node writes to yet, read by the node through that slot only (no other input of it is a
+      // view of the same buffer: `x + unstack(x)` reads x through a DimShuffle and a Reshape, and
+      // validation then rightly refuses the write as input aliasing first): validation can refuse
+      // the write for one reason alone, the protection.
       const protectedVars = new Set<Variable>([...g.inputs, ...g.outputs]);
       const written = new Set(nodesOf(g).flatMap((n) => Object.values(n.op.destroyMap).flat().map((i) => bufferRoot(n.inputs[i]))));
       const slots = nodesOf(g).flatMap((n) => n.inputs.flatMap((v, i): [Apply, number][] => {
-        if (n.inputs.indexOf(v) !== i || n.inputs.lastIndexOf(v) !== i) return [];
         const tree = viewChain(v);
-        if (!tree.some((t) => protectedVars.has(t)) || written.has(tree[tree.length - 1])) return [];
+        const root = tree[tree.length - 1];
+        if (n.inputs.some((w, j) => j !== i && bufferRoot(w) === root)) return [];
+        if (!tree.some((t) => protectedVars.has(t)) || written.has(root)) return [];
         return inplaceVariant(n, i) === null ? [] : [[n, i]];
       }));
       if (slots.length === 0) return null;

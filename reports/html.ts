@@ -6,6 +6,7 @@
  */
 import type { RunSummary } from "../src/fuzz/summary.js";
 import { escapeXml as e } from "./escape.js";
+import { replayCommand } from "../src/fuzz/triage.js";
 import type { ReproText } from "./markdown.js";
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
@@ -57,7 +58,7 @@ export function renderHtml(s: RunSummary, repro: ReproText): string {
 <td><details><summary>${e(g.reason)}</summary>${g.note ? `<p class="muted">${e(g.note)}</p>` : ""}
 <p>Case ${g.shrunk ? "(shrunk)" : "(as found)"}: <code>${e(g.reproCase ?? "-")}</code></p><pre>${e(c ?? "(no repro)")}</pre>
 <p>TypeScript: <code>${e(g.reproSnippet ?? "-")}</code></p><pre>${e(t ?? "(no snippet)")}</pre>
-<p>Replay: <code>npx xgrad check ${e(g.reproCase ?? "CASE.json")}</code></p></details></td></tr>`;
+<p>Replay: <code>${e(replayCommand(g.reproCase ?? "CASE.json", g.signature))}</code></p></details></td></tr>`;
   });
   const features = Object.entries(s.coverage.features).map(([cat, f]) => {
     const entries = Object.entries(f.counts).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));

@@ -5,6 +5,7 @@
  */
 import type { RunSummary } from "../src/fuzz/summary.js";
 import { escapeMd, mdFence } from "./escape.js";
+import { replayCommand } from "../src/fuzz/triage.js";
 
 /** Repro files, read by the caller (so the renderer stays pure). */
 export type ReproText = (relPath: string | null) => string | null;
@@ -46,7 +47,7 @@ export function renderMarkdown(s: RunSummary, repro: ReproText): string {
       const t = repro(x.reproSnippet);
       if (c !== null) L.push(`Case (\`${x.reproCase}\`):`, "", mdFence("json", c), "");
       if (t !== null) L.push(`Snippet (\`${x.reproSnippet}\`):`, "", mdFence("ts", t), "");
-      L.push(`Replay: \`npx xgrad check ${x.reproCase ?? "CASE.json"}\``, "");
+      L.push(`Replay: \`${replayCommand(x.reproCase ?? "CASE.json", x.signature)}\``, "");
     }
   };
   sigSection("New signatures", newSigs);

@@ -31,7 +31,7 @@ describe("regression corpus (regressions/)", function () {
       const pool = new WorkerPool({ size: Math.min(2, availableParallelism(), items.length), runnerModule: DEFAULT_RUNNER_MODULE, caseTimeoutMs: 120_000, maxMemoryMb: 2048 });
       try {
         await pool.start();
-        const results = await replayItems(items, async (caseText) => (await pool.run({ kind: "check", caseText, properties: null })).outcome);
+        const results = await replayItems(items, async (caseText, properties) => (await pool.run({ kind: "check", caseText, properties })).outcome);
         const bad = results.filter((r) => !replayOk(r));
         assert.deepEqual(bad.map((r) => `${r.id}: ${r.status}: ${r.detail}`), []);
       } finally {

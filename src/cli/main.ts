@@ -242,7 +242,7 @@ async function replayCommand(dirArg: string | undefined, o: { workers?: string; 
   });
   try {
     await pool.start();
-    const results = await replayItems(items, async (caseText) => (await pool.run({ kind: "check", caseText, properties: null })).outcome);
+    const results = await replayItems(items, async (caseText, properties) => (await pool.run({ kind: "check", caseText, properties })).outcome);
     for (const r of results) io.stdout.write(`${(replayOk(r) ? "ok  " : "FAIL")} ${r.status.padEnd(17)} ${r.id}  ${r.detail}\n`);
     const bad = results.filter((r) => !replayOk(r));
     io.stdout.write(`${results.length} replayed from ${dir}: ${results.length - bad.length} ok, ${bad.length} still failing or wrong\n`);

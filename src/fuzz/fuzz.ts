@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { XgradError } from "../errors.js";
 import { WorkerPool } from "./pool.js";
 import type { TaskResult, WorkerInfo } from "./pool.js";
-import { findingsOf, signatureFileStem } from "./triage.js";
+import { checkSaved, findingsOf, replayCommand, signatureFileStem } from "./triage.js";
 import type { CaseOutcome } from "./triage.js";
 import {
   JournalWriter, RUN_FILES, encodeChecks, loadRun, readState, writeConfig, writeFileAtomic, writeState,
@@ -253,8 +253,8 @@ async function fixedRegression(corpus: Corpus, signature: string, pool: WorkerPo
     } catch {
       return null;
     }
-    const r = await pool.run({ kind: "check", caseText: e.text, properties: null }, { timeoutMs });
-    if (r.outcome.kind !== "checked" || findingsOf(r.outcome).some((x) => x.signature === signature)) return null;
+    const outcome = await checkSaved(e.text, signature, async (caseText, properties) => (await pool.run({ kind: "check", caseText, properties }, { timeoutMs })).outcome);
+    if (outcome.kind !== "checked" || findingsOf(outcome).some((x) => x.signature === signature)) return null;
   }
   return files[0].file;
 }
@@ -299,7 +299,7 @@ export async function shrinkSignatures(dir: string, pool: WorkerPool, corpus: Co
         note = `shrinking failed: ${o.kind === "crash" ? `${o.errorClass}: ${o.message}` : o.kind === "timeout" ? `no result within ${o.limitMs / 1000} s` : o.kind}`;
       }
     }
-    if (snippet === "") snippet = `// ${signature}\n// ${note ?? ""}\n// Replay: npx xgrad check ${stem}.json\n`;
+    if (snippet === "") snippet = `// ${signature}\n// ${note ?? ""}\n// Replay: ${replayCommand(`${stem}.json`, signature)}\n`;
     writeFileSync(join(reproDir, `${stem}.json`), caseText);
     writeFileSync(join(reproDir, `${stem}.ts`), snippet);
     const meta: ReproMeta = { signature, index: f.index, shrunk, ...(note !== undefined ? { note } : {}), ...(fixed !== null ? { fixedRegression: fixed } : {}) };

@@ -14,8 +14,7 @@ import { expectedFailureFor } from "./corpus.js";
 import type { Corpus, ExpectedFailure } from "./corpus.js";
 import { loadRun, RUN_FILES } from "./journal.js";
 import { representatives } from "./fuzz.js";
-import { signatureFileStem } from "./triage.js";
-
+import { type CheckCase, checkSaved, signatureFileStem } from "./triage.js";
 /** One case to replay. */
 export interface ReplayItem {
   /** File name (corpus) or signature (run). */
@@ -64,14 +63,14 @@ export function judgeReplay(item: ReplayItem, outcome: CaseOutcome): ReplayResul
 }
 
 /** Replay items with `run` (the pool, or an in-process check); invalid cases never reach it. */
-export async function replayItems(items: readonly ReplayItem[], run: (caseText: string) => Promise<CaseOutcome>): Promise<ReplayResult[]> {
+export async function replayItems(items: readonly ReplayItem[], run: CheckCase): Promise<ReplayResult[]> {
   return Promise.all(items.map(async (item) => {
     try {
       readCase(item.caseText, item.id);
     } catch (e) {
       return { id: item.id, status: "invalid" as const, signatures: [], detail: (e as Error).message };
     }
-    return judgeReplay(item, await run(item.caseText));
+    return judgeReplay(item, await checkSaved(item.caseText, item.signature, run));
   }));
 }
 

@@ -5,7 +5,7 @@
  * signature (property × failure class × first failing op kind × error class), the unit of
  * deduplication, shrinking and the regression corpus.
  */
-import { signatureOf } from "../../properties/types.js";
+import { PROPERTY_NAMES, signatureOf } from "../../properties/types.js";
 import type { Check, FailureClass, Finding, PropertyName } from "../../properties/types.js";
 
 /** How one case ended, as reported by the worker pool. */
@@ -73,3 +73,36 @@ export function fallbackSnippet(signature: string): string {
   return `// ${signature}\n// This case runner cannot write a TypeScript snippet; replay the case file instead:\n//   npx xgrad check repro.json\n`;
 }
 
+/** Checks a case text under the given properties (null: the full suite), e.g. through a worker pool. */
+export type CheckCase = (caseText: string, properties: readonly PropertyName[] | null) => Promise<CaseOutcome>;
+
+/** The property a signature names (its first part), when it is one (not `harness`). */
+export function signatureProperty(signature: string): PropertyName | null {
+  const p = signature.split("/")[0];
+  return (PROPERTY_NAMES as readonly string[]).includes(p) ? (p as PropertyName) : null;
+}
+
+/**
+ * Check a saved case the way its signature was found: the full suite, then, when the property
+ * the signature names did not fail there, that property alone, its check in place of the
+ * suite's. Several properties run on a seeded share of the cases only within the suite
+ * (positional-forms, checked-sensitivity, rewriter-contract, ...), and a shrunk case has another
+ * seed than the case it came from, so the suite alone may skip the very property that failed
+ * (seed 2121 case 3367's rewriter-contract finding, once shrunk, passed `xgrad check`). Run
+ * alone, a property runs in full, a superset of its share of the suite.
+ */
+export async function checkSaved(caseText: string, signature: string | null, run: CheckCase): Promise<CaseOutcome> {
+  const suite = await run(caseText, null);
+  const property = signature === null ? null : signatureProperty(signature);
+  if (property === null || suite.kind !== "checked" || findingsOf(suite).some((f) => f.property === property)) return suite;
+  const alone = await run(caseText, [property]);
+  if (alone.kind !== "checked") return alone;
+  const checks = [...suite.checks.filter((k) => k.property !== property), ...alone.checks.filter((k) => k.property === property)];
+  return { kind: "checked", checks, ok: suite.ok && alone.ok };
+}
+
+/** The command that replays a saved repro of `signature` (its property alone when it names one: see {@link checkSaved}). */
+export function replayCommand(file: string, signature: string): string {
+  const property = signatureProperty(signature);
+  return `npx xgrad check ${file}${property === null ? "" : ` --properties ${property}`}`;
+}

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { mkdirSync, writeFileSync, appendFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { findingsOf, signatureFileStem } from "../../src/fuzz/triage.js";
+import { checkSaved, findingsOf, replayCommand, signatureFileStem } from "../../src/fuzz/triage.js";
 import { JournalWriter, decodeChecks, encodeChecks, readJsonl } from "../../src/fuzz/journal.js";
 import { isKnown, loadCorpus, loadExpectedFailures } from "../../src/fuzz/corpus.js";
 import { judgeReplay, replayItems, replayOk, corpusItems } from "../../src/fuzz/replay.js";
@@ -122,5 +122,29 @@ describe("fuzz/corpus and replay (test double)", () => {
     assert.deepEqual(res.filter(replayOk).map((r) => r.id), ["xfail.json"]);
     const diff = judgeReplay({ id: "x", caseText: "", signature: "other/sig/-/-" }, await run(writeCase(c1)));
     assert.equal(diff.status, "fails-differently");
+  });
+
+  it("replays a saved case with its signature's property alone when the suite skipped it (a seeded share)", async () => {
+    // The double: in the suite rewriter-contract is scheduled out (no check at all); alone it fails.
+    const calls: (readonly string[] | null)[] = [];
+    const run = async (_text: string, properties: readonly string[] | null): Promise<CaseOutcome> => {
+      calls.push(properties);
+      return properties === null
+        ? { kind: "checked", ok: true, checks: [{ property: "direct-vs-lowered", status: "pass" }] }
+        : { kind: "checked", ok: false, checks: [{ property: "rewriter-contract", status: "fail", failingOp: "mul", reason: "broke its contract" }] };
+    };
+    const sig = "rewriter-contract/mismatch/mul/-";
+    const merged = await checkSaved("{}", sig, run);
+    assert.deepEqual(calls, [null, ["rewriter-contract"]]);
+    assert.deepEqual(findingsOf(merged).map((f) => f.signature), [sig]);
+    assert.ok(merged.kind === "checked" && merged.checks.some((k) => k.property === "direct-vs-lowered"), "the suite's checks are kept");
+    // Found by the suite itself, or no signature (xgrad check of a bare file), or a harness one: the suite alone.
+    for (const s of [null, "harness/crash/-/TypeError"]) {
+      calls.length = 0;
+      await checkSaved("{}", s, run);
+      assert.deepEqual(calls, [null], String(s));
+    }
+    assert.equal(replayCommand("repros/x.json", sig), "npx xgrad check repros/x.json --properties rewriter-contract");
+    assert.equal(replayCommand("repros/x.json", "harness/timeout/-/-"), "npx xgrad check repros/x.json");
   });
 });
