@@ -395,8 +395,34 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
   if (rp !== null) return rp;
   // A tangent must reach OpaqueSplit for the sweep to ask its rule: v is reached from a wrt.
   const fnon = fcostWith(termOf);
-  const rf = refused(() => built(c.pushforward(fnon, b.wrt, us, fOpts)), [`${String(split)}.pushforward`, "output 0", "is discrete"], "OpaqueSplit.pushforward");
-  if (rf !== null) return rf;
+  const fnames = [`${String(split)}.pushforward`, "output 0", "is discrete"];
+  if (nonzero.build !== null) {
+    const rf = refused(() => built(c.pushforward(fnon, b.wrt, us, fOpts)), fnames, "OpaqueSplit.pushforward");
+    if (rf !== null) return rf;
+  } else {
+    // Straight-through forward hands k v's own tangent, which is zero, and may be provably so,
+    // where v depends on no wrt to first order (v = (x * 0) * w, seed 2222 case 3005): the sweep
+    // may then accept it. So a refusal naming the rule passes, and so does an acceptance whose
+    // J u is the cost alone's (the term carried nothing); an acceptance that changes J u took a
+    // nonzero tangent through an integer.
+    let accepted: unknown = null;
+    try {
+      accepted = c.pushforward(fnon, b.wrt, us, fOpts);
+      built(accepted);
+    } catch (e) {
+      accepted = null;
+      const rf = refused(() => {
+        throw e;
+      }, fnames, "OpaqueSplit.pushforward");
+      if (rf !== null) return rf;
+    }
+    if (accepted !== null) {
+      if (!(accepted instanceof Variable)) return fail(`OpaqueSplit.pushforward returned ${nonzero.describe} and the sweep gave ${String(accepted)}, not a variable`);
+      const [jv, rv] = compile([...b.inputs.values(), w, ...us], [accepted, refJ as Variable], { mode: "NONE" })(...b.values.values(), wVal, ...uVals);
+      const cs = compareArrays(toArrayValue(accepted, jv), toArrayValue(refJ as Variable, rv), "J u of cost' against the cost alone's", c.rtol, c.slack);
+      if (!cs.ok) return fail(`OpaqueSplit.pushforward returned ${nonzero.describe}, not a provable zero, yet it was accepted and changed J u: a float reaching the cost only through an integer must carry no gradient: ${cs.reason ?? "mismatch"}`, cs);
+    }
+  }
   return {
     status: "pass",
     detail: `discrete-path on ${at}: ${zero.describe} accepted with the cost alone's gradients and J u, and the integer k's own gradient w, a float; ${intOp.describe} of k ended the path; ${nonzero.describe} refused by grad and the sweep`,
