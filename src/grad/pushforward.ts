@@ -163,8 +163,12 @@ function connectedAncestors(outputs: readonly Variable[], blockers: readonly Var
 function forwardSweep(outs: readonly Variable[], wrt: readonly Variable[], tangents: readonly Variable[], opts: PushforwardOptions): GradTerm[] | null {
   const tan = new Map<Variable, Variable>();
   wrt.forEach((w, k) => {
+    // A tangent may be declared without some or all of its wrt's static lengths; the rules read
+    // it as of its wrt's type (a static 1 broadcast by Elemwise against a 2, seed 2424 case 2212:
+    // mul's rule failed at run time on an unknown 1), as they do every tangent the sweep makes.
+    const t = refineShape(tangents[k], w);
     const prev = tan.get(w);
-    tan.set(w, prev === undefined ? tangents[k] : algebraFor(w.type).add(prev, tangents[k]));
+    tan.set(w, prev === undefined ? t : algebraFor(w.type).add(prev, t));
   });
   const missing = sweep(outs, tan, opts.considerConstant ?? []);
   if (missing !== null) {

@@ -347,4 +347,23 @@ describe("pushforward: tangents declared without static lengths", () => {
       assert.deepEqual(f(xs, xs, ts)[0].toFlat(), ts.toFlat());
     }
   });
+
+  it("sweeps a wrt's tangent as of the wrt's type, a static 1 included (fuzz seed 2424 case 2212)", () => {
+    // x: (1, 2) broadcast against y: (2, 2). The tangent u, declared (?, ?), once reached mul's
+    // rule as it was, and Elemwise refused u's length 1 against y's 2 at run time (only a static
+    // 1 broadcasts), where the double pullback computed J u.
+    const x = tensor("x", { shape: [1, 2], dtype: "float64" });
+    const y = tensor("y", { shape: [2, 2], dtype: "float64" });
+    const u = tensor("u", { shape: [null, null], dtype: "float64" });
+    const out = mul(y, x);
+    const xs = NDArray.fromFlat([1, 2], [1, 2], "float64");
+    const ys = NDArray.fromFlat([3, 4, 5, 6], [2, 2], "float64");
+    const us = NDArray.fromFlat([0.5, -1], [1, 2], "float64");
+    for (const useOpPushforward of ["require", false] as const) {
+      const [t] = pushforward([out], [x], [u], { useOpPushforward }) as Variable[];
+      assert.ok(t.type.equals(out.type), `${useOpPushforward}: ${t.type.toString()}`);
+      const [ju] = compile([x, y, u], [t], { mode: "NONE" })(xs, ys, us);
+      assert.deepEqual(ju.toFlat(), [1.5, -4, 2.5, -6], `useOpPushforward ${useOpPushforward}`);
+    }
+  });
 });
