@@ -39,6 +39,7 @@
  * | `exclude` (in the suite an eighth of the cases, a compile; alone, every case, twice) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}); alone, then again with another, right after, on the same rewrite context (the optimizer database caches pipelines by query, so the second must not reuse the first's, and checked mode must judge the second compile's passes alone) | checked mode accepts the smaller pipeline, and no excluded pass ran |
  * | `pass-list` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs a FAST_RUN pipeline for real on the case's cost with one seeded fault: a pass left out, an excluded pass run, or a merge pass run last | the pass-list check's message naming the pass, the list it expected and what ran, word for word |
  * | `silenced-rule` (with `exclude` in the suite, one rule under one mode on the case's graph or its graph with positional forms; alone, every rule that fires, under FAST_RUN and FAST_COMPILE, on both) | runs FAST_RUN (or FAST_COMPILE) for real up to a group with one of its rules silenced (its transform declines; registration and tags untouched), a rule that fired on the same graph unsilenced | the group's normal form, right after it: the rule's promise broken, naming a node the real rule still rewrites; and the rule's form calls every such node a leftover |
+ * | `copying-rule` (with `silenced-rule`, on the same graph: in the suite one rule of stabilize or specialize that fires under FAST_RUN; alone, every one) | runs FAST_RUN for real up to the rule's group with the rule's every replacement wrapped in a cast to its own dtype (the same values; registration untouched) | the group's `adds_no_copy` promise, right after it, naming the group and the copy, word for word up to the copy's text |
  *
  * `rewire`, the two `unheard` and the two `retype` corruptions are judged by checked mode's
  * per-rewrite verification; `unmerge`, `constant-copy`, `unfuse`, `out-of-place` and
@@ -68,7 +69,7 @@ import { FunctionGraph, Output } from "../src/graph/fgraph.js";
 import { ancestors } from "../src/graph/traversal.js";
 import type { Type } from "../src/graph/type.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
-import { Composite, Elemwise, exp, neg, tanh } from "../src/tensor/elemwise.js";
+import { Composite, Elemwise, cast, exp, neg, tanh } from "../src/tensor/elemwise.js";
 import { AdvancedIncSubtensor, IncSubtensor, Subtensor } from "../src/tensor/indexing.js";
 import { Alloc } from "../src/tensor/shape.js";
 import { compile } from "../src/compile/function.js";
@@ -92,7 +93,7 @@ import { GRAPH_KINDS, type GraphKind, STALE_KINDS, type StaleKind, TRIPWIRE_KIND
 
 /** The corruptions, in the order they are tried. */
 export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place", "lost-fresh-copy", "wrong-queries"] as const;
-export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "stale-index-tripwire" | "stale-graph" | "exclude" | "pass-list" | "silenced-rule";
+export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "stale-index-tripwire" | "stale-graph" | "exclude" | "pass-list" | "silenced-rule" | "copying-rule";
 
 /**
  * What a FAST_RUN compile may be told to leave out (a pass name or a tag), with the passes that
@@ -421,6 +422,68 @@ function silenceOne(src: SilencedSource, mode: SilencedMode, rule: string, what:
   const unseen = judged.find((l) => form.leftover(fg, l.node) === null);
   if (unseen !== undefined) return { corruption, status: "missed", detail: `${what}: checked mode reported ${named.node.toString()}, but its normal form does not call ${unseen.node.toString()} a leftover, which ${rule} still rewrites` };
   return { corruption, status: "caught", detail: `${what}: ${named.node.toString()} reported` };
+}
+
+/**
+ * A rule of stabilize or specialize that makes a copy, run for real: FAST_RUN up to the rule's
+ * group on `src`, once as is (which rules of the two groups fire), then once per chosen rule with
+ * each of its replacements wrapped in `cast(r, r's dtype)`: the same values, one more loop read,
+ * which no value-based property can see. Checked mode's `adds_no_copy` promise, right after the
+ * group, must stop the pipeline: `rewrite <group>: checked mode: <group> under <query> broke its
+ * promise adds_no_copy: Elemwise{cast, <dtype>}(…) is new (…)`. Not judged: a rule whose place
+ * another took (it did not fire in the corrupted run), and a run whose every copy reads a graph
+ * input and is read by a graph output (a copy the promise exempts, as useless_cast_identity does).
+ */
+export function copyingRuleScenario(src: SilencedSource, seed: number, every = false): CorruptionOutcome[] {
+  const corruption = "copying-rule";
+  const rand = mulberry32((seed ^ 0xc0b1e5) >>> 0);
+  const copyFree = ["stabilize", "specialize"];
+  let reference: RewriteContext;
+  try {
+    reference = runChecked(freshGraph(src), queryUpTo("FAST_RUN", "specialize"));
+  } catch (e) {
+    return [{ corruption, status: "skip", detail: `the uncorrupted FAST_RUN pipeline failed on ${src.label} (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }];
+  }
+  const fired = [...GROUP_RULES.entries()].filter(([r, g]) => copyFree.includes(g.group) && (reference.fired.get(r) ?? 0) > 0).map(([r]) => r);
+  if (fired.length === 0) return [{ corruption, status: "skip", detail: `no rule of stabilize or specialize fires under FAST_RUN on ${src.label}` }];
+  const rules = every ? fired : [pick(fired, rand) as string];
+  return rules.map((rule): CorruptionOutcome => {
+    const { rw, group } = GROUP_RULES.get(rule) as GroupRule;
+    const q = queryUpTo("FAST_RUN", group);
+    const what = `${rule} made to wrap its replacements in a cast to their own dtype (it fired ${reference.fired.get(rule)} time(s) on ${src.label})`;
+    const fg = freshGraph(src);
+    const real = rw.transform;
+    (rw as { transform: NodeRewriter["transform"] }).transform = (g, node) => {
+      const r = real(g, node);
+      if (r === null) return r;
+      if (r instanceof Map) return new Map([...r].map(([o, v]) => [o, cast(v, v.type.dtype)]));
+      return (r as readonly (Variable | null)[]).map((v) => (v === null ? v : cast(v, v.type.dtype)));
+    };
+    let error: unknown = null;
+    let ctx: RewriteContext | null = null;
+    try {
+      ctx = runChecked(fg, q);
+    } catch (e) {
+      error = e;
+    } finally {
+      (rw as { transform: NodeRewriter["transform"] }).transform = real;
+    }
+    const exclude = q.exclude ?? [];
+    const prefix = `rewrite ${group}: checked mode: ${group} under [${q.include.join(", ")}]${exclude.length > 0 ? ` minus [${exclude.join(", ")}]` : ""} broke its promise adds_no_copy: `;
+    if (error === null) {
+      if ((ctx?.fired.get(rule) ?? 0) === 0) return { corruption, status: "skip", detail: `${what}: another rule took its place (it did not fire)` };
+      // A copy of a graph input read by a graph output is exempt (no caller's array comes back as an output).
+      const copies = nodesOf(fg).filter((n) => n.op instanceof Elemwise && n.op.props.scalar === "cast" && n.op.props.inplace === null && n.inputs[0].type.equals(n.outputs[0].type));
+      const exempt = (n: Apply): boolean => n.inputs[0].owner === null && (fg.clients.get(n.outputs[0]) ?? []).some(([c]) => c.op instanceof Output);
+      if (copies.length > 0 && copies.every(exempt)) return { corruption, status: "skip", detail: `${what}: every copy it made hands a graph input to a graph output (exempt)` };
+      return { corruption, status: "missed", detail: `${what}: ${copies.length > 0 ? `${copies[0].toString()} is left` : "its copies are left"}, and checked mode's adds_no_copy for ${group} did not report it` };
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    if (!(error instanceof InvariantError) || !message.startsWith(`${prefix}Elemwise{cast, `) || !/ is new \(cast to its input's own type; none of the group's rules writes one\)$/.test(message)) {
+      return { corruption, status: "missed", detail: `${what}: expected "${prefix}Elemwise{cast, …}(…) is new (cast to its input's own type; none of the group's rules writes one)"; got ${error instanceof Error ? `${error.name}: ` : ""}${message.split("\n")[0]}` };
+    }
+    return { corruption, status: "caught", detail: `${what}: the copy reported` };
+  });
 }
 
 /** How one corruption is applied and judged. */
@@ -1273,11 +1336,14 @@ export function checkedSensitivityCheck(
   if (alone) {
     const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
     outcomes.push(excludeScenario(b, seed, 0, ctx), excludeScenario(b, seed, 1, ctx), passListScenario(b, seed));
-    for (const src of sourcesOnce()) outcomes.push(...silencedRuleScenario(src, seed, true));
+    for (const src of sourcesOnce()) outcomes.push(...silencedRuleScenario(src, seed, true), ...copyingRuleScenario(src, seed, true));
   } else if (excludeScheduled(seed)) {
     outcomes.push(excludeScenario(b, seed), passListScenario(b, seed));
     const srcs = sourcesOnce();
-    if (srcs.length > 0) outcomes.push(...silencedRuleScenario(srcs[(seed >>> 3) % srcs.length], seed));
+    if (srcs.length > 0) {
+      const src = srcs[(seed >>> 3) % srcs.length];
+      outcomes.push(...silencedRuleScenario(src, seed), ...copyingRuleScenario(src, seed));
+    }
   }
   const missed = outcomes.find((o) => o.status === "missed");
   if (missed !== undefined) return { property, status: "fail", reason: `checked mode missed the ${missed.corruption} corruption: ${missed.detail}`, maxAbsErr: Infinity, maxRelErr: Infinity };

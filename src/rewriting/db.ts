@@ -92,13 +92,12 @@ export class NodeRewriterGroup {
     if (forms.length === 0) return eq;
     const group = this.name;
     const registered = new Set(this.names());
-    const copyFree = (COPY_FREE_GROUPS as readonly string[]).includes(group);
     return {
       ...eq,
       apply(fg, ctx) {
         const failures = ctx.report.failures.length;
         const loops = ctx.report.budgetExceeded.length;
-        const before = ctx.checked && copyFree ? new Set(fg.applyNodes) : null;
+        const before = ctx.checked && (COPY_FREE_GROUPS as readonly string[]).includes(group) ? new Set(fg.applyNodes) : null;
         eq.apply(fg, ctx);
         if (ctx.checked && ctx.report.failures.length === failures && ctx.report.budgetExceeded.length === loops) {
           verifyNormalForm(fg, group, q, forms, registered);

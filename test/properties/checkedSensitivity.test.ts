@@ -31,7 +31,7 @@ import {
   CORRUPTIONS, type CorruptionOutcome, caseSource, checkedSensitivityCheck, excludeScenario, excludeScheduled, observerProblem, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleGraphScenario, staleIndexScenario,
 } from "../../properties/checkedSensitivity.js";
 import { GRAPH_KINDS, STALE_KINDS, TRIPWIRE_KINDS } from "../../properties/staleIndex.js";
-import { NORMAL_FORMS, type NormalForm } from "../../src/rewriting/normalform.js";
+import { COPY_FREE_GROUPS, NORMAL_FORMS, type NormalForm, type NormalFormGroup } from "../../src/rewriting/normalform.js";
 import { formsGraph, formsSource } from "../../properties/forms.js";
 import { caseTypes } from "../../src/case/parse.js";
 import { tensor } from "../../src/tensor/basic.js";
@@ -543,6 +543,16 @@ describe("checked-sensitivity", function () {
         for (const o of os) assert.match(o.detail, /^local_second_to_alloc silenced .*(but its normal form does not call .* a leftover|did not report it)/);
       });
     });
+  });
+
+  it("fails when stabilize's and specialize's adds_no_copy promise is off (a rule that makes a copy goes unreported)", () => {
+    const groups = COPY_FREE_GROUPS as NormalFormGroup[];
+    const saved = groups.splice(0);
+    try {
+      assertCaught(checks(), /^checked mode missed the copying-rule corruption: local_\w+ made to wrap its replacements in a cast to their own dtype .*: Elemwise\{cast, \w+\}\(.*\) is left, and checked mode's adds_no_copy for (stabilize|specialize) did not report it$/);
+    } finally {
+      groups.push(...saved);
+    }
   });
 
   it("fails when a compile ignores its exclude list (the exclude scenario, an eighth of the cases)", () => {
