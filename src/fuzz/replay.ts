@@ -15,6 +15,7 @@ import type { Corpus, ExpectedFailure } from "./corpus.js";
 import { loadRun, RUN_FILES } from "./journal.js";
 import { representatives } from "./fuzz.js";
 import { type CheckCase, checkSaved, signatureFileStem } from "./triage.js";
+
 /** One case to replay. */
 export interface ReplayItem {
   /** File name (corpus) or signature (run). */

@@ -70,7 +70,7 @@ export function signatureFileStem(signature: string): string {
 
 /** A snippet for runners that cannot write one: replay the saved case file. */
 export function fallbackSnippet(signature: string): string {
-  return `// ${signature}\n// This case runner cannot write a TypeScript snippet; replay the case file instead:\n//   npx xgrad check repro.json\n`;
+  return `// ${signature}\n// This case runner cannot write a TypeScript snippet; replay the case file instead:\n//   ${replayCommand("repro.json", signature)}\n`;
 }
 
 /** Checks a case text under the given properties (null: the full suite), e.g. through a worker pool. */
