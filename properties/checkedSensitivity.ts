@@ -377,6 +377,16 @@ export function silencedRuleScenario(src: SilencedSource, seed: number, every = 
   });
 }
 
+/**
+ * The start of checked mode's message for a group's broken `promise` under `q`, restated from
+ * the documented format. The group's pass reports it, so the engine prefixes the pass's name
+ * (as for any pass-level failure).
+ */
+function brokenPromisePrefix(group: string, q: Query, promise: string): string {
+  const exclude = q.exclude ?? [];
+  return `rewrite ${group}: checked mode: ${group} under [${q.include.join(", ")}]${exclude.length > 0 ? ` minus [${exclude.join(", ")}]` : ""} broke its promise ${promise}: `;
+}
+
 /** One silenced rule's run and judgement (see {@link silencedRuleScenario}). */
 function silenceOne(src: SilencedSource, mode: SilencedMode, rule: string, what: string): CorruptionOutcome {
   const corruption = "silenced-rule";
@@ -395,10 +405,7 @@ function silenceOne(src: SilencedSource, mode: SilencedMode, rule: string, what:
     (rw as { transform: NodeRewriter["transform"] }).transform = real;
   }
   const left = stillRewritten(fg, rw);
-  const exclude = q.exclude ?? [];
-  const under = `[${q.include.join(", ")}]${exclude.length > 0 ? ` minus [${exclude.join(", ")}]` : ""}`;
-  // The group's pass reports it, so the engine prefixes the pass's name (as for any pass-level failure).
-  const prefix = `rewrite ${group}: checked mode: ${group} under ${under} broke its promise ${rule}: `;
+  const prefix = brokenPromisePrefix(group, q, rule);
   const judged = left.filter((l) => !l.declinable);
   if (error === null) {
     if (judged.length === 0) {
@@ -437,6 +444,8 @@ function silenceOne(src: SilencedSource, mode: SilencedMode, rule: string, what:
 export function copyingRuleScenario(src: SilencedSource, seed: number, every = false): CorruptionOutcome[] {
   const corruption = "copying-rule";
   const rand = mulberry32((seed ^ 0xc0b1e5) >>> 0);
+  // The groups the promise covers, restated from docs/architecture.md (not read from the
+  // engine's COPY_FREE_GROUPS, so that a group dropped from it is missed here, not skipped).
   const copyFree = ["stabilize", "specialize"];
   let reference: RewriteContext;
   try {
@@ -468,8 +477,7 @@ export function copyingRuleScenario(src: SilencedSource, seed: number, every = f
     } finally {
       (rw as { transform: NodeRewriter["transform"] }).transform = real;
     }
-    const exclude = q.exclude ?? [];
-    const prefix = `rewrite ${group}: checked mode: ${group} under [${q.include.join(", ")}]${exclude.length > 0 ? ` minus [${exclude.join(", ")}]` : ""} broke its promise adds_no_copy: `;
+    const prefix = brokenPromisePrefix(group, q, "adds_no_copy");
     if (error === null) {
       if ((ctx?.fired.get(rule) ?? 0) === 0) return { corruption, status: "skip", detail: `${what}: another rule took its place (it did not fire)` };
       // A copy of a graph input read by a graph output is exempt (no caller's array comes back as an output).
