@@ -22,6 +22,15 @@
  * | `power` (about a third of the cases, its own race; a float64 v) | `pow(v, 2)`, `pow(exp(v), 0.5)`, `pow(square(exp(v)), 0.5)`, `pow(v, 3)`, or `cast(pow(cast(v, int32), 2), float64)`, each exponent a 0-d constant of the base's dtype | `local_pow_2_to_square` and `local_pow_half_to_sqrt` (no case writes pow with a constant exponent), their declines (another exponent, an int32 square, a base that may be -0 or -inf), and checked mode's normal forms for them |
  * | `fill` (about half the cases, its own race) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths; or, half the time, the mean of `second(u, v)` over u's extra leading axis (`sum(·, 0) / shape_i(u, 0)`), u declared `(?, ...v's type)` and fed 2 copies' worth (v exactly) | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3); a b of lower rank than the output beside an operand of unknown length (`standsFor`, `conformTo`'s Alloc reading u's run-time length, checked mode's `stretchesTo`), where a wrong Alloc length changes the mean |
  *
+ * Every rebuilt graph also has **boundary outputs** ({@link boundaryOutputs}): a fresh input b
+ * handed back through a copy (`identity(b)`, `cast(b, float64)`, `b * 1`, `b + -0`), `Shape(b)`
+ * and `ShapeI(b, 0)` of static lengths, a fold of constants (`neg([0.5, -2])`), and `b[2:] * []`,
+ * each a graph output read by nothing else. The rules decline every one (no caller's array and
+ * no constant's buffer comes back as an output; an empty constant is no neutral operand), and
+ * checked mode's normal forms must decline with them: before, no generated graph had such a
+ * node, so a form that forgot the exemption passed every property. They are not in the graph
+ * without forms.
+ *
  * The forms are drawn from the lowered graph's own structure, each target by a race keyed by
  * its ancestry ({@link structuralKeys}), so a finding reproduces from the case alone, and
  * shrinks like any other: deleting an unrelated node keeps every form on the rest. Half the
@@ -31,7 +40,9 @@
  *
  * Judged three times:
  * 1. The rebuilt graph's every node value and direct gradient, compiled in checked FAST_RUN,
- *    against the same graph compiled in NONE (the rewrites on forms they never saw).
+ *    against the same graph compiled in checked NONE (the rewrites on forms they never saw; NONE's
+ *    required passes must run, in order). The boundary outputs against their known values, and
+ *    none of them may share b's buffer.
  * 2. When every form keeps the values (all but `float32-part`, whose cast rounds, and the scaled
  *    variants), the NONE results against the static case's NONE results: the forms' own
  *    pullbacks (SpecifyShape, Reshape, Alloc over ShapeI lengths) and the meaning of the rebuild.
@@ -100,6 +111,44 @@ export interface FormsGraph {
    * shape, or with an extra leading axis when `lead`: then v's value is the mean over it).
    */
   readonly fill?: { readonly v: Variable; readonly u: Variable; readonly value: NDArray; readonly lead: boolean };
+  /** The boundary outputs ({@link boundaryOutputs}): not in the graph without forms. */
+  readonly boundary?: Boundary;
+}
+
+/** The boundary outputs: a fresh input b fed `value`, and outputs that read it (or constants) directly. */
+export interface Boundary {
+  readonly b: Variable;
+  readonly value: NDArray;
+  readonly outputs: readonly { readonly label: string; readonly v: Variable; readonly expected: NDArray }[];
+}
+
+/**
+ * Outputs at the graph's boundary, which no lowering writes: a graph input handed back through a
+ * copy (identity, a same-dtype cast, a product with 1, a sum with -0), a static shape read and a
+ * fold of constants, each a graph output itself. The rules decline every one (no caller's array,
+ * and no constant's own buffer, may come back as an output), and checked mode's normal forms must
+ * decline with them: a form that promised a rewrite there would call the compile broken. Their
+ * values are known exactly, and no output of the compiled function may share b's buffer.
+ */
+export function boundaryOutputs(): Boundary {
+  const b = tensor("xgrad_boundary", { shape: [2], dtype: "float64" });
+  const value = NDArray.fromFlat([0.75, -1.5], [2], "float64");
+  const folded = constant([0.5, -2], "float64");
+  return {
+    b,
+    value,
+    outputs: [
+      { label: "identity(b)", v: identity(b), expected: value },
+      { label: "cast(b, float64)", v: cast(b, "float64"), expected: value },
+      { label: "b * 1", v: mul(b, constant(1, "float64")), expected: value },
+      { label: "b + -0", v: add(b, constant(-0, "float64")), expected: value },
+      { label: "shape(b)", v: shape(b), expected: NDArray.fromFlat([2], [1], "int64") },
+      { label: "shape_i(b, 0)", v: shapeI(b, 0), expected: NDArray.fromFlat([2], [], "int64") },
+      { label: "neg([0.5, -2])", v: neg(folded), expected: NDArray.fromFlat([-0.5, 2], [2], "float64") },
+      // An empty constant is no neutral operand: its "every element is 1" holds vacuously.
+      { label: "b[2:] * []", v: mul(subtensor(b, [{ start: 2, stop: null, step: null }]), constant(NDArray.fromFlat([], [0], "float64"))), expected: NDArray.fromFlat([], [0], "float64") },
+    ],
+  };
 }
 
 /** A positional tensor output of a float dtype, the only kind a value form is spliced on. */
@@ -487,7 +536,8 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   const nodes = new Map(ids.map((id, k) => [id, at(lowered[k])] as const));
   const erased = erasure?.erased ?? [];
   const plain = { nodes: new Map(ids.map((id, k) => [id, lowered[k]] as const)), cost: lowered[lowered.length - 1], splices: [], erased };
-  return { built: b, graph: { nodes, cost: at(lowered[lowered.length - 1]), splices, erased, ...(fill === null ? {} : { fill: { v: fill.v, u: fill.u, value: fill.value, lead: fill.lead } }) }, plain };
+  const graph = { nodes, cost: at(lowered[lowered.length - 1]), splices, erased, boundary: boundaryOutputs(), ...(fill === null ? {} : { fill: { v: fill.v, u: fill.u, value: fill.value, lead: fill.lead } }) };
+  return { built: b, graph, plain };
 }
 
 /**
@@ -526,11 +576,13 @@ function fillTarget(ids: readonly string[], lowered: readonly Variable[], types:
   return { v, u, value: NDArray.zeros(shape, dtype), vId, lead: false };
 }
 
-type FormsRun = { values: Record<string, ArrayValue>; grads: Record<string, ArrayValue> };
+/** A run's case node values and direct gradient; the boundary outputs, and those sharing b's buffer. */
+type FormsRun = { values: Record<string, ArrayValue>; grads: Record<string, ArrayValue>; boundary: Record<string, ArrayValue>; aliased: string[] };
 
 /** The forms spliced in, and the inputs whose lengths were declared unknown, for messages. */
 export function describeForms(g: FormsGraph): string {
-  return `${g.splices.map((s) => `${s.form} at ${s.at}`).join(", ")}${g.erased.length > 0 ? ` (lengths of ${g.erased.join(", ")} unknown)` : ""}`;
+  const boundary = g.boundary === undefined ? "" : `, and the boundary outputs (${g.boundary.outputs.length}, of a fresh input b and constants)`;
+  return `${g.splices.map((s) => `${s.form} at ${s.at}`).join(", ")}${g.erased.length > 0 ? ` (lengths of ${g.erased.join(", ")} unknown)` : ""}${boundary}`;
 }
 
 /**
@@ -547,25 +599,32 @@ export function formsSource(c: Case, types: CaseTypes, seed: number): { label: s
 
 /**
  * The rebuilt graph as a function's inputs and outputs: every case node's value, then the direct
- * gradient's non-null parts (`gradAt[i]`: wrt i's output, or -1 when it is disconnected).
+ * gradient's non-null parts (`gradAt[i]`: wrt i's output, or -1 when it is disconnected), then
+ * the boundary outputs from `boundaryAt` on.
  */
-export function formsFunction(b: BuiltCase, g: FormsGraph): { inputs: Variable[]; outputs: Variable[]; gradAt: number[] } {
+export function formsFunction(b: BuiltCase, g: FormsGraph): { inputs: Variable[]; outputs: Variable[]; gradAt: number[]; boundaryAt: number } {
   const outputs: Variable[] = [...g.nodes.keys()].map((id) => g.nodes.get(id) as Variable);
   const gs = b.wrt.length > 0 ? grad(g.cost, b.wrt, { disconnectedInputs: "ignore" }) : [];
   const gradAt = gs.map((v) => (v === null ? -1 : outputs.push(v) - 1));
-  // The fill form's input u comes last, after the case's own.
-  const inputs = [...b.inputs.values(), ...(g.fill === undefined ? [] : [g.fill.u])];
-  return { inputs, outputs, gradAt };
+  const boundaryAt = outputs.length;
+  outputs.push(...(g.boundary?.outputs.map((o) => o.v) ?? []));
+  return { inputs: formsInputs(b, g), outputs, gradAt, boundaryAt };
+}
+
+/** The rebuilt graph's inputs: the case's, then the fill form's u, then the boundary's b. */
+function formsInputs(b: BuiltCase, g: FormsGraph): Variable[] {
+  return [...b.inputs.values(), ...(g.fill === undefined ? [] : [g.fill.u]), ...(g.boundary === undefined ? [] : [g.boundary.b])];
 }
 
 /**
  * Every node's value and the direct gradient of the rebuilt graph, compiled in `mode`, at the
- * case's values; `at` runs the same compiled function on other input values.
+ * case's values; `at` runs the same compiled function on other input values. Checked in both
+ * modes by default: NONE's required passes must run, in order, and keep their promises too (no
+ * other property compiles NONE checked).
  */
-function formsResults(b: BuiltCase, g: FormsGraph, mode: "FAST_RUN" | "NONE"): FormsRun & { at: (inputs: readonly NDArray[]) => FormsRun } {
+function formsResults(b: BuiltCase, g: FormsGraph, mode: "FAST_RUN" | "NONE", checked = true): FormsRun & { at: (inputs: readonly NDArray[]) => FormsRun } {
   const ids = [...g.nodes.keys()];
-  const { inputs, outputs: outs, gradAt } = formsFunction(b, g);
-  const checked = mode === "FAST_RUN";
+  const { inputs, outputs: outs, gradAt, boundaryAt } = formsFunction(b, g);
   const f = compile(inputs, outs, { mode, checked, onOptError: "raise", ctx: new RewriteContext({ checked, onOptError: "raise" }) });
   const names = [...b.inputs.keys()];
   const at = (args: readonly NDArray[]): FormsRun => {
@@ -578,14 +637,21 @@ function formsResults(b: BuiltCase, g: FormsGraph, mode: "FAST_RUN" | "NONE"): F
       const w = b.wrt[i];
       grads[name] = gradAt[i] < 0 ? zeroGradient(w, args[names.indexOf(name)]) : toArrayValue(outs[gradAt[i]], res[gradAt[i]]);
     });
-    return { values, grads };
+    const boundary: Record<string, ArrayValue> = {};
+    const aliased: string[] = [];
+    g.boundary?.outputs.forEach((o, k) => {
+      const r = res[boundaryAt + k];
+      boundary[o.label] = toArrayValue(o.v, r);
+      if (args.some((a) => r.sharesBuffer(a))) aliased.push(o.label);
+    });
+    return { values, grads, boundary, aliased };
   };
   return { ...at(caseInputs(b, g)), at };
 }
 
-/** The rebuilt graph's input values: the case's, then the fill form's u. */
+/** The rebuilt graph's input values: the case's, then the fill form's u, then the boundary's b. */
 function caseInputs(b: BuiltCase, g: FormsGraph): NDArray[] {
-  return [...b.values.values(), ...(g.fill === undefined ? [] : [g.fill.value])];
+  return [...b.values.values(), ...(g.fill === undefined ? [] : [g.fill.value]), ...(g.boundary === undefined ? [] : [g.boundary.value])];
 }
 
 /**
@@ -598,7 +664,7 @@ function caseInputs(b: BuiltCase, g: FormsGraph): NDArray[] {
 function longerInput(b: BuiltCase, g: FormsGraph, seed: number): { label: string; inputs: NDArray[] } | null {
   const names = [...b.inputs.keys()];
   const all = caseInputs(b, g);
-  const vars = [...b.inputs.values(), ...(g.fill === undefined ? [] : [g.fill.u])];
+  const vars = formsInputs(b, g);
   const slots = vars.flatMap((v, k) => (v.type as TensorType).shape.flatMap((len, axis) => (len === null && all[k].shape[axis] > 1 ? [{ k, axis }] : [])));
   const fillSlots = slots.filter((s) => s.k === names.length);
   const pool = fillSlots.length > 0 ? fillSlots : g.erased.length > 0 ? slots : [];
@@ -647,7 +713,8 @@ export function positionalFormsCheck(c: Case, types: CaseTypes, seed: number, re
     run = formsResults(b, g, "FAST_RUN");
   } catch (e) {
     try {
-      formsResults(b, plain, "NONE");
+      // rewrite-soundness's compiles: NONE unchecked (a checked NONE compile is this property's own).
+      formsResults(b, plain, "NONE", false);
       formsResults(b, plain, "FAST_RUN");
     } catch (plainError) {
       const first = (plainError instanceof Error ? plainError.message : String(plainError)).split("\n")[0];
@@ -662,6 +729,14 @@ export function positionalFormsCheck(c: Case, types: CaseTypes, seed: number, re
     compareRecords(run.values, none.values, `${what} the checked FAST_RUN value of node`, rtol, ref.slack),
     compareRecords(run.grads, none.grads, `${what} the checked FAST_RUN direct gradient`, rtol, ref.slack),
   ];
+  // The boundary outputs' values are known exactly, and none may hand back the caller's array.
+  if (g.boundary !== undefined) {
+    const expected = Object.fromEntries(g.boundary.outputs.map((o) => [o.label, toArrayValue(o.v, o.expected)]));
+    results.push(compareRecords(run.boundary, expected, `${what} the checked FAST_RUN boundary output`, ref.rtol), compareRecords(none.boundary, expected, `${what} the NONE boundary output`, ref.rtol));
+    for (const [mode, r] of [["checked FAST_RUN", run], ["NONE", none]] as const) {
+      if (r.aliased.length > 0) return { property, status: "fail", reason: `${what} the ${mode} function returned the caller's own array b as its boundary output ${r.aliased.join(", ")}`, maxAbsErr: 0, maxRelErr: 0 };
+    }
+  }
   if (g.splices.every((s) => s.keepsValues)) {
     results.push(compareRecords(none.values, ref.values, `${what} the NONE value of node`, ref.rtol, ref.slack));
     if (ref.grads !== null) results.push(compareRecords(none.grads, ref.grads, `${what} the NONE direct gradient`, ref.rtol, ref.slack));

@@ -11,6 +11,8 @@ import { Reshape, ShapeI, SpecifyShape, alloc } from "../../src/tensor/shape.js"
 import { IncSubtensor } from "../../src/tensor/indexing.js";
 import { conformTo, neutralElement, uselessReshape } from "../../src/rewriting/canonicalize.js";
 import { powTwo, secondToAlloc } from "../../src/rewriting/specialize.js";
+import { NORMAL_FORMS, type NormalForm } from "../../src/rewriting/normalform.js";
+import { type FunctionGraph, isOutputNode } from "../../src/graph/fgraph.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { FORMS, formsGraph } from "../../properties/forms.js";
 import { caseSeed, runProperties } from "../../properties/properties.js";
@@ -57,6 +59,13 @@ async function assertSomeFail(cases: readonly Case[], says: RegExp, judge: (c: C
     failed++;
   }
   assert.ok(failed >= 1, `none of the ${cases.length} cases failed`);
+}
+
+/** `fg` as the normal forms see it, but with no graph output reading `node`'s outputs. */
+function hideOutputs(fg: FunctionGraph, node: Apply): FunctionGraph {
+  const clients = new Map(fg.clients);
+  for (const o of node.outputs) clients.set(o, (fg.clients.get(o) ?? []).filter(([c]) => !isOutputNode(c)));
+  return new Proxy(fg, { get: (t, k) => (k === "clients" ? clients : Reflect.get(t, k)) });
 }
 
 async function formsVerdict(c: Case): Promise<{ status: string; reason: string }> {
@@ -239,6 +248,32 @@ describe("properties/forms (positional-forms)", () => {
       await assertSomeFail(cases, /shape-read at .*summed down axis 0.* the checked FAST_RUN/);
     } finally {
       uselessReshape.transform = right;
+    }
+  });
+
+  it("errors when checked mode promises a rewrite at the graph's boundary that the rules rightly decline (a copy of an input handed back, a shape read or a fold read by an output)", async () => {
+    // The normal forms with the boundary exemption forgotten (a node read by a graph output is
+    // promised like any other): only the boundary outputs have such nodes, and every case has them.
+    const c = SAMPLE[0];
+    for (const [rule, says] of [
+      ["useless_cast_identity", /Elemwise\{(identity|cast, float64)\}\(xgrad_boundary\) is left/],
+      ["local_neutral_element", /Elemwise\{(mul|add)\}\(xgrad_boundary, .*\) is left/],
+      ["local_shape_constant", /Shape\(xgrad_boundary\) is left/],
+      ["constant_folding", /Elemwise\{neg\}\(.*\) is left/],
+    ] as const) {
+      const form = NORMAL_FORMS.find((f) => f.rule === rule);
+      assert.ok(form !== undefined);
+      const real = form.leftover;
+      // The same predicate on a graph that hides the node's output reader: a bare FunctionGraph view
+      // whose clients list no Output node for the node's outputs.
+      (form as { leftover: NormalForm["leftover"] }).leftover = (fg, node) => real(hideOutputs(fg, node), node);
+      try {
+        const k = await formsVerdict(c);
+        assert.equal(k.status, "error", `${rule}: ${k.status}: ${k.reason}`);
+        assert.match(k.reason, new RegExp(`and the boundary outputs .*broke its promise ${rule}: ${says.source}`), rule);
+      } finally {
+        (form as { leftover: NormalForm["leftover"] }).leftover = real;
+      }
     }
   });
 });
