@@ -20,6 +20,7 @@
  * | `float32-part` | one float64 operand u of a Join or of an add, sub or mul that has another float64 operand, or the y of an update op (inc or set, basic or advanced) into a float64 x, becomes `cast(u, float32)` (the node's output stays float64) | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
  * | `zero-update` | `inc(Z, v, idx) + Z·Z`, `set(Z, v, idx) + Z·Z` or `(inc(Z, v, idx) + set(Z, v, idx)) · 0.5 + Z·Z`, or `inc(O, v, idx) + O·O` (v + 2, over ones), Z = `alloc(0, v's lengths)` (read through Shape when one is unknown), idx every axis's full slice, a prefix of them, or none | the update ops' pullbacks and in-place kernels on a zero-filled Alloc that another node reads beside the update (fusion puts `Z·Z` and the add in one loop): the inplace pass must write into a fresh copy of Z, the last merge must leave the copy apart (validation refuses it), two copies both overwritten must stay apart (PR #2355), and checked mode's merge promise must excuse exactly those pairs; over ones no copy may be made, and checked mode must not ask for one |
  * | `power` (about a third of the cases, its own race; a float64 v) | `pow(v, 2)`, `pow(exp(v), 0.5)`, `pow(square(exp(v)), 0.5)`, `pow(v, 3)`, or `cast(pow(cast(v, int32), 2), float64)`, each exponent a 0-d constant of the base's dtype | `local_pow_2_to_square` and `local_pow_half_to_sqrt` (no case writes pow with a constant exponent), their declines (another exponent, an int32 square, a base that may be -0 or -inf), and checked mode's normal forms for them |
+ * | `stretch` (about a quarter of the cases, its own race; a v with an axis of static length 1) | that axis read as unknown (`reshape(v, ...ShapeI(v, a)...)`), stretched to 2 by an Alloc and averaged back: `sum(alloc(w, [..., 2, ...]), a, keepdims) / 2`, v exactly | Alloc's pullback summing a cotangent down to a target of unknown length that is 1 at run time (`sumToShapeOf`'s split and sum): the named lowerings' Allocs stretch only static 1s, and no elementwise op broadcasts an unknown 1 |
  * | `fill` (about half the cases, its own race) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths; or, half the time, the mean of `second(u, v)` over u's extra leading axis (`sum(·, 0) / shape_i(u, 0)`), u declared `(?, ...v's type)` and fed 2 copies' worth (v exactly) | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3); a b of lower rank than the output beside an operand of unknown length (`standsFor`, `conformTo`'s Alloc reading u's run-time length, checked mode's `stretchesTo`), where a wrong Alloc length changes the mean |
  *
  * Every rebuilt graph also has **boundary outputs** ({@link boundaryOutputs}): a fresh input b
@@ -84,10 +85,10 @@ import { type ErasureReference, erasureOf } from "./erasure.js";
 import type { ArrayValue, Check } from "./types.js";
 
 /** The forms, in the order of the table above. */
-export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power"] as const;
+export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power", "stretch"] as const;
 export type Form = (typeof FORMS)[number];
-/** The forms drawn per target (`fill` and `power` run their own races). */
-const DRAWN: readonly Form[] = FORMS.filter((f) => f !== "fill" && f !== "power");
+/** The forms drawn per target (`fill`, `power` and `stretch` run their own races). */
+const DRAWN: readonly Form[] = FORMS.filter((f) => f !== "fill" && f !== "power" && f !== "stretch");
 
 /** One form spliced in: where, and how it is described in a verdict. */
 export interface Splice {
@@ -204,8 +205,26 @@ function lengthsOf(v: Variable, rand: () => number): (number | Variable)[] {
   return st.map((len, i) => (len === 1 ? 1 : shapeI(v, i)));
 }
 
+/**
+ * The `stretch` form on v, which has an axis of static length 1: that axis read as unknown
+ * (a Reshape to v's lengths with ShapeI(v, a) there), stretched to 2 by an Alloc and averaged
+ * back, `(v + v) / 2`: v exactly. Alloc's pullback must then sum the cotangent down to a target
+ * whose length is unknown and 1 at run time (sumToShapeOf's split and sum), which no named
+ * lowering asks (their Allocs stretch only static 1s, and an unknown 1 is never broadcast by an
+ * elementwise op).
+ */
+function stretchSplice(v: Variable, rand: () => number): { out: Variable; variant: string } {
+  const st = (v.type as TensorType).shape;
+  const ones = st.flatMap((len, i) => (len === 1 ? [i] : []));
+  const a = ones[Math.floor(rand() * ones.length)];
+  const lens = lengthsOf(v, rand);
+  const w = reshape(v, lens.map((l, i) => (i === a ? shapeI(v, a) : l)));
+  const stretched = alloc(w, lens.map((l, i) => (i === a ? 2 : l)));
+  return { out: div(sum(stretched, [a], true), constant(2, (v.type as TensorType).dtype)), variant: `axis ${a} of length 1 read as unknown, stretched to 2 by an Alloc and averaged back` };
+}
+
 /** Splice `form` on v; returns the replacement and the variant's description. */
-function splice(form: Exclude<Form, "float32-part" | "fill" | "power">, v: Variable, rand: () => number): { out: Variable; variant: string; keepsValues?: false } {
+function splice(form: Exclude<Form, "float32-part" | "fill" | "power" | "stretch">, v: Variable, rand: () => number): { out: Variable; variant: string; keepsValues?: false } {
   const nd = (v.type as TensorType).ndim;
   switch (form) {
     case "scale-split": {
@@ -427,11 +446,13 @@ function race<T extends { readonly key: number; readonly weight: number }>(cands
 
 /**
  * The races' windows. About one to three forms on a case of typical size (one is the floor,
- * three the cap); the power form on about a third of them, the fill form on about half (a
- * case with fewer candidates takes them less often, a larger one more).
+ * three the cap); the power form on about a third of them, the stretch form on about a quarter
+ * (of the mutation suite's cases, whose candidates with a length-1 axis are fewer), the fill
+ * form on about half (a case with fewer candidates takes them less often, a larger one more).
  */
 const FORMS_WINDOW = 0.03;
 const POWER_WINDOW = 0.006;
+const STRETCH_WINDOW = 0.03;
 const FILL_WINDOW = 0.14;
 
 /** Whether a case (by its seed) builds its forms graph with shape-erasure's unknown lengths: half of them. */
@@ -485,6 +506,8 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   // The power form's target: a float64 value, on the cost's graph three times as likely.
   const f64 = (t: { o: Variable }): boolean => (t.o.type as TensorType).dtype === "float64";
   const [power = null] = race(valueTargets.filter(f64), 0x1f83d9ab, POWER_WINDOW, 1, false);
+  // The stretch form's target: a value with an axis of static length 1.
+  const [stretch = null] = race(valueTargets.filter((t) => (t.o.type as TensorType).shape.includes(1)), 0x2545f491, STRETCH_WINDOW, 1, false);
 
   const splices: Splice[] = [];
   const memo = new Map<Variable, Variable>();
@@ -501,8 +524,8 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
       let out = rebuilt.outputs[k];
       const drawn = onValue.get(o);
       const form = drawn?.form;
-      // (`fill` and `power` are never in onValue: they run their own races, below; the test narrows splice's type.)
-      if (drawn !== undefined && form !== "float32-part" && form !== "fill" && form !== "power" && form !== undefined) {
+      // (`fill`, `power` and `stretch` are never in onValue: they run their own races, below; the test narrows splice's type.)
+      if (drawn !== undefined && form !== "float32-part" && form !== "fill" && form !== "power" && form !== "stretch" && form !== undefined) {
         let made: ReturnType<typeof splice>;
         try {
           made = splice(form, out, mulberry32(mix(drawn.key, 0x7f4a7c15)));
@@ -516,6 +539,11 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
         const made = powerSplice(out, mulberry32(mix(power.key, 0x90e3f00d)));
         out = made.out;
         splices.push({ form: "power", at: `${label(n, pos)} (${made.variant})`, keepsValues: false });
+      }
+      if (stretch !== null && o === stretch.o) {
+        const made = stretchSplice(out, mulberry32(mix(stretch.key, 0x68e31da4)));
+        out = made.out;
+        splices.push({ form: "stretch", at: `${label(n, pos)} (${made.variant})`, keepsValues: true });
       }
       if (fill !== null && o === fill.v) {
         const shown = `u a fresh input of shape (${(fill.u.type as TensorType).shape.map((l) => l ?? "?").join(", ")})`;

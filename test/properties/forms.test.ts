@@ -3,11 +3,12 @@ import fc from "fast-check";
 import type { Case } from "../../src/case/format.js";
 import { caseTypes } from "../../src/case/parse.js";
 import { type Apply, Constant, type Variable } from "../../src/graph/basic.js";
-import type { GradTerm, Op } from "../../src/graph/op.js";
+import { DISCONNECTED, type GradTerm, type Op } from "../../src/graph/op.js";
 import { TensorType } from "../../src/graph/type.js";
 import { withPullbackOverride } from "../../src/grad/registry.js";
 import { Elemwise, mul, square } from "../../src/tensor/elemwise.js";
-import { Reshape, ShapeI, SpecifyShape, alloc } from "../../src/tensor/shape.js";
+import { Alloc, Reshape, ShapeI, SpecifyShape, alloc } from "../../src/tensor/shape.js";
+import { sum } from "../../src/tensor/reduce.js";
 import { IncSubtensor } from "../../src/tensor/indexing.js";
 import { conformTo, neutralElement, uselessReshape } from "../../src/rewriting/canonicalize.js";
 import { powTwo, secondToAlloc } from "../../src/rewriting/specialize.js";
@@ -249,6 +250,28 @@ describe("properties/forms (positional-forms)", () => {
     } finally {
       uselessReshape.transform = right;
     }
+  });
+
+  it("fails on an Alloc pullback that sums the cotangent only down to the target's static lengths (the stretch form's unknown 1)", async () => {
+    // The fault: sumToShapeOf without its split and sum for a target length unknown statically,
+    // so a cotangent of length 2 is handed to an input whose length is 1 at run time.
+    const cases = casesWith("stretch", true).slice(0, 6);
+    const isAlloc = (op: Op): boolean => op instanceof Alloc;
+    const staticOnly = ([v, ...lens]: readonly Variable[], _outs: readonly Variable[], [g]: readonly Variable[]): GradTerm[] => {
+      const lead = g.type.ndim - v.type.ndim;
+      let out = lead > 0 ? sum(g, Array.from({ length: lead }, (_, i) => i)) : g;
+      const keep = v.type.shape.flatMap((s, i) => (s === 1 && out.type.shape[i] !== 1 ? [i] : []));
+      if (keep.length > 0) out = sum(out, keep, true);
+      return [out, ...lens.map((): GradTerm => DISCONNECTED)];
+    };
+    let caught = 0;
+    for (const c of cases) {
+      const k = await withPullbackOverride(isAlloc, staticOnly, () => formsVerdict(c));
+      if (k.status === "pass" || k.status === "inconclusive") continue;
+      assert.match(k.reason, /stretch at .*stretched to 2 by an Alloc/, k.reason);
+      caught++;
+    }
+    assert.ok(caught >= 1, `none of the ${cases.length} cases caught it`);
   });
 
   it("errors when checked mode promises a rewrite at the graph's boundary that the rules rightly decline (a copy of an input handed back, a shape read or a fold read by an output)", async () => {
