@@ -55,6 +55,13 @@
  *    check: the rules promise to keep every one, docs/semantics.md) nor refuse what NONE
  *    computes; where both compute, the values must agree. No new compile: the two functions
  *    compiled for judgement 1 run once more.
+ * 4. The pushforward duality on the rebuilt graph (`properties/duality.ts`, as pushforward-duality
+ *    judges the case's): Σ ⟨w, J u⟩ over every rebuilt float node a wrt reaches, from the ops'
+ *    forward rules and from the double pullback, against ⟨Jᵀ w, u⟩ from one pullback, in NONE,
+ *    with cotangents of the values' run-time shapes. The forms' positional ops (SpecifyShape, an
+ *    Alloc of a lower-rank value, `second` with a lower-rank operand, pow) meet their forward
+ *    rules nowhere else, and the double pullback runs through a positional graph instead of
+ *    stopping at the lazy Pullback nodes of a named one. One more compile.
  *
  * The rebuild goes through each op's own `makeNode`, as a user's code would; an op refusing a
  * form's operand is the engine refusing a valid graph, and propagates as an error. A form
@@ -63,7 +70,7 @@
  */
 import { type Apply, Constant, type Variable } from "../src/graph/basic.js";
 import { type DType, TensorType, isFloat } from "../src/graph/type.js";
-import { toposort } from "../src/graph/traversal.js";
+import { ancestors, toposort } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
 import { RewriteContext } from "../src/rewriting/engine.js";
@@ -81,6 +88,7 @@ import type { Case, CaseTypes } from "../src/case/format.js";
 import { type BuiltCase, buildCase, zeroGradient } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import { compareRecords, toArrayValue } from "./compare.js";
+import { type DualityVerdict, dualityJudgement } from "./duality.js";
 import { type ErasureReference, erasureOf } from "./erasure.js";
 import type { ArrayValue, Check } from "./types.js";
 
@@ -722,6 +730,23 @@ function repeatLast(x: NDArray, axis: number): NDArray {
 }
 
 /**
+ * The duality Σ ⟨w, J u⟩ = ⟨Jᵀ w, u⟩ over every rebuilt float case node a wrt reaches (the cost
+ * included), at the case's values: J u from the ops' forward rules and from the double pullback.
+ */
+function formsDuality(b: BuiltCase, g: FormsGraph, values: Readonly<Record<string, ArrayValue>>, seed: number): DualityVerdict {
+  const wrt = new Set(b.wrt);
+  const ids = [...g.nodes.keys()].filter((id) => {
+    const v = g.nodes.get(id) as Variable;
+    return isFloat(v.type.dtype) && ancestors([v]).some((a) => wrt.has(a));
+  });
+  const any32 = [...b.types.values()].some((t) => t.dtype === "float32") || g.splices.some((s) => s.form === "float32-part");
+  const outs = ids.length > 0 ? ids.map((id) => g.nodes.get(id) as Variable) : [g.cost];
+  // Erased lengths are unknown to the types: the cotangents take the values' run-time shapes.
+  const outShapes = ids.length > 0 ? ids.map((id) => values[id].shape) : [[]];
+  return dualityJudgement({ inputs: formsInputs(b, g), values: caseInputs(b, g), wrt: b.wrt, outs, outShapes, any32, seed: seed ^ 0x4f1bbcdc });
+}
+
+/**
  * Judge `c` with seeded positional forms spliced into its lowered graph: `pass`, `fail` naming
  * the forms and the first differing value, or `inconclusive` when no lowered node takes a form.
  * An engine exception on the rebuilt graph is an error check (`onError`, given the forms), unless
@@ -794,6 +819,17 @@ export function positionalFormsCheck(c: Case, types: CaseTypes, seed: number, re
         compareRecords(f1.res.grads, n1.res.grads, `${what} with ${longer.label}, the checked FAST_RUN direct gradient`, rtol, ref.slack),
       );
     }
+  }
+  // 4. The pushforward duality on the rebuilt graph: the forward rules of the positional ops the
+  // lowerings never write, and the double pullback through a positional graph.
+  if (results.every((x) => x.ok) && b.wrt.length > 0) {
+    let k: DualityVerdict;
+    try {
+      k = formsDuality(b, g, none.values, seed);
+    } catch (e) {
+      return onError(e instanceof Error ? e : new Error(String(e)), `${what} the pushforward duality`);
+    }
+    if (k.status === "fail") return { property, status: "fail", reason: `${what} the pushforward duality: ${k.reason ?? ""}`, maxAbsErr: k.maxAbsErr, maxRelErr: k.maxRelErr };
   }
   const bads = results.filter((x) => !x.ok);
   const bad = bads.find((x) => x.nonFinite !== true);

@@ -16,14 +16,14 @@
  * | kink-conventions | every gradient path at planted ties and zeros of the case's max/min/maximum/minimum/abs nodes | the spec's conventions, computed in plain JS (properties/kinks.ts) |
  * | shape-erasure | every node's value, the direct and the lowerThenGrad gradient, checked FAST_RUN, with some inputs' static lengths declared unknown | the static case's NONE results (properties/erasure.ts) |
  * | checked-sensitivity | checked mode, on deliberately corrupted clones of rewrite-soundness's FAST_RUN graph (a seeded eighth of the cases) | checked mode's own contract: each corruption stopped and named (properties/checkedSensitivity.ts) |
- * | positional-forms | every node's value and the direct gradient of the case's lowered graph rebuilt with seeded positional forms the lowerings never write (a non-uniform or lower-rank array constant, a neutral operand, Shape reads, SpecifyShape, an identity, a float32 operand, an unknown 1 stretched by an Alloc) and boundary outputs (an input handed back through a copy, static shape reads, a fold), checked FAST_RUN, on a quarter of the cases | the same graph in checked NONE, the boundary outputs' known values, and, for forms that keep values, the static case's NONE results (properties/forms.ts) |
+ * | positional-forms | every node's value and the direct gradient of the case's lowered graph rebuilt with seeded positional forms the lowerings never write (a non-uniform or lower-rank array constant, a neutral operand, Shape reads, SpecifyShape, an identity, a float32 operand, an unknown 1 stretched by an Alloc) and boundary outputs (an input handed back through a copy, static shape reads, a fold), checked FAST_RUN, on a quarter of the cases | the same graph in checked NONE, the boundary outputs' known values, the pushforward duality on the rebuilt graph, and, for forms that keep values, the static case's NONE results (properties/forms.ts) |
  * | rewriter-contract | the rewrite engine, driving misbehaving rewrites on clones of the same graph (a seeded eighth of the cases): endless loops, identity and Map results, graph passes in an equilibrium, walker revisits, a refused replacement under "warn" | the engine's documented promises: the use budget's exact count and its onOptError routing, the visiting orders (properties/rewriterContract.ts) |
  *
  * An oracle that cannot judge a point says `inconclusive` with a reason; an exception inside a
  * property is an `error` check carrying the error's class, so one broken path never hides the
  * verdicts of the others.
  */
-import { type Variable, makeVariable } from "../src/graph/basic.js";
+import type { Variable } from "../src/graph/basic.js";
 import { isFloat } from "../src/graph/type.js";
 import { ancestors, toposort } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
@@ -33,8 +33,8 @@ import { DestroyHandler } from "../src/rewriting/destroyhandler.js";
 import type { FunctionGraph } from "../src/graph/fgraph.js";
 import { type SilencedSource, caseSource, checkedSensitivityCheck, scheduledCorruptions, sensitivityGraph } from "./checkedSensitivity.js";
 import { contractScheduled, rewriterContractCheck, scheduledScenarios } from "./rewriterContract.js";
-import { grad, pullback } from "../src/grad/driver.js";
-import { hessianVectorProduct, pushforward } from "../src/grad/pushforward.js";
+import { grad } from "../src/grad/driver.js";
+import { hessianVectorProduct } from "../src/grad/pushforward.js";
 import { XTensorType } from "../src/xtensor/type.js";
 import type { Case, CaseTypes } from "../src/case/format.js";
 import { caseTypes } from "../src/case/parse.js";
@@ -48,6 +48,7 @@ import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "
 import { kinkConventionCheck } from "./kinks.js";
 import { type ErasureReference, shapeErasureCheck } from "./erasure.js";
 import { formsSource, positionalFormsCheck } from "./forms.js";
+import { dualityJudgement, freshLike } from "./duality.js";
 import { type ArrayValue, type Check, type GradPath, PROPERTY_NAMES, type PropertyName, type Verdict } from "./types.js";
 
 /** Options of {@link runProperties}. */
@@ -607,11 +608,6 @@ export function graphFingerprint(outputs: readonly Variable[]): string[] {
   return toposort(outputs).map((n) => `${n.op.toString()}(${n.inputs.map(id).join(", ")}) -> ${n.outputs.map(id).join(", ")}`);
 }
 
-/** Fresh root variables with the types of `vs` (tangents, cotangents, Hessian directions). */
-function freshLike(vs: readonly Variable[], tag: string): Variable[] {
-  return vs.map((v, i) => makeVariable(v.type, null, 0, `${tag}${i}`));
-}
-
 /**
  * The gradient, and H v twice: reverse over reverse (the pullback rules applied to the gradient
  * graph) and forward over reverse (the ops' pushforward rules applied to it), compiled together
@@ -825,92 +821,9 @@ function dualityOutputs(b: BuiltCase): Variable[] {
   return out.length > 0 ? out : [b.cost];
 }
 
-function randomArray(rand: () => number, like: Variable): NDArray {
-  const shape = like.type.shape.map((s) => s ?? 1);
-  const n = shape.reduce((a, s) => a * s, 1);
-  return NDArray.fromFlat(
-    Array.from({ length: n }, () => 2 * rand() - 1),
-    shape,
-    like.type.dtype,
-  );
-}
-
 function dualityCheck(b: BuiltCase, seed: number): Check {
   if (b.wrt.length === 0) return inconclusive("pushforward-duality", "no float input to differentiate");
-  const outs = dualityOutputs(b);
-  const us = freshLike(b.wrt, "u");
-  const ws = freshLike(outs, "w");
-  // Two pushforwards: the ops' own forward rules, written independently of their pullbacks, and
-  // the double pullback, which derives J u from the pullback rules themselves. Only the first
-  // can catch a pullback rule that is linear but wrong (the double pullback transposes the same
-  // wrong map back); the second checks the double-pullback machinery. The cost may still depend
-  // on no wrt (one built from weights only): J = 0 on every side.
-  const fwd = { returnDisconnected: "zero", disconnectedOutputs: "ignore" } as const;
-  const derivations: (string | null)[] = [null, null];
-  const jvpRules = pushforward(outs, b.wrt, us, { ...fwd, useOpPushforward: "require", onDerivation: (d) => (derivations[0] = d) }) as Variable[];
-  const jvpDouble = pushforward(outs, b.wrt, us, { ...fwd, onDerivation: (d) => (derivations[1] = d) }) as Variable[];
-  const wrong = derivationMismatch(derivations, ["sweep", "double-pullback"]);
-  if (wrong !== null) return { property: "pushforward-duality", status: "fail", reason: `pushforward: ${wrong}, so the duality would compare one derivation with itself`, maxAbsErr: Infinity, maxRelErr: Infinity };
-  const vjp = pullback(outs, b.wrt, ws, { disconnectedInputs: "ignore" });
-  const f = compile([...b.inputs.values(), ...us, ...ws], [...jvpRules, ...jvpDouble, ...vjp], { mode: "NONE" });
-  const rand = mulberry32(seed ^ 0x9e3779b9);
-  const uVals = us.map((u) => randomArray(rand, u));
-  const wVals = outs.map((o) => randomArray(rand, o));
-  const res = f(...b.values.values(), ...uVals, ...wVals);
-  const n = outs.length;
-  const jvR = res.slice(0, n);
-  const jvD = res.slice(n, 2 * n);
-  const vj = res.slice(2 * n);
-  // Every side is an exact linear map of the same J; they differ only by rounding of the sums.
-  const dot = (a: NDArray, c: NDArray): [number, number] => {
-    const x = a.toFlat();
-    const y = c.toFlat();
-    let s = 0;
-    let m = 0;
-    for (let i = 0; i < x.length; i++) {
-      s += x[i] * y[i];
-      m += Math.abs(x[i] * y[i]);
-    }
-    return [s, m];
-  };
-  let rhs = 0;
-  let rm = 0;
-  vj.forEach((g, i) => {
-    const [s, m] = dot(g, uVals[i]);
-    rhs += s;
-    rm += m;
-  });
-  // Any float32 value on the way (a cast and back) rounds every side at float32 precision.
   const any32 = [...b.types.values()].some((t) => t.dtype === "float32");
-  // The floor ‖w‖₁·‖u‖₁ covers cancellation: through a float32 cast the map x ↦ f32(x) − x is zero
-  // in exact arithmetic, yet both sides carry rounding of the size of the vectors themselves
-  // (seed 2026 case 7295), which Σ|products| after the cancellation no longer shows.
-  const l1 = (a: NDArray): number => a.toFlat().reduce((t, v) => t + Math.abs(v), 0);
-  const norms = wVals.reduce((t, w) => t + l1(w), 0) * uVals.reduce((t, u) => t + l1(u), 0);
-  const sides = [
-    { jv: jvR, what: "the ops' pushforward rules", blame: "a pushforward rule or a pullback rule on the path is wrong (direct-vs-finiteDiff tells which)" },
-    { jv: jvD, what: "the double pullback", blame: "the double-pullback pushforward is broken, or a pullback on the path is not linear in its cotangent" },
-  ].map((side) => {
-    let lhs = 0;
-    let lm = 0;
-    side.jv.forEach((jv, k) => {
-      const [sk, mk] = dot(wVals[k], jv);
-      lhs += sk;
-      lm += mk;
-    });
-    const err = Math.abs(lhs - rhs);
-    const tol = engineRtol(any32 ? "float32" : "float64") * (lm + rm + norms) + 1e-300;
-    return { ...side, lhs, err, tol, rel: err / Math.max(Math.abs(lhs) + Math.abs(rhs), Number.MIN_VALUE) };
-  });
-  const nonFinite = sides.find((x) => !Number.isFinite(x.lhs));
-  if (nonFinite !== undefined || !Number.isFinite(rhs)) {
-    return inconclusive("pushforward-duality", `non-finite inner products: ⟨w, J u⟩ = ${sides.map((x) => `${x.lhs} (${x.what})`).join(", ")}; ⟨Jᵀ w, u⟩ = ${rhs}`);
-  }
-  const maxAbsErr = Math.max(...sides.map((x) => x.err));
-  const maxRelErr = Math.max(...sides.map((x) => x.rel));
-  const bad = sides.find((x) => x.err > x.tol);
-  if (bad === undefined) return { property: "pushforward-duality", status: "pass", maxAbsErr, maxRelErr };
-  const named = outs.length <= 6 ? outs.map((o) => o.toString()).join(", ") : `${outs.slice(0, 6).map((o) => o.toString()).join(", ")} and ${outs.length - 6} more`;
-  const reason = `Σ ⟨w, J u⟩ = ${bad.lhs} from ${bad.what} but ⟨Jᵀ w, u⟩ = ${rhs} from the pullback, over outputs ${named}: ${bad.blame}`;
-  return { property: "pushforward-duality", status: "fail", reason, maxAbsErr, maxRelErr };
+  const k = dualityJudgement({ inputs: [...b.inputs.values()], values: [...b.values.values()], wrt: b.wrt, outs: dualityOutputs(b), any32, seed });
+  return { property: "pushforward-duality", ...k };
 }

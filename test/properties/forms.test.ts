@@ -2,10 +2,10 @@ import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import type { Case } from "../../src/case/format.js";
 import { caseTypes } from "../../src/case/parse.js";
-import { type Apply, Constant, type Variable } from "../../src/graph/basic.js";
-import { DISCONNECTED, type GradTerm, type Op } from "../../src/graph/op.js";
+import { type Apply, Constant, Variable } from "../../src/graph/basic.js";
+import { DISCONNECTED, type Disconnected, type GradTerm, type Op } from "../../src/graph/op.js";
 import { TensorType } from "../../src/graph/type.js";
-import { withPullbackOverride } from "../../src/grad/registry.js";
+import { withPullbackOverride, withPushforwardOverride } from "../../src/grad/registry.js";
 import { Elemwise, mul, square } from "../../src/tensor/elemwise.js";
 import { Alloc, Reshape, ShapeI, SpecifyShape, alloc } from "../../src/tensor/shape.js";
 import { sum } from "../../src/tensor/reduce.js";
@@ -272,6 +272,14 @@ describe("properties/forms (positional-forms)", () => {
       caught++;
     }
     assert.ok(caught >= 1, `none of the ${cases.length} cases caught it`);
+  });
+
+  it("fails on a SpecifyShape forward rule that doubles the tangent (the forms' forward rules, judged by the duality on the rebuilt graph)", async () => {
+    // Only a form writes SpecifyShape, so only the duality on the rebuilt graph meets its rule.
+    const cases = casesWith("specify-shape", false).slice(0, 8);
+    const isSpecify = (op: Op): boolean => op instanceof SpecifyShape;
+    const doubled = (_ins: readonly Variable[], _outs: readonly Variable[], [t]: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] => [t instanceof Variable ? mul(t, 2) : DISCONNECTED];
+    await assertSomeFail(cases, /specify-shape at .* the pushforward duality: .* from the ops' pushforward rules/, (c) => withPushforwardOverride(isSpecify, doubled, () => formsVerdict(c)));
   });
 
   it("errors when checked mode promises a rewrite at the graph's boundary that the rules rightly decline (a copy of an input handed back, a shape read or a fold read by an output)", async () => {
