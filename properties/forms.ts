@@ -18,7 +18,7 @@
  * | `specify-shape` | `specifyShape(v, v's static lengths)` | SpecifyShape's pullback and pushforward, and its removal |
  * | `identity` | `identity(v)` or `cast(v, v's dtype)` | `useless_cast_identity` and checked mode's normal form |
  * | `float32-part` | one float64 operand u of a Join or of an add, sub or mul that has another float64 operand, or the y of an update op (inc or set, basic or advanced) into a float64 x, becomes `cast(u, float32)` (the node's output stays float64) | the pullbacks' cast of a float64 cotangent back to a float32 part (Join's slices, sumToShapeOf); mixed-dtype joins |
- * | `zero-update` | `inc(Z, v, idx) + Z·Z`, `set(Z, v, idx) + Z·Z` or `(inc(Z, v, idx) + set(Z, v, idx)) · 0.5 + Z·Z`, or `inc(O, v, idx) + O·O` (v + 2, over ones), Z = `alloc(0, v's lengths)` (read through Shape when one is unknown), idx every axis's full slice, a prefix of them, or none | the update ops' pullbacks and in-place kernels on a zero-filled Alloc that another node reads beside the update (fusion puts `Z·Z` and the add in one loop): the inplace pass must write into a fresh copy of Z, the last merge must leave the copy apart (validation refuses it), two copies both overwritten must stay apart (PR #2355), and checked mode's merge promise must excuse exactly those pairs; over ones no copy may be made, and checked mode must not ask for one |
+ * | `zero-update` | `inc(Z, v, idx) + Z·Z`, `set(Z, v, idx) + Z·Z` (v rounded to float32 a third of the time when it is float64) or `(inc(Z, v, idx) + set(Z, v, idx)) · 0.5 + Z·Z`, or `inc(O, v, idx) + O·O` (v + 2, over ones), Z = `alloc(0, v's lengths)` (read through Shape when one is unknown), idx every axis's full slice, a prefix of them, or none | the update ops' pullbacks and in-place kernels on a zero-filled Alloc that another node reads beside the update (fusion puts `Z·Z` and the add in one loop): the inplace pass must write into a fresh copy of Z, the last merge must leave the copy apart (validation refuses it), two copies both overwritten must stay apart (PR #2355), and checked mode's merge promise must excuse exactly those pairs; over ones no copy may be made, and checked mode must not ask for one |
  * | `power` (about a third of the cases, its own race; a float64 v) | `pow(v, 2)`, `pow(exp(v), 0.5)`, `pow(square(exp(v)), 0.5)`, `pow(v, 3)`, or `cast(pow(cast(v, int32), 2), float64)`, each exponent a 0-d constant of the base's dtype | `local_pow_2_to_square` and `local_pow_half_to_sqrt` (no case writes pow with a constant exponent), their declines (another exponent, an int32 square, a base that may be -0 or -inf), and checked mode's normal forms for them |
  * | `stretch` (about a quarter of the cases, its own race; a v with an axis of static length 1) | that axis read as unknown (`reshape(v, ...ShapeI(v, a)...)`), stretched to 2 by an Alloc and averaged back: `sum(alloc(w, [..., 2, ...]), a, keepdims) / 2`, v exactly | Alloc's pullback summing a cotangent down to a target of unknown length that is 1 at run time (`sumToShapeOf`'s split and sum): the named lowerings' Allocs stretch only static 1s, and no elementwise op broadcasts an unknown 1 |
  * | `fill` (about half the cases, its own race) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths; or, half the time, the mean of `second(u, v)` over u's extra leading axis (`sum(·, 0) / shape_i(u, 0)`), u declared `(?, ...v's type)` and fed 2 copies' worth (v exactly) | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3); a b of lower rank than the output beside an operand of unknown length (`standsFor`, `conformTo`'s Alloc reading u's run-time length, checked mode's `stretchesTo`), where a wrong Alloc length changes the mean |
@@ -344,8 +344,14 @@ function splice(form: Exclude<Form, "float32-part" | "fill" | "power" | "stretch
         return { out: add(incSubtensor(ones, v, idx), mul(ones, ones)), variant: `inc(O, v, ${where}) + O·O, O = alloc(1, …): v + 2`, keepsValues: false };
       }
       if (how < 2) {
-        const u = how === 0 ? setSubtensor(z, v, idx) : incSubtensor(z, v, idx);
-        return { out: add(u, mul(z, z)), variant: `${how === 0 ? "set" : "inc"}(Z, v, ${where}) + Z·Z, ${zWhat}` };
+        // A third of the float64 ones write v rounded to float32 into Z (float64): the update's
+        // pullback must cast y's cotangent back to float32 (sumToShapeOf), as float32-part asks of
+        // the update ops a case writes itself, which are far rarer than this form.
+        const y32 = (v.type as TensorType).dtype === "float64" && rand() < 1 / 3;
+        const y = y32 ? cast(v, "float32") : v;
+        const u = how === 0 ? setSubtensor(z, y, idx) : incSubtensor(z, y, idx);
+        const yWhat = y32 ? "f32(v)" : "v";
+        return { out: add(u, mul(z, z)), variant: `${how === 0 ? "set" : "inc"}(Z, ${yWhat}, ${where}) + Z·Z, ${zWhat}`, ...(y32 ? { keepsValues: false as const } : {}) };
       }
       // Two updates of one Z: each needs a fresh copy, two equal Allocs both overwritten in
       // place, which no merge may join (PyTensor PR #2355). (v + v) / 2 is v exactly.
@@ -739,8 +745,9 @@ function formsDuality(b: BuiltCase, g: FormsGraph, values: Readonly<Record<strin
     const v = g.nodes.get(id) as Variable;
     return isFloat(v.type.dtype) && ancestors([v]).some((a) => wrt.has(a));
   });
-  const any32 = [...b.types.values()].some((t) => t.dtype === "float32") || g.splices.some((s) => s.form === "float32-part");
   const outs = ids.length > 0 ? ids.map((id) => g.nodes.get(id) as Variable) : [g.cost];
+  // A float32 value anywhere on the way (the case's, float32-part's, zero-update's f32(v)).
+  const any32 = ancestors(outs).some((v) => v.type.dtype === "float32");
   // Erased lengths are unknown to the types: the cotangents take the values' run-time shapes.
   const outShapes = ids.length > 0 ? ids.map((id) => values[id].shape) : [[]];
   return dualityJudgement({ inputs: formsInputs(b, g), values: caseInputs(b, g), wrt: b.wrt, outs, outShapes, any32, seed: seed ^ 0x4f1bbcdc });
@@ -775,8 +782,9 @@ export function positionalFormsCheck(c: Case, types: CaseTypes, seed: number, re
     }
     return onError(e instanceof Error ? e : new Error(String(e)), what.slice(0, -1));
   }
-  const float32 = g.splices.some((s) => s.form === "float32-part");
-  // A float32 part rounds one operand: the rewrites are then judged at float32's tolerance.
+  // A form's float32 value (float32-part, zero-update's f32(v)) rounds one operand: the rewrites
+  // are then judged at float32's tolerance.
+  const float32 = g.splices.some((s) => s.form === "float32-part" || /\bf32\(v\)/.test(s.at));
   const rtol = float32 ? Math.max(ref.rtol, 1e-4) : ref.rtol;
   const results = [
     compareRecords(run.values, none.values, `${what} the checked FAST_RUN value of node`, rtol, ref.slack),

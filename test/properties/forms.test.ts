@@ -9,7 +9,7 @@ import { withPullbackOverride, withPushforwardOverride } from "../../src/grad/re
 import { Elemwise, mul, square } from "../../src/tensor/elemwise.js";
 import { Alloc, Reshape, ShapeI, SpecifyShape, alloc } from "../../src/tensor/shape.js";
 import { sum } from "../../src/tensor/reduce.js";
-import { IncSubtensor } from "../../src/tensor/indexing.js";
+import { IncSubtensor, subtensor } from "../../src/tensor/indexing.js";
 import { conformTo, neutralElement, uselessReshape } from "../../src/rewriting/canonicalize.js";
 import { powTwo, secondToAlloc } from "../../src/rewriting/specialize.js";
 import { NORMAL_FORMS, type NormalForm } from "../../src/rewriting/normalform.js";
@@ -280,6 +280,27 @@ describe("properties/forms (positional-forms)", () => {
     const isSpecify = (op: Op): boolean => op instanceof SpecifyShape;
     const doubled = (_ins: readonly Variable[], _outs: readonly Variable[], [t]: readonly (Variable | Disconnected)[]): (Variable | Disconnected)[] => [t instanceof Variable ? mul(t, 2) : DISCONNECTED];
     await assertSomeFail(cases, /specify-shape at .* the pushforward duality: .* from the ops' pushforward rules/, (c) => withPushforwardOverride(isSpecify, doubled, () => formsVerdict(c)));
+  });
+
+  it("errors on an update op's pullback that hands a float32 y a float64 cotangent (zero-update's f32(v))", async () => {
+    // y's cotangent summed to y's shape but not cast back: the driver refuses a float64 term
+    // for a float32 input, naming it, wherever the form wrote f32(v) on the cost's graph.
+    const cases = SAMPLE.filter((x) => (formsGraph(x, caseTypes(x), caseSeed(x))?.graph.splices ?? []).some((sp) => sp.form === "zero-update" && /f32\(v\)/.test(sp.at)));
+    assert.ok(cases.length >= 2, `${cases.length} sample cases write f32(v)`);
+    const isUpdate = (op: Op): boolean => op instanceof IncSubtensor;
+    const uncast = (ins: readonly Variable[], outs: readonly Variable[], gs: readonly Variable[], node: Apply): GradTerm[] => {
+      const [dx] = (node.op.pullback as NonNullable<Op["pullback"]>).call(node.op, ins, outs, gs);
+      const dy = sum(subtensor(gs[0], (node.op as IncSubtensor).props.idx), []);
+      return [dx, dy];
+    };
+    let caught = 0;
+    for (const c of cases) {
+      const k = await withPullbackOverride(isUpdate, uncast, () => formsVerdict(c));
+      if (k.status === "pass" || k.status === "inconclusive") continue;
+      assert.match(k.reason, /zero-update at .*f32\(v\).*float32/, k.reason);
+      caught++;
+    }
+    assert.ok(caught >= 1, `none of the ${cases.length} cases caught it`);
   });
 
   it("errors when checked mode promises a rewrite at the graph's boundary that the rules rightly decline (a copy of an input handed back, a shape read or a fold read by an output)", async () => {
