@@ -27,7 +27,7 @@
  * | the term for x (the tangent for k) | `grad(cost', wrt)` (compiled, since a lazy gradient checks its rules when expanded) and `pushforward(cost', wrt, u, {useOpPushforward: "require"})` must |
  * |---|---|
  * | a zero in a seeded disguise: a zero constant, a fill with zero, or an `Alloc` of zero, wrapped in both `mul`s by a constant (either side) and then every one of `neg`, `identity`, `add`/`sub` of another zero, `second`, a cast round trip, `reshape`, a `DimShuffle` round trip, `specifyShape`, `broadcastTo` and a named round trip (as_xtensor, rename, transpose twice, values), in a seeded order | accept it: the gradients of cost alone, and J u of cost alone; and `grad(cost', k)` for the integer k itself: a float gradient equal to w (grad's documentation: a discrete variable's gradient, when connected at all, is float) |
- * | 1 to 3 of those over a leaf with one element 1 (or of ones), or over exp of a zero | raise a GradError naming the rule (`OpaqueRound{rule=n}.pullback`), input 0 and "only through integer outputs" (forward: `OpaqueSplit{rule=n}.pushforward`, output 0 and "is discrete") |
+ * | 1 to 3 of those over a leaf with one element 1 (or of ones), over exp of a zero, or over `inc(zeros, leaf)` (an op whose first input is zero but which keeps no zero from it) | raise a GradError naming the rule (`OpaqueRound{rule=n}.pullback`), input 0 and "only through integer outputs" (forward: `OpaqueSplit{rule=n}.pushforward`, output 0 and "is discrete") |
  * | the cotangent (tangent) itself: straight-through | the same |
  * | straight-through, with k read by a built-in op on integers (its sum, its running sum, or an advanced inc of ones at a repeated index) before OpaqueWeigh | (`grad` only) accept it: the built-in rule, asked about its integer input, answers in its contract's form, and the path ends there, so the gradients are the cost alone's |
  *
@@ -49,7 +49,7 @@ import { add as padd, cast as pcast, exp as pexp, identity as pidentity, mul as 
 import { alloc, broadcastTo, dimshuffle, reshape, specifyShape } from "../src/tensor/shape.js";
 import { sum as psum } from "../src/tensor/reduce.js";
 import { cumsum } from "../src/tensor/cumulative.js";
-import { advancedIncSubtensor } from "../src/tensor/indexing.js";
+import { advancedIncSubtensor, incSubtensor } from "../src/tensor/indexing.js";
 import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { type ArrayComparison, compareArrays, compareRecords, toArrayValue } from "./compare.js";
@@ -189,6 +189,10 @@ function drawDisguise(rand: () => number, zero: boolean): Disguise {
     ? [...shuffled(WRAPS.filter(isMul)), ...shuffled(WRAPS.filter((w) => !isMul(w)))]
     : Array.from({ length: 1 + Math.floor(rand() * 3) }, () => pickOf(WRAPS));
   const throughExp = !zero && rand() < 1 / 3;
+  // Or a quarter of the rest: the leaf written into zeros by an update, inc(zeros, leaf), the
+  // leaf itself: an op whose first input is zero but which keeps no zero from it, which the zero
+  // test must not see through either (only the documented views and broadcasts pass a zero on).
+  const throughUpdate = !zero && !throughExp && rand() < 1 / 4;
   const wrap = (w: (typeof WRAPS)[number], z: Variable, x: Variable): Variable => {
     const dtype = x.type.dtype;
     const shape = x.type.shape as number[];
@@ -219,10 +223,16 @@ function drawDisguise(rand: () => number, zero: boolean): Disguise {
       }
     }
   };
-  const leafText = throughExp ? "exp(a zero constant)" : leafKind === "constant" ? (zero ? "a zero constant" : "a constant with one element 1") : leafKind === "fill" ? `second(x, ${zero ? 0 : 1})` : `alloc(${zero ? 0 : 1}, shape)`;
+  const plainLeaf = leafKind === "constant" ? (zero ? "a zero constant" : "a constant with one element 1") : leafKind === "fill" ? `second(x, ${zero ? 0 : 1})` : `alloc(${zero ? 0 : 1}, shape)`;
+  const leafText = throughExp ? "exp(a zero constant)" : throughUpdate ? `inc(zeros, ${plainLeaf})` : plainLeaf;
+  const base = (x: Variable): Variable => {
+    const zeros = (): Variable => constant(NDArray.zeros(x.type.shape as number[], x.type.dtype));
+    if (throughExp) return pexp(zeros());
+    return throughUpdate ? incSubtensor(zeros(), leaf(x), []) : leaf(x);
+  };
   return {
     describe: `${[...wraps].reverse().join("(")}(${leafText}${")".repeat(wraps.length)}`,
-    build: (x) => wraps.reduce((z, w) => wrap(w, z, x), throughExp ? pexp(constant(NDArray.zeros(x.type.shape as number[], x.type.dtype))) : leaf(x)),
+    build: (x) => wraps.reduce((z, w) => wrap(w, z, x), base(x)),
   };
 }
 

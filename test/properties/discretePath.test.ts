@@ -16,7 +16,8 @@ import { isDiscrete } from "../../src/graph/type.js";
 import { type PullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
 import { Reduce } from "../../src/tensor/reduce.js";
 import { CumOp } from "../../src/tensor/cumulative.js";
-import { AdvancedIncSubtensor } from "../../src/tensor/indexing.js";
+import { AdvancedIncSubtensor, IncSubtensor } from "../../src/tensor/indexing.js";
+import { graphReplace, toposort } from "../../src/graph/traversal.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed } from "../../properties/properties.js";
 import { engineRtol } from "../../properties/compare.js";
@@ -73,6 +74,29 @@ describe("grad-composition: discrete-path", function () {
     const empty: PullbackRule = (ins, outs, gs, node) =>
       isDiscrete(ins[0].type.dtype) ? [] : (node.op.pullback as NonNullable<Op["pullback"]>).call(node.op, ins, outs, gs);
     withPullbackOverride(builtIn, empty, () => assertFails(/read by .* before OpaqueWeigh raised GradError: .*; the path should have ended at the built-in op/));
+  });
+
+  it("fails when the zero test passes a zero on through an update (inc(zeros, leaf) taken for zero)", () => {
+    // The zero test as if an update kept its first input's zeros: each inc over a provable zero is
+    // read as that zero. Only the nonzero disguise over inc(zeros, leaf) tells this apart.
+    const seesThroughUpdates = (v: Variable): boolean => {
+      const updates = toposort([v]).filter((n) => n.op instanceof IncSubtensor && tensorAlgebra.isZero(n.inputs[0]));
+      const [stripped] = graphReplace([v], new Map(updates.map((n) => [n.outputs[0], n.inputs[0]] as const)));
+      return tensorAlgebra.isZero(stripped);
+    };
+    const cases = fc.sample(caseArbitrary({}), { seed: 5153, numRuns: 60 }).map((g) => g.case);
+    let caught = 0;
+    withIsZero(seesThroughUpdates, () => {
+      for (const c of cases) {
+        const b = buildCase(c);
+        const rtol = engineRtol([...b.types.values()].some((t) => t.dtype === "float32") ? "float32" : "float64");
+        const [o] = runCompositionClaims({ built: b, values: caseEvaluator(b)(), seed: caseSeed(c), rtol, directGrads: () => caseGradients(b, "lazy"), claims: ["discrete-path"] });
+        if (o.status !== "fail") continue;
+        assert.match(o.reason, /inc\(zeros, .*\), not a provable zero, yet it was accepted/);
+        caught++;
+      }
+    });
+    assert.ok(caught >= 1, "no case drew the inc(zeros, leaf) disguise");
   });
 
   it("fails when only a bare zero constant counts as zero", () => {
