@@ -15,6 +15,7 @@
  * | `pushforward(y, wrt, u, {useOpPushforward: true})` | fall back to the double pullback (reported by `onDerivation`) and give the default's J u |
  * | `pushforward(y, wrt, u)` | the double pullback |
  * | `pushforward(cost, wrt, u, {useOpPushforward: true})` | sweep with the ops' own rules (every op on the path has one), and give J u with y's = 1.5 · this |
+ * | `pushforward(cost + OpaqueScale(0.5), wrt, u, {useOpPushforward: "require"})` (OpaqueScale of a constant, off the tangents' path) | sweep, without raising: "require" asks for rules on the path only; and give the cost's J u |
  * | `hessianVectorProduct(cost, x, v, {method: "reverse"})` (single variables, the method named) | give the list form's `hessianVectorProduct(cost, [x], [v])` |
  * | `pushforward([cost, 2·q], wrt, u, {disconnectedOutputs, returnDisconnected})`, q read by no wrt, the policy (raise, warn, ignore), the return mode (zero, none, disconnected) and the derivation (sweep or double pullback) drawn | raise naming output 1, word for word; or warn so once through `onWarning` (without it, on `console.warn`); and give zeros of its type, null or DISCONNECTED for it |
  * | `pushforward(cost, wrt, u, {considerConstant: [v]})`, v an interior float node, by the drawn derivation | J u of the graph cut at v (v replaced by a fresh root fed v's value) |
@@ -32,7 +33,8 @@ import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
 import { type PushforwardDerivation, hessianVectorProduct, pushforward } from "../src/grad/pushforward.js";
 import { GradError } from "../src/errors.js";
-import { cast as pcast, mul as pmul } from "../src/tensor/elemwise.js";
+import { add as padd, cast as pcast, mul as pmul } from "../src/tensor/elemwise.js";
+import { constant } from "../src/tensor/basic.js";
 import { alloc } from "../src/tensor/shape.js";
 import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
@@ -106,7 +108,7 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
   if (miswritten !== null) return fail(miswritten);
 
   // true: the double pullback for y (a fallback), the sweep for the cost itself.
-  const ran: (PushforwardDerivation | null)[] = [null, null, null];
+  const ran: (PushforwardDerivation | null)[] = [null, null, null, null];
   let jTrue: Variable;
   try {
     jTrue = jvp(y, b.wrt, us, { ...common, useOpPushforward: true, onDerivation: (d) => (ran[0] = d) }) as Variable;
@@ -116,10 +118,21 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
   }
   const jDefault = jvp(y, b.wrt, us, { ...common, onDerivation: (d) => (ran[1] = d) }) as Variable;
   const jSweep = jvp(cost, b.wrt, us, { ...common, useOpPushforward: true, onDerivation: (d) => (ran[2] = d) }) as Variable;
+  // "require" asks for rules on the tangents' path only: OpaqueScale of a constant, added to the
+  // cost, is off it, so the sweep runs and gives the cost's J u.
+  const offPath = padd(cost, new OpaqueScale().makeNode(constant(0.5, cost.type.dtype)).outputs[0]);
+  let jOff: Variable;
+  try {
+    jOff = jvp(offPath, b.wrt, us, { ...common, useOpPushforward: "require", onDerivation: (d) => (ran[3] = d) }) as Variable;
+  } catch (e) {
+    if (!(e instanceof GradError)) throw e;
+    return fail(`pushforward(cost + OpaqueScale(0.5), wrt, u, {useOpPushforward: "require"}) raised, but OpaqueScale reads only a constant, off the tangents' path: ${e.message.split("\n")[0]}`);
+  }
   const want: readonly [string, PushforwardDerivation][] = [
     ["pushforward(OpaqueScale(cost), wrt, u, {useOpPushforward: true}), OpaqueScale having no pushforward rule,", "double-pullback"],
     ["pushforward(OpaqueScale(cost), wrt, u) (useOpPushforward false by default)", "double-pullback"],
     ["pushforward(cost, wrt, u, {useOpPushforward: true}), every op on the path having a pushforward rule,", "sweep"],
+    ['pushforward(cost + OpaqueScale(0.5), wrt, u, {useOpPushforward: "require"}), OpaqueScale off the path,', "sweep"],
   ];
   for (let k = 0; k < want.length; k++) {
     if (ran[k] !== want[k][1]) return fail(`${want[k][0]} must run the ${want[k][1]}, but reported ${ran[k] ?? "nothing"}`);
@@ -131,12 +144,12 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
   const hSingle = hvp(b.cost, x, us[0], { ...hvOpts, method: "reverse" });
   const [hList] = hvp(b.cost, [x], [us[0]], hvOpts);
 
-  const f = compile([...b.inputs.values(), ...us], [jTrue, jDefault, jSweep, hSingle, hList], { mode: "NONE" });
+  const f = compile([...b.inputs.values(), ...us], [jTrue, jDefault, jSweep, hSingle, hList, jOff], { mode: "NONE" });
   const uVals = b.wrt.map((_, i) => {
     const like = b.values.get(b.wrtNames[i]) as NDArray;
     return NDArray.fromFlat(Array.from({ length: like.size }, () => 2 * c.rand() - 1), like.shape, like.dtype);
   });
-  const [vTrue, vDefault, vSweep, vSingle, vList] = f(...b.values.values(), ...uVals);
+  const [vTrue, vDefault, vSweep, vSingle, vList, vOff] = f(...b.values.values(), ...uVals);
   const av = (v: Variable, a: NDArray) => toArrayValue(v, a);
   const what = `(u random in [-1, 1), wrt ${b.wrtNames.join(", ")})`;
   const c1 = compareArrays(av(jTrue, vTrue), av(jDefault, vDefault), "J u of OpaqueScale(cost) with useOpPushforward true against the default", c.rtol, c.slack);
@@ -144,6 +157,8 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
   const scaled = NDArray.fromFlat(Array.from(vSweep.toFlat(), (v) => 1.5 * v), vSweep.shape, vSweep.dtype);
   const c2 = compareArrays(av(jTrue, vTrue), av(jSweep, scaled), "J u of OpaqueScale(cost) against 1.5 · J u of the cost (the sweep)", c.rtol, c.slack);
   if (!c2.ok) return fail(`pushforward(OpaqueScale(cost), wrt, u, {useOpPushforward: true}) is not 1.5 · pushforward(cost, wrt, u, {useOpPushforward: true}): ${c2.reason ?? "mismatch"} ${what}`, c2);
+  const cOff = compareArrays(av(jOff, vOff), av(jSweep, vSweep), "J u of cost + OpaqueScale(0.5) against J u of the cost", c.rtol, c.slack);
+  if (!cOff.ok) return fail(`pushforward(cost + OpaqueScale(0.5), wrt, u, {useOpPushforward: "require"}) is not pushforward(cost, wrt, u, {useOpPushforward: true}): ${cOff.reason ?? "mismatch"} ${what}`, cOff);
   const c3 = compareArrays(av(hSingle, vSingle), av(hList, vList), `H v for ${b.wrtNames[0]}`, c.rtol, c.slack);
   if (!c3.ok) return fail(`hessianVectorProduct(cost, ${b.wrtNames[0]}, v, {method: "reverse"}) disagrees with hessianVectorProduct(cost, [${b.wrtNames[0]}], [v]): ${c3.reason ?? "mismatch"} ${what}`, c3);
 

@@ -320,6 +320,19 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
     says: /^pushforward-options: pushforward\(OpaqueScale\(cost\), wrt, u, \{useOpPushforward: true\}\) raised instead of falling back to the double pullback/,
   },
   {
+    name: "a pushforward whose \"require\" asks every op of the graph for a rule, on the tangents' path or not",
+    claim: "pushforward-options",
+    engine: {
+      ...ENGINE,
+      pushforward: ((o: Variable, w: readonly Variable[], t: readonly Variable[], opts?: PushforwardOptions) => {
+        const ruleless = opts?.useOpPushforward === "require" ? toposort([o]).find((n) => n.op.name === "OpaqueScale") : undefined;
+        if (ruleless !== undefined) throw new GradError(`pushforward: ${ruleless.op.toString()} (computing ${ruleless.outputs[0].toString()}) has no pushforward rule, and useOpPushforward is "require"`);
+        return ENGINE.pushforward(o, w, t, opts);
+      }) as CompositionEngine["pushforward"],
+    },
+    says: /^pushforward-options: pushforward\(cost \+ OpaqueScale\(0\.5\), wrt, u, \{useOpPushforward: "require"\}\) raised, but OpaqueScale reads only a constant, off the tangents' path/,
+  },
+  {
     name: "a pushforward whose fallback for an op without a rule gives zeros",
     claim: "pushforward-options",
     engine: {
