@@ -12,6 +12,7 @@
  * |---|---|
  * | `pushforward(y, wrt, u, {useOpPushforward: "require"})` | raise a GradError naming OpaqueScale and y, word for word |
  * | the same for `MiswrittenScale`, OpaqueScale with a forward rule written wrong: two tangents for its one output, a number, an integer tangent, one of another shape, a named one | raise a GradError naming `MiswrittenScale.pushforward`, the output and what is wrong with it, word for word |
+ * | `pushforward(SquaredScale(cost), wrt, u)`, SquaredScale's pullback written 1.5 · g², not linear in the cotangent g | raise a GradError saying the tangent still depends on its cotangent placeholder, word for word (the double pullback cannot differentiate it) |
  * | `pushforward(y, wrt, u, {useOpPushforward: true})` | fall back to the double pullback (reported by `onDerivation`) and give the default's J u |
  * | `pushforward(y, wrt, u)` | the double pullback |
  * | `pushforward(cost, wrt, u, {useOpPushforward: true})` | sweep with the ops' own rules (every op on the path has one), and give J u with y's = 1.5 · this |
@@ -53,6 +54,17 @@ export class OpaqueScale extends Op {
   }
   override pullback(_i: readonly Variable[], _o: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
     return [pmul(g, 1.5)];
+  }
+}
+
+/**
+ * y = 1.5 · x, as a user's op whose pullback is written wrong in a way only forward mode can
+ * see: 1.5 · g², not linear in the cotangent g (a reverse-mode gradient at g = 1 is right).
+ */
+export class SquaredScale extends OpaqueScale {
+  override readonly name: string = "SquaredScale";
+  override pullback(_i: readonly Variable[], _o: readonly Variable[], [g]: readonly Variable[]): GradTerm[] {
+    return [pmul(pmul(g, g), 1.5)];
   }
 }
 
@@ -106,6 +118,20 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
   // A user's forward rule written wrong: the sweep checks what it returns and names the rule.
   const miswritten = miswrittenRuleProblem(cost, b.wrt, us, jvp);
   if (miswritten !== null) return fail(miswritten);
+  // The double pullback derives J u from the pullbacks, so it needs them linear in their
+  // cotangent: a user's pullback that is not must be reported, not differentiated.
+  const ySq = new SquaredScale().makeNode(cost).outputs[0];
+  const nonlinear = `pushforward: the tangent of output 0 (${ySq.toString()}) still depends on its cotangent placeholder, so some pullback on the path is not linear in its cotangent; use useOpPushforward or fix that rule`;
+  let sqErr: unknown = null;
+  try {
+    jvp(ySq, b.wrt, us, common);
+  } catch (e) {
+    sqErr = e;
+  }
+  if (!(sqErr instanceof GradError) || sqErr.message !== nonlinear) {
+    const got = sqErr === null ? "it returned a result" : `it raised ${sqErr instanceof Error ? `${sqErr.name}: ${sqErr.message.split("\n")[0]}` : String(sqErr)}`;
+    return fail(`pushforward(SquaredScale(cost), wrt, u) (the double pullback), SquaredScale's pullback being 1.5 · g², not linear in g, must raise a GradError saying "${nonlinear}"; ${got}`);
+  }
 
   // true: the double pullback for y (a fallback), the sweep for the cost itself.
   const ran: (PushforwardDerivation | null)[] = [null, null, null, null];

@@ -20,7 +20,7 @@ import { GradError } from "../errors.js";
 import { ancestors, graphReplace, toposort } from "../graph/traversal.js";
 import { isXOp } from "../xtensor/op.js";
 import { XTensorType } from "../xtensor/type.js";
-import { PullbackOp, expandWithInstalled } from "./lazy.js";
+import { PullbackOp, expandPullbacks, expandWithInstalled } from "./lazy.js";
 import { resolvePushforward } from "./registry.js";
 import { algebraFor } from "./algebra.js";
 import { type DisconnectedPolicy, type GradOptions, type GradResult, type ReturnDisconnected, alignCotangent, grad, gradTerms, pullback } from "./driver.js";
@@ -112,14 +112,25 @@ function doublePullback(outs: readonly Variable[], wrt: readonly Variable[], tan
   // A lazy Pullback node (src/grad/lazy.ts) takes the placeholders as inputs even though its
   // expansion is linear in them and cancels them out: such a dependence is only structural.
   const lazyOutputs = ancestors(live, wrt).filter((v) => v.owner?.op instanceof PullbackOp);
+  const notLinear = (j: number): GradError =>
+    new GradError(
+      `pushforward: the tangent of output ${j} (${outs[j].toString()}) still depends on its cotangent placeholder, ` +
+        `so some pullback on the path is not linear in its cotangent; use useOpPushforward or fix that rule`,
+    );
   res.forEach((r, j) => {
-    if (r instanceof Variable && connectedAncestors([r], [...wrt, ...lazyOutputs]).some((a) => placeholders.has(a))) {
-      throw new GradError(
-        `pushforward: the tangent of output ${j} (${outs[j].toString()}) still depends on its cotangent placeholder, ` +
-          `so some pullback on the path is not linear in its cotangent; use useOpPushforward or fix that rule`,
-      );
-    }
+    if (r instanceof Variable && connectedAncestors([r], [...wrt, ...lazyOutputs]).some((a) => placeholders.has(a))) throw notLinear(j);
   });
+  if (lazyOutputs.length > 0) {
+    // The regions of those nodes hold rules too: one not linear in its cotangent there (a user's
+    // op downstream of named ones, which the region wraps) shows only in their expansion, where
+    // the compiler would have turned it into a silently wrong J t. So the check runs again on an
+    // expanded copy (roots shared; the lazy result is what is returned).
+    const expanded = expandPullbacks(live);
+    let k = 0;
+    res.forEach((r, j) => {
+      if (r instanceof Variable && connectedAncestors([expanded[k++]], wrt).some((a) => placeholders.has(a))) throw notLinear(j);
+    });
+  }
   if (ancestors(live, wrt).some((a) => placeholders.has(a))) {
     // J t does not depend on u (checked above), but a lazy Pullback node or a shape-only use
     // (zeros shaped like a cotangent) may still reach it structurally. Any value works; zeros

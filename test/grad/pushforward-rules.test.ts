@@ -367,3 +367,38 @@ describe("pushforward: tangents declared without static lengths", () => {
     }
   });
 });
+
+describe("pushforward: the double pullback refuses a pullback that is not linear in its cotangent", () => {
+  /** y = 1.5 · x with its pullback written 1.5 · g² (right at g = 1, not linear in g). */
+  class SquaredScale extends Op {
+    override readonly name = "SquaredScale";
+    override readonly props = {};
+    makeNode(v: Variable): Apply {
+      return new Apply(this, [v], [v.type]);
+    }
+    override perform(_n: Apply, [v]: readonly NDArray[]): NDArray[] {
+      return [NDArray.fromFlat(Array.from(v.toFlat(), (e) => 1.5 * e), v.shape, v.dtype)];
+    }
+    override pullback(_i: readonly Variable[], _o: readonly Variable[], [g]: readonly Variable[]): Variable[] {
+      return [mul(mul(g, g), 1.5)];
+    }
+  }
+  const says = /^pushforward: the tangent of output 0 \(SquaredScale\.0\) still depends on its cotangent placeholder, so some pullback on the path is not linear in its cotangent/;
+
+  it("on a positional graph", () => {
+    const x = tensor("x", { shape: [3], dtype: "float64" });
+    const y = new SquaredScale().makeNode(sum(mul(x, x))).outputs[0];
+    assert.throws(() => pushforward(y, [x], [makeVariable(x.type, null, 0, "u")]), (e: unknown) => e instanceof GradError && says.test(e.message));
+  });
+
+  it("downstream of named ops, where the lazy strategy wraps the op in a Pullback region (a silently wrong J t before)", () => {
+    const x = X.xtensor("x", { dims: ["a"], shape: [3], dtype: "float64" });
+    const y = new SquaredScale().makeNode(X.values(X.sum(X.mul(x, x)))).outputs[0];
+    const u = makeVariable(x.type, null, 0, "u");
+    assert.throws(() => pushforward(y, [x], [u]), (e: unknown) => e instanceof GradError && says.test(e.message));
+    // The same named ops without the user's op: linear, not refused (J u of sum(x·x) is 2 x · u).
+    const linear = pushforward(X.values(X.sum(X.mul(x, x))), [x], [u]) as Variable;
+    const [ju] = compile([x, u], [linear], { mode: "NONE" })(NDArray.fromFlat([1, 2, 3], [3], "float64"), NDArray.fromFlat([1, 0, -1], [3], "float64"));
+    assert.deepEqual(ju.toFlat(), [2 * 1 * 1 + 0 - 2 * 3 * 1]);
+  });
+});

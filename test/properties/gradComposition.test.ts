@@ -333,6 +333,22 @@ const FAULTS: readonly { name: string; claim: CompositionClaim; engine: Composit
     says: /^pushforward-options: pushforward\(cost \+ OpaqueScale\(0\.5\), wrt, u, \{useOpPushforward: "require"\}\) raised, but OpaqueScale reads only a constant, off the tangents' path/,
   },
   {
+    name: "a double pullback that returns a tangent for a pullback not linear in its cotangent instead of refusing it",
+    claim: "pushforward-options",
+    engine: {
+      ...ENGINE,
+      pushforward: ((o: Variable, w: readonly Variable[], t: readonly Variable[], opts?: PushforwardOptions) => {
+        try {
+          return ENGINE.pushforward(o, w, t, opts);
+        } catch (e) {
+          if (e instanceof GradError && /not linear in its cotangent/.test(e.message)) return pmul(o, 0);
+          throw e;
+        }
+      }) as CompositionEngine["pushforward"],
+    },
+    says: /^pushforward-options: pushforward\(SquaredScale\(cost\), wrt, u\) \(the double pullback\), SquaredScale's pullback being 1\.5 · g², not linear in g, must raise a GradError saying .*; it returned a result/,
+  },
+  {
     name: "a pushforward whose fallback for an op without a rule gives zeros",
     claim: "pushforward-options",
     engine: {
