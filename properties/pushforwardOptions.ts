@@ -12,7 +12,7 @@
  * |---|---|
  * | `pushforward(y, wrt, u, {useOpPushforward: "require"})` | raise a GradError naming OpaqueScale and y, word for word |
  * | the same for `MiswrittenScale`, OpaqueScale with a forward rule written wrong: two tangents for its one output, a number, an integer tangent, one of another shape, a named one | raise a GradError naming `MiswrittenScale.pushforward`, the output and what is wrong with it, word for word |
- * | `pushforward(SquaredScale(cost), wrt, u)`, SquaredScale's pullback written 1.5 · g², not linear in the cotangent g | raise a GradError saying the tangent still depends on its cotangent placeholder, word for word (the double pullback cannot differentiate it) |
+ * | `pushforward(SquaredScale(cost), wrt, u)`, SquaredScale's pullback written 1.5 · g², not linear in the cotangent g; over the cost as built (a lazy region wraps it) and over the lowered cost | raise a GradError saying the tangent still depends on its cotangent placeholder, word for word (the double pullback cannot differentiate it) |
  * | `pushforward(y, wrt, u, {useOpPushforward: true})` | fall back to the double pullback (reported by `onDerivation`) and give the default's J u |
  * | `pushforward(y, wrt, u)` | the double pullback |
  * | `pushforward(cost, wrt, u, {useOpPushforward: true})` | sweep with the ops' own rules (every op on the path has one), and give J u with y's = 1.5 · this |
@@ -38,6 +38,7 @@ import { add as padd, cast as pcast, mul as pmul } from "../src/tensor/elemwise.
 import { constant } from "../src/tensor/basic.js";
 import { alloc } from "../src/tensor/shape.js";
 import * as X from "../src/xtensor/index.js";
+import { lower } from "../src/xtensor/lower.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { type ArrayComparison, compareArrays, toArrayValue } from "./compare.js";
 import { consoleWarnings } from "./refusals.js";
@@ -120,17 +121,21 @@ export function pushforwardOptionsClaim(c: PushforwardOptionsInput): Pushforward
   if (miswritten !== null) return fail(miswritten);
   // The double pullback derives J u from the pullbacks, so it needs them linear in their
   // cotangent: a user's pullback that is not must be reported, not differentiated.
-  const ySq = new SquaredScale().makeNode(cost).outputs[0];
-  const nonlinear = `pushforward: the tangent of output 0 (${ySq.toString()}) still depends on its cotangent placeholder, so some pullback on the path is not linear in its cotangent; use useOpPushforward or fix that rule`;
-  let sqErr: unknown = null;
-  try {
-    jvp(ySq, b.wrt, us, common);
-  } catch (e) {
-    sqErr = e;
-  }
-  if (!(sqErr instanceof GradError) || sqErr.message !== nonlinear) {
-    const got = sqErr === null ? "it returned a result" : `it raised ${sqErr instanceof Error ? `${sqErr.name}: ${sqErr.message.split("\n")[0]}` : String(sqErr)}`;
-    return fail(`pushforward(SquaredScale(cost), wrt, u) (the double pullback), SquaredScale's pullback being 1.5 · g², not linear in g, must raise a GradError saying "${nonlinear}"; ${got}`);
+  // Over the cost as built (the lazy strategy wraps SquaredScale with the named ops in a Pullback
+  // region) and over the lowered cost (a positional graph, no region).
+  for (const [over, base] of [["cost", cost], ["lower(cost)", lower([cost])[0]]] as const) {
+    const ySq = new SquaredScale().makeNode(base).outputs[0];
+    const nonlinear = `pushforward: the tangent of output 0 (${ySq.toString()}) still depends on its cotangent placeholder, so some pullback on the path is not linear in its cotangent; use useOpPushforward or fix that rule`;
+    let sqErr: unknown = null;
+    try {
+      jvp(ySq, b.wrt, us, common);
+    } catch (e) {
+      sqErr = e;
+    }
+    if (!(sqErr instanceof GradError) || sqErr.message !== nonlinear) {
+      const got = sqErr === null ? "it returned a result" : `it raised ${sqErr instanceof Error ? `${sqErr.name}: ${sqErr.message.split("\n")[0]}` : String(sqErr)}`;
+      return fail(`pushforward(SquaredScale(${over}), wrt, u) (the double pullback), SquaredScale's pullback being 1.5 · g², not linear in g, must raise a GradError saying "${nonlinear}"; ${got}`);
+    }
   }
 
   // true: the double pullback for y (a fallback), the sweep for the cost itself.
