@@ -26,6 +26,7 @@ import * as T from "../../src/tensor/index.js";
 import * as X from "../../src/xtensor/index.js";
 import { type FdOptions, compareArrays } from "./fd.js";
 import { derivationMismatch } from "../../properties/compare.js";
+import { SquaredScale } from "../../properties/pushforwardOptions.js";
 
 /** An identity op with a pullback but no pushforward rule. */
 class NoForward extends Op {
@@ -369,20 +370,7 @@ describe("pushforward: tangents declared without static lengths", () => {
 });
 
 describe("pushforward: the double pullback refuses a pullback that is not linear in its cotangent", () => {
-  /** y = 1.5 · x with its pullback written 1.5 · g² (right at g = 1, not linear in g). */
-  class SquaredScale extends Op {
-    override readonly name = "SquaredScale";
-    override readonly props = {};
-    makeNode(v: Variable): Apply {
-      return new Apply(this, [v], [v.type]);
-    }
-    override perform(_n: Apply, [v]: readonly NDArray[]): NDArray[] {
-      return [NDArray.fromFlat(Array.from(v.toFlat(), (e) => 1.5 * e), v.shape, v.dtype)];
-    }
-    override pullback(_i: readonly Variable[], _o: readonly Variable[], [g]: readonly Variable[]): Variable[] {
-      return [mul(mul(g, g), 1.5)];
-    }
-  }
+  // SquaredScale: y = 1.5 · x with its pullback written 1.5 · g² (right at g = 1, not linear in g).
   const says = /^pushforward: the tangent of output 0 \(SquaredScale\.0\) still depends on its cotangent placeholder, so some pullback on the path is not linear in its cotangent/;
 
   it("on a positional graph", () => {
