@@ -203,6 +203,7 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
   };
 
   const patterns = new PatternCache();
+  const wrtSet = new Set(wrt);
   const consumers = relevantConsumers(roots, wrt, constant, patterns);
   if (hasRegionNode(consumers)) {
     if ((options.gradStrategy ?? "lazy") === "lazy") {
@@ -304,7 +305,11 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
     // A seeded variable also gets its own cotangent (an undefined term still poisons it).
     const seed = additive.get(v);
     if (seed !== undefined && !isUndefinedGrad(result)) result = result instanceof Variable ? algebraFor(v.type).add(result, seed) : seed;
-    nameGradient(v, result);
+    // Only a wrt's gradient is named: an interior variable's would stick to a wrt's gradient that
+    // is the same variable (sub(x, c) passes its cotangent through), while the lazy strategy,
+    // whose regions hide interior nodes, names the wrt (found by argument-contract, seed 3030
+    // case 1667: (dcost/dn4) for x under perNode, (dcost/dx) under lazy).
+    if (wrtSet.has(v)) nameGradient(v, result);
     gradDict.set(v, result);
     return result;
   };

@@ -11,6 +11,9 @@ import { hessianVectorProduct, pushforward } from "../../src/grad/pushforward.js
 import { registerPullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
 import { toposort } from "../../src/graph/traversal.js";
 import { evalAt } from "./eval.js";
+import { tensor } from "../../src/tensor/basic.js";
+import { sub } from "../../src/tensor/elemwise.js";
+import * as X from "../../src/xtensor/index.js";
 import {
   ToyAdd,
   ToyBroadcastLike,
@@ -526,5 +529,21 @@ describe("pushforward and second order (toy ops)", () => {
     const g = grad(mul(y, y), x);
     assert.equal(g.type.dtype, "float32");
     assert.ok(g.owner?.op instanceof ToyCast);
+  });
+});
+
+describe("grad: gradient names", () => {
+  it("names a wrt's gradient after the wrt even where an interior variable's gradient is the same variable (fuzz seed 3030 case 1667)", () => {
+    // sub(x, c) hands its cotangent to x unchanged, so x's gradient is n's gradient variable: it
+    // must be named (dcost/dx), as the lazy strategy names it, not (dcost/dn).
+    const x = tensor("x", { shape: [], dtype: "float64" });
+    const n = sub(x, tensor("c", { shape: [], dtype: "float64" }));
+    n.name = "n";
+    const cost = X.values(X.sum(X.asXTensor(n, [])));
+    cost.name = "cost";
+    for (const gradStrategy of ["perNode", "lazy"] as const) {
+      const [g] = grad(cost, [x], { gradStrategy });
+      assert.equal((g as Variable).name, "(dcost/dx)", gradStrategy);
+    }
   });
 });
