@@ -194,8 +194,8 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
   const callerValues = new Set<GradTerm>([...gradDict.values(), ...additive.values()]);
   if (roots.length === 0) throw new GradError("grad: no cost and no knownGrads: nothing to differentiate");
   const costName = options.addNames === false || cost === null ? null : cost.name;
-  // addNames: v's gradient is named (d<cost>/d<v>) unless it has a name (it is also a named
-  // variable's gradient further down, or a caller's own variable).
+  // addNames: a wrt v's gradient is named (d<cost>/d<v>) unless it has a name (it is also a
+  // wrt's gradient further down, or a caller's own variable).
   const nameGradient = (v: Variable, result: GradTerm): void => {
     if (result instanceof Variable && costName !== null && v.name !== null && result.name === null && !callerValues.has(result)) {
       result.name = `(d${costName}/d${v.name})`;
@@ -262,7 +262,7 @@ export function gradTerms(cost: Variable | null, wrt: readonly Variable[], optio
       // (Cutting it as DISCONNECTED disagreed with perNode and lowerThenGrad wherever such a
       // rule reads it; found by a triage of strategies.ts's survivors.)
       const out = totals.slice(0, wrt.length).map((t, k) => (isFloat(wrt[k].type.dtype) ? t : gradTerms(cost, [wrt[k]], { ...options, gradStrategy: "perNode" }, seeds)[0]));
-      // The per-node walk names each variable's gradient as it reads it, downstream first; the
+      // The per-node walk names each wrt's gradient as it reads it, downstream first; the
       // region's totals are named here in the same order, so the default strategy names what
       // perNode names, also where two wrt share one gradient (y = identity(x): (dc/dy) for both).
       // Found by grad-composition's argument-contract: lazy left every gradient unnamed.
