@@ -6,6 +6,8 @@
  * the lazy Pullback nodes of a named one).
  */
 import { type Variable, makeVariable } from "../src/graph/basic.js";
+import { isFloat } from "../src/graph/type.js";
+import { ancestors } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { compile } from "../src/compile/function.js";
 import { pullback } from "../src/grad/driver.js";
@@ -26,6 +28,16 @@ export interface DualityInput {
   /** A float32 value on the way: every side rounds at float32 precision. */
   readonly any32: boolean;
   readonly seed: number;
+}
+
+/**
+ * The ids of the nodes the duality differentiates: every float node a wrt reaches (the cost
+ * among them), in the map's order. With one random cotangent w_k per output, a wrong Jacobian of
+ * any node, on a side branch as much as on the path to the cost, moves Σ_k ⟨w_k, J_k u⟩.
+ */
+export function dualityTargets(nodes: ReadonlyMap<string, Variable>, wrt: readonly Variable[]): string[] {
+  const from = new Set(wrt);
+  return [...nodes].filter(([, v]) => isFloat(v.type.dtype) && ancestors([v]).some((a) => from.has(a))).map(([id]) => id);
 }
 
 /** The duality's verdict, without the property's name (the caller's). */

@@ -88,7 +88,7 @@ import type { Case, CaseTypes } from "../src/case/format.js";
 import { type BuiltCase, buildCase, zeroGradient } from "../src/case/build.js";
 import { mulberry32 } from "../oracles/finiteDiff.js";
 import { compareRecords, toArrayValue } from "./compare.js";
-import { type DualityVerdict, dualityJudgement } from "./duality.js";
+import { type DualityVerdict, dualityJudgement, dualityTargets } from "./duality.js";
 import { type ErasureReference, erasureOf } from "./erasure.js";
 import type { ArrayValue, Check } from "./types.js";
 
@@ -739,15 +739,9 @@ function repeatLast(x: NDArray, axis: number): NDArray {
  * The duality Σ ⟨w, J u⟩ = ⟨Jᵀ w, u⟩ over every rebuilt float case node a wrt reaches (the cost
  * included), at the case's values: J u from the ops' forward rules and from the double pullback.
  */
-function formsDuality(b: BuiltCase, g: FormsGraph, values: Readonly<Record<string, ArrayValue>>, seed: number): DualityVerdict {
-  const wrt = new Set(b.wrt);
-  const ids = [...g.nodes.keys()].filter((id) => {
-    const v = g.nodes.get(id) as Variable;
-    return isFloat(v.type.dtype) && ancestors([v]).some((a) => wrt.has(a));
-  });
+function formsDuality(b: BuiltCase, g: FormsGraph, values: Readonly<Record<string, ArrayValue>>, any32: boolean, seed: number): DualityVerdict {
+  const ids = dualityTargets(g.nodes, b.wrt);
   const outs = ids.length > 0 ? ids.map((id) => g.nodes.get(id) as Variable) : [g.cost];
-  // A float32 value anywhere on the way (the case's, float32-part's, zero-update's f32(v)).
-  const any32 = ancestors(outs).some((v) => v.type.dtype === "float32");
   // Erased lengths are unknown to the types: the cotangents take the values' run-time shapes.
   const outShapes = ids.length > 0 ? ids.map((id) => values[id].shape) : [[]];
   return dualityJudgement({ inputs: formsInputs(b, g), values: caseInputs(b, g), wrt: b.wrt, outs, outShapes, any32, seed: seed ^ 0x4f1bbcdc });
@@ -782,9 +776,10 @@ export function positionalFormsCheck(c: Case, types: CaseTypes, seed: number, re
     }
     return onError(e instanceof Error ? e : new Error(String(e)), what.slice(0, -1));
   }
-  // A form's float32 value (float32-part, zero-update's f32(v)) rounds one operand: the rewrites
-  // are then judged at float32's tolerance.
-  const float32 = g.splices.some((s) => s.form === "float32-part" || /\bf32\(v\)/.test(s.at));
+  // A float32 value on the rebuilt graph (the case's own, float32-part's, zero-update's f32(v))
+  // rounds every path through it: the rewrites and the duality are then judged at float32's
+  // tolerance. Read from the graph, not from the forms' descriptions.
+  const float32 = ancestors([...g.nodes.values(), g.cost]).some((v) => v.type.dtype === "float32");
   const rtol = float32 ? Math.max(ref.rtol, 1e-4) : ref.rtol;
   const results = [
     compareRecords(run.values, none.values, `${what} the checked FAST_RUN value of node`, rtol, ref.slack),
@@ -833,7 +828,7 @@ export function positionalFormsCheck(c: Case, types: CaseTypes, seed: number, re
   if (results.every((x) => x.ok) && b.wrt.length > 0) {
     let k: DualityVerdict;
     try {
-      k = formsDuality(b, g, none.values, seed);
+      k = formsDuality(b, g, none.values, float32, seed);
     } catch (e) {
       return onError(e instanceof Error ? e : new Error(String(e)), `${what} the pushforward duality`);
     }

@@ -25,7 +25,7 @@
  */
 import type { Variable } from "../src/graph/basic.js";
 import { isFloat } from "../src/graph/type.js";
-import { ancestors, toposort } from "../src/graph/traversal.js";
+import { toposort } from "../src/graph/traversal.js";
 import { NDArray } from "../src/ndarray/ndarray.js";
 import { type CompileOptions, type CompiledFunction, compile } from "../src/compile/function.js";
 import { RewriteContext } from "../src/rewriting/engine.js";
@@ -48,7 +48,7 @@ import { type ClaimOutcome, type CompositionClaim, runCompositionClaims } from "
 import { kinkConventionCheck } from "./kinks.js";
 import { type ErasureReference, shapeErasureCheck } from "./erasure.js";
 import { formsSource, positionalFormsCheck } from "./forms.js";
-import { dualityJudgement, freshLike } from "./duality.js";
+import { dualityJudgement, dualityTargets, freshLike } from "./duality.js";
 import { type ArrayValue, type Check, type GradPath, PROPERTY_NAMES, type PropertyName, type Verdict } from "./types.js";
 
 /** Options of {@link runProperties}. */
@@ -806,24 +806,11 @@ function specialInputs(b: BuiltCase, seed: number): NDArray[] {
 }
 
 
-/**
- * The outputs the duality check differentiates: every float node of the case that a wrt
- * reaches, the cost included. With one random cotangent w_k per output, a wrong Jacobian of
- * any node, on a side branch as much as on the path to the cost, moves Σ_k ⟨w_k, J_k u⟩.
- */
-function dualityOutputs(b: BuiltCase): Variable[] {
-  const wrt = new Set(b.wrt);
-  const out: Variable[] = [];
-  for (const n of b.case.nodes) {
-    const v = b.nodes.get(n.id) as Variable;
-    if (isFloat(v.type.dtype) && ancestors([v]).some((a) => wrt.has(a))) out.push(v);
-  }
-  return out.length > 0 ? out : [b.cost];
-}
-
 function dualityCheck(b: BuiltCase, seed: number): Check {
   if (b.wrt.length === 0) return inconclusive("pushforward-duality", "no float input to differentiate");
   const any32 = [...b.types.values()].some((t) => t.dtype === "float32");
-  const k = dualityJudgement({ inputs: [...b.inputs.values()], values: [...b.values.values()], wrt: b.wrt, outs: dualityOutputs(b), any32, seed });
+  const ids = dualityTargets(b.nodes, b.wrt);
+  const outs = ids.length > 0 ? ids.map((id) => b.nodes.get(id) as Variable) : [b.cost];
+  const k = dualityJudgement({ inputs: [...b.inputs.values()], values: [...b.values.values()], wrt: b.wrt, outs, any32, seed });
   return { property: "pushforward-duality", ...k };
 }
