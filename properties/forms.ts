@@ -79,8 +79,8 @@ import { lower } from "../src/xtensor/lower.js";
 import { XTensorFromTensor } from "../src/xtensor/basic.js";
 import { XTensorType } from "../src/xtensor/type.js";
 import { constant, tensor } from "../src/tensor/basic.js";
-import { Elemwise, add, cast, div, exp, identity, mul, neg, pow, second, square, sub } from "../src/tensor/elemwise.js";
-import { Join, alloc, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
+import { Elemwise, add, cast, div, exp, identity, mul, neg, pow, second, square, sub, tanh } from "../src/tensor/elemwise.js";
+import { Join, alloc, join, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
 import { sum } from "../src/tensor/reduce.js";
 import { cumsum } from "../src/tensor/cumulative.js";
 import { AdvancedIncSubtensor, IncSubtensor, incSubtensor, setSubtensor, subtensor } from "../src/tensor/indexing.js";
@@ -93,10 +93,12 @@ import { type ErasureReference, erasureOf } from "./erasure.js";
 import type { ArrayValue, Check } from "./types.js";
 
 /** The forms, in the order of the table above. */
-export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power", "stretch"] as const;
+export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer"] as const;
 export type Form = (typeof FORMS)[number];
-/** The forms drawn per target (`fill`, `power` and `stretch` run their own races). */
-const DRAWN: readonly Form[] = FORMS.filter((f) => f !== "fill" && f !== "power" && f !== "stretch");
+/** The forms that run their own races, each on at most one target (the rest are drawn per target). */
+const OWN_RACE = ["fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer"] as const;
+type OwnRace = (typeof OWN_RACE)[number];
+const DRAWN: readonly Form[] = FORMS.filter((f) => !(OWN_RACE as readonly Form[]).includes(f));
 
 /** One form spliced in: where, and how it is described in a verdict. */
 export interface Splice {
@@ -232,7 +234,7 @@ function stretchSplice(v: Variable, rand: () => number): { out: Variable; varian
 }
 
 /** Splice `form` on v; returns the replacement and the variant's description. */
-function splice(form: Exclude<Form, "float32-part" | "fill" | "power" | "stretch">, v: Variable, rand: () => number): { out: Variable; variant: string; keepsValues?: false } {
+function splice(form: Exclude<Form, "float32-part" | OwnRace>, v: Variable, rand: () => number): { out: Variable; variant: string; keepsValues?: false } {
   const nd = (v.type as TensorType).ndim;
   switch (form) {
     case "scale-split": {
@@ -384,6 +386,79 @@ function powerSplice(v: Variable, rand: () => number): { out: Variable; variant:
   }
 }
 
+/** A slice, written out: `null`s are the defaults. */
+function sl(start: number | null, stop: number | null, step: number | null): { start: number | null; stop: number | null; step: number | null } {
+  return { start, stop, step };
+}
+
+/**
+ * The `alloc-view` form: a view of an Alloc of v that `local_subtensor_of_alloc` must decline, or
+ * may take only by reading the right lengths, each put back together into v exactly. shape-read's
+ * `alloc(v, [2, ...])[k]` indexes only the new axis, which v is broadcast along; here the view
+ * also narrows v's own first axis (by a start, a stop or a reversal: no longer a full slice),
+ * picks one of its rows by an int, or slices a new axis whose length is known only at run time
+ * (`shape_i(v, 0) + 1`, read through a Shape node the fold removes, or not, when v's length is
+ * static: then the Alloc's recorded type is staler than its inputs).
+ */
+function allocViewSplice(v: Variable, rand: () => number): { out: Variable; variant: string } {
+  const lens = lengthsOf(v, rand);
+  const al = alloc(v, [2, ...lens]);
+  const k = Math.floor(rand() * 2);
+  const runTime = (): Variable => add(shapeI(v, 0), constant(1, "int64"));
+  switch (Math.floor(rand() * 6)) {
+    case 0:
+      return { out: join(0, subtensor(v, [sl(null, 1, null)]), subtensor(al, [k, sl(1, null, null)])), variant: `join(v[:1], alloc(v, [2, …])[${k}, 1:])` };
+    case 1:
+      return { out: join(0, subtensor(al, [k, sl(null, -1, null)]), subtensor(v, [sl(-1, null, null)])), variant: `join(alloc(v, [2, …])[${k}, :-1], v[-1:])` };
+    case 2:
+      return { out: subtensor(subtensor(al, [k, sl(null, null, -1)]), [sl(null, null, -1)]), variant: `alloc(v, [2, …])[${k}, ::-1][::-1]` };
+    case 3: {
+      // v's first row, picked by an int on an axis v spans, given its axis back by an Alloc (a
+      // value of lower rank than its output) and joined to the other rows.
+      const row = alloc(subtensor(al, [k, 0]), [1, ...lens.slice(1)]);
+      return { out: join(0, row, subtensor(v, [sl(1, null, null)])), variant: `join(alloc(alloc(v, [2, …])[${k}, 0], [1, …]), v[1:])` };
+    }
+    case 4:
+      // The last copy along a new axis of run-time length: the view's length is unknown, so the
+      // rule must decline (the Alloc's whole length would give L copies to the sum).
+      return { out: sum(subtensor(alloc(v, [runTime(), ...lens]), [sl(-1, null, null)]), [0]), variant: "sum(alloc(v, [shape_i(v, 0) + 1, …])[-1:], 0)" };
+    default:
+      return { out: subtensor(alloc(v, [runTime(), ...lens]), [0]), variant: "alloc(v, [shape_i(v, 0) + 1, …])[0]" };
+  }
+}
+
+/**
+ * The `constant-block` form: `v * (sum(alloc(c, lengths)) - d)`, a factor of exactly 1 built from
+ * a constant-only Alloc. A small block (3 × 4 of 0.25, more elements than any of its inputs) folds
+ * away; a large one (64 × 65 of 2⁻¹², 4,160 elements) is over the fold limit (4,096) and larger
+ * than every input, so it stays for run time, and checked mode's normal form must say so too. The
+ * cases' only constant-only nodes are DimShuffles of scalars, no larger than their inputs.
+ */
+function constantBlockSplice(v: Variable, rand: () => number): { out: Variable; variant: string } {
+  const dtype = (v.type as TensorType).dtype;
+  if (rand() < 0.5) {
+    const s = sum(alloc(constant(0.25, dtype), [3, 4]));
+    return { out: mul(v, sub(s, constant(2, dtype))), variant: "v * (sum(alloc(0.25, [3, 4])) - 2): folded" };
+  }
+  // 4,160 · 2⁻¹² = 1.015625, every partial sum exact in float32 too.
+  const s = sum(alloc(constant(2 ** -12, dtype), [64, 65]));
+  return { out: mul(v, sub(s, constant(0.015625, dtype))), variant: "v * (sum(alloc(2^-12, [64, 65])) - 0.015625): over the fold limit" };
+}
+
+/**
+ * The `broadcast-producer` form: `v * (tanh(r) · 0 + 1)`, r = `sum(v, 0)` (of lower rank than v,
+ * or of length 1 on axis 0 with keepdims): an elementwise chain of another shape than the node
+ * that reads it, which fusion keeps apart (a loop has one shape) and checked mode's fusion promise
+ * must excuse. The lowerings dimshuffle every operand to full rank first, so no case has one. tanh
+ * is bounded, so the factor is exactly 1 and its gradient path exactly 0.
+ */
+function broadcastProducerSplice(v: Variable, rand: () => number): { out: Variable; variant: string } {
+  const dtype = (v.type as TensorType).dtype;
+  const keep = rand() < 0.5;
+  const one = add(mul(tanh(sum(v, [0], keep)), constant(0, dtype)), constant(1, dtype));
+  return { out: mul(v, one), variant: `v * (tanh(sum(v, 0${keep ? ", keepdims" : ""})) · 0 + 1)` };
+}
+
 /** FNV-1a of a string, finished by murmur3's mixer (FNV's low bits mix poorly on short keys). */
 function hash32(s: string): number {
   let h = 0x811c9dc5;
@@ -467,6 +542,9 @@ function race<T extends { readonly key: number; readonly weight: number }>(cands
 const FORMS_WINDOW = 0.03;
 const POWER_WINDOW = 0.006;
 const STRETCH_WINDOW = 0.03;
+const ALLOC_VIEW_WINDOW = 0.012;
+const CONSTANT_BLOCK_WINDOW = 0.006;
+const BROADCAST_PRODUCER_WINDOW = 0.006;
 const FILL_WINDOW = 0.14;
 
 /** Whether a case (by its seed) builds its forms graph with shape-erasure's unknown lengths: half of them. */
@@ -519,9 +597,17 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   const fill = fillTarget(ids, lowered, types, keyOf);
   // The power form's target: a float64 value, on the cost's graph three times as likely.
   const f64 = (t: { o: Variable }): boolean => (t.o.type as TensorType).dtype === "float64";
-  const [power = null] = race(valueTargets.filter(f64), 0x1f83d9ab, POWER_WINDOW, 1, false);
-  // The stretch form's target: a value with an axis of static length 1.
-  const [stretch = null] = race(valueTargets.filter((t) => (t.o.type as TensorType).shape.includes(1)), 0x2545f491, STRETCH_WINDOW, 1, false);
+  const ranked = (t: { o: Variable }): boolean => (t.o.type as TensorType).ndim >= 1;
+  // Each of these forms on at most one target, in the order applied on a shared target. Each race
+  // has its own salts, so adding a form redraws none of the others.
+  const ownRaces: { form: OwnRace; won: (typeof valueTargets)[number] | null; salt: number; make: (v: Variable, rand: () => number) => { out: Variable; variant: string }; keepsValues: boolean }[] = [
+    { form: "power", won: race(valueTargets.filter(f64), 0x1f83d9ab, POWER_WINDOW, 1, false)[0] ?? null, salt: 0x90e3f00d, make: powerSplice, keepsValues: false },
+    // The stretch form's target: a value with an axis of static length 1.
+    { form: "stretch", won: race(valueTargets.filter((t) => (t.o.type as TensorType).shape.includes(1)), 0x2545f491, STRETCH_WINDOW, 1, false)[0] ?? null, salt: 0x68e31da4, make: stretchSplice, keepsValues: true },
+    { form: "alloc-view", won: race(valueTargets.filter(ranked), 0x6a09e667, ALLOC_VIEW_WINDOW, 1, false)[0] ?? null, salt: 0xbb67ae85, make: allocViewSplice, keepsValues: true },
+    { form: "constant-block", won: race(valueTargets, 0x3c6ef373, CONSTANT_BLOCK_WINDOW, 1, false)[0] ?? null, salt: 0xa54ff53b, make: constantBlockSplice, keepsValues: true },
+    { form: "broadcast-producer", won: race(valueTargets.filter(ranked), 0x9b05688d, BROADCAST_PRODUCER_WINDOW, 1, false)[0] ?? null, salt: 0x1f83d9ac, make: broadcastProducerSplice, keepsValues: true },
+  ];
 
   const splices: Splice[] = [];
   const memo = new Map<Variable, Variable>();
@@ -538,26 +624,27 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
       let out = rebuilt.outputs[k];
       const drawn = onValue.get(o);
       const form = drawn?.form;
-      // (`fill`, `power` and `stretch` are never in onValue: they run their own races, below; the test narrows splice's type.)
-      if (drawn !== undefined && form !== "float32-part" && form !== "fill" && form !== "power" && form !== "stretch" && form !== undefined) {
+      // (The OWN_RACE forms are never in onValue: they run their own races, below; the test narrows splice's type.)
+      if (drawn !== undefined && form !== undefined && form !== "float32-part" && !(OWN_RACE as readonly Form[]).includes(form)) {
         let made: ReturnType<typeof splice>;
         try {
-          made = splice(form, out, mulberry32(mix(drawn.key, 0x7f4a7c15)));
+          made = splice(form as Exclude<Form, "float32-part" | OwnRace>, out, mulberry32(mix(drawn.key, 0x7f4a7c15)));
         } catch (e) {
           throw new Error(`positional-forms: building ${form} on ${label(n, pos)} failed (a harness defect): ${e instanceof Error ? e.message : String(e)}`);
         }
         out = made.out;
         splices.push({ form, at: `${label(n, pos)} (${made.variant})`, keepsValues: made.keepsValues ?? true });
       }
-      if (power !== null && o === power.o) {
-        const made = powerSplice(out, mulberry32(mix(power.key, 0x90e3f00d)));
+      for (const r of ownRaces) {
+        if (r.won === null || o !== r.won.o) continue;
+        let made: { out: Variable; variant: string };
+        try {
+          made = r.make(out, mulberry32(mix(r.won.key, r.salt)));
+        } catch (e) {
+          throw new Error(`positional-forms: building ${r.form} on ${label(n, pos)} failed (a harness defect): ${e instanceof Error ? e.message : String(e)}`);
+        }
         out = made.out;
-        splices.push({ form: "power", at: `${label(n, pos)} (${made.variant})`, keepsValues: false });
-      }
-      if (stretch !== null && o === stretch.o) {
-        const made = stretchSplice(out, mulberry32(mix(stretch.key, 0x68e31da4)));
-        out = made.out;
-        splices.push({ form: "stretch", at: `${label(n, pos)} (${made.variant})`, keepsValues: true });
+        splices.push({ form: r.form, at: `${label(n, pos)} (${made.variant})`, keepsValues: r.keepsValues });
       }
       if (fill !== null && o === fill.v) {
         const shown = `u a fresh input of shape (${(fill.u.type as TensorType).shape.map((l) => l ?? "?").join(", ")})`;

@@ -48,14 +48,15 @@ function casesWith(form: string, allKeepValues: boolean): Case[] {
 
 /**
  * Judge every case with `judge`: at least one fails, and every verdict that is neither a pass nor
- * inconclusive is a failure that says `says`.
+ * inconclusive is a failure (or, where a fault may also break a later op, one of `statuses`) that
+ * says `says`.
  */
-async function assertSomeFail(cases: readonly Case[], says: RegExp, judge: (c: Case) => Promise<{ status: string; reason: string }> = formsVerdict): Promise<void> {
+async function assertSomeFail(cases: readonly Case[], says: RegExp, judge: (c: Case) => Promise<{ status: string; reason: string }> = formsVerdict, statuses: readonly string[] = ["fail"]): Promise<void> {
   let failed = 0;
   for (const c of cases) {
     const k = await judge(c);
     if (k.status === "pass" || k.status === "inconclusive") continue;
-    assert.equal(k.status, "fail", k.reason);
+    assert.ok(statuses.includes(k.status), `${k.status}: ${k.reason}`);
     assert.match(k.reason, says);
     failed++;
   }
@@ -178,7 +179,9 @@ describe("properties/forms (positional-forms)", () => {
       return right(fg, node);
     };
     try {
-      await assertSomeFail(cases, /fill at .*the mean of second\(u, v\).* the checked FAST_RUN/);
+      // An error too where an alloc-view form reads the wrong length downstream (a slice of it
+      // comes out empty, and an update into it refuses y).
+      await assertSomeFail(cases, /fill at .*the mean of second\(u, v\).* (the checked FAST_RUN|IncSubtensor)/, formsVerdict, ["fail", "error"]);
     } finally {
       secondToAlloc.transform = right;
     }
