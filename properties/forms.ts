@@ -22,6 +22,10 @@
  * | `power` (about a third of the cases, its own race; a float64 v) | `pow(v, 2)`, `pow(exp(v), 0.5)`, `pow(square(exp(v)), 0.5)`, `pow(v, 3)`, or `cast(pow(cast(v, int32), 2), float64)`, each exponent a 0-d constant of the base's dtype | `local_pow_2_to_square` and `local_pow_half_to_sqrt` (no case writes pow with a constant exponent), their declines (another exponent, an int32 square, a base that may be -0 or -inf), and checked mode's normal forms for them |
  * | `stretch` (about a quarter of the cases, its own race; a v with an axis of static length 1) | that axis read as unknown (`reshape(v, ...ShapeI(v, a)...)`), stretched to 2 by an Alloc and averaged back: `sum(alloc(w, [..., 2, ...]), a, keepdims) / 2`, v exactly | Alloc's pullback summing a cotangent down to a target of unknown length that is 1 at run time (`sumToShapeOf`'s split and sum): the named lowerings' Allocs stretch only static 1s, and no elementwise op broadcasts an unknown 1 |
  * | `fill` (about half the cases, its own race) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths; or, half the time, the mean of `second(u, v)` over u's extra leading axis (`sum(·, 0) / shape_i(u, 0)`), u declared `(?, ...v's type)` and fed 2 copies' worth (v exactly) | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3); a b of lower rank than the output beside an operand of unknown length (`standsFor`, `conformTo`'s Alloc reading u's run-time length, checked mode's `stretchesTo`), where a wrong Alloc length changes the mean |
+ * | `alloc-view` (about a third of the cases, its own race) | a view of an Alloc of v put back together into v: `join(v[:1], alloc(v, [2, …])[k, 1:])`, the same with `:-1` and `v[-1:]`, `alloc(v, [2, …])[k, ::-1][::-1]`, v's first row picked by an int (`alloc(v, [2, …])[k, 0]`, given its axis back by an Alloc and joined to `v[1:]`), or a new axis of run-time length `shape_i(v, 0) + 1`, sliced `[-1:]` and summed, or indexed `[0]` | `local_subtensor_of_alloc`'s declines (a slice that narrows or reverses an axis v spans, an int on it, a slice of unknown length) and its rewrite of a value of lower rank; checked mode's promise for it, which must decline with it, also where the Alloc's recorded length is staler than its inputs |
+ * | `constant-block` (its own race) | `v * (sum(alloc(c, lengths)) - d)`, a factor of exactly 1: a 3 × 4 block of 0.25, or a 64 × 65 block of 2⁻¹² (4,160 elements) | constant folding of a result larger than every input, and its decline over the size limit, which checked mode's normal form must share (the cases' constant-only nodes are DimShuffles of scalars) |
+ * | `broadcast-producer` (its own race) | `v * (tanh(sum(v, 0)) · 0 + 1)`, with or without keepdims: v exactly | an elementwise chain of another shape than its reader, which fusion keeps apart and checked mode's fusion promise must excuse (the lowerings dimshuffle every operand to full rank first) |
+ * | `reshape-lengths` (its own race; a v whose first two lengths are unknown) | `reshape(v, [shape_i(v, 0), …])`, or v reshaped to its own lengths swapped or to those of v transposed (another variable's), summed down the first axis and put back | `useless_reshape` on lengths known only at run time: it must fire on v's own lengths in order (and checked mode promise it), and tell them from the same lengths in another order or read off another variable |
  *
  * Every rebuilt graph also has **boundary outputs** ({@link boundaryOutputs}): a fresh input b
  * handed back through a copy (`identity(b)`, `cast(b, float64)`, `b * 1`, `b + -0`), `Shape(b)`
@@ -80,7 +84,7 @@ import { XTensorFromTensor } from "../src/xtensor/basic.js";
 import { XTensorType } from "../src/xtensor/type.js";
 import { constant, tensor } from "../src/tensor/basic.js";
 import { Elemwise, add, cast, div, exp, identity, mul, neg, pow, second, square, sub, tanh } from "../src/tensor/elemwise.js";
-import { Join, alloc, join, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
+import { Join, alloc, dimshuffle, join, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
 import { sum } from "../src/tensor/reduce.js";
 import { cumsum } from "../src/tensor/cumulative.js";
 import { AdvancedIncSubtensor, IncSubtensor, incSubtensor, setSubtensor, subtensor } from "../src/tensor/indexing.js";
@@ -93,10 +97,10 @@ import { type ErasureReference, erasureOf } from "./erasure.js";
 import type { ArrayValue, Check } from "./types.js";
 
 /** The forms, in the order of the table above. */
-export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer"] as const;
+export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths"] as const;
 export type Form = (typeof FORMS)[number];
 /** The forms that run their own races, each on at most one target (the rest are drawn per target). */
-const OWN_RACE = ["fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer"] as const;
+const OWN_RACE = ["fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths"] as const;
 type OwnRace = (typeof OWN_RACE)[number];
 const DRAWN: readonly Form[] = FORMS.filter((f) => !(OWN_RACE as readonly Form[]).includes(f));
 
@@ -459,6 +463,30 @@ function broadcastProducerSplice(v: Variable, rand: () => number): { out: Variab
   return { out: mul(v, one), variant: `v * (tanh(sum(v, 0${keep ? ", keepdims" : ""})) · 0 + 1)` };
 }
 
+/**
+ * The `reshape-lengths` form, on a v whose first two lengths are unknown: a Reshape whose
+ * lengths are graph values read through ShapeI, which `useless_reshape` must tell apart. v's own
+ * lengths in order (useless: the rule must fire, and checked mode's normal form must promise it,
+ * which no lowering writes over lengths known only at run time); v's own lengths with axes 0 and
+ * 1 swapped, or the lengths of v transposed (another variable's: equal to the swapped ones at run
+ * time, not v's own), read between by a running sum down the first axis and put back, so a rule
+ * that took either Reshape for useless would change the values.
+ */
+function reshapeLengthsSplice(v: Variable, rand: () => number): { out: Variable; variant: string; keepsValues?: false } {
+  const st = (v.type as TensorType).shape;
+  // A static 1 stays the number 1 (read at run time it would be an unknown length, which broadcasting refuses to stretch).
+  const lengths = (x: Variable): (number | Variable)[] => (x.type as TensorType).shape.map((l, i) => (l === 1 ? 1 : shapeI(x, i)));
+  const own = lengths(v);
+  const which = st.length < 2 ? 0 : Math.floor(rand() * 3);
+  if (which === 0) return { out: reshape(v, own), variant: "reshape(v, [shape_i(v, 0), …])" };
+  if (which === 1) {
+    const swapped = [own[1], own[0], ...own.slice(2)];
+    return { out: reshape(cumsum(reshape(v, swapped), 0), own), variant: "reshape(cumsum(reshape(v, [shape_i(v, 1), shape_i(v, 0), …]), 0), v's lengths)", keepsValues: false };
+  }
+  const t = dimshuffle(v, [1, 0, ...st.slice(2).map((_, i) => i + 2)]);
+  return { out: reshape(cumsum(reshape(v, lengths(t)), 0), own), variant: "reshape(cumsum(reshape(v, [shape_i(vᵀ, 0), shape_i(vᵀ, 1), …]), 0), v's lengths)", keepsValues: false };
+}
+
 /** FNV-1a of a string, finished by murmur3's mixer (FNV's low bits mix poorly on short keys). */
 function hash32(s: string): number {
   let h = 0x811c9dc5;
@@ -545,6 +573,7 @@ const STRETCH_WINDOW = 0.03;
 const ALLOC_VIEW_WINDOW = 0.012;
 const CONSTANT_BLOCK_WINDOW = 0.006;
 const BROADCAST_PRODUCER_WINDOW = 0.006;
+const RESHAPE_LENGTHS_WINDOW = 0.1;
 const FILL_WINDOW = 0.14;
 
 /** Whether a case (by its seed) builds its forms graph with shape-erasure's unknown lengths: half of them. */
@@ -600,13 +629,15 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
   const ranked = (t: { o: Variable }): boolean => (t.o.type as TensorType).ndim >= 1;
   // Each of these forms on at most one target, in the order applied on a shared target. Each race
   // has its own salts, so adding a form redraws none of the others.
-  const ownRaces: { form: OwnRace; won: (typeof valueTargets)[number] | null; salt: number; make: (v: Variable, rand: () => number) => { out: Variable; variant: string }; keepsValues: boolean }[] = [
+  const ownRaces: { form: OwnRace; won: (typeof valueTargets)[number] | null; salt: number; make: (v: Variable, rand: () => number) => { out: Variable; variant: string; keepsValues?: false }; keepsValues: boolean }[] = [
     { form: "power", won: race(valueTargets.filter(f64), 0x1f83d9ab, POWER_WINDOW, 1, false)[0] ?? null, salt: 0x90e3f00d, make: powerSplice, keepsValues: false },
     // The stretch form's target: a value with an axis of static length 1.
     { form: "stretch", won: race(valueTargets.filter((t) => (t.o.type as TensorType).shape.includes(1)), 0x2545f491, STRETCH_WINDOW, 1, false)[0] ?? null, salt: 0x68e31da4, make: stretchSplice, keepsValues: true },
     { form: "alloc-view", won: race(valueTargets.filter(ranked), 0x6a09e667, ALLOC_VIEW_WINDOW, 1, false)[0] ?? null, salt: 0xbb67ae85, make: allocViewSplice, keepsValues: true },
     { form: "constant-block", won: race(valueTargets, 0x3c6ef373, CONSTANT_BLOCK_WINDOW, 1, false)[0] ?? null, salt: 0xa54ff53b, make: constantBlockSplice, keepsValues: true },
     { form: "broadcast-producer", won: race(valueTargets.filter(ranked), 0x9b05688d, BROADCAST_PRODUCER_WINDOW, 1, false)[0] ?? null, salt: 0x1f83d9ac, make: broadcastProducerSplice, keepsValues: true },
+    // Lengths read through ShapeI stay graph values only where they are unknown: both the swapped ones.
+    { form: "reshape-lengths", won: race(valueTargets.filter((t) => (t.o.type as TensorType).ndim >= 1 && (t.o.type as TensorType).shape.slice(0, 2).every((l) => l === null)), 0x510e5280, RESHAPE_LENGTHS_WINDOW, 1, false)[0] ?? null, salt: 0x5be0cd19, make: reshapeLengthsSplice, keepsValues: true },
   ];
 
   const splices: Splice[] = [];
@@ -637,14 +668,14 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
       }
       for (const r of ownRaces) {
         if (r.won === null || o !== r.won.o) continue;
-        let made: { out: Variable; variant: string };
+        let made: { out: Variable; variant: string; keepsValues?: false };
         try {
           made = r.make(out, mulberry32(mix(r.won.key, r.salt)));
         } catch (e) {
           throw new Error(`positional-forms: building ${r.form} on ${label(n, pos)} failed (a harness defect): ${e instanceof Error ? e.message : String(e)}`);
         }
         out = made.out;
-        splices.push({ form: r.form, at: `${label(n, pos)} (${made.variant})`, keepsValues: r.keepsValues });
+        splices.push({ form: r.form, at: `${label(n, pos)} (${made.variant})`, keepsValues: r.keepsValues && made.keepsValues !== false });
       }
       if (fill !== null && o === fill.v) {
         const shown = `u a fresh input of shape (${(fill.u.type as TensorType).shape.map((l) => l ?? "?").join(", ")})`;

@@ -6,16 +6,17 @@ import { type Apply, Constant, Variable } from "../../src/graph/basic.js";
 import { DISCONNECTED, type Disconnected, type GradTerm, type Op } from "../../src/graph/op.js";
 import { TensorType } from "../../src/graph/type.js";
 import { withPullbackOverride, withPushforwardOverride } from "../../src/grad/registry.js";
-import { Elemwise, mul, square } from "../../src/tensor/elemwise.js";
+import { Composite, Elemwise, mul, square } from "../../src/tensor/elemwise.js";
+import { compile } from "../../src/compile/function.js";
 import { Alloc, Reshape, ShapeI, SpecifyShape, alloc } from "../../src/tensor/shape.js";
 import { sum } from "../../src/tensor/reduce.js";
-import { IncSubtensor, subtensor } from "../../src/tensor/indexing.js";
-import { conformTo, neutralElement, uselessReshape } from "../../src/rewriting/canonicalize.js";
+import { IncSubtensor, Subtensor, subtensor } from "../../src/tensor/indexing.js";
+import { conformTo, neutralElement, subtensorOfAlloc, uselessReshape } from "../../src/rewriting/canonicalize.js";
 import { powTwo, secondToAlloc } from "../../src/rewriting/specialize.js";
 import { NORMAL_FORMS, type NormalForm } from "../../src/rewriting/normalform.js";
 import { type FunctionGraph, isOutputNode } from "../../src/graph/fgraph.js";
 import { caseArbitrary } from "../../properties/generators.js";
-import { FORMS, formsGraph } from "../../properties/forms.js";
+import { FORMS, formsGraph, formsSource } from "../../properties/forms.js";
 import { caseSeed, runProperties } from "../../properties/properties.js";
 import { checkSignature, shrinkFailure } from "../../properties/shrink.js";
 import type { Check } from "../../properties/types.js";
@@ -43,6 +44,17 @@ function casesWith(form: string, allKeepValues: boolean): Case[] {
     return splices.some((sp) => sp.form === form) && (!allKeepValues || splices.every((sp) => sp.keepsValues));
   });
   assert.ok(cases.length >= 2, `${cases.length} sample cases take ${form}`);
+  return cases;
+}
+
+/** The first `n` generated cases (seed 777) with a splice that `want` accepts: variants too rare for the sample. */
+function formsCases(n: number, want: (sp: { form: string; at: string }) => boolean): Case[] {
+  const cases: Case[] = [];
+  for (const g of fc.sample(caseArbitrary({}), { seed: 777, numRuns: 3000 })) {
+    if ((formsGraph(g.case, caseTypes(g.case), caseSeed(g.case))?.graph.splices ?? []).some(want)) cases.push(g.case);
+    if (cases.length === n) break;
+  }
+  assert.ok(cases.length === n, `${cases.length} of ${n} cases take the variant`);
   return cases;
 }
 
@@ -331,5 +343,88 @@ describe("properties/forms (positional-forms)", () => {
       }
     }
   });
-});
 
+  it("fails on a subtensor_of_alloc rule that takes a narrowed or reversed slice for a full one (alloc-view's views of an axis v spans)", async () => {
+    // The fault: every slice of the view counts as full, so the Alloc keeps the axis's whole
+    // length (or v's, when it is unknown) where the view narrowed it.
+    const cases = formsCases(6, (sp) => sp.form === "alloc-view" && /, (1:|:-1|::-1)\]/.test(sp.at));
+    const right = subtensorOfAlloc.transform;
+    subtensorOfAlloc.transform = (fg, node) => {
+      const idx = (node.op as Subtensor).props.idx;
+      const whole = idx.map((e) => (typeof e === "number" ? e : { start: null, stop: null, step: null }));
+      return right(fg, new Subtensor(whole).makeNode(node.inputs[0]));
+    };
+    try {
+      // A wrong static length is the replacement type check's to refuse (an error); a wrong unknown one, the values'.
+      await assertSomeFail(cases, /alloc-view at .*(the checked FAST_RUN|cannot replace Subtensor)/, formsVerdict, ["fail", "error"]);
+    } finally {
+      subtensorOfAlloc.transform = right;
+    }
+  });
+
+  it("errors when checked mode promises subtensor_of_alloc on an int that picks a row of an axis v spans (alloc-view's [k, 0])", async () => {
+    // The normal form without its broadcast test: a view that indexes v's own axis by an int is
+    // called a leftover, which the rule rightly declines.
+    const cases = formsCases(3, (sp) => sp.form === "alloc-view" && /\[\d, 0\]/.test(sp.at));
+    const form = NORMAL_FORMS.find((f) => f.rule === "local_subtensor_of_alloc") as NormalForm;
+    const real = form.leftover;
+    (form as { leftover: NormalForm["leftover"] }).leftover = (fg, node) =>
+      real(fg, node) ??
+      (node.op instanceof Subtensor && node.inputs[0].owner?.op instanceof Alloc && node.op.props.idx.some((e) => typeof e === "number") ? "a Subtensor of an Alloc" : null);
+    try {
+      await assertSomeFail(cases, /alloc-view at .*broke its promise local_subtensor_of_alloc: Subtensor/, formsVerdict, ["error"]);
+    } finally {
+      (form as { leftover: NormalForm["leftover"] }).leftover = real;
+    }
+  });
+
+  it("errors when checked mode promises to fold a constant-only Alloc over the fold limit (constant-block's 64 × 65 block)", async () => {
+    const cases = formsCases(2, (sp) => sp.form === "constant-block" && /over the fold limit/.test(sp.at));
+    const form = NORMAL_FORMS.find((f) => f.rule === "constant_folding") as NormalForm;
+    const real = form.leftover;
+    // The fault: the normal form without its size limit.
+    (form as { leftover: NormalForm["leftover"] }).leftover = (fg, node) =>
+      real(fg, node) ?? (node.op instanceof Alloc && node.inputs.every((v) => v instanceof Constant) ? "all its inputs are constants" : null);
+    try {
+      await assertSomeFail(cases, /constant-block at .*broke its promise constant_folding: Alloc/, formsVerdict, ["error"]);
+    } finally {
+      (form as { leftover: NormalForm["leftover"] }).leftover = real;
+    }
+  });
+
+  it("leaves an elementwise producer of another shape than its only reader after fusion (broadcast-producer: the pair the fusion promise must excuse)", () => {
+    // No fault to inject: the promise's exemption lives inside checked mode. What the form must
+    // build is the pattern itself, after the whole FAST_RUN pipeline.
+    const cases = formsCases(3, (sp) => sp.form === "broadcast-producer");
+    let found = 0;
+    for (const c of cases) {
+      const src = formsSource(c, caseTypes(c), caseSeed(c));
+      assert.ok(src !== null);
+      const fg = compile(src.inputs, src.outputs, { mode: "FAST_RUN", checked: true, onOptError: "raise" }).fgraph;
+      const elementwise = (n: Apply | null): boolean => n !== null && (n.op instanceof Elemwise || n.op instanceof Composite);
+      const pair = [...fg.applyNodes].some((p) => {
+        if (!elementwise(p)) return false;
+        const readers = fg.clients.get(p.outputs[0]) ?? [];
+        return readers.length === 1 && elementwise(readers[0][0]) && readers[0][0].outputs[0].type.shape.join() !== p.outputs[0].type.shape.join();
+      });
+      if (pair) found++;
+    }
+    assert.ok(found >= 1, `none of the ${cases.length} cases keeps such a pair`);
+  });
+
+  it("fails on a useless-reshape rule that takes a Reshape to another variable's ShapeI lengths for useless (reshape-lengths' vᵀ)", async () => {
+    // The fault: any ShapeI at position i counts as x's own length i, whoever's it reads.
+    const cases = formsCases(3, (sp) => sp.form === "reshape-lengths" && /shape_i\(vᵀ, 0\)/.test(sp.at));
+    const right = uselessReshape.transform;
+    uselessReshape.transform = (fg, node) => {
+      const [x, ...lens] = node.inputs;
+      const anyShapeI = lens.length === x.type.ndim && lens.every((l, i) => l.owner !== null && l.owner.op instanceof ShapeI && l.owner.op.props.i === i);
+      return node.op instanceof Reshape && anyShapeI ? [x] : right(fg, node);
+    };
+    try {
+      await assertSomeFail(cases, /reshape-lengths at .*shape_i\(vᵀ, 0\).* the checked FAST_RUN/);
+    } finally {
+      uselessReshape.transform = right;
+    }
+  });
+});
