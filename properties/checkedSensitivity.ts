@@ -347,8 +347,9 @@ function stillRewritten(fg: FunctionGraph, rw: NodeRewriter): { node: Apply; dec
  * one mode and rule drawn by the seed (the suite). The pattern a silenced rule would have
  * rewritten is left, and checked mode's normal form, run right after the group, must stop the
  * pipeline naming the rule and a node the real rule still rewrites, word for word up to the
- * form's reason: `rewrite <group>: checked mode: <group> under <query> broke its promise <rule>:
- * <node> is left (…)`. Checked mode stops at the first leftover; the rule's normal form must also
+ * form's reason, which must say what is left (not be empty: the reader of a nightly report has
+ * only that sentence): `rewrite <group>: checked mode: <group> under <query> broke its promise
+ * <rule>: <node> is left (<reason>)`. Checked mode stops at the first leftover; the rule's normal form must also
  * call every other node the rule still rewrites a leftover.
  *
  * The judge is the rule's own transform, run on the graph the silenced group left: no copy of the
@@ -414,14 +415,17 @@ function silenceOne(src: SilencedSource, mode: SilencedMode, rule: string, what:
     return { corruption, status: "missed", detail: `${what}: ${judged[0].node.toString()} is left, which ${rule} still rewrites, and checked mode's normal form for ${group} did not report it` };
   }
   const message = error instanceof Error ? error.message : String(error);
-  const named = left.find((l) => message.startsWith(`${prefix}${l.node.toString()} is left (`) && message.endsWith(")"));
+  const named = left.find((l) => {
+    const head = `${prefix}${l.node.toString()} is left (`;
+    return message.startsWith(head) && message.endsWith(")") && !message.startsWith(`${head})`);
+  });
   const other = /broke its promise (\S+): /.exec(message)?.[1];
   if (error instanceof InvariantError && other !== undefined && other !== rule) {
     // Another rule's promise: with this one silent, its form flagged a node (the message says which).
     return { corruption, status: "missed", detail: `${what}: checked mode reported the promise of ${other} instead, on a graph the silenced rule left (that form promises more than its rule there, or the group stopped early): ${message.split("\n")[0]}` };
   }
   if (!(error instanceof InvariantError) || named === undefined) {
-    return { corruption, status: "missed", detail: `${what}: expected "${prefix}<a node ${rule} still rewrites> is left (…)"${left.length > 0 ? ` (such as ${left[0].node.toString()})` : ""}; got ${error instanceof Error ? `${error.name}: ` : ""}${message.split("\n")[0]}` };
+    return { corruption, status: "missed", detail: `${what}: expected "${prefix}<a node ${rule} still rewrites> is left (<what is left>)"${left.length > 0 ? ` (such as ${left[0].node.toString()})` : ""}; got ${error instanceof Error ? `${error.name}: ` : ""}${message.split("\n")[0]}` };
   }
   // Checked mode stops at the first leftover; the promise covers every one the rule still rewrites.
   const form = NORMAL_FORMS.find((f) => f.rule === rule);

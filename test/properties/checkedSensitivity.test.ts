@@ -492,6 +492,14 @@ describe("checked-sensitivity", function () {
       });
     });
 
+    it("fails when a normal form's message does not say what is left (an empty reason)", () => {
+      withForms((_, real) => (fg, node) => (real(fg, node) === null ? null : ""), () => {
+        const os = outcomes().filter((o) => o.status !== "skip");
+        assert.ok(os.length >= 30, `${os.length} judged`);
+        for (const o of os) assert.match(o.detail, /: expected ".* is left \(<what is left>\)"( \(such as .*\))?; got InvariantError: rewrite \w+: checked mode: .* is left \(\)$/);
+      });
+    });
+
     it("does not judge where a normal form documents a narrower promise: a Subtensor of an Alloc with full slices only", () => {
       // local_subtensor_of_alloc rewrites it; its normal form promises only ints and full slices with at least one int.
       const x = tensor("x", { shape: [3] });
