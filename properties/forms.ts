@@ -26,6 +26,7 @@
  * | `constant-block` (its own race) | `v * (sum(alloc(c, lengths)) - d)`, a factor of exactly 1: a 3 × 4 block of 0.25, or a 64 × 65 block of 2⁻¹² (4,160 elements) | constant folding of a result larger than every input, and its decline over the size limit, which checked mode's normal form must share (the cases' constant-only nodes are DimShuffles of scalars) |
  * | `broadcast-producer` (its own race) | `v * (tanh(sum(v, 0)) · 0 + 1)`, with or without keepdims: v exactly | an elementwise chain of another shape than its reader, which fusion keeps apart and checked mode's fusion promise must excuse (the lowerings dimshuffle every operand to full rank first) |
  * | `reshape-lengths` (its own race; a v whose first two lengths are unknown) | `reshape(v, [shape_i(v, 0), …])`, or v reshaped to its own lengths swapped or to those of v transposed (another variable's), summed down the first axis and put back | `useless_reshape` on lengths known only at run time: it must fire on v's own lengths in order (and checked mode promise it), and tell them from the same lengths in another order or read off another variable |
+ * | `stale-twin` (its own race) | `(neg(reshape(v, v's lengths)) + neg(v)) · -0.5`: v exactly | once the Reshape is dropped, two equal nodes whose recorded types differ (one still records the unknown lengths it was built with): the merge must keep the refined one, and checked mode's merge promise must compare them |
  *
  * Every rebuilt graph also has **boundary outputs** ({@link boundaryOutputs}): a fresh input b
  * handed back through a copy (`identity(b)`, `cast(b, float64)`, `b * 1`, `b + -0`), `Shape(b)`
@@ -97,10 +98,10 @@ import { type ErasureReference, erasureOf } from "./erasure.js";
 import type { ArrayValue, Check } from "./types.js";
 
 /** The forms, in the order of the table above. */
-export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths"] as const;
+export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths", "stale-twin"] as const;
 export type Form = (typeof FORMS)[number];
 /** The forms that run their own races, each on at most one target (the rest are drawn per target). */
-const OWN_RACE = ["fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths"] as const;
+const OWN_RACE = ["fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths", "stale-twin"] as const;
 type OwnRace = (typeof OWN_RACE)[number];
 const DRAWN: readonly Form[] = FORMS.filter((f) => !(OWN_RACE as readonly Form[]).includes(f));
 
@@ -487,6 +488,20 @@ function reshapeLengthsSplice(v: Variable, rand: () => number): { out: Variable;
   return { out: reshape(cumsum(reshape(v, lengths(t)), 0), own), variant: "reshape(cumsum(reshape(v, [shape_i(vᵀ, 0), shape_i(vᵀ, 1), …]), 0), v's lengths)", keepsValues: false };
 }
 
+/**
+ * The `stale-twin` form: `(neg(reshape(v, v's lengths)) + neg(v)) · -0.5`, v exactly. Once the
+ * rewrites drop the Reshape (its lengths are v's own), the two negations are equal nodes on the
+ * same input whose recorded types differ: the one that read the Reshape still records the unknown
+ * lengths it was built with. The merge must keep the more refined of the two (replacing it by the
+ * vaguer one is a type error), and checked mode's merge promise must compare them as equal
+ * nodes. No lowering writes two equal nodes of different types.
+ */
+function staleTwinSplice(v: Variable, rand: () => number): { out: Variable; variant: string } {
+  const dtype = (v.type as TensorType).dtype;
+  const twin = add(neg(reshape(v, lengthsOf(v, rand))), neg(v));
+  return { out: mul(twin, constant(-0.5, dtype)), variant: "(neg(reshape(v, v's lengths)) + neg(v)) · -0.5" };
+}
+
 /** FNV-1a of a string, finished by murmur3's mixer (FNV's low bits mix poorly on short keys). */
 function hash32(s: string): number {
   let h = 0x811c9dc5;
@@ -574,6 +589,7 @@ const ALLOC_VIEW_WINDOW = 0.012;
 const CONSTANT_BLOCK_WINDOW = 0.006;
 const BROADCAST_PRODUCER_WINDOW = 0.006;
 const RESHAPE_LENGTHS_WINDOW = 0.1;
+const STALE_TWIN_WINDOW = 0.008;
 const FILL_WINDOW = 0.14;
 
 /** Whether a case (by its seed) builds its forms graph with shape-erasure's unknown lengths: half of them. */
@@ -638,6 +654,7 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
     { form: "broadcast-producer", won: race(valueTargets.filter(ranked), 0x9b05688d, BROADCAST_PRODUCER_WINDOW, 1, false)[0] ?? null, salt: 0x1f83d9ac, make: broadcastProducerSplice, keepsValues: true },
     // Lengths read through ShapeI stay graph values only where they are unknown: both the swapped ones.
     { form: "reshape-lengths", won: race(valueTargets.filter((t) => (t.o.type as TensorType).ndim >= 1 && (t.o.type as TensorType).shape.slice(0, 2).every((l) => l === null)), 0x510e5280, RESHAPE_LENGTHS_WINDOW, 1, false)[0] ?? null, salt: 0x5be0cd19, make: reshapeLengthsSplice, keepsValues: true },
+    { form: "stale-twin", won: race(valueTargets.filter(ranked), 0x6c62272e, STALE_TWIN_WINDOW, 1, false)[0] ?? null, salt: 0x07bb0142, make: staleTwinSplice, keepsValues: true },
   ];
 
   const splices: Splice[] = [];

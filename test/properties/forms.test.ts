@@ -14,7 +14,7 @@ import { IncSubtensor, Subtensor, subtensor } from "../../src/tensor/indexing.js
 import { conformTo, neutralElement, subtensorOfAlloc, uselessReshape } from "../../src/rewriting/canonicalize.js";
 import { powTwo, secondToAlloc } from "../../src/rewriting/specialize.js";
 import { NORMAL_FORMS, type NormalForm } from "../../src/rewriting/normalform.js";
-import { type FunctionGraph, isOutputNode } from "../../src/graph/fgraph.js";
+import { FunctionGraph, isOutputNode } from "../../src/graph/fgraph.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { FORMS, formsGraph, formsSource } from "../../properties/forms.js";
 import { caseSeed, runProperties } from "../../properties/properties.js";
@@ -426,5 +426,29 @@ describe("properties/forms (positional-forms)", () => {
     } finally {
       uselessReshape.transform = right;
     }
+  });
+
+  it("gives the merge two equal nodes whose recorded types differ, and the merge keeps the refined one (stale-twin)", () => {
+    // A spy on the graph's replacements, restored after: a merge whose pair differs in type, and
+    // which variable it keeps. (A merge that kept the vaguer one would be refused by the type check.)
+    const cases = formsCases(3, (sp) => sp.form === "stale-twin");
+    const proto = FunctionGraph.prototype as { replaceAllValidate: FunctionGraph["replaceAllValidate"] };
+    const real = proto.replaceAllValidate;
+    const seen: { refinedKept: boolean }[] = [];
+    proto.replaceAllValidate = function (this: FunctionGraph, pairs, reason, remove) {
+      if (/merge/.test(reason)) for (const [o, n] of pairs) if (!o.type.equals(n.type)) seen.push({ refinedKept: o.type.isSuper(n.type) });
+      return real.call(this, pairs, reason, remove);
+    };
+    try {
+      for (const c of cases) {
+        const src = formsSource(c, caseTypes(c), caseSeed(c));
+        assert.ok(src !== null);
+        compile(src.inputs, src.outputs, { mode: "FAST_RUN", checked: true, onOptError: "raise" });
+      }
+    } finally {
+      proto.replaceAllValidate = real;
+    }
+    assert.ok(seen.length >= 1, "no merge of two types met");
+    assert.ok(seen.every((s) => s.refinedKept));
   });
 });
