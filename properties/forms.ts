@@ -27,6 +27,7 @@
  * | `broadcast-producer` (its own race) | `v * (tanh(sum(v, 0)) · 0 + 1)`, with or without keepdims: v exactly | an elementwise chain of another shape than its reader, which fusion keeps apart and checked mode's fusion promise must excuse (the lowerings dimshuffle every operand to full rank first) |
  * | `reshape-lengths` (its own race; a v whose first two lengths are unknown) | `reshape(v, [shape_i(v, 0), …])`, or v reshaped to its own lengths swapped or to those of v transposed (another variable's), summed down the first axis and put back | `useless_reshape` on lengths known only at run time: it must fire on v's own lengths in order (and checked mode promise it), and tell them from the same lengths in another order or read off another variable |
  * | `stale-twin` (its own race) | `(neg(reshape(v, v's lengths)) + neg(v)) · -0.5`: v exactly | once the Reshape is dropped, two equal nodes whose recorded types differ (one still records the unknown lengths it was built with): the merge must keep the refined one, and checked mode's merge promise must compare them |
+ * | `signed-zero` (its own race) | `v + exp(-1 / pow(cast(v < v) · -1, 0.5))`: pow of a computed -0, off the gradient's path, which is +0, so v exactly | `local_pow_half_to_sqrt`'s decline for a base that may be -0 (`sqrt(-0)` is -0, and the term would be `exp(+inf)`), and checked mode's promise, which must decline with it |
  *
  * Every rebuilt graph also has **boundary outputs** ({@link boundaryOutputs}): a fresh input b
  * handed back through a copy (`identity(b)`, `cast(b, float64)`, `b * 1`, `b + -0`), `Shape(b)`
@@ -84,7 +85,7 @@ import { lower } from "../src/xtensor/lower.js";
 import { XTensorFromTensor } from "../src/xtensor/basic.js";
 import { XTensorType } from "../src/xtensor/type.js";
 import { constant, tensor } from "../src/tensor/basic.js";
-import { Elemwise, add, cast, div, exp, identity, mul, neg, pow, second, square, sub, tanh } from "../src/tensor/elemwise.js";
+import { Elemwise, add, cast, div, exp, identity, lt, mul, neg, pow, second, square, sub, tanh } from "../src/tensor/elemwise.js";
 import { Join, alloc, dimshuffle, join, reshape, shape, shapeI, specifyShape } from "../src/tensor/shape.js";
 import { sum } from "../src/tensor/reduce.js";
 import { cumsum } from "../src/tensor/cumulative.js";
@@ -98,10 +99,10 @@ import { type ErasureReference, erasureOf } from "./erasure.js";
 import type { ArrayValue, Check } from "./types.js";
 
 /** The forms, in the order of the table above. */
-export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths", "stale-twin"] as const;
+export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths", "stale-twin", "signed-zero"] as const;
 export type Form = (typeof FORMS)[number];
 /** The forms that run their own races, each on at most one target (the rest are drawn per target). */
-const OWN_RACE = ["fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths", "stale-twin"] as const;
+const OWN_RACE = ["fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths", "stale-twin", "signed-zero"] as const;
 type OwnRace = (typeof OWN_RACE)[number];
 const DRAWN: readonly Form[] = FORMS.filter((f) => !(OWN_RACE as readonly Form[]).includes(f));
 
@@ -502,6 +503,20 @@ function staleTwinSplice(v: Variable, rand: () => number): { out: Variable; vari
   return { out: mul(twin, constant(-0.5, dtype)), variant: "(neg(reshape(v, v's lengths)) + neg(v)) · -0.5" };
 }
 
+/**
+ * The `signed-zero` form: `v + exp(-1 / pow(z, 0.5))` with `z = cast(v < v) · -1`, a computed -0
+ * (off the gradient's path: the comparison is discrete). `pow(-0, 0.5)` is +0, so the term is
+ * `exp(-inf) = 0` and the result v; `sqrt(-0)` is -0, which would make it `exp(+inf)`. So
+ * `local_pow_half_to_sqrt` must decline a base that may be -0 (computed by a mul, not by an op
+ * that never gives -0), and checked mode must not promise it there. The generator keeps pow's
+ * base positive, and power's bases are exp and square.
+ */
+function signedZeroSplice(v: Variable): { out: Variable; variant: string } {
+  const dtype = (v.type as TensorType).dtype;
+  const z = mul(cast(lt(v, v), dtype), constant(-1, dtype));
+  return { out: add(v, exp(div(constant(-1, dtype), pow(z, constant(0.5, dtype))))), variant: "v + exp(-1 / pow(cast(v < v) · -1, 0.5)): pow of a computed -0" };
+}
+
 /** FNV-1a of a string, finished by murmur3's mixer (FNV's low bits mix poorly on short keys). */
 function hash32(s: string): number {
   let h = 0x811c9dc5;
@@ -590,6 +605,7 @@ const CONSTANT_BLOCK_WINDOW = 0.006;
 const BROADCAST_PRODUCER_WINDOW = 0.006;
 const RESHAPE_LENGTHS_WINDOW = 0.1;
 const STALE_TWIN_WINDOW = 0.008;
+const SIGNED_ZERO_WINDOW = 0.006;
 const FILL_WINDOW = 0.14;
 
 /** Whether a case (by its seed) builds its forms graph with shape-erasure's unknown lengths: half of them. */
@@ -655,6 +671,7 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
     // Lengths read through ShapeI stay graph values only where they are unknown: both the swapped ones.
     { form: "reshape-lengths", won: race(valueTargets.filter((t) => (t.o.type as TensorType).ndim >= 1 && (t.o.type as TensorType).shape.slice(0, 2).every((l) => l === null)), 0x510e5280, RESHAPE_LENGTHS_WINDOW, 1, false)[0] ?? null, salt: 0x5be0cd19, make: reshapeLengthsSplice, keepsValues: true },
     { form: "stale-twin", won: race(valueTargets.filter(ranked), 0x6c62272e, STALE_TWIN_WINDOW, 1, false)[0] ?? null, salt: 0x07bb0142, make: staleTwinSplice, keepsValues: true },
+    { form: "signed-zero", won: race(valueTargets, 0x2127599b, SIGNED_ZERO_WINDOW, 1, false)[0] ?? null, salt: 0x3b8d4ee1, make: signedZeroSplice, keepsValues: true },
   ];
 
   const splices: Splice[] = [];

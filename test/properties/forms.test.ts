@@ -6,13 +6,13 @@ import { type Apply, Constant, Variable } from "../../src/graph/basic.js";
 import { DISCONNECTED, type Disconnected, type GradTerm, type Op } from "../../src/graph/op.js";
 import { TensorType } from "../../src/graph/type.js";
 import { withPullbackOverride, withPushforwardOverride } from "../../src/grad/registry.js";
-import { Composite, Elemwise, mul, square } from "../../src/tensor/elemwise.js";
+import { Composite, Elemwise, mul, sqrt, square } from "../../src/tensor/elemwise.js";
 import { compile } from "../../src/compile/function.js";
 import { Alloc, Reshape, ShapeI, SpecifyShape, alloc } from "../../src/tensor/shape.js";
 import { sum } from "../../src/tensor/reduce.js";
 import { IncSubtensor, Subtensor, subtensor } from "../../src/tensor/indexing.js";
 import { conformTo, neutralElement, subtensorOfAlloc, uselessReshape } from "../../src/rewriting/canonicalize.js";
-import { powTwo, secondToAlloc } from "../../src/rewriting/specialize.js";
+import { powHalf, powTwo, secondToAlloc } from "../../src/rewriting/specialize.js";
 import { NORMAL_FORMS, type NormalForm } from "../../src/rewriting/normalform.js";
 import { FunctionGraph, isOutputNode } from "../../src/graph/fgraph.js";
 import { caseArbitrary } from "../../properties/generators.js";
@@ -450,5 +450,20 @@ describe("properties/forms (positional-forms)", () => {
     }
     assert.ok(seen.length >= 1, "no merge of two types met");
     assert.ok(seen.every((s) => s.refinedKept));
+  });
+
+  it("fails on a pow(x, 0.5) → sqrt(x) rule that forgets a base may be -0 (signed-zero)", async () => {
+    const cases = formsCases(3, (sp) => sp.form === "signed-zero");
+    const right = powHalf.transform;
+    powHalf.transform = (fg, node) => {
+      const [x, e] = node.inputs;
+      const half = e instanceof Constant && e.type.ndim === 0 && e.value.toFlat()[0] === 0.5;
+      return node.op instanceof Elemwise && node.op.props.scalar === "pow" && half && x.type.equals(node.outputs[0].type) ? [sqrt(x)] : right(fg, node);
+    };
+    try {
+      await assertSomeFail(cases, /signed-zero at .* the checked FAST_RUN/);
+    } finally {
+      powHalf.transform = right;
+    }
   });
 });
