@@ -31,6 +31,14 @@
  * | the cotangent (tangent) itself: straight-through | the same |
  * | straight-through, with k read by a built-in op on integers (its sum, its running sum, or an advanced inc of ones at a repeated index) before OpaqueWeigh | (`grad` only) accept it: the built-in rule, asked about its integer input, answers in its contract's form, and the path ends there, so the gradients are the cost alone's |
  *
+ * And an integer index computed from v: OpaqueSplit's k indexes a fresh vector (an AdvancedSubtensor,
+ * whose index input has no gradient) while its f, a float, reaches the cost too. `grad` under both
+ * strategies must raise a GradError saying that a wrt reaching v has an undefined gradient through
+ * AdvancedSubtensor's integer index (input 1), as PyTensor's NullType gradient does: the lazy
+ * strategy finds the index in the graph's structure, the per-node sweep from the cotangents, where
+ * the index's undefined one meets f's float one at the split (no case computes an index: the case
+ * format's index arrays are inputs).
+ *
  * The zero forms are the ones the driver's algebra documents it recognises; whether a disguise is
  * zero is known here by construction, not asked of the engine. Values are compared at the case's
  * point, compiled in NONE.
@@ -49,7 +57,7 @@ import { add as padd, cast as pcast, exp as pexp, identity as pidentity, mul as 
 import { alloc, broadcastTo, dimshuffle, reshape, specifyShape } from "../src/tensor/shape.js";
 import { sum as psum } from "../src/tensor/reduce.js";
 import { cumsum } from "../src/tensor/cumulative.js";
-import { advancedIncSubtensor, incSubtensor } from "../src/tensor/indexing.js";
+import { advancedIncSubtensor, advancedSubtensor, incSubtensor } from "../src/tensor/indexing.js";
 import * as X from "../src/xtensor/index.js";
 import type { BuiltCase } from "../src/case/build.js";
 import { type ArrayComparison, compareArrays, compareRecords, toArrayValue } from "./compare.js";
@@ -300,6 +308,15 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
   const said = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e));
   const fail = (reason: string, comparison?: ArrayComparison): ModuleOutcome => ({ status: "fail", reason: `${reason} (${at})`, ...(comparison === undefined ? {} : { comparison }) });
 
+  // A lazy gradient checks its rules when the compiler expands its Pullback node, so a refusal
+  // may come from grad or from the compile: both are the driver, naming the rule.
+  // (The vector an integer index reads, below: an input of any compile here, used or not.)
+  const table = makeVariable(new TensorType(v.type.dtype, [2]), null, 0, "w_table");
+  const built = (r: unknown): void => {
+    const outs = (Array.isArray(r) ? r : [r]).filter((g): g is Variable => g instanceof Variable);
+    compile([...b.inputs.values(), w, ...us, table], outs, { mode: "NONE" });
+  };
+
   // The references: the cost alone, through the same entry points.
   let ref: unknown[];
   let refJ: unknown;
@@ -379,6 +396,30 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
   const ct = compareRecords(trec(m), trec(0), "gradient of cost' against the cost alone's", c.rtol, c.slack);
   if (!ct.ok) return fail(`${throughWhat} differs from grad(cost, wrt): ${ct.reason ?? "mismatch"}`, ct);
 
+  // An integer index computed from v: OpaqueSplit's k indexes a fresh vector (an AdvancedSubtensor,
+  // whose index input has no gradient) while its f reaches the cost as a float. The split's rule
+  // answers with f's cotangent for x, but x also feeds an output whose cotangent is undefined,
+  // so every wrt that reaches v has an undefined gradient, and grad must say so, naming the index
+  // (PyTensor's NullType gradient): a float term there would silently drop the index's path.
+  const sp = new OpaqueSplit((_x, t) => t).makeNode(v);
+  const indexed = padd(padd(base, psum(sp.outputs[1])), psum(advancedSubtensor(table, [sp.outputs[0]])));
+  const reachesV = (reach(psum(v)) ?? []).findIndex(Boolean);
+  // Both strategies: lazy finds the index from the graph's structure before any rule runs, the
+  // per-node sweep from the cotangents (the index's undefined one meets f's float one at the split).
+  for (const strategy of reachesV >= 0 ? (["lazy", "perNode"] as const) : []) {
+    const what = `grad(cost', wrt, {gradStrategy: "${strategy}"}) with k = OpaqueSplit(v)'s integer output indexing a vector and its float output f summed into the cost`;
+    let err: unknown = null;
+    try {
+      built(c.gradWith(indexed, b.wrt, { ...gOpts, gradStrategy: strategy }));
+    } catch (e) {
+      err = e;
+    }
+    if (err === null) return fail(`${what} was accepted: ${b.wrtNames[reachesV]} reaches the integer index, whose gradient is undefined, so its gradient must be undefined too`);
+    if (!(err instanceof GradError) || !/is undefined: AdvancedSubtensor.*(has no gradient for input 1 .*integer index input|as an integer index \(input 1\))/.test(err.message)) {
+      return fail(`${what} failed with ${said(err)}, not a GradError saying the gradient is undefined through AdvancedSubtensor's integer index (input 1)`);
+    }
+  }
+
   // Not zero: refused, naming the rule.
   const nonzero = c.rand() < 0.75 ? drawDisguise(c.rand, false) : { describe: "the incoming cotangent itself (straight-through)", build: null };
   const termOf: TermOf = nonzero.build === null ? (_x, g) => g : (x) => (nonzero.build as (x: Variable) => Variable)(x);
@@ -393,12 +434,6 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
     if (!(err instanceof GradError)) return fail(`${what} returned ${nonzero.describe}: the failure was ${said(err)}, not a GradError`);
     const missing = names.find((s) => !err.message.includes(s));
     return missing === undefined ? null : fail(`${what} returned ${nonzero.describe}: the GradError does not name ${JSON.stringify(missing)}: ${err.message.split("\n")[0]}`);
-  };
-  // A lazy gradient checks its rules when the compiler expands its Pullback node, so the
-  // refusal may come from grad or from the compile: both are the driver, naming the rule.
-  const built = (r: unknown): void => {
-    const outs = (Array.isArray(r) ? r : [r]).filter((g): g is Variable => g instanceof Variable);
-    compile([...b.inputs.values(), w, ...us], outs, { mode: "NONE" });
   };
   const gnon = gcostWith(termOf);
   const rp = refused(() => built(c.gradWith(gnon, b.wrt, gOpts)), [`${String(round)}.pullback`, "input 0", "only through integer outputs"], "OpaqueRound.pullback");

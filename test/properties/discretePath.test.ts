@@ -11,12 +11,12 @@ import { Constant, type Variable } from "../../src/graph/basic.js";
 import { buildCase, caseEvaluator, caseGradients } from "../../src/case/build.js";
 import { type CotangentAlgebra, registerCotangentAlgebra } from "../../src/grad/algebra.js";
 import { tensorAlgebra } from "../../src/grad/tensor-algebra.js";
-import type { Op } from "../../src/graph/op.js";
+import { DISCONNECTED, type Op } from "../../src/graph/op.js";
 import { isDiscrete } from "../../src/graph/type.js";
 import { type PullbackRule, withPullbackOverride } from "../../src/grad/registry.js";
 import { Reduce } from "../../src/tensor/reduce.js";
 import { CumOp } from "../../src/tensor/cumulative.js";
-import { AdvancedIncSubtensor, IncSubtensor } from "../../src/tensor/indexing.js";
+import { AdvancedIncSubtensor, AdvancedSubtensor, IncSubtensor } from "../../src/tensor/indexing.js";
 import { graphReplace, toposort } from "../../src/graph/traversal.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed } from "../../properties/properties.js";
@@ -97,6 +97,16 @@ describe("grad-composition: discrete-path", function () {
       }
     });
     assert.ok(caught >= 1, "no case drew the inc(zeros, leaf) disguise");
+  });
+
+  it("fails when an integer index's undefined gradient is dropped (AdvancedSubtensor answers DISCONNECTED for it)", () => {
+    // The rule of a user's op that forgot its index has no gradient: k = OpaqueSplit(v) indexes a
+    // vector, and v's gradient would silently lose that path.
+    const dropped: PullbackRule = (ins, outs, gs, node) => {
+      const terms = (node.op.pullback as NonNullable<Op["pullback"]>).call(node.op, ins, outs, gs);
+      return terms.map((t, i) => (i === 0 ? t : DISCONNECTED));
+    };
+    withPullbackOverride((op) => op instanceof AdvancedSubtensor, dropped, () => assertFails(/integer output indexing a vector .* was accepted: .* reaches the integer index, whose gradient is undefined/));
   });
 
   it("fails when only a bare zero constant counts as zero", () => {
