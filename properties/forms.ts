@@ -23,7 +23,7 @@
  * | `stretch` (about a quarter of the cases, its own race; a v with an axis of static length 1) | that axis read as unknown (`reshape(v, ...ShapeI(v, a)...)`), stretched to 2 by an Alloc and averaged back: `sum(alloc(w, [..., 2, ...]), a, keepdims) / 2`, v exactly | Alloc's pullback summing a cotangent down to a target of unknown length that is 1 at run time (`sumToShapeOf`'s split and sum): the named lowerings' Allocs stretch only static 1s, and no elementwise op broadcasts an unknown 1 |
  * | `fill` (about half the cases, its own race) | a case node's positional value v becomes `second(u, v)`, u a fresh input of v's run-time shape declared with unknown lengths; or, half the time, the mean of `second(u, v)` over u's extra leading axis (`sum(·, 0) / shape_i(u, 0)`), u declared `(?, ...v's type)` and fed 2 copies' worth (v exactly) | `local_second_to_alloc` and every rule that drops an operand: a's unknown length checked against b's, which the rule must keep (judgement 3); a b of lower rank than the output beside an operand of unknown length (`standsFor`, `conformTo`'s Alloc reading u's run-time length, checked mode's `stretchesTo`), where a wrong Alloc length changes the mean |
  * | `alloc-view` (about a third of the cases, its own race) | a view of an Alloc of v put back together into v: `join(v[:1], alloc(v, [2, …])[k, 1:])`, the same with `:-1` and `v[-1:]`, `alloc(v, [2, …])[k, ::-1][::-1]`, v's first row picked by an int (`alloc(v, [2, …])[k, 0]`, given its axis back by an Alloc and joined to `v[1:]`), or a new axis of run-time length `shape_i(v, 0) + 1` (or of length 2), sliced `[-1:]` and summed, or indexed `[0]` | `local_subtensor_of_alloc`'s declines (a slice that narrows or reverses an axis v spans, an int on it, a slice of unknown length) and its rewrite of a value of lower rank; checked mode's promise for it, which must decline with it, also where the Alloc's recorded length is staler than its inputs |
- * | `constant-block` (its own race) | `v * (sum(alloc(c, lengths)) - d)`, a factor of exactly 1: a 3 × 4 block of 0.25, or a 64 × 65 block of 2⁻¹² (4,160 elements) | constant folding of a result larger than every input, and its decline over the size limit, which checked mode's normal form must share (the cases' constant-only nodes are DimShuffles of scalars) |
+ * | `constant-block` (its own race) | `v * (sum(alloc(c, lengths)) - d)`, a factor of exactly 1: a 3 × 4 block of 0.25, a 64 × 64 block of 2⁻¹² (4,096 elements, the limit), or a 64 × 65 one (4,160) | constant folding of a result larger than every input, and its decline over the size limit, which checked mode's normal form must share (the cases' constant-only nodes are DimShuffles of scalars) |
  * | `broadcast-producer` (its own race) | `v * (tanh(sum(v, 0)) · 0 + 1)`, with or without keepdims: v exactly | an elementwise chain of another shape than its reader, which fusion keeps apart and checked mode's fusion promise must excuse (the lowerings dimshuffle every operand to full rank first) |
  * | `reshape-lengths` (its own race; a v whose first two lengths are unknown) | `reshape(v, [shape_i(v, 0), …])`, or v reshaped to its own lengths swapped or to those of v transposed (another variable's), summed down the first axis and put back | `useless_reshape` on lengths known only at run time: it must fire on v's own lengths in order (and checked mode promise it), and tell them from the same lengths in another order or read off another variable |
  * | `stale-twin` (its own race) | `(neg(reshape(v, v's lengths)) + neg(v)) · -0.5`: v exactly | once the Reshape is dropped, two equal nodes whose recorded types differ (one still records the unknown lengths it was built with): the merge must keep the refined one, and checked mode's merge promise must compare them |
@@ -441,13 +441,15 @@ function allocViewSplice(v: Variable, rand: () => number): { out: Variable; vari
 /**
  * The `constant-block` form: `v * (sum(alloc(c, lengths)) - d)`, a factor of exactly 1 built from
  * a constant-only Alloc. A small block (3 × 4 of 0.25, more elements than any of its inputs) folds
- * away; a large one (64 × 65 of 2⁻¹², 4,160 elements) is over the fold limit (4,096) and larger
+ * away, and so does one of exactly the limit (64 × 64 of 2⁻¹², 4,096 elements); a large one (64 × 65 of 2⁻¹², 4,160 elements) is over the fold limit (4,096) and larger
  * than every input, so it stays for run time, and checked mode's normal form must say so too. The
  * cases' only constant-only nodes are DimShuffles of scalars, no larger than their inputs.
  */
 function constantBlockSplice(v: Variable, rand: () => number): { out: Variable; variant: string } {
   const dtype = (v.type as TensorType).dtype;
   if (rand() < 0.5) {
+    // Half of these at the limit itself: 64 × 64 of 2⁻¹² is 4,096 elements, still folded.
+    if (rand() < 0.5) return { out: mul(v, sum(alloc(constant(2 ** -12, dtype), [64, 64]))), variant: "v * sum(alloc(2^-12, [64, 64])): folded, at the fold limit" };
     const s = sum(alloc(constant(0.25, dtype), [3, 4]));
     return { out: mul(v, sub(s, constant(2, dtype))), variant: "v * (sum(alloc(0.25, [3, 4])) - 2): folded" };
   }
