@@ -36,7 +36,7 @@
  * | `stale-index` (one kind per case in the suite; alone, every kind) | changes one entry of the DestroyHandler's index directly (a node, a destroyer, a reader's count, a view edge: twelve kinds, in `staleIndex.ts`), each chosen so that one test of the handler's fast consistency path alone, or checked mode's record of the handler, can see it | the DestroyHandler bookkeeping, during that rewrite, with the rebuild's first difference word for word |
  * | `stale-graph` (one kind per case; alone, every kind) | changes one entry of the FunctionGraph's own index directly (a client entry's node or slot, a client listed twice, a variable or node swapped out of its set, an output list entry: seven kinds, in `staleIndex.ts`) | the FunctionGraph structure, during that rewrite, with `checkIntegrity`'s first violation word for word (and checked mode's record of the graph must see each field change) |
  * | `stale-index-tripwire` (checked mode off; one kind per case; alone, every kind a callback reads back) | the same stale entry, then the node it is about replaced by a fresh copy (seven kinds) | the DestroyHandler's own import or prune check, naming the stale entry word for word (production compiles have only these) |
- * | `exclude` (in the suite an eighth of the cases, a compile; alone, every case, twice) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}); alone, then again with another, right after, on the same rewrite context (the optimizer database caches pipelines by query, so the second must not reuse the first's, and checked mode must judge the second compile's passes alone) | checked mode accepts the smaller pipeline, and no excluded pass ran |
+ * | `exclude` (in the suite an eighth of the cases, a compile; alone, every case, twice, and twice more on its graph with positional forms) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}); alone, then again with another, right after, on the same rewrite context (the optimizer database caches pipelines by query, so the second must not reuse the first's, and checked mode must judge the second compile's passes alone) | checked mode accepts the smaller pipeline, and no excluded pass ran |
  * | `pass-list` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs a FAST_RUN pipeline for real on the case's cost with one seeded fault: a pass left out, an excluded pass run, or a merge pass run last | the pass-list check's message naming the pass, the list it expected and what ran, word for word |
  * | `silenced-rule` (with `exclude` in the suite, one rule under one mode on the case's graph or its graph with positional forms; alone, every rule that fires, under FAST_RUN and FAST_COMPILE, on both) | runs FAST_RUN (or FAST_COMPILE) for real up to a group with one of its rules silenced (its transform declines; registration and tags untouched), a rule that fired on the same graph unsilenced | the group's normal form, right after it: the rule's promise broken, naming a node the real rule still rewrites; and the rule's form calls every such node a leftover |
  * | `copying-rule` (with `silenced-rule`, on the same graph: in the suite one rule of stabilize or specialize that fires under FAST_RUN; alone, every one) | runs FAST_RUN for real up to the rule's group with the rule's every replacement wrapped in a cast to its own dtype (the same values; registration untouched) | the group's `adds_no_copy` promise, right after it, naming the group and the copy, word for word up to the copy's text |
@@ -139,9 +139,10 @@ export function excludeScheduled(seed: number): boolean {
  * the smaller pipeline (its pass list and promises minus what was left out), and none of the
  * passes left out may run. The `required` tag (the lowering and the Pullback expansion) is left
  * out of the case's graph lowered first, compiled in a seeded mode (NONE, FAST_COMPILE or
- * FAST_RUN). `draw` 1 picks another entry than draw 0 (the suite's).
+ * FAST_RUN). `draw` 1 picks another entry than draw 0 (the suite's). With `src` (a graph already
+ * positional: positional-forms' graph), that graph is compiled instead of the case's.
  */
-export function excludeScenario(b: BuiltCase, seed: number, draw: 0 | 1 = 0, ctx = new RewriteContext({ checked: true, onOptError: "raise" })): CorruptionOutcome {
+export function excludeScenario(b: BuiltCase, seed: number, draw: 0 | 1 = 0, ctx = new RewriteContext({ checked: true, onOptError: "raise" }), src?: SilencedSource): CorruptionOutcome {
   const names = Object.keys(EXCLUDES);
   const rand = mulberry32((seed ^ 0x5ca1ab1e) >>> 0);
   const first = Math.floor(rand() * names.length);
@@ -151,10 +152,15 @@ export function excludeScenario(b: BuiltCase, seed: number, draw: 0 | 1 = 0, ctx
   // needs neither: the case's graph with its Pullback nodes expanded and lowered first, by the
   // public `expandPullbacks` and `lower`, in any mode.
   const mode = ex === "required" ? (["NONE", "FAST_COMPILE", "FAST_RUN"] as const)[Math.floor(rand() * 3)] : "FAST_RUN";
-  const what = `${ex === "required" ? "the case's graph, lowered first," : "the case"} compiled in checked ${mode} with exclude: ["${ex}"]${ctx.passesRun.length > 0 ? ", on the rewrite context of an earlier compile" : ""}`;
+  const graphWhat = src !== undefined ? `${src.label}${ex === "required" ? ", lowered first," : ""}` : ex === "required" ? "the case's graph, lowered first," : "the case";
+  const what = `${graphWhat} compiled in checked ${mode} with exclude: ["${ex}"]${ctx.passesRun.length > 0 ? ", on the rewrite context of an earlier compile" : ""}`;
   const since = ctx.passesRun.length;
   try {
-    if (ex === "required") {
+    if (src !== undefined) {
+      // Its gradient holds lazy Pullback nodes over named ops: expanded and lowered first, as the case's.
+      const outputs = ex === "required" ? lower(expandPullbacks([...src.outputs]), { checked: true }) : [...src.outputs];
+      compile([...src.inputs], outputs, { mode, checked: true, onOptError: "raise", exclude: [ex], ctx });
+    } else if (ex === "required") {
       const { inputs, outputs } = caseSource(b);
       compile([...inputs], lower(expandPullbacks(outputs), { checked: true }), { mode, checked: true, onOptError: "raise", exclude: [ex], ctx });
     } else sensitivityGraph(b, [ex], ctx);
@@ -1348,7 +1354,16 @@ export function checkedSensitivityCheck(
   if (alone) {
     const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
     outcomes.push(excludeScenario(b, seed, 0, ctx), excludeScenario(b, seed, 1, ctx), passListScenario(b, seed));
-    for (const src of sourcesOnce()) outcomes.push(...silencedRuleScenario(src, seed, true), ...copyingRuleScenario(src, seed, true));
+    for (const src of sourcesOnce()) {
+      // The forms graph under the same two excludes: its boundary outputs keep a chain of
+      // elementwise ops over 0-d constants (folded away unless canonicalize is left out), which
+      // fusion leaves alone and checked mode's fusion promise must excuse.
+      if (src.forms !== undefined) {
+        const fctx = new RewriteContext({ checked: true, onOptError: "raise" });
+        outcomes.push(excludeScenario(b, seed, 0, fctx, src), excludeScenario(b, seed, 1, fctx, src));
+      }
+      outcomes.push(...silencedRuleScenario(src, seed, true), ...copyingRuleScenario(src, seed, true));
+    }
   } else if (excludeScheduled(seed)) {
     outcomes.push(excludeScenario(b, seed), passListScenario(b, seed));
     const srcs = sourcesOnce();

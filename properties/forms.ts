@@ -31,7 +31,7 @@
  *
  * Every rebuilt graph also has **boundary outputs** ({@link boundaryOutputs}): a fresh input b
  * handed back through a copy (`identity(b)`, `cast(b, float64)`, `b * 1`, `b + -0`), `Shape(b)`
- * and `ShapeI(b, 0)` of static lengths, a fold of constants (`neg([0.5, -2])`), and `b[2:] * []`,
+ * and `ShapeI(b, 0)` of static lengths, folds of constants (`neg([0.5, -2])`, `neg(exp(0.5))`), and `b[2:] * []`,
  * each a graph output read by nothing else. The rules decline every one (no caller's array and
  * no constant's buffer comes back as an output; an empty constant is no neutral operand), and
  * checked mode's normal forms must decline with them: before, no generated graph had such a
@@ -162,6 +162,10 @@ export function boundaryOutputs(): Boundary {
       { label: "shape(b)", v: shape(b), expected: NDArray.fromFlat([2], [1], "int64") },
       { label: "shape_i(b, 0)", v: shapeI(b, 0), expected: NDArray.fromFlat([2], [], "int64") },
       { label: "neg([0.5, -2])", v: neg(folded), expected: NDArray.fromFlat([-0.5, 2], [2], "float64") },
+      // Two elementwise ops over a 0-d constant: folded down to the graph output's node, which
+      // stays; with canonicalize left out (checked-sensitivity's exclude), a pair fusion leaves
+      // alone (its loop would read nothing but inlined constants).
+      { label: "neg(exp(0.5))", v: neg(exp(constant(0.5, "float64"))), expected: NDArray.fromFlat([-Math.exp(0.5)], [], "float64") },
       // An empty constant is no neutral operand: its "every element is 1" holds vacuously.
       { label: "b[2:] * []", v: mul(subtensor(b, [{ start: 2, stop: null, step: null }]), constant(NDArray.fromFlat([], [0], "float64"))), expected: NDArray.fromFlat([], [0], "float64") },
     ],

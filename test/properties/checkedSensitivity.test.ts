@@ -23,7 +23,7 @@ import { FunctionGraph, Output } from "../../src/graph/fgraph.js";
 import { CheckedFeature, GraphRecord, verifyModePasses, verifyPostconditions } from "../../src/rewriting/checked.js";
 import { DestroyHandler } from "../../src/rewriting/destroyhandler.js";
 import { RewriteContext } from "../../src/rewriting/engine.js";
-import type { Apply } from "../../src/graph/basic.js";
+import { type Apply, Constant } from "../../src/graph/basic.js";
 import { InvariantError } from "../../src/errors.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/properties.js";
@@ -36,7 +36,8 @@ import { formsGraph, formsSource } from "../../properties/forms.js";
 import { caseTypes } from "../../src/case/parse.js";
 import { tensor } from "../../src/tensor/basic.js";
 import { TensorType } from "../../src/graph/type.js";
-import { exp } from "../../src/tensor/elemwise.js";
+import { Elemwise, exp } from "../../src/tensor/elemwise.js";
+import { compile } from "../../src/compile/function.js";
 import { alloc } from "../../src/tensor/shape.js";
 import { subtensor } from "../../src/tensor/indexing.js";
 import { type Query, SequenceDB, optdb } from "../../src/rewriting/db.js";
@@ -577,6 +578,17 @@ describe("checked-sensitivity", function () {
         assert.match(o.detail, /^the case compiled in checked FAST_RUN with exclude: \[".*"\] failed: checked mode: mode FAST_RUN broke its promise passes: .* ran although the compile excluded /);
       }
     });
+  });
+
+  it("alone, also compiles the graph with positional forms under its excludes; without canonicalize, its boundary's constant chain is a pair fusion leaves and checked mode excuses", () => {
+    const c = fc.sample(caseArbitrary({}), { seed: 5153, numRuns: 1 })[0].case;
+    const b = buildCase(c);
+    const src = formsSource(c, caseTypes(c), caseSeed(c));
+    assert.ok(src !== null);
+    for (const draw of [0, 1] as const) assert.equal(excludeScenario(b, caseSeed(c), draw, undefined, src).status, "caught");
+    const fg = compile([...src.inputs], [...src.outputs], { mode: "FAST_RUN", checked: true, onOptError: "raise", exclude: ["canonicalize"] }).fgraph;
+    const pair = [...fg.applyNodes].some((n) => n.op instanceof Elemwise && n.op.props.scalar === "neg" && n.inputs[0].owner?.op instanceof Elemwise && n.inputs[0].owner.inputs.every((v) => v instanceof Constant && v.type.ndim === 0));
+    assert.ok(pair, "no neg(exp(constant)) left unfused");
   });
 
   it("alone, tries two excludes in a row on every case: a pipeline cache keyed without the exclude list fails it", () => {
