@@ -402,7 +402,8 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
   // so every wrt that reaches v has an undefined gradient, and grad must say so, naming the index
   // (PyTensor's NullType gradient): a float term there would silently drop the index's path.
   const sp = new OpaqueSplit((_x, t) => t).makeNode(v);
-  const indexed = padd(padd(base, psum(sp.outputs[1])), psum(advancedSubtensor(table, [sp.outputs[0]])));
+  const gather = advancedSubtensor(table, [sp.outputs[0]]);
+  const indexed = padd(padd(base, psum(sp.outputs[1])), psum(gather));
   const reachesV = (reach(psum(v)) ?? []).findIndex(Boolean);
   // Both strategies: lazy finds the index from the graph's structure before any rule runs, the
   // per-node sweep from the cotangents (the index's undefined one meets f's float one at the split).
@@ -415,8 +416,19 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
       err = e;
     }
     if (err === null) return fail(`${what} was accepted: ${b.wrtNames[reachesV]} reaches the integer index, whose gradient is undefined, so its gradient must be undefined too`);
-    if (!(err instanceof GradError) || !/is undefined: AdvancedSubtensor.*(has no gradient for input 1 .*integer index input|as an integer index \(input 1\))/.test(err.message)) {
-      return fail(`${what} failed with ${said(err)}, not a GradError saying the gradient is undefined through AdvancedSubtensor's integer index (input 1)`);
+    // Word for word up to the op's own reason: the wrt (the first whose gradient is undefined:
+    // one that reaches v at all, also through an integer), the gather, and the integer it reads.
+    const k = sp.outputs[0];
+    const at = err instanceof GradError ? /^grad: the gradient with respect to \S+ \(wrt\[(\d+)\]\)/.exec(err.message) : null;
+    const x = b.wrt[at === null ? reachesV : Number(at[1])] ?? b.wrt[reachesV];
+    const xi = b.wrt.indexOf(x);
+    const gop = (gather.owner as Apply).op.toString();
+    // Found in the graph's structure (lazy, before any rule runs) or from the cotangents (per node,
+    // and lazy where it sweeps per node).
+    const head = `grad: the gradient with respect to ${x.toString()} (wrt[${xi}]) is undefined: `;
+    const says = [`${head}${gop} reads ${k.toString()}, computed from ${x.toString()}, as an integer index (input 1)`, `${head}${gop} has no gradient for input 1 (${k.toString()}): `];
+    if (!(err instanceof GradError) || !says.some((t) => err.message.startsWith(t))) {
+      return fail(`${what} failed with ${said(err)}, not a GradError saying "${says[0]}" or "${says[1]}…"`);
     }
   }
 
