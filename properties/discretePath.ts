@@ -482,7 +482,7 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
   }
   return {
     status: "pass",
-    detail: `discrete-path on ${at}: ${zero.describe} accepted with the cost alone's gradients and J u, and the integer k's own gradient w, a float; ${intOp.describe} of k ended the path; ${nonzero.describe} refused by grad and the sweep`,
+    detail: `discrete-path on ${at}: ${zero.describe} accepted with the cost alone's gradients and J u, and the integer k's own gradient w, a float; ${intOp.describe} of k ended the path;${reachesV >= 0 ? " an index computed from v made the gradient undefined under both strategies;" : ""} ${nonzero.describe} refused by grad and the sweep`,
     maxAbsErr: Math.max(cg.maxAbsErr, cj.maxAbsErr, ct.maxAbsErr),
     maxRelErr: Math.max(cg.maxRelErr, cj.maxRelErr, ct.maxRelErr),
   };
