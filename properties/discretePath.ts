@@ -284,7 +284,14 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
   if (toCost === null || !toCost.some(Boolean)) return { status: "skip", reason: "the cost depends on no wrt along float values, so no rule on another path is ever asked" };
   const known = [...b.nodes.values(), ...b.wrt].filter((v) => isFloat(v.type.dtype) && v.type.shape.every((n) => n !== null));
   const order = known.map((v) => ({ v, k: c.rand() })).sort((p, q) => p.k - q.k).map((p) => p.v);
-  const picked = order.slice(0, 4).find((v) => reach(psum(X.isXTensorVariable(v) ? X.values(v) : v))?.some((r, i) => r && toCost[i]) ?? false);
+  // Which wrt reach the picked value, kept for the computed index below.
+  let reachPicked: boolean[] = [];
+  const picked = order.slice(0, 4).find((v) => {
+    const r = reach(psum(X.isXTensorVariable(v) ? X.values(v) : v));
+    if (r === null || !r.some((x, i) => x && toCost[i])) return false;
+    reachPicked = r;
+    return true;
+  });
   if (picked === undefined) return { status: "skip", reason: "no float value of known shape that a wrt reaches along float values, with the cost (of four drawn)" };
   const v = X.isXTensorVariable(picked) ? X.values(picked) : picked;
   const base = X.isXTensorVariable(b.cost) ? X.values(b.cost) : b.cost;
@@ -404,7 +411,7 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
   const sp = new OpaqueSplit((_x, t) => t).makeNode(v);
   const gather = advancedSubtensor(table, [sp.outputs[0]]);
   const indexed = padd(padd(base, psum(sp.outputs[1])), psum(gather));
-  const reachesV = (reach(psum(v)) ?? []).findIndex(Boolean);
+  const reachesV = reachPicked.findIndex(Boolean);
   // Both strategies: lazy finds the index from the graph's structure before any rule runs, the
   // per-node sweep from the cotangents (the index's undefined one meets f's float one at the split).
   for (const strategy of reachesV >= 0 ? (["lazy", "perNode"] as const) : []) {
@@ -419,9 +426,9 @@ export function discretePathClaim(c: DiscretePathInput): ModuleOutcome {
     // Word for word up to the op's own reason: the wrt (the first whose gradient is undefined:
     // one that reaches v at all, also through an integer), the gather, and the integer it reads.
     const k = sp.outputs[0];
-    const at = err instanceof GradError ? /^grad: the gradient with respect to \S+ \(wrt\[(\d+)\]\)/.exec(err.message) : null;
-    const x = b.wrt[at === null ? reachesV : Number(at[1])] ?? b.wrt[reachesV];
-    const xi = b.wrt.indexOf(x);
+    const named = err instanceof GradError ? /^grad: the gradient with respect to \S+ \(wrt\[(\d+)\]\)/.exec(err.message) : null;
+    const xi = named !== null && Number(named[1]) < b.wrt.length ? Number(named[1]) : reachesV;
+    const x = b.wrt[xi];
     const gop = (gather.owner as Apply).op.toString();
     // Found in the graph's structure (lazy, before any rule runs) or from the cotangents (per node,
     // and lazy where it sweeps per node).
