@@ -58,7 +58,11 @@
  * uncorrupted checked FAST_RUN graph must be the unchecked compile's, node for node, with the same
  * DestroyHandler decision counts. Its trial merges and in-place writes are reverted and its
  * queries' counts restored; otherwise every checked verdict would judge another graph than
- * production compiles, and feature coverage would count checked mode's own probing.
+ * production compiles, and feature coverage would count checked mode's own probing. And every
+ * DestroyHandler consistency check of that compile, each on a handler in step with its graph,
+ * must have been settled by the handler's fast path: a rebuild there is a fast path that doubts
+ * consistent states, which no verdict shows (the rebuild agrees) but which costs checked mode a
+ * full rebuild per replacement.
  *
  * An uncorrupted compile that fails is rewrite-soundness's finding, not this property's: it is
  * inconclusive here.
@@ -1270,8 +1274,10 @@ export function sensitivityGraph(b: BuiltCase, exclude: readonly string[] = [], 
  * the DestroyHandler's decision counters restored, so the case's checked FAST_RUN graph must be
  * the unchecked one, node for node, with the same decision counts (the fuzzer's feature coverage
  * counts only what the pipeline decided). Were it otherwise, every checked verdict would judge
- * another graph than the one production compiles. Null when that holds (or the unchecked compile
- * fails: rewrite-soundness judges that), else the first difference. One unchecked compile.
+ * another graph than the one production compiles. Nothing was corrupted, so the handler's fast
+ * consistency path must also have settled every consistency check. Null when all that holds (or
+ * the unchecked compile fails: rewrite-soundness judges that), else the first difference. One
+ * unchecked compile.
  */
 export function observerProblem(b: BuiltCase, checkedFg: FunctionGraph): string | null {
   const { inputs, outputs } = caseSource(b);
@@ -1289,6 +1295,13 @@ export function observerProblem(b: BuiltCase, checkedFg: FunctionGraph): string 
   }
   const paths = (g: FunctionGraph): string => JSON.stringify(Object.fromEntries([...(g.getFeature(DestroyHandler)?.paths ?? [])].sort(([x], [y]) => x.localeCompare(y))));
   if (paths(checkedFg) !== paths(plain)) return `the DestroyHandler's decision counters differ: checked FAST_RUN ${paths(checkedFg)}, unchecked ${paths(plain)}`;
+  // Nothing was corrupted, so every consistency check met a handler in step with its graph: a
+  // rebuild means the fast path doubted a consistent state (the same verdicts, at a full rebuild
+  // per replacement; only the counter shows it).
+  const checks = checkedFg.getFeature(DestroyHandler)?.consistencyChecks;
+  if (checks !== undefined && checks.rebuilt > 0) {
+    return `checked mode's DestroyHandler consistency checks ran the full rebuild ${checks.rebuilt} time(s) on an uncorrupted compile (the fast path settled ${checks.fast}): consistentFast doubted a handler in step with its graph`;
+  }
   return null;
 }
 

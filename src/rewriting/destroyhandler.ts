@@ -151,6 +151,15 @@ export class DestroyHandler implements Feature {
   /** How often each decision path was taken (see DESTROY_HANDLER_PATHS). */
   readonly paths = new Map<DestroyHandlerPath, number>();
 
+  /**
+   * How `checkConsistency` settled its calls: by the fast path, or by the full rebuild. On a
+   * handler the engine kept in step with its graph every call is fast; a rebuild there means the
+   * fast path doubted a consistent state, and checked mode, which asks after every replacement,
+   * would pay a full rebuild each time (checked-sensitivity's observer judges it). Not in
+   * `paths`: those are the pipeline's decisions, and an unchecked compile never asks.
+   */
+  readonly consistencyChecks = { fast: 0, rebuilt: 0 };
+
   private hit(path: DestroyHandlerPath): void {
     this.paths.set(path, (this.paths.get(path) ?? 0) + 1);
   }
@@ -496,7 +505,13 @@ export class DestroyHandler implements Feature {
    */
   checkConsistency(opts: { readonly full?: boolean } = {}): void {
     const fg = this.requireGraph("checkConsistency");
-    if (opts.full !== true && this.consistentFast(fg)) return;
+    if (opts.full !== true) {
+      if (this.consistentFast(fg)) {
+        this.consistencyChecks.fast++;
+        return;
+      }
+      this.consistencyChecks.rebuilt++;
+    }
     const fail = (msg: string): never => {
       throw new InvariantError(`DestroyHandler.checkConsistency (FunctionGraph#${fg.id}): ${msg}`);
     };
@@ -537,7 +552,8 @@ export class DestroyHandler implements Feature {
 
   /**
    * True only when the full rebuild of `checkConsistency` would find no difference; false means
-   * "run it" (it then names the difference). Counting replaces the rebuilt maps: two sets of
+   * "run it" (it then names the difference). On a state a correct engine leaves it is always true:
+   * a doubt there costs checked mode a rebuild per replacement ({@link consistencyChecks}). Counting replaces the rebuilt maps: two sets of
    * equal size one of which contains the other are equal, and a map that holds every expected
    * entry with its expected value and no more entries than expected is the expected map.
    */

@@ -118,6 +118,33 @@ describe("checked-sensitivity", function () {
     }
   });
 
+  it("fails when the DestroyHandler's fast consistency path doubts a handler in step with its graph", () => {
+    const proto = DestroyHandler.prototype as unknown as { consistentFast: (fg: FunctionGraph) => boolean };
+    const real = proto.consistentFast;
+    const says = /^checked mode's DestroyHandler consistency checks ran the full rebuild \d+ time\(s\) on an uncorrupted compile \(the fast path settled \d+\): consistentFast doubted a handler in step with its graph$/;
+    // Every state in doubt; then only a node that reads one variable twice (a miscounted
+    // multiplicity, the kind of slip a fast path's counting makes).
+    const doubts: ((this: DestroyHandler, fg: FunctionGraph) => boolean)[] = [
+      () => false,
+      function (this: DestroyHandler, fg: FunctionGraph) {
+        return [...fg.applyNodes].every((n) => new Set(n.inputs).size === n.inputs.length) && real.call(this, fg);
+      },
+    ];
+    for (const doubt of doubts) {
+      let reported = 0;
+      withPatch(proto, "consistentFast", doubt, () => {
+        for (const c of SAMPLE) {
+          const b = buildCase(c);
+          const why = observerProblem(b, sensitivityGraph(b));
+          if (why === null) continue;
+          assert.match(why, says);
+          reported++;
+        }
+      });
+      assert.ok(reported >= 3, `reported on ${reported} of ${SAMPLE.length} cases`);
+    }
+  });
+
   it("fails when checked mode skips the FunctionGraph's integrity check", () => {
     withPatch(FunctionGraph.prototype, "checkIntegrity", () => {}, () => assertCaught(checks(), /^checked mode missed the rewire corruption: input \d+ of .* assigned a constant directly/));
   });
