@@ -35,7 +35,7 @@
  * | `lost-prune` (checked mode off) | replaces a node by a fresh copy while the DestroyHandler is not listening, then puts it back | the DestroyHandler's own import or prune check: a node it still holds imported again, or one it never saw pruned |
  * | `stale-index` (one kind per case in the suite; alone, every kind) | changes one entry of the DestroyHandler's index directly (a node, a destroyer, a reader's count, a view edge: twelve kinds, in `staleIndex.ts`), each chosen so that one test of the handler's fast consistency path alone, or checked mode's record of the handler, can see it | the DestroyHandler bookkeeping, during that rewrite, with the rebuild's first difference word for word |
  * | `stale-graph` (one kind per case; alone, every kind) | changes one entry of the FunctionGraph's own index directly (a client entry's node or slot, a client listed twice, a variable or node swapped out of its set, an output list entry: seven kinds, in `staleIndex.ts`) | the FunctionGraph structure, during that rewrite, with `checkIntegrity`'s first violation word for word (and checked mode's record of the graph must see each field change) |
- * | `stale-index-tripwire` (checked mode off; one kind per case; alone, every kind a callback reads back) | the same stale entry, then the node it is about replaced by a fresh copy (seven kinds) | the DestroyHandler's own import or prune check, naming the stale entry word for word (production compiles have only these) |
+ * | `stale-index-tripwire` (checked mode off; one kind per case; alone, every kind a callback reads back) | the same stale entry, then the node it is about replaced by a fresh copy (eight kinds); and, on another clone, one input of that node rewired through the graph to a fresh copy of its producer (five of them) | the DestroyHandler's own import, prune or change check, naming the stale entry word for word (production compiles have only these) |
  * | `exclude` (in the suite an eighth of the cases, a compile; alone, every case, twice, and twice more on its graph with positional forms) | compiles the case with one seeded pass or tag excluded ({@link EXCLUDES}); alone, then again with another, right after, on the same rewrite context (the optimizer database caches pipelines by query, so the second must not reuse the first's, and checked mode must judge the second compile's passes alone) | checked mode accepts the smaller pipeline, and no excluded pass ran |
  * | `pass-list` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs a FAST_RUN pipeline for real on the case's cost with one seeded fault: a pass left out, an excluded pass run, or a merge pass run last | the pass-list check's message naming the pass, the list it expected and what ran, word for word |
  * | `silenced-rule` (with `exclude` in the suite, one rule under one mode on the case's graph or its graph with positional forms; alone, every rule that fires, under FAST_RUN and FAST_COMPILE, on both) | runs FAST_RUN (or FAST_COMPILE) for real up to a group with one of its rules silenced (its transform declines; registration and tags untouched), a rule that fired on the same graph unsilenced | the group's normal form, right after it: the rule's promise broken, naming a node the real rule still rewrites; and the rule's form calls every such node a leftover |
@@ -1129,44 +1129,78 @@ const TRIPWIRE_REWRITE = "xgrad_corrupt_stale_index_tripwire";
  * `fg`: every kind alone, one drawn by the seed in the suite. Checked mode must stop the
  * corrupting rewrite with the rebuild's first difference, word for word. With `production`
  * (checked mode off, {@link TRIPWIRE_KINDS}), the rewrite also replaces the node the stale entry
- * is about by a fresh copy, and the handler's own import or prune check must name the entry.
+ * is about by a fresh copy, and the handler's own import or prune check must name the entry;
+ * and, on another clone, the rewrite rewires one input of that node through the graph, and the
+ * handler's change check must name it (where the kind has such a tripwire).
  */
 export function staleIndexScenario(fg: FunctionGraph, seed: number, kinds?: readonly StaleKind[], production = false): CorruptionOutcome[] {
   const pool = production ? TRIPWIRE_KINDS : STALE_KINDS;
   const corruption = production ? "stale-index-tripwire" : "stale-index";
-  return (kinds ?? [pool[(seed >>> (production ? 9 : 5)) % pool.length]]).map((kind) => {
-    const g = fg.clone();
-    // Production draws its own targets (another stream than checked mode's for the same kind).
-    const rand = mulberry32((seed ^ Math.imul(STALE_KINDS.indexOf(kind) + 1, production ? 0x7feb352d : 0x2545f491)) >>> 0);
-    const stale = stalePlan(g, kind, rand);
-    const tw = stale?.tripwire;
-    if (stale === null || (production && tw === undefined)) return { corruption, status: "skip", detail: `${kind}: no fitting target in this graph` };
-    const rebuild = `broke the DestroyHandler bookkeeping during transform (before any replacement): DestroyHandler.checkConsistency (FunctionGraph#${g.id}): ${stale.says}`;
-    const plan: Plan =
-      tw !== undefined && production
-        ? {
+  // Production's two tripwires (a replacement that imports and prunes, and an input rewired
+  // through the graph), each on a fresh clone with the same seeded entry.
+  const ways = production ? (["replaced", "rewired"] as const) : (["checked"] as const);
+  return (kinds ?? [pool[(seed >>> (production ? 9 : 5)) % pool.length]]).flatMap((kind) => {
+    const outcomes = ways.map((way): CorruptionOutcome | null => {
+      const g = fg.clone();
+      // Production draws its own targets (another stream than checked mode's for the same kind).
+      const rand = mulberry32((seed ^ Math.imul(STALE_KINDS.indexOf(kind) + 1, production ? 0x7feb352d : 0x2545f491)) >>> 0);
+      const stale = stalePlan(g, kind, rand);
+      if (stale === null) return null;
+      const rebuild = `broke the DestroyHandler bookkeeping during transform (before any replacement): DestroyHandler.checkConsistency (FunctionGraph#${g.id}): ${stale.says}`;
+      // The check throws halfway through the graph's change, so undoing a replacement can fail
+      // too, on the same stale entry: the transaction then reports both, its own failure first.
+      // `node`: the node the rewrite ran on, as the engine prints it when the check throws.
+      const tripwire = (node: string, says: string): Plan["expect"] => ({
+        when: "tripwire",
+        says: new RegExp(`^${escapeRe(`rewrite ${TRIPWIRE_REWRITE} on ${node}: `)}(${escapeRe(`ReplaceValidate(${TRIPWIRE_REWRITE}): revert failed (`)}.*\\) after: )?${escapeRe(says)}$`),
+        means: `the handler's own check, word for word: ${says}`,
+      });
+      let planned: { node: Apply; plan: Plan };
+      if (way === "replaced") {
+        const tw = stale.tripwire;
+        if (tw === undefined) return null;
+        planned = {
+          node: stale.node,
+          plan: {
             what: `${kind}: ${stale.what}, then ${tw.replace.toString()} replaced by a fresh copy (checked mode off)`,
             corrupt: (gg) => {
               stale.corrupt();
               gg.replaceAllValidate(tw.replace.outputs.map((o, j) => [o, tw.by.outputs[j]] as const), TRIPWIRE_REWRITE);
             },
-            // The check throws halfway through the replacement, so undoing it can fail too, on the
-            // same stale entry: the transaction then reports both, its own failure first.
-            expect: {
-              when: "tripwire",
-              says: new RegExp(`^${escapeRe(`rewrite ${TRIPWIRE_REWRITE} on ${stale.node.toString()}: `)}(${escapeRe(`ReplaceValidate(${TRIPWIRE_REWRITE}): revert failed (`)}.*\\) after: )?${escapeRe(tw.says)}$`),
-              means: `the handler's own check, word for word: ${tw.says}`,
+            expect: tripwire(stale.node.toString(), tw.says),
+          },
+        };
+      } else if (way === "rewired") {
+        const rw = stale.rewired;
+        if (rw === undefined) return null;
+        planned = {
+          node: rw.node,
+          plan: {
+            what: `${kind}: ${stale.what}, then input ${rw.slot} of ${rw.node.toString()} rewired to a fresh copy of its producer (checked mode off)`,
+            corrupt: (gg) => {
+              stale.corrupt();
+              gg.changeNodeInput(rw.node, rw.slot, rw.to, TRIPWIRE_REWRITE);
             },
-          }
-        : {
+            expect: tripwire(rw.shown, rw.says),
+          },
+        };
+      } else {
+        planned = {
+          node: stale.node,
+          plan: {
             what: `${kind}: ${stale.what}`,
             // No replacement: the stale entry is the whole corruption.
             corrupt: () => {
               stale.corrupt();
             },
             expect: { when: "rewrite", says: new RegExp(`${escapeRe(rebuild)}$`), means: `the DestroyHandler bookkeeping, with the rebuild's first difference: ${stale.says}` },
-          };
-    return judgeCorruption(g, corruption, { node: stale.node, plan }, verifyPostconditions);
+          },
+        };
+      }
+      return judgeCorruption(g, corruption, planned, verifyPostconditions);
+    });
+    const ran = outcomes.filter((o): o is CorruptionOutcome => o !== null);
+    return ran.length > 0 ? ran : [{ corruption, status: "skip", detail: `${kind}: no fitting target in this graph` }];
   });
 }
 

@@ -34,11 +34,17 @@
  * | `viewO-lost` | one view dropped from its source's list of views | `viewO holds K edges, the graph has N` |
  *
  * With checked mode off, as in production, only the handler's own callbacks can notice, and
- * only when the graph next touches the stale entry: seven kinds ({@link TRIPWIRE_KINDS}) then
+ * only when the graph next touches the stale entry: eight kinds ({@link TRIPWIRE_KINDS}) then
  * replace the node the entry is about by a fresh copy, so the graph imports the copy and prunes
  * the node, and the import or prune check must name the entry (`double import of P`, `prune of
  * N, which was never imported`, `N reads V in k slot(s) but is recorded as j; …`, `view edge of
- * output k of N records W but the node reads S`, `… is missing from the views recorded for S`).
+ * output k of N records W but the node reads S`, `… is missing from the views recorded for S`,
+ * and for `client-stranger`, whose stranger is that copy's output, `output 0 of freshly imported
+ * P already has recorded clients`). Five of them also rewire, on another clone, one input of that
+ * node through the graph (to a fresh copy of its producer), and the change check must name the
+ * entry (`change of input i of N, which was never imported`, `N is not a recorded client of the
+ * replaced input i (V); …`, `view O of N is recorded on W, not on the replaced S`, `O is not a
+ * recorded view of S`).
  *
  * The expected text is restated here from the graph (the ops' view and destroy maps, the nodes'
  * inputs), not from the handler, except where the text quotes the handler's own stale entry.
@@ -54,7 +60,7 @@ export const STALE_KINDS = [
 export type StaleKind = (typeof STALE_KINDS)[number];
 
 /** The kinds a callback of the handler reads back, so that production's tripwires can see them. */
-export const TRIPWIRE_KINDS: readonly StaleKind[] = ["unimported", "phantom-node", "node-swapped", "client-count", "client-lost", "view-moved", "viewO-lost"];
+export const TRIPWIRE_KINDS: readonly StaleKind[] = ["unimported", "phantom-node", "node-swapped", "client-count", "client-lost", "view-moved", "viewO-lost", "client-stranger"];
 
 /** The handler's incremental index: the fields `checkConsistency` and checked mode's record read. */
 interface HandlerIndex {
@@ -88,6 +94,14 @@ export interface StalePlan {
    * mode would see those).
    */
   readonly tripwire?: { readonly replace: Apply; readonly by: Apply; readonly says: string };
+  /**
+   * The other way production's graph touches the entry: input `slot` of `node` rewired through
+   * the graph (`changeNodeInput`) to `to`, the output of a fresh copy of its producer, so the
+   * handler's change callback reads the stale entry; that callback's exact message; and `node` as
+   * messages print it once rewired (the callback runs after the change). Absent for the kinds the
+   * change callback does not read, and where the input has no producer to copy.
+   */
+  readonly rewired?: { readonly node: Apply; readonly slot: number; readonly to: Variable; readonly says: string; readonly shown: string };
 }
 
 /** A seeded element of `xs`, or null when it is empty. */
@@ -168,6 +182,23 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
     const copy = copyOf(n);
     return copy === null ? {} : { tripwire: { replace: n, by: copy, says: `DestroyHandler.onPrune: view edge of output ${n.outputs.indexOf(o)} of ${n.toString()} ${fault}` } };
   };
+  // The change callback's tripwire: input `slot` of `n` moved to the same output of a fresh copy
+  // of its producer (a graph input or a constant has none to copy).
+  // (`says` gets the node as printed then: `Op(input, …)`, restated with the new input.)
+  const rewire = (n: Apply, slot: number, says: (shown: string) => string): { rewired?: StalePlan["rewired"] } => {
+    const v = n.inputs[slot];
+    const copy = v.owner === null ? null : copyOf(v.owner);
+    if (copy === null) return {};
+    const to = copy.outputs[(v.owner as Apply).outputs.indexOf(v)];
+    const shown = `${n.op.toString()}(${n.inputs.map((w, i) => (i === slot ? to : w).toString()).join(", ")})`;
+    return { rewired: { node: n, slot, to, says: says(shown), shown } };
+  };
+  const neverImported = (n: Apply): { rewired?: StalePlan["rewired"] } => {
+    const slot = n.inputs.findIndex((v) => v.owner !== null && copyOf(v.owner) !== null);
+    return slot < 0 ? {} : rewire(n, slot, (shown) => `DestroyHandler.onChangeInput: change of input ${slot} of ${shown}, which was never imported`);
+  };
+  // The slot a view output aliases, from its op's view map.
+  const viewedSlot = (o: Variable): number => (o.owner as Apply).op.viewMap[(o.owner as Apply).outputs.indexOf(o)][0];
   switch (kind) {
     case "unimported":
       return {
@@ -176,6 +207,7 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
         corrupt: () => idx.allApps.delete(target),
         says: `node ${target.toString()} is in the graph but was never imported by the handler`,
         tripwire: prunedUnknown(target),
+        ...neverImported(target),
       };
     case "phantom-node": {
       const p = copyOf(target);
@@ -198,6 +230,7 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
         corrupt: swapIn(idx.allApps, target, p),
         says: `node ${target.toString()} is in the graph but was never imported by the handler`,
         tripwire: prunedUnknown(target),
+        ...neverImported(target),
       };
     }
     case "destroyer-flip": {
@@ -239,6 +272,7 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
           ? undefined
           : { replace: n, by: copy, says: `DestroyHandler.onPrune: ${n.toString()} reads ${v.toString()} in ${slots} slot(s) but is recorded as ${recorded}; its inputs were changed without FunctionGraph.changeNodeInput on this graph` };
       let tripwire: StalePlan["tripwire"];
+      let rewired: { rewired?: StalePlan["rewired"] } = {};
       if (kind === "client-count") {
         const k = (stale.get(n) ?? 0) + 1;
         stale.set(n, k);
@@ -248,6 +282,8 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
       } else if (kind === "client-lost") {
         stale.delete(n);
         tripwire = pruned(0);
+        const slot = n.inputs.indexOf(v);
+        rewired = rewire(n, slot, (shown) => `DestroyHandler.onChangeInput: ${shown} is not a recorded client of the replaced input ${slot} (${v.toString()}); its inputs were changed without FunctionGraph.changeNodeInput on this graph`);
         what = `${n.toString()} dropped from the readers of ${v.toString()}`;
         corrupt = () => clientsOf(v).delete(n);
       } else {
@@ -257,16 +293,19 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
         what = `${p.toString()}, which does not read ${v.toString()}, recorded as its reader`;
         corrupt = () => clientsOf(v).set(p, 1);
       }
-      return { node: n, what, corrupt, says: `clients of ${v.toString()}: the handler records ${show(stale)} but the graph has ${graph}`, ...(tripwire === undefined ? {} : { tripwire }) };
+      return { node: n, what, corrupt, says: `clients of ${v.toString()}: the handler records ${show(stale)} but the graph has ${graph}`, ...(tripwire === undefined ? {} : { tripwire }), ...rewired };
     }
     case "client-stranger": {
-      const u = copyOf(target)?.outputs[0];
-      if (u === undefined) return null;
+      const p = copyOf(target);
+      if (p === null) return null;
+      const u = p.outputs[0];
       return {
         node: target,
         what: `${target.toString()} recorded as reading ${u.toString()}, a variable not in the graph`,
         corrupt: () => idx.clients.set(u, new Map([[target, 1]])),
         says: `clients of ${u.toString()}: the handler records ${show(new Map([[target, 1]]))} but the graph has {}`,
+        // The graph then imports the node whose output that is: its readers are already recorded.
+        tripwire: { replace: target, by: p, says: `DestroyHandler.onImport: output 0 of freshly imported ${p.toString()} already has recorded clients` },
       };
     }
     case "view-moved": {
@@ -294,6 +333,7 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
         },
         says: `view ${o.toString()} should view ${src.toString()}, the handler records ${String(w)}`,
         ...viewPruned(o, `records ${String(w)} but the node reads ${src.toString()}`),
+        ...rewire(o.owner as Apply, viewedSlot(o), (shown) => `DestroyHandler.onChangeInput: view ${o.toString()} of ${shown} is recorded on ${String(w)}, not on the replaced ${src.toString()}`),
       };
     }
     case "view-phantom": {
@@ -340,6 +380,7 @@ export function stalePlan(fg: FunctionGraph, kind: StaleKind, rand: () => number
         },
         says: `viewO holds ${views.size - 1} edges, the graph has ${views.size}`,
         ...viewPruned(o, `is missing from the views recorded for ${src.toString()}`),
+        ...rewire(o.owner as Apply, viewedSlot(o), () => `DestroyHandler: ${o.toString()} is not a recorded view of ${src.toString()}`),
       };
     }
   }

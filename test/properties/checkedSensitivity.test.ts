@@ -175,7 +175,24 @@ describe("checked-sensitivity", function () {
       assert.equal(outs.length, SAMPLE.length * STALE_KINDS.length);
       const tripped = stale(true);
       for (const o of tripped) assert.equal(o.status, "caught", o.detail);
-      assert.equal(tripped.length, SAMPLE.length * TRIPWIRE_KINDS.length);
+      // Every kind by a replacement, and the kinds the change callback reads by a rewired input too.
+      const byWay = (kind: string, way: RegExp): number => tripped.filter((o) => o.detail.startsWith(`${kind}: `) && way.test(o.detail)).length;
+      for (const kind of TRIPWIRE_KINDS) assert.ok(byWay(kind, /replaced by a fresh copy \(checked mode off\)$/) >= 3, `${kind} replaced on ${byWay(kind, /replaced by/)} of ${SAMPLE.length} graphs`);
+      for (const kind of ["unimported", "node-swapped", "client-lost", "view-moved", "viewO-lost"]) {
+        assert.ok(byWay(kind, /rewired to a fresh copy of its producer \(checked mode off\)$/) >= 3, `${kind} rewired on ${byWay(kind, /rewired/)} of ${SAMPLE.length} graphs`);
+      }
+    });
+
+    it("fails, checked mode off, when the handler's change check reports a stale entry in other words", () => {
+      const onChangeInput = DestroyHandler.prototype.onChangeInput;
+      withPatch(DestroyHandler.prototype, "onChangeInput", function (this: DestroyHandler, ...args: Parameters<DestroyHandler["onChangeInput"]>) {
+        try {
+          onChangeInput.apply(this, args);
+        } catch (e) {
+          if (e instanceof InvariantError) throw new InvariantError("DestroyHandler.onChangeInput: the index is stale");
+          throw e;
+        }
+      }, () => assertMissed(stale(true), ["unimported", "node-swapped", "client-lost", "view-moved", "viewO-lost"], /rewired to a fresh copy of its producer \(checked mode off\): expected the handler's own check, word for word: DestroyHandler(\.onChangeInput)?: .* to fire; got InvariantError: rewrite xgrad_corrupt_stale_index_tripwire on .*: DestroyHandler\.onChangeInput: the index is stale$/));
     });
 
     it("fails, checked mode off, when the handler's prune check forgives a reader recorded with another count", () => {
@@ -188,14 +205,14 @@ describe("checked-sensitivity", function () {
       }, () => assertMissed(stale(true), ["client-count"], /^client-count: .*checked mode off\): the DestroyHandler let it through without reporting the handler's own check, word for word: DestroyHandler\.onPrune: /));
     });
 
-    it("fails, checked mode off, when a double import or a prune of an unknown node is reported in other words", () => {
+    it("fails, checked mode off, when a double import, an import of a node whose output has readers, or a prune of an unknown node is reported in other words", () => {
       const onPrune = DestroyHandler.prototype.onPrune;
       const onImport = DestroyHandler.prototype.onImport;
       const reword = (body: () => void): void => {
         try {
           body();
         } catch (e) {
-          if (e instanceof InvariantError) throw new InvariantError(e.message.replace(/double import of .*|prune of .*, which was never imported/, "a node the handler does not know"));
+          if (e instanceof InvariantError) throw new InvariantError(e.message.replace(/double import of .*|prune of .*, which was never imported|output \d+ of freshly imported .* already has recorded clients/, "a node the handler does not know"));
           throw e;
         }
       };
@@ -203,7 +220,7 @@ describe("checked-sensitivity", function () {
         reword(() => onPrune.call(this, fg, node));
       }, () => withPatch(DestroyHandler.prototype, "onImport", function (this: DestroyHandler, fg: FunctionGraph, node: Apply) {
         reword(() => onImport.call(this, fg, node));
-      }, () => assertMissed(stale(true), ["unimported", "phantom-node", "node-swapped"], /to fire; got InvariantError: .*a node the handler does not know$/)));
+      }, () => assertMissed(stale(true), ["unimported", "phantom-node", "node-swapped", "client-stranger"], /to fire; got InvariantError: .*a node the handler does not know$/)));
     });
 
     it("fails, checked mode off, when a stale view edge is reported in words that name no fault", () => {
