@@ -62,7 +62,9 @@
  * DestroyHandler consistency check of that compile, each on a handler in step with its graph,
  * must have been settled by the handler's fast path: a rebuild there is a fast path that doubts
  * consistent states, which no verdict shows (the rebuild agrees) but which costs checked mode a
- * full rebuild per replacement.
+ * full rebuild per replacement. Likewise checked mode's own record of the graph: a verification
+ * that meets the state that last passed must skip the full checks, so they run at most once per
+ * change (plus the first).
  *
  * An uncorrupted compile that fails is rewrite-soundness's finding, not this property's: it is
  * inconclusive here.
@@ -1309,7 +1311,8 @@ export function sensitivityGraph(b: BuiltCase, exclude: readonly string[] = [], 
  * the unchecked one, node for node, with the same decision counts (the fuzzer's feature coverage
  * counts only what the pipeline decided). Were it otherwise, every checked verdict would judge
  * another graph than the one production compiles. Nothing was corrupted, so the handler's fast
- * consistency path must also have settled every consistency check. Null when all that holds (or
+ * consistency path must also have settled every consistency check, and checked mode's record
+ * every verification that followed no change. Null when all that holds (or
  * the unchecked compile fails: rewrite-soundness judges that), else the first difference. One
  * unchecked compile.
  */
@@ -1335,6 +1338,12 @@ export function observerProblem(b: BuiltCase, checkedFg: FunctionGraph): string 
   const checks = checkedFg.getFeature(DestroyHandler)?.consistencyChecks;
   if (checks !== undefined && checks.rebuilt > 0) {
     return `checked mode's DestroyHandler consistency checks ran the full rebuild ${checks.rebuilt} time(s) on an uncorrupted compile (the fast path settled ${checks.fast}): consistentFast doubted a handler in step with its graph`;
+  }
+  // And the graph changed only through its callbacks, so only a verification after one (or the
+  // first) may run the full checks: more means checked mode's record missed unchanged states.
+  const ver = checkedFg.getFeature(CheckedFeature)?.verifications;
+  if (ver !== undefined && (ver.full > ver.afterChange + 1 || ver.full < 1)) {
+    return `checked mode ran its full checks ${ver.full} time(s) on an uncorrupted compile whose graph changed before ${ver.afterChange} verification(s): each state must be verified once (its record of the graph missed unchanged states), and the first at least`;
   }
   return null;
 }

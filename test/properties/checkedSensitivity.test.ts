@@ -145,6 +145,25 @@ describe("checked-sensitivity", function () {
     }
   });
 
+  it("fails when checked mode's record of the graph misses unchanged states", () => {
+    const says = /^checked mode ran its full checks \d+ time\(s\) on an uncorrupted compile whose graph changed before \d+ verification\(s\): each state must be verified once \(its record of the graph missed unchanged states\), and the first at least$/;
+    // A record that never matches, and one never confirmed after a state passed.
+    const broken: [keyof GraphRecord, () => unknown][] = [["update", () => false], ["confirm", () => {}]];
+    for (const [key, body] of broken) {
+      let reported = 0;
+      withPatch(GraphRecord.prototype, key, body as never, () => {
+        for (const c of SAMPLE) {
+          const b = buildCase(c);
+          const why = observerProblem(b, sensitivityGraph(b));
+          if (why === null) continue;
+          assert.match(why, says);
+          reported++;
+        }
+      });
+      assert.equal(reported, SAMPLE.length, `${key}: reported on ${reported} of ${SAMPLE.length} cases`);
+    }
+  });
+
   it("fails when checked mode skips the FunctionGraph's integrity check", () => {
     withPatch(FunctionGraph.prototype, "checkIntegrity", () => {}, () => assertCaught(checks(), /^checked mode missed the rewire corruption: input \d+ of .* assigned a constant directly/));
   });
