@@ -24,6 +24,7 @@
  * | `unmerge` | gives one reader of a node a fresh equal node (announced, valid) | after the pipeline: the merge promise (equal nodes left unmerged) |
  * | `constant-copy` | gives one reader of a shared constant an equal copy (announced, valid) | after the pipeline: the merge promise (equal constants left unmerged) |
  * | `retype-dtype` | like `retype`, with a constant of the other float dtype | the types of that node |
+ * | `retype-replacement` (appended last) | `retype`'s contradiction built into the rewrite's replacement: a node of the target's op that records the target's output types over inputs that give others (the graph's type check of the replacement passes) | the types of the replacement's node, after the replacement, naming the rewrite and the node it ran on |
  * | `unfuse` | gives one reader `neg(neg(v))` (or tanh, exp: an op v has no reader of yet) in place of v (announced, valid) | after the pipeline: the fusion promise (an Elemwise left out of the loop of its only reader) |
  * | `out-of-place` | replaces a node the inplace pass made in place by its out-of-place twin (announced, valid; appended last so the older corruptions keep their seeded targets) | after the pipeline: the inplace promise, naming the twin and the input it could write into |
  * | `wrong-queries` (one kind per case, drawn from those with a target) | swaps the graph's DestroyHandler for one whose answer to one query about one node or variable is wrong, the index itself right: the candidate filter proposes one slot fewer, or another slot than the contract allows; `destroyersOf` leaves out a variable's one destroyer, names another node for it, or names a destroyer for a variable nobody overwrites; `hasDestroyers` answers the opposite for one variable | after the pipeline: checked mode's restatement of that query, naming the node or variable, what the handler said and what the graph gives, word for word (no engine path reads these queries, so nothing else can see them) |
@@ -41,8 +42,9 @@
  * | `silenced-rule` (with `exclude` in the suite, one rule under one mode on the case's graph or its graph with positional forms; alone, every rule that fires, under FAST_RUN and FAST_COMPILE, on both) | runs FAST_RUN (or FAST_COMPILE) for real up to a group with one of its rules silenced (its transform declines; registration and tags untouched), a rule that fired on the same graph unsilenced | the group's normal form, right after it: the rule's promise broken, naming a node the real rule still rewrites; and the rule's form calls every such node a leftover |
  * | `copying-rule` (with `silenced-rule`, on the same graph: in the suite one rule of stabilize or specialize that fires under FAST_RUN; alone, every one) | runs FAST_RUN for real up to the rule's group with the rule's every replacement wrapped in a cast to its own dtype (the same values; registration untouched) | the group's `adds_no_copy` promise, right after it, naming the group and the copy, word for word up to the copy's text |
  *
- * `rewire`, the two `unheard` and the two `retype` corruptions are judged by checked mode's
- * per-rewrite verification; `unmerge`, `constant-copy`, `unfuse`, `out-of-place` and
+ * `rewire`, the two `unheard` and the three `retype` corruptions are judged by checked mode's
+ * per-rewrite verification (`retype-replacement` by the one after the replacement, the others
+ * by the one during the transform); `unmerge`, `constant-copy`, `unfuse`, `out-of-place` and
  * `eager-candidates` by its postconditions, and the first four of those are announced, valid
  * rewrites that must pass the per-rewrite checks, or checked mode would cry wolf.
  * `silenced-rule` is the one fault that leaves a valid graph, so no per-rewrite check or
@@ -69,7 +71,7 @@
  * An uncorrupted compile that fails is rewrite-soundness's finding, not this property's: it is
  * inconclusive here.
  */
-import { type Apply, Constant, Variable } from "../src/graph/basic.js";
+import { Apply, Constant, Variable } from "../src/graph/basic.js";
 import type { Feature } from "../src/graph/features.js";
 import { FunctionGraph, Output } from "../src/graph/fgraph.js";
 import { ancestors } from "../src/graph/traversal.js";
@@ -98,7 +100,7 @@ import { refusalProblem } from "./refusals.js";
 import { GRAPH_KINDS, type GraphKind, STALE_KINDS, type StaleKind, TRIPWIRE_KINDS, isDestroyer, pick, staleGraphPlan, stalePlan } from "./staleIndex.js";
 
 /** The corruptions, in the order they are tried. */
-export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place", "lost-fresh-copy", "wrong-queries"] as const;
+export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place", "lost-fresh-copy", "wrong-queries", "retype-replacement"] as const;
 export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "stale-index-tripwire" | "stale-graph" | "exclude" | "pass-list" | "silenced-rule" | "copying-rule";
 
 /**
@@ -724,25 +726,17 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
   "unheard-by-destroyhandler": unheardPlanner("while the DestroyHandler was not listening", (f) => f instanceof DestroyHandler, "xgrad_corrupt_unheard_by_destroyhandler"),
   "unheard-by-all": unheardPlanner("with no feature listening", () => true, "xgrad_corrupt_unheard_by_all"),
   retype: (fg, rand) => {
-    const slots = constantSlots(fg).filter(([n, i]) => n.inputs[i].type.ndim > 0);
-    // In draw order, the first slot where a longer first axis really changes the node's type.
-    const order = slots.map((s) => ({ s, k: rand() })).sort((p, q) => p.k - q.k);
-    for (const { s: [node, i] } of order.slice(0, 8)) {
-      const t = node.inputs[i].type;
-      const shape = (knownShape(t) as number[]).map((n, k) => (k === 0 ? n + 1 : n));
-      const bad = new Constant(t.withShape(shape), NDArray.zeros(shape, t.dtype));
-      const verdict = typeChange(node, i, bad);
-      if (verdict === null) continue;
-      return {
-        node,
-        plan: {
-          what: `input ${i} of ${node.op.toString()} (${t.toString()}) replaced by a constant of shape (${shape.join(", ")}) with the type check off: ${verdict.text}`,
-          corrupt: (g, n) => g.changeNodeInput(n, i, bad, "xgrad_corrupt_retype", { check: false }),
-          expect: { when: "rewrite", says: verdict.says, means: "the types of the node, and how they changed" },
-        },
-      };
-    }
-    return null;
+    const r = retypeTarget(fg, rand);
+    if (r === null) return null;
+    const { node, i, t, shape, bad, verdict } = r;
+    return {
+      node,
+      plan: {
+        what: `input ${i} of ${node.op.toString()} (${t.toString()}) replaced by a constant of shape (${shape.join(", ")}) with the type check off: ${verdict.text}`,
+        corrupt: (g, n) => g.changeNodeInput(n, i, bad, "xgrad_corrupt_retype", { check: false }),
+        expect: { when: "rewrite", says: verdict.says, means: "the types of the node, and how they changed" },
+      },
+    };
   },
   "retype-dtype": (fg, rand) => {
     // The other float dtype: the op then infers another output dtype, or refuses the input.
@@ -1064,17 +1058,55 @@ const PLANNERS: Readonly<Record<(typeof CORRUPTIONS)[number], Planner>> = {
       },
     };
   },
+  "retype-replacement": (fg, rand) => {
+    // retype's contradiction, built into a replacement instead: a node of the target's op whose
+    // recorded output types are the target's (so the graph's type check of the replacement
+    // passes) over inputs that give others. Seen only when checked mode verifies the
+    // replacement, after it: the message names the rewrite, the node it ran on and that point.
+    // Not a view: a view of the constant, written in place downstream, is the DestroyHandler's
+    // refusal first (validation runs before checked mode's verification).
+    const r = retypeTarget(fg, rand, "after its replacement", (n) => Object.keys(n.op.viewMap).length === 0);
+    if (r === null) return null;
+    const { node, i, t, shape, bad, verdict } = r;
+    return {
+      node,
+      plan: {
+        what: `${node.op.toString()} replaced by a node of its op and recorded types whose input ${i} (${t.toString()}) is a constant of shape (${shape.join(", ")}): ${verdict.text}`,
+        corrupt: (_g, n) => new Apply(n.op, n.inputs.map((v, k) => (k === i ? bad : v)), n.outputs.map((o) => o.type)).outputs,
+        expect: { when: "rewrite", says: verdict.says, means: "the types of the replacement's node, and how they changed, after the replacement" },
+      },
+    };
+  },
 };
 
 /**
+ * `retype`'s target: in draw order, the first of eight slots (of a known shape, rank one or more)
+ * where a constant with a longer first axis really changes what the node's op infers; the
+ * verdict's words as checked mode says them `at` the given point; only nodes `fits` accepts.
+ */
+function retypeTarget(fg: FunctionGraph, rand: () => number, at?: string, fits: (n: Apply) => boolean = () => true): { node: Apply; i: number; t: Type; shape: number[]; bad: Constant; verdict: { readonly text: string; readonly says: RegExp } } | null {
+  const slots = constantSlots(fg).filter(([n, i]) => n.inputs[i].type.ndim > 0 && fits(n));
+  const order = slots.map((s) => ({ s, k: rand() })).sort((p, q) => p.k - q.k);
+  for (const { s: [node, i] } of order.slice(0, 8)) {
+    const t = node.inputs[i].type;
+    const shape = (knownShape(t) as number[]).map((n, k) => (k === 0 ? n + 1 : n));
+    const bad = new Constant(t.withShape(shape), NDArray.zeros(shape, t.dtype));
+    const verdict = typeChange(node, i, bad, at);
+    if (verdict !== null) return { node, i, t, shape, bad, verdict };
+  }
+  return null;
+}
+
+/**
  * Whether giving `node` the input `bad` at slot i changes what its op infers: a description
- * of the change and the words checked mode's type check must end with, or null when the node
+ * of the change and the words checked mode's type check must end with (`at`: when checked mode
+ * verifies, during the transform or after its replacement), or null when the node
  * would keep a compatible type (a reduction over that axis, a broadcast of a length-1 axis).
  * Plain shape comparison on purpose (see the module comment).
  */
-function typeChange(node: Apply, i: number, bad: Variable): { readonly text: string; readonly says: RegExp } | null {
+function typeChange(node: Apply, i: number, bad: Variable, at = "during transform (before any replacement)"): { readonly text: string; readonly says: RegExp } | null {
   const head = `broke the types of ${escapeRe(node.op.toString())}\\(.*\\)`;
-  const when = escapeRe("during transform (before any replacement)");
+  const when = escapeRe(at);
   let re: Apply;
   try {
     re = node.op.makeNode(...node.inputs.map((v, k) => (k === i ? bad : v)));

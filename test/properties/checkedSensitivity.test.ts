@@ -28,7 +28,7 @@ import { InvariantError } from "../../src/errors.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/properties.js";
 import {
-  CORRUPTIONS, type CorruptionOutcome, caseSource, checkedSensitivityCheck, excludeScenario, excludeScheduled, observerProblem, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleGraphScenario, staleIndexScenario,
+  CORRUPTIONS, type CorruptionOutcome, caseSource, corruptAndJudge, checkedSensitivityCheck, excludeScenario, excludeScheduled, observerProblem, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleGraphScenario, staleIndexScenario,
 } from "../../properties/checkedSensitivity.js";
 import { GRAPH_KINDS, STALE_KINDS, TRIPWIRE_KINDS } from "../../properties/staleIndex.js";
 import { COPY_FREE_GROUPS, NORMAL_FORMS, type NormalForm, type NormalFormGroup } from "../../src/rewriting/normalform.js";
@@ -166,6 +166,37 @@ describe("checked-sensitivity", function () {
 
   it("fails when checked mode skips the FunctionGraph's integrity check", () => {
     withPatch(FunctionGraph.prototype, "checkIntegrity", () => {}, () => assertCaught(checks(), /^checked mode missed the rewire corruption: input \d+ of .* assigned a constant directly/));
+  });
+
+  it("fails when checked mode's verification of a replacement names no node, or another point than after it", () => {
+    const graphs = SAMPLE.map((c) => ({ fg: sensitivityGraph(buildCase(c)), seed: caseSeed(c) }));
+    const judge = (): CorruptionOutcome[] => graphs.map(({ fg, seed }) => corruptAndJudge(fg, seed, ["retype-replacement"])[0]);
+    const real = judge();
+    for (const o of real) assert.notEqual(o.status, "missed", o.detail);
+    assert.ok(real.filter((o) => o.status === "caught").length >= 6, "retype-replacement has targets");
+    type Private = { lastReason: string; current: { node: Apply } | null };
+    const onValidate = CheckedFeature.prototype.onValidate;
+    const broken: [string, (this: CheckedFeature, fg: FunctionGraph) => void, RegExp][] = [
+      // The node the rewrite ran on forgotten (beforeReplace not heard).
+      ["no node", function (this: CheckedFeature, fg: FunctionGraph) {
+        (this as unknown as Private).current = null;
+        onValidate.call(this, fg);
+      }, /checked mode did not name the rewrite xgrad_corrupt_retype_replacement and the types of the replacement's node/],
+      // The right node, the wrong point.
+      ["wrong point", function (this: CheckedFeature, fg: FunctionGraph) {
+        const self = this as unknown as Private;
+        const node = self.current?.node ?? null;
+        self.current = null;
+        this.verify(fg, self.lastReason, node, "during transform (before any replacement)");
+      }, /checked mode did not name the rewrite xgrad_corrupt_retype_replacement and the types of the replacement's node, and how they changed, after the replacement; it said InvariantError: .* during transform \(before any replacement\): /],
+    ];
+    for (const [what, patch, says] of broken) {
+      withPatch(CheckedFeature.prototype, "onValidate", patch, () => {
+        const missed = judge().filter((o) => o.status === "missed");
+        assert.ok(missed.length >= 6, `${what}: missed on ${missed.length} of ${SAMPLE.length}`);
+        for (const o of missed) assert.match(o.detail, says);
+      });
+    }
   });
 
   it("fails when the DestroyHandler's consistency check trusts its own state", () => {
@@ -387,7 +418,8 @@ describe("checked-sensitivity", function () {
 
   it("fails when the types of touched nodes are not re-inferred", () => {
     withPatch(CheckedFeature.prototype, "onChangeInput", function (this: CheckedFeature) {
-      (this as unknown as { dirty: boolean }).dirty = true;
+      // Everything but marking the node touched.
+      Object.assign(this, { dirty: true, changedSinceVerify: true });
     }, () => assertCaught(checks(), /^checked mode missed the retype(-dtype)? corruption: input \d+ of .* replaced by a (constant of shape .*|float(32|64) constant) with the type check off/));
   });
 
