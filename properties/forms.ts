@@ -28,6 +28,7 @@
  * | `reshape-lengths` (its own race; a v whose first two lengths are unknown) | `reshape(v, [shape_i(v, 0), …])`, or v reshaped to its own lengths swapped or to those of v transposed (another variable's), summed down the first axis and put back | `useless_reshape` on lengths known only at run time: it must fire on v's own lengths in order (and checked mode promise it), and tell them from the same lengths in another order or read off another variable |
  * | `stale-twin` (its own race) | `(neg(reshape(v, v's lengths)) + neg(v)) · -0.5`: v exactly | once the Reshape is dropped, two equal nodes whose recorded types differ (one still records the unknown lengths it was built with): the merge must keep the refined one, and checked mode's merge promise must compare them |
  * | `signed-zero` (its own race) | `v + exp(-1 / pow(cast(v < v) · -1, 0.5))`: pow of a computed -0, off the gradient's path, which is +0, so v exactly | `local_pow_half_to_sqrt`'s decline for a base that may be -0 (`sqrt(-0)` is -0, and the term would be `exp(+inf)`), and checked mode's promise, which must decline with it |
+ * | `shared-fill` (its own race) | `v + (sum(inc(F, [0.5, 0.25], :)) + sum(F·F)) · 0`, F = alloc([0, 1], [n + 2]); `v + sum(inc(E, [], [])) + sum(E·E)`, E = alloc([], [n]); or `v + sum(Z·v) + sum(Z·Z)`, Z = alloc(0, v's lengths + n); n = `sum(cast(v < v))`, a length computed as 0: v exactly | an Alloc of a constant fill that two nodes read, with an update op on it whose fill is partly zero or empty, or an elementwise op reading a zero fill first: the inplace pass leaves each out of place with no fresh copy (it copies only an update op's all-zero, non-empty fill), and checked mode's inplace promise must not ask for one |
  *
  * Every rebuilt graph also has **boundary outputs** ({@link boundaryOutputs}): a fresh input b
  * handed back through a copy (`identity(b)`, `cast(b, float64)`, `b * 1`, `b + -0`), `Shape(b)`
@@ -99,10 +100,10 @@ import { type ErasureReference, erasureOf } from "./erasure.js";
 import type { ArrayValue, Check } from "./types.js";
 
 /** The forms, in the order of the table above. */
-export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths", "stale-twin", "signed-zero"] as const;
+export const FORMS = ["scale-split", "neutral", "shape-read", "specify-shape", "identity", "float32-part", "zero-update", "fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths", "stale-twin", "signed-zero", "shared-fill"] as const;
 export type Form = (typeof FORMS)[number];
 /** The forms that run their own races, each on at most one target (the rest are drawn per target). */
-const OWN_RACE = ["fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths", "stale-twin", "signed-zero"] as const;
+const OWN_RACE = ["fill", "power", "stretch", "alloc-view", "constant-block", "broadcast-producer", "reshape-lengths", "stale-twin", "signed-zero", "shared-fill"] as const;
 type OwnRace = (typeof OWN_RACE)[number];
 const DRAWN: readonly Form[] = FORMS.filter((f) => !(OWN_RACE as readonly Form[]).includes(f));
 
@@ -528,6 +529,41 @@ function signedZeroSplice(v: Variable): { out: Variable; variant: string } {
   return { out: add(v, exp(div(constant(-1, dtype), pow(z, constant(0.5, dtype))))), variant: "v + exp(-1 / pow(cast(v < v) · -1, 0.5)): pow of a computed -0" };
 }
 
+/**
+ * The `shared-fill` form: an Alloc of a constant fill that two nodes read, so neither may write
+ * into it, one of them an update op or an elementwise op taking it as its first input, which the
+ * inplace pass must leave out of place with no fresh copy (it copies only an update op's
+ * all-zero, non-empty fill):
+ * - `(sum(inc(F, y, :)) + sum(F·F)) · 0`, F = alloc([0, 1], [n + 2]), y = [0.5, 0.25], and n a
+ *   length computed as 0 (`sum(cast(v < v))`, so nothing folds the Alloc): a fill partly zero;
+ * - `sum(inc(E, e, [])) + sum(E·E)`, E = alloc(e, [n]), e an empty constant: a fill of no
+ *   element;
+ * - `sum(Z·v) + sum(Z·Z)`, Z = alloc(0, v's lengths plus that computed 0): a zero fill read first
+ *   by an elementwise op, not an update op.
+ * Each term is exactly 0, so `v + term` is v. Checked mode's inplace promise must not ask these
+ * for a fresh copy; before, no generated graph had one, so a promise asking more passed.
+ */
+function sharedFillSplice(v: Variable, rand: () => number): { out: Variable; variant: string } {
+  const t = v.type as TensorType;
+  const dtype = t.dtype;
+  const n0 = sum(cast(lt(v, v), "int64"));
+  const how = Math.floor(rand() * 3);
+  if (how === 0) {
+    const f = alloc(constant([0, 1], dtype), [add(n0, constant(2, "int64"))]);
+    const full = { start: null, stop: null, step: null };
+    const term = mul(add(sum(incSubtensor(f, constant([0.5, 0.25], dtype), [full])), sum(mul(f, f))), constant(0, dtype));
+    return { out: add(v, term), variant: "v + (sum(inc(F, [0.5, 0.25], :)) + sum(F·F)) · 0, F = alloc([0, 1], [n + 2]), n computed as 0" };
+  }
+  if (how === 1) {
+    const empty = (): Variable => constant(NDArray.fromNested([], dtype, "shared-fill"), dtype);
+    const e = alloc(empty(), [n0]);
+    return { out: add(v, add(sum(incSubtensor(e, empty(), [])), sum(mul(e, e)))), variant: "v + sum(inc(E, [], [])) + sum(E·E), E = alloc([], [n]), n computed as 0" };
+  }
+  // A static 1 stays 1 (as in lengthsOf: an unknown length is never stretched).
+  const z = alloc(constant(0, dtype), t.shape.map((len, i) => (len === 1 ? 1 : add(shapeI(v, i), n0))));
+  return { out: add(v, add(sum(mul(z, v)), sum(mul(z, z)))), variant: "v + sum(Z·v) + sum(Z·Z), Z = alloc(0, v's lengths + a computed 0)" };
+}
+
 /** FNV-1a of a string, finished by murmur3's mixer (FNV's low bits mix poorly on short keys). */
 function hash32(s: string): number {
   let h = 0x811c9dc5;
@@ -617,6 +653,7 @@ const BROADCAST_PRODUCER_WINDOW = 0.006;
 const RESHAPE_LENGTHS_WINDOW = 0.1;
 const STALE_TWIN_WINDOW = 0.008;
 const SIGNED_ZERO_WINDOW = 0.006;
+const SHARED_FILL_WINDOW = 0.008;
 const FILL_WINDOW = 0.14;
 
 /** Whether a case (by its seed) builds its forms graph with shape-erasure's unknown lengths: half of them. */
@@ -683,6 +720,7 @@ export function formsGraph(c: Case, types: CaseTypes, seed: number): { built: Bu
     { form: "reshape-lengths", won: race(valueTargets.filter((t) => (t.o.type as TensorType).ndim >= 1 && (t.o.type as TensorType).shape.slice(0, 2).every((l) => l === null)), 0x510e5280, RESHAPE_LENGTHS_WINDOW, 1, false)[0] ?? null, salt: 0x5be0cd19, make: reshapeLengthsSplice, keepsValues: true },
     { form: "stale-twin", won: race(valueTargets.filter(ranked), 0x6c62272e, STALE_TWIN_WINDOW, 1, false)[0] ?? null, salt: 0x07bb0142, make: staleTwinSplice, keepsValues: true },
     { form: "signed-zero", won: race(valueTargets, 0x2127599b, SIGNED_ZERO_WINDOW, 1, false)[0] ?? null, salt: 0x3b8d4ee1, make: signedZeroSplice, keepsValues: true },
+    { form: "shared-fill", won: race(valueTargets.filter(ranked), 0x243f6a88, SHARED_FILL_WINDOW, 1, false)[0] ?? null, salt: 0x85a308d3, make: sharedFillSplice, keepsValues: true },
   ];
 
   const splices: Splice[] = [];

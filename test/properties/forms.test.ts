@@ -412,6 +412,31 @@ describe("properties/forms (positional-forms)", () => {
     assert.ok(found >= 1, `none of the ${cases.length} cases keeps such a pair`);
   });
 
+  it("leaves out of place, with no fresh copy, an update op on a shared fill that is partly zero or empty, and an elementwise op reading a shared zero fill first (shared-fill)", () => {
+    // No fault to inject: what checked mode's inplace promise must not ask for a fresh copy of
+    // lives inside it. What the form must build is each pattern, after the whole FAST_RUN pipeline.
+    const fillOf = (v: Variable): number[] | null => {
+      const o = v.owner;
+      return o !== null && o.op instanceof Alloc && o.inputs[0] instanceof Constant ? (o.inputs[0].value.toFlat() as number[]) : null;
+    };
+    const variants: [RegExp, (fg: FunctionGraph, n: Apply) => boolean][] = [
+      [/F = alloc\(\[0, 1\]/, (_fg, n) => n.op instanceof IncSubtensor && fillOf(n.inputs[0])?.join() === "0,1"],
+      [/E = alloc\(\[\]/, (_fg, n) => n.op instanceof IncSubtensor && fillOf(n.inputs[0])?.length === 0],
+      [/Z = alloc\(0/, (_fg, n) => (n.op instanceof Elemwise || n.op instanceof Composite) && fillOf(n.inputs[0])?.join() === "0"],
+    ];
+    for (const [at, pattern] of variants) {
+      let found = 0;
+      for (const c of formsCases(2, (sp) => sp.form === "shared-fill" && at.test(sp.at))) {
+        const src = formsSource(c, caseTypes(c), caseSeed(c));
+        assert.ok(src !== null);
+        const fg = compile(src.inputs, src.outputs, { mode: "FAST_RUN", checked: true, onOptError: "raise" }).fgraph;
+        const left = [...fg.applyNodes].filter((n) => pattern(fg, n) && Object.keys(n.op.destroyMap).length === 0 && (fg.clients.get(n.inputs[0])?.length ?? 0) >= 2);
+        if (left.length > 0) found++;
+      }
+      assert.ok(found >= 1, `${at}: no case keeps the pattern out of place beside another reader of the fill`);
+    }
+  });
+
   it("fails on a useless-reshape rule that takes a Reshape to another variable's ShapeI lengths for useless (reshape-lengths' vᵀ)", async () => {
     // The fault: any ShapeI at position i counts as x's own length i, whoever's it reads.
     const cases = formsCases(3, (sp) => sp.form === "reshape-lengths" && /shape_i\(vᵀ, 0\)/.test(sp.at));
