@@ -152,11 +152,12 @@ export class DestroyHandler implements Feature {
   readonly paths = new Map<DestroyHandlerPath, number>();
 
   /**
-   * How `checkConsistency` settled its calls: by the fast path, or by the full rebuild. On a
-   * handler the engine kept in step with its graph every call is fast; a rebuild there means the
-   * fast path doubted a consistent state, and checked mode, which asks after every replacement,
-   * would pay a full rebuild each time (checked-sensitivity's observer judges it). Not in
-   * `paths`: those are the pipeline's decisions, and an unchecked compile never asks.
+   * How `checkConsistency` settled its calls: by the fast path, or by the full rebuild (asked
+   * for, or after the fast path's doubt). On a handler the engine kept in step with its graph,
+   * every call checked mode makes is fast; a rebuild there means the fast path doubted a
+   * consistent state, and checked mode, which asks after every replacement, would pay a full
+   * rebuild each time (checked-sensitivity's observer judges it). Not in `paths`: those are the
+   * pipeline's decisions, and an unchecked compile never asks.
    */
   readonly consistencyChecks = { fast: 0, rebuilt: 0 };
 
@@ -505,13 +506,11 @@ export class DestroyHandler implements Feature {
    */
   checkConsistency(opts: { readonly full?: boolean } = {}): void {
     const fg = this.requireGraph("checkConsistency");
-    if (opts.full !== true) {
-      if (this.consistentFast(fg)) {
-        this.consistencyChecks.fast++;
-        return;
-      }
-      this.consistencyChecks.rebuilt++;
+    if (opts.full !== true && this.consistentFast(fg)) {
+      this.consistencyChecks.fast++;
+      return;
     }
+    this.consistencyChecks.rebuilt++;
     const fail = (msg: string): never => {
       throw new InvariantError(`DestroyHandler.checkConsistency (FunctionGraph#${fg.id}): ${msg}`);
     };
