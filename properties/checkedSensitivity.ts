@@ -41,6 +41,7 @@
  * | `pass-list` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs a FAST_RUN pipeline for real on the case's cost with one seeded fault: a pass left out, an excluded pass run, or a merge pass run last | the pass-list check's message naming the pass, the list it expected and what ran, word for word |
  * | `silenced-rule` (with `exclude` in the suite, one rule under one mode on the case's graph or its graph with positional forms; alone, every rule that fires, under FAST_RUN and FAST_COMPILE, on both) | runs FAST_RUN (or FAST_COMPILE) for real up to a group with one of its rules silenced (its transform declines; registration and tags untouched), a rule that fired on the same graph unsilenced | the group's normal form, right after it: the rule's promise broken, naming a node the real rule still rewrites; and the rule's form calls every such node a leftover |
  * | `copying-rule` (with `silenced-rule`, on the same graph: in the suite one rule of stabilize or specialize that fires under FAST_RUN; alone, every one) | runs FAST_RUN for real up to the rule's group with the rule's every replacement wrapped in a cast to its own dtype (the same values; registration untouched) | the group's `adds_no_copy` promise, right after it, naming the group and the copy, word for word up to the copy's text |
+ * | `failing-rule` (with `silenced-rule`, on the same graph: in the suite one rule of canonicalize, stabilize or specialize that fires under FAST_RUN, one way; alone, every one, the ways alternating) | under `onOptError: "ignore"`, runs FAST_RUN for real up to the rule's group with the rule made to throw wherever it would rewrite, or to loop there (a fresh copy of the node for a replacement) | nothing raised: the failure recorded, naming the rule and the node (or the exceeded budget, naming the rule), the graph intact, and no normal form judged after it |
  *
  * `rewire`, the two `unheard` and the three `retype` corruptions are judged by checked mode's
  * per-rewrite verification (`retype-replacement` by the one after the replacement, the others
@@ -101,7 +102,7 @@ import { GRAPH_KINDS, type GraphKind, STALE_KINDS, type StaleKind, TRIPWIRE_KIND
 
 /** The corruptions, in the order they are tried. */
 export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place", "lost-fresh-copy", "wrong-queries", "retype-replacement"] as const;
-export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "stale-index-tripwire" | "stale-graph" | "exclude" | "pass-list" | "silenced-rule" | "copying-rule";
+export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "stale-index-tripwire" | "stale-graph" | "exclude" | "pass-list" | "silenced-rule" | "copying-rule" | "failing-rule";
 
 /**
  * What a FAST_RUN compile may be told to leave out (a pass name or a tag), with the passes that
@@ -509,6 +510,84 @@ export function copyingRuleScenario(src: SilencedSource, seed: number, every = f
       return { corruption, status: "missed", detail: `${what}: expected "${prefix}Elemwise{cast, …}(…) is new (cast to its input's own type; none of the group's rules writes one)"; got ${error instanceof Error ? `${error.name}: ` : ""}${message.split("\n")[0]}` };
     }
     return { corruption, status: "caught", detail: `${what}: the copy reported` };
+  });
+}
+
+/**
+ * What `onOptError: "ignore"` promises, run for real on a rule with a normal form: a rule of
+ * canonicalize, stabilize or specialize that fires under FAST_RUN on the graph is made to fail
+ * (its transform throws an ordinary error wherever the real rule would rewrite) or to loop (it
+ * returns a fresh copy of the node there, so it fires again on the copy until the equilibrium's
+ * budget stops it), and the pipeline runs up to its group in checked mode under "ignore". The
+ * pipeline must go on: no error escapes, the failure (each naming the rule and the node, the
+ * engine's `rewrite <rule> on <node>: ` prefix) or the exceeded budget (naming the rule) is
+ * recorded, and the graph is intact (its integrity and a full DestroyHandler rebuild). Checked
+ * mode judges no normal form after a recorded failure or loop: the rule's pattern is then left
+ * by design, and a normal form judged anyway would cry wolf. `every`: each rule that fires, the
+ * ways alternating (alone); else one rule and one way drawn by the seed (the suite, with
+ * silenced-rule).
+ */
+export function failingRuleScenario(src: SilencedSource, seed: number, every = false): CorruptionOutcome[] {
+  const corruption = "failing-rule";
+  const rand = mulberry32((seed ^ 0xfa11ed) >>> 0);
+  let reference: RewriteContext;
+  try {
+    reference = runChecked(freshGraph(src), queryUpTo("FAST_RUN", "specialize"));
+  } catch (e) {
+    return [{ corruption, status: "skip", detail: `the uncorrupted FAST_RUN pipeline failed on ${src.label} (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }];
+  }
+  const fired = [...GROUP_RULES.keys()].filter((r) => (reference.fired.get(r) ?? 0) > 0);
+  if (fired.length === 0) return [{ corruption, status: "skip", detail: `no rule of canonicalize, stabilize or specialize fires under FAST_RUN on ${src.label}` }];
+  const ways = ["throws", "loops"] as const;
+  // Alone, the ways alternate from rule to rule (from a seeded first): a loop runs the group's
+  // whole budget under checked mode, so both ways on every rule would double the cost for checks
+  // that differ only in what is recorded.
+  const first = rand() < 0.5 ? 0 : 1;
+  const runs = every ? fired.map((rule, i) => ({ rule, way: ways[(first + i) % 2] })) : [{ rule: pick(fired, rand) as string, way: ways[first] }];
+  return runs.map(({ rule, way }): CorruptionOutcome => {
+    const { rw, group } = GROUP_RULES.get(rule) as GroupRule;
+    const q = queryUpTo("FAST_RUN", group);
+    const what = `${rule} made to ${way === "throws" ? "throw" : "loop (a fresh copy of the node for a replacement)"} wherever it would rewrite, under onOptError "ignore" (it fired ${reference.fired.get(rule)} time(s) on ${src.label})`;
+    const fg = freshGraph(src);
+    const real = rw.transform;
+    const says = `xgrad_corrupt_failing_rule: ${rule} failed`;
+    (rw as { transform: NodeRewriter["transform"] }).transform = (g, node) => {
+      if (real(g, node) === null) return null;
+      if (way === "throws") throw new Error(says);
+      return node.op.makeNode(...node.inputs).outputs;
+    };
+    const ctx = new RewriteContext({ checked: true, onOptError: "ignore" });
+    let error: unknown = null;
+    try {
+      const p = optdb.query(q);
+      p.addRequirements?.(fg);
+      p.apply(fg, ctx);
+    } catch (e) {
+      error = e;
+    } finally {
+      (rw as { transform: NodeRewriter["transform"] }).transform = real;
+    }
+    const said = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e));
+    if (error !== null) return { corruption, status: "missed", detail: `${what}: the pipeline raised instead of recording it${error instanceof InvariantError && /broke its promise/.test(said(error)) ? " (checked mode judged the group's normal form after it)" : ""}: ${said(error)}` };
+    if (way === "throws") {
+      const fs = ctx.report.failures;
+      // The uncorrupted run reached a node the rule rewrites, and the corrupted one is the same run
+      // up to there: a failure must be on record.
+      if (fs.length === 0) return { corruption, status: "missed", detail: `${what}: no failure was recorded` };
+      const wrong = fs.find((f) => f.rewrite !== rule || !f.error.message.startsWith(`rewrite ${rule} on ${f.node}: `) || !f.error.message.endsWith(says));
+      if (wrong !== undefined) return { corruption, status: "missed", detail: `${what}: a recorded failure does not name the rule and its node ("rewrite ${rule} on <node>: ${says}"): ${wrong.rewrite}: ${wrong.error.message.split("\n")[0]}` };
+    } else {
+      const loops = ctx.report.budgetExceeded;
+      if (loops.length === 0) return { corruption, status: "missed", detail: `${what}: no exceeded budget was recorded` };
+      if (!loops.some((m) => m.includes(`rewriter "${rule}" fired `))) return { corruption, status: "missed", detail: `${what}: the exceeded budget recorded does not name the rule: ${loops[0]}` };
+    }
+    try {
+      fg.checkIntegrity();
+      fg.getFeature(DestroyHandler)?.checkConsistency({ full: true });
+    } catch (e) {
+      return { corruption, status: "missed", detail: `${what}: the recorded ${way === "throws" ? "failure" : "loop"} left the graph inconsistent: ${said(e)}` };
+    }
+    return { corruption, status: "caught", detail: `${what}: recorded, the pipeline went on` };
   });
 }
 
@@ -1450,14 +1529,14 @@ export function checkedSensitivityCheck(
         const fctx = new RewriteContext({ checked: true, onOptError: "raise" });
         outcomes.push(excludeScenario(b, seed, 0, fctx, src), excludeScenario(b, seed, 1, fctx, src));
       }
-      outcomes.push(...silencedRuleScenario(src, seed, true), ...copyingRuleScenario(src, seed, true));
+      outcomes.push(...silencedRuleScenario(src, seed, true), ...copyingRuleScenario(src, seed, true), ...failingRuleScenario(src, seed, true));
     }
   } else if (excludeScheduled(seed)) {
     outcomes.push(excludeScenario(b, seed), passListScenario(b, seed));
     const srcs = sourcesOnce();
     if (srcs.length > 0) {
       const src = srcs[(seed >>> 3) % srcs.length];
-      outcomes.push(...silencedRuleScenario(src, seed), ...copyingRuleScenario(src, seed));
+      outcomes.push(...silencedRuleScenario(src, seed), ...copyingRuleScenario(src, seed), ...failingRuleScenario(src, seed));
     }
   }
   const missed = outcomes.find((o) => o.status === "missed");

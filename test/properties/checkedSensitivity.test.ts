@@ -28,7 +28,7 @@ import { InvariantError } from "../../src/errors.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/properties.js";
 import {
-  CORRUPTIONS, type CorruptionOutcome, caseSource, corruptAndJudge, checkedSensitivityCheck, excludeScenario, excludeScheduled, observerProblem, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleGraphScenario, staleIndexScenario,
+  CORRUPTIONS, type CorruptionOutcome, caseSource, corruptAndJudge, failingRuleScenario, checkedSensitivityCheck, excludeScenario, excludeScheduled, observerProblem, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleGraphScenario, staleIndexScenario,
 } from "../../properties/checkedSensitivity.js";
 import { GRAPH_KINDS, STALE_KINDS, TRIPWIRE_KINDS } from "../../properties/staleIndex.js";
 import { COPY_FREE_GROUPS, NORMAL_FORMS, type NormalForm, type NormalFormGroup } from "../../src/rewriting/normalform.js";
@@ -542,6 +542,40 @@ describe("checked-sensitivity", function () {
       }
     };
     for (const o of outcomes(terse)) assert.match(o.detail, /: checked mode's pass-list check must raise an InvariantError saying ".*; ran .*\)"; it threw InvariantError: checked mode: mode FAST_RUN broke its promise passes: /);
+  });
+
+  describe("failing-rule", () => {
+    const cases = fc.sample(caseArbitrary({}), { seed: 5156, numRuns: 12 }).map((g) => g.case);
+    const outcomes = (): CorruptionOutcome[] => cases.flatMap((c) => failingRuleScenario(caseSource(buildCase(c)), caseSeed(c), true));
+
+    it("records every failing or looping rule under onOptError \"ignore\" on the real engine, and judges no normal form after it", () => {
+      const os = outcomes();
+      for (const o of os) assert.equal(o.status, "caught", o.detail);
+      for (const way of [/made to throw/, /made to loop/]) assert.ok(os.filter((o) => way.test(o.detail)).length >= 6, `${way}: ${os.filter((o) => way.test(o.detail)).length} of ${os.length}`);
+    });
+
+    it("fails when a failure under \"ignore\" goes unrecorded (so checked mode judges the group's normal form after it), or escapes", () => {
+      const fail = RewriteContext.prototype.fail;
+      const broken: [string, (this: RewriteContext, rewrite: string, node: Apply | null, error: unknown) => void, RegExp][] = [
+        ["unrecorded", function (this: RewriteContext, rewrite, node, error) {
+          // Prefixed and routed as the real one, but the record is lost.
+          const before = this.report.failures.length;
+          fail.call(this, rewrite, node, error);
+          this.report.failures.length = before;
+        }, /made to throw .*: (no failure was recorded|the pipeline raised instead of recording it \(checked mode judged the group's normal form after it\): InvariantError: .*broke its promise)/],
+        ["raised", function (this: RewriteContext, rewrite, node, error) {
+          if (this.onOptError === "ignore") throw error;
+          fail.call(this, rewrite, node, error);
+        }, /made to throw .*: the pipeline raised instead of recording it: Error: xgrad_corrupt_failing_rule: /],
+      ];
+      for (const [what, patch, says] of broken) {
+        withPatch(RewriteContext.prototype, "fail", patch, () => {
+          const missed = outcomes().filter((o) => o.status === "missed");
+          assert.ok(missed.length >= 3, `${what}: missed on ${missed.length}`);
+          for (const o of missed) assert.match(o.detail, says);
+        });
+      }
+    });
   });
 
   describe("silenced-rule", () => {
