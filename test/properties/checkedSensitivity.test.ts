@@ -46,16 +46,29 @@ import type { Check } from "../../properties/types.js";
 const SAMPLE = fc.sample(caseArbitrary({}), { seed: 5150, numRuns: 12 }).map((g) => g.case);
 
 /** Run the property on the sample with `patch` applied to the engine (undone afterwards). */
-function withPatch<T extends object, K extends keyof T>(proto: T, key: K, replacement: T[K], body: () => void): void {
+function withPatch<T extends object, K extends keyof T, R>(proto: T, key: K, replacement: T[K], body: () => R): R {
   const had = Object.prototype.hasOwnProperty.call(proto, key);
   const orig = proto[key];
   proto[key] = replacement;
   try {
-    body();
+    return body();
   } finally {
     if (had) proto[key] = orig;
     else delete proto[key];
   }
+}
+
+/** On how many of SAMPLE's cases checked-sensitivity's observer reports a problem, each matching `says`. */
+function observerReports(says: RegExp): number {
+  let reported = 0;
+  for (const c of SAMPLE) {
+    const b = buildCase(c);
+    const why = observerProblem(b, sensitivityGraph(b));
+    if (why === null) continue;
+    assert.match(why, says);
+    reported++;
+  }
+  return reported;
 }
 
 const checks = (post?: typeof verifyPostconditions): Check[] => SAMPLE.map((c) => checkedSensitivityCheck(buildCase(c), caseSeed(c), undefined, post));
@@ -131,16 +144,7 @@ describe("checked-sensitivity", function () {
       },
     ];
     for (const doubt of doubts) {
-      let reported = 0;
-      withPatch(proto, "consistentFast", doubt, () => {
-        for (const c of SAMPLE) {
-          const b = buildCase(c);
-          const why = observerProblem(b, sensitivityGraph(b));
-          if (why === null) continue;
-          assert.match(why, says);
-          reported++;
-        }
-      });
+      const reported = withPatch(proto, "consistentFast", doubt, () => observerReports(says));
       assert.ok(reported >= 3, `reported on ${reported} of ${SAMPLE.length} cases`);
     }
   });
@@ -150,16 +154,7 @@ describe("checked-sensitivity", function () {
     // A record that never matches, and one never confirmed after a state passed.
     const broken: [keyof GraphRecord, () => unknown][] = [["update", () => false], ["confirm", () => {}]];
     for (const [key, body] of broken) {
-      let reported = 0;
-      withPatch(GraphRecord.prototype, key, body as never, () => {
-        for (const c of SAMPLE) {
-          const b = buildCase(c);
-          const why = observerProblem(b, sensitivityGraph(b));
-          if (why === null) continue;
-          assert.match(why, says);
-          reported++;
-        }
-      });
+      const reported = withPatch(GraphRecord.prototype, key, body as never, () => observerReports(says));
       assert.equal(reported, SAMPLE.length, `${key}: reported on ${reported} of ${SAMPLE.length} cases`);
     }
   });
