@@ -41,6 +41,7 @@
  * | `pass-list` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs a FAST_RUN pipeline for real on the case's cost with one seeded fault: a pass left out, an excluded pass run, or a merge pass run last | the pass-list check's message naming the pass, the list it expected and what ran, word for word |
  * | `silenced-rule` (with `exclude` in the suite, one rule under one mode on the case's graph or its graph with positional forms; alone, every rule that fires, under FAST_RUN and FAST_COMPILE, on both) | runs FAST_RUN (or FAST_COMPILE) for real up to a group with one of its rules silenced (its transform declines; registration and tags untouched), a rule that fired on the same graph unsilenced | the group's normal form, right after it: the rule's promise broken, naming a node the real rule still rewrites; and the rule's form calls every such node a leftover |
  * | `copying-rule` (with `silenced-rule`, on the same graph: in the suite one rule of stabilize or specialize that fires under FAST_RUN; alone, every one) | runs FAST_RUN for real up to the rule's group with the rule's every replacement wrapped in a cast to its own dtype (the same values; registration untouched) | the group's `adds_no_copy` promise, right after it, naming the group and the copy, word for word up to the copy's text |
+ * | `eager-inplace` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs the whole unchecked FAST_RUN pipeline for real over a DestroyHandler whose candidate filter proposes every input slot of every node (validation real): the inplace pass's first proposals include protected buffers, constants and trees other nodes read, so its batch is vetoed and it must fall back, down to single nodes and their other slots | a graph validation accepts, the real unchecked FAST_RUN compile's values exactly, and, with a real DestroyHandler put back, FAST_RUN's promises kept (no valid write the real filter proposes left undone, a fresh copy included) |
  * | `failing-rule` (with `silenced-rule`, on the same graph: in the suite one rule of canonicalize, stabilize or specialize that fires under FAST_RUN, one way; alone, every one, the ways alternating) | under `onOptError: "ignore"`, runs FAST_RUN for real up to the rule's group with the rule made to throw wherever it would rewrite, or to loop there (a fresh copy of the node for a replacement) | nothing raised: the failure recorded, naming the rule and the node (or the exceeded budget, naming the rule), the graph intact, and no normal form judged after it |
  *
  * `rewire`, the two `unheard` and the three `retype` corruptions are judged by checked mode's
@@ -82,6 +83,8 @@ import { Composite, Elemwise, cast, exp, neg, tanh } from "../src/tensor/elemwis
 import { AdvancedIncSubtensor, IncSubtensor, Subtensor } from "../src/tensor/indexing.js";
 import { Alloc } from "../src/tensor/shape.js";
 import { compile } from "../src/compile/function.js";
+import { buildProgram, runProgram } from "../src/compile/vm.js";
+import { toInputArray } from "../src/compile/input.js";
 import { grad } from "../src/grad/driver.js";
 import { InvariantError } from "../src/errors.js";
 import { MODE_TAGS, type Query, optdb } from "../src/rewriting/db.js";
@@ -102,7 +105,7 @@ import { GRAPH_KINDS, type GraphKind, STALE_KINDS, type StaleKind, TRIPWIRE_KIND
 
 /** The corruptions, in the order they are tried. */
 export const CORRUPTIONS = ["rewire", "unheard-by-destroyhandler", "unheard-by-all", "retype", "retype-dtype", "unmerge", "constant-copy", "unfuse", "eager-candidates", "failing-transform", "rejected-replacement", "rewire-then-prune", "lost-prune", "out-of-place", "lost-fresh-copy", "wrong-queries", "retype-replacement"] as const;
-export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "stale-index-tripwire" | "stale-graph" | "exclude" | "pass-list" | "silenced-rule" | "copying-rule" | "failing-rule";
+export type Corruption = (typeof CORRUPTIONS)[number] | "stale-index" | "stale-index-tripwire" | "stale-graph" | "exclude" | "pass-list" | "silenced-rule" | "copying-rule" | "failing-rule" | "eager-inplace";
 
 /**
  * What a FAST_RUN compile may be told to leave out (a pass name or a tag), with the passes that
@@ -649,6 +652,78 @@ class EagerCandidates extends DestroyHandler {
     const real = super.inplaceCandidates(node);
     return node === this.eager ? node.inputs.map((_, j) => j) : real;
   }
+}
+
+/**
+ * A DestroyHandler whose candidate filter proposes every input slot of every node (a filter gone
+ * permissive everywhere), its index and validation real.
+ */
+class EagerEverywhere extends DestroyHandler {
+  override inplaceCandidates(node: Apply): number[] {
+    return node.inputs.map((_, j) => j);
+  }
+}
+
+/**
+ * Validation is the inplace pass's safety net: the whole unchecked FAST_RUN pipeline runs for
+ * real over {@link EagerEverywhere}, so the pass's first proposals include protected buffers,
+ * constants and trees other nodes read; validation refuses them, and the pass must split the
+ * vetoed batch down to single nodes and try their other slots (its documented fallback, which
+ * the real filter never needs). The result must be a graph validation accepts, compute exactly
+ * what the real unchecked FAST_RUN compile computes, and, judged with a real DestroyHandler put
+ * back, keep FAST_RUN's promises (no write the real filter proposes and validation accepts
+ * left undone: the fallback gave up nothing).
+ */
+export function eagerInplaceScenario(b: BuiltCase): CorruptionOutcome {
+  const corruption = "eager-inplace";
+  const src = caseSource(b);
+  const what = "the unchecked FAST_RUN pipeline over a DestroyHandler whose candidate filter proposes every input slot of every node";
+  const said = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e));
+  const args = (): NDArray[] => [...b.values.values()].map((x, i) => toInputArray(src.inputs[i], x));
+  let want: NDArray[];
+  try {
+    want = compile([...src.inputs], [...src.outputs], { mode: "FAST_RUN", onOptError: "raise" })(...args());
+  } catch (e) {
+    return { corruption, status: "skip", detail: `the real FAST_RUN compile failed (rewrite-soundness judges that): ${said(e)}` };
+  }
+  const eager = new EagerEverywhere();
+  const fg = new FunctionGraph([...src.inputs], [...src.outputs], { clone: true, features: [eager] });
+  const query = { include: MODE_TAGS.FAST_RUN };
+  try {
+    const p = optdb.query(query);
+    p.addRequirements?.(fg);
+    p.apply(fg, new RewriteContext({ checked: false, onOptError: "raise" }));
+  } catch (e) {
+    return { corruption, status: "missed", detail: `${what} failed: ${said(e)}` };
+  }
+  try {
+    fg.checkIntegrity();
+    fg.validate();
+  } catch (e) {
+    return { corruption, status: "missed", detail: `${what} left a graph validation refuses: ${said(e)}` };
+  }
+  let got: NDArray[];
+  try {
+    got = runProgram(buildProgram(fg.inputs, fg.outputs, fg.toposort()), args());
+  } catch (e) {
+    return { corruption, status: "missed", detail: `${what} left a graph that fails at run time: ${said(e)}` };
+  }
+  const same = (x: NDArray, y: NDArray): boolean => {
+    const a = x.toFlat();
+    const c = y.toFlat();
+    return x.shape.join() === y.shape.join() && a.every((v, i) => Object.is(v, c[i]) || v === c[i]);
+  };
+  const k = want.findIndex((w, i) => !same(w, got[i]));
+  if (k >= 0) return { corruption, status: "missed", detail: `${what} computes output ${k} (${src.outputs[k].toString()}) otherwise than the real FAST_RUN compile: ${JSON.stringify(got[k].toNested()).slice(0, 120)} against ${JSON.stringify(want[k].toNested()).slice(0, 120)}` };
+  fg.removeFeature(eager);
+  fg.attachFeature(new DestroyHandler());
+  try {
+    verifyPostconditions(fg, query);
+  } catch (e) {
+    return { corruption, status: "missed", detail: `${what}: with a real DestroyHandler back, FAST_RUN's promises fail: ${said(e)}` };
+  }
+  const writes = nodesOf(fg).filter(isDestroyer).length;
+  return { corruption, status: "caught", detail: `${what}: ${writes} in-place write(s), all valid, the same values` };
 }
 
 /**
@@ -1520,7 +1595,7 @@ export function checkedSensitivityCheck(
   // A silenced rule on every graph `silenced` gives (alone), or on one drawn by the seed.
   if (alone) {
     const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
-    outcomes.push(excludeScenario(b, seed, 0, ctx), excludeScenario(b, seed, 1, ctx), passListScenario(b, seed));
+    outcomes.push(excludeScenario(b, seed, 0, ctx), excludeScenario(b, seed, 1, ctx), passListScenario(b, seed), eagerInplaceScenario(b));
     for (const src of sourcesOnce()) {
       // The forms graph under the same two excludes: its boundary outputs keep a chain of
       // elementwise ops over 0-d constants (folded away unless canonicalize is left out), which
@@ -1532,7 +1607,7 @@ export function checkedSensitivityCheck(
       outcomes.push(...silencedRuleScenario(src, seed, true), ...copyingRuleScenario(src, seed, true), ...failingRuleScenario(src, seed, true));
     }
   } else if (excludeScheduled(seed)) {
-    outcomes.push(excludeScenario(b, seed), passListScenario(b, seed));
+    outcomes.push(excludeScenario(b, seed), passListScenario(b, seed), eagerInplaceScenario(b));
     const srcs = sourcesOnce();
     if (srcs.length > 0) {
       const src = srcs[(seed >>> 3) % srcs.length];

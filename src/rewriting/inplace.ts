@@ -191,6 +191,12 @@ export class InplacePass implements GraphRewriter {
         }
         if (alt !== null && attempt(ps, () => alt as Apply)) return;
       }
+      // Every slot vetoed: an update op may still write into a fresh copy of its zero Alloc, the
+      // write a filter that refuses slot 0 up front leads to (without this, a veto of the slot
+      // left the update out of place with a fresh copy validation would accept).
+      if (p.freshZeros === true || !fg.applyNodes.has(p.node)) return;
+      const fresh = inplaceOnFreshZeros(p.node);
+      if (fresh !== null) attempt([{ node: p.node, first: fresh, slots: [], freshZeros: true }], (q) => q.first);
     };
     run(proposals);
   }

@@ -28,7 +28,7 @@ import { InvariantError } from "../../src/errors.js";
 import { caseArbitrary } from "../../properties/generators.js";
 import { caseSeed, runProperties, sensitivityScheduled } from "../../properties/properties.js";
 import {
-  CORRUPTIONS, type CorruptionOutcome, caseSource, corruptAndJudge, failingRuleScenario, checkedSensitivityCheck, excludeScenario, excludeScheduled, observerProblem, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleGraphScenario, staleIndexScenario,
+  CORRUPTIONS, type CorruptionOutcome, caseSource, corruptAndJudge, eagerInplaceScenario, failingRuleScenario, checkedSensitivityCheck, excludeScenario, excludeScheduled, observerProblem, passListScenario, scheduledCorruptions, sensitivityGraph, silencedRuleScenario, staleGraphScenario, staleIndexScenario,
 } from "../../properties/checkedSensitivity.js";
 import { GRAPH_KINDS, STALE_KINDS, TRIPWIRE_KINDS } from "../../properties/staleIndex.js";
 import { COPY_FREE_GROUPS, NORMAL_FORMS, type NormalForm, type NormalFormGroup } from "../../src/rewriting/normalform.js";
@@ -537,6 +537,28 @@ describe("checked-sensitivity", function () {
       }
     };
     for (const o of outcomes(terse)) assert.match(o.detail, /: checked mode's pass-list check must raise an InvariantError saying ".*; ran .*\)"; it threw InvariantError: checked mode: mode FAST_RUN broke its promise passes: /);
+  });
+
+  describe("eager-inplace", () => {
+    it("leaves valid in-place writes and the real compile's values on the real engine, and falls back to a fresh copy when slot 0 is vetoed", () => {
+      for (const c of SAMPLE) {
+        const o = eagerInplaceScenario(buildCase(c));
+        assert.equal(o.status, "caught", o.detail);
+      }
+      // The case whose update op on a shared zero Alloc had only a vetoed slot 0 to offer: the
+      // pass's fallback once stopped there, leaving it out of place with no fresh copy.
+      const c = fc.sample(caseArbitrary({}), { seed: 33, numRuns: 160 })[159].case;
+      const o = eagerInplaceScenario(buildCase(c));
+      assert.equal(o.status, "caught", o.detail);
+    });
+
+    it("fails when validation lets every proposed write through", () => {
+      withPatch(DestroyHandler.prototype, "onValidate", () => {}, () => {
+        const missed = SAMPLE.map((c) => eagerInplaceScenario(buildCase(c))).filter((o) => o.status === "missed");
+        assert.ok(missed.length >= 3, `missed on ${missed.length} of ${SAMPLE.length}`);
+        for (const o of missed) assert.match(o.detail, /^the unchecked FAST_RUN pipeline over a DestroyHandler whose candidate filter proposes every input slot of every node (computes output \d+ .* otherwise than the real FAST_RUN compile|left a graph that fails at run time|: with a real DestroyHandler back, FAST_RUN's promises fail): /);
+      });
+    });
   });
 
   describe("failing-rule", () => {
