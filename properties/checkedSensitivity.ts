@@ -41,7 +41,7 @@
  * | `pass-list` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs a FAST_RUN pipeline for real on the case's cost with one seeded fault: a pass left out, an excluded pass run, or a merge pass run last | the pass-list check's message naming the pass, the list it expected and what ran, word for word |
  * | `silenced-rule` (with `exclude` in the suite, one rule under one mode on the case's graph or its graph with positional forms; alone, every rule that fires, under FAST_RUN and FAST_COMPILE, on both) | runs FAST_RUN (or FAST_COMPILE) for real up to a group with one of its rules silenced (its transform declines; registration and tags untouched), a rule that fired on the same graph unsilenced | the group's normal form, right after it: the rule's promise broken, naming a node the real rule still rewrites; and the rule's form calls every such node a leftover |
  * | `copying-rule` (with `silenced-rule`, on the same graph: in the suite one rule of stabilize or specialize that fires under FAST_RUN; alone, every one) | runs FAST_RUN for real up to the rule's group with the rule's every replacement wrapped in a cast to its own dtype (the same values; registration untouched) | the group's `adds_no_copy` promise, right after it, naming the group and the copy, word for word up to the copy's text |
- * | `eager-inplace` (with `exclude`: in the suite an eighth of the cases; alone, every case) | runs the whole unchecked FAST_RUN pipeline for real over a DestroyHandler whose candidate filter proposes every input slot of every node (validation real): the inplace pass's first proposals include protected buffers, constants and trees other nodes read, so its batch is vetoed and it must fall back, down to single nodes and their other slots | a graph validation accepts, the real unchecked FAST_RUN compile's values exactly, and, with a real DestroyHandler put back, FAST_RUN's promises kept (no valid write the real filter proposes left undone, a fresh copy included) |
+ * | `eager-inplace` (with `exclude`: in the suite an eighth of the cases; alone, every case, and its graph with positional forms, judged without values) | runs the whole unchecked FAST_RUN pipeline for real over a DestroyHandler whose candidate filter proposes every input slot of every node (validation real): the inplace pass's first proposals include protected buffers, constants and trees other nodes read, so its batch is vetoed and it must fall back, down to single nodes and their other slots | a graph validation accepts, the real unchecked FAST_RUN compile's values exactly, and, with a real DestroyHandler put back, FAST_RUN's promises kept (no valid write the real filter proposes left undone, a fresh copy included) |
  * | `failing-rule` (with `silenced-rule`, on the same graph: in the suite one rule of canonicalize, stabilize or specialize that fires under FAST_RUN, one way; alone, every one, the ways alternating) | under `onOptError: "ignore"`, runs FAST_RUN for real up to the rule's group with the rule made to throw wherever it would rewrite, or to loop there (a fresh copy of the node for a replacement) | nothing raised: the failure recorded, naming the rule and the node (or the exceeded budget, naming the rule), the graph intact, and no normal form judged after it |
  *
  * `rewire`, the two `unheard` and the three `retype` corruptions are judged by checked mode's
@@ -672,17 +672,19 @@ class EagerEverywhere extends DestroyHandler {
  * the real filter never needs). The result must be a graph validation accepts, compute exactly
  * what the real unchecked FAST_RUN compile computes, and, judged with a real DestroyHandler put
  * back, keep FAST_RUN's promises (no write the real filter proposes and validation accepts
- * left undone: the fallback gave up nothing).
+ * left undone: the fallback gave up nothing). On the case's graph (`src` absent); or on `src`, a
+ * graph with positional forms (whose zero-update puts an update op on a shared zero buffer, so
+ * the fallback reaches the fresh copy), judged without values (it has inputs the case has not).
  */
-export function eagerInplaceScenario(b: BuiltCase): CorruptionOutcome {
+export function eagerInplaceScenario(b: BuiltCase, graph?: SilencedSource): CorruptionOutcome {
   const corruption = "eager-inplace";
-  const src = caseSource(b);
-  const what = "the unchecked FAST_RUN pipeline over a DestroyHandler whose candidate filter proposes every input slot of every node";
+  const src = graph ?? caseSource(b);
+  const what = `the unchecked FAST_RUN pipeline over a DestroyHandler whose candidate filter proposes every input slot of every node${graph === undefined ? "" : `, on ${graph.label}`}`;
   const said = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e));
   const args = (): NDArray[] => [...b.values.values()].map((x, i) => toInputArray(src.inputs[i], x));
-  let want: NDArray[];
+  let want: NDArray[] | null = null;
   try {
-    want = compile([...src.inputs], [...src.outputs], { mode: "FAST_RUN", onOptError: "raise" })(...args());
+    if (graph === undefined) want = compile([...src.inputs], [...src.outputs], { mode: "FAST_RUN", onOptError: "raise" })(...args());
   } catch (e) {
     return { corruption, status: "skip", detail: `the real FAST_RUN compile failed (rewrite-soundness judges that): ${said(e)}` };
   }
@@ -702,19 +704,21 @@ export function eagerInplaceScenario(b: BuiltCase): CorruptionOutcome {
   } catch (e) {
     return { corruption, status: "missed", detail: `${what} left a graph validation refuses: ${said(e)}` };
   }
-  let got: NDArray[];
-  try {
-    got = runProgram(buildProgram(fg.inputs, fg.outputs, fg.toposort()), args());
-  } catch (e) {
-    return { corruption, status: "missed", detail: `${what} left a graph that fails at run time: ${said(e)}` };
+  if (want !== null) {
+    let got: NDArray[];
+    try {
+      got = runProgram(buildProgram(fg.inputs, fg.outputs, fg.toposort()), args());
+    } catch (e) {
+      return { corruption, status: "missed", detail: `${what} left a graph that fails at run time: ${said(e)}` };
+    }
+    const same = (x: NDArray, y: NDArray): boolean => {
+      const a = x.toFlat();
+      const c = y.toFlat();
+      return x.shape.join() === y.shape.join() && a.every((v, i) => Object.is(v, c[i]) || v === c[i]);
+    };
+    const k = want.findIndex((w, i) => !same(w, got[i]));
+    if (k >= 0) return { corruption, status: "missed", detail: `${what} computes output ${k} (${src.outputs[k].toString()}) otherwise than the real FAST_RUN compile: ${JSON.stringify(got[k].toNested()).slice(0, 120)} against ${JSON.stringify((want as NDArray[])[k].toNested()).slice(0, 120)}` };
   }
-  const same = (x: NDArray, y: NDArray): boolean => {
-    const a = x.toFlat();
-    const c = y.toFlat();
-    return x.shape.join() === y.shape.join() && a.every((v, i) => Object.is(v, c[i]) || v === c[i]);
-  };
-  const k = want.findIndex((w, i) => !same(w, got[i]));
-  if (k >= 0) return { corruption, status: "missed", detail: `${what} computes output ${k} (${src.outputs[k].toString()}) otherwise than the real FAST_RUN compile: ${JSON.stringify(got[k].toNested()).slice(0, 120)} against ${JSON.stringify(want[k].toNested()).slice(0, 120)}` };
   fg.removeFeature(eager);
   fg.attachFeature(new DestroyHandler());
   try {
@@ -1605,6 +1609,7 @@ export function checkedSensitivityCheck(
         outcomes.push(excludeScenario(b, seed, 0, fctx, src), excludeScenario(b, seed, 1, fctx, src));
       }
       outcomes.push(...silencedRuleScenario(src, seed, true), ...copyingRuleScenario(src, seed, true), ...failingRuleScenario(src, seed, true));
+      if (src.forms !== undefined) outcomes.push(eagerInplaceScenario(b, src));
     }
   } else if (excludeScheduled(seed)) {
     outcomes.push(excludeScenario(b, seed), passListScenario(b, seed), eagerInplaceScenario(b));

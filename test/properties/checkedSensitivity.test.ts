@@ -550,6 +550,16 @@ describe("checked-sensitivity", function () {
       const c = fc.sample(caseArbitrary({}), { seed: 33, numRuns: 160 })[159].case;
       const o = eagerInplaceScenario(buildCase(c));
       assert.equal(o.status, "caught", o.detail);
+      // The same on graphs with positional-forms' zero-update (an update op on a shared zero buffer).
+      let zero = 0;
+      for (const g of fc.sample(caseArbitrary({}), { seed: 0x6d757404, numRuns: 40 })) {
+        const src = formsSource(g.case, caseTypes(g.case), caseSeed(g.case));
+        if (src === null || src.forms?.includes("zero-update") !== true) continue;
+        const f = eagerInplaceScenario(buildCase(g.case), src);
+        assert.equal(f.status, "caught", f.detail);
+        zero++;
+      }
+      assert.ok(zero >= 3, `${zero} graphs with zero-update`);
     });
 
     it("fails when validation lets every proposed write through", () => {
