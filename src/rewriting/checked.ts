@@ -234,10 +234,10 @@ export class CheckedFeature implements Feature, TransformChecker {
    */
   verify(fg: FunctionGraph, rewrite: string, node: Apply | null, when = "after its replacement"): void {
     const dh = fg.getFeature(DestroyHandler);
-    // Unchanged since the last state that passed: every check below would pass again (no callback
-    // means `touched` is empty, and the record covers every field the structural checks read).
     if (this.changedSinceVerify) this.verifications.afterChange++;
     this.changedSinceVerify = false;
+    // Unchanged since the last state that passed: every check below would pass again (no callback
+    // means `touched` is empty, and the record covers every field the structural checks read).
     const unchanged = this.record.update(fg, dh);
     if (unchanged && !this.dirty && this.useRecord) return;
     this.verifications.full++;

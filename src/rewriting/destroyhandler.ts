@@ -551,10 +551,11 @@ export class DestroyHandler implements Feature {
 
   /**
    * True only when the full rebuild of `checkConsistency` would find no difference; false means
-   * "run it" (it then names the difference). On a state a correct engine leaves it is always true:
-   * a doubt there costs checked mode a rebuild per replacement ({@link consistencyChecks}). Counting replaces the rebuilt maps: two sets of
-   * equal size one of which contains the other are equal, and a map that holds every expected
-   * entry with its expected value and no more entries than expected is the expected map.
+   * "run it" (it then names the difference). On a state a correct engine leaves it is always
+   * true: a doubt there costs checked mode a rebuild per replacement ({@link consistencyChecks}).
+   * Counting replaces the rebuilt maps: two sets of equal size one of which contains the other are
+   * equal, and a map that holds every expected entry with its expected value and no more entries
+   * than expected is the expected map.
    */
   private consistentFast(fg: FunctionGraph): boolean {
     try {
