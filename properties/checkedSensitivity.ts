@@ -277,6 +277,28 @@ function freshGraph(src: SilencedSource): FunctionGraph {
   return new FunctionGraph([...src.inputs], [...src.outputs], { clone: true, features: [new DestroyHandler(), new CheckedFeature()] });
 }
 
+/**
+ * The rules that fire under `mode` up to its last group with a normal form, on a fresh run of
+ * `src`'s graph (how many times each), or the first line of the error that stopped it. One run
+ * per graph and mode: silenced-rule, copying-rule and failing-rule all start from it.
+ */
+const uncorruptedRuns = new WeakMap<SilencedSource, Map<SilencedMode, ReadonlyMap<string, number> | string>>();
+function uncorruptedRun(src: SilencedSource, mode: SilencedMode): ReadonlyMap<string, number> | string {
+  let byMode = uncorruptedRuns.get(src);
+  if (byMode === undefined) uncorruptedRuns.set(src, (byMode = new Map()));
+  let run = byMode.get(mode);
+  if (run === undefined) {
+    const groups = NORMAL_FORM_GROUPS.filter((g) => MODE_PASSES[mode].includes(g));
+    try {
+      run = runChecked(freshGraph(src), queryUpTo(mode, groups[groups.length - 1])).fired;
+    } catch (e) {
+      run = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    }
+    byMode.set(mode, run);
+  }
+  return run;
+}
+
 /** Run `q`'s pipeline on `fg` in checked mode, raising. */
 function runChecked(fg: FunctionGraph, q: Query): RewriteContext {
   const ctx = new RewriteContext({ checked: true, onOptError: "raise" });
@@ -381,18 +403,14 @@ export function silencedRuleScenario(src: SilencedSource, seed: number, every = 
   return modes.flatMap((mode) => {
     const corruption = "silenced-rule";
     const groups = NORMAL_FORM_GROUPS.filter((g) => MODE_PASSES[mode].includes(g));
-    let reference: RewriteContext;
-    try {
-      reference = runChecked(freshGraph(src), queryUpTo(mode, groups[groups.length - 1]));
-    } catch (e) {
-      return [{ corruption, status: "skip", detail: `the uncorrupted ${mode} pipeline failed on ${src.label} (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }];
-    }
+    const reference = uncorruptedRun(src, mode);
+    if (typeof reference === "string") return [{ corruption, status: "skip", detail: `the uncorrupted ${mode} pipeline failed on ${src.label} (rewrite-soundness judges that): ${reference}` }];
     // Every rule of the groups that fired, whether or not the forms' table names it: a rule the
     // table lost (or renamed) must be missed here, not skipped.
-    const fired = [...GROUP_RULES.keys()].filter((r) => (reference.fired.get(r) ?? 0) > 0);
+    const fired = [...GROUP_RULES.keys()].filter((r) => (reference.get(r) ?? 0) > 0);
     if (fired.length === 0) return [{ corruption, status: "skip", detail: `no rule of ${groups.join(", ")} fires under ${mode} on ${src.label}` }];
     const rules = every ? fired : [pick(fired, rand) as string];
-    return rules.map((rule) => silenceOne(src, mode, rule, `${rule} silenced under ${mode} (it fired ${reference.fired.get(rule)} time(s) on ${src.label})`));
+    return rules.map((rule) => silenceOne(src, mode, rule, `${rule} silenced under ${mode} (it fired ${reference.get(rule)} time(s) on ${src.label})`));
   });
 }
 
@@ -469,19 +487,15 @@ export function copyingRuleScenario(src: SilencedSource, seed: number, every = f
   // The groups the promise covers, restated from docs/architecture.md (not read from the
   // engine's COPY_FREE_GROUPS, so that a group dropped from it is missed here, not skipped).
   const copyFree = ["stabilize", "specialize"];
-  let reference: RewriteContext;
-  try {
-    reference = runChecked(freshGraph(src), queryUpTo("FAST_RUN", "specialize"));
-  } catch (e) {
-    return [{ corruption, status: "skip", detail: `the uncorrupted FAST_RUN pipeline failed on ${src.label} (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }];
-  }
-  const fired = [...GROUP_RULES.entries()].filter(([r, g]) => copyFree.includes(g.group) && (reference.fired.get(r) ?? 0) > 0).map(([r]) => r);
+  const reference = uncorruptedRun(src, "FAST_RUN");
+  if (typeof reference === "string") return [{ corruption, status: "skip", detail: `the uncorrupted FAST_RUN pipeline failed on ${src.label} (rewrite-soundness judges that): ${reference}` }];
+  const fired = [...GROUP_RULES.entries()].filter(([r, g]) => copyFree.includes(g.group) && (reference.get(r) ?? 0) > 0).map(([r]) => r);
   if (fired.length === 0) return [{ corruption, status: "skip", detail: `no rule of stabilize or specialize fires under FAST_RUN on ${src.label}` }];
   const rules = every ? fired : [pick(fired, rand) as string];
   return rules.map((rule): CorruptionOutcome => {
     const { rw, group } = GROUP_RULES.get(rule) as GroupRule;
     const q = queryUpTo("FAST_RUN", group);
-    const what = `${rule} made to wrap its replacements in a cast to their own dtype (it fired ${reference.fired.get(rule)} time(s) on ${src.label})`;
+    const what = `${rule} made to wrap its replacements in a cast to their own dtype (it fired ${reference.get(rule)} time(s) on ${src.label})`;
     const fg = freshGraph(src);
     const real = rw.transform;
     (rw as { transform: NodeRewriter["transform"] }).transform = (g, node) => {
@@ -533,13 +547,9 @@ export function copyingRuleScenario(src: SilencedSource, seed: number, every = f
 export function failingRuleScenario(src: SilencedSource, seed: number, every = false): CorruptionOutcome[] {
   const corruption = "failing-rule";
   const rand = mulberry32((seed ^ 0xfa11ed) >>> 0);
-  let reference: RewriteContext;
-  try {
-    reference = runChecked(freshGraph(src), queryUpTo("FAST_RUN", "specialize"));
-  } catch (e) {
-    return [{ corruption, status: "skip", detail: `the uncorrupted FAST_RUN pipeline failed on ${src.label} (rewrite-soundness judges that): ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` }];
-  }
-  const fired = [...GROUP_RULES.keys()].filter((r) => (reference.fired.get(r) ?? 0) > 0);
+  const reference = uncorruptedRun(src, "FAST_RUN");
+  if (typeof reference === "string") return [{ corruption, status: "skip", detail: `the uncorrupted FAST_RUN pipeline failed on ${src.label} (rewrite-soundness judges that): ${reference}` }];
+  const fired = [...GROUP_RULES.keys()].filter((r) => (reference.get(r) ?? 0) > 0);
   if (fired.length === 0) return [{ corruption, status: "skip", detail: `no rule of canonicalize, stabilize or specialize fires under FAST_RUN on ${src.label}` }];
   const ways = ["throws", "loops"] as const;
   // Alone, the ways alternate from rule to rule (from a seeded first): a loop runs the group's
@@ -550,7 +560,7 @@ export function failingRuleScenario(src: SilencedSource, seed: number, every = f
   return runs.map(({ rule, way }): CorruptionOutcome => {
     const { rw, group } = GROUP_RULES.get(rule) as GroupRule;
     const q = queryUpTo("FAST_RUN", group);
-    const what = `${rule} made to ${way === "throws" ? "throw" : "loop (a fresh copy of the node for a replacement)"} wherever it would rewrite, under onOptError "ignore" (it fired ${reference.fired.get(rule)} time(s) on ${src.label})`;
+    const what = `${rule} made to ${way === "throws" ? "throw" : "loop (a fresh copy of the node for a replacement)"} wherever it would rewrite, under onOptError "ignore" (it fired ${reference.get(rule)} time(s) on ${src.label})`;
     const fg = freshGraph(src);
     const real = rw.transform;
     const says = `xgrad_corrupt_failing_rule: ${rule} failed`;
