@@ -39,6 +39,11 @@
  *    integer or fewer digits; constants likewise, but a non-integral constant stays non-integral
  *    (JSON cannot tell 1.0 from 1, and an integral weak constant changes the result dtype).
  *
+ * Then, with `rerolls` (positional-forms' reductions, {@link REROLLS}), every candidate but the
+ * value pass's again under renamed inputs, one renaming at a time over all of them: a renaming
+ * changes no value, type or dim, so for a predicate that draws from the graph's structure and
+ * its input names it is a fresh draw of the same smaller graph. A kept one returns to the passes.
+ *
  * Everything is deterministic: candidates come in a fixed order, and the budget (evaluations
  * and wall time) only decides where a long reduction stops.
  */
@@ -62,6 +67,14 @@ export interface ShrinkOptions {
   readonly timeLimitMs?: number;
   /** Called after every kept reduction (progress reporting). */
   readonly onStep?: (step: ShrinkStep, c: Case) => void;
+  /**
+   * Once no reduction keeps the failure, try each (but the value passes') again under this many
+   * renamings of every input, before calling the case 1-minimal (default 0; see {@link renameInputs}).
+   * For a predicate that draws from the graph's structure and its input names, as
+   * positional-forms' forms races do, every structural reduction redraws; a renaming is a fresh
+   * draw of the same graph.
+   */
+  readonly rerolls?: number;
 }
 
 /** One kept reduction. */
@@ -184,31 +197,77 @@ export async function shrinkCase(c: Case, stillFails: StillFails, opts: ShrinkOp
   if (dce === null) autoDce = true;
   else if (await tryCandidate({ pass: "dead-code", detail: "drop nodes and inputs the cost does not use", case: dce })) autoDce = true;
 
+  // Each pass until a whole round keeps nothing; then, with rerolls, the structural candidates
+  // again under renamed inputs (each renaming tried on every candidate before the next, so that
+  // every reduction gets its first fresh draw early), and back to the passes after a success.
   for (;;) {
-    let changed = false;
-    for (const pass of PASSES) {
-      // After a success the pass restarts on the new case at the same position (C-Reduce's
-      // pass loop): the candidates before it were refused on a bigger case and are retried in
-      // the next round, not now, which keeps a round linear in the number of candidates.
-      let start = 0;
-      for (let restarted = true; restarted && !outOfBudget; ) {
-        restarted = false;
-        let i = 0;
-        for (const cand of pass(makeCtx())) {
-          if (i++ < start) continue;
-          if (await tryCandidate(cand)) {
-            changed = restarted = true;
-            start = i - 1;
-            break;
-          }
-          if (outOfBudget) break;
-        }
-      }
-      if (outOfBudget) break;
-    }
-    if (outOfBudget || !changed) break;
+    await plainRounds();
+    if (outOfBudget || !(await rerollRound())) break;
   }
   return { case: current.case, steps, evaluations, minimal: !outOfBudget, autoDce };
+
+  async function rerollRound(): Promise<boolean> {
+    for (let t = 1; t <= (opts.rerolls ?? 0); t++) {
+      for (const pass of PASSES) {
+        // Values feed no draw but constants', and the pass's candidates are the most numerous.
+        if (pass === valuesPass) continue;
+        for (const cand of pass(makeCtx())) {
+          const renamed = renameInputs(cand.case, t);
+          if (renamed === null) continue;
+          if (await tryCandidate({ pass: cand.pass, detail: `${cand.detail}; inputs renamed ${renamed.shown}`, case: renamed.case })) return true;
+          if (outOfBudget) return false;
+        }
+      }
+    }
+    return false;
+  }
+
+  async function plainRounds(): Promise<void> {
+    for (;;) {
+      let changed = false;
+      for (const pass of PASSES) {
+        // After a success the pass restarts on the new case at the same position (C-Reduce's
+        // pass loop): the candidates before it were refused on a bigger case and are retried in
+        // the next round, not now, which keeps a round linear in the number of candidates.
+        let start = 0;
+        for (let restarted = true; restarted && !outOfBudget; ) {
+          restarted = false;
+          let i = 0;
+          for (const cand of pass(makeCtx())) {
+            if (i++ < start) continue;
+            if (await tryCandidate(cand)) {
+              changed = restarted = true;
+              start = i - 1;
+              break;
+            }
+            if (outOfBudget) break;
+          }
+        }
+        if (outOfBudget) break;
+      }
+      if (outOfBudget || !changed) break;
+    }
+  }
+}
+
+/**
+ * `c` with every input renamed to its name with the suffix `_r<t>` (a suffix from an earlier
+ * renaming replaced), and every reference to it; null when nothing changes. A renaming changes no
+ * value, type or dim: only what is drawn from names.
+ */
+export function renameInputs(c: Case, t: number): { case: Case; shown: string } | null {
+  const to = new Map(c.inputs.map((i) => [i.name, `${i.name.replace(/_r\d+$/, "")}_r${t}`] as const));
+  const moved = [...to].filter(([a, b]) => a !== b);
+  if (moved.length === 0) return null;
+  const out = copy(c);
+  const at = (a: string): string => to.get(a) ?? a;
+  for (const i of out.inputs) i.name = at(i.name);
+  for (const n of out.nodes) (n.args as CaseArg[]).forEach((a, k) => {
+    if (typeof a === "string") (n.args as CaseArg[])[k] = at(a);
+  });
+  if (out.wrt !== undefined) out.wrt = out.wrt.map(at);
+  out.cost = at(out.cost);
+  return { case: out, shown: moved.map(([a, b]) => `${a} → ${b}`).join(", ") };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,6 +287,21 @@ export function parseSignature(signature: string): SignatureParts {
   if (parts.length < 4) throw new Error(`not a failure signature (property/class/op/error): ${JSON.stringify(signature)}`);
   return { property: parts[0], failureClass: parts[1], failingOp: parts.slice(2, -1).join("/"), errorClass: parts[parts.length - 1] };
 }
+
+/**
+ * The renamings {@link shrinkFailure} tries per reduction (`ShrinkOptions.rerolls`), by property.
+ * positional-forms draws its forms by races keyed by each value's ancestry, graph inputs by
+ * name (`structuralKeys` in forms.ts): deleting a node under a form's target redraws every form
+ * above it, so the failing form is usually drawn away, and without a renaming the reduction
+ * stops at the target's whole ancestry (the fault zoo's merge-guard repro stopped at 5 nodes, its
+ * minimum is 2). A renaming draws again on the same graph. On that repro (5 nodes), 8 renamings
+ * per candidate reach 3 nodes and 32 reach 1 (a sum over a vector), in under a second: the
+ * reroll round starts only once the plain passes keep nothing, when the case is small and its
+ * compiles cheap, and the evaluation and time budgets bound it like any pass. The other
+ * properties' draws are keyed by the whole case text (`caseSeed`), which every reduction changes
+ * anyway, or not drawn at all when run alone.
+ */
+export const REROLLS: Readonly<Partial<Record<PropertyName, number>>> = { "positional-forms": 32 };
 
 /** Options of {@link shrinkFailure}. */
 export interface ShrinkFailureOptions extends ShrinkOptions {
@@ -262,7 +336,8 @@ export async function checkSignature(c: Case, check: Check, runCheck?: ShrinkFai
  */
 export async function shrinkFailure(c: Case, signature: string, opts: ShrinkFailureOptions = {}): Promise<ShrinkFailureResult> {
   const { stillFails, signature: target } = await failurePredicate(c, signature, opts.runCheck);
-  const r = await shrinkCase(c, stillFails, opts);
+  const rerolls = opts.rerolls ?? REROLLS[parseSignature(target).property as PropertyName] ?? 0;
+  const r = await shrinkCase(c, stillFails, { ...opts, rerolls });
   return { ...r, signature: target };
 }
 

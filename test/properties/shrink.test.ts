@@ -11,7 +11,7 @@ import { Rename, asXTensor, values } from "../../src/xtensor/basic.js";
 import { isXTensorVariable } from "../../src/xtensor/type.js";
 import { runProperties } from "../../properties/properties.js";
 import {
-  caseSize, checkSignature, numComplexity, oneStepReductions, parseSignature, shrinkCase, shrinkFailure,
+  caseSize, checkSignature, numComplexity, oneStepReductions, parseSignature, renameInputs, shrinkCase, shrinkFailure,
 } from "../../properties/shrink.js";
 import { SPEC_EXAMPLE, clone } from "../case/fixtures.js";
 import { fault1Repro } from "./fault1-repro.js";
@@ -194,6 +194,55 @@ describe("properties/shrink", () => {
       assert.equal(v.ddof, undefined, writeCase(r.case));
       assert.ok(v.dims === null || v.dims === undefined || v.dims.length === 0, writeCase(r.case));
       assert.ok(Object.values(s.indexers).every((ix) => ix === 0 || (typeof ix === "object" && "slice" in ix && ix.slice.every((e) => e === null))), writeCase(r.case));
+    });
+  });
+
+  describe("rerolls: renamed inputs, a fresh draw for a predicate keyed by names", () => {
+    /**
+     * A failure seen only under one draw in three, keyed by the graph's structure and input
+     * names (not by values), as positional-forms' forms races are: deleting a node redraws.
+     */
+    const keyed = (c: Case): boolean => {
+      if (!c.nodes.some((n) => n.op === "tanh")) return false;
+      const text = JSON.stringify([c.inputs.map((i) => [i.name, i.kind === "xtensor" ? i.dims : null, i.dtype]), c.nodes, c.cost]);
+      let h = 0x811c9dc5;
+      for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+      return (h >>> 0) % 3 === 0;
+    };
+    /** noisy() under the first renaming that makes the draw hold. */
+    const start = (): Case => {
+      for (let t = 1; ; t++) {
+        const r = renameInputs(noisy(), t);
+        if (r !== null && keyed(r.case)) return r.case;
+      }
+    };
+
+    it("renameInputs renames every input and every reference, and changes no value", () => {
+      const c = noisy();
+      c.wrt = ["x", "W"];
+      const r = renameInputs(c, 3);
+      assert.ok(r !== null);
+      assert.deepEqual(r.case.inputs.map((i) => i.name), ["x_r3", "W_r3", "ik_r3", "z_r3"]);
+      assert.deepEqual(r.case.wrt, ["x_r3", "W_r3"]);
+      assert.deepEqual(r.case.nodes.find((n) => n.id === "Wx")?.args, ["W_r3"]);
+      assert.equal(r.shown, "x → x_r3, W → W_r3, ik → ik_r3, z → z_r3");
+      const [a, b] = [evaluateCaseEngine(buildCase(c)), evaluateCaseEngine(buildCase(r.case))];
+      for (const n of c.nodes) assert.deepEqual(b[n.id].data, a[n.id].data, n.id);
+      // A second renaming replaces the first's suffix; the same one changes nothing.
+      assert.deepEqual(renameInputs(r.case, 4)?.case.inputs.map((i) => i.name), ["x_r4", "W_r4", "ik_r4", "z_r4"]);
+      assert.equal(renameInputs(r.case, 3), null);
+    });
+
+    it("without rerolls the reduction stops where every reduction redraws; with them it reaches the failure's minimum", async () => {
+      const plain = await shrinkCase(start(), keyed);
+      const rerolled = await shrinkCase(start(), guarded(keyed).fn, { rerolls: 8 });
+      assert.ok(plain.case.nodes.length > 1, `the plain reduction already reaches ${writeCase(plain.case)}: the test shows nothing`);
+      assert.deepEqual(rerolled.case.nodes.map((n) => n.op), ["tanh"], writeCase(rerolled.case));
+      assert.equal(rerolled.minimal, true);
+      assert.ok(rerolled.steps.some((s) => s.detail.includes("inputs renamed")));
+      // Deterministic, as every reduction.
+      const again = await shrinkCase(start(), keyed, { rerolls: 8 });
+      assert.equal(writeCase(again.case), writeCase(rerolled.case));
     });
   });
 
