@@ -41,7 +41,8 @@
  *
  * The forms are drawn from the lowered graph's own structure, each target by a race keyed by
  * its ancestry ({@link structuralKeys}), so a finding reproduces from the case alone, and
- * shrinks like any other: deleting an unrelated node keeps every form on the rest. Half the
+ * shrinks like any other: deleting an unrelated node keeps every form on the rest (deleting one
+ * under a form redraws it; the reducer then tries renamed inputs, `REROLLS` in shrink.ts). Half the
  * cases (seeded by the case) are built with shape-erasure's unknown
  * lengths, so the Shape reads and the lower-rank operands also meet lengths known only at run
  * time.
