@@ -68,7 +68,7 @@ export interface ShrinkOptions {
   /** Called after every kept reduction (progress reporting). */
   readonly onStep?: (step: ShrinkStep, c: Case) => void;
   /**
-   * Once no reduction keeps the failure, try each (but the value passes') again under this many
+   * Once no reduction keeps the failure, try each (but the value pass's) again under this many
    * renamings of every input, before calling the case 1-minimal (default 0; see {@link renameInputs}).
    * For a predicate that draws from the graph's structure and its input names, as
    * positional-forms' forms races do, every structural reduction redraws; a renaming is a fresh
@@ -197,8 +197,8 @@ export async function shrinkCase(c: Case, stillFails: StillFails, opts: ShrinkOp
   if (dce === null) autoDce = true;
   else if (await tryCandidate({ pass: "dead-code", detail: "drop nodes and inputs the cost does not use", case: dce })) autoDce = true;
 
-  // Each pass until a whole round keeps nothing; then, with rerolls, the structural candidates
-  // again under renamed inputs (each renaming tried on every candidate before the next, so that
+  // Each pass until a whole round keeps nothing; then, with rerolls, every candidate but the
+  // value pass's again under renamed inputs (each renaming tried on every candidate before the next, so that
   // every reduction gets its first fresh draw early), and back to the passes after a success.
   for (;;) {
     await plainRounds();
