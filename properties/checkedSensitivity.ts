@@ -727,7 +727,7 @@ export function eagerInplaceScenario(b: BuiltCase, graph?: SilencedSource): Corr
       return x.shape.join() === y.shape.join() && a.every((v, i) => Object.is(v, c[i]) || v === c[i]);
     };
     const k = want.findIndex((w, i) => !same(w, got[i]));
-    if (k >= 0) return { corruption, status: "missed", detail: `${what} computes output ${k} (${src.outputs[k].toString()}) otherwise than the real FAST_RUN compile: ${JSON.stringify(got[k].toNested()).slice(0, 120)} against ${JSON.stringify((want as NDArray[])[k].toNested()).slice(0, 120)}` };
+    if (k >= 0) return { corruption, status: "missed", detail: `${what} computes output ${k} (${src.outputs[k].toString()}) otherwise than the real FAST_RUN compile: ${JSON.stringify(got[k].toNested()).slice(0, 120)} against ${JSON.stringify(want[k].toNested()).slice(0, 120)}` };
   }
   fg.removeFeature(eager);
   fg.attachFeature(new DestroyHandler());

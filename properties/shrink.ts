@@ -207,16 +207,18 @@ export async function shrinkCase(c: Case, stillFails: StillFails, opts: ShrinkOp
   return { case: current.case, steps, evaluations, minimal: !outOfBudget, autoDce };
 
   async function rerollRound(): Promise<boolean> {
+    if ((opts.rerolls ?? 0) === 0) return false;
+    // The case stays the same until a candidate is kept, so the candidates are listed once (one
+    // forward evaluation for replace-by-input), not once per renaming. Values feed no draw but
+    // constants', and the value pass's candidates are the most numerous: left out.
+    const ctx = makeCtx();
+    const cands = PASSES.filter((pass) => pass !== valuesPass).flatMap((pass) => [...pass(ctx)]);
     for (let t = 1; t <= (opts.rerolls ?? 0); t++) {
-      for (const pass of PASSES) {
-        // Values feed no draw but constants', and the pass's candidates are the most numerous.
-        if (pass === valuesPass) continue;
-        for (const cand of pass(makeCtx())) {
-          const renamed = renameInputs(cand.case, t);
-          if (renamed === null) continue;
-          if (await tryCandidate({ pass: cand.pass, detail: `${cand.detail}; inputs renamed ${renamed.shown}`, case: renamed.case })) return true;
-          if (outOfBudget) return false;
-        }
+      for (const cand of cands) {
+        const renamed = renameInputs(cand.case, t);
+        if (renamed === null) continue;
+        if (await tryCandidate({ pass: cand.pass, detail: `${cand.detail}; inputs renamed ${renamed.shown}`, case: renamed.case })) return true;
+        if (outOfBudget) return false;
       }
     }
     return false;
