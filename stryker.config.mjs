@@ -59,7 +59,8 @@ function pullbackRanges(file) {
 /** Every .ts file of a source directory, one entry each, so that a shard can name one file. */
 const wholeFiles = (dir) => readdirSync(new URL(dir, import.meta.url)).filter((f) => f.endsWith(".ts")).sort().map((f) => `${dir}/${f}`);
 
-const DEFAULT_MUTATE = [...wholeFiles("src/grad"), ...wholeFiles("src/rewriting"), ...PULLBACK_FILES.flatMap(pullbackRanges)];
+// Exported for test/mutation/ledger.ts, which judges whether a measurement covered a file whole.
+export const DEFAULT_MUTATE = [...wholeFiles("src/grad"), ...wholeFiles("src/rewriting"), ...PULLBACK_FILES.flatMap(pullbackRanges)];
 const shard = (process.env.XGRAD_MUTATE ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
 const mutate = shard.length === 0 ? DEFAULT_MUTATE : DEFAULT_MUTATE.filter((m) => shard.some((s) => m.includes(s)));
 // A shard writes its own report directory, so shards can run one after another (or on
