@@ -58,6 +58,17 @@ describe("mutation ledger", () => {
     assert.deepEqual(entries.get("src/tensor/b.ts")?.mutate, ["src/tensor/b.ts:1-1", "src/tensor/b.ts:3-4"]);
   });
 
+  it("records a file the shard named but Stryker left out for having no mutant, with nothing to count", () => {
+    const withEmpty = mutateByFile(["src/rewriting/a.ts", "src/rewriting/imports.ts"]);
+    const cur = (f: string): string | null => (f === "src/rewriting/imports.ts" ? 'import "./a.js";' : current(f));
+    const r = report(["src/rewriting/a.ts", "src/rewriting/imports.ts"]);
+    const { entries } = entriesFromReport({ ...r, files: { "src/rewriting/a.ts": r.files["src/rewriting/a.ts"] } }, withEmpty, cur, "abc1234", "2026-11-29");
+    const e = entries.get("src/rewriting/imports.ts");
+    assert.deepEqual(e?.counts, { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, CompileError: 0, RuntimeError: 0 });
+    assert.equal(e?.sha256, sha256('import "./a.js";'), "the tree's source is the one measured");
+    assert.equal(ledgerStatus(withEntries({ files: {} }, entries), withEmpty, cur)[1].state, "current");
+  });
+
   it("refuses a partial shard and a report of another source, so neither replaces a whole measurement", () => {
     const partial = entriesFromReport(report(["src/rewriting/a.ts", "src/tensor/b.ts:1-1"]), expected, current, "abc1234", "2026-11-29");
     assert.deepEqual([...partial.entries.keys()], ["src/rewriting/a.ts"], "the file measured whole is taken");

@@ -122,6 +122,15 @@ export function entriesFromReport(
     undetected.sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1] || a.mutator.localeCompare(b.mutator) || a.replacement.localeCompare(b.replacement));
     entries.set(file, { commit, date, sha256: sha256(v.source), mutate: got, counts, undetected });
   }
+  // Stryker leaves a file with no mutant at all out of `files` (src/rewriting/passes.ts: only
+  // imports). Measured whole, it has nothing to count; its hash is the tree's, which `record`
+  // is run from.
+  for (const [file, got] of measured) {
+    const want = expected.get(file);
+    const now = current(file);
+    if (file in report.files || want === undefined || now === null || !sameList(got, want)) continue;
+    entries.set(file, { commit, date, sha256: sha256(now), mutate: got, counts: { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, CompileError: 0, RuntimeError: 0 }, undetected: [] });
+  }
   return { entries, refused };
 }
 
