@@ -1,7 +1,7 @@
 // The mutation ledger of test/mutation/ledger.ts on tiny hand-written reports: what it records,
 // what it refuses (a partial shard, a report of another source), and how status judges it.
 import assert from "node:assert/strict";
-import { type LedgerEntry, type ReportWithConfig, entriesFromReport, entryFile, ledgerStatus, mutateByFile, sha256, undetectedReport, withEntries } from "./ledger.js";
+import { type LedgerEntry, type ReportWithConfig, entriesFromReport, entryFile, formatLedger, ledgerStatus, mutateByFile, parseAt, sha256, undetectedReport, withEntries } from "./ledger.js";
 import { matchTriage } from "./summarize.js";
 
 const at = (line: number, column: number, endColumn: number) => ({ start: { line, column }, end: { line, column: endColumn } });
@@ -48,10 +48,10 @@ describe("mutation ledger", () => {
     assert.deepEqual(a.counts, { Killed: 1, Timeout: 1, Survived: 1, NoCoverage: 1, CompileError: 1, RuntimeError: 0 }, "Ignored mutants are outside the measurement");
     assert.equal(a.sha256, sha256(SRC_A));
     assert.deepEqual(
-      a.undetected.map((u) => [u.status, u.at[0]]),
+      a.undetected.map((u) => [u.status, u.at]),
       [
-        ["Survived", 2],
-        ["NoCoverage", 3],
+        ["Survived", "2:7-2:8"],
+        ["NoCoverage", "3:10-3:11"],
       ],
       "only undetected mutants are kept, in source order",
     );
@@ -95,6 +95,15 @@ describe("mutation ledger", () => {
     assert.match(edited[0].reason, /changed since abc1234/);
     const relisted = ledgerStatus(ledger, mutateByFile(["src/rewriting/a.ts:1-2"]), current);
     assert.equal(relisted[0].state, "stale", "a file whose mutate entries changed is stale, even with the same source");
+  });
+
+  it("writes one line per undetected mutant, and reads back what it wrote", () => {
+    const { entries } = entriesFromReport(report(["src/rewriting/a.ts"]), expected, current, "abc1234", "2026-11-29");
+    const ledger = withEntries({ files: {} }, entries);
+    const text = formatLedger(ledger);
+    assert.deepEqual(JSON.parse(text), ledger, "the text is the ledger");
+    assert.ok(text.includes('\n    {"status":"Survived","mutator":"ConditionalExpression","replacement":"true","at":"2:7-2:8"},\n'), text);
+    assert.throws(() => parseAt("2:7"), /bad location "2:7"/);
   });
 
   it("gives back the undetected mutants on the source, so triage.json pairs with them as with a report", () => {

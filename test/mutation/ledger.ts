@@ -40,8 +40,8 @@ export interface LedgerMutant {
   readonly status: "Survived" | "NoCoverage";
   readonly mutator: string;
   readonly replacement: string;
-  /** 1-based lines, columns as Stryker writes them: [startLine, startColumn, endLine, endColumn]. */
-  readonly at: readonly [number, number, number, number];
+  /** `line:column-line:column`, 1-based, end exclusive, as Stryker writes locations. */
+  readonly at: string;
 }
 
 export interface LedgerEntry {
@@ -116,10 +116,11 @@ export function entriesFromReport(
       counts[m.status as Counted]++;
       if (m.status === "Survived" || m.status === "NoCoverage") {
         const { start: s, end: e } = m.location;
-        undetected.push({ status: m.status, mutator: m.mutatorName, replacement: m.replacement ?? "", at: [s.line, s.column, e.line, e.column] });
+        undetected.push({ status: m.status, mutator: m.mutatorName, replacement: m.replacement ?? "", at: `${s.line}:${s.column}-${e.line}:${e.column}` });
       }
     }
-    undetected.sort((a, b) => a.at[0] - b.at[0] || a.at[1] - b.at[1] || a.mutator.localeCompare(b.mutator) || a.replacement.localeCompare(b.replacement));
+    const key = (u: LedgerMutant): number[] => parseAt(u.at);
+    undetected.sort((a, b) => key(a)[0] - key(b)[0] || key(a)[1] - key(b)[1] || a.mutator.localeCompare(b.mutator) || a.replacement.localeCompare(b.replacement));
     entries.set(file, { commit, date, sha256: sha256(v.source), mutate: got, counts, undetected });
   }
   // Stryker leaves a file with no mutant at all out of `files` (src/rewriting/passes.ts: only
@@ -159,15 +160,30 @@ export function ledgerStatus(ledger: Ledger, expected: ReadonlyMap<string, reado
   });
 }
 
+/** `line:column-line:column` as four numbers. */
+export function parseAt(at: string): [number, number, number, number] {
+  const m = /^(\d+):(\d+)-(\d+):(\d+)$/.exec(at);
+  if (m === null) throw new Error(`mutation ledger: bad location ${JSON.stringify(at)} (expected line:column-line:column)`);
+  return [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+}
+
+/** The ledger as committed: one line per undetected mutant, so a re-measurement diffs by mutant. */
+export function formatLedger(ledger: Ledger): string {
+  const files = Object.entries(ledger.files).map(([f, e]) => {
+    const { undetected, ...rest } = e;
+    const head = JSON.stringify(rest, null, 1).replace(/\n/g, "\n  ").slice(0, -1).trimEnd();
+    const list = undetected.length === 0 ? "[]" : `[\n${undetected.map((u) => `    ${JSON.stringify(u)}`).join(",\n")}\n   ]`;
+    return `  ${JSON.stringify(f)}: ${head},\n   "undetected": ${list}\n  }`;
+  });
+  return `{\n "files": {\n${files.join(",\n")}\n }\n}\n`;
+}
+
 /** The report the ledger entry stands for: its undetected mutants on the (unchanged) source. */
 export function undetectedReport(file: string, entry: LedgerEntry, source: string): Report {
-  const mutants: Mutant[] = entry.undetected.map((u, i) => ({
-    id: String(i),
-    mutatorName: u.mutator,
-    replacement: u.replacement,
-    status: u.status,
-    location: { start: { line: u.at[0], column: u.at[1] }, end: { line: u.at[2], column: u.at[3] } },
-  }));
+  const mutants: Mutant[] = entry.undetected.map((u, i) => {
+    const [sl, sc, el, ec] = parseAt(u.at);
+    return { id: String(i), mutatorName: u.mutator, replacement: u.replacement, status: u.status, location: { start: { line: sl, column: sc }, end: { line: el, column: ec } } };
+  });
   return { files: { [file]: { source, mutants } } };
 }
 
@@ -220,7 +236,7 @@ function record(args: readonly string[], expected: Map<string, string[]>): void 
     for (const [f, why] of refused) console.log(`refused ${f}: ${why}`);
     ledger = withEntries(ledger, entries);
   }
-  writeFileSync(LEDGER, `${JSON.stringify(ledger, null, 1)}\n`);
+  writeFileSync(LEDGER, formatLedger(ledger));
 }
 
 function status(args: readonly string[], expected: Map<string, string[]>): void {
@@ -228,7 +244,7 @@ function status(args: readonly string[], expected: Map<string, string[]>): void 
   const triage = ti >= 0 ? parseTriage(JSON.parse(readFileSync(args[ti + 1] ?? "", "utf8"))) : null;
   const rows = ledgerStatus(readLedger(), expected, readNow);
   const head = triage === null ? "" : ` adjusted % | ${TRIAGE_CLASSES.join(" | ")} | unclassified |`;
-  console.log(`| file | state | measured | score % | detected | valid | compile errors |${head}`);
+  console.log(`| file | state | measured | score % | detected | valid | compile / runtime errors |${head}`);
   console.log(`|---|---|---|---|---|---|---|${triage === null ? "" : `---|${TRIAGE_CLASSES.map(() => "---|").join("")}---|`}`);
   const sums = new Map<string, { det: number; val: number; files: number; current: number; equivalent: number }>();
   let unused = triage ?? [];
@@ -257,9 +273,9 @@ function status(args: readonly string[], expected: Map<string, string[]>): void 
         s.equivalent += classes.equivalent;
       }
       const adj = adjustedScore(e.counts, classes.equivalent).adjusted;
-      extra = r.state === "current" ? ` ${adj.toFixed(1)} | ${TRIAGE_CLASSES.map((k) => classes[k]).join(" | ")} | ${unclassified} |` : ` – |${TRIAGE_CLASSES.map(() => " – |").join("")} – |`;
+      extra = r.state === "current" ? ` ${Number.isNaN(adj) ? "–" : adj.toFixed(1)} | ${TRIAGE_CLASSES.map((k) => classes[k]).join(" | ")} | ${unclassified} |` : ` – |${TRIAGE_CLASSES.map(() => " – |").join("")} – |`;
     }
-    console.log(`| ${r.file} | ${state} | ${e.commit.slice(0, 7)} ${e.date} | ${pct(detected(e.counts), valid(e.counts))} | ${detected(e.counts)} | ${valid(e.counts)} | ${e.counts.CompileError} |${extra}`);
+    console.log(`| ${r.file} | ${state} | ${e.commit.slice(0, 7)} ${e.date} | ${pct(detected(e.counts), valid(e.counts))} | ${detected(e.counts)} | ${valid(e.counts)} | ${e.counts.CompileError} / ${e.counts.RuntimeError} |${extra}`);
     if (r.state === "current") {
       s.det += detected(e.counts);
       s.val += valid(e.counts);
