@@ -244,7 +244,7 @@ function status(args: readonly string[], expected: Map<string, string[]>): void 
   const triage = ti >= 0 ? parseTriage(JSON.parse(readFileSync(args[ti + 1] ?? "", "utf8"))) : null;
   const rows = ledgerStatus(readLedger(), expected, readNow);
   const head = triage === null ? "" : ` adjusted % | ${TRIAGE_CLASSES.join(" | ")} | unclassified |`;
-  console.log(`| file | state | measured | score % | detected | valid | compile / runtime errors |${head}`);
+  console.log(`| file | state | measured | score % | detected (timeouts) | valid | compile / runtime errors |${head}`);
   console.log(`|---|---|---|---|---|---|---|${triage === null ? "" : `---|${TRIAGE_CLASSES.map(() => "---|").join("")}---|`}`);
   const sums = new Map<string, { det: number; val: number; files: number; current: number; equivalent: number }>();
   let unused = triage ?? [];
@@ -275,7 +275,7 @@ function status(args: readonly string[], expected: Map<string, string[]>): void 
       const adj = adjustedScore(e.counts, classes.equivalent).adjusted;
       extra = r.state === "current" ? ` ${Number.isNaN(adj) ? "–" : adj.toFixed(1)} | ${TRIAGE_CLASSES.map((k) => classes[k]).join(" | ")} | ${unclassified} |` : ` – |${TRIAGE_CLASSES.map(() => " – |").join("")} – |`;
     }
-    console.log(`| ${r.file} | ${state} | ${e.commit.slice(0, 7)} ${e.date} | ${pct(detected(e.counts), valid(e.counts))} | ${detected(e.counts)} | ${valid(e.counts)} | ${e.counts.CompileError} / ${e.counts.RuntimeError} |${extra}`);
+    console.log(`| ${r.file} | ${state} | ${e.commit.slice(0, 7)} ${e.date} | ${pct(detected(e.counts), valid(e.counts))} | ${detected(e.counts)} (${e.counts.Timeout}) | ${valid(e.counts)} | ${e.counts.CompileError} / ${e.counts.RuntimeError} |${extra}`);
     if (r.state === "current") {
       s.det += detected(e.counts);
       s.val += valid(e.counts);
