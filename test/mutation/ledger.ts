@@ -230,7 +230,13 @@ function record(args: readonly string[], expected: Map<string, string[]>): void 
   const date = new Date().toISOString().slice(0, 10);
   let ledger = readLedger();
   for (const p of paths) {
-    const report = JSON.parse(readFileSync(p, "utf8")) as ReportWithConfig;
+    let report: ReportWithConfig;
+    try {
+      report = JSON.parse(readFileSync(p, "utf8")) as ReportWithConfig;
+    } catch (e) {
+      throw new Error(`record: cannot read the Stryker report ${p}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (typeof report?.files !== "object" || report.files === null) throw new Error(`record: ${p} is not a Stryker JSON report (no "files")`);
     const { entries, refused } = entriesFromReport(report, expected, readNow, commit, date);
     for (const [f, e] of entries) console.log(`recorded ${f}: ${pct(detected(e.counts), valid(e.counts))} % (${detected(e.counts)} of ${valid(e.counts)}) at ${commit.slice(0, 7)}`);
     for (const [f, why] of refused) console.log(`refused ${f}: ${why}`);
@@ -241,7 +247,9 @@ function record(args: readonly string[], expected: Map<string, string[]>): void 
 
 function status(args: readonly string[], expected: Map<string, string[]>): void {
   const ti = args.indexOf("--triage");
-  const triage = ti >= 0 ? parseTriage(JSON.parse(readFileSync(args[ti + 1] ?? "", "utf8"))) : null;
+  const triagePath = ti >= 0 ? args[ti + 1] : undefined;
+  if (ti >= 0 && (triagePath === undefined || triagePath.startsWith("--"))) throw new Error("status: --triage needs a path (test/mutation/triage.json)");
+  const triage = triagePath === undefined ? null : parseTriage(JSON.parse(readFileSync(triagePath, "utf8")));
   const rows = ledgerStatus(readLedger(), expected, readNow);
   const head = triage === null ? "" : ` adjusted % | ${TRIAGE_CLASSES.join(" | ")} | unclassified |`;
   console.log(`| file | state | measured | score % | detected (timeouts) | valid | compile / runtime errors |${head}`);
